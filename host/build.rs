@@ -1,0 +1,105 @@
+//! Builds the Privacy Guard component so that building the host builds the plugin too.
+//!
+//! Runs a nested `cargo build` of `privacy-guard-plugin` for `wasm32-wasip2` (always in
+//! release mode: the component is what ships) with its own target directory beside the
+//! outer one, so it never waits on the outer build's lock, and hands the component's path
+//! to the host through the `PRIVACY_GUARD_COMPONENT` compile-time variable.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PLUGIN_PACKAGE: &str = "privacy-guard-plugin";
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let workspace = manifest_dir
+        .parent()
+        .expect("the host crate lives inside the workspace");
+    for watched in [
+        "plugin/core/src",
+        "plugin/core/Cargo.toml",
+        "plugin/component/src",
+        "plugin/component/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+    ] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
+    }
+    println!("cargo:rerun-if-env-changed=PRIVACY_GUARD_COMPONENT_OVERRIDE");
+
+    // A packager can hand over a component built elsewhere.
+    if let Some(path) = env::var_os("PRIVACY_GUARD_COMPONENT_OVERRIDE") {
+        println!(
+            "cargo:rustc-env=PRIVACY_GUARD_COMPONENT={}",
+            Path::new(&path).display()
+        );
+        return;
+    }
+
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    // OUT_DIR is <target>/<profile>/build/<crate>-<hash>/out: share one nested target
+    // directory across profiles so dev, test and release builds compile the plugin once.
+    let nested_target = out_dir.ancestors().nth(4).map_or_else(
+        || out_dir.join("plugin-target"),
+        |target| target.join("plugin-component"),
+    );
+
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace)
+        .args([
+            "build",
+            "--locked",
+            "--release",
+            "--package",
+            PLUGIN_PACKAGE,
+            "--target",
+            WASM_TARGET,
+        ])
+        .arg("--target-dir")
+        .arg(&nested_target);
+    // Flags meant for the outer build (its target, clippy's wrapper, coverage) must not
+    // leak into the guest build.
+    for variable in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_LLVM_COV",
+        "LLVM_PROFILE_FILE",
+    ] {
+        command.env_remove(variable);
+    }
+    let status = command
+        .status()
+        .expect("could not start cargo to build the plugin component");
+    assert!(
+        status.success(),
+        "building the plugin component failed: run `cargo build -p {PLUGIN_PACKAGE} --release --target {WASM_TARGET}` to see why"
+    );
+
+    let component = nested_target
+        .join(WASM_TARGET)
+        .join("release")
+        .join("privacy_guard_plugin.wasm");
+    assert!(
+        component.exists(),
+        "the plugin build succeeded but {} is missing",
+        component.display()
+    );
+    println!(
+        "cargo:rustc-env=PRIVACY_GUARD_COMPONENT={}",
+        component.display()
+    );
+}

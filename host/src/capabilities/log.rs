@@ -1,0 +1,35 @@
+//! `log`: the plugin's structured log lines, forwarded to `tracing` under the target
+//! `privacy_guard::plugin`.
+
+use crate::runtime::HostState;
+use crate::runtime::bindings::privacy_guard::consent::log;
+use crate::runtime::bindings::privacy_guard::consent::types::LogLevel;
+
+impl log::Host for HostState {
+    fn log(
+        &mut self,
+        level: LogLevel,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
+        let fields = fields
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        match level {
+            LogLevel::Trace => {
+                tracing::trace!(target: "privacy_guard::plugin", %fields, "{message}")
+            }
+            LogLevel::Debug => {
+                tracing::debug!(target: "privacy_guard::plugin", %fields, "{message}")
+            }
+            LogLevel::Info => tracing::info!(target: "privacy_guard::plugin", %fields, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "privacy_guard::plugin", %fields, "{message}"),
+            LogLevel::Error => {
+                tracing::error!(target: "privacy_guard::plugin", %fields, "{message}")
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,82 @@
+//! `mail`: queues the plugin's messages in the unit of work; the outbox delivers them
+//! after the commit (see [`crate::mail`]).
+
+use crate::runtime::HostState;
+use crate::runtime::bindings::privacy_guard::consent::mail::{self, MailError, Mailbox, Message};
+use crate::storage::{MailboxRow, QueuedMail};
+
+impl mail::Host for HostState {
+    fn send(&mut self, message: Message) -> wasmtime::Result<Result<(), MailError>> {
+        Ok(match check(&message) {
+            Err(problem) => Err(MailError::Rejected(problem)),
+            Ok(()) => {
+                self.work.queue_mail(QueuedMail {
+                    message_id: message.message_id,
+                    from: mailbox_row(message.sender),
+                    to: message.to.into_iter().map(mailbox_row).collect(),
+                    subject: message.subject,
+                    text_body: message.text_body,
+                    html_body: message.html_body,
+                    headers: message.headers,
+                });
+                Ok(())
+            }
+        })
+    }
+}
+
+fn mailbox_row(mailbox: Mailbox) -> MailboxRow {
+    MailboxRow {
+        address: mailbox.address,
+        name: mailbox.name,
+    }
+}
+
+/// Refuses what would corrupt the message or let a value inject headers.
+fn check(message: &Message) -> Result<(), String> {
+    let id = &message.message_id;
+    if id.is_empty()
+        || id.len() > 250
+        || !id.contains('@')
+        || id
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>'))
+    {
+        return Err(format!(
+            "message id `{id}` must look like `unique@domain`, without spaces or angle brackets"
+        ));
+    }
+    if message.to.is_empty() {
+        return Err("a message needs at least one recipient".into());
+    }
+    for mailbox in std::iter::once(&message.sender).chain(&message.to) {
+        if mailbox.address.parse::<lettre::Address>().is_err() {
+            return Err(format!(
+                "`{}` is not a valid email address",
+                mailbox.address
+            ));
+        }
+        if mailbox.name.as_deref().is_some_and(has_line_break) {
+            return Err(format!(
+                "the display name for {} contains a line break",
+                mailbox.address
+            ));
+        }
+    }
+    if has_line_break(&message.subject) {
+        return Err("the subject contains a line break".into());
+    }
+    for (name, value) in &message.headers {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_graphic() && c != ':') {
+            return Err(format!("`{name}` is not a valid header name"));
+        }
+        if has_line_break(value) {
+            return Err(format!("the value of header {name} contains a line break"));
+        }
+    }
+    Ok(())
+}
+
+fn has_line_break(text: &str) -> bool {
+    text.contains(['\r', '\n'])
+}

@@ -1,0 +1,135 @@
+//! `store`: the plugin's key-value state and its append-only event log.
+
+use crate::runtime::HostState;
+use crate::runtime::bindings::privacy_guard::consent::store::{self, Entry, Event};
+use crate::storage::NewEvent;
+
+impl store::Host for HostState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        if let Some(pending) = self.work.kv.get(&key) {
+            return Ok(pending.clone());
+        }
+        let database = self.capabilities.database().clone();
+        let mut values = self
+            .capabilities
+            .block_on(async move { database.kv_get_many(&[key.as_str()]).await })?;
+        Ok(values.pop().flatten().map(|value| value.to_vec()))
+    }
+
+    fn get_many(&mut self, keys: Vec<String>) -> wasmtime::Result<Vec<Option<Vec<u8>>>> {
+        // The hot path of every pre-send check: one lookup for the whole batch.
+        let unpending: Vec<&str> = keys
+            .iter()
+            .filter(|key| !self.work.kv.contains_key(*key))
+            .map(String::as_str)
+            .collect();
+        let database = self.capabilities.database().clone();
+        let stored = if unpending.is_empty() {
+            Vec::new()
+        } else {
+            self.capabilities
+                .block_on(database.kv_get_many(&unpending))?
+        };
+        let mut stored = stored.into_iter();
+        let mut values = Vec::with_capacity(keys.len());
+        for key in &keys {
+            match self.work.kv.get(key) {
+                Some(pending) => values.push(pending.clone()),
+                None => values.push(stored.next().flatten().map(|value| value.to_vec())),
+            }
+        }
+        Ok(values)
+    }
+
+    fn put(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
+        self.work.kv.insert(key, Some(value));
+        Ok(())
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        self.work.kv.insert(key, None);
+        Ok(())
+    }
+
+    fn scan(
+        &mut self,
+        prefix: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> wasmtime::Result<Vec<Entry>> {
+        let in_range = |key: &str| {
+            key.starts_with(&prefix) && after.as_deref().is_none_or(|after| key > after)
+        };
+        // Pending deletions may hide stored entries: fetch enough to still fill the page.
+        let hidden = self
+            .work
+            .kv
+            .iter()
+            .filter(|(key, value)| value.is_none() && in_range(key))
+            .count() as u32;
+        let database = self.capabilities.database().clone();
+        let stored = self.capabilities.block_on(async {
+            database
+                .kv_scan(&prefix, after.as_deref(), limit.saturating_add(hidden))
+                .await
+        })?;
+        let mut merged: std::collections::BTreeMap<String, Vec<u8>> = stored.into_iter().collect();
+        for (key, value) in self.work.kv.iter().filter(|(key, _)| in_range(key)) {
+            match value {
+                Some(value) => merged.insert(key.clone(), value.clone()),
+                None => merged.remove(key),
+            };
+        }
+        Ok(merged
+            .into_iter()
+            .take(limit as usize)
+            .map(|(key, value)| Entry { key, value })
+            .collect())
+    }
+
+    fn append_event(&mut self, stream_id: String, payload: String) -> wasmtime::Result<()> {
+        self.work.events.push(NewEvent {
+            stream: stream_id,
+            payload,
+        });
+        Ok(())
+    }
+
+    fn read_events(
+        &mut self,
+        stream_id: String,
+        after: Option<u64>,
+        limit: u32,
+    ) -> wasmtime::Result<Vec<Event>> {
+        let database = self.capabilities.database().clone();
+        let stored = self
+            .capabilities
+            .block_on(async { database.events(&stream_id, after, limit).await })?;
+        let now = self.capabilities.clock().now_millis();
+        let mut events: Vec<Event> = stored
+            .into_iter()
+            .map(|event| Event {
+                sequence: event.sequence,
+                stream_id: event.stream,
+                payload: event.payload,
+                recorded_at: event.recorded_at,
+            })
+            .collect();
+        // The call's own events are not committed yet: they come last, with sequence 0.
+        let room = (limit as usize).saturating_sub(events.len());
+        events.extend(
+            self.work
+                .events
+                .iter()
+                .filter(|event| event.stream == stream_id)
+                .take(room)
+                .map(|event| Event {
+                    sequence: 0,
+                    stream_id: event.stream.clone(),
+                    payload: event.payload.clone(),
+                    recorded_at: now,
+                }),
+        );
+        Ok(events)
+    }
+}

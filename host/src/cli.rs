@@ -1,0 +1,755 @@
+//! The commands of `privacy-guard`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use privacy_guard_host::clock::Clock;
+use privacy_guard_host::contract::configuration::{
+    ConditionClause, ConditionOp, ConsentDefault, ConsentDefinition, ConsentKind, Prerequisite,
+    Problem, Settings,
+};
+use privacy_guard_host::contract::sending::{
+    Decision, LawfulBasis, MessageClass, Obligations, Recipient, RecipientRole, SendRequest,
+};
+use privacy_guard_host::contract::subjects::Source;
+use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
+use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
+use privacy_guard_host::mail::Transport;
+use privacy_guard_host::runtime::SandboxLimits;
+use privacy_guard_host::schedule::{DailySchedule, period_key};
+use privacy_guard_host::storage::LedgerCheck;
+
+/// Exit code of `check` when at least one recipient is refused.
+const EXIT_REFUSED: u8 = 3;
+
+/// Privacy Guard: GDPR / CAN-SPAM consent for CRMs. The reference host.
+#[derive(Debug, Parser)]
+#[command(name = "privacy-guard", version, about, long_about = None)]
+pub struct Arguments {
+    /// Folder for the database, the mail outbox and the compiled-component cache.
+    #[arg(
+        long,
+        global = true,
+        env = "PRIVACY_GUARD_DATA_DIR",
+        default_value = "privacy-guard-data"
+    )]
+    data_dir: PathBuf,
+    /// Database URL [default: sqlite://DATA_DIR/privacy-guard.db].
+    #[arg(long, global = true, env = "PRIVACY_GUARD_DATABASE_URL")]
+    database_url: Option<String>,
+    /// A component file to load instead of the one built with this host.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_COMPONENT")]
+    component: Option<PathBuf>,
+    /// Pretend it is this instant (RFC 3339, e.g. 2026-12-01T10:00:00+01:00); the clock
+    /// starts there and runs on. For tests, demos and replays.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_NOW")]
+    now: Option<String>,
+    /// Local time of the daily consent run, HH:MM.
+    #[arg(
+        long,
+        global = true,
+        env = "PRIVACY_GUARD_RUN_AT",
+        default_value = "10:00"
+    )]
+    run_at: String,
+    /// Time zone of the daily consent run (IANA name).
+    #[arg(
+        long,
+        global = true,
+        env = "PRIVACY_GUARD_TIME_ZONE",
+        default_value = "UTC"
+    )]
+    time_zone: String,
+    /// Log format on standard error.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the preferences page and run the daily consent run on schedule.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "PRIVACY_GUARD_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Import people from a CSV file (first line: field names, with an `email` column).
+    Import {
+        /// The module the records belong to.
+        #[arg(long, default_value = "contacts")]
+        module: String,
+        file: PathBuf,
+    },
+    /// Set the sender and the other organisation-wide settings.
+    Settings(SettingsArgs),
+    /// Define consents.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Enable consents (needs the sender, a consent, and the de-duplication confirmation).
+    Enable {
+        /// Confirm that duplicate contacts and leads may be flagged `Duplicate`.
+        #[arg(long)]
+        confirm_deduplication: bool,
+    },
+    /// Run the daily consent run now (each period runs once, whatever is asked).
+    RunDaily {
+        /// The period (local date, YYYY-MM-DD) [default: the period due now].
+        #[arg(long)]
+        period: Option<String>,
+    },
+    /// Show a person's consents, e.g. `show contacts/42`.
+    Show {
+        person: String,
+        /// Also print every consent event (the proof).
+        #[arg(long)]
+        history: bool,
+    },
+    /// Record a consent decision obtained outside the preferences page.
+    RecordDecision {
+        person: String,
+        #[arg(long)]
+        consent: String,
+        #[arg(long, conflicts_with = "refuse", required_unless_present = "refuse")]
+        grant: bool,
+        #[arg(long)]
+        refuse: bool,
+        /// Where the decision comes from (a call on 1 Dec, a signed form, ...).
+        #[arg(long)]
+        evidence: String,
+    },
+    /// Ask the pre-send check about a mail; exits with 3 if any recipient is refused.
+    Check {
+        #[arg(long, value_enum)]
+        class: ClassArg,
+        /// The consent the mail relies on (needed for marketing).
+        #[arg(long)]
+        purpose: Option<String>,
+        #[arg(long)]
+        to: Vec<String>,
+        #[arg(long)]
+        cc: Vec<String>,
+        #[arg(long)]
+        bcc: Vec<String>,
+    },
+    /// Deliver queued mail now.
+    Deliver,
+    /// Check the hash chain of the consent event log.
+    VerifyEvents,
+}
+
+#[derive(Debug, Args)]
+struct SettingsArgs {
+    #[arg(long)]
+    sender_address: String,
+    #[arg(long)]
+    sender_name: String,
+    #[arg(long)]
+    organisation: String,
+    /// The postal address printed in every mail's footer.
+    #[arg(long)]
+    postal_address: String,
+    /// Base URL of the preferences page; the signed token is appended.
+    #[arg(long, default_value = "http://127.0.0.1:8080/preferences/")]
+    preferences_url: String,
+    #[arg(long, default_value_t = 30)]
+    link_valid_days: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsentCommand {
+    /// Add a consent or replace the one with the same id.
+    Add {
+        #[arg(long)]
+        id: String,
+        #[arg(long, default_value = "contacts")]
+        module: String,
+        /// `data:FIELD`, `custom`, `email-tracking` or `document-tracking`.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        title: String,
+        /// The exact text shown to people.
+        #[arg(long)]
+        purpose: String,
+        #[arg(long, value_enum, default_value_t = DefaultArg::No)]
+        default: DefaultArg,
+        /// A condition clause, repeatable, all must hold: `FIELD one-of A,B`,
+        /// `FIELD none-of A,B`, `FIELD present`, `FIELD absent`. None: applies to everyone.
+        #[arg(long = "when")]
+        when: Vec<String>,
+    },
+    /// List the consents.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DefaultArg {
+    Yes,
+    No,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ClassArg {
+    AdHoc,
+    Workflow,
+    Marketing,
+    Transactional,
+}
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
+    let guard = open(&arguments)?;
+    match arguments.command {
+        Command::Serve { listen } => serve(guard, listen),
+        Command::Import { module, file } => import(&guard, &module, &file),
+        Command::Settings(settings) => configure_settings(&guard, settings),
+        Command::Consent(ConsentCommand::Add {
+            id,
+            module,
+            kind,
+            title,
+            purpose,
+            default,
+            when,
+        }) => add_consent(&guard, id, module, &kind, title, purpose, default, &when),
+        Command::Consent(ConsentCommand::List) => list_consents(&guard),
+        Command::Enable {
+            confirm_deduplication,
+        } => enable(&guard, confirm_deduplication),
+        Command::RunDaily { period } => run_daily(&guard, period),
+        Command::Show { person, history } => show(&guard, &person, history),
+        Command::RecordDecision {
+            person,
+            consent,
+            grant,
+            refuse: _,
+            evidence,
+        } => record_decision(&guard, &person, &consent, grant, &evidence),
+        Command::Check {
+            class,
+            purpose,
+            to,
+            cc,
+            bcc,
+        } => check(&guard, class, purpose, &to, &cc, &bcc),
+        Command::Deliver => {
+            let report = guard.deliver_mail()?;
+            println!(
+                "delivered {} message(s), {} failed",
+                report.delivered, report.failed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::VerifyEvents => match guard.verify_ledger()? {
+            LedgerCheck::Intact { events } => {
+                println!("the event log is intact: {events} event(s), hash chain verified");
+                Ok(ExitCode::SUCCESS)
+            }
+            LedgerCheck::Broken { sequence } => {
+                bail!("the event log was changed: the hash chain breaks at event {sequence}")
+            }
+        },
+    }
+}
+
+fn open(arguments: &Arguments) -> anyhow::Result<Guard> {
+    std::fs::create_dir_all(&arguments.data_dir).with_context(|| {
+        format!(
+            "could not create the data folder {}",
+            arguments.data_dir.display()
+        )
+    })?;
+    let database_url = arguments.database_url.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            arguments.data_dir.join("privacy-guard.db").display()
+        )
+    });
+    let clock = match &arguments.now {
+        Some(now) => Clock::starting_at(
+            chrono::DateTime::parse_from_rfc3339(now)
+                .with_context(|| {
+                    format!(
+                        "--now `{now}` is not an RFC 3339 instant such as 2026-12-01T10:00:00+01:00"
+                    )
+                })?
+                .to_utc(),
+        ),
+        None => Clock::system(),
+    };
+    let schedule = DailySchedule::parse(&arguments.run_at, &arguments.time_zone)
+        .map_err(anyhow::Error::msg)?;
+    let options = GuardOptions {
+        database_url,
+        cache_dir: Some(arguments.data_dir.join("cache")),
+        component: arguments
+            .component
+            .clone()
+            .map_or(ComponentSource::Embedded, ComponentSource::File),
+        clock,
+        limits: SandboxLimits::default(),
+        transport: Transport::Directory(arguments.data_dir.join("outbox")),
+        schedule,
+    };
+    Guard::open(options).context("could not open the host")
+}
+
+fn serve(guard: Guard, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    let guard = Arc::new(guard);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("could not start the server runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("could not listen on {listen}: is another server using it?"))?;
+        tracing::info!(address = %listen, "serving the preferences page at /preferences/{{token}}; health at /health");
+        let scheduler = tokio::spawn(run_schedule(guard.clone()));
+        let app = privacy_guard_host::web::router(guard).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
+        scheduler.abort();
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the daily consent run when due and retries queued mail, every half minute.
+async fn run_schedule(guard: Arc<Guard>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        interval.tick().await;
+        let guard = guard.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let ran = guard.run_due()?;
+            let mail = guard.deliver_mail();
+            anyhow::Ok((ran, mail))
+        })
+        .await;
+        match outcome {
+            Ok(Ok((Some(report), _))) => {
+                tracing::info!(period = %report.period, people = report.people, requests = report.requests, "daily consent run finished")
+            }
+            Ok(Ok((None, Err(error)))) => {
+                tracing::warn!(%error, "mail delivery failed; retrying later")
+            }
+            Ok(Ok((None, Ok(_)))) => {}
+            Ok(Err(error)) => {
+                tracing::error!(error = %format!("{error:#}"), "the scheduled run failed; it is retried at the next tick")
+            }
+            Err(error) => tracing::error!(%error, "the scheduler's worker failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; stop with Ctrl-C");
+                    let _interrupted = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _interrupted = interrupt.await;
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+fn import(guard: &Guard, module: &str, file: &PathBuf) -> anyhow::Result<ExitCode> {
+    let input =
+        std::fs::File::open(file).with_context(|| format!("could not open {}", file.display()))?;
+    let records = privacy_guard_host::import::read_records(input)
+        .with_context(|| format!("{} was not imported (nothing was changed)", file.display()))?;
+    let bar = ProgressBar::new(records.len() as u64)
+        .with_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} records ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        )
+        .with_message("importing");
+    let report = guard.import_records(module, records, &|done| bar.inc(done))?;
+    bar.finish_and_clear();
+    println!(
+        "imported {}: {} created, {} updated, {} consent value(s) changed",
+        file.display(),
+        report.created,
+        report.updated,
+        report.consents_changed
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn configure_settings(guard: &Guard, settings: SettingsArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings {
+        sender_address: settings.sender_address,
+        sender_name: settings.sender_name,
+        organisation: settings.organisation,
+        postal_address: settings.postal_address,
+        preferences_url: settings.preferences_url,
+        link_valid_days: settings.link_valid_days,
+    };
+    match guard.set_settings(&settings)? {
+        Ok(()) => {
+            println!("settings saved");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => bail!("the settings were not saved:\n{}", list_problems(&problems)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add_consent(
+    guard: &Guard,
+    id: String,
+    module: String,
+    kind: &str,
+    title: String,
+    purpose: String,
+    default: DefaultArg,
+    when: &[String],
+) -> anyhow::Result<ExitCode> {
+    let kind = match kind {
+        "custom" => ConsentKind::Custom,
+        "email-tracking" => ConsentKind::EmailTracking,
+        "document-tracking" => ConsentKind::DocumentTracking,
+        other => match other.strip_prefix("data:") {
+            Some(field) if !field.is_empty() => ConsentKind::Data(field.to_owned()),
+            _ => bail!(
+                "--kind `{other}` is not a kind: use data:FIELD, custom, email-tracking or document-tracking"
+            ),
+        },
+    };
+    let applies_when = when
+        .iter()
+        .map(|clause| parse_clause(clause))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let definition = ConsentDefinition {
+        id,
+        module,
+        kind,
+        title,
+        purpose,
+        default_value: match default {
+            DefaultArg::Yes => ConsentDefault::Yes,
+            DefaultArg::No => ConsentDefault::No,
+        },
+        applies_when,
+    };
+    match guard.put_consent(&definition)? {
+        Ok(stored) => {
+            println!(
+                "consent `{}` saved (purpose text version {}, sha256 {})",
+                stored.definition.id, stored.purpose_version, stored.purpose_hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => bail!("the consent was not saved:\n{}", list_problems(&problems)),
+    }
+}
+
+fn parse_clause(clause: &str) -> anyhow::Result<ConditionClause> {
+    let mut parts = clause.splitn(3, ' ');
+    let (Some(field), Some(op)) = (parts.next(), parts.next()) else {
+        bail!(
+            "--when `{clause}` must be `FIELD one-of A,B`, `FIELD none-of A,B`, `FIELD present` or `FIELD absent`"
+        );
+    };
+    let values: Vec<String> = parts
+        .next()
+        .map(|values| {
+            values
+                .split(',')
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let op = match op {
+        "one-of" => ConditionOp::OneOf,
+        "none-of" => ConditionOp::NoneOf,
+        "present" => ConditionOp::Present,
+        "absent" => ConditionOp::Absent,
+        other => bail!(
+            "--when `{clause}`: `{other}` is not an operator; use one-of, none-of, present or absent"
+        ),
+    };
+    Ok(ConditionClause {
+        field: field.to_owned(),
+        op,
+        values,
+    })
+}
+
+fn list_problems(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|problem| format!("  - {}: {}", problem.at, problem.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn list_consents(guard: &Guard) -> anyhow::Result<ExitCode> {
+    let snapshot = guard.configuration()?;
+    println!(
+        "consents are {}",
+        if snapshot.enabled {
+            "enabled"
+        } else {
+            "not enabled"
+        }
+    );
+    for stored in &snapshot.consents {
+        let definition = &stored.definition;
+        let kind = match &definition.kind {
+            ConsentKind::Data(field) => format!("data:{field}"),
+            ConsentKind::Custom => "custom".into(),
+            ConsentKind::EmailTracking => "email-tracking".into(),
+            ConsentKind::DocumentTracking => "document-tracking".into(),
+        };
+        println!(
+            "{}\t{}\t{}\tv{}\t{}",
+            definition.id, definition.module, kind, stored.purpose_version, definition.title
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn enable(guard: &Guard, confirmed: bool) -> anyhow::Result<ExitCode> {
+    match guard.enable(confirmed)? {
+        Ok(()) => {
+            println!("consents are enabled; the daily consent run sends the first requests");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(missing) => {
+            let lines: Vec<&str> = missing
+                .iter()
+                .map(|prerequisite| match prerequisite {
+                    Prerequisite::DeduplicationNotConfirmed => {
+                        "confirm de-duplication with --confirm-deduplication"
+                    }
+                    Prerequisite::SenderNotConfigured => {
+                        "set the sender with `privacy-guard settings`"
+                    }
+                    Prerequisite::NoConsentDefined => {
+                        "define a consent with `privacy-guard consent add`"
+                    }
+                })
+                .collect();
+            bail!(
+                "consents were not enabled; first:\n  - {}\nthen run `privacy-guard enable --confirm-deduplication` again",
+                lines.join("\n  - ")
+            )
+        }
+    }
+}
+
+fn run_daily(guard: &Guard, period: Option<String>) -> anyhow::Result<ExitCode> {
+    let period =
+        period.unwrap_or_else(|| period_key(guard.schedule().due_period(guard.clock().now())));
+    let bar = ProgressBar::new_spinner().with_message(format!("daily consent run {period}"));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let report = guard.run_daily(&period, &|report| {
+        bar.set_message(format!(
+            "daily consent run {}: {} people, {} requests",
+            report.period, report.people, report.requests
+        ))
+    })?;
+    bar.finish_and_clear();
+    if report.ran {
+        println!(
+            "daily consent run {}: {} people seen, {} request(s) sent, {} mail(s) delivered",
+            report.period, report.people, report.requests, report.mail.delivered
+        );
+    } else {
+        println!(
+            "daily consent run {}: already done, nothing sent",
+            report.period
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_person(text: &str) -> anyhow::Result<RecordRef> {
+    match text.split_once('/') {
+        Some((module, id)) if !module.is_empty() && !id.is_empty() => Ok(RecordRef {
+            module: module.to_owned(),
+            id: id.to_owned(),
+        }),
+        _ => bail!("`{text}` is not a record: write MODULE/ID, e.g. contacts/42"),
+    }
+}
+
+fn show(guard: &Guard, person: &str, history: bool) -> anyhow::Result<ExitCode> {
+    let person = parse_person(person)?;
+    let Some(subject) = guard.subject(&person)? else {
+        bail!(
+            "no consents are known for {}/{}: is it imported, and does its module have consents?",
+            person.module,
+            person.id
+        );
+    };
+    println!(
+        "{}/{} <{}>",
+        subject.person.module, subject.person.id, subject.address
+    );
+    for consent in &subject.consents {
+        let since = chrono::DateTime::from_timestamp_millis(consent.since)
+            .map(|at| at.to_rfc3339())
+            .unwrap_or_default();
+        println!(
+            "  {}\t{}\tsince {}\t(purpose v{})",
+            consent.consent_id,
+            value_name(consent.value),
+            since,
+            consent.purpose_version
+        );
+    }
+    if history {
+        for event in guard.history(&person)? {
+            println!("{event}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn value_name(value: ConsentValue) -> &'static str {
+    match value {
+        ConsentValue::NotApplicable => "not-applicable",
+        ConsentValue::Applicable => "applicable",
+        ConsentValue::Waiting => "waiting",
+        ConsentValue::Granted => "granted",
+        ConsentValue::NotGranted => "not-granted",
+    }
+}
+
+fn record_decision(
+    guard: &Guard,
+    person: &str,
+    consent: &str,
+    grant: bool,
+    evidence: &str,
+) -> anyhow::Result<ExitCode> {
+    let person = parse_person(person)?;
+    match guard.record_decision(&person, consent, grant, Source::Admin, evidence)? {
+        Ok(_) => {
+            println!(
+                "recorded: {}/{} {} `{consent}`",
+                person.module,
+                person.id,
+                if grant { "granted" } else { "refused" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => bail!("not recorded: {error:?}"),
+    }
+}
+
+fn check(
+    guard: &Guard,
+    class: ClassArg,
+    purpose: Option<String>,
+    to: &[String],
+    cc: &[String],
+    bcc: &[String],
+) -> anyhow::Result<ExitCode> {
+    let class = match class {
+        ClassArg::AdHoc => MessageClass::AdHoc,
+        ClassArg::Workflow => MessageClass::Workflow,
+        ClassArg::Marketing => MessageClass::Marketing,
+        ClassArg::Transactional => MessageClass::Transactional,
+    };
+    let recipients: Vec<Recipient> = [
+        (to, RecipientRole::To),
+        (cc, RecipientRole::Cc),
+        (bcc, RecipientRole::Bcc),
+    ]
+    .into_iter()
+    .flat_map(|(addresses, role)| {
+        addresses.iter().map(move |address| Recipient {
+            address: address.clone(),
+            role,
+            person: None,
+        })
+    })
+    .collect();
+    if recipients.is_empty() {
+        bail!("name at least one recipient with --to, --cc or --bcc");
+    }
+    let decisions = guard.check_send(&SendRequest { class, purpose }, &recipients);
+    let mut refused = false;
+    for (recipient, decision) in recipients.iter().zip(&decisions) {
+        match decision {
+            Decision::Allow(allowance) => {
+                let mut obligations = Vec::new();
+                if allowance
+                    .obligations
+                    .contains(Obligations::PREFERENCES_FOOTER)
+                {
+                    obligations.push("add the preferences footer");
+                }
+                if allowance.obligations.contains(Obligations::STRIP_TRACKING) {
+                    obligations.push("strip tracking");
+                }
+                let basis = match allowance.basis {
+                    LawfulBasis::Consent => "consent",
+                    LawfulBasis::Contract => "contract",
+                    LawfulBasis::LegalObligation => "legal obligation",
+                    LawfulBasis::LegitimateInterests => "legitimate interests",
+                };
+                println!(
+                    "{}\tallow\tbasis: {basis}\t{}",
+                    recipient.address,
+                    obligations.join(", ")
+                );
+            }
+            Decision::Refuse(refusal) => {
+                refused = true;
+                println!(
+                    "{}\trefuse\t{:?}\t{}",
+                    recipient.address, refusal.reason, refusal.detail
+                );
+            }
+        }
+    }
+    Ok(if refused {
+        ExitCode::from(EXIT_REFUSED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

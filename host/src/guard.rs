@@ -1,0 +1,571 @@
+//! The reference host as one object: the plugin runtime, storage, mail and schedule put
+//! together behind a synchronous API that the CLI, the web server and the tests share.
+//!
+//! Every operation is one unit of work: the plugin's writes are committed in one
+//! transaction after the call (or calls) returned, then queued mail is delivered.
+//! Mutating operations are serialised by one writer lock, so two of them never interleave
+//! their reads and writes; the pre-send check only reads and runs alongside them.
+//!
+//! The methods block: call them from ordinary threads, or through
+//! `tokio::task::spawn_blocking` from async code.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use wasmtime::Store;
+
+use crate::capabilities::Capabilities;
+use crate::clock::Clock;
+use crate::contract::configuration::{
+    ConsentDefinition, Prerequisite, Problem, Settings, Snapshot, StoredDefinition,
+};
+use crate::contract::jobs::JobError;
+use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
+use crate::contract::records::ChangeSummary;
+use crate::contract::sending::{Decision, Recipient, Refusal, RefusalReason, SendRequest};
+use crate::contract::subjects::{RecordError, Source, SubjectView};
+use crate::contract::types::RecordRef;
+use crate::keys::LinkKeys;
+use crate::mail::{DeliveryReport, Outbox, Transport};
+use crate::runtime::{Bindings, Fault, HostState, LoadError, Runtime, SandboxLimits};
+use crate::schedule::{DAILY_CONSENT_RUN, DailySchedule, period_key};
+use crate::storage::{Database, JobProgress, LedgerCheck, RecordRow, StorageError, UnitOfWork};
+
+/// Records handed to the plugin per `records-changed` call during an import.
+const IMPORT_PAGE: usize = 500;
+/// People handled per page of the daily run; each page commits on its own.
+const DAILY_RUN_PAGE: u32 = 200;
+
+/// Where the component comes from.
+#[derive(Debug, Clone)]
+pub enum ComponentSource {
+    /// The component built with this host (`cargo build` builds both).
+    Embedded,
+    /// A component file, e.g. a newer plugin release.
+    File(PathBuf),
+}
+
+/// Everything needed to open a host.
+#[derive(Debug, Clone)]
+pub struct GuardOptions {
+    /// `sqlite://PATH?mode=rwc` or `postgres://...`.
+    pub database_url: String,
+    /// Where compiled components are cached; `None` compiles at every start.
+    pub cache_dir: Option<PathBuf>,
+    pub component: ComponentSource,
+    pub clock: Clock,
+    pub limits: SandboxLimits,
+    pub transport: Transport,
+    pub schedule: DailySchedule,
+}
+
+/// Why a host operation failed. A refusal by the plugin is not an error: it comes back
+/// as the operation's own result type.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("the plugin failed, nothing was changed: {0}")]
+    Plugin(#[from] Fault),
+    #[error("could not start the host's async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("the daily consent run was refused: {0}")]
+    Job(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+}
+
+/// A record to import: its id if the source has one, and its fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedRecord {
+    pub id: Option<String>,
+    pub fields: Vec<(String, String)>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub created: u64,
+    pub updated: u64,
+    pub consents_changed: u64,
+}
+
+/// What a daily run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    pub period: String,
+    /// False when the period had already been run to the end: nothing was done.
+    pub ran: bool,
+    pub people: u64,
+    pub requests: u64,
+    pub mail: DeliveryReport,
+}
+
+/// The host.
+pub struct Guard {
+    runtime: Runtime,
+    outbox: Outbox,
+    schedule: DailySchedule,
+    writer: Mutex<()>,
+    tokio: Option<tokio::runtime::Runtime>,
+}
+
+impl Guard {
+    /// Opens the database (applying migrations), loads the link keys and the component.
+    pub fn open(options: GuardOptions) -> Result<Guard, GuardError> {
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("privacy-guard-io")
+            .enable_all()
+            .build()
+            .map_err(GuardError::Runtime)?;
+        let now = options.clock.now_millis();
+        let database = tokio.block_on(Database::connect(&options.database_url))?;
+        let keys = tokio.block_on(LinkKeys::load_or_create(&database, now))?;
+        let capabilities = Capabilities::new(
+            database.clone(),
+            options.clock.clone(),
+            keys,
+            tokio.handle().clone(),
+        );
+        let component_bytes = match &options.component {
+            ComponentSource::Embedded => crate::EMBEDDED_COMPONENT.to_vec(),
+            ComponentSource::File(path) => {
+                std::fs::read(path).map_err(|source| LoadError::Read {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+        };
+        let runtime = Runtime::load(
+            &component_bytes,
+            options.cache_dir.as_deref(),
+            options.limits,
+            capabilities,
+        )?;
+        let outbox = Outbox::new(database, options.transport);
+        Ok(Guard {
+            runtime,
+            outbox,
+            schedule: options.schedule,
+            writer: Mutex::new(()),
+            tokio: Some(tokio),
+        })
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        self.runtime.capabilities()
+    }
+
+    /// The host's clock.
+    pub fn clock(&self) -> &Clock {
+        self.capabilities().clock()
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        self.capabilities().database()
+    }
+
+    /// The daily schedule.
+    pub fn schedule(&self) -> DailySchedule {
+        self.schedule
+    }
+
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        match &self.tokio {
+            Some(tokio) => tokio.block_on(future),
+            // `tokio` is only taken in `drop`.
+            None => unreachable!("the guard's runtime is gone only while dropping"),
+        }
+    }
+
+    // ---- units of work -------------------------------------------------------------
+
+    /// Runs one read-only call. Anything it wrote is discarded (and reported).
+    fn read<T>(
+        &self,
+        call: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
+    ) -> Result<T, Fault> {
+        let (value, work) = self.runtime.with_instance(UnitOfWork::default(), call)?;
+        if !work.is_empty() {
+            tracing::warn!("the plugin wrote during a read-only call; the writes were discarded");
+        }
+        Ok(value)
+    }
+
+    /// Runs one call as a unit of work and commits what it wrote.
+    fn write<T>(
+        &self,
+        call: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
+    ) -> Result<T, GuardError> {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let (value, work) = self.runtime.with_instance(UnitOfWork::default(), call)?;
+        self.commit(work)?;
+        Ok(value)
+    }
+
+    /// Commits a unit of work and delivers the mail it queued. A delivery failure leaves
+    /// the mail queued for the next delivery pass; it does not undo the commit.
+    fn commit(&self, work: UnitOfWork) -> Result<(), GuardError> {
+        let queued_mail = !work.mails.is_empty();
+        let now = self.clock().now_millis();
+        self.block_on(self.database().commit(&work, now))?;
+        if queued_mail {
+            self.deliver_mail_logged();
+        }
+        Ok(())
+    }
+
+    fn deliver_mail_logged(&self) -> DeliveryReport {
+        match self.deliver_mail() {
+            Ok(report) => report,
+            Err(error) => {
+                tracing::error!(%error, "mail delivery failed; the messages stay queued and are retried");
+                DeliveryReport::default()
+            }
+        }
+    }
+
+    /// Delivers every queued message.
+    pub fn deliver_mail(&self) -> Result<DeliveryReport, crate::mail::DeliveryError> {
+        self.block_on(self.outbox.deliver_pending(self.clock().now_millis()))
+    }
+
+    // ---- configuration -------------------------------------------------------------
+
+    /// Replaces the organisation-wide settings.
+    pub fn set_settings(
+        &self,
+        settings: &Settings,
+    ) -> Result<Result<(), Vec<Problem>>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_set_settings(store, settings)
+        })
+    }
+
+    /// Adds or replaces a consent definition.
+    pub fn put_consent(
+        &self,
+        definition: &ConsentDefinition,
+    ) -> Result<Result<StoredDefinition, Vec<Problem>>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_put_consent(store, definition)
+        })
+    }
+
+    /// Enables consents, given the administrator's de-duplication confirmation.
+    pub fn enable(
+        &self,
+        deduplication_confirmed: bool,
+    ) -> Result<Result<(), Vec<Prerequisite>>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_enable(store, deduplication_confirmed)
+        })
+    }
+
+    /// The whole configuration.
+    pub fn configuration(&self) -> Result<Snapshot, GuardError> {
+        Ok(self
+            .read(|store, plugin| plugin.privacy_guard_consent_configuration().call_get(store))?)
+    }
+
+    // ---- records ---------------------------------------------------------------------
+
+    /// Creates or updates records and lets the plugin evaluate them, all in one unit of
+    /// work: either every record and every consent change is stored, or none.
+    pub fn import_records(
+        &self,
+        module: &str,
+        records: Vec<ImportedRecord>,
+        progress: &dyn Fn(u64),
+    ) -> Result<ImportReport, GuardError> {
+        if module.is_empty() || !module.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            return Err(GuardError::Invalid(format!(
+                "`{module}` is not a module name: use lower-case letters, e.g. contacts or leads"
+            )));
+        }
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = self.clock().now_millis();
+        let without_id = records.iter().filter(|record| record.id.is_none()).count() as u64;
+        let mut next_id = if without_id > 0 {
+            self.block_on(
+                self.database()
+                    .reserve_ids(&format!("records/{module}"), without_id),
+            )?
+        } else {
+            0
+        };
+
+        let mut report = ImportReport::default();
+        let mut work = UnitOfWork::default();
+        let mut changed: Vec<RecordRow> = Vec::with_capacity(records.len());
+        for imported in records {
+            let id = imported.id.unwrap_or_else(|| {
+                next_id += 1;
+                (next_id - 1).to_string()
+            });
+            let key = (module.to_owned(), id.clone());
+            let existing = match work.records.get(&key) {
+                Some(pending) => Some(pending.clone()),
+                None => self.block_on(self.database().record(module, &id))?,
+            };
+            let mut record = match existing {
+                Some(existing) => {
+                    report.updated += 1;
+                    existing
+                }
+                None => {
+                    report.created += 1;
+                    RecordRow {
+                        module: module.to_owned(),
+                        id,
+                        fields: Vec::new(),
+                        status: "Active".into(),
+                        locked: false,
+                        modified_at: now,
+                    }
+                }
+            };
+            for (name, value) in &imported.fields {
+                record.set_field(name, value);
+            }
+            record.modified_at = now;
+            work.records.insert(key, record.clone());
+            changed.push(record);
+        }
+
+        for page in changed.chunks(IMPORT_PAGE) {
+            let people: Vec<_> = page
+                .iter()
+                .cloned()
+                .map(crate::capabilities::person_record)
+                .collect();
+            let (summary, page_work) = self.runtime.with_instance(work, |store, plugin| {
+                plugin
+                    .privacy_guard_consent_records()
+                    .call_records_changed(store, &people)
+            })?;
+            work = page_work;
+            report.consents_changed += u64::from(summary.consents_changed);
+            progress(page.len() as u64);
+        }
+        self.commit(work)?;
+        Ok(report)
+    }
+
+    /// Tells the plugin that records changed in the CRM (a form, an edit, an API call).
+    pub fn records_changed(&self, records: Vec<RecordRow>) -> Result<ChangeSummary, GuardError> {
+        let people: Vec<_> = records
+            .into_iter()
+            .map(crate::capabilities::person_record)
+            .collect();
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_records()
+                .call_records_changed(store, &people)
+        })
+    }
+
+    // ---- sending -----------------------------------------------------------------------
+
+    /// The pre-send decision for every recipient, in order. Fails closed: when the plugin
+    /// faults, every recipient is refused with `plugin-fault` and the fault as detail.
+    pub fn check_send(&self, request: &SendRequest, recipients: &[Recipient]) -> Vec<Decision> {
+        let outcome = self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_sending()
+                .call_check_send(store, request, recipients)
+        });
+        match outcome {
+            Ok(decisions) if decisions.len() == recipients.len() => decisions,
+            Ok(decisions) => refuse_all(
+                recipients.len(),
+                &format!(
+                    "the plugin answered {} decisions for {} recipients",
+                    decisions.len(),
+                    recipients.len()
+                ),
+            ),
+            Err(fault) => {
+                tracing::error!(%fault, recipients = recipients.len(), "pre-send check failed; refusing every recipient");
+                refuse_all(recipients.len(), &fault.to_string())
+            }
+        }
+    }
+
+    // ---- the daily consent run ---------------------------------------------------------
+
+    /// Runs the daily consent run for `period` (`YYYY-MM-DD`) to its end, page by page;
+    /// each page commits with its progress, so an interrupted run resumes where it stopped
+    /// and never sends twice. A period already run to its end does nothing.
+    pub fn run_daily(
+        &self,
+        period: &str,
+        progress: &dyn Fn(&RunReport),
+    ) -> Result<RunReport, GuardError> {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let recorded = self.block_on(self.database().job_run(DAILY_CONSENT_RUN, period))?;
+        let mut report = RunReport {
+            period: period.to_owned(),
+            ..RunReport::default()
+        };
+        let mut cursor = match recorded {
+            Some(run) if run.finished => return Ok(report),
+            Some(run) => {
+                report.people = run.people;
+                report.requests = run.requests;
+                run.cursor
+            }
+            None => None,
+        };
+        report.ran = true;
+        loop {
+            let (page, mut work) =
+                self.runtime
+                    .with_instance(UnitOfWork::default(), |store, plugin| {
+                        plugin.privacy_guard_consent_jobs().call_daily_consent_run(
+                            store,
+                            period,
+                            cursor.as_deref(),
+                            DAILY_RUN_PAGE,
+                        )
+                    })?;
+            let page = page.map_err(|error| {
+                GuardError::Job(match error {
+                    JobError::NotEnabled => "consents are not enabled: configure the sender and consents, then run `privacy-guard enable --confirm-deduplication`".into(),
+                    JobError::InvalidPeriod(period) => format!("`{period}` is not a period: use YYYY-MM-DD"),
+                })
+            })?;
+            report.people += u64::from(page.people);
+            report.requests += u64::from(page.requests_sent);
+            let finished = page.next_cursor.is_none();
+            work.job_progress = Some(JobProgress {
+                job: DAILY_CONSENT_RUN.into(),
+                period: period.to_owned(),
+                cursor: page.next_cursor.clone(),
+                finished,
+                people: report.people,
+                requests: report.requests,
+            });
+            self.block_on(self.database().commit(&work, self.clock().now_millis()))?;
+            let delivered = self.deliver_mail_logged();
+            report.mail.delivered += delivered.delivered;
+            report.mail.failed += delivered.failed;
+            progress(&report);
+            if finished {
+                return Ok(report);
+            }
+            cursor = page.next_cursor;
+        }
+    }
+
+    /// Runs the daily consent run if its current period has not run yet. Returns `None`
+    /// when nothing was due. Before consents are enabled nothing is due.
+    pub fn run_due(&self) -> Result<Option<RunReport>, GuardError> {
+        if !self.configuration()?.enabled {
+            return Ok(None);
+        }
+        let period = period_key(self.schedule.due_period(self.clock().now()));
+        let report = self.run_daily(&period, &|_| {})?;
+        Ok(report.ran.then_some(report))
+    }
+
+    // ---- the preferences page ----------------------------------------------------------
+
+    /// The page a signed link opens.
+    pub fn open_preferences(&self, token: &str) -> Result<Result<Page, LinkError>, GuardError> {
+        Ok(self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_preferences()
+                .call_open(store, token)
+        })?)
+    }
+
+    /// Applies a person's choices from the page.
+    pub fn submit_preferences(
+        &self,
+        token: &str,
+        choices: &[Choice],
+        evidence: &Evidence,
+    ) -> Result<Result<Page, SubmitError>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_preferences()
+                .call_submit(store, token, choices, evidence)
+        })
+    }
+
+    // ---- people ----------------------------------------------------------------------------
+
+    /// A person's consents.
+    pub fn subject(&self, person: &RecordRef) -> Result<Option<SubjectView>, GuardError> {
+        Ok(self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_subjects()
+                .call_get(store, person)
+        })?)
+    }
+
+    /// A person's consent events (JSON), oldest first.
+    pub fn history(&self, person: &RecordRef) -> Result<Vec<String>, GuardError> {
+        Ok(self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_subjects()
+                .call_history(store, person)
+        })?)
+    }
+
+    /// Records a decision obtained outside the preferences page, with its evidence.
+    pub fn record_decision(
+        &self,
+        person: &RecordRef,
+        consent_id: &str,
+        grant: bool,
+        source: Source,
+        evidence: &str,
+    ) -> Result<Result<SubjectView, RecordError>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_subjects()
+                .call_record_decision(store, person, consent_id, grant, source, evidence)
+        })
+    }
+
+    /// Checks the event log's hash chain.
+    pub fn verify_ledger(&self) -> Result<LedgerCheck, GuardError> {
+        Ok(self.block_on(self.database().verify_ledger())?)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        // The guard may be dropped from async code (the web server's tasks hold it);
+        // shutting the runtime down in the background never blocks there.
+        if let Some(tokio) = self.tokio.take() {
+            tokio.shutdown_background();
+        }
+    }
+}
+
+fn refuse_all(count: usize, detail: &str) -> Vec<Decision> {
+    (0..count)
+        .map(|_| {
+            Decision::Refuse(Refusal {
+                reason: RefusalReason::PluginFault,
+                detail: detail.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// A shareable host.
+pub type SharedGuard = Arc<Guard>;

@@ -1,0 +1,131 @@
+//! Secret keys for the plugin's signed links. The plugin asks for MACs through the `keys`
+//! import and never sees a key.
+//!
+//! Keys live in the database so every host process sharing it signs and verifies alike.
+//! The newest key signs; older keys still verify, so a key can be rotated without
+//! breaking links already mailed.
+
+use hmac::{Hmac, KeyInit, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+use crate::storage::{Database, StorageError};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The link keys: one signing key and every key that still verifies.
+#[derive(Clone)]
+pub struct LinkKeys {
+    /// (id, secret), newest first; the first one signs.
+    keys: Vec<(String, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for LinkKeys {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print secrets, not even in debug output.
+        formatter
+            .debug_struct("LinkKeys")
+            .field(
+                "key_ids",
+                &self.keys.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl LinkKeys {
+    /// Loads the keys, creating the first one on a new database.
+    pub async fn load_or_create(database: &Database, now: i64) -> Result<LinkKeys, StorageError> {
+        let mut stored = database.link_keys().await?;
+        if stored.is_empty() {
+            rotate(database, now).await?;
+            stored = database.link_keys().await?;
+        }
+        Ok(LinkKeys {
+            keys: stored
+                .into_iter()
+                .map(|(id, secret, _retired)| (id, secret))
+                .collect(),
+        })
+    }
+
+    /// The MAC of `data` under the signing key.
+    pub fn sign(&self, data: &[u8]) -> Vec<u8> {
+        match self.keys.first() {
+            Some((_, secret)) => mac(secret, data),
+            // `load_or_create` never yields an empty set; an empty MAC verifies nothing.
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether `tag` is the MAC of `data` under any key that still verifies (constant
+    /// time per key).
+    pub fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
+        self.keys.iter().any(|(_, secret)| {
+            let Ok(mut verifier) = HmacSha256::new_from_slice(secret) else {
+                return false;
+            };
+            verifier.update(data);
+            verifier.verify_slice(tag).is_ok()
+        })
+    }
+}
+
+/// Creates a new signing key; the current one keeps verifying.
+pub async fn rotate(database: &Database, now: i64) -> Result<String, StorageError> {
+    let mut secret = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    database.add_link_key(&id, &secret, now).await?;
+    Ok(id)
+}
+
+fn mac(secret: &[u8], data: &[u8]) -> Vec<u8> {
+    match HmacSha256::new_from_slice(secret) {
+        Ok(mut signer) => {
+            signer.update(data);
+            signer.finalize().into_bytes().to_vec()
+        }
+        // HMAC takes keys of any length; this arm cannot be reached with our 32-byte keys.
+        Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(secrets: &[&[u8]]) -> LinkKeys {
+        LinkKeys {
+            keys: secrets
+                .iter()
+                .enumerate()
+                .map(|(index, secret)| (index.to_string(), secret.to_vec()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_signature_verifies_and_a_changed_message_does_not() {
+        let keys = keys(&[b"current-secret-current-secret-32"]);
+        let tag = keys.sign(b"link payload");
+        assert!(keys.verify(b"link payload", &tag));
+        assert!(!keys.verify(b"link payloae", &tag));
+        assert!(!keys.verify(b"link payload", &tag[..31]));
+    }
+
+    #[test]
+    fn links_signed_with_a_retired_key_still_verify_after_rotation() {
+        let old = keys(&[b"old-secret"]);
+        let tag = old.sign(b"mailed last week");
+        let rotated = keys(&[b"new-secret", b"old-secret"]);
+        assert!(rotated.verify(b"mailed last week", &tag));
+        assert_ne!(rotated.sign(b"mailed last week"), tag);
+    }
+
+    #[test]
+    fn debug_output_shows_key_ids_but_no_secret() {
+        let printed = format!("{:?}", keys(&[b"very-secret-bytes"]));
+        assert!(!printed.contains("very-secret"), "{printed}");
+    }
+}

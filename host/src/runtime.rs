@@ -1,0 +1,324 @@
+//! Loads the Privacy Guard component and runs calls into it inside a sandbox.
+//!
+//! - The component is compiled once; the compiled artifact is cached on disk, keyed by
+//!   the component's hash, wasmtime's version and the engine configuration.
+//! - Instances are pre-linked (`InstancePre`) and kept warm: each pooled instance owns one
+//!   `Store` that is reused across calls.
+//! - Each call runs under a memory cap and an epoch deadline. A trap, timeout or limit hit
+//!   becomes a [`Fault`], the instance is dropped (a trapped instance can never be entered
+//!   again) and the next call gets a fresh one.
+//!
+//! The runtime knows the plugin only through `wit/`: nothing here links the plugin's code.
+
+pub(crate) mod bindings;
+mod state;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+
+pub(crate) use self::bindings::PrivacyGuard as Bindings;
+use self::bindings::PrivacyGuardPre;
+pub(crate) use self::state::HostState;
+use crate::capabilities::{Capabilities, HostFailure};
+use crate::storage::UnitOfWork;
+
+/// How often the epoch ticker advances; call deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Sandbox limits for every call into the plugin.
+#[derive(Debug, Clone)]
+pub struct SandboxLimits {
+    /// Largest linear memory an instance may grow to.
+    pub memory_bytes: usize,
+    /// Wall-clock budget of one call; rounded up to the ticker's 10 ms granularity.
+    /// Zero makes every call time out at once (used to prove the fail-closed path).
+    pub call_timeout: Duration,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        SandboxLimits {
+            memory_bytes: 256 << 20,
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a call into the plugin produced no answer. Never an answer of "allowed".
+#[derive(Debug, thiserror::Error)]
+pub enum Fault {
+    #[error("the plugin ran past its {0:?} time limit")]
+    Timeout(Duration),
+    #[error("the plugin hit its memory limit of {0} bytes")]
+    MemoryLimit(usize),
+    #[error("the plugin trapped: {0}")]
+    Trap(String),
+    #[error("a host capability failed during the call: {0}")]
+    Host(String),
+}
+
+/// Why the component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("could not read the component {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not compile the component: {0}")]
+    Compile(String),
+    #[error("the component does not implement privacy-guard:consent@0.1.0: {0}")]
+    WorldMismatch(String),
+    #[error("could not set up the wasmtime engine: {0}")]
+    Engine(String),
+}
+
+/// The compiled component, ready to instantiate, with a pool of warm instances.
+pub struct Runtime {
+    engine: Engine,
+    pre: PrivacyGuardPre<HostState>,
+    limits: SandboxLimits,
+    capabilities: Capabilities,
+    idle: Mutex<Vec<Instance>>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+/// One instance with the store it lives in.
+pub(crate) struct Instance {
+    store: Store<HostState>,
+    bindings: Bindings,
+}
+
+impl Runtime {
+    /// Compiles (or loads from `cache_dir`) the component and links it against the host's
+    /// capabilities.
+    pub fn load(
+        component_bytes: &[u8],
+        cache_dir: Option<&Path>,
+        limits: SandboxLimits,
+        capabilities: Capabilities,
+    ) -> Result<Runtime, LoadError> {
+        let engine = engine()?;
+        let component = compile_cached(&engine, component_bytes, cache_dir)?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|error| LoadError::Engine(format!("{error:#}")))?;
+        Bindings::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(|error| LoadError::Engine(format!("{error:#}")))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|error| LoadError::WorldMismatch(format!("{error:#}")))?;
+        let pre = PrivacyGuardPre::new(instance_pre)
+            .map_err(|error| LoadError::WorldMismatch(format!("{error:#}")))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), Arc::clone(&ticker_stop));
+        Ok(Runtime {
+            engine,
+            pre,
+            limits,
+            capabilities,
+            idle: Mutex::new(Vec::new()),
+            ticker_stop,
+        })
+    }
+
+    /// The capabilities the plugin's imports are served from.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// Runs `call` on a warm instance under the sandbox limits. Blocking: call it from a
+    /// thread that may block (not from inside an async task).
+    ///
+    /// The call starts from `work` (empty for a call of its own, or what earlier calls of
+    /// the same unit wrote) and hands back what it holds afterwards; committing is the
+    /// caller's business (see [`crate::guard`]).
+    pub(crate) fn with_instance<T>(
+        &self,
+        work: UnitOfWork,
+        call: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
+    ) -> Result<(T, UnitOfWork), Fault> {
+        let mut instance = match self.take_idle() {
+            Some(instance) => instance,
+            None => self.instantiate()?,
+        };
+        instance.store.data_mut().begin_call(work);
+        let ticks = self
+            .limits
+            .call_timeout
+            .as_millis()
+            .div_ceil(EPOCH_TICK.as_millis()) as u64;
+        instance.store.set_epoch_deadline(ticks);
+        let outcome = call(&mut instance.store, &instance.bindings);
+        match outcome {
+            Ok(value) => {
+                let work = instance.store.data_mut().take_work();
+                self.idle
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(instance);
+                Ok((value, work))
+            }
+            // The instance is dropped here: after a trap it can never be entered again.
+            Err(error) => Err(self.classify(error)),
+        }
+    }
+
+    fn take_idle(&self) -> Option<Instance> {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+    }
+
+    fn instantiate(&self) -> Result<Instance, Fault> {
+        let state = HostState::new(self.capabilities.clone(), self.store_limits());
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| state.limits_mut());
+        store.set_epoch_deadline(
+            self.limits
+                .call_timeout
+                .as_millis()
+                .div_ceil(EPOCH_TICK.as_millis()) as u64,
+        );
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|error| self.classify(error))?;
+        Ok(Instance { store, bindings })
+    }
+
+    fn store_limits(&self) -> StoreLimits {
+        StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .instances(16)
+            .tables(64)
+            .memories(16)
+            .table_elements(100_000)
+            .trap_on_grow_failure(true)
+            .build()
+    }
+
+    fn classify(&self, error: wasmtime::Error) -> Fault {
+        if let Some(host_failure) = error.downcast_ref::<HostFailure>() {
+            return Fault::Host(host_failure.to_string());
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Fault::Timeout(self.limits.call_timeout),
+            Some(Trap::AllocationTooLarge) => Fault::MemoryLimit(self.limits.memory_bytes),
+            _ => {
+                let text = format!("{error:#}");
+                if text.contains("memory") && text.contains("limit")
+                    || text.contains("forcing trap when growing memory")
+                {
+                    Fault::MemoryLimit(self.limits.memory_bytes)
+                } else {
+                    Fault::Trap(text)
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn engine() -> Result<Engine, LoadError> {
+    let mut config = Config::new();
+    // Sync calls cost 2.5-3.6x more with the component-model concurrency machinery on,
+    // and nothing here needs WASI p3.
+    config.concurrency_support(false);
+    config.epoch_interruption(true);
+    config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
+    Engine::new(&config).map_err(|error| LoadError::Engine(format!("{error:#}")))
+}
+
+/// Compiles the component, or loads the artifact this host compiled earlier.
+fn compile_cached(
+    engine: &Engine,
+    component_bytes: &[u8],
+    cache_dir: Option<&Path>,
+) -> Result<Component, LoadError> {
+    let Some(cache_dir) = cache_dir else {
+        return Component::new(engine, component_bytes)
+            .map_err(|error| LoadError::Compile(format!("{error:#}")));
+    };
+    let artifact = cache_dir.join(format!("{}.cwasm", artifact_key(engine, component_bytes)));
+    if let Ok(bytes) = std::fs::read(&artifact) {
+        // SAFETY: the artifact was written by `precompile_component` of this same host
+        // (the file name binds the component hash, wasmtime's version and the engine
+        // configuration) into the host's own data directory.
+        match unsafe { Component::deserialize(engine, &bytes) } {
+            Ok(component) => return Ok(component),
+            Err(error) => {
+                tracing::warn!(artifact = %artifact.display(), error = %format!("{error:#}"), "ignoring an unusable compiled artifact")
+            }
+        }
+    }
+    let compiled = engine
+        .precompile_component(component_bytes)
+        .map_err(|error| LoadError::Compile(format!("{error:#}")))?;
+    if let Err(error) = write_atomically(&artifact, &compiled) {
+        tracing::warn!(artifact = %artifact.display(), %error, "could not cache the compiled component; it will be compiled again next start");
+    }
+    // SAFETY: `compiled` was produced just now by this engine.
+    unsafe { Component::deserialize(engine, &compiled) }
+        .map_err(|error| LoadError::Compile(format!("{error:#}")))
+}
+
+fn artifact_key(engine: &Engine, component_bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    struct Sha(Sha256);
+    impl Hasher for Sha {
+        fn finish(&self) -> u64 {
+            0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+    }
+    let mut hasher = Sha(Sha256::new());
+    hasher.write(component_bytes);
+    hasher.write(env!("CARGO_PKG_VERSION").as_bytes());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hex::encode(&hasher.0.finalize()[..16])
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path)
+}
+
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    let spawned = thread::Builder::new()
+        .name("privacy-guard-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+    if let Err(error) = spawned {
+        // Without a ticker no call can time out by wall clock; calls still end at their
+        // deadline of zero ticks (immediately) if configured so, and memory caps hold.
+        tracing::error!(%error, "could not start the epoch ticker thread: call timeouts are not enforced");
+    }
+}

@@ -1,0 +1,712 @@
+//! Durable storage of the reference host: the plugin's key-value state and event log, the
+//! person records the host keeps as the CRM, the mail outbox, job runs and link keys.
+//!
+//! One code path over sqlx's `Any` driver, so the database is chosen by URL. Placeholders
+//! are written `$1, $2, ...` in ascending order; times are BIGINT unix milliseconds.
+//! Reads of plugin state go through a write-through cache: committed writes update it,
+//! readers only fill gaps, so a reader racing a commit never re-inserts an older value.
+
+mod unit_of_work;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+pub use self::unit_of_work::{JobProgress, MailboxRow, NewEvent, QueuedMail, UnitOfWork};
+
+/// Keys read per query when fetching many keys at once.
+const KEYS_PER_QUERY: usize = 900;
+
+/// A storage failure, with the operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("storage failed while {operation}: {source}")]
+pub struct StorageError {
+    operation: &'static str,
+    #[source]
+    source: sqlx::Error,
+}
+
+fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
+    move |source| StorageError { operation, source }
+}
+
+/// A person record as the reference host keeps it (playing the CRM).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecordRow {
+    pub module: String,
+    pub id: String,
+    /// Field name and value, in the order the CRM's layout has them.
+    pub fields: Vec<(String, String)>,
+    pub status: String,
+    pub locked: bool,
+    pub modified_at: i64,
+}
+
+impl RecordRow {
+    /// The value of a field, empty when the record does not have it.
+    pub fn field(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .map_or("", |(_, value)| value.as_str())
+    }
+
+    /// Sets a field, appending it when the record does not have it yet.
+    pub fn set_field(&mut self, name: &str, value: &str) {
+        match self.fields.iter_mut().find(|(field, _)| field == name) {
+            Some((_, existing)) => value.clone_into(existing),
+            None => self.fields.push((name.to_owned(), value.to_owned())),
+        }
+    }
+
+    /// The normalised email address used for look-ups.
+    pub fn normalised_email(&self) -> String {
+        normalise_email(self.field("email"))
+    }
+}
+
+/// Trims and lower-cases an address, the one form used for matching people.
+pub fn normalise_email(address: &str) -> String {
+    address.trim().to_lowercase()
+}
+
+/// A committed event of the plugin's log.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub sequence: u64,
+    pub stream: String,
+    pub payload: String,
+    pub recorded_at: i64,
+}
+
+/// A queued mail with its delivery state.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    pub mail: QueuedMail,
+    pub queued_at: i64,
+    pub attempts: i64,
+}
+
+/// A job run as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRun {
+    pub period: String,
+    pub finished: bool,
+    pub cursor: Option<String>,
+    pub people: u64,
+    pub requests: u64,
+}
+
+/// What the event-log check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerCheck {
+    /// Every event's chain hash matches: the log is as it was written.
+    Intact { events: u64 },
+    /// The first event whose chain hash does not match.
+    Broken { sequence: u64 },
+}
+
+/// Cached plugin state: a key's value, or `None` when the key is known to be absent.
+type KvCache = HashMap<String, Option<Arc<[u8]>>>;
+
+/// The database, with the cache of the plugin's key-value state.
+#[derive(Clone)]
+pub struct Database {
+    pool: AnyPool,
+    kv_cache: Arc<RwLock<KvCache>>,
+}
+
+impl Database {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`) and applies the
+    /// migrations.
+    pub async fn connect(url: &str) -> Result<Database, StorageError> {
+        sqlx::any::install_default_drivers();
+        let is_sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if is_sqlite { 4 } else { 10 })
+            .after_connect(move |connection, _meta| {
+                Box::pin(async move {
+                    if is_sqlite {
+                        // Consent data must survive a power cut: WAL with full syncs.
+                        connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(failed("connecting to the database"))?;
+        let migrator = sqlx::migrate!("./migrations/sqlite");
+        migrator.run(&pool).await.map_err(|error| StorageError {
+            operation: "applying migrations",
+            source: error.into(),
+        })?;
+        Ok(Database {
+            pool,
+            kv_cache: Arc::default(),
+        })
+    }
+
+    // ---- plugin key-value state ----------------------------------------------------
+
+    /// The values of `keys`, in order, from the cache or the database.
+    pub async fn kv_get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<[u8]>>>, StorageError> {
+        let mut values: Vec<Option<Arc<[u8]>>> = Vec::with_capacity(keys.len());
+        let mut missing: Vec<usize> = Vec::new();
+        {
+            let cache = self.kv_cache.read().unwrap_or_else(PoisonError::into_inner);
+            for (index, key) in keys.iter().enumerate() {
+                match cache.get(*key) {
+                    Some(value) => values.push(value.clone()),
+                    None => {
+                        values.push(None);
+                        missing.push(index);
+                    }
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(values);
+        }
+        let mut found: HashMap<String, Arc<[u8]>> = HashMap::with_capacity(missing.len());
+        for chunk in missing.chunks(KEYS_PER_QUERY) {
+            let sql = format!(
+                "SELECT key, value FROM plugin_kv WHERE key IN ({})",
+                placeholders(1, chunk.len())
+            );
+            // Only placeholders are formatted into the text; the keys are bound.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for index in chunk {
+                query = query.bind(keys[*index]);
+            }
+            for row in query
+                .fetch_all(&self.pool)
+                .await
+                .map_err(failed("reading plugin state"))?
+            {
+                let key: String = row.try_get(0).map_err(failed("reading plugin state"))?;
+                let value: Vec<u8> = row.try_get(1).map_err(failed("reading plugin state"))?;
+                found.insert(key, value.into());
+            }
+        }
+        let mut cache = self
+            .kv_cache
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for index in missing {
+            let value = found.remove(keys[index]);
+            // Only fill gaps: a commit that raced this read has already put the newer value.
+            values[index] = cache.entry(keys[index].to_owned()).or_insert(value).clone();
+        }
+        Ok(values)
+    }
+
+    /// Entries whose key starts with `prefix`, after `after`, in key order.
+    pub async fn kv_scan(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let upper = prefix_upper_bound(prefix);
+        let lower = after.filter(|after| *after >= prefix).unwrap_or(prefix);
+        let inclusive = after.is_none_or(|after| after < prefix);
+        let sql = if inclusive {
+            "SELECT key, value FROM plugin_kv WHERE key >= $1 AND ($2 = '' OR key < $3) ORDER BY key LIMIT $4"
+        } else {
+            "SELECT key, value FROM plugin_kv WHERE key > $1 AND ($2 = '' OR key < $3) ORDER BY key LIMIT $4"
+        };
+        let rows = sqlx::query(sql)
+            .bind(lower)
+            .bind(upper.clone().unwrap_or_default())
+            .bind(upper.unwrap_or_default())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed("scanning plugin state"))?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(failed("scanning plugin state"))
+    }
+
+    // ---- plugin events ---------------------------------------------------------------
+
+    /// Committed events of `stream` after `after`, oldest first.
+    pub async fn events(
+        &self,
+        stream: &str,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
+        let rows = sqlx::query("SELECT sequence, stream, payload, recorded_at FROM plugin_events WHERE stream = $1 AND sequence > $2 ORDER BY sequence LIMIT $3")
+            .bind(stream)
+            .bind(after.map_or(0, |after| after as i64))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed("reading events"))?;
+        rows.iter()
+            .map(stored_event)
+            .collect::<Result<_, _>>()
+            .map_err(failed("reading events"))
+    }
+
+    /// Walks the whole event log and checks its hash chain.
+    pub async fn verify_ledger(&self) -> Result<LedgerCheck, StorageError> {
+        let rows = sqlx::query("SELECT sequence, stream, payload, recorded_at, chain_hash FROM plugin_events ORDER BY sequence")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed("reading the event log"))?;
+        let mut previous = [0u8; 32];
+        for row in &rows {
+            let event = stored_event(row).map_err(failed("reading the event log"))?;
+            let stored: Vec<u8> = row.try_get(4).map_err(failed("reading the event log"))?;
+            let expected = chain_hash(&previous, &event.stream, &event.payload, event.recorded_at);
+            if stored != expected {
+                return Ok(LedgerCheck::Broken {
+                    sequence: event.sequence,
+                });
+            }
+            previous = expected;
+        }
+        Ok(LedgerCheck::Intact {
+            events: rows.len() as u64,
+        })
+    }
+
+    // ---- person records (the CRM side) -------------------------------------------------
+
+    /// One record.
+    pub async fn record(&self, module: &str, id: &str) -> Result<Option<RecordRow>, StorageError> {
+        let row = sqlx::query("SELECT module, id, fields, status, locked, modified_at FROM records WHERE module = $1 AND id = $2")
+            .bind(module)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(failed("reading a record"))?;
+        row.as_ref().map(record_row).transpose()
+    }
+
+    /// References of every record whose normalised email is `address`.
+    pub async fn records_by_email(
+        &self,
+        address: &str,
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        let rows =
+            sqlx::query("SELECT module, id FROM records WHERE email = $1 ORDER BY module, id")
+                .bind(normalise_email(address))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(failed("finding records by email"))?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(failed("finding records by email"))
+    }
+
+    /// A page of a module's records with ids after `after`, in id order.
+    pub async fn records_page(
+        &self,
+        module: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RecordRow>, StorageError> {
+        let rows = sqlx::query("SELECT module, id, fields, status, locked, modified_at FROM records WHERE module = $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(module)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed("listing records"))?;
+        rows.iter().map(record_row).collect()
+    }
+
+    /// The number of records of a module.
+    pub async fn record_count(&self, module: &str) -> Result<u64, StorageError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records WHERE module = $1")
+            .bind(module)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(failed("counting records"))?;
+        Ok(count as u64)
+    }
+
+    /// Reserves `count` consecutive numbers of the named sequence; returns the first.
+    pub async fn reserve_ids(&self, name: &str, count: u64) -> Result<u64, StorageError> {
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("reserving record ids"))?;
+        sqlx::query(
+            "INSERT INTO sequences (name, next) VALUES ($1, 1) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .execute(&mut *transaction)
+        .await
+        .map_err(failed("reserving record ids"))?;
+        let first: i64 = sqlx::query_scalar(
+            "UPDATE sequences SET next = next + $1 WHERE name = $2 RETURNING next - $3",
+        )
+        .bind(count as i64)
+        .bind(name)
+        .bind(count as i64)
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(failed("reserving record ids"))?;
+        transaction
+            .commit()
+            .await
+            .map_err(failed("reserving record ids"))?;
+        Ok(first as u64)
+    }
+
+    // ---- outbox ------------------------------------------------------------------------
+
+    /// Queued mails not delivered yet, oldest first.
+    pub async fn pending_mail(&self, limit: u32) -> Result<Vec<OutboxEntry>, StorageError> {
+        let rows = sqlx::query("SELECT message, queued_at, attempts FROM outbox WHERE delivered_at IS NULL ORDER BY queued_at, message_id LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed("reading the outbox"))?;
+        rows.iter()
+            .map(|row| {
+                let message: String = row.try_get(0).map_err(failed("reading the outbox"))?;
+                let mail = serde_json::from_str(&message).map_err(|error| StorageError {
+                    operation: "decoding a queued mail",
+                    source: sqlx::Error::Decode(error.into()),
+                })?;
+                Ok(OutboxEntry {
+                    mail,
+                    queued_at: row.try_get(1).map_err(failed("reading the outbox"))?,
+                    attempts: row.try_get(2).map_err(failed("reading the outbox"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks a mail delivered.
+    pub async fn mark_delivered(&self, message_id: &str, at: i64) -> Result<(), StorageError> {
+        sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = NULL WHERE message_id = $2")
+            .bind(at)
+            .bind(message_id)
+            .execute(&self.pool)
+            .await
+            .map_err(failed("marking mail delivered"))?;
+        Ok(())
+    }
+
+    /// Records a failed delivery attempt.
+    pub async fn mark_attempt_failed(
+        &self,
+        message_id: &str,
+        error: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE message_id = $2",
+        )
+        .bind(error)
+        .bind(message_id)
+        .execute(&self.pool)
+        .await
+        .map_err(failed("recording a failed delivery"))?;
+        Ok(())
+    }
+
+    // ---- job runs ----------------------------------------------------------------------
+
+    /// The recorded run of `job` for `period`, if any.
+    pub async fn job_run(&self, job: &str, period: &str) -> Result<Option<JobRun>, StorageError> {
+        let row = sqlx::query("SELECT period, finished_at, cursor, people, requests FROM job_runs WHERE job = $1 AND period = $2")
+            .bind(job)
+            .bind(period)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(failed("reading job runs"))?;
+        row.map(|row| {
+            Ok(JobRun {
+                period: row.try_get(0)?,
+                finished: row.try_get::<Option<i64>, _>(1)?.is_some(),
+                cursor: row.try_get(2)?,
+                people: row.try_get::<i64, _>(3)? as u64,
+                requests: row.try_get::<i64, _>(4)? as u64,
+            })
+        })
+        .transpose()
+        .map_err(failed("reading job runs"))
+    }
+
+    /// The most recent finished period of `job`.
+    pub async fn last_finished_period(&self, job: &str) -> Result<Option<String>, StorageError> {
+        sqlx::query_scalar("SELECT period FROM job_runs WHERE job = $1 AND finished_at IS NOT NULL ORDER BY period DESC LIMIT 1")
+            .bind(job)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(failed("reading job runs"))
+    }
+
+    // ---- link keys ---------------------------------------------------------------------
+
+    /// Every link key that still verifies, newest first: (id, secret, retired).
+    pub async fn link_keys(&self) -> Result<Vec<(String, Vec<u8>, bool)>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT id, secret, retired_at FROM link_keys ORDER BY created_at DESC, id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("reading link keys"))?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get::<Option<i64>, _>(2)?.is_some(),
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(failed("reading link keys"))
+    }
+
+    /// Stores a new link key; the previous current key is retired (it still verifies).
+    pub async fn add_link_key(
+        &self,
+        id: &str,
+        secret: &[u8],
+        now: i64,
+    ) -> Result<(), StorageError> {
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("storing a link key"))?;
+        sqlx::query("UPDATE link_keys SET retired_at = $1 WHERE retired_at IS NULL")
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed("storing a link key"))?;
+        sqlx::query("INSERT INTO link_keys (id, secret, created_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(secret.to_vec())
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed("storing a link key"))?;
+        transaction
+            .commit()
+            .await
+            .map_err(failed("storing a link key"))
+    }
+
+    // ---- commit --------------------------------------------------------------------------
+
+    /// Makes a unit of work durable in one transaction, then updates the cache.
+    pub async fn commit(&self, work: &UnitOfWork, now: i64) -> Result<(), StorageError> {
+        if work.is_empty() {
+            return Ok(());
+        }
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("starting a transaction"))?;
+        for (key, value) in &work.kv {
+            match value {
+                Some(value) => sqlx::query("INSERT INTO plugin_kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value").bind(key.as_str()).bind(value.clone()).execute(&mut *transaction).await,
+                None => sqlx::query("DELETE FROM plugin_kv WHERE key = $1").bind(key.as_str()).execute(&mut *transaction).await,
+            }
+            .map_err(failed("writing plugin state"))?;
+        }
+        if !work.events.is_empty() {
+            let last: Option<Vec<u8>> = sqlx::query_scalar(
+                "SELECT chain_hash FROM plugin_events ORDER BY sequence DESC LIMIT 1",
+            )
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(failed("reading the event chain"))?;
+            let mut previous: [u8; 32] = last
+                .and_then(|hash| hash.try_into().ok())
+                .unwrap_or([0; 32]);
+            for event in &work.events {
+                let hash = chain_hash(&previous, &event.stream, &event.payload, now);
+                sqlx::query("INSERT INTO plugin_events (stream, payload, recorded_at, chain_hash) VALUES ($1, $2, $3, $4)")
+                    .bind(event.stream.as_str())
+                    .bind(event.payload.as_str())
+                    .bind(now)
+                    .bind(hash.to_vec())
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(failed("appending events"))?;
+                previous = hash;
+            }
+        }
+        for record in work.records.values() {
+            let fields = serde_json::to_string(&record.fields).map_err(|error| StorageError {
+                operation: "encoding a record",
+                source: sqlx::Error::Encode(error.into()),
+            })?;
+            sqlx::query(
+                "INSERT INTO records (module, id, email, fields, status, locked, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (module, id) DO UPDATE SET email = excluded.email, fields = excluded.fields, status = excluded.status, locked = excluded.locked, modified_at = excluded.modified_at",
+            )
+            .bind(record.module.as_str())
+            .bind(record.id.as_str())
+            .bind(record.normalised_email())
+            .bind(fields)
+            .bind(record.status.as_str())
+            .bind(i64::from(record.locked))
+            .bind(record.modified_at)
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed("writing records"))?;
+        }
+        for mail in &work.mails {
+            let message = serde_json::to_string(mail).map_err(|error| StorageError {
+                operation: "encoding a mail",
+                source: sqlx::Error::Encode(error.into()),
+            })?;
+            sqlx::query("INSERT INTO outbox (message_id, queued_at, message, attempts) VALUES ($1, $2, $3, 0) ON CONFLICT (message_id) DO NOTHING")
+                .bind(mail.message_id.as_str())
+                .bind(now)
+                .bind(message)
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed("queuing mail"))?;
+        }
+        if let Some(progress) = &work.job_progress {
+            sqlx::query(
+                "INSERT INTO job_runs (job, period, started_at, finished_at, cursor, people, requests) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (job, period) DO UPDATE SET finished_at = excluded.finished_at, cursor = excluded.cursor, people = excluded.people, requests = excluded.requests",
+            )
+            .bind(progress.job.as_str())
+            .bind(progress.period.as_str())
+            .bind(now)
+            .bind(progress.finished.then_some(now))
+            .bind(progress.cursor.clone())
+            .bind(progress.people as i64)
+            .bind(progress.requests as i64)
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed("recording job progress"))?;
+        }
+        transaction.commit().await.map_err(failed("committing"))?;
+
+        let mut cache = self
+            .kv_cache
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (key, value) in &work.kv {
+            cache.insert(key.clone(), value.as_deref().map(Arc::from));
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Database").finish_non_exhaustive()
+    }
+}
+
+/// `$first, $first+1, ...` for `count` values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|index| format!("${index}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The smallest string greater than every string starting with `prefix`, if any.
+fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char::from_u32(u32::from(last) + 1) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+fn chain_hash(previous: &[u8; 32], stream: &str, payload: &str, recorded_at: i64) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(previous);
+    hasher.update((stream.len() as u64).to_le_bytes());
+    hasher.update(stream.as_bytes());
+    hasher.update((payload.len() as u64).to_le_bytes());
+    hasher.update(payload.as_bytes());
+    hasher.update(recorded_at.to_le_bytes());
+    hasher.finalize().into()
+}
+
+fn stored_event(row: &AnyRow) -> Result<StoredEvent, sqlx::Error> {
+    Ok(StoredEvent {
+        sequence: row.try_get::<i64, _>(0)? as u64,
+        stream: row.try_get(1)?,
+        payload: row.try_get(2)?,
+        recorded_at: row.try_get(3)?,
+    })
+}
+
+fn record_row(row: &AnyRow) -> Result<RecordRow, StorageError> {
+    let read = || -> Result<RecordRow, sqlx::Error> {
+        let fields: String = row.try_get(2)?;
+        Ok(RecordRow {
+            module: row.try_get(0)?,
+            id: row.try_get(1)?,
+            fields: serde_json::from_str(&fields)
+                .map_err(|error| sqlx::Error::Decode(error.into()))?,
+            status: row.try_get(3)?,
+            locked: row.try_get::<i64, _>(4)? != 0,
+            modified_at: row.try_get(5)?,
+        })
+    };
+    read().map_err(failed("reading a record"))
+}
+
+/// Parses a database URL far enough to tell the backend, for messages and defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl FromStr for Backend {
+    type Err = String;
+    fn from_str(url: &str) -> Result<Backend, String> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(format!(
+                "unsupported database URL `{url}`: use sqlite://PATH or postgres://..."
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_upper_bound_is_just_past_every_key_with_the_prefix() {
+        assert_eq!(prefix_upper_bound("person/").as_deref(), Some("person0"));
+        assert_eq!(prefix_upper_bound(""), None);
+    }
+
+    #[test]
+    fn chain_hash_changes_with_every_part() {
+        let base = chain_hash(&[0; 32], "contacts/1", "{}", 5);
+        assert_ne!(base, chain_hash(&[1; 32], "contacts/1", "{}", 5));
+        assert_ne!(base, chain_hash(&[0; 32], "contacts/2", "{}", 5));
+        assert_ne!(base, chain_hash(&[0; 32], "contacts/1", "{ }", 5));
+        assert_ne!(base, chain_hash(&[0; 32], "contacts/1", "{}", 6));
+    }
+}

@@ -1,0 +1,97 @@
+//! What one call into the plugin wrote, held in memory until the call returns.
+//!
+//! The runtime gives every call a fresh [`UnitOfWork`]; the capabilities record writes in
+//! it instead of touching the database, reads consult it first, and
+//! [`crate::storage::Database::commit`] makes all of it durable in one transaction. A
+//! call that traps simply drops it: nothing half-written ever reaches storage.
+
+use std::collections::BTreeMap;
+
+use super::RecordRow;
+
+/// Everything a call (or a host operation spanning several calls) wrote.
+#[derive(Debug, Default)]
+pub struct UnitOfWork {
+    /// Plugin key-value writes; `None` deletes the key.
+    pub kv: BTreeMap<String, Option<Vec<u8>>>,
+    /// Plugin events in the order they were appended.
+    pub events: Vec<NewEvent>,
+    /// Mails to queue, in order; ids are unique within the unit.
+    pub mails: Vec<QueuedMail>,
+    /// Person records created or changed, in their complete new form.
+    pub records: BTreeMap<(String, String), RecordRow>,
+    /// Progress of a scheduled job, committed with the page that made it.
+    pub job_progress: Option<JobProgress>,
+}
+
+/// An event appended during the call.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub stream: String,
+    pub payload: String,
+}
+
+/// A mail queued during the call.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct QueuedMail {
+    pub message_id: String,
+    pub from: MailboxRow,
+    pub to: Vec<MailboxRow>,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A mailbox in a queued mail.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct MailboxRow {
+    pub address: String,
+    pub name: Option<String>,
+}
+
+/// Where a scheduled job stands after the page committed with it.
+#[derive(Debug, Clone)]
+pub struct JobProgress {
+    pub job: String,
+    pub period: String,
+    pub cursor: Option<String>,
+    pub finished: bool,
+    pub people: u64,
+    pub requests: u64,
+}
+
+impl UnitOfWork {
+    /// Whether the unit wrote nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.kv.is_empty()
+            && self.events.is_empty()
+            && self.mails.is_empty()
+            && self.records.is_empty()
+            && self.job_progress.is_none()
+    }
+
+    /// Folds a later unit into this one, as if one call had done both.
+    pub fn absorb(&mut self, later: UnitOfWork) {
+        self.kv.extend(later.kv);
+        self.events.extend(later.events);
+        for mail in later.mails {
+            self.queue_mail(mail);
+        }
+        self.records.extend(later.records);
+        if later.job_progress.is_some() {
+            self.job_progress = later.job_progress;
+        }
+    }
+
+    /// Queues a mail unless one with the same id is queued already.
+    pub fn queue_mail(&mut self, mail: QueuedMail) {
+        if !self
+            .mails
+            .iter()
+            .any(|queued| queued.message_id == mail.message_id)
+        {
+            self.mails.push(mail);
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The host's HTTP side: the contact-facing preferences page and a health check.
+//!
+//! `GET /preferences/{token}` shows the page a signed link opens; `POST` to the same
+//! address applies the choices. The token is the only credential, so responses are never
+//! cached or sent on as a referrer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
+use crate::contract::types::ConsentValue;
+use crate::guard::{Guard, GuardError};
+
+/// The routes, sharing one host.
+pub fn router(guard: Arc<Guard>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route(
+            "/preferences/{token}",
+            get(show_preferences).post(save_preferences),
+        )
+        .with_state(guard)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn show_preferences(State(guard): State<Arc<Guard>>, Path(token): Path<String>) -> Response {
+    let outcome = blocking(guard.clone(), move |guard| guard.open_preferences(&token)).await;
+    let organisation = organisation(&guard).await;
+    match outcome {
+        Ok(Ok(page)) => render(
+            StatusCode::OK,
+            PreferencesPage::form(organisation, &page, None),
+        ),
+        Ok(Err(error)) => render(
+            link_status(&error),
+            PreferencesPage::problem(organisation, link_problem(&error)),
+        ),
+        Err(error) => server_error(&error),
+    }
+}
+
+async fn save_preferences(
+    State(guard): State<Arc<Guard>>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let mut choices = Vec::with_capacity(form.len());
+    for (consent_id, answer) in form {
+        let grant = match answer.as_str() {
+            "grant" => true,
+            "refuse" => false,
+            _ => {
+                return render(
+                    StatusCode::BAD_REQUEST,
+                    PreferencesPage::problem(
+                        organisation(&guard).await,
+                        format!("The answer for “{consent_id}” must be grant or refuse."),
+                    ),
+                );
+            }
+        };
+        choices.push(Choice { consent_id, grant });
+    }
+    let evidence = Evidence {
+        ip: Some(peer.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|agent| agent.to_str().ok())
+            .map(str::to_owned),
+    };
+    let submitted_token = token.clone();
+    let outcome = blocking(guard.clone(), move |guard| {
+        guard.submit_preferences(&submitted_token, &choices, &evidence)
+    })
+    .await;
+    let organisation = organisation(&guard).await;
+    match outcome {
+        Ok(Ok(page)) => render(
+            StatusCode::OK,
+            PreferencesPage::form(
+                organisation,
+                &page,
+                Some("Your choices were saved. Thank you.".into()),
+            ),
+        ),
+        Ok(Err(SubmitError::Link(error))) => render(
+            link_status(&error),
+            PreferencesPage::problem(organisation, link_problem(&error)),
+        ),
+        Ok(Err(SubmitError::UnknownConsent(id) | SubmitError::NotChangeable(id))) => {
+            let page = blocking(guard, move |guard| guard.open_preferences(&token)).await;
+            let problem = format!(
+                "“{id}” cannot be changed here. Nothing was changed; please check your choices and save again."
+            );
+            match page {
+                Ok(Ok(page)) => render(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    PreferencesPage {
+                        problem: Some(problem),
+                        ..PreferencesPage::form(organisation, &page, None)
+                    },
+                ),
+                _ => render(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    PreferencesPage::problem(organisation, problem),
+                ),
+            }
+        }
+        Err(error) => server_error(&error),
+    }
+}
+
+async fn organisation(guard: &Arc<Guard>) -> String {
+    blocking(guard.clone(), |guard| guard.configuration())
+        .await
+        .ok()
+        .and_then(|snapshot| snapshot.settings)
+        .map(|settings| settings.organisation)
+        .unwrap_or_default()
+}
+
+async fn blocking<T: Send + 'static>(
+    guard: Arc<Guard>,
+    work: impl FnOnce(&Guard) -> Result<T, GuardError> + Send + 'static,
+) -> Result<T, GuardError> {
+    tokio::task::spawn_blocking(move || work(&guard))
+        .await
+        .unwrap_or_else(|join_error| {
+            Err(GuardError::Invalid(format!(
+                "the request's worker failed: {join_error}"
+            )))
+        })
+}
+
+fn link_status(error: &LinkError) -> StatusCode {
+    match error {
+        LinkError::Invalid => StatusCode::NOT_FOUND,
+        LinkError::Expired | LinkError::UnknownPerson => StatusCode::GONE,
+    }
+}
+
+fn link_problem(error: &LinkError) -> String {
+    match error {
+        LinkError::Invalid => "This link is not valid. Please use the link from your most recent email exactly as it was sent.".into(),
+        LinkError::Expired => "This link has expired. You will receive a new one with our next email, or you can ask us for one.".into(),
+        LinkError::UnknownPerson => "We no longer hold any data about you, so there is nothing to choose.".into(),
+    }
+}
+
+fn server_error(error: &GuardError) -> Response {
+    tracing::error!(%error, "the preferences page failed");
+    render(StatusCode::SERVICE_UNAVAILABLE, PreferencesPage::problem(String::new(), "Your preferences cannot be shown right now. Nothing was changed; please try again in a few minutes.".into()))
+}
+
+fn render(status: StatusCode, page: PreferencesPage) -> Response {
+    match page.render() {
+        Ok(html) => {
+            let mut response = (status, html).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+                ),
+            );
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not render the preferences page");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be rendered.",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "preferences.html")]
+struct PreferencesPage {
+    organisation: String,
+    notice: Option<String>,
+    problem: Option<String>,
+    form: Option<FormView>,
+}
+
+struct FormView {
+    name: String,
+    consents: Vec<ConsentRow>,
+    expires: String,
+}
+
+struct ConsentRow {
+    id: String,
+    title: String,
+    purpose: String,
+    version: u32,
+    value_code: &'static str,
+    value_label: &'static str,
+    changeable: bool,
+    granted: bool,
+    refused: bool,
+}
+
+impl PreferencesPage {
+    fn form(organisation: String, page: &Page, notice: Option<String>) -> PreferencesPage {
+        let consents = page
+            .consents
+            .iter()
+            .map(|consent| {
+                let (value_code, value_label) = value_text(consent.value);
+                ConsentRow {
+                    id: consent.id.clone(),
+                    title: consent.title.clone(),
+                    purpose: consent.purpose.clone(),
+                    version: consent.purpose_version,
+                    value_code,
+                    value_label,
+                    changeable: consent.changeable,
+                    granted: consent.value == ConsentValue::Granted,
+                    refused: consent.value == ConsentValue::NotGranted,
+                }
+            })
+            .collect();
+        let expires = chrono::DateTime::from_timestamp_millis(page.link_expires_at)
+            .map(|at| at.format("%-d %B %Y, %H:%M UTC").to_string())
+            .unwrap_or_default();
+        let organisation = if page.organisation.is_empty() {
+            organisation
+        } else {
+            page.organisation.clone()
+        };
+        PreferencesPage {
+            organisation,
+            notice,
+            problem: None,
+            form: Some(FormView {
+                name: page.name.clone(),
+                consents,
+                expires,
+            }),
+        }
+    }
+
+    fn problem(organisation: String, problem: String) -> PreferencesPage {
+        PreferencesPage {
+            organisation,
+            notice: None,
+            problem: Some(problem),
+            form: None,
+        }
+    }
+}
+
+/// The value's code (for machines) and its label (for the person).
+fn value_text(value: ConsentValue) -> (&'static str, &'static str) {
+    match value {
+        ConsentValue::NotApplicable => ("not-applicable", "Does not apply to you"),
+        ConsentValue::Applicable => ("applicable", "Not asked yet"),
+        ConsentValue::Waiting => ("waiting", "Waiting for your answer"),
+        ConsentValue::Granted => ("granted", "You agreed"),
+        ConsentValue::NotGranted => ("not-granted", "You did not agree"),
+    }
+}
