@@ -31,6 +31,8 @@ use crate::runtime::{Bindings, Fault, HostState, LoadError, Runtime, SandboxLimi
 use crate::schedule::{DAILY_CONSENT_RUN, DailySchedule, period_key};
 use crate::storage::{Database, JobProgress, LedgerCheck, RecordRow, StorageError, UnitOfWork};
 
+/// How often a unit of work is re-run after another host process committed first.
+const CONFLICT_RETRIES: usize = 5;
 /// Records handed to the plugin per `records-changed` call during an import.
 const IMPORT_PAGE: usize = 500;
 /// People handled per page of the daily run; each page commits on its own.
@@ -188,7 +190,8 @@ impl Guard {
     fn read<T>(
         &self,
         call: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
-    ) -> Result<T, Fault> {
+    ) -> Result<T, GuardError> {
+        self.block_on(self.database().refresh_for_read())?;
         let (value, work) = self.runtime.with_instance(UnitOfWork::default(), call)?;
         if !work.is_empty() {
             tracing::warn!("the plugin wrote during a read-only call; the writes were discarded");
@@ -197,26 +200,37 @@ impl Guard {
     }
 
     /// Runs one call as a unit of work and commits what it wrote.
-    fn write<T>(
-        &self,
-        call: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
-    ) -> Result<T, GuardError> {
+    fn write<T>(&self, call: impl Fn(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>) -> Result<T, GuardError> {
+        self.unit(|| Ok(self.runtime.with_instance(UnitOfWork::default(), &call)?)).map(|(value, _delivered)| value)
+    }
+
+    /// Runs `unit` (one or more plugin calls returning what they wrote) under the writer
+    /// lock on fresh state, and commits it. When another host process committed first, the
+    /// unit is thrown away and run again, so no change is ever made on stale state.
+    fn unit<T>(&self, mut unit: impl FnMut() -> Result<(T, UnitOfWork), GuardError>) -> Result<(T, DeliveryReport), GuardError> {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let (value, work) = self.runtime.with_instance(UnitOfWork::default(), call)?;
-        self.commit(work)?;
-        Ok(value)
+        let mut attempt = 1;
+        loop {
+            self.block_on(self.database().refresh())?;
+            let (value, work) = unit()?;
+            match self.commit(work) {
+                Ok(delivered) => return Ok((value, delivered)),
+                Err(GuardError::Storage(StorageError::Conflict)) if attempt < CONFLICT_RETRIES => {
+                    tracing::info!(attempt, "another host process committed first; running the unit of work again");
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// Commits a unit of work and delivers the mail it queued. A delivery failure leaves
     /// the mail queued for the next delivery pass; it does not undo the commit.
-    fn commit(&self, work: UnitOfWork) -> Result<(), GuardError> {
+    fn commit(&self, work: UnitOfWork) -> Result<DeliveryReport, GuardError> {
         let queued_mail = !work.mails.is_empty();
         let now = self.clock().now_millis();
         self.block_on(self.database().commit(&work, now))?;
-        if queued_mail {
-            self.deliver_mail_logged();
-        }
-        Ok(())
+        Ok(if queued_mail { self.deliver_mail_logged() } else { DeliveryReport::default() })
     }
 
     fn deliver_mail_logged(&self) -> DeliveryReport {
@@ -293,72 +307,50 @@ impl Guard {
                 "`{module}` is not a module name: use lower-case letters, e.g. contacts or leads"
             )));
         }
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let now = self.clock().now_millis();
         let without_id = records.iter().filter(|record| record.id.is_none()).count() as u64;
-        let mut next_id = if without_id > 0 {
-            self.block_on(
-                self.database()
-                    .reserve_ids(&format!("records/{module}"), without_id),
-            )?
-        } else {
-            0
-        };
-
-        let mut report = ImportReport::default();
-        let mut work = UnitOfWork::default();
-        let mut changed: Vec<RecordRow> = Vec::with_capacity(records.len());
-        for imported in records {
-            let id = imported.id.unwrap_or_else(|| {
-                next_id += 1;
-                (next_id - 1).to_string()
-            });
-            let key = (module.to_owned(), id.clone());
-            let existing = match work.records.get(&key) {
-                Some(pending) => Some(pending.clone()),
-                None => self.block_on(self.database().record(module, &id))?,
-            };
-            let mut record = match existing {
-                Some(existing) => {
-                    report.updated += 1;
-                    existing
-                }
-                None => {
-                    report.created += 1;
-                    RecordRow {
-                        module: module.to_owned(),
-                        id,
-                        fields: Vec::new(),
-                        status: "Active".into(),
-                        locked: false,
-                        modified_at: now,
+        let first_id = if without_id > 0 { self.block_on(self.database().reserve_ids(&format!("records/{module}"), without_id))? } else { 0 };
+        let (report, _delivered) = self.unit(|| {
+            let mut next_id = first_id;
+            let mut report = ImportReport::default();
+            let mut work = UnitOfWork::default();
+            let mut changed: Vec<RecordRow> = Vec::with_capacity(records.len());
+            for imported in &records {
+                let id = imported.id.clone().unwrap_or_else(|| {
+                    next_id += 1;
+                    (next_id - 1).to_string()
+                });
+                let key = (module.to_owned(), id.clone());
+                let existing = match work.records.get(&key) {
+                    Some(pending) => Some(pending.clone()),
+                    None => self.block_on(self.database().record(module, &id))?,
+                };
+                let mut record = match existing {
+                    Some(existing) => {
+                        report.updated += 1;
+                        existing
                     }
+                    None => {
+                        report.created += 1;
+                        RecordRow { module: module.to_owned(), id, fields: Vec::new(), status: "Active".into(), locked: false, modified_at: now }
+                    }
+                };
+                for (name, value) in &imported.fields {
+                    record.set_field(name, value);
                 }
-            };
-            for (name, value) in &imported.fields {
-                record.set_field(name, value);
+                record.modified_at = now;
+                work.records.insert(key, record.clone());
+                changed.push(record);
             }
-            record.modified_at = now;
-            work.records.insert(key, record.clone());
-            changed.push(record);
-        }
-
-        for page in changed.chunks(IMPORT_PAGE) {
-            let people: Vec<_> = page
-                .iter()
-                .cloned()
-                .map(crate::capabilities::person_record)
-                .collect();
-            let (summary, page_work) = self.runtime.with_instance(work, |store, plugin| {
-                plugin
-                    .privacy_guard_consent_records()
-                    .call_records_changed(store, &people)
-            })?;
-            work = page_work;
-            report.consents_changed += u64::from(summary.consents_changed);
-            progress(page.len() as u64);
-        }
-        self.commit(work)?;
+            for page in changed.chunks(IMPORT_PAGE) {
+                let people: Vec<_> = page.iter().cloned().map(crate::capabilities::person_record).collect();
+                let (summary, page_work) = self.runtime.with_instance(work, |store, plugin| plugin.privacy_guard_consent_records().call_records_changed(store, &people))?;
+                work = page_work;
+                report.consents_changed += u64::from(summary.consents_changed);
+                progress(page.len() as u64);
+            }
+            Ok((report, work))
+        })?;
         Ok(report)
     }
 
@@ -406,65 +398,40 @@ impl Guard {
 
     /// Runs the daily consent run for `period` (`YYYY-MM-DD`) to its end, page by page;
     /// each page commits with its progress, so an interrupted run resumes where it stopped
-    /// and never sends twice. A period already run to its end does nothing.
-    pub fn run_daily(
-        &self,
-        period: &str,
-        progress: &dyn Fn(&RunReport),
-    ) -> Result<RunReport, GuardError> {
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let recorded = self.block_on(self.database().job_run(DAILY_CONSENT_RUN, period))?;
-        let mut report = RunReport {
-            period: period.to_owned(),
-            ..RunReport::default()
-        };
-        let mut cursor = match recorded {
-            Some(run) if run.finished => return Ok(report),
-            Some(run) => {
-                report.people = run.people;
-                report.requests = run.requests;
-                run.cursor
-            }
-            None => None,
-        };
-        report.ran = true;
+    /// (in this process or another) and never sends twice. A finished period does nothing.
+    pub fn run_daily(&self, period: &str, progress: &dyn Fn(&RunReport)) -> Result<RunReport, GuardError> {
+        let mut report = RunReport { period: period.to_owned(), ..RunReport::default() };
         loop {
-            let (page, mut work) =
-                self.runtime
-                    .with_instance(UnitOfWork::default(), |store, plugin| {
-                        plugin.privacy_guard_consent_jobs().call_daily_consent_run(
-                            store,
-                            period,
-                            cursor.as_deref(),
-                            DAILY_RUN_PAGE,
-                        )
-                    })?;
-            let page = page.map_err(|error| {
-                GuardError::Job(match error {
-                    JobError::NotEnabled => "consents are not enabled: configure the sender and consents, then run `privacy-guard enable --confirm-deduplication`".into(),
-                    JobError::InvalidPeriod(period) => format!("`{period}` is not a period: use YYYY-MM-DD"),
-                })
+            let (page, delivered) = self.unit(|| {
+                let recorded = self.block_on(self.database().job_run(DAILY_CONSENT_RUN, period))?;
+                let (people, requests, cursor) = match recorded {
+                    Some(run) if run.finished => return Ok((None, UnitOfWork::default())),
+                    Some(run) => (run.people, run.requests, run.cursor),
+                    None => (0, 0, None),
+                };
+                let (page, mut work) = self.runtime.with_instance(UnitOfWork::default(), |store, plugin| plugin.privacy_guard_consent_jobs().call_daily_consent_run(store, period, cursor.as_deref(), DAILY_RUN_PAGE))?;
+                let page = page.map_err(job_refusal)?;
+                let finished = page.next_cursor.is_none();
+                work.job_progress = Some(JobProgress {
+                    job: DAILY_CONSENT_RUN.into(),
+                    period: period.to_owned(),
+                    cursor: page.next_cursor.clone(),
+                    finished,
+                    people: people + u64::from(page.people),
+                    requests: requests + u64::from(page.requests_sent),
+                });
+                Ok((Some((page, finished)), work))
             })?;
+            let Some((page, finished)) = page else { return Ok(report) };
+            report.ran = true;
             report.people += u64::from(page.people);
             report.requests += u64::from(page.requests_sent);
-            let finished = page.next_cursor.is_none();
-            work.job_progress = Some(JobProgress {
-                job: DAILY_CONSENT_RUN.into(),
-                period: period.to_owned(),
-                cursor: page.next_cursor.clone(),
-                finished,
-                people: report.people,
-                requests: report.requests,
-            });
-            self.block_on(self.database().commit(&work, self.clock().now_millis()))?;
-            let delivered = self.deliver_mail_logged();
             report.mail.delivered += delivered.delivered;
             report.mail.failed += delivered.failed;
             progress(&report);
             if finished {
                 return Ok(report);
             }
-            cursor = page.next_cursor;
         }
     }
 
@@ -540,6 +507,11 @@ impl Guard {
         })
     }
 
+    /// How many records of `module` the host keeps.
+    pub fn record_count(&self, module: &str) -> Result<u64, GuardError> {
+        Ok(self.block_on(self.database().record_count(module))?)
+    }
+
     /// Checks the event log's hash chain.
     pub fn verify_ledger(&self) -> Result<LedgerCheck, GuardError> {
         Ok(self.block_on(self.database().verify_ledger())?)
@@ -554,6 +526,13 @@ impl Drop for Guard {
             tokio.shutdown_background();
         }
     }
+}
+
+fn job_refusal(error: JobError) -> GuardError {
+    GuardError::Job(match error {
+        JobError::NotEnabled => "consents are not enabled: configure the sender and consents, then run `privacy-guard enable --confirm-deduplication`".into(),
+        JobError::InvalidPeriod(period) => format!("`{period}` is not a period: use YYYY-MM-DD"),
+    })
 }
 
 fn refuse_all(count: usize, detail: &str) -> Vec<Decision> {

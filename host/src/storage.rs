@@ -10,7 +10,9 @@ mod unit_of_work;
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -21,17 +23,31 @@ pub use self::unit_of_work::{JobProgress, MailboxRow, NewEvent, QueuedMail, Unit
 /// Keys read per query when fetching many keys at once.
 const KEYS_PER_QUERY: usize = 900;
 
+/// How stale the cache may get for read-only calls when another host process writes to
+/// the same database. Mutating units always check first, and commits are conditional.
+const READ_STALENESS: Duration = Duration::from_secs(1);
+
 /// A storage failure, with the operation that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("storage failed while {operation}: {source}")]
-pub struct StorageError {
-    operation: &'static str,
-    #[source]
-    source: sqlx::Error,
+pub enum StorageError {
+    #[error("storage failed while {operation}: {source}")]
+    Database {
+        operation: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Another host process committed since this unit of work read its state; the unit
+    /// was not committed and must be run again on fresh state.
+    #[error("another host process changed the data first; the change was not saved and is retried")]
+    Conflict,
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
-    move |source| StorageError { operation, source }
+    move |source| StorageError::Database { operation, source }
+}
+
+fn encoding(operation: &'static str, error: serde_json::Error) -> StorageError {
+    StorageError::Database { operation, source: sqlx::Error::Encode(error.into()) }
 }
 
 /// A person record as the reference host keeps it (playing the CRM).
@@ -118,6 +134,11 @@ type KvCache = HashMap<String, Option<Arc<[u8]>>>;
 pub struct Database {
     pool: AnyPool,
     kv_cache: Arc<RwLock<KvCache>>,
+    /// The commit generation the cache reflects.
+    generation: Arc<AtomicI64>,
+    /// When the generation was last compared with the database (ms since `epoch`).
+    checked_at: Arc<AtomicU64>,
+    epoch: Instant,
 }
 
 impl Database {
@@ -141,14 +162,31 @@ impl Database {
             .await
             .map_err(failed("connecting to the database"))?;
         let migrator = sqlx::migrate!("./migrations/sqlite");
-        migrator.run(&pool).await.map_err(|error| StorageError {
-            operation: "applying migrations",
-            source: error.into(),
-        })?;
-        Ok(Database {
-            pool,
-            kv_cache: Arc::default(),
-        })
+        migrator.run(&pool).await.map_err(|error| StorageError::Database { operation: "applying migrations", source: error.into() })?;
+        let database = Database { pool, kv_cache: Arc::default(), generation: Arc::new(AtomicI64::new(0)), checked_at: Arc::new(AtomicU64::new(0)), epoch: Instant::now() };
+        database.refresh().await?;
+        Ok(database)
+    }
+
+    // ---- cache coherence between host processes ----------------------------------------
+
+    /// Drops the cache if another process committed since it was filled. Mutating units
+    /// call this before they read.
+    pub async fn refresh(&self) -> Result<(), StorageError> {
+        let current: i64 = sqlx::query_scalar("SELECT value FROM host_state WHERE name = 'generation'").fetch_one(&self.pool).await.map_err(failed("reading the commit generation"))?;
+        self.checked_at.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        if self.generation.load(Ordering::SeqCst) != current {
+            let mut cache = self.kv_cache.write().unwrap_or_else(PoisonError::into_inner);
+            cache.clear();
+            self.generation.store(current, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// [`Database::refresh`], at most once per [`READ_STALENESS`]: for read-only calls.
+    pub async fn refresh_for_read(&self) -> Result<(), StorageError> {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        if now.saturating_sub(self.checked_at.load(Ordering::Relaxed)) >= READ_STALENESS.as_millis() as u64 { self.refresh().await } else { Ok(()) }
     }
 
     // ---- plugin key-value state ----------------------------------------------------
@@ -378,10 +416,7 @@ impl Database {
         rows.iter()
             .map(|row| {
                 let message: String = row.try_get(0).map_err(failed("reading the outbox"))?;
-                let mail = serde_json::from_str(&message).map_err(|error| StorageError {
-                    operation: "decoding a queued mail",
-                    source: sqlx::Error::Decode(error.into()),
-                })?;
+                let mail = serde_json::from_str(&message).map_err(|error| StorageError::Database { operation: "decoding a queued mail", source: sqlx::Error::Decode(error.into()) })?;
                 Ok(OutboxEntry {
                     mail,
                     queued_at: row.try_get(1).map_err(failed("reading the outbox"))?,
@@ -515,6 +550,19 @@ impl Database {
             .begin()
             .await
             .map_err(failed("starting a transaction"))?;
+        // Bumping the generation first takes the write lock (SQLite) or the row lock
+        // (PostgreSQL), so concurrent writers queue here; a generation that moved since this
+        // process last looked means the unit's reads may be stale.
+        let expected = self.generation.load(Ordering::SeqCst);
+        let generation: i64 = sqlx::query_scalar("UPDATE host_state SET value = value + 1 WHERE name = 'generation' RETURNING value")
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(failed("advancing the commit generation"))?;
+        if generation != expected + 1 {
+            drop(transaction);
+            self.refresh().await?;
+            return Err(StorageError::Conflict);
+        }
         for (key, value) in &work.kv {
             match value {
                 Some(value) => sqlx::query("INSERT INTO plugin_kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value").bind(key.as_str()).bind(value.clone()).execute(&mut *transaction).await,
@@ -546,10 +594,7 @@ impl Database {
             }
         }
         for record in work.records.values() {
-            let fields = serde_json::to_string(&record.fields).map_err(|error| StorageError {
-                operation: "encoding a record",
-                source: sqlx::Error::Encode(error.into()),
-            })?;
+            let fields = serde_json::to_string(&record.fields).map_err(|error| encoding("encoding a record", error))?;
             sqlx::query(
                 "INSERT INTO records (module, id, email, fields, status, locked, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (module, id) DO UPDATE SET email = excluded.email, fields = excluded.fields, status = excluded.status, locked = excluded.locked, modified_at = excluded.modified_at",
@@ -566,10 +611,7 @@ impl Database {
             .map_err(failed("writing records"))?;
         }
         for mail in &work.mails {
-            let message = serde_json::to_string(mail).map_err(|error| StorageError {
-                operation: "encoding a mail",
-                source: sqlx::Error::Encode(error.into()),
-            })?;
+            let message = serde_json::to_string(mail).map_err(|error| encoding("encoding a mail", error))?;
             sqlx::query("INSERT INTO outbox (message_id, queued_at, message, attempts) VALUES ($1, $2, $3, 0) ON CONFLICT (message_id) DO NOTHING")
                 .bind(mail.message_id.as_str())
                 .bind(now)
@@ -603,6 +645,7 @@ impl Database {
         for (key, value) in &work.kv {
             cache.insert(key.clone(), value.as_deref().map(Arc::from));
         }
+        self.generation.store(generation, Ordering::SeqCst);
         Ok(())
     }
 }

@@ -72,3 +72,13 @@ CREATE TABLE sequences (
     name TEXT PRIMARY KEY NOT NULL,
     next BIGINT NOT NULL
 );
+
+-- The commit counter. Every unit of work bumps it in its own transaction; a host whose
+-- cache was filled at another generation refreshes it, and a commit that finds the counter
+-- moved since its reads were made is refused and re-run (optimistic concurrency between
+-- host processes sharing one database).
+CREATE TABLE host_state (
+    name  TEXT PRIMARY KEY NOT NULL,
+    value BIGINT NOT NULL
+);
+INSERT INTO host_state (name, value) VALUES ('generation', 0);

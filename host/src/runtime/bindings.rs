@@ -7,4 +7,5 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "privacy-guard",
     imports: { default: trappable },
+    additional_derives: [PartialEq],
 });
