@@ -72,12 +72,12 @@ fn main() {
     let native_request = core::sending::SendRequest { class: core::sending::MessageClass::Marketing, purpose: Some("email-marketing".into()) };
     let native_recipients: Vec<core::sending::Recipient> = batch.iter().map(|recipient| core::sending::Recipient { address: recipient.address.clone(), role: core::sending::RecipientRole::To }).collect();
     let native_batch = measure(BATCH_ROUNDS, || {
-        let config = core::config::decode(&config_bytes).expect("config decodes");
-        let keys: Vec<String> = native_recipients.iter().map(|recipient| core::person_key(&recipient.address)).collect();
+        let policy = core::sending::SendingPolicy::decode(Some(&config_bytes)).expect("config decodes");
+        let keys = core::sending::person_keys(&native_recipients);
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let snapshots = io.block_on(database.kv_get_many(&key_refs)).expect("snapshots");
         let views: Vec<Option<&[u8]>> = snapshots.iter().map(|snapshot| snapshot.as_deref()).collect();
-        black_box(core::sending::decide_batch(&config, &native_request, &native_recipients, &views));
+        black_box(core::sending::decide_batch(&policy, &native_request, &native_recipients, &views).expect("decisions"));
     });
 
     // One recipient, end to end, warm.

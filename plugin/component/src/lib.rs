@@ -1,1 +1,38 @@
+//! The Privacy Guard component: binds the consent engine (`privacy-guard-core`) to the
+//! `privacy-guard` WIT world.
+//!
+//! A thin adapter: each exported interface has one module that converts WIT types to the
+//! engine's types at the edge, reads facts through the imports, calls the engine, and
+//! carries out what it returns (store writes, events, mails). The generated bindings stay
+//! in the private [`bindings`] module.
+//!
+//! | module | exports / role |
+//! |---|---|
+//! | `configuration` | `configuration`: settings, consent definitions, enabling |
+//! | `records` | `records`: the record-change hook, and the record observation the daily run shares |
+//! | `sending` | `sending`: the pre-send decision, the hot path |
+//! | `jobs` | `jobs`: the daily consent run |
+//! | `preferences` | `preferences`: the signed-link preferences page |
+//! | `subjects` | `subjects`: one person's consents, history and recorded decisions |
+//! | `state` | the plugin's state in the host's store (layout: `privacy_guard_core::storage`) |
+//! | `convert` | WIT <-> engine conversions shared by several interfaces |
+//! | `logging` | structured, PII-free logs and the fault path (log, then trap) |
+//!
+//! A fault (stored bytes that cannot be read, a host returning nonsense) traps: the host
+//! drops the whole unit of work and, on the hot path, refuses every recipient.
 
+mod bindings;
+mod configuration;
+mod convert;
+mod jobs;
+mod logging;
+mod preferences;
+mod records;
+mod sending;
+mod state;
+mod subjects;
+
+/// The component: implements every exported interface.
+// Natively the exports are not generated (see `bindings`), so nothing names the type there.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+struct Plugin;

@@ -1,1 +1,80 @@
+//! Privacy Guard's consent engine: pure, deterministic, no IO, no clock, no randomness.
+//!
+//! The engine decides; the adapter (`privacy-guard-plugin`) reads facts through the host's
+//! imports, passes them in with the audited time `now` (unix ms), and carries out what comes
+//! back: snapshots to store, events to append, mails to queue. The engine knows nothing of
+//! WIT, of the host, or of how bytes reach storage.
+//!
+//! # Module map
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`address`] | normalising and checking email addresses |
+//! | [`record`] | CRM modules, record refs, the fields the engine reads (`email`, name) |
+//! | [`consent`] | the five consent values and the default a request is made under |
+//! | [`definition`] | consent definitions, their conditions, versioned purpose texts |
+//! | [`configuration`] | settings and definitions validated from input, enabling consents |
+//! | [`person`] | the person snapshot, its status, and the fold that rebuilds it from events |
+//! | [`event`] | consent events (the proof), their causes and evidence, their JSON form |
+//! | [`lifecycle`] | transitions: applicability, requests, answers; each returns its events |
+//! | [`sending`] | the pre-send decision table, the hot path |
+//! | [`link`] | signed preferences link tokens (format, parsing, expiry) |
+//! | [`preferences`] | the preferences page as the person sees it |
+//! | [`mail`] | the consent request mail and its stable message id |
+//! | [`calendar`] | job periods (`YYYY-MM-DD`) and UTC dates without a clock |
+//! | [`storage`] | the storage layout: keys, stored bytes, in-place reads for the hot path |
+//!
+//! # The hot path, for native benchmarks
+//!
+//! `sending.check-send` in the component does exactly this, so a native benchmark in the
+//! same process does the same work as the wasm one:
+//!
+//! ```
+//! use privacy_guard_core::sending::{
+//!     decide_batch, person_keys, MessageClass, Recipient, RecipientRole, SendRequest,
+//!     SendingPolicy,
+//! };
+//!
+//! // 1. the stored `config` value (one `store.get`), read once per batch, in place
+//! let config: Option<Vec<u8>> = None;
+//! let policy = SendingPolicy::decode(config.as_deref()).unwrap();
+//! // 2. the keys of the recipients' snapshots (one `store.get-many`)
+//! let recipients = vec![Recipient { address: "ada@example.org".into(), role: RecipientRole::To }];
+//! let keys: Vec<String> = person_keys(&recipients);
+//! let stored: Vec<Option<Vec<u8>>> = keys.iter().map(|_| None).collect();
+//! // 3. one decision per recipient, in order
+//! let request = SendRequest { class: MessageClass::AdHoc, purpose: None };
+//! let decisions = decide_batch(&policy, &request, &recipients, &stored).unwrap();
+//! assert_eq!(decisions.len(), 1);
+//! ```
+//!
+//! Exact signatures:
+//! - `SendingPolicy::decode(config: Option<&[u8]>) -> Result<SendingPolicy<'_>, StorageError>`
+//! - `person_keys(recipients: &[Recipient]) -> Vec<String>` (and
+//!   `person_key(address: &str) -> String` for one address; the config key is
+//!   [`CONFIG_KEY`], both re-exported here from [`storage`])
+//! - `decide_batch<S: AsRef<[u8]>>(policy: &SendingPolicy<'_>, request: &SendRequest,
+//!   recipients: &[Recipient], snapshots: &[Option<S>]) -> Result<Vec<Decision>, StorageError>`
+//!
+//! To build stored bytes natively: [`configuration::Configuration`] (`set_settings`,
+//! `put_consent`, `enable`) with [`storage::encode_configuration`], and
+//! [`person::PersonSnapshot`] (driven by [`lifecycle`]) with [`storage::encode_person`].
+#![forbid(unsafe_code)]
 
+pub mod address;
+pub mod calendar;
+pub mod configuration;
+pub mod consent;
+pub mod definition;
+mod digest;
+pub mod event;
+pub mod lifecycle;
+pub mod link;
+pub mod mail;
+pub mod person;
+pub mod preferences;
+pub mod record;
+pub mod sending;
+pub mod storage;
+
+pub use storage::{CONFIG_KEY, person_key};

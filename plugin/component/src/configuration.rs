@@ -1,0 +1,188 @@
+//! The `configuration` export: settings, consent definitions, enabling consents.
+
+use privacy_guard_core::configuration::{
+    DefinitionInput, Prerequisite, Problem, Settings, SettingsInput,
+};
+use privacy_guard_core::consent::ConsentDefault;
+use privacy_guard_core::definition::{Clause, Condition, ConsentKind, StoredDefinition};
+
+use crate::Plugin;
+use crate::bindings::exports::privacy_guard::consent::configuration as wit;
+use crate::bindings::privacy_guard::consent::clock;
+use crate::logging::info;
+use crate::state::{load_configuration, save_configuration};
+
+impl wit::Guest for Plugin {
+    fn set_settings(settings: wit::Settings) -> Result<(), Vec<wit::Problem>> {
+        let mut configuration = load_configuration();
+        configuration
+            .set_settings(settings_input(settings))
+            .map_err(problems)?;
+        save_configuration(&configuration);
+        info("settings replaced", &[]);
+        Ok(())
+    }
+
+    fn put_consent(
+        definition: wit::ConsentDefinition,
+    ) -> Result<wit::StoredDefinition, Vec<wit::Problem>> {
+        let mut configuration = load_configuration();
+        let stored = configuration
+            .put_consent(definition_input(definition))
+            .map_err(problems)?;
+        save_configuration(&configuration);
+        info(
+            "consent stored",
+            &[
+                ("consent", &stored.id()),
+                ("module", &stored.definition.module),
+                ("purpose-version", &stored.purpose.version),
+            ],
+        );
+        Ok(wit_stored_definition(&stored))
+    }
+
+    fn enable(deduplication_confirmed: bool) -> Result<(), Vec<wit::Prerequisite>> {
+        let mut configuration = load_configuration();
+        let was_enabled = configuration.is_enabled();
+        match configuration.enable(deduplication_confirmed, clock::now()) {
+            Ok(_) => {
+                if !was_enabled {
+                    save_configuration(&configuration);
+                    info("consents enabled", &[]);
+                }
+                Ok(())
+            }
+            Err(unmet) => Err(unmet.into_iter().map(wit_prerequisite).collect()),
+        }
+    }
+
+    fn get() -> wit::Snapshot {
+        let configuration = load_configuration();
+        wit::Snapshot {
+            settings: configuration.settings().map(wit_settings),
+            consents: configuration
+                .consents()
+                .iter()
+                .map(wit_stored_definition)
+                .collect(),
+            enabled: configuration.is_enabled(),
+            enabled_at: configuration.enabled_at(),
+        }
+    }
+}
+
+fn problems(problems: Vec<Problem>) -> Vec<wit::Problem> {
+    problems
+        .into_iter()
+        .map(|problem| wit::Problem {
+            at: problem.at,
+            message: problem.message,
+        })
+        .collect()
+}
+
+fn settings_input(settings: wit::Settings) -> SettingsInput {
+    SettingsInput {
+        sender_address: settings.sender_address,
+        sender_name: settings.sender_name,
+        organisation: settings.organisation,
+        postal_address: settings.postal_address,
+        preferences_url: settings.preferences_url,
+        link_valid_days: settings.link_valid_days,
+    }
+}
+
+fn wit_settings(settings: &Settings) -> wit::Settings {
+    let input = settings.to_input();
+    wit::Settings {
+        sender_address: input.sender_address,
+        sender_name: input.sender_name,
+        organisation: input.organisation,
+        postal_address: input.postal_address,
+        preferences_url: input.preferences_url,
+        link_valid_days: input.link_valid_days,
+    }
+}
+
+fn definition_input(definition: wit::ConsentDefinition) -> DefinitionInput {
+    DefinitionInput {
+        id: definition.id,
+        module: definition.module,
+        kind: match definition.kind {
+            wit::ConsentKind::Data(field) => ConsentKind::Data { field },
+            wit::ConsentKind::Custom => ConsentKind::Custom,
+            wit::ConsentKind::EmailTracking => ConsentKind::EmailTracking,
+            wit::ConsentKind::DocumentTracking => ConsentKind::DocumentTracking,
+        },
+        title: definition.title,
+        purpose: definition.purpose,
+        default: match definition.default_value {
+            wit::ConsentDefault::Yes => ConsentDefault::Yes,
+            wit::ConsentDefault::No => ConsentDefault::No,
+        },
+        applies_when: definition
+            .applies_when
+            .into_iter()
+            .map(|clause| Clause {
+                field: clause.field,
+                // `present` and `absent` take no values; any given are ignored.
+                condition: match clause.op {
+                    wit::ConditionOp::OneOf => Condition::OneOf(clause.values),
+                    wit::ConditionOp::NoneOf => Condition::NoneOf(clause.values),
+                    wit::ConditionOp::Present => Condition::Present,
+                    wit::ConditionOp::Absent => Condition::Absent,
+                },
+            })
+            .collect(),
+    }
+}
+
+fn wit_stored_definition(stored: &StoredDefinition) -> wit::StoredDefinition {
+    let definition = &stored.definition;
+    wit::StoredDefinition {
+        definition: wit::ConsentDefinition {
+            id: definition.id.to_string(),
+            module: definition.module.as_str().to_owned(),
+            kind: match &definition.kind {
+                ConsentKind::Data { field } => wit::ConsentKind::Data(field.clone()),
+                ConsentKind::Custom => wit::ConsentKind::Custom,
+                ConsentKind::EmailTracking => wit::ConsentKind::EmailTracking,
+                ConsentKind::DocumentTracking => wit::ConsentKind::DocumentTracking,
+            },
+            title: definition.title.clone(),
+            purpose: definition.purpose.clone(),
+            default_value: match definition.default {
+                ConsentDefault::Yes => wit::ConsentDefault::Yes,
+                ConsentDefault::No => wit::ConsentDefault::No,
+            },
+            applies_when: definition
+                .applies_when
+                .iter()
+                .map(|clause| {
+                    let (op, values) = match &clause.condition {
+                        Condition::OneOf(values) => (wit::ConditionOp::OneOf, values.clone()),
+                        Condition::NoneOf(values) => (wit::ConditionOp::NoneOf, values.clone()),
+                        Condition::Present => (wit::ConditionOp::Present, Vec::new()),
+                        Condition::Absent => (wit::ConditionOp::Absent, Vec::new()),
+                    };
+                    wit::ConditionClause {
+                        field: clause.field.clone(),
+                        op,
+                        values,
+                    }
+                })
+                .collect(),
+        },
+        purpose_version: stored.purpose.version,
+        purpose_hash: stored.purpose.hash.clone(),
+    }
+}
+
+fn wit_prerequisite(prerequisite: Prerequisite) -> wit::Prerequisite {
+    match prerequisite {
+        Prerequisite::DeduplicationNotConfirmed => wit::Prerequisite::DeduplicationNotConfirmed,
+        Prerequisite::SenderNotConfigured => wit::Prerequisite::SenderNotConfigured,
+        Prerequisite::NoConsentDefined => wit::Prerequisite::NoConsentDefined,
+    }
+}

@@ -1,0 +1,221 @@
+//! The `jobs` export: the daily consent run, one page of CRM records per call.
+//!
+//! Each page re-evaluates the records it lists (so consents defined after the records were
+//! last changed are covered), then sends every active person who owns their address and
+//! has applicable consents one request mail, and moves those consents to waiting. The
+//! message id is derived from the period and the record, and a person asked in a period is
+//! not asked again in it, so re-running a period sends nothing twice.
+//!
+//! The cursor is `<module>` or `<module>:<CRM cursor>` (`privacy_guard_core::storage::RunCursor`);
+//! a cursor that cannot be read restarts the run, which is safe for the same reasons.
+
+use privacy_guard_core::calendar::Date;
+use privacy_guard_core::configuration::{Configuration, Settings};
+use privacy_guard_core::event::Cause;
+use privacy_guard_core::lifecycle::{consents_to_request, mark_requested};
+use privacy_guard_core::link::{LINK_ID_LEN, LinkPayload, preferences_link, signing_input, token};
+use privacy_guard_core::mail::{ConsentRequest, MailMessage, Mailbox, request_message_id};
+use privacy_guard_core::record::Module;
+use privacy_guard_core::storage::{Location, RunCursor};
+
+use crate::Plugin;
+use crate::bindings::exports::privacy_guard::consent::jobs as wit;
+use crate::bindings::privacy_guard::consent::{clock, crm, keys, mail};
+use crate::logging::{fault, info, warn};
+use crate::records::{Observed, observe};
+use crate::state::load_configuration;
+
+/// Largest page asked of the CRM.
+const MAX_PAGE: u32 = 500;
+
+impl wit::Guest for Plugin {
+    fn daily_consent_run(
+        period: String,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<wit::RunPage, wit::JobError> {
+        let configuration = load_configuration();
+        let settings = match configuration.settings() {
+            Some(settings) if configuration.is_enabled() => settings,
+            _ => return Err(wit::JobError::NotEnabled),
+        };
+        let period = Date::parse(&period)
+            .map_err(|error| wit::JobError::InvalidPeriod(error.to_string()))?;
+        let modules = configuration.modules_with_consents();
+        let start = match cursor.as_deref().map(RunCursor::decode) {
+            None => None,
+            Some(Some(position)) => Some(position),
+            Some(None) => {
+                warn(
+                    "unreadable run cursor; restarting the run",
+                    &[("period", &period)],
+                );
+                None
+            }
+        };
+        let position = start.or_else(|| {
+            modules.first().map(|module| RunCursor {
+                module: *module,
+                crm: None,
+            })
+        });
+        let Some(position) = position else {
+            return Ok(wit::RunPage {
+                people: 0,
+                requests_sent: 0,
+                next_cursor: None,
+            });
+        };
+        let run = Run {
+            configuration: &configuration,
+            settings,
+            period,
+            now: clock::now(),
+        };
+        Ok(run.page(&position, &modules, limit.clamp(1, MAX_PAGE)))
+    }
+}
+
+/// One page of the daily run of a period.
+struct Run<'a> {
+    configuration: &'a Configuration,
+    settings: &'a Settings,
+    period: Date,
+    now: i64,
+}
+
+impl Run<'_> {
+    fn page(&self, position: &RunCursor, modules: &[Module], limit: u32) -> wit::RunPage {
+        let module = position.module;
+        let (records, crm_cursor) = if modules.contains(&module) {
+            match crm::list_records(module.as_str(), position.crm.as_deref(), limit) {
+                Ok(page) => (page.records, page.next_cursor),
+                Err(error) => {
+                    let reason = match error {
+                        crm::CrmError::NotFound(_) => "not found".to_owned(),
+                        crm::CrmError::Invalid(reason) => reason,
+                    };
+                    warn(
+                        "the CRM refused to list a module; skipping it",
+                        &[("module", &module), ("reason", &reason)],
+                    );
+                    (Vec::new(), None)
+                }
+            }
+        } else {
+            (Vec::new(), None)
+        };
+        let mut people: u32 = 0;
+        let mut requests: u32 = 0;
+        for record in records {
+            people = people.saturating_add(1);
+            if let Some(mut observed) = observe(record, self.configuration, self.now)
+                && self.request(&mut observed)
+            {
+                requests = requests.saturating_add(1);
+            }
+        }
+        let next = match crm_cursor {
+            Some(crm) => Some(RunCursor {
+                module,
+                crm: Some(crm),
+            }),
+            None => modules
+                .iter()
+                .find(|next| **next > module)
+                .map(|next| RunCursor {
+                    module: *next,
+                    crm: None,
+                }),
+        };
+        let next_cursor = next.map(|next| next.encode());
+        info(
+            "daily consent run page",
+            &[
+                ("period", &self.period),
+                ("module", &module),
+                ("people", &people),
+                ("requests-sent", &requests),
+                ("complete", &next_cursor.is_none()),
+            ],
+        );
+        wit::RunPage {
+            people,
+            requests_sent: requests,
+            next_cursor,
+        }
+    }
+
+    /// Sends the person one request mail for every applicable consent and moves those to
+    /// waiting; whether a mail was queued.
+    fn request(&self, observed: &mut Observed) -> bool {
+        let person = &mut observed.person;
+        let Location::Person(address) = &person.location else {
+            return false;
+        };
+        let asked = consents_to_request(&person.snapshot, self.configuration, self.period);
+        if asked.is_empty() {
+            return false;
+        }
+        let record = person.snapshot.record.clone();
+        let random = keys::random_bytes(LINK_ID_LEN as u32);
+        let payload = LinkPayload::new(
+            record.clone(),
+            self.now,
+            self.settings.link_lifetime_ms(),
+            &random,
+        )
+        .unwrap_or_else(|error| fault("making a preferences link", &error));
+        let payload_bytes = payload
+            .encode()
+            .unwrap_or_else(|error| fault("making a preferences link", &error));
+        let mac = keys::sign(&signing_input(&payload_bytes));
+        let link = preferences_link(
+            self.settings.preferences_url(),
+            &token(&payload_bytes, &mac),
+        );
+        let message_id = request_message_id(self.period, &record, self.settings.sender_address());
+        let message = ConsentRequest {
+            settings: self.settings,
+            message_id: &message_id,
+            to: address,
+            name: &person.snapshot.name,
+            consents: &asked,
+            link: &link,
+            link_expires_at: payload.expires_at,
+        }
+        .to_mail();
+        if mail::send(&wit_message(message)).is_err() {
+            // The host's reason may quote the address: log the record, not the reason.
+            warn("consent request mail rejected", &[("record", &record)]);
+            return false;
+        }
+        let cause = Cause::Request {
+            period: self.period,
+            link: payload.link,
+        };
+        let events = mark_requested(&mut person.snapshot, &asked, &cause, self.now);
+        person.append(&events);
+        person.save();
+        true
+    }
+}
+
+fn wit_mailbox(mailbox: Mailbox) -> mail::Mailbox {
+    mail::Mailbox {
+        address: mailbox.address,
+        name: mailbox.name,
+    }
+}
+
+fn wit_message(message: MailMessage) -> mail::Message {
+    mail::Message {
+        message_id: message.message_id,
+        sender: wit_mailbox(message.from),
+        to: message.to.into_iter().map(wit_mailbox).collect(),
+        subject: message.subject,
+        text_body: message.text_body,
+        html_body: message.html_body,
+        headers: message.headers,
+    }
+}

@@ -1,0 +1,116 @@
+//! The `preferences` export: the signed-link preferences page.
+//!
+//! A link is checked in this order: its form (`invalid`), its MAC through `keys.verify`
+//! (`invalid`), its expiry (`expired`), then the person (`unknown-person`), so an expired
+//! or unknown answer is only ever given for a genuine link.
+
+use privacy_guard_core::event::{Cause, TruncatedIp, user_agent_evidence};
+use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
+use privacy_guard_core::link::{LinkError, LinkPayload, UnverifiedToken};
+use privacy_guard_core::preferences::{Page, page};
+
+use crate::Plugin;
+use crate::bindings::exports::privacy_guard::consent::preferences as wit;
+use crate::bindings::privacy_guard::consent::{clock, keys};
+use crate::convert::consent_value;
+use crate::logging::info;
+use crate::state::{StoredPerson, load_configuration};
+
+impl wit::Guest for Plugin {
+    fn open(token: String) -> Result<wit::Page, wit::LinkError> {
+        let now = clock::now();
+        let (payload, person) = open_link(&token, now).map_err(wit_link_error)?;
+        let configuration = load_configuration();
+        Ok(wit_page(page(
+            &configuration,
+            &person.snapshot,
+            payload.expires_at,
+        )))
+    }
+
+    fn submit(
+        token: String,
+        choices: Vec<wit::Choice>,
+        evidence: wit::Evidence,
+    ) -> Result<wit::Page, wit::SubmitError> {
+        let now = clock::now();
+        let (payload, mut person) = open_link(&token, now)
+            .map_err(|error| wit::SubmitError::Link(wit_link_error(error)))?;
+        let configuration = load_configuration();
+        let choices: Vec<Choice> = choices
+            .into_iter()
+            .map(|choice| Choice {
+                consent: choice.consent_id,
+                grant: choice.grant,
+            })
+            .collect();
+        let cause = Cause::PreferencesPage {
+            link: payload.link,
+            ip: evidence.ip.as_deref().and_then(TruncatedIp::from_observed),
+            user_agent: evidence.user_agent.as_deref().and_then(user_agent_evidence),
+        };
+        let events = answer(&mut person.snapshot, &configuration, &choices, &cause, now).map_err(
+            |error| match error {
+                ChoiceError::UnknownConsent(id) => wit::SubmitError::UnknownConsent(id),
+                ChoiceError::NotApplicable(id) => wit::SubmitError::NotChangeable(id),
+            },
+        )?;
+        if !events.is_empty() {
+            person.append(&events);
+            person.save();
+            info(
+                "preferences saved",
+                &[
+                    ("record", &person.snapshot.record),
+                    ("changes", &events.len()),
+                ],
+            );
+        }
+        Ok(wit_page(page(
+            &configuration,
+            &person.snapshot,
+            payload.expires_at,
+        )))
+    }
+}
+
+/// The verified payload of a link and the person it is for.
+fn open_link(token: &str, now: i64) -> Result<(LinkPayload, StoredPerson), LinkError> {
+    let token = UnverifiedToken::parse(token)?;
+    if !keys::verify(&token.signing_input(), &token.mac) {
+        return Err(LinkError::Invalid);
+    }
+    token.payload.check_expiry(now)?;
+    let person = StoredPerson::load(&token.payload.record)
+        .filter(StoredPerson::is_present)
+        .ok_or(LinkError::UnknownPerson)?;
+    Ok((token.payload, person))
+}
+
+fn wit_link_error(error: LinkError) -> wit::LinkError {
+    match error {
+        LinkError::Invalid => wit::LinkError::Invalid,
+        LinkError::Expired => wit::LinkError::Expired,
+        LinkError::UnknownPerson => wit::LinkError::UnknownPerson,
+    }
+}
+
+fn wit_page(page: Page) -> wit::Page {
+    wit::Page {
+        name: page.name,
+        organisation: page.organisation,
+        consents: page
+            .consents
+            .into_iter()
+            .map(|view| wit::ConsentView {
+                id: view.id,
+                title: view.title,
+                purpose: view.purpose,
+                purpose_version: view.purpose_version,
+                value: consent_value(view.value),
+                changeable: view.changeable,
+            })
+            .collect(),
+        link_expires_at: page.link_expires_at,
+    }
+}

@@ -1,0 +1,105 @@
+//! The `records` export: re-evaluating consents when CRM records change.
+//!
+//! Applicability changes are recorded with source `record-change`, whoever reported the
+//! change (a form, an import, the API): the hook does not know, and the event says what the
+//! plugin did — evaluate the record's fields. The daily run observes records the same way.
+
+use privacy_guard_core::configuration::Configuration;
+use privacy_guard_core::lifecycle::reevaluate;
+use privacy_guard_core::storage::{Location, person_key, place};
+
+use crate::Plugin;
+use crate::bindings::exports::privacy_guard::consent::records as wit;
+use crate::bindings::privacy_guard::consent::types::PersonRecord;
+use crate::bindings::privacy_guard::consent::{clock, store};
+use crate::convert::{fields, record_ref};
+use crate::logging::info;
+use crate::state::{StoredPerson, load_configuration, load_snapshot, rebuild};
+
+impl wit::Guest for Plugin {
+    fn records_changed(records: Vec<PersonRecord>) -> wit::ChangeSummary {
+        let configuration = load_configuration();
+        let now = clock::now();
+        let mut summary = wit::ChangeSummary {
+            records: 0,
+            consents_changed: 0,
+        };
+        for record in records {
+            if let Some(observed) = observe(record, &configuration, now) {
+                summary.records = summary.records.saturating_add(1);
+                summary.consents_changed = summary
+                    .consents_changed
+                    .saturating_add(u32::try_from(observed.changes).unwrap_or(u32::MAX));
+            }
+        }
+        info(
+            "records changed",
+            &[
+                ("records", &summary.records),
+                ("consents-changed", &summary.consents_changed),
+            ],
+        );
+        summary
+    }
+}
+
+/// A record after it was observed: its stored person and how many values changed.
+pub(crate) struct Observed {
+    pub(crate) person: StoredPerson,
+    pub(crate) changes: usize,
+}
+
+/// Brings a record's stored person up to date with the record as the CRM holds it: places
+/// its snapshot by its current address, refreshes the name, re-evaluates which consents
+/// apply, appends the events and saves. None when the record's module has no consents.
+pub(crate) fn observe(
+    record: PersonRecord,
+    configuration: &Configuration,
+    now: i64,
+) -> Option<Observed> {
+    let reference = record_ref(&record.ref_)?;
+    configuration.consents_of(reference.module).next()?;
+    let fields = fields(record.fields);
+    let name = fields.person_name();
+    let address = fields.address().ok();
+
+    let previous = StoredPerson::load(&reference);
+    let previous_location = previous.as_ref().map(|person| person.location.clone());
+    let mut snapshot = match previous {
+        Some(person) => person.snapshot,
+        None => rebuild(&reference, name.clone()),
+    };
+    snapshot.name = name;
+
+    // Who owns the address now decides where the snapshot goes. A record that already owns
+    // its address was just read from there: no second read.
+    let owner = match (&address, &previous_location) {
+        (Some(address), Some(Location::Person(owned))) if owned == address => {
+            Some(reference.clone())
+        }
+        (Some(address), _) => load_snapshot(address).map(|snapshot| snapshot.record),
+        (None, _) => None,
+    };
+    let placement = place(
+        &reference,
+        address,
+        previous_location.as_ref(),
+        owner.as_ref(),
+    );
+    if let Some(released) = &placement.released {
+        store::delete(&person_key(released.as_str()));
+        info("address released", &[("record", &reference)]);
+    }
+
+    let events = reevaluate(&mut snapshot, configuration, &fields, now);
+    let person = StoredPerson {
+        location: placement.location,
+        snapshot,
+    };
+    person.append(&events);
+    person.save();
+    Some(Observed {
+        person,
+        changes: events.len(),
+    })
+}

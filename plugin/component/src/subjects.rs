@@ -1,0 +1,101 @@
+//! The `subjects` export: one person's consents, their history, and recorded decisions.
+
+use privacy_guard_core::event::{Cause, RecordingSource, Statement};
+use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
+
+use crate::Plugin;
+use crate::bindings::exports::privacy_guard::consent::subjects as wit;
+use crate::bindings::privacy_guard::consent::clock;
+use crate::bindings::privacy_guard::consent::types::RecordRef;
+use crate::convert::{consent_value, record_ref, wit_record_ref};
+use crate::logging::info;
+use crate::state::{StoredPerson, load_configuration, read_stream};
+
+impl wit::Guest for Plugin {
+    fn get(person: RecordRef) -> Option<wit::SubjectView> {
+        let reference = record_ref(&person)?;
+        StoredPerson::load(&reference).map(|person| subject_view(&person))
+    }
+
+    fn history(person: RecordRef) -> Vec<String> {
+        match record_ref(&person) {
+            Some(reference) => read_stream(&reference.stream()),
+            None => Vec::new(),
+        }
+    }
+
+    fn record_decision(
+        person: RecordRef,
+        consent_id: String,
+        grant: bool,
+        source: wit::Source,
+        evidence: String,
+    ) -> Result<wit::SubjectView, wit::RecordError> {
+        let statement =
+            Statement::parse(&evidence).map_err(|_| wit::RecordError::EvidenceRequired)?;
+        let mut stored = record_ref(&person)
+            .and_then(|reference| StoredPerson::load(&reference))
+            .filter(StoredPerson::is_present)
+            .ok_or_else(|| wit::RecordError::UnknownPerson(person.clone()))?;
+        let configuration = load_configuration();
+        let cause = Cause::Recorded {
+            source: recording_source(source),
+            statement,
+        };
+        let choice = Choice {
+            consent: consent_id,
+            grant,
+        };
+        let now = clock::now();
+        let events = answer(&mut stored.snapshot, &configuration, &[choice], &cause, now).map_err(
+            |error| match error {
+                ChoiceError::UnknownConsent(id) => wit::RecordError::UnknownConsent(id),
+                ChoiceError::NotApplicable(id) => wit::RecordError::NotApplicable(id),
+            },
+        )?;
+        if !events.is_empty() {
+            stored.append(&events);
+            stored.save();
+        }
+        info(
+            "decision recorded",
+            &[
+                ("record", &stored.snapshot.record),
+                ("changes", &events.len()),
+            ],
+        );
+        Ok(subject_view(&stored))
+    }
+}
+
+fn recording_source(source: wit::Source) -> RecordingSource {
+    match source {
+        wit::Source::PreferencesPage => RecordingSource::PreferencesPage,
+        wit::Source::Admin => RecordingSource::Admin,
+        wit::Source::DailyRun => RecordingSource::DailyRun,
+        wit::Source::BulkImport => RecordingSource::Import,
+        wit::Source::Api => RecordingSource::Api,
+    }
+}
+
+fn subject_view(person: &StoredPerson) -> wit::SubjectView {
+    wit::SubjectView {
+        person: wit_record_ref(&person.snapshot.record),
+        address: person
+            .location
+            .address()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        consents: person
+            .snapshot
+            .consents
+            .iter()
+            .map(|state| wit::ConsentState {
+                consent_id: state.consent.to_string(),
+                value: consent_value(state.value),
+                since: state.since,
+                purpose_version: state.purpose_version,
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,212 @@
+//! Email addresses: the one normalised form people are keyed by, and the plausibility check.
+//!
+//! An address is normalised by trimming it and lower-casing it (the same rule the CRM's
+//! `find-by-email` uses), and it is usable when it looks like `local@domain.tld`. The check
+//! is deliberately plain and allocation-free: it runs for every recipient of every mail.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest address accepted (RFC 5321's path limit minus the angle brackets).
+const MAX_ADDRESS_LEN: usize = 254;
+/// Longest local part accepted (RFC 5321).
+const MAX_LOCAL_LEN: usize = 64;
+/// Longest domain label accepted (RFC 1035).
+const MAX_LABEL_LEN: usize = 63;
+
+/// Why a text is not a usable address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("the address is empty")]
+    Empty,
+    #[error("the address does not look like local@domain.tld")]
+    Malformed,
+}
+
+/// A plausible email address in normalised form (trimmed, lower case).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Address(String);
+
+impl Address {
+    /// Normalises `raw` and checks that it looks like an address.
+    pub fn parse(raw: &str) -> Result<Address, AddressError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(AddressError::Empty);
+        }
+        if !looks_like_address(trimmed) {
+            return Err(AddressError::Malformed);
+        }
+        Ok(Address(normalise(trimmed)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part after the `@`.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Address {
+    type Error = AddressError;
+
+    fn try_from(raw: String) -> Result<Address, AddressError> {
+        Address::parse(&raw)
+    }
+}
+
+impl From<Address> for String {
+    fn from(address: Address) -> String {
+        address.0
+    }
+}
+
+/// Trims and lower-cases `raw`: the one form used for matching people.
+pub fn normalise(raw: &str) -> String {
+    let mut normalised = String::with_capacity(raw.len());
+    push_normalised(&mut normalised, raw);
+    normalised
+}
+
+/// Appends the normalised form of `raw` to `out` (ASCII fast path, no extra allocation).
+pub fn push_normalised(out: &mut String, raw: &str) {
+    let trimmed = raw.trim();
+    if trimmed.is_ascii() {
+        out.extend(
+            trimmed
+                .chars()
+                .map(|character| character.to_ascii_lowercase()),
+        );
+    } else {
+        out.push_str(&trimmed.to_lowercase());
+    }
+}
+
+/// Whether `raw` (after trimming) looks like `local@domain.tld`. Case does not matter.
+pub fn looks_like_address(raw: &str) -> bool {
+    let address = raw.trim();
+    if address.len() > MAX_ADDRESS_LEN {
+        return false;
+    }
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    local_part_is_plausible(local) && domain_is_plausible(domain)
+}
+
+fn local_part_is_plausible(local: &str) -> bool {
+    !local.is_empty()
+        && local.len() <= MAX_LOCAL_LEN
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local.chars().all(|character| {
+            !character.is_whitespace()
+                && !character.is_control()
+                && !matches!(
+                    character,
+                    '@' | '"' | '(' | ')' | ',' | ':' | ';' | '<' | '>' | '[' | ']' | '\\'
+                )
+        })
+}
+
+fn domain_is_plausible(domain: &str) -> bool {
+    let mut labels = 0_usize;
+    for label in domain.split('.') {
+        let plausible = !label.is_empty()
+            && label.len() <= MAX_LABEL_LEN
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .chars()
+                .all(|character| character.is_alphanumeric() || character == '-');
+        if !plausible {
+            return false;
+        }
+        labels += 1;
+    }
+    labels >= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plausible_addresses_are_accepted_and_others_refused() {
+        let cases: &[(&str, bool)] = &[
+            ("ada@example.org", true),
+            ("  Ada.Lovelace+news@Example.ORG ", true),
+            ("o'brien@mail.example.co.uk", true),
+            ("jürgen@müller.de", true),
+            ("a@b.cd", true),
+            ("", false),
+            ("   ", false),
+            ("ada", false),
+            ("ada@", false),
+            ("@example.org", false),
+            ("ada@example", false),
+            ("ada@@example.org", false),
+            ("ada@exa mple.org", false),
+            ("ada lovelace@example.org", false),
+            (".ada@example.org", false),
+            ("ada.@example.org", false),
+            ("a..da@example.org", false),
+            ("ada@-example.org", false),
+            ("ada@example-.org", false),
+            ("ada@example..org", false),
+            ("ada@example.org.", false),
+            ("<ada@example.org>", false),
+            ("ada@example.org\r\nBcc: eve@example.org", false),
+            ("Ada <ada@example.org>", false),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(looks_like_address(raw), *expected, "{raw:?}");
+            assert_eq!(Address::parse(raw).is_ok(), *expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn overlong_addresses_are_refused() {
+        let long_local = format!("{}@example.org", "a".repeat(65));
+        let long_total = format!("ada@{}.org", "a.".repeat(130));
+        assert!(!looks_like_address(&long_local));
+        assert!(!looks_like_address(&long_total));
+    }
+
+    #[test]
+    fn normalisation_trims_and_lower_cases() {
+        let cases: &[(&str, &str)] = &[
+            (" Ada@Example.ORG\t", "ada@example.org"),
+            ("ÄDA@EXAMPLE.ORG", "äda@example.org"),
+            ("plain@example.org", "plain@example.org"),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(normalise(raw), *expected);
+        }
+    }
+
+    #[test]
+    fn a_parsed_address_is_normalised_and_knows_its_domain() {
+        let address = Address::parse(" Ada@Example.ORG ").unwrap();
+        assert_eq!(address.as_str(), "ada@example.org");
+        assert_eq!(address.domain(), "example.org");
+    }
+
+    #[test]
+    fn an_empty_address_is_reported_as_empty() {
+        assert_eq!(Address::parse(" "), Err(AddressError::Empty));
+        assert_eq!(Address::parse("nope"), Err(AddressError::Malformed));
+    }
+}

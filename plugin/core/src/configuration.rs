@@ -1,0 +1,933 @@
+//! The administrator's configuration: settings, consent definitions, and enabling consents.
+//!
+//! Raw input (`SettingsInput`, `DefinitionInput`) is validated into `Settings` and
+//! `ConsentDefinition`, returning every problem at once, each naming the field it is about
+//! (`sender-address`, `consent[newsletter].purpose`, ...).
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::calendar::DAY_MS;
+use crate::consent::ConsentDefault;
+use crate::definition::{
+    Clause, Condition, ConsentDefinition, ConsentId, ConsentKind, PurposeVersion, StoredDefinition,
+};
+use crate::record::Module;
+
+/// Most data consents per module (Vtiger's limit).
+pub const MAX_DATA_CONSENTS: usize = 10;
+/// Most custom consents per module (Vtiger's limit).
+pub const MAX_CUSTOM_CONSENTS: usize = 10;
+/// Shortest and longest lifetime of a preferences link, in days.
+pub const LINK_VALID_DAYS: std::ops::RangeInclusive<u32> = 1..=90;
+
+/// What is wrong with a configuration change: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The offending field, e.g. `sender-address` or `consent[newsletter].purpose`.
+    pub at: String,
+    pub message: String,
+}
+
+impl Problem {
+    fn new(at: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            at: at.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Organisation-wide settings as entered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsInput {
+    pub sender_address: String,
+    pub sender_name: String,
+    pub organisation: String,
+    pub postal_address: String,
+    pub preferences_url: String,
+    pub link_valid_days: u32,
+}
+
+/// Organisation-wide settings, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    sender_address: Address,
+    sender_name: String,
+    organisation: String,
+    postal_address: String,
+    preferences_url: String,
+    link_valid_days: u32,
+}
+
+impl Settings {
+    /// Validates `input`, reporting every problem at once. Text is stored trimmed.
+    pub fn validate(input: SettingsInput) -> Result<Settings, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let sender_address = match Address::parse(&input.sender_address) {
+            Ok(address) => Some(address),
+            Err(error) => {
+                problems.push(Problem::new("sender-address", error.to_string()));
+                None
+            }
+        };
+        let mut line = |at: &str, value: &str| {
+            let value = value.trim();
+            if value.is_empty() {
+                problems.push(Problem::new(at, "is required"));
+            } else if value.chars().any(char::is_control) {
+                problems.push(Problem::new(
+                    at,
+                    "must be a single line without control characters",
+                ));
+            }
+        };
+        line("sender-name", &input.sender_name);
+        line("organisation", &input.organisation);
+        let postal_address = input.postal_address.trim();
+        if postal_address.is_empty() {
+            problems.push(Problem::new("postal-address", "is required (CAN-SPAM)"));
+        } else if postal_address
+            .chars()
+            .any(|character| character.is_control() && !matches!(character, '\n' | '\r' | '\t'))
+        {
+            problems.push(Problem::new(
+                "postal-address",
+                "must not contain control characters",
+            ));
+        }
+        if !is_http_url(input.preferences_url.trim()) {
+            problems.push(Problem::new(
+                "preferences-url",
+                "must be an http:// or https:// URL with a host",
+            ));
+        }
+        if !LINK_VALID_DAYS.contains(&input.link_valid_days) {
+            problems.push(Problem::new(
+                "link-valid-days",
+                format!(
+                    "must be between {} and {} days",
+                    LINK_VALID_DAYS.start(),
+                    LINK_VALID_DAYS.end()
+                ),
+            ));
+        }
+        match sender_address {
+            Some(sender_address) if problems.is_empty() => Ok(Settings {
+                sender_address,
+                sender_name: input.sender_name.trim().to_owned(),
+                organisation: input.organisation.trim().to_owned(),
+                postal_address: postal_address.to_owned(),
+                preferences_url: input.preferences_url.trim().to_owned(),
+                link_valid_days: input.link_valid_days,
+            }),
+            _ => Err(problems),
+        }
+    }
+
+    pub fn sender_address(&self) -> &Address {
+        &self.sender_address
+    }
+
+    pub fn sender_name(&self) -> &str {
+        &self.sender_name
+    }
+
+    pub fn organisation(&self) -> &str {
+        &self.organisation
+    }
+
+    pub fn postal_address(&self) -> &str {
+        &self.postal_address
+    }
+
+    pub fn preferences_url(&self) -> &str {
+        &self.preferences_url
+    }
+
+    pub fn link_valid_days(&self) -> u32 {
+        self.link_valid_days
+    }
+
+    /// How long a preferences link stays valid, in milliseconds.
+    pub fn link_lifetime_ms(&self) -> i64 {
+        i64::from(self.link_valid_days) * DAY_MS
+    }
+
+    /// Back to the form it was entered in.
+    pub fn to_input(&self) -> SettingsInput {
+        SettingsInput {
+            sender_address: self.sender_address.to_string(),
+            sender_name: self.sender_name.clone(),
+            organisation: self.organisation.clone(),
+            postal_address: self.postal_address.clone(),
+            preferences_url: self.preferences_url.clone(),
+            link_valid_days: self.link_valid_days,
+        }
+    }
+}
+
+/// Whether `url` is `http://host...` or `https://host...` without blanks.
+fn is_http_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !host.is_empty()
+        && !host.starts_with(':')
+        && !url
+            .chars()
+            .any(|character| character.is_whitespace() || character.is_control())
+}
+
+/// A consent definition as entered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionInput {
+    pub id: String,
+    pub module: String,
+    pub kind: ConsentKind,
+    pub title: String,
+    pub purpose: String,
+    pub default: ConsentDefault,
+    pub applies_when: Vec<Clause>,
+}
+
+/// A prerequisite for enabling consents that is not met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prerequisite {
+    DeduplicationNotConfirmed,
+    SenderNotConfigured,
+    NoConsentDefined,
+}
+
+/// Whether consents are enabled. The administrator's confirmation of de-duplication is
+/// kept only by a successful enabling: a refused attempt keeps nothing, so the
+/// confirmation must be given again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Enablement {
+    #[default]
+    Disabled,
+    Enabled {
+        since: i64,
+        deduplication_confirmed_at: i64,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Configuration {
+    settings: Option<Settings>,
+    /// In the order they were first defined; a replaced definition keeps its place.
+    consents: Vec<StoredDefinition>,
+    enablement: Enablement,
+}
+
+impl Configuration {
+    pub fn settings(&self) -> Option<&Settings> {
+        self.settings.as_ref()
+    }
+
+    pub fn consents(&self) -> &[StoredDefinition] {
+        &self.consents
+    }
+
+    pub fn enablement(&self) -> Enablement {
+        self.enablement
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        matches!(self.enablement, Enablement::Enabled { .. })
+    }
+
+    /// When consents were enabled.
+    pub fn enabled_at(&self) -> Option<i64> {
+        match self.enablement {
+            Enablement::Disabled => None,
+            Enablement::Enabled { since, .. } => Some(since),
+        }
+    }
+
+    /// The definition with id `id`.
+    pub fn consent(&self, id: &str) -> Option<&StoredDefinition> {
+        self.consents
+            .iter()
+            .find(|stored| stored.id().as_str() == id)
+    }
+
+    /// The definitions of `module`, in configuration order.
+    pub fn consents_of(&self, module: Module) -> impl Iterator<Item = &StoredDefinition> {
+        self.consents
+            .iter()
+            .filter(move |stored| stored.definition.module == module)
+    }
+
+    /// The modules with at least one consent, in the order jobs visit them.
+    pub fn modules_with_consents(&self) -> Vec<Module> {
+        Module::ALL
+            .into_iter()
+            .filter(|module| self.consents_of(*module).next().is_some())
+            .collect()
+    }
+
+    /// Replaces the settings.
+    pub fn set_settings(&mut self, input: SettingsInput) -> Result<&Settings, Vec<Problem>> {
+        let settings = Settings::validate(input)?;
+        Ok(self.settings.insert(settings))
+    }
+
+    /// Adds a consent, or replaces the one with the same id; a changed purpose text gets
+    /// the next version.
+    pub fn put_consent(
+        &mut self,
+        input: DefinitionInput,
+    ) -> Result<StoredDefinition, Vec<Problem>> {
+        let definition = self.validate_definition(input)?;
+        let existing = self
+            .consents
+            .iter()
+            .position(|stored| stored.definition.id == definition.id);
+        let stored = match existing {
+            Some(index) => {
+                let purpose = self.consents[index].purpose.next(&definition.purpose);
+                let stored = StoredDefinition {
+                    definition,
+                    purpose,
+                };
+                self.consents[index] = stored.clone();
+                stored
+            }
+            None => {
+                let stored = StoredDefinition {
+                    purpose: PurposeVersion::first(&definition.purpose),
+                    definition,
+                };
+                self.consents.push(stored.clone());
+                stored
+            }
+        };
+        Ok(stored)
+    }
+
+    /// Enables consents at `now`, or lists every unmet prerequisite. Enabling again keeps
+    /// the first enabling time.
+    pub fn enable(
+        &mut self,
+        deduplication_confirmed: bool,
+        now: i64,
+    ) -> Result<Enablement, Vec<Prerequisite>> {
+        let mut unmet = Vec::new();
+        if !deduplication_confirmed && !self.is_enabled() {
+            unmet.push(Prerequisite::DeduplicationNotConfirmed);
+        }
+        if self.settings.is_none() {
+            unmet.push(Prerequisite::SenderNotConfigured);
+        }
+        if self.consents.is_empty() {
+            unmet.push(Prerequisite::NoConsentDefined);
+        }
+        if !unmet.is_empty() {
+            return Err(unmet);
+        }
+        if !self.is_enabled() {
+            self.enablement = Enablement::Enabled {
+                since: now,
+                deduplication_confirmed_at: now,
+            };
+        }
+        Ok(self.enablement)
+    }
+
+    fn validate_definition(
+        &self,
+        input: DefinitionInput,
+    ) -> Result<ConsentDefinition, Vec<Problem>> {
+        let at = |field: &str| format!("consent[{}].{field}", input.id);
+        let mut problems = Vec::new();
+        let id = ConsentId::parse(&input.id)
+            .map_err(|error| problems.push(Problem::new(at("id"), error.to_string())))
+            .ok();
+        let module = Module::parse(&input.module);
+        if module.is_none() {
+            problems.push(Problem::new(at("module"), "must be contacts or leads"));
+        }
+        let title = input.title.trim();
+        if title.is_empty() {
+            problems.push(Problem::new(at("title"), "is required"));
+        } else if title.chars().any(char::is_control) {
+            problems.push(Problem::new(at("title"), "must be a single line"));
+        }
+        if input.purpose.trim().is_empty() {
+            problems.push(Problem::new(
+                at("purpose"),
+                "is required: it is what the person agrees to",
+            ));
+        }
+        if let ConsentKind::Data { field } = &input.kind
+            && field.trim().is_empty()
+        {
+            problems.push(Problem::new(
+                at("kind"),
+                "a data consent must name the field it covers",
+            ));
+        }
+        for (index, clause) in input.applies_when.iter().enumerate() {
+            let clause_at = |part: &str| at(&format!("applies-when[{index}].{part}"));
+            if clause.field.trim().is_empty() {
+                problems.push(Problem::new(clause_at("field"), "must name a field"));
+            }
+            if let Condition::OneOf(values) | Condition::NoneOf(values) = &clause.condition
+                && values.iter().all(|value| value.trim().is_empty())
+            {
+                problems.push(Problem::new(
+                    clause_at("values"),
+                    "one-of and none-of need at least one value",
+                ));
+            }
+        }
+        if let (Some(id), Some(module)) = (&id, module) {
+            problems.extend(self.module_problems(id, module, &input.kind, &at));
+        }
+        match (id, module) {
+            (Some(id), Some(module)) if problems.is_empty() => Ok(ConsentDefinition {
+                id,
+                module,
+                kind: input.kind,
+                title: title.to_owned(),
+                purpose: input.purpose,
+                default: input.default,
+                applies_when: input.applies_when,
+            }),
+            _ => Err(problems),
+        }
+    }
+
+    /// Problems of adding a consent `id` of `kind` to `module`: moving modules, the
+    /// per-module limits, and a field covered twice.
+    fn module_problems(
+        &self,
+        id: &ConsentId,
+        module: Module,
+        kind: &ConsentKind,
+        at: &dyn Fn(&str) -> String,
+    ) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if let Some(existing) = self.consent(id.as_str())
+            && existing.definition.module != module
+        {
+            problems.push(Problem::new(
+                at("module"),
+                format!(
+                    "the consent belongs to {}; define a new consent for {module}",
+                    existing.definition.module
+                ),
+            ));
+        }
+        let others: Vec<&ConsentDefinition> = self
+            .consents_of(module)
+            .map(|stored| &stored.definition)
+            .filter(|other| other.id != *id)
+            .collect();
+        let count = |wanted: fn(&ConsentKind) -> bool| {
+            others.iter().filter(|other| wanted(&other.kind)).count()
+        };
+        match kind {
+            ConsentKind::Data { field } => {
+                if count(|kind| matches!(kind, ConsentKind::Data { .. })) >= MAX_DATA_CONSENTS {
+                    problems.push(Problem::new(
+                        at("kind"),
+                        format!(
+                            "{module} already has {MAX_DATA_CONSENTS} data consents, the limit per module"
+                        ),
+                    ));
+                }
+                let covered = others.iter().find(|other| {
+                    matches!(&other.kind, ConsentKind::Data { field: other_field }
+                        if other_field.trim().eq_ignore_ascii_case(field.trim()))
+                });
+                if let Some(other) = covered {
+                    problems.push(Problem::new(
+                        at("kind"),
+                        format!(
+                            "the field {} is already covered by consent {}",
+                            field.trim(),
+                            other.id
+                        ),
+                    ));
+                }
+            }
+            ConsentKind::Custom => {
+                if count(|kind| matches!(kind, ConsentKind::Custom)) >= MAX_CUSTOM_CONSENTS {
+                    problems.push(Problem::new(
+                        at("kind"),
+                        format!(
+                            "{module} already has {MAX_CUSTOM_CONSENTS} custom consents, the limit per module"
+                        ),
+                    ));
+                }
+            }
+            ConsentKind::EmailTracking | ConsentKind::DocumentTracking => {
+                let same = |other: &&&ConsentDefinition| {
+                    std::mem::discriminant(&other.kind) == std::mem::discriminant(kind)
+                };
+                if let Some(other) = others.iter().find(same) {
+                    let name = match kind {
+                        ConsentKind::EmailTracking => "email-tracking",
+                        _ => "document-tracking",
+                    };
+                    problems.push(Problem::new(
+                        at("kind"),
+                        format!(
+                            "{module} already has the {name} consent {}; the limit is one per module",
+                            other.id
+                        ),
+                    ));
+                }
+            }
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn settings_input() -> SettingsInput {
+        SettingsInput {
+            sender_address: "privacy@example.org".to_owned(),
+            sender_name: "Privacy Team".to_owned(),
+            organisation: "Example Ltd".to_owned(),
+            postal_address: "1 Example Street\nExampleton".to_owned(),
+            preferences_url: "https://crm.example.org/preferences/".to_owned(),
+            link_valid_days: 30,
+        }
+    }
+
+    pub(crate) fn definition_input(id: &str, module: &str, kind: ConsentKind) -> DefinitionInput {
+        DefinitionInput {
+            id: id.to_owned(),
+            module: module.to_owned(),
+            kind,
+            title: format!("Title of {id}"),
+            purpose: format!("Purpose of {id}."),
+            default: ConsentDefault::No,
+            applies_when: Vec::new(),
+        }
+    }
+
+    fn problem_fields(problems: &[Problem]) -> Vec<&str> {
+        problems.iter().map(|problem| problem.at.as_str()).collect()
+    }
+
+    #[test]
+    fn settings_report_every_problem_at_once() {
+        type Edit = fn(&mut SettingsInput);
+        let cases: &[(&str, Edit, &[&str])] = &[
+            ("valid settings", |_| {}, &[]),
+            (
+                "bad sender address",
+                |s| s.sender_address = "privacy".into(),
+                &["sender-address"],
+            ),
+            (
+                "empty names",
+                |s| {
+                    s.sender_name = " ".into();
+                    s.organisation = String::new();
+                },
+                &["sender-name", "organisation"],
+            ),
+            (
+                "header injection in the name",
+                |s| s.sender_name = "Team\r\nBcc: x".into(),
+                &["sender-name"],
+            ),
+            (
+                "no postal address",
+                |s| s.postal_address = "\n".into(),
+                &["postal-address"],
+            ),
+            (
+                "ftp url",
+                |s| s.preferences_url = "ftp://example.org/p".into(),
+                &["preferences-url"],
+            ),
+            (
+                "url without host",
+                |s| s.preferences_url = "https:///p".into(),
+                &["preferences-url"],
+            ),
+            (
+                "url with a blank",
+                |s| s.preferences_url = "https://example.org/a b".into(),
+                &["preferences-url"],
+            ),
+            (
+                "upper-case scheme",
+                |s| s.preferences_url = "HTTP://example.org".into(),
+                &[],
+            ),
+            ("zero days", |s| s.link_valid_days = 0, &["link-valid-days"]),
+            (
+                "ninety-one days",
+                |s| s.link_valid_days = 91,
+                &["link-valid-days"],
+            ),
+            ("ninety days", |s| s.link_valid_days = 90, &[]),
+            (
+                "everything wrong",
+                |s| {
+                    s.sender_address = String::new();
+                    s.sender_name = String::new();
+                    s.organisation = String::new();
+                    s.postal_address = String::new();
+                    s.preferences_url = String::new();
+                    s.link_valid_days = 0;
+                },
+                &[
+                    "sender-address",
+                    "sender-name",
+                    "organisation",
+                    "postal-address",
+                    "preferences-url",
+                    "link-valid-days",
+                ],
+            ),
+        ];
+        for (name, edit, expected) in cases {
+            let mut input = settings_input();
+            edit(&mut input);
+            let found = match Settings::validate(input) {
+                Ok(_) => Vec::new(),
+                Err(problems) => problem_fields(&problems)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            };
+            assert_eq!(found, *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn settings_are_stored_trimmed_with_a_normalised_sender() {
+        let mut input = settings_input();
+        input.sender_address = " Privacy@Example.ORG ".into();
+        input.organisation = " Example Ltd ".into();
+        let settings = Settings::validate(input).unwrap();
+        assert_eq!(settings.sender_address().as_str(), "privacy@example.org");
+        assert_eq!(settings.organisation(), "Example Ltd");
+        assert_eq!(settings.link_lifetime_ms(), 30 * DAY_MS);
+    }
+
+    #[test]
+    fn consent_definitions_report_every_problem_at_once() {
+        type Edit = fn(&mut DefinitionInput);
+        let cases: &[(&str, Edit, &[&str])] = &[
+            ("valid", |_| {}, &[]),
+            (
+                "bad id",
+                |d| d.id = "News Letter".into(),
+                &["consent[News Letter].id"],
+            ),
+            (
+                "long id",
+                |d| d.id = "a".repeat(41),
+                &["consent[aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa].id"],
+            ),
+            (
+                "bad module",
+                |d| d.module = "accounts".into(),
+                &["consent[newsletter].module"],
+            ),
+            (
+                "no title, no purpose",
+                |d| {
+                    d.title = " ".into();
+                    d.purpose = "\n".into();
+                },
+                &["consent[newsletter].title", "consent[newsletter].purpose"],
+            ),
+            (
+                "data without field",
+                |d| d.kind = ConsentKind::Data { field: " ".into() },
+                &["consent[newsletter].kind"],
+            ),
+            (
+                "clause without field or values",
+                |d| {
+                    d.applies_when = vec![
+                        Clause {
+                            field: "country".into(),
+                            condition: Condition::Present,
+                        },
+                        Clause {
+                            field: String::new(),
+                            condition: Condition::OneOf(vec![" ".into()]),
+                        },
+                    ]
+                },
+                &[
+                    "consent[newsletter].applies-when[1].field",
+                    "consent[newsletter].applies-when[1].values",
+                ],
+            ),
+        ];
+        for (name, edit, expected) in cases {
+            let mut input = definition_input("newsletter", "contacts", ConsentKind::Custom);
+            edit(&mut input);
+            let found = match Configuration::default().put_consent(input) {
+                Ok(_) => Vec::new(),
+                Err(problems) => problem_fields(&problems)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            };
+            assert_eq!(found, *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn per_module_limits_are_enforced_and_named() {
+        let mut configuration = Configuration::default();
+        for index in 0..MAX_DATA_CONSENTS {
+            let kind = ConsentKind::Data {
+                field: format!("field{index}"),
+            };
+            configuration
+                .put_consent(definition_input(&format!("data-{index}"), "contacts", kind))
+                .unwrap();
+        }
+        for index in 0..MAX_CUSTOM_CONSENTS {
+            configuration
+                .put_consent(definition_input(
+                    &format!("custom-{index}"),
+                    "contacts",
+                    ConsentKind::Custom,
+                ))
+                .unwrap();
+        }
+        configuration
+            .put_consent(definition_input(
+                "tracking",
+                "contacts",
+                ConsentKind::EmailTracking,
+            ))
+            .unwrap();
+        configuration
+            .put_consent(definition_input(
+                "documents",
+                "contacts",
+                ConsentKind::DocumentTracking,
+            ))
+            .unwrap();
+        let cases: &[(DefinitionInput, Option<&str>)] = &[
+            (
+                definition_input(
+                    "data-x",
+                    "contacts",
+                    ConsentKind::Data {
+                        field: "other".into(),
+                    },
+                ),
+                Some("10 data consents"),
+            ),
+            (
+                definition_input("custom-x", "contacts", ConsentKind::Custom),
+                Some("10 custom consents"),
+            ),
+            (
+                definition_input("tracking-2", "contacts", ConsentKind::EmailTracking),
+                Some("the email-tracking consent tracking"),
+            ),
+            (
+                definition_input("documents-2", "contacts", ConsentKind::DocumentTracking),
+                Some("the document-tracking consent documents"),
+            ),
+            (
+                definition_input(
+                    "data-x",
+                    "leads",
+                    ConsentKind::Data {
+                        field: "other".into(),
+                    },
+                ),
+                None,
+            ),
+            (
+                definition_input("tracking-2", "leads", ConsentKind::EmailTracking),
+                None,
+            ),
+            (
+                definition_input("custom-3", "contacts", ConsentKind::Custom),
+                None,
+            ),
+            (
+                definition_input("tracking", "contacts", ConsentKind::EmailTracking),
+                None,
+            ),
+            (
+                definition_input(
+                    "data-1",
+                    "contacts",
+                    ConsentKind::Data {
+                        field: "field2".into(),
+                    },
+                ),
+                Some("field2 is already covered by consent data-2"),
+            ),
+            (
+                definition_input("custom-4", "leads", ConsentKind::Custom),
+                Some("belongs to contacts"),
+            ),
+        ];
+        for (input, expected) in cases {
+            let outcome = configuration.clone().put_consent(input.clone());
+            match (outcome, expected) {
+                (Ok(_), None) => {}
+                (Err(problems), Some(message)) => {
+                    assert_eq!(problems.len(), 1, "{problems:?}");
+                    assert!(problems[0].message.contains(message), "{problems:?}");
+                }
+                (outcome, expected) => panic!(
+                    "{} in {}: {outcome:?}, expected {expected:?}",
+                    input.id, input.module
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn replacing_a_consent_keeps_its_place_and_versions_its_purpose() {
+        let mut configuration = Configuration::default();
+        let first = configuration
+            .put_consent(definition_input(
+                "newsletter",
+                "contacts",
+                ConsentKind::Custom,
+            ))
+            .unwrap();
+        configuration
+            .put_consent(definition_input(
+                "partners",
+                "contacts",
+                ConsentKind::Custom,
+            ))
+            .unwrap();
+        assert_eq!(first.purpose.version, 1);
+        let mut retitled = definition_input("newsletter", "contacts", ConsentKind::Custom);
+        retitled.title = "Monthly news".into();
+        assert_eq!(
+            configuration.put_consent(retitled.clone()).unwrap().purpose,
+            first.purpose
+        );
+        retitled.purpose = "We send news every month.".into();
+        let second = configuration.put_consent(retitled).unwrap();
+        assert_eq!(second.purpose.version, 2);
+        assert_eq!(
+            second.purpose.hash,
+            crate::definition::purpose_hash("We send news every month.")
+        );
+        let ids: Vec<_> = configuration
+            .consents()
+            .iter()
+            .map(|stored| stored.id().as_str())
+            .collect();
+        assert_eq!(ids, ["newsletter", "partners"]);
+    }
+
+    #[test]
+    fn enabling_lists_every_unmet_prerequisite() {
+        use Prerequisite::*;
+        let with_settings = |mut configuration: Configuration| {
+            configuration.set_settings(settings_input()).unwrap();
+            configuration
+        };
+        let with_consent = |mut configuration: Configuration| {
+            configuration
+                .put_consent(definition_input(
+                    "newsletter",
+                    "contacts",
+                    ConsentKind::Custom,
+                ))
+                .unwrap();
+            configuration
+        };
+        type Row = (
+            &'static str,
+            Configuration,
+            bool,
+            Result<(), Vec<Prerequisite>>,
+        );
+        let cases: Vec<Row> = vec![
+            (
+                "nothing configured",
+                Configuration::default(),
+                false,
+                Err(vec![
+                    DeduplicationNotConfirmed,
+                    SenderNotConfigured,
+                    NoConsentDefined,
+                ]),
+            ),
+            (
+                "confirmed only",
+                Configuration::default(),
+                true,
+                Err(vec![SenderNotConfigured, NoConsentDefined]),
+            ),
+            (
+                "no consent",
+                with_settings(Configuration::default()),
+                true,
+                Err(vec![NoConsentDefined]),
+            ),
+            (
+                "not confirmed",
+                with_consent(with_settings(Configuration::default())),
+                false,
+                Err(vec![DeduplicationNotConfirmed]),
+            ),
+            (
+                "all met",
+                with_consent(with_settings(Configuration::default())),
+                true,
+                Ok(()),
+            ),
+        ];
+        for (name, mut configuration, confirmed, expected) in cases {
+            let before = configuration.clone();
+            let outcome = configuration.enable(confirmed, 1_000).map(|_| ());
+            assert_eq!(outcome, expected, "{name}");
+            if outcome.is_err() {
+                assert_eq!(configuration, before, "{name}: a refusal changes nothing");
+            } else {
+                assert_eq!(configuration.enabled_at(), Some(1_000), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_attempt_keeps_no_confirmation_and_enabling_again_keeps_the_first_time() {
+        let mut configuration = Configuration::default();
+        assert!(configuration.enable(true, 1).is_err());
+        configuration.set_settings(settings_input()).unwrap();
+        configuration
+            .put_consent(definition_input(
+                "newsletter",
+                "contacts",
+                ConsentKind::Custom,
+            ))
+            .unwrap();
+        assert_eq!(
+            configuration.enable(false, 2),
+            Err(vec![Prerequisite::DeduplicationNotConfirmed])
+        );
+        assert!(configuration.enable(true, 3).is_ok());
+        assert!(configuration.enable(false, 4).is_ok());
+        assert_eq!(configuration.enabled_at(), Some(3));
+    }
+}

@@ -1,0 +1,550 @@
+//! Consent events: the append-only proof of every change, and their JSON form.
+//!
+//! One stream per record (`contacts/42`, see [`crate::record::RecordRef::stream`]); never an
+//! address in a stream name. Each event is one JSON object:
+//!
+//! ```json
+//! {"v":1,"kind":"consent-changed","at":1714557600000,"consent":"newsletter",
+//!  "from":"applicable","to":"waiting","source":"daily-run",
+//!  "purpose-version":1,"purpose-hash":"9f86…","default":"no",
+//!  "evidence":{"link":"5be0…","period":"2024-05-01"}}
+//! ```
+//!
+//! | `source` | when | `evidence` |
+//! |---|---|---|
+//! | `record-change` | the record's fields were evaluated against the consent's condition (records hook, or the daily run's re-evaluation) | none |
+//! | `daily-run` | the daily run sent the request mail | `link` (link id), `period` |
+//! | `preferences-page` | the person answered on the page | `link`, `ip` (truncated to /24 or /48), `user-agent` |
+//! | `admin`, `import`, `api` (or any source given to `record-decision`) | a decision obtained elsewhere was recorded | `statement` (the free-text evidence) |
+//!
+//! Names and addresses never go into events: the snapshot gets them from the CRM, so an
+//! erasure can remove them while the proof stays.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Date;
+use crate::consent::{ConsentDefault, ConsentValue};
+use crate::definition::{ConsentId, PurposeVersion};
+use crate::digest::{from_hex, to_hex};
+
+/// The format version written into every event.
+const EVENT_FORMAT: u8 = 1;
+/// Longest user agent kept as evidence, in bytes.
+const MAX_USER_AGENT_LEN: usize = 512;
+
+/// The random id of one signed preferences link: evidence of which mail was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LinkId(pub [u8; 16]);
+
+impl fmt::Display for LinkId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&to_hex(&self.0))
+    }
+}
+
+/// The text is not the hex of a link id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a link id is 32 hex digits")]
+pub struct InvalidLinkId;
+
+impl TryFrom<String> for LinkId {
+    type Error = InvalidLinkId;
+
+    fn try_from(text: String) -> Result<LinkId, InvalidLinkId> {
+        let bytes = from_hex(&text).ok_or(InvalidLinkId)?;
+        <[u8; 16]>::try_from(bytes.as_slice())
+            .map(LinkId)
+            .map_err(|_| InvalidLinkId)
+    }
+}
+
+impl From<LinkId> for String {
+    fn from(link: LinkId) -> String {
+        link.to_string()
+    }
+}
+
+/// An IP address reduced to its network, per the evidence policy: IPv4 to /24, IPv6 to /48.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TruncatedIp(String);
+
+impl TruncatedIp {
+    /// The truncated network of the address a host observed (`203.0.113.7`, `2001:db8::1`,
+    /// also with a port: `203.0.113.7:443`, `[2001:db8::1]:443`); none if it is not an IP.
+    pub fn from_observed(raw: &str) -> Option<TruncatedIp> {
+        let raw = raw.trim();
+        let ip = raw
+            .parse::<IpAddr>()
+            .or_else(|_| raw.parse::<SocketAddr>().map(|socket| socket.ip()))
+            .ok()?;
+        let text = match ip {
+            IpAddr::V4(v4) => truncate_v4(v4),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => truncate_v4(v4),
+                None => {
+                    let [a, b, c, ..] = v6.segments();
+                    format!("{}/48", Ipv6Addr::new(a, b, c, 0, 0, 0, 0, 0))
+                }
+            },
+        };
+        Some(TruncatedIp(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn truncate_v4(ip: Ipv4Addr) -> String {
+    let [a, b, c, _] = ip.octets();
+    format!("{}/24", Ipv4Addr::new(a, b, c, 0))
+}
+
+/// A user agent as kept for evidence: trimmed, at most 512 bytes, none if empty.
+pub fn user_agent_evidence(raw: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    let mut end = trimmed.len().min(MAX_USER_AGENT_LEN);
+    while !trimmed.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(trimmed[..end].to_owned())
+}
+
+/// The free-text evidence of a decision obtained outside the preferences page: never empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Statement(String);
+
+/// Evidence text that says nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("evidence is required")]
+pub struct EmptyStatement;
+
+impl Statement {
+    pub fn parse(text: &str) -> Result<Statement, EmptyStatement> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            Err(EmptyStatement)
+        } else {
+            Ok(Statement(trimmed.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Statement {
+    type Error = EmptyStatement;
+
+    fn try_from(text: String) -> Result<Statement, EmptyStatement> {
+        Statement::parse(&text)
+    }
+}
+
+impl From<Statement> for String {
+    fn from(statement: Statement) -> String {
+        statement.0
+    }
+}
+
+/// Who or what reported a decision obtained outside the preferences page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordingSource {
+    PreferencesPage,
+    Admin,
+    DailyRun,
+    Import,
+    Api,
+}
+
+/// Why a consent value changed, with the evidence that belongs to that cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// The record's fields were evaluated against the consent's condition.
+    RecordChange,
+    /// The daily run of `period` sent a request mail with the signed link `link`.
+    Request { period: Date, link: LinkId },
+    /// The person answered on the preferences page opened with the link `link`.
+    PreferencesPage {
+        link: LinkId,
+        ip: Option<TruncatedIp>,
+        user_agent: Option<String>,
+    },
+    /// A decision obtained elsewhere (phone, paper, another system) was recorded.
+    Recorded {
+        source: RecordingSource,
+        statement: Statement,
+    },
+}
+
+/// One change of one consent value for one person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentEvent {
+    /// When it changed (unix ms, the host's audited time).
+    pub at: i64,
+    pub consent: ConsentId,
+    pub from: ConsentValue,
+    pub to: ConsentValue,
+    /// The purpose text the new value refers to.
+    pub purpose: PurposeVersion,
+    /// The consent's default when the value changed.
+    pub default: ConsentDefault,
+    pub cause: Cause,
+}
+
+/// Why an event's JSON could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("the event is not valid JSON of a consent event: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the event has format version {0}, this engine reads version 1")]
+    UnknownFormat(u8),
+    #[error("the event's evidence does not fit its source {0}")]
+    EvidenceMismatch(&'static str),
+}
+
+/// The event kinds a stream holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum EventKind {
+    ConsentChanged,
+}
+
+/// Every source an event names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum WireSource {
+    RecordChange,
+    PreferencesPage,
+    Admin,
+    DailyRun,
+    Import,
+    Api,
+}
+
+impl From<RecordingSource> for WireSource {
+    fn from(source: RecordingSource) -> WireSource {
+        match source {
+            RecordingSource::PreferencesPage => WireSource::PreferencesPage,
+            RecordingSource::Admin => WireSource::Admin,
+            RecordingSource::DailyRun => WireSource::DailyRun,
+            RecordingSource::Import => WireSource::Import,
+            RecordingSource::Api => WireSource::Api,
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct WireEvidence {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    link: Option<LinkId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    period: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ip: Option<TruncatedIp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    statement: Option<Statement>,
+}
+
+impl WireEvidence {
+    fn is_empty(&self) -> bool {
+        self.link.is_none()
+            && self.period.is_none()
+            && self.ip.is_none()
+            && self.user_agent.is_none()
+            && self.statement.is_none()
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WireEvent {
+    v: u8,
+    kind: EventKind,
+    at: i64,
+    consent: ConsentId,
+    from: ConsentValue,
+    to: ConsentValue,
+    source: WireSource,
+    purpose_version: u32,
+    purpose_hash: String,
+    default: ConsentDefault,
+    #[serde(default, skip_serializing_if = "WireEvidence::is_empty")]
+    evidence: WireEvidence,
+}
+
+impl ConsentEvent {
+    /// The event as the JSON payload appended to the record's stream.
+    pub fn to_json(&self) -> Result<String, EventError> {
+        let (source, evidence) = match &self.cause {
+            Cause::RecordChange => (WireSource::RecordChange, WireEvidence::default()),
+            Cause::Request { period, link } => (
+                WireSource::DailyRun,
+                WireEvidence {
+                    link: Some(*link),
+                    period: Some(*period),
+                    ..WireEvidence::default()
+                },
+            ),
+            Cause::PreferencesPage {
+                link,
+                ip,
+                user_agent,
+            } => (
+                WireSource::PreferencesPage,
+                WireEvidence {
+                    link: Some(*link),
+                    ip: ip.clone(),
+                    user_agent: user_agent.clone(),
+                    ..WireEvidence::default()
+                },
+            ),
+            Cause::Recorded { source, statement } => (
+                WireSource::from(*source),
+                WireEvidence {
+                    statement: Some(statement.clone()),
+                    ..WireEvidence::default()
+                },
+            ),
+        };
+        let wire = WireEvent {
+            v: EVENT_FORMAT,
+            kind: EventKind::ConsentChanged,
+            at: self.at,
+            consent: self.consent.clone(),
+            from: self.from,
+            to: self.to,
+            source,
+            purpose_version: self.purpose.version,
+            purpose_hash: self.purpose.hash.clone(),
+            default: self.default,
+            evidence,
+        };
+        Ok(serde_json::to_string(&wire)?)
+    }
+
+    /// Reads an event back from its JSON payload.
+    pub fn from_json(json: &str) -> Result<ConsentEvent, EventError> {
+        let wire: WireEvent = serde_json::from_str(json)?;
+        if wire.v != EVENT_FORMAT {
+            return Err(EventError::UnknownFormat(wire.v));
+        }
+        let evidence = wire.evidence;
+        let bare = evidence.is_empty();
+        let cause = match (wire.source, evidence.statement) {
+            (WireSource::RecordChange, None) if bare => Cause::RecordChange,
+            (WireSource::RecordChange, _) => {
+                return Err(EventError::EvidenceMismatch("record-change"));
+            }
+            (source, Some(statement)) => Cause::Recorded {
+                source: recording_source(source),
+                statement,
+            },
+            (WireSource::DailyRun, None) => match (evidence.link, evidence.period) {
+                (Some(link), Some(period)) => Cause::Request { period, link },
+                _ => return Err(EventError::EvidenceMismatch("daily-run")),
+            },
+            (WireSource::PreferencesPage, None) => match evidence.link {
+                Some(link) => Cause::PreferencesPage {
+                    link,
+                    ip: evidence.ip,
+                    user_agent: evidence.user_agent,
+                },
+                None => return Err(EventError::EvidenceMismatch("preferences-page")),
+            },
+            (WireSource::Admin | WireSource::Import | WireSource::Api, None) => {
+                return Err(EventError::EvidenceMismatch("a recorded decision"));
+            }
+        };
+        Ok(ConsentEvent {
+            at: wire.at,
+            consent: wire.consent,
+            from: wire.from,
+            to: wire.to,
+            purpose: PurposeVersion {
+                version: wire.purpose_version,
+                hash: wire.purpose_hash,
+            },
+            default: wire.default,
+            cause,
+        })
+    }
+}
+
+/// The recording source a wire source names; `record-change` never carries a statement,
+/// so it never gets here (it is read as an administrator's recording if it ever did).
+fn recording_source(source: WireSource) -> RecordingSource {
+    match source {
+        WireSource::PreferencesPage => RecordingSource::PreferencesPage,
+        WireSource::DailyRun => RecordingSource::DailyRun,
+        WireSource::Import => RecordingSource::Import,
+        WireSource::Api => RecordingSource::Api,
+        WireSource::Admin | WireSource::RecordChange => RecordingSource::Admin,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn link(byte: u8) -> LinkId {
+        LinkId([byte; 16])
+    }
+
+    fn event(cause: Cause) -> ConsentEvent {
+        ConsentEvent {
+            at: 1_714_557_600_000,
+            consent: ConsentId::parse("newsletter").unwrap(),
+            from: ConsentValue::Applicable,
+            to: ConsentValue::Waiting,
+            purpose: PurposeVersion::first("We send news."),
+            default: ConsentDefault::No,
+            cause,
+        }
+    }
+
+    #[test]
+    fn every_cause_round_trips_through_json() {
+        let causes = [
+            Cause::RecordChange,
+            Cause::Request {
+                period: Date::parse("2024-05-01").unwrap(),
+                link: link(7),
+            },
+            Cause::PreferencesPage {
+                link: link(9),
+                ip: TruncatedIp::from_observed("203.0.113.7"),
+                user_agent: Some("Mozilla/5.0".to_owned()),
+            },
+            Cause::PreferencesPage {
+                link: link(9),
+                ip: None,
+                user_agent: None,
+            },
+            Cause::Recorded {
+                source: RecordingSource::Admin,
+                statement: Statement::parse("Signed paper form, 2024-04-30").unwrap(),
+            },
+            Cause::Recorded {
+                source: RecordingSource::PreferencesPage,
+                statement: Statement::parse("Answered by phone").unwrap(),
+            },
+        ];
+        for cause in causes {
+            let original = event(cause);
+            let json = original.to_json().unwrap();
+            assert_eq!(ConsentEvent::from_json(&json).unwrap(), original, "{json}");
+        }
+    }
+
+    #[test]
+    fn the_json_names_the_source_and_the_evidence() {
+        let json = event(Cause::Request {
+            period: Date::parse("2024-05-01").unwrap(),
+            link: link(1),
+        })
+        .to_json()
+        .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["kind"], "consent-changed");
+        assert_eq!(value["source"], "daily-run");
+        assert_eq!(value["consent"], "newsletter");
+        assert_eq!(value["from"], "applicable");
+        assert_eq!(value["to"], "waiting");
+        assert_eq!(value["purpose-version"], 1);
+        assert_eq!(
+            value["purpose-hash"],
+            PurposeVersion::first("We send news.").hash
+        );
+        assert_eq!(
+            value["evidence"]["link"],
+            "01010101010101010101010101010101"
+        );
+        assert_eq!(value["evidence"]["period"], "2024-05-01");
+        let bare = event(Cause::RecordChange).to_json().unwrap();
+        assert!(!bare.contains("evidence"), "{bare}");
+    }
+
+    #[test]
+    fn events_whose_evidence_does_not_fit_their_source_are_refused() {
+        let base = r#""v":1,"kind":"consent-changed","at":1,"consent":"n","from":"applicable","to":"granted","purpose-version":1,"purpose-hash":"x","default":"no""#;
+        let cases = [
+            r#""source":"daily-run""#,
+            r#""source":"preferences-page","evidence":{"ip":"203.0.113.0/24"}"#,
+            r#""source":"admin""#,
+            r#""source":"record-change","evidence":{"statement":"x"}"#,
+            r#""source":"record-change","evidence":{"ip":"203.0.113.0/24"}"#,
+            r#""source":"admin","evidence":{"statement":"  "}"#,
+            r#""source":"admin","evidence":{"statement":"x","password":"y"}"#,
+        ];
+        for case in cases {
+            let json = format!("{{{base},{case}}}");
+            assert!(ConsentEvent::from_json(&json).is_err(), "{json}");
+        }
+        let future = format!(
+            "{{{},{}}}",
+            base.replace("\"v\":1", "\"v\":2"),
+            r#""source":"record-change""#
+        );
+        assert!(matches!(
+            ConsentEvent::from_json(&future),
+            Err(EventError::UnknownFormat(2))
+        ));
+    }
+
+    #[test]
+    fn observed_ips_are_truncated_to_their_network() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("203.0.113.77", Some("203.0.113.0/24")),
+            (" 198.51.100.1 ", Some("198.51.100.0/24")),
+            ("203.0.113.77:8443", Some("203.0.113.0/24")),
+            ("2001:db8:abcd:12:1:2:3:4", Some("2001:db8:abcd::/48")),
+            ("[2001:db8:abcd:12::1]:443", Some("2001:db8:abcd::/48")),
+            ("::ffff:192.0.2.128", Some("192.0.2.0/24")),
+            ("::1", Some("::/48")),
+            ("localhost", None),
+            ("", None),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(
+                TruncatedIp::from_observed(raw)
+                    .as_ref()
+                    .map(TruncatedIp::as_str),
+                *expected,
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn user_agents_are_trimmed_and_capped_on_a_character_boundary() {
+        assert_eq!(user_agent_evidence("  "), None);
+        assert_eq!(user_agent_evidence(" curl/8 ").as_deref(), Some("curl/8"));
+        let long = "é".repeat(400);
+        let kept = user_agent_evidence(&long).unwrap();
+        assert!(kept.len() <= MAX_USER_AGENT_LEN);
+        assert!(kept.chars().all(|character| character == 'é'));
+    }
+
+    #[test]
+    fn link_ids_print_as_hex_and_read_back() {
+        let id = LinkId([0xab; 16]);
+        assert_eq!(id.to_string(), "ab".repeat(16));
+        assert_eq!(LinkId::try_from(id.to_string()), Ok(id));
+        assert_eq!(LinkId::try_from("abcd".to_owned()), Err(InvalidLinkId));
+    }
+}

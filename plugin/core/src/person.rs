@@ -1,0 +1,213 @@
+//! The person snapshot: a cache of one record's consent events, and the fold that rebuilds it.
+//!
+//! Every change goes through [`PersonSnapshot::apply`] (or its unchecked twin used by the
+//! transitions, which build events from the current state), so folding a record's events
+//! over a fresh snapshot gives exactly the stored snapshot.
+
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Date;
+use crate::consent::{ConsentDefault, ConsentValue};
+use crate::definition::ConsentId;
+use crate::event::{Cause, ConsentEvent};
+use crate::record::RecordRef;
+
+/// Whether the plugin may process the person at all.
+///
+/// Only `Active` is set today; restriction, erasure and de-duplication set the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PersonStatus {
+    Active,
+    /// The person asked to stop processing (GDPR Art. 18), since the time given.
+    Restricted {
+        since: i64,
+    },
+    /// The person's data were erased (GDPR Art. 17), since the time given.
+    Erased {
+        since: i64,
+    },
+    /// The record duplicates another record of the same person, since the time given.
+    Duplicate {
+        since: i64,
+    },
+}
+
+/// The current value of one consent for the person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentState {
+    pub consent: ConsentId,
+    pub value: ConsentValue,
+    /// When the value last changed.
+    pub since: i64,
+    /// The purpose-text version the value refers to.
+    pub purpose_version: u32,
+    /// The consent's default when the value last changed.
+    pub default: ConsentDefault,
+}
+
+/// Everything the plugin holds about one record's consents.
+///
+/// Field order matters: the hot path reads `status`, `record` and `consents` in place
+/// without decoding the rest (see [`crate::storage`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonSnapshot {
+    pub status: PersonStatus,
+    pub record: RecordRef,
+    /// One entry per consent that ever had a value other than Not Applicable, sorted by id.
+    pub consents: Vec<ConsentState>,
+    /// The period of the last daily run that sent this person a request.
+    pub last_request: Option<Date>,
+    /// The person's name as the CRM holds it (may be empty).
+    pub name: String,
+}
+
+/// An event does not follow from the state before it: the stream is not a valid history.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event for consent {consent} changes it from {claimed}, but it was {actual}")]
+pub struct FoldError {
+    pub consent: ConsentId,
+    pub claimed: ConsentValue,
+    pub actual: ConsentValue,
+}
+
+impl PersonSnapshot {
+    /// A person without any consent value yet.
+    pub fn new(record: RecordRef, name: String) -> PersonSnapshot {
+        PersonSnapshot {
+            status: PersonStatus::Active,
+            record,
+            consents: Vec::new(),
+            last_request: None,
+            name,
+        }
+    }
+
+    /// The state of `consent`, if it ever had a value.
+    pub fn state_of(&self, consent: &str) -> Option<&ConsentState> {
+        self.position(consent)
+            .ok()
+            .and_then(|index| self.consents.get(index))
+    }
+
+    /// The value of `consent`; Not Applicable when it never had one.
+    pub fn value_of(&self, consent: &str) -> ConsentValue {
+        self.state_of(consent)
+            .map_or(ConsentValue::NotApplicable, |state| state.value)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == PersonStatus::Active
+    }
+
+    /// Applies one event, checking that it starts from the current value.
+    pub fn apply(&mut self, event: &ConsentEvent) -> Result<(), FoldError> {
+        let actual = self.value_of(event.consent.as_str());
+        if actual != event.from {
+            return Err(FoldError {
+                consent: event.consent.clone(),
+                claimed: event.from,
+                actual,
+            });
+        }
+        self.commit(event);
+        Ok(())
+    }
+
+    /// Applies one event built from the current state (the transitions' path).
+    pub(crate) fn commit(&mut self, event: &ConsentEvent) {
+        let state = ConsentState {
+            consent: event.consent.clone(),
+            value: event.to,
+            since: event.at,
+            purpose_version: event.purpose.version,
+            default: event.default,
+        };
+        match self.position(event.consent.as_str()) {
+            Ok(index) => self.consents[index] = state,
+            Err(index) => self.consents.insert(index, state),
+        }
+        if let Cause::Request { period, .. } = &event.cause {
+            self.last_request = Some(*period);
+        }
+    }
+
+    fn position(&self, consent: &str) -> Result<usize, usize> {
+        self.consents
+            .binary_search_by(|state| state.consent.as_str().cmp(consent))
+    }
+}
+
+/// Rebuilds a record's snapshot from its identity (from the CRM) and its events, oldest
+/// first.
+pub fn fold(
+    record: RecordRef,
+    name: String,
+    events: &[ConsentEvent],
+) -> Result<PersonSnapshot, FoldError> {
+    let mut snapshot = PersonSnapshot::new(record, name);
+    for event in events {
+        snapshot.apply(event)?;
+    }
+    Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::PurposeVersion;
+    use crate::record::Module;
+
+    fn change(consent: &str, from: ConsentValue, to: ConsentValue, at: i64) -> ConsentEvent {
+        ConsentEvent {
+            at,
+            consent: ConsentId::parse(consent).unwrap(),
+            from,
+            to,
+            purpose: PurposeVersion::first(consent),
+            default: ConsentDefault::Yes,
+            cause: Cause::RecordChange,
+        }
+    }
+
+    #[test]
+    fn folding_keeps_consents_sorted_and_takes_the_latest_value() {
+        use ConsentValue::*;
+        let events = [
+            change("tracking", NotApplicable, Applicable, 1),
+            change("newsletter", NotApplicable, Applicable, 2),
+            change("newsletter", Applicable, NotApplicable, 3),
+        ];
+        let snapshot = fold(
+            RecordRef::new(Module::Contacts, "1"),
+            "Ada".to_owned(),
+            &events,
+        )
+        .unwrap();
+        let ids: Vec<_> = snapshot
+            .consents
+            .iter()
+            .map(|state| state.consent.as_str())
+            .collect();
+        assert_eq!(ids, ["newsletter", "tracking"]);
+        assert_eq!(snapshot.value_of("newsletter"), NotApplicable);
+        assert_eq!(snapshot.state_of("newsletter").unwrap().since, 3);
+        assert_eq!(snapshot.value_of("tracking"), Applicable);
+        assert_eq!(snapshot.value_of("never-seen"), NotApplicable);
+    }
+
+    #[test]
+    fn folding_refuses_an_event_that_does_not_start_from_the_current_value() {
+        use ConsentValue::*;
+        let cases = [
+            vec![change("newsletter", Applicable, Waiting, 1)],
+            vec![
+                change("newsletter", NotApplicable, Applicable, 1),
+                change("newsletter", Waiting, Granted, 2),
+            ],
+        ];
+        for events in cases {
+            let folded = fold(RecordRef::new(Module::Leads, "1"), String::new(), &events);
+            assert!(folded.is_err(), "{events:?}");
+        }
+    }
+}

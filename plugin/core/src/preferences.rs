@@ -1,0 +1,128 @@
+//! The contact-facing preferences page: what the person sees about their consents.
+
+use crate::configuration::Configuration;
+use crate::consent::ConsentValue;
+use crate::person::PersonSnapshot;
+
+/// One consent as the person sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentView {
+    pub id: String,
+    pub title: String,
+    /// The exact purpose text, in its current version.
+    pub purpose: String,
+    pub purpose_version: u32,
+    pub value: ConsentValue,
+    /// Whether the person can grant or withdraw it on the page.
+    pub changeable: bool,
+}
+
+/// The page for one person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub name: String,
+    pub organisation: String,
+    /// Every consent of the person's module whose value is not not-applicable, in
+    /// configuration order.
+    pub consents: Vec<ConsentView>,
+    pub link_expires_at: i64,
+}
+
+/// The page for the person of `snapshot`, opened with a link valid until `link_expires_at`.
+pub fn page(
+    configuration: &Configuration,
+    snapshot: &PersonSnapshot,
+    link_expires_at: i64,
+) -> Page {
+    let consents = configuration
+        .consents_of(snapshot.record.module)
+        .filter_map(|stored| {
+            let value = snapshot.value_of(stored.id().as_str());
+            (value != ConsentValue::NotApplicable).then(|| ConsentView {
+                id: stored.id().to_string(),
+                title: stored.definition.title.clone(),
+                purpose: stored.definition.purpose.clone(),
+                purpose_version: stored.purpose.version,
+                value,
+                changeable: value.is_changeable(),
+            })
+        })
+        .collect();
+    Page {
+        name: snapshot.name.clone(),
+        organisation: configuration
+            .settings()
+            .map(|settings| settings.organisation().to_owned())
+            .unwrap_or_default(),
+        consents,
+        link_expires_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::tests::{definition_input, settings_input};
+    use crate::definition::ConsentKind;
+    use crate::event::{Cause, RecordingSource, Statement};
+    use crate::lifecycle::{Choice, answer, reevaluate};
+    use crate::record::tests::fields;
+    use crate::record::{Module, RecordRef};
+
+    #[test]
+    fn the_page_lists_every_consent_that_applies_with_its_exact_purpose() {
+        let mut configuration = Configuration::default();
+        configuration.set_settings(settings_input()).unwrap();
+        let mut newsletter = definition_input("newsletter", "contacts", ConsentKind::Custom);
+        newsletter.purpose = "  We send news <monthly> & more.\n".to_owned();
+        configuration.put_consent(newsletter).unwrap();
+        let mut phone = definition_input(
+            "phone",
+            "contacts",
+            ConsentKind::Data {
+                field: "phone".into(),
+            },
+        );
+        phone.applies_when = vec![crate::definition::Clause {
+            field: "phone".into(),
+            condition: crate::definition::Condition::Present,
+        }];
+        configuration.put_consent(phone).unwrap();
+        configuration
+            .put_consent(definition_input("lead-news", "leads", ConsentKind::Custom))
+            .unwrap();
+        let mut snapshot = PersonSnapshot::new(RecordRef::new(Module::Contacts, "1"), "Ada".into());
+        reevaluate(&mut snapshot, &configuration, &fields(&[("phone", "")]), 1);
+        let cause = Cause::Recorded {
+            source: RecordingSource::Admin,
+            statement: Statement::parse("form").unwrap(),
+        };
+        answer(
+            &mut snapshot,
+            &configuration,
+            &[Choice {
+                consent: "newsletter".into(),
+                grant: true,
+            }],
+            &cause,
+            2,
+        )
+        .unwrap();
+
+        let page = page(&configuration, &snapshot, 99);
+        assert_eq!(page.name, "Ada");
+        assert_eq!(page.organisation, "Example Ltd");
+        assert_eq!(page.link_expires_at, 99);
+        assert_eq!(
+            page.consents,
+            [ConsentView {
+                id: "newsletter".into(),
+                title: "Title of newsletter".into(),
+                purpose: "  We send news <monthly> & more.\n".into(),
+                purpose_version: 1,
+                value: ConsentValue::Granted,
+                changeable: true,
+            }]
+        );
+    }
+}

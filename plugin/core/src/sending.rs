@@ -1,0 +1,908 @@
+//! The pre-send decision, the hot path: one decision per recipient of one mail.
+//!
+//! A batch is decided from the stored bytes only: the configuration's sending index (read
+//! in place from `config`) and each recipient's stored snapshot (`person/<address>`, read in
+//! place), so the adapter reads storage exactly twice per call whatever the batch size:
+//! [`SendingPolicy::decode`], [`person_keys`], [`decide_batch`].
+//!
+//! # Decision table
+//!
+//! Checked top to bottom; the first row that matches decides. "Known" means a snapshot is
+//! stored under the recipient's normalised address; "status" is the known person's status.
+//!
+//! | class | condition | decision |
+//! |---|---|---|
+//! | any | the address does not look like an address | refuse `invalid-address` |
+//! | transactional | unknown, or status active / duplicate | allow `contract` |
+//! | transactional | status restricted / erased | allow `legal-obligation` |
+//! | ad-hoc | unknown, or status active | allow `legitimate-interests` |
+//! | ad-hoc | status restricted / erased / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
+//! | workflow | a purpose is named and no consent has that id | refuse `purpose-unknown` |
+//! | workflow | unknown | allow `legitimate-interests` |
+//! | workflow | status restricted / erased / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
+//! | workflow | the purpose's consent is not-granted | refuse `consent-refused` |
+//! | workflow | the purpose's consent is granted | allow `consent` |
+//! | workflow | otherwise (no purpose, or any other value) | allow `legitimate-interests` |
+//! | marketing | consents are not enabled | refuse `consents-not-enabled` |
+//! | marketing | no purpose, or no consent has that id | refuse `purpose-unknown` |
+//! | marketing | unknown | refuse `unknown-recipient` |
+//! | marketing | status restricted / erased / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
+//! | marketing | purpose consent granted | allow `consent` |
+//! | marketing | purpose consent waiting, default yes | allow `consent` |
+//! | marketing | purpose consent waiting, default no | refuse `consent-pending` |
+//! | marketing | purpose consent applicable | refuse `consent-not-requested` |
+//! | marketing | purpose consent not-granted | refuse `consent-refused` |
+//! | marketing | purpose consent not-applicable or no value | refuse `consent-not-applicable` |
+//!
+//! Obligations of an allowed send:
+//!
+//! | obligation | when |
+//! |---|---|
+//! | `preferences-footer` | ad-hoc or marketing mail, role `to`, known person; never for `cc` / `bcc`, never for transactional or workflow mail |
+//! | `strip-tracking` | the person's email-tracking consent (of their module) is not granted: also when the recipient is unknown, or the module has no email-tracking consent (no consent, no tracking) |
+//!
+//! Refusals carry no detail on the hot path: the reason says it all.
+
+use crate::address::looks_like_address;
+use crate::consent::{ConsentDefault, ConsentValue};
+use crate::person::PersonStatus;
+use crate::storage::{
+    PersonFacts, SendingIndex, StorageError, decode_sending_index, person_key, read_person_facts,
+};
+
+/// What kind of mail is being sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageClass {
+    AdHoc,
+    Workflow,
+    Marketing,
+    Transactional,
+}
+
+/// The recipient's place in the mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientRole {
+    To,
+    Cc,
+    Bcc,
+}
+
+/// One recipient, as the mail names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub address: String,
+    pub role: RecipientRole,
+}
+
+/// The mail being sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRequest {
+    pub class: MessageClass,
+    /// The consent (definition id) the mail relies on.
+    pub purpose: Option<String>,
+}
+
+/// The lawful basis an allowed send relies on (GDPR Art. 6(1)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LawfulBasis {
+    Consent,
+    Contract,
+    LegalObligation,
+    LegitimateInterests,
+}
+
+/// What the host must do to the mail for one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Obligations {
+    pub preferences_footer: bool,
+    pub strip_tracking: bool,
+}
+
+/// Why a send is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    ConsentsNotEnabled,
+    PurposeUnknown,
+    InvalidAddress,
+    UnknownRecipient,
+    ConsentNotApplicable,
+    ConsentNotRequested,
+    ConsentPending,
+    ConsentRefused,
+    ProcessingRestricted,
+    Erased,
+    Duplicate,
+}
+
+/// The decision for one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow {
+        basis: LawfulBasis,
+        obligations: Obligations,
+    },
+    Refuse(RefusalReason),
+}
+
+/// The purpose a request names, resolved against the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurposeCheck<'a> {
+    /// The request names no purpose.
+    None,
+    /// The request names a purpose no consent has.
+    Undefined,
+    /// The request names the consent with this id.
+    Defined(&'a str),
+}
+
+/// The configuration as the hot path needs it, borrowed from the stored `config` bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SendingPolicy<'a> {
+    index: SendingIndex<'a>,
+}
+
+impl<'a> SendingPolicy<'a> {
+    /// Reads the policy in place from the stored `config` value (none: nothing configured).
+    pub fn decode(config: Option<&'a [u8]>) -> Result<SendingPolicy<'a>, StorageError> {
+        decode_sending_index(config).map(|index| SendingPolicy { index })
+    }
+
+    pub fn consents_enabled(&self) -> bool {
+        self.index.enabled
+    }
+
+    /// Resolves the purpose a request names.
+    pub fn check_purpose<'p>(&self, purpose: Option<&'p str>) -> PurposeCheck<'p> {
+        match purpose {
+            None => PurposeCheck::None,
+            Some(id) if self.index.consents.iter().any(|consent| consent.id == id) => {
+                PurposeCheck::Defined(id)
+            }
+            Some(_) => PurposeCheck::Undefined,
+        }
+    }
+}
+
+/// The store keys to read for `recipients`, in their order (`person/<normalised address>`).
+pub fn person_keys(recipients: &[Recipient]) -> Vec<String> {
+    recipients
+        .iter()
+        .map(|recipient| person_key(&recipient.address))
+        .collect()
+}
+
+/// Decides for every recipient, given the stored snapshot bytes read under
+/// [`person_keys`], in recipient order. A snapshot that cannot be read is an error (the
+/// adapter traps, and the host refuses the whole mail): never an allowance.
+pub fn decide_batch<S: AsRef<[u8]>>(
+    policy: &SendingPolicy<'_>,
+    request: &SendRequest,
+    recipients: &[Recipient],
+    snapshots: &[Option<S>],
+) -> Result<Vec<Decision>, StorageError> {
+    if recipients.len() != snapshots.len() {
+        return Err(StorageError::BatchMismatch {
+            recipients: recipients.len(),
+            snapshots: snapshots.len(),
+        });
+    }
+    let purpose = policy.check_purpose(request.purpose.as_deref());
+    let purpose_id = match purpose {
+        PurposeCheck::Defined(id) => Some(id),
+        PurposeCheck::None | PurposeCheck::Undefined => None,
+    };
+    let mut decisions = Vec::with_capacity(recipients.len());
+    for (recipient, snapshot) in recipients.iter().zip(snapshots) {
+        if !looks_like_address(&recipient.address) {
+            decisions.push(Decision::Refuse(RefusalReason::InvalidAddress));
+            continue;
+        }
+        let person = match snapshot {
+            Some(bytes) => Some(read_person_facts(
+                bytes.as_ref(),
+                purpose_id,
+                &policy.index,
+            )?),
+            None => None,
+        };
+        decisions.push(decide(
+            request.class,
+            recipient.role,
+            policy.index.enabled,
+            purpose,
+            person.as_ref(),
+        ));
+    }
+    Ok(decisions)
+}
+
+/// The decision table for a recipient whose address looks like an address.
+pub fn decide(
+    class: MessageClass,
+    role: RecipientRole,
+    consents_enabled: bool,
+    purpose: PurposeCheck<'_>,
+    person: Option<&PersonFacts>,
+) -> Decision {
+    use RefusalReason as Refuse;
+    let status_refusal = |person: &PersonFacts| match person.status {
+        PersonStatus::Active => None,
+        PersonStatus::Restricted { .. } => Some(Refuse::ProcessingRestricted),
+        PersonStatus::Erased { .. } => Some(Refuse::Erased),
+        PersonStatus::Duplicate { .. } => Some(Refuse::Duplicate),
+    };
+    // The person's purpose value counts only when the request names a defined purpose.
+    let purpose_value = |person: &PersonFacts| match purpose {
+        PurposeCheck::Defined(_) => person.purpose.map(|(value, _)| value),
+        PurposeCheck::None | PurposeCheck::Undefined => None,
+    };
+    let verdict = match class {
+        MessageClass::Transactional => Ok(match person.map(|person| person.status) {
+            Some(PersonStatus::Restricted { .. } | PersonStatus::Erased { .. }) => {
+                LawfulBasis::LegalObligation
+            }
+            _ => LawfulBasis::Contract,
+        }),
+        MessageClass::AdHoc => match person.and_then(status_refusal) {
+            Some(refusal) => Err(refusal),
+            None => Ok(LawfulBasis::LegitimateInterests),
+        },
+        MessageClass::Workflow => match (purpose, person) {
+            (PurposeCheck::Undefined, _) => Err(Refuse::PurposeUnknown),
+            (_, None) => Ok(LawfulBasis::LegitimateInterests),
+            (_, Some(person)) => match (status_refusal(person), purpose_value(person)) {
+                (Some(refusal), _) => Err(refusal),
+                (None, Some(ConsentValue::NotGranted)) => Err(Refuse::ConsentRefused),
+                (None, Some(ConsentValue::Granted)) => Ok(LawfulBasis::Consent),
+                (None, _) => Ok(LawfulBasis::LegitimateInterests),
+            },
+        },
+        MessageClass::Marketing => match (consents_enabled, purpose, person) {
+            (false, _, _) => Err(Refuse::ConsentsNotEnabled),
+            (true, PurposeCheck::None | PurposeCheck::Undefined, _) => Err(Refuse::PurposeUnknown),
+            (true, PurposeCheck::Defined(_), None) => Err(Refuse::UnknownRecipient),
+            (true, PurposeCheck::Defined(_), Some(person)) => match status_refusal(person) {
+                Some(refusal) => Err(refusal),
+                None => marketing_consent(person.purpose),
+            },
+        },
+    };
+    match verdict {
+        Err(reason) => Decision::Refuse(reason),
+        Ok(basis) => Decision::Allow {
+            basis,
+            obligations: Obligations {
+                preferences_footer: role == RecipientRole::To
+                    && person.is_some()
+                    && matches!(class, MessageClass::AdHoc | MessageClass::Marketing),
+                strip_tracking: person.and_then(|person| person.email_tracking)
+                    != Some(ConsentValue::Granted),
+            },
+        },
+    }
+}
+
+/// Marketing to an active person: what their purpose consent allows.
+fn marketing_consent(
+    purpose: Option<(ConsentValue, ConsentDefault)>,
+) -> Result<LawfulBasis, RefusalReason> {
+    match purpose {
+        Some((ConsentValue::Granted, _)) | Some((ConsentValue::Waiting, ConsentDefault::Yes)) => {
+            Ok(LawfulBasis::Consent)
+        }
+        Some((ConsentValue::Waiting, ConsentDefault::No)) => Err(RefusalReason::ConsentPending),
+        Some((ConsentValue::Applicable, _)) => Err(RefusalReason::ConsentNotRequested),
+        Some((ConsentValue::NotGranted, _)) => Err(RefusalReason::ConsentRefused),
+        Some((ConsentValue::NotApplicable, _)) | None => Err(RefusalReason::ConsentNotApplicable),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::Configuration;
+    use crate::configuration::tests::{definition_input, settings_input};
+    use crate::definition::{ConsentId, ConsentKind};
+    use crate::person::{ConsentState, PersonSnapshot};
+    use crate::record::{Module, RecordRef};
+    use crate::storage::{encode_configuration, encode_person};
+    use ConsentDefault::{No, Yes};
+    use ConsentValue::*;
+    use LawfulBasis::*;
+    use MessageClass::*;
+    use RecipientRole::*;
+
+    /// A person in the decision table: status, purpose consent value, tracking granted.
+    #[derive(Clone, Copy, Debug)]
+    enum Who {
+        Unknown,
+        Known(PersonStatus, Option<(ConsentValue, ConsentDefault)>, bool),
+    }
+
+    const ACTIVE: PersonStatus = PersonStatus::Active;
+    const RESTRICTED: PersonStatus = PersonStatus::Restricted { since: 1 };
+    const ERASED: PersonStatus = PersonStatus::Erased { since: 1 };
+    const DUPLICATE: PersonStatus = PersonStatus::Duplicate { since: 1 };
+
+    fn active(purpose: Option<(ConsentValue, ConsentDefault)>) -> Who {
+        Who::Known(ACTIVE, purpose, false)
+    }
+
+    fn facts(who: Who) -> Option<PersonFacts> {
+        match who {
+            Who::Unknown => None,
+            Who::Known(status, purpose, tracking) => Some(PersonFacts {
+                status,
+                module: Module::Contacts,
+                purpose,
+                email_tracking: Some(if tracking { Granted } else { Waiting }),
+            }),
+        }
+    }
+
+    fn allow(basis: LawfulBasis, footer: bool, strip: bool) -> Decision {
+        Decision::Allow {
+            basis,
+            obligations: Obligations {
+                preferences_footer: footer,
+                strip_tracking: strip,
+            },
+        }
+    }
+
+    fn refuse(reason: RefusalReason) -> Decision {
+        Decision::Refuse(reason)
+    }
+
+    const DEFINED: PurposeCheck<'static> = PurposeCheck::Defined("newsletter");
+
+    #[test]
+    fn every_cell_of_the_decision_table_decides_as_documented() {
+        use RefusalReason as R;
+        let rows: Vec<(
+            MessageClass,
+            RecipientRole,
+            bool,
+            PurposeCheck<'static>,
+            Who,
+            Decision,
+        )> = vec![
+            // transactional: always allowed; the ground depends on the status.
+            (
+                Transactional,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::Unknown,
+                allow(Contract, false, true),
+            ),
+            (
+                Transactional,
+                To,
+                true,
+                PurposeCheck::None,
+                active(None),
+                allow(Contract, false, true),
+            ),
+            (
+                Transactional,
+                To,
+                false,
+                PurposeCheck::Undefined,
+                active(Some((NotGranted, No))),
+                allow(Contract, false, true),
+            ),
+            (
+                Transactional,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::Known(ACTIVE, None, true),
+                allow(Contract, false, false),
+            ),
+            (
+                Transactional,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::Known(RESTRICTED, None, false),
+                allow(LegalObligation, false, true),
+            ),
+            (
+                Transactional,
+                Cc,
+                true,
+                PurposeCheck::None,
+                Who::Known(ERASED, None, false),
+                allow(LegalObligation, false, true),
+            ),
+            (
+                Transactional,
+                Bcc,
+                true,
+                PurposeCheck::None,
+                Who::Known(DUPLICATE, None, true),
+                allow(Contract, false, false),
+            ),
+            // ad-hoc: allowed for unknown and active people; footer only for a known To.
+            (
+                AdHoc,
+                To,
+                false,
+                PurposeCheck::None,
+                Who::Unknown,
+                allow(LegitimateInterests, false, true),
+            ),
+            (
+                AdHoc,
+                To,
+                false,
+                PurposeCheck::None,
+                active(None),
+                allow(LegitimateInterests, true, true),
+            ),
+            (
+                AdHoc,
+                Cc,
+                false,
+                PurposeCheck::None,
+                active(None),
+                allow(LegitimateInterests, false, true),
+            ),
+            (
+                AdHoc,
+                Bcc,
+                true,
+                PurposeCheck::None,
+                Who::Known(ACTIVE, None, true),
+                allow(LegitimateInterests, false, false),
+            ),
+            (
+                AdHoc,
+                To,
+                true,
+                DEFINED,
+                active(Some((NotGranted, No))),
+                allow(LegitimateInterests, true, true),
+            ),
+            (
+                AdHoc,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::Known(RESTRICTED, None, true),
+                refuse(R::ProcessingRestricted),
+            ),
+            (
+                AdHoc,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::Known(ERASED, None, true),
+                refuse(R::Erased),
+            ),
+            (
+                AdHoc,
+                Cc,
+                true,
+                PurposeCheck::None,
+                Who::Known(DUPLICATE, None, true),
+                refuse(R::Duplicate),
+            ),
+            // workflow: allowed unless the purpose's consent was refused.
+            (
+                Workflow,
+                To,
+                false,
+                PurposeCheck::Undefined,
+                Who::Unknown,
+                refuse(R::PurposeUnknown),
+            ),
+            (
+                Workflow,
+                To,
+                false,
+                PurposeCheck::Undefined,
+                active(None),
+                refuse(R::PurposeUnknown),
+            ),
+            (
+                Workflow,
+                To,
+                false,
+                PurposeCheck::None,
+                Who::Unknown,
+                allow(LegitimateInterests, false, true),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                DEFINED,
+                Who::Unknown,
+                allow(LegitimateInterests, false, true),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                PurposeCheck::None,
+                active(None),
+                allow(LegitimateInterests, false, true),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::Known(ACTIVE, Some((NotGranted, No)), true),
+                allow(LegitimateInterests, false, false),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                DEFINED,
+                active(Some((NotGranted, Yes))),
+                refuse(R::ConsentRefused),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                DEFINED,
+                active(Some((Granted, No))),
+                allow(Consent, false, true),
+            ),
+            (
+                Workflow,
+                Cc,
+                true,
+                DEFINED,
+                active(Some((Waiting, No))),
+                allow(LegitimateInterests, false, true),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                DEFINED,
+                active(Some((Applicable, No))),
+                allow(LegitimateInterests, false, true),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                DEFINED,
+                active(Some((NotApplicable, No))),
+                allow(LegitimateInterests, false, true),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                DEFINED,
+                active(None),
+                allow(LegitimateInterests, false, true),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                DEFINED,
+                Who::Known(RESTRICTED, Some((Granted, No)), true),
+                refuse(R::ProcessingRestricted),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                DEFINED,
+                Who::Known(ERASED, Some((Granted, No)), true),
+                refuse(R::Erased),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::Known(DUPLICATE, None, true),
+                refuse(R::Duplicate),
+            ),
+            // marketing: needs consents enabled, a purpose, a known active person, and consent.
+            (
+                Marketing,
+                To,
+                false,
+                DEFINED,
+                active(Some((Granted, No))),
+                refuse(R::ConsentsNotEnabled),
+            ),
+            (
+                Marketing,
+                To,
+                false,
+                PurposeCheck::None,
+                Who::Unknown,
+                refuse(R::ConsentsNotEnabled),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                PurposeCheck::None,
+                active(Some((Granted, No))),
+                refuse(R::PurposeUnknown),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                PurposeCheck::Undefined,
+                active(Some((Granted, No))),
+                refuse(R::PurposeUnknown),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                Who::Unknown,
+                refuse(R::UnknownRecipient),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                Who::Known(RESTRICTED, Some((Granted, No)), true),
+                refuse(R::ProcessingRestricted),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                Who::Known(ERASED, Some((Granted, No)), true),
+                refuse(R::Erased),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                Who::Known(DUPLICATE, Some((Granted, No)), true),
+                refuse(R::Duplicate),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                active(Some((Granted, No))),
+                allow(Consent, true, true),
+            ),
+            (
+                Marketing,
+                Cc,
+                true,
+                DEFINED,
+                active(Some((Granted, No))),
+                allow(Consent, false, true),
+            ),
+            (
+                Marketing,
+                Bcc,
+                true,
+                DEFINED,
+                Who::Known(ACTIVE, Some((Granted, Yes)), true),
+                allow(Consent, false, false),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                Who::Known(ACTIVE, Some((Granted, Yes)), true),
+                allow(Consent, true, false),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                active(Some((Waiting, Yes))),
+                allow(Consent, true, true),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                active(Some((Waiting, No))),
+                refuse(R::ConsentPending),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                active(Some((Applicable, Yes))),
+                refuse(R::ConsentNotRequested),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                active(Some((NotGranted, Yes))),
+                refuse(R::ConsentRefused),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                active(Some((NotApplicable, Yes))),
+                refuse(R::ConsentNotApplicable),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                active(None),
+                refuse(R::ConsentNotApplicable),
+            ),
+        ];
+        for (class, role, enabled, purpose, who, expected) in rows {
+            let decided = decide(class, role, enabled, purpose, facts(who).as_ref());
+            assert_eq!(
+                decided, expected,
+                "{class:?} {role:?} enabled={enabled} {purpose:?} {who:?}"
+            );
+        }
+    }
+
+    fn stored_configuration(enabled: bool) -> Vec<u8> {
+        let mut configuration = Configuration::default();
+        configuration.set_settings(settings_input()).unwrap();
+        configuration
+            .put_consent(definition_input(
+                "newsletter",
+                "contacts",
+                ConsentKind::Custom,
+            ))
+            .unwrap();
+        configuration
+            .put_consent(definition_input(
+                "tracking",
+                "contacts",
+                ConsentKind::EmailTracking,
+            ))
+            .unwrap();
+        configuration
+            .put_consent(definition_input("lead-news", "leads", ConsentKind::Custom))
+            .unwrap();
+        if enabled {
+            configuration.enable(true, 1).unwrap();
+        }
+        encode_configuration(&configuration).unwrap()
+    }
+
+    fn stored_person(module: Module, states: &[(&str, ConsentValue, ConsentDefault)]) -> Vec<u8> {
+        let mut snapshot = PersonSnapshot::new(RecordRef::new(module, "1"), "Ada".to_owned());
+        snapshot.consents = states
+            .iter()
+            .map(|(id, value, default)| ConsentState {
+                consent: ConsentId::parse(id).unwrap(),
+                value: *value,
+                since: 1,
+                purpose_version: 1,
+                default: *default,
+            })
+            .collect();
+        snapshot.consents.sort_by(|a, b| a.consent.cmp(&b.consent));
+        encode_person(&snapshot).unwrap()
+    }
+
+    fn recipient(address: &str, role: RecipientRole) -> Recipient {
+        Recipient {
+            address: address.to_owned(),
+            role,
+        }
+    }
+
+    #[test]
+    fn a_batch_is_decided_from_stored_bytes_in_recipient_order() {
+        use RefusalReason as R;
+        let config = stored_configuration(true);
+        let policy = SendingPolicy::decode(Some(&config)).unwrap();
+        let request = SendRequest {
+            class: Marketing,
+            purpose: Some("newsletter".to_owned()),
+        };
+        let granted_tracked = stored_person(
+            Module::Contacts,
+            &[("newsletter", Granted, No), ("tracking", Granted, No)],
+        );
+        let granted = stored_person(Module::Contacts, &[("newsletter", Granted, No)]);
+        let lead = stored_person(Module::Leads, &[("lead-news", Granted, No)]);
+        let recipients = [
+            recipient("ada@example.org", To),
+            recipient("bob@example.org", Cc),
+            recipient("not an address", To),
+            recipient("eve@example.org", To),
+            recipient("lee@example.org", To),
+        ];
+        assert_eq!(
+            person_keys(&recipients),
+            [
+                "person/ada@example.org",
+                "person/bob@example.org",
+                "person/not an address",
+                "person/eve@example.org",
+                "person/lee@example.org"
+            ]
+        );
+        let snapshots = [
+            Some(granted_tracked.as_slice()),
+            Some(granted.as_slice()),
+            None,
+            None,
+            Some(lead.as_slice()),
+        ];
+        let decisions = decide_batch(&policy, &request, &recipients, &snapshots).unwrap();
+        assert_eq!(
+            decisions,
+            [
+                allow(Consent, true, false),
+                allow(Consent, false, true),
+                refuse(R::InvalidAddress),
+                refuse(R::UnknownRecipient),
+                refuse(R::ConsentNotApplicable),
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_configured_refuses_marketing_and_allows_ad_hoc_mail() {
+        let policy = SendingPolicy::decode(None).unwrap();
+        let recipients = [recipient("ada@example.org", To)];
+        let cases = [
+            (Marketing, refuse(RefusalReason::ConsentsNotEnabled)),
+            (AdHoc, allow(LegitimateInterests, false, true)),
+        ];
+        for (class, expected) in cases {
+            let request = SendRequest {
+                class,
+                purpose: Some("newsletter".to_owned()),
+            };
+            let decided = decide_batch::<Vec<u8>>(&policy, &request, &recipients, &[None]).unwrap();
+            assert_eq!(decided, [expected], "{class:?}");
+        }
+        let disabled = stored_configuration(false);
+        let policy = SendingPolicy::decode(Some(&disabled)).unwrap();
+        let request = SendRequest {
+            class: Marketing,
+            purpose: Some("newsletter".to_owned()),
+        };
+        let decided = decide_batch::<Vec<u8>>(&policy, &request, &recipients, &[None]).unwrap();
+        assert_eq!(decided, [refuse(RefusalReason::ConsentsNotEnabled)]);
+    }
+
+    #[test]
+    fn a_corrupt_snapshot_or_a_short_batch_is_an_error_never_an_allowance() {
+        let config = stored_configuration(true);
+        let policy = SendingPolicy::decode(Some(&config)).unwrap();
+        let request = SendRequest {
+            class: AdHoc,
+            purpose: None,
+        };
+        let recipients = [recipient("ada@example.org", To)];
+        assert!(decide_batch(&policy, &request, &recipients, &[Some(vec![9_u8, 9, 9])]).is_err());
+        assert!(decide_batch::<Vec<u8>>(&policy, &request, &recipients, &[]).is_err());
+        assert!(SendingPolicy::decode(Some(&[7])).is_err());
+    }
+}

@@ -1,0 +1,692 @@
+//! The storage layout: every key the plugin writes, and the bytes stored under it.
+//!
+//! | key | value |
+//! |---|---|
+//! | `config` | [`CONFIG_FORMAT`] byte, then the *sending index* (postcard: enabled flag, and per consent its id, module and whether it is the module's email-tracking consent), then the whole [`Configuration`] (postcard: settings, stored definitions with purpose version and hash, enablement with enabled-at and the de-duplication confirmation) |
+//! | `person/<address>` | [`PERSON_FORMAT`] byte, then the [`PersonSnapshot`] (postcard) of the record that owns the normalised address: status, record ref, consent states sorted by id (value, since, purpose version, default at the time), last request period, name |
+//! | `record/<module>/<id>` | [`RECORD_FORMAT`] byte, then a [`RecordEntry`] (postcard): `Owner(address)` when the record's snapshot is `person/<address>`; `Detached { address, snapshot }` when the record has no usable address, or another record owns its address, so its snapshot lives here and it is never mailed |
+//!
+//! Events go to one stream per record (`contacts/42`), see [`crate::event`]. The snapshots
+//! are caches of those events: when a record's snapshot is missing, the adapter rebuilds it
+//! with [`crate::person::fold`] over the record's stream.
+//!
+//! The sending index sits first in `config` and the snapshot starts with what a send
+//! decision needs (status, record, consents), so the hot path ([`crate::sending`]) reads
+//! both in place, borrowing strings from the stored bytes, without decoding the rest.
+//!
+//! An address is owned by the first record that claims it and released when that record's
+//! address changes; the next record seen with the address then claims it ([`place`]).
+//! Records sharing an address keep their own (detached) snapshots until de-duplication
+//! flags them. Between a release and the next observation of another record with that
+//! address (its next change, or the next daily run), a send to the address finds nobody:
+//! marketing to it is refused, the safe side.
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::{Address, push_normalised};
+use crate::configuration::Configuration;
+use crate::consent::{ConsentDefault, ConsentValue};
+use crate::definition::ConsentKind;
+use crate::person::{PersonSnapshot, PersonStatus};
+use crate::record::{Module, RecordRef};
+
+/// The key of the configuration.
+pub const CONFIG_KEY: &str = "config";
+/// Format version of the `config` value.
+pub const CONFIG_FORMAT: u8 = 1;
+/// Format version of `person/` values.
+pub const PERSON_FORMAT: u8 = 1;
+/// Format version of `record/` values.
+pub const RECORD_FORMAT: u8 = 1;
+
+const PERSON_PREFIX: &str = "person/";
+
+/// Stored bytes that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("the stored {what} is empty")]
+    Empty { what: &'static str },
+    #[error("the stored {what} has format version {version}; this engine reads version {expected}")]
+    UnknownFormat {
+        what: &'static str,
+        version: u8,
+        expected: u8,
+    },
+    #[error("the stored {what} cannot be decoded: {source}")]
+    Decode {
+        what: &'static str,
+        source: postcard::Error,
+    },
+    #[error("the {what} cannot be encoded: {source}")]
+    Encode {
+        what: &'static str,
+        source: postcard::Error,
+    },
+    #[error("{recipients} recipients but {snapshots} stored snapshots")]
+    BatchMismatch { recipients: usize, snapshots: usize },
+}
+
+/// The key of the person whose address is `address` (normalised here: trimmed, lower case).
+pub fn person_key(address: &str) -> String {
+    let mut key = String::with_capacity(PERSON_PREFIX.len() + address.len());
+    key.push_str(PERSON_PREFIX);
+    push_normalised(&mut key, address);
+    key
+}
+
+/// The key of a record's entry: `record/<module>/<id>`.
+pub fn record_key(record: &RecordRef) -> String {
+    format!("record/{}/{}", record.module.as_str(), record.id)
+}
+
+/// Where a record's snapshot lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordEntry {
+    /// The record owns the address: its snapshot is `person/<address>`.
+    Owner(Address),
+    /// The record's snapshot is held here: it has no usable address, or another record
+    /// owns it.
+    Detached {
+        address: Option<Address>,
+        snapshot: PersonSnapshot,
+    },
+}
+
+impl RecordEntry {
+    /// The entry of a record whose snapshot lives at `location`.
+    pub fn new(location: &Location, snapshot: &PersonSnapshot) -> RecordEntry {
+        match location {
+            Location::Person(address) => RecordEntry::Owner(address.clone()),
+            Location::Record { address } => RecordEntry::Detached {
+                address: address.clone(),
+                snapshot: snapshot.clone(),
+            },
+        }
+    }
+}
+
+/// Where a record's snapshot lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The record owns the address: `person/<address>`, read on every send.
+    Person(Address),
+    /// Inside the record's own entry: no usable address, or another record owns it.
+    Record { address: Option<Address> },
+}
+
+impl Location {
+    /// The record's address, if it has a usable one.
+    pub fn address(&self) -> Option<&Address> {
+        match self {
+            Location::Person(address) => Some(address),
+            Location::Record { address } => address.as_ref(),
+        }
+    }
+}
+
+/// Where a record's snapshot goes now that the record's address is `address`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub location: Location,
+    /// The `person/` address the record owned and gives up: delete that key.
+    pub released: Option<Address>,
+}
+
+/// Places the snapshot of `record`, whose address is now `address`, given where it was
+/// (`previous`) and which record's snapshot is stored under `person/<address>` (`owner`).
+/// The first record to claim an address owns it; a record sharing an address that another
+/// record owns keeps its snapshot in its own entry.
+pub fn place(
+    record: &RecordRef,
+    address: Option<Address>,
+    previous: Option<&Location>,
+    owner: Option<&RecordRef>,
+) -> Placement {
+    let location = match address {
+        None => Location::Record { address: None },
+        Some(address) => match owner {
+            Some(owner) if owner != record => Location::Record {
+                address: Some(address),
+            },
+            _ => Location::Person(address),
+        },
+    };
+    let released = match previous {
+        Some(Location::Person(previous)) if location != Location::Person(previous.clone()) => {
+            Some(previous.clone())
+        }
+        _ => None,
+    };
+    Placement { location, released }
+}
+
+/// One consent of the sending index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexedConsent<'a> {
+    pub id: &'a str,
+    pub module: Module,
+    pub email_tracking: bool,
+}
+
+/// What a send decision needs from the configuration, read in place from `config`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SendingIndex<'a> {
+    pub enabled: bool,
+    #[serde(borrow)]
+    pub consents: Vec<IndexedConsent<'a>>,
+}
+
+impl<'a> SendingIndex<'a> {
+    fn of(configuration: &'a Configuration) -> SendingIndex<'a> {
+        SendingIndex {
+            enabled: configuration.is_enabled(),
+            consents: configuration
+                .consents()
+                .iter()
+                .map(|stored| IndexedConsent {
+                    id: stored.id().as_str(),
+                    module: stored.definition.module,
+                    email_tracking: stored.definition.kind == ConsentKind::EmailTracking,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn encode<T: Serialize>(
+    format: u8,
+    value: &T,
+    what: &'static str,
+) -> Result<Vec<u8>, StorageError> {
+    append(vec![format], value, what)
+}
+
+fn append<T: Serialize>(
+    bytes: Vec<u8>,
+    value: &T,
+    what: &'static str,
+) -> Result<Vec<u8>, StorageError> {
+    postcard::to_extend(value, bytes).map_err(|source| StorageError::Encode { what, source })
+}
+
+/// The bytes after the format byte, if the format is `expected`.
+fn body<'a>(bytes: &'a [u8], expected: u8, what: &'static str) -> Result<&'a [u8], StorageError> {
+    match bytes.split_first() {
+        None => Err(StorageError::Empty { what }),
+        Some((&version, rest)) if version == expected => Ok(rest),
+        Some((&version, _)) => Err(StorageError::UnknownFormat {
+            what,
+            version,
+            expected,
+        }),
+    }
+}
+
+fn take<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &'static str,
+) -> Result<(T, &'a [u8]), StorageError> {
+    postcard::take_from_bytes(bytes).map_err(|source| StorageError::Decode { what, source })
+}
+
+fn whole<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &'static str) -> Result<T, StorageError> {
+    postcard::from_bytes(bytes).map_err(|source| StorageError::Decode { what, source })
+}
+
+/// The `config` value of `configuration`.
+pub fn encode_configuration(configuration: &Configuration) -> Result<Vec<u8>, StorageError> {
+    let bytes = encode(
+        CONFIG_FORMAT,
+        &SendingIndex::of(configuration),
+        "configuration",
+    )?;
+    append(bytes, configuration, "configuration")
+}
+
+/// The configuration stored as `bytes`; the empty configuration when nothing is stored.
+pub fn decode_configuration(bytes: Option<&[u8]>) -> Result<Configuration, StorageError> {
+    let Some(bytes) = bytes else {
+        return Ok(Configuration::default());
+    };
+    let rest = body(bytes, CONFIG_FORMAT, "configuration")?;
+    let (_index, rest): (SendingIndex<'_>, _) = take(rest, "configuration")?;
+    whole(rest, "configuration")
+}
+
+/// The sending index of the configuration stored as `bytes`, borrowing from them; consents
+/// are disabled and none defined when nothing is stored.
+pub fn decode_sending_index(bytes: Option<&[u8]>) -> Result<SendingIndex<'_>, StorageError> {
+    let Some(bytes) = bytes else {
+        return Ok(SendingIndex::default());
+    };
+    let rest = body(bytes, CONFIG_FORMAT, "configuration")?;
+    take(rest, "configuration").map(|(index, _)| index)
+}
+
+/// The `person/` (or detached) value of `snapshot`.
+pub fn encode_person(snapshot: &PersonSnapshot) -> Result<Vec<u8>, StorageError> {
+    encode(PERSON_FORMAT, snapshot, "person")
+}
+
+pub fn decode_person(bytes: &[u8]) -> Result<PersonSnapshot, StorageError> {
+    whole(body(bytes, PERSON_FORMAT, "person")?, "person")
+}
+
+pub fn encode_record_entry(entry: &RecordEntry) -> Result<Vec<u8>, StorageError> {
+    encode(RECORD_FORMAT, entry, "record entry")
+}
+
+pub fn decode_record_entry(bytes: &[u8]) -> Result<RecordEntry, StorageError> {
+    whole(body(bytes, RECORD_FORMAT, "record entry")?, "record entry")
+}
+
+/// A consent state as stored, its id borrowed from the stored bytes. Mirrors
+/// [`crate::person::ConsentState`] field for field.
+#[derive(Deserialize)]
+struct ConsentStateInPlace<'a> {
+    consent: &'a str,
+    value: ConsentValue,
+    _since: i64,
+    _purpose_version: u32,
+    default: ConsentDefault,
+}
+
+/// What a send decision needs to know about a stored person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PersonFacts {
+    pub status: PersonStatus,
+    pub module: Module,
+    /// The value of the consent asked about, with its default; none if it has no value.
+    pub purpose: Option<(ConsentValue, ConsentDefault)>,
+    /// The value of the module's email-tracking consent; none if it has no value.
+    pub email_tracking: Option<ConsentValue>,
+}
+
+/// Reads, in place and without allocating, the status, module and the values of the
+/// consent `purpose` and of the email-tracking consent the index names for the person's
+/// module, from a stored snapshot.
+pub fn read_person_facts(
+    bytes: &[u8],
+    purpose: Option<&str>,
+    index: &SendingIndex<'_>,
+) -> Result<PersonFacts, StorageError> {
+    const WHAT: &str = "person";
+    let rest = body(bytes, PERSON_FORMAT, WHAT)?;
+    let (status, rest): (PersonStatus, _) = take(rest, WHAT)?;
+    let (module, rest): (Module, _) = take(rest, WHAT)?;
+    let (_id, rest): (&str, _) = take(rest, WHAT)?;
+    let (count, mut rest): (u64, _) = take(rest, WHAT)?;
+    let tracking = index
+        .consents
+        .iter()
+        .find(|consent| consent.email_tracking && consent.module == module)
+        .map(|consent| consent.id);
+    let mut facts = PersonFacts {
+        status,
+        module,
+        purpose: None,
+        email_tracking: None,
+    };
+    for _ in 0..count {
+        let (state, remaining): (ConsentStateInPlace<'_>, _) = take(rest, WHAT)?;
+        rest = remaining;
+        if Some(state.consent) == purpose {
+            facts.purpose = Some((state.value, state.default));
+        }
+        if Some(state.consent) == tracking {
+            facts.email_tracking = Some(state.value);
+        }
+    }
+    Ok(facts)
+}
+
+/// Where a paged job stands: the module it is in and the CRM's cursor within it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCursor {
+    pub module: Module,
+    pub crm: Option<String>,
+}
+
+impl RunCursor {
+    /// `contacts` at the start of a module, `contacts:<crm cursor>` within it.
+    pub fn encode(&self) -> String {
+        match &self.crm {
+            None => self.module.as_str().to_owned(),
+            Some(crm) => format!("{}:{crm}", self.module.as_str()),
+        }
+    }
+
+    pub fn decode(text: &str) -> Option<RunCursor> {
+        let (module, crm) = match text.split_once(':') {
+            Some((module, crm)) => (module, Some(crm.to_owned())),
+            None => (text, None),
+        };
+        Module::parse(module).map(|module| RunCursor { module, crm })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::Date;
+    use crate::configuration::tests::{definition_input, settings_input};
+    use crate::definition::ConsentId;
+    use crate::person::ConsentState;
+
+    fn snapshot(
+        status: PersonStatus,
+        states: &[(&str, ConsentValue, ConsentDefault)],
+    ) -> PersonSnapshot {
+        let mut snapshot = PersonSnapshot::new(
+            RecordRef::new(Module::Leads, "7"),
+            "Ada Lovelace".to_owned(),
+        );
+        snapshot.status = status;
+        snapshot.last_request = Some(Date::parse("2024-05-01").unwrap());
+        snapshot.consents = states
+            .iter()
+            .map(|(id, value, default)| ConsentState {
+                consent: ConsentId::parse(id).unwrap(),
+                value: *value,
+                since: -5,
+                purpose_version: 300,
+                default: *default,
+            })
+            .collect();
+        snapshot
+    }
+
+    fn configuration() -> Configuration {
+        let mut configuration = Configuration::default();
+        configuration.set_settings(settings_input()).unwrap();
+        configuration
+            .put_consent(definition_input("newsletter", "leads", ConsentKind::Custom))
+            .unwrap();
+        configuration
+            .put_consent(definition_input(
+                "tracking",
+                "leads",
+                ConsentKind::EmailTracking,
+            ))
+            .unwrap();
+        configuration
+            .put_consent(definition_input(
+                "contact-tracking",
+                "contacts",
+                ConsentKind::EmailTracking,
+            ))
+            .unwrap();
+        configuration.enable(true, 9).unwrap();
+        configuration
+    }
+
+    #[test]
+    fn person_keys_are_normalised_addresses() {
+        let cases = [
+            (" Ada@Example.ORG ", "person/ada@example.org"),
+            ("ÄDA@example.org", "person/äda@example.org"),
+            ("not an address", "person/not an address"),
+        ];
+        for (address, key) in cases {
+            assert_eq!(person_key(address), key);
+        }
+        assert_eq!(
+            record_key(&RecordRef::new(Module::Contacts, "42")),
+            "record/contacts/42"
+        );
+    }
+
+    #[test]
+    fn stored_values_round_trip() {
+        let configuration = configuration();
+        let bytes = encode_configuration(&configuration).unwrap();
+        assert_eq!(decode_configuration(Some(&bytes)).unwrap(), configuration);
+        assert_eq!(
+            decode_configuration(None).unwrap(),
+            Configuration::default()
+        );
+
+        let person = snapshot(
+            PersonStatus::Duplicate { since: 3 },
+            &[("newsletter", ConsentValue::Waiting, ConsentDefault::Yes)],
+        );
+        assert_eq!(
+            decode_person(&encode_person(&person).unwrap()).unwrap(),
+            person
+        );
+
+        let entries = [
+            RecordEntry::new(
+                &Location::Person(Address::parse("ada@example.org").unwrap()),
+                &person,
+            ),
+            RecordEntry::Detached {
+                address: None,
+                snapshot: person.clone(),
+            },
+            RecordEntry::Detached {
+                address: Some(Address::parse("ada@example.org").unwrap()),
+                snapshot: person,
+            },
+        ];
+        for entry in entries {
+            assert_eq!(
+                decode_record_entry(&encode_record_entry(&entry).unwrap()).unwrap(),
+                entry
+            );
+        }
+    }
+
+    #[test]
+    fn the_sending_index_is_read_in_place_from_the_stored_configuration() {
+        let configuration = configuration();
+        let bytes = encode_configuration(&configuration).unwrap();
+        let index = decode_sending_index(Some(&bytes)).unwrap();
+        assert!(index.enabled);
+        let expected = [
+            ("newsletter", Module::Leads, false),
+            ("tracking", Module::Leads, true),
+            ("contact-tracking", Module::Contacts, true),
+        ];
+        let found: Vec<_> = index
+            .consents
+            .iter()
+            .map(|consent| (consent.id, consent.module, consent.email_tracking))
+            .collect();
+        assert_eq!(found, expected);
+        assert_eq!(decode_sending_index(None).unwrap(), SendingIndex::default());
+    }
+
+    #[test]
+    fn person_facts_read_in_place_agree_with_the_full_snapshot() {
+        use ConsentValue::*;
+        let configuration = configuration();
+        let config_bytes = encode_configuration(&configuration).unwrap();
+        let index = decode_sending_index(Some(&config_bytes)).unwrap();
+        /// (stored person, purpose asked about, expected purpose facts, expected tracking)
+        type Row = (
+            PersonSnapshot,
+            Option<&'static str>,
+            Option<(ConsentValue, ConsentDefault)>,
+            Option<ConsentValue>,
+        );
+        let cases: Vec<Row> = vec![
+            (
+                snapshot(PersonStatus::Active, &[]),
+                Some("newsletter"),
+                None,
+                None,
+            ),
+            (
+                snapshot(
+                    PersonStatus::Active,
+                    &[
+                        ("newsletter", Waiting, ConsentDefault::Yes),
+                        ("tracking", Granted, ConsentDefault::No),
+                    ],
+                ),
+                Some("newsletter"),
+                Some((Waiting, ConsentDefault::Yes)),
+                Some(Granted),
+            ),
+            (
+                snapshot(
+                    PersonStatus::Restricted { since: 1 },
+                    &[
+                        ("contact-tracking", Granted, ConsentDefault::No),
+                        ("newsletter", NotGranted, ConsentDefault::No),
+                    ],
+                ),
+                None,
+                None,
+                None,
+            ),
+            (
+                snapshot(
+                    PersonStatus::Erased { since: i64::MAX },
+                    &[
+                        ("a", Applicable, ConsentDefault::No),
+                        ("tracking", NotApplicable, ConsentDefault::No),
+                    ],
+                ),
+                Some("a"),
+                Some((Applicable, ConsentDefault::No)),
+                Some(NotApplicable),
+            ),
+        ];
+        for (person, purpose, expected_purpose, expected_tracking) in cases {
+            let bytes = encode_person(&person).unwrap();
+            let facts = read_person_facts(&bytes, purpose, &index).unwrap();
+            assert_eq!(facts.status, person.status);
+            assert_eq!(facts.module, person.record.module);
+            assert_eq!(facts.purpose, expected_purpose, "{person:?}");
+            assert_eq!(facts.email_tracking, expected_tracking, "{person:?}");
+        }
+    }
+
+    #[test]
+    fn stored_values_of_another_format_are_refused() {
+        let person = snapshot(PersonStatus::Active, &[]);
+        let mut bytes = encode_person(&person).unwrap();
+        bytes[0] = 2;
+        assert!(matches!(
+            decode_person(&bytes),
+            Err(StorageError::UnknownFormat { version: 2, .. })
+        ));
+        assert!(matches!(
+            decode_person(&[]),
+            Err(StorageError::Empty { .. })
+        ));
+        let index = SendingIndex::default();
+        assert!(read_person_facts(&bytes, None, &index).is_err());
+        assert!(read_person_facts(&[PERSON_FORMAT, 0xff], None, &index).is_err());
+        let config = encode_configuration(&configuration()).unwrap();
+        assert!(decode_configuration(Some(&config[..config.len() - 1])).is_err());
+    }
+
+    #[test]
+    fn a_record_owns_its_address_unless_another_record_does() {
+        let ada = || Address::parse("ada@example.org").unwrap();
+        let new = || Address::parse("ada@new.example.org").unwrap();
+        let me = RecordRef::new(Module::Contacts, "1");
+        let other = RecordRef::new(Module::Leads, "9");
+        let owner = |address: Address| Location::Person(address);
+        let detached = |address: Option<Address>| Location::Record { address };
+        // (address now, where it was, owner of person/<address now>, placed, released)
+        type Row<'a> = (
+            Option<Address>,
+            Option<Location>,
+            Option<&'a RecordRef>,
+            Location,
+            Option<Address>,
+        );
+        let cases: Vec<Row<'_>> = vec![
+            (Some(ada()), None, None, owner(ada()), None),
+            (Some(ada()), None, Some(&other), detached(Some(ada())), None),
+            (
+                Some(ada()),
+                Some(owner(ada())),
+                Some(&me),
+                owner(ada()),
+                None,
+            ),
+            (
+                Some(new()),
+                Some(owner(ada())),
+                None,
+                owner(new()),
+                Some(ada()),
+            ),
+            (
+                Some(new()),
+                Some(owner(ada())),
+                Some(&other),
+                detached(Some(new())),
+                Some(ada()),
+            ),
+            (None, Some(owner(ada())), None, detached(None), Some(ada())),
+            (None, None, None, detached(None), None),
+            (
+                Some(ada()),
+                Some(detached(Some(ada()))),
+                None,
+                owner(ada()),
+                None,
+            ),
+            (
+                Some(ada()),
+                Some(detached(Some(ada()))),
+                Some(&other),
+                detached(Some(ada())),
+                None,
+            ),
+            (
+                Some(ada()),
+                Some(detached(None)),
+                Some(&me),
+                owner(ada()),
+                None,
+            ),
+        ];
+        for (address, previous, owner_record, location, released) in cases {
+            let placement = place(&me, address.clone(), previous.as_ref(), owner_record);
+            assert_eq!(
+                placement,
+                Placement { location, released },
+                "{address:?} from {previous:?}, owner {owner_record:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn run_cursors_name_the_module_and_the_crm_cursor() {
+        let cases = [
+            (
+                RunCursor {
+                    module: Module::Contacts,
+                    crm: None,
+                },
+                "contacts",
+            ),
+            (
+                RunCursor {
+                    module: Module::Leads,
+                    crm: Some("p:2".to_owned()),
+                },
+                "leads:p:2",
+            ),
+            (
+                RunCursor {
+                    module: Module::Leads,
+                    crm: Some(String::new()),
+                },
+                "leads:",
+            ),
+        ];
+        for (cursor, text) in cases {
+            assert_eq!(cursor.encode(), text);
+            assert_eq!(RunCursor::decode(text), Some(cursor));
+        }
+        assert_eq!(RunCursor::decode("accounts:1"), None);
+    }
+}
