@@ -15,7 +15,8 @@ use privacy_guard_host::contract::configuration::{
     Problem, Settings,
 };
 use privacy_guard_host::contract::sending::{
-    Decision, LawfulBasis, MessageClass, Obligations, Recipient, RecipientRole, SendRequest,
+    Decision, LawfulBasis, MessageClass, Obligations, Recipient, RecipientRole, RefusalReason,
+    SendRequest,
 };
 use privacy_guard_host::contract::subjects::Source;
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
@@ -658,6 +659,23 @@ fn value_name(value: ConsentValue) -> &'static str {
     }
 }
 
+fn reason_name(reason: RefusalReason) -> &'static str {
+    match reason {
+        RefusalReason::ConsentsNotEnabled => "consents-not-enabled",
+        RefusalReason::PurposeUnknown => "purpose-unknown",
+        RefusalReason::InvalidAddress => "invalid-address",
+        RefusalReason::UnknownRecipient => "unknown-recipient",
+        RefusalReason::ConsentNotApplicable => "consent-not-applicable",
+        RefusalReason::ConsentNotRequested => "consent-not-requested",
+        RefusalReason::ConsentPending => "consent-pending",
+        RefusalReason::ConsentRefused => "consent-refused",
+        RefusalReason::ProcessingRestricted => "processing-restricted",
+        RefusalReason::Erased => "erased",
+        RefusalReason::Duplicate => "duplicate",
+        RefusalReason::PluginFault => "plugin-fault",
+    }
+}
+
 fn record_decision(
     guard: &Guard,
     person: &str,
@@ -741,8 +759,10 @@ fn check(
             Decision::Refuse(refusal) => {
                 refused = true;
                 println!(
-                    "{}\trefuse\t{:?}\t{}",
-                    recipient.address, refusal.reason, refusal.detail
+                    "{}\trefuse\t{}\t{}",
+                    recipient.address,
+                    reason_name(refusal.reason),
+                    refusal.detail
                 );
             }
         }

@@ -200,14 +200,21 @@ impl Guard {
     }
 
     /// Runs one call as a unit of work and commits what it wrote.
-    fn write<T>(&self, call: impl Fn(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>) -> Result<T, GuardError> {
-        self.unit(|| Ok(self.runtime.with_instance(UnitOfWork::default(), &call)?)).map(|(value, _delivered)| value)
+    fn write<T>(
+        &self,
+        call: impl Fn(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
+    ) -> Result<T, GuardError> {
+        self.unit(|| Ok(self.runtime.with_instance(UnitOfWork::default(), &call)?))
+            .map(|(value, _delivered)| value)
     }
 
     /// Runs `unit` (one or more plugin calls returning what they wrote) under the writer
     /// lock on fresh state, and commits it. When another host process committed first, the
     /// unit is thrown away and run again, so no change is ever made on stale state.
-    fn unit<T>(&self, mut unit: impl FnMut() -> Result<(T, UnitOfWork), GuardError>) -> Result<(T, DeliveryReport), GuardError> {
+    fn unit<T>(
+        &self,
+        mut unit: impl FnMut() -> Result<(T, UnitOfWork), GuardError>,
+    ) -> Result<(T, DeliveryReport), GuardError> {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut attempt = 1;
         loop {
@@ -216,7 +223,10 @@ impl Guard {
             match self.commit(work) {
                 Ok(delivered) => return Ok((value, delivered)),
                 Err(GuardError::Storage(StorageError::Conflict)) if attempt < CONFLICT_RETRIES => {
-                    tracing::info!(attempt, "another host process committed first; running the unit of work again");
+                    tracing::info!(
+                        attempt,
+                        "another host process committed first; running the unit of work again"
+                    );
                     attempt += 1;
                 }
                 Err(error) => return Err(error),
@@ -230,7 +240,11 @@ impl Guard {
         let queued_mail = !work.mails.is_empty();
         let now = self.clock().now_millis();
         self.block_on(self.database().commit(&work, now))?;
-        Ok(if queued_mail { self.deliver_mail_logged() } else { DeliveryReport::default() })
+        Ok(if queued_mail {
+            self.deliver_mail_logged()
+        } else {
+            DeliveryReport::default()
+        })
     }
 
     fn deliver_mail_logged(&self) -> DeliveryReport {
@@ -288,8 +302,7 @@ impl Guard {
 
     /// The whole configuration.
     pub fn configuration(&self) -> Result<Snapshot, GuardError> {
-        Ok(self
-            .read(|store, plugin| plugin.privacy_guard_consent_configuration().call_get(store))?)
+        self.read(|store, plugin| plugin.privacy_guard_consent_configuration().call_get(store))
     }
 
     // ---- records ---------------------------------------------------------------------
@@ -309,7 +322,14 @@ impl Guard {
         }
         let now = self.clock().now_millis();
         let without_id = records.iter().filter(|record| record.id.is_none()).count() as u64;
-        let first_id = if without_id > 0 { self.block_on(self.database().reserve_ids(&format!("records/{module}"), without_id))? } else { 0 };
+        let first_id = if without_id > 0 {
+            self.block_on(
+                self.database()
+                    .reserve_ids(&format!("records/{module}"), without_id),
+            )?
+        } else {
+            0
+        };
         let (report, _delivered) = self.unit(|| {
             let mut next_id = first_id;
             let mut report = ImportReport::default();
@@ -332,7 +352,14 @@ impl Guard {
                     }
                     None => {
                         report.created += 1;
-                        RecordRow { module: module.to_owned(), id, fields: Vec::new(), status: "Active".into(), locked: false, modified_at: now }
+                        RecordRow {
+                            module: module.to_owned(),
+                            id,
+                            fields: Vec::new(),
+                            status: "Active".into(),
+                            locked: false,
+                            modified_at: now,
+                        }
                     }
                 };
                 for (name, value) in &imported.fields {
@@ -343,8 +370,16 @@ impl Guard {
                 changed.push(record);
             }
             for page in changed.chunks(IMPORT_PAGE) {
-                let people: Vec<_> = page.iter().cloned().map(crate::capabilities::person_record).collect();
-                let (summary, page_work) = self.runtime.with_instance(work, |store, plugin| plugin.privacy_guard_consent_records().call_records_changed(store, &people))?;
+                let people: Vec<_> = page
+                    .iter()
+                    .cloned()
+                    .map(crate::capabilities::person_record)
+                    .collect();
+                let (summary, page_work) = self.runtime.with_instance(work, |store, plugin| {
+                    plugin
+                        .privacy_guard_consent_records()
+                        .call_records_changed(store, &people)
+                })?;
                 work = page_work;
                 report.consents_changed += u64::from(summary.consents_changed);
                 progress(page.len() as u64);
@@ -399,8 +434,15 @@ impl Guard {
     /// Runs the daily consent run for `period` (`YYYY-MM-DD`) to its end, page by page;
     /// each page commits with its progress, so an interrupted run resumes where it stopped
     /// (in this process or another) and never sends twice. A finished period does nothing.
-    pub fn run_daily(&self, period: &str, progress: &dyn Fn(&RunReport)) -> Result<RunReport, GuardError> {
-        let mut report = RunReport { period: period.to_owned(), ..RunReport::default() };
+    pub fn run_daily(
+        &self,
+        period: &str,
+        progress: &dyn Fn(&RunReport),
+    ) -> Result<RunReport, GuardError> {
+        let mut report = RunReport {
+            period: period.to_owned(),
+            ..RunReport::default()
+        };
         loop {
             let (page, delivered) = self.unit(|| {
                 let recorded = self.block_on(self.database().job_run(DAILY_CONSENT_RUN, period))?;
@@ -409,7 +451,16 @@ impl Guard {
                     Some(run) => (run.people, run.requests, run.cursor),
                     None => (0, 0, None),
                 };
-                let (page, mut work) = self.runtime.with_instance(UnitOfWork::default(), |store, plugin| plugin.privacy_guard_consent_jobs().call_daily_consent_run(store, period, cursor.as_deref(), DAILY_RUN_PAGE))?;
+                let (page, mut work) =
+                    self.runtime
+                        .with_instance(UnitOfWork::default(), |store, plugin| {
+                            plugin.privacy_guard_consent_jobs().call_daily_consent_run(
+                                store,
+                                period,
+                                cursor.as_deref(),
+                                DAILY_RUN_PAGE,
+                            )
+                        })?;
                 let page = page.map_err(job_refusal)?;
                 let finished = page.next_cursor.is_none();
                 work.job_progress = Some(JobProgress {
@@ -422,7 +473,9 @@ impl Guard {
                 });
                 Ok((Some((page, finished)), work))
             })?;
-            let Some((page, finished)) = page else { return Ok(report) };
+            let Some((page, finished)) = page else {
+                return Ok(report);
+            };
             report.ran = true;
             report.people += u64::from(page.people);
             report.requests += u64::from(page.requests_sent);
@@ -450,11 +503,11 @@ impl Guard {
 
     /// The page a signed link opens.
     pub fn open_preferences(&self, token: &str) -> Result<Result<Page, LinkError>, GuardError> {
-        Ok(self.read(|store, plugin| {
+        self.read(|store, plugin| {
             plugin
                 .privacy_guard_consent_preferences()
                 .call_open(store, token)
-        })?)
+        })
     }
 
     /// Applies a person's choices from the page.
@@ -475,20 +528,20 @@ impl Guard {
 
     /// A person's consents.
     pub fn subject(&self, person: &RecordRef) -> Result<Option<SubjectView>, GuardError> {
-        Ok(self.read(|store, plugin| {
+        self.read(|store, plugin| {
             plugin
                 .privacy_guard_consent_subjects()
                 .call_get(store, person)
-        })?)
+        })
     }
 
     /// A person's consent events (JSON), oldest first.
     pub fn history(&self, person: &RecordRef) -> Result<Vec<String>, GuardError> {
-        Ok(self.read(|store, plugin| {
+        self.read(|store, plugin| {
             plugin
                 .privacy_guard_consent_subjects()
                 .call_history(store, person)
-        })?)
+        })
     }
 
     /// Records a decision obtained outside the preferences page, with its evidence.

@@ -47,7 +47,10 @@ fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
 }
 
 fn encoding(operation: &'static str, error: serde_json::Error) -> StorageError {
-    StorageError::Database { operation, source: sqlx::Error::Encode(error.into()) }
+    StorageError::Database {
+        operation,
+        source: sqlx::Error::Encode(error.into()),
+    }
 }
 
 /// A person record as the reference host keeps it (playing the CRM).
@@ -162,8 +165,20 @@ impl Database {
             .await
             .map_err(failed("connecting to the database"))?;
         let migrator = sqlx::migrate!("./migrations/sqlite");
-        migrator.run(&pool).await.map_err(|error| StorageError::Database { operation: "applying migrations", source: error.into() })?;
-        let database = Database { pool, kv_cache: Arc::default(), generation: Arc::new(AtomicI64::new(0)), checked_at: Arc::new(AtomicU64::new(0)), epoch: Instant::now() };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|error| StorageError::Database {
+                operation: "applying migrations",
+                source: error.into(),
+            })?;
+        let database = Database {
+            pool,
+            kv_cache: Arc::default(),
+            generation: Arc::new(AtomicI64::new(0)),
+            checked_at: Arc::new(AtomicU64::new(0)),
+            epoch: Instant::now(),
+        };
         database.refresh().await?;
         Ok(database)
     }
@@ -173,10 +188,18 @@ impl Database {
     /// Drops the cache if another process committed since it was filled. Mutating units
     /// call this before they read.
     pub async fn refresh(&self) -> Result<(), StorageError> {
-        let current: i64 = sqlx::query_scalar("SELECT value FROM host_state WHERE name = 'generation'").fetch_one(&self.pool).await.map_err(failed("reading the commit generation"))?;
-        self.checked_at.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let current: i64 =
+            sqlx::query_scalar("SELECT value FROM host_state WHERE name = 'generation'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(failed("reading the commit generation"))?;
+        self.checked_at
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
         if self.generation.load(Ordering::SeqCst) != current {
-            let mut cache = self.kv_cache.write().unwrap_or_else(PoisonError::into_inner);
+            let mut cache = self
+                .kv_cache
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             cache.clear();
             self.generation.store(current, Ordering::SeqCst);
         }
@@ -186,7 +209,13 @@ impl Database {
     /// [`Database::refresh`], at most once per [`READ_STALENESS`]: for read-only calls.
     pub async fn refresh_for_read(&self) -> Result<(), StorageError> {
         let now = self.epoch.elapsed().as_millis() as u64;
-        if now.saturating_sub(self.checked_at.load(Ordering::Relaxed)) >= READ_STALENESS.as_millis() as u64 { self.refresh().await } else { Ok(()) }
+        if now.saturating_sub(self.checked_at.load(Ordering::Relaxed))
+            >= READ_STALENESS.as_millis() as u64
+        {
+            self.refresh().await
+        } else {
+            Ok(())
+        }
     }
 
     // ---- plugin key-value state ----------------------------------------------------
@@ -416,7 +445,11 @@ impl Database {
         rows.iter()
             .map(|row| {
                 let message: String = row.try_get(0).map_err(failed("reading the outbox"))?;
-                let mail = serde_json::from_str(&message).map_err(|error| StorageError::Database { operation: "decoding a queued mail", source: sqlx::Error::Decode(error.into()) })?;
+                let mail =
+                    serde_json::from_str(&message).map_err(|error| StorageError::Database {
+                        operation: "decoding a queued mail",
+                        source: sqlx::Error::Decode(error.into()),
+                    })?;
                 Ok(OutboxEntry {
                     mail,
                     queued_at: row.try_get(1).map_err(failed("reading the outbox"))?,
@@ -554,10 +587,12 @@ impl Database {
         // (PostgreSQL), so concurrent writers queue here; a generation that moved since this
         // process last looked means the unit's reads may be stale.
         let expected = self.generation.load(Ordering::SeqCst);
-        let generation: i64 = sqlx::query_scalar("UPDATE host_state SET value = value + 1 WHERE name = 'generation' RETURNING value")
-            .fetch_one(&mut *transaction)
-            .await
-            .map_err(failed("advancing the commit generation"))?;
+        let generation: i64 = sqlx::query_scalar(
+            "UPDATE host_state SET value = value + 1 WHERE name = 'generation' RETURNING value",
+        )
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(failed("advancing the commit generation"))?;
         if generation != expected + 1 {
             drop(transaction);
             self.refresh().await?;
@@ -594,7 +629,8 @@ impl Database {
             }
         }
         for record in work.records.values() {
-            let fields = serde_json::to_string(&record.fields).map_err(|error| encoding("encoding a record", error))?;
+            let fields = serde_json::to_string(&record.fields)
+                .map_err(|error| encoding("encoding a record", error))?;
             sqlx::query(
                 "INSERT INTO records (module, id, email, fields, status, locked, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (module, id) DO UPDATE SET email = excluded.email, fields = excluded.fields, status = excluded.status, locked = excluded.locked, modified_at = excluded.modified_at",
@@ -611,7 +647,8 @@ impl Database {
             .map_err(failed("writing records"))?;
         }
         for mail in &work.mails {
-            let message = serde_json::to_string(mail).map_err(|error| encoding("encoding a mail", error))?;
+            let message =
+                serde_json::to_string(mail).map_err(|error| encoding("encoding a mail", error))?;
             sqlx::query("INSERT INTO outbox (message_id, queued_at, message, attempts) VALUES ($1, $2, $3, 0) ON CONFLICT (message_id) DO NOTHING")
                 .bind(mail.message_id.as_str())
                 .bind(now)

@@ -9,14 +9,22 @@ struct Cli {
 
 impl Cli {
     fn new() -> Cli {
-        Cli { folder: tempfile::tempdir().expect("temp dir") }
+        Cli {
+            folder: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
+    /// Runs the binary on this folder with the clock at 1 December 2026, 10:30 UTC.
     fn run(&self, arguments: &[&str]) -> Output {
+        let mut with_clock = vec!["--now", "2026-12-01T10:30:00Z"];
+        with_clock.extend_from_slice(arguments);
+        self.run_raw(&with_clock)
+    }
+
+    fn run_raw(&self, arguments: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_privacy-guard"))
             .arg("--data-dir")
             .arg(self.folder.path())
-            .args(["--now", "2026-12-01T10:30:00Z"])
             .args(arguments)
             .env("RUST_LOG", "warn")
             .output()
@@ -25,14 +33,28 @@ impl Cli {
 
     fn ok(&self, arguments: &[&str]) -> String {
         let output = self.run(arguments);
-        assert!(output.status.success(), "`{}` failed: {}{}", arguments.join(" "), text(&output.stdout), text(&output.stderr));
+        assert!(
+            output.status.success(),
+            "`{}` failed: {}{}",
+            arguments.join(" "),
+            text(&output.stdout),
+            text(&output.stderr)
+        );
         text(&output.stdout)
     }
 
     fn fails(&self, arguments: &[&str]) -> (i32, String) {
         let output = self.run(arguments);
-        assert!(!output.status.success(), "`{}` should fail: {}", arguments.join(" "), text(&output.stdout));
-        (output.status.code().unwrap_or(-1), format!("{}{}", text(&output.stdout), text(&output.stderr)))
+        assert!(
+            !output.status.success(),
+            "`{}` should fail: {}",
+            arguments.join(" "),
+            text(&output.stdout)
+        );
+        (
+            output.status.code().unwrap_or(-1),
+            format!("{}{}", text(&output.stdout), text(&output.stderr)),
+        )
     }
 
     fn write(&self, name: &str, contents: &str) -> String {
@@ -51,7 +73,19 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn count_eml(folder: &Path) -> usize {
-    std::fs::read_dir(folder).map(|entries| entries.filter_map(Result::ok).filter(|entry| entry.path().extension().is_some_and(|extension| extension == "eml")).count()).unwrap_or(0)
+    std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| {
+                    entry
+                        .path()
+                        .extension()
+                        .is_some_and(|extension| extension == "eml")
+                })
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 #[test]
@@ -60,23 +94,67 @@ fn an_administrator_sets_up_consents_and_checks_sends_from_the_command_line() {
 
     // Enabling before anything is configured lists every missing prerequisite.
     let (_, refused) = cli.fails(&["enable"]);
-    assert!(refused.contains("--confirm-deduplication") && refused.contains("privacy-guard settings") && refused.contains("consent add"), "{refused}");
+    assert!(
+        refused.contains("--confirm-deduplication")
+            && refused.contains("privacy-guard settings")
+            && refused.contains("consent add"),
+        "{refused}"
+    );
 
-    cli.ok(&["settings", "--sender-address", "privacy@example.org", "--sender-name", "Example Privacy", "--organisation", "Example Ltd", "--postal-address", "1 Example Street, Berlin"]);
-    let saved = cli.ok(&["consent", "add", "--id", "email-marketing", "--kind", "data:email", "--title", "News by email", "--purpose", "Our monthly newsletter."]);
+    cli.ok(&[
+        "settings",
+        "--sender-address",
+        "privacy@example.org",
+        "--sender-name",
+        "Example Privacy",
+        "--organisation",
+        "Example Ltd",
+        "--postal-address",
+        "1 Example Street, Berlin",
+    ]);
+    let saved = cli.ok(&[
+        "consent",
+        "add",
+        "--id",
+        "email-marketing",
+        "--kind",
+        "data:email",
+        "--title",
+        "News by email",
+        "--purpose",
+        "Our monthly newsletter.",
+    ]);
     assert!(saved.contains("version 1"), "{saved}");
     cli.ok(&["enable", "--confirm-deduplication"]);
 
     // A malformed file names its line and imports nothing.
-    let bad = cli.write("bad.csv", "firstname,email\nAda,ada@example.com\nGrace,grace-at-example.com\n");
+    let bad = cli.write(
+        "bad.csv",
+        "firstname,email\nAda,ada@example.com\nGrace,grace-at-example.com\n",
+    );
     let (code, problem) = cli.fails(&["import", &bad]);
     assert_eq!(code, 1);
-    assert!(problem.contains("line 3") && problem.contains("grace-at-example.com") && problem.contains("nothing was changed"), "{problem}");
-    assert!(cli.fails(&["show", "contacts/1"]).1.contains("no consents are known"));
+    assert!(
+        problem.contains("line 3")
+            && problem.contains("grace-at-example.com")
+            && problem.contains("nothing was changed"),
+        "{problem}"
+    );
+    assert!(
+        cli.fails(&["show", "contacts/1"])
+            .1
+            .contains("no consents are known")
+    );
 
-    let good = cli.write("contacts.csv", "firstname,email\nAda,ada@example.com\nGrace,grace@example.com\n");
+    let good = cli.write(
+        "contacts.csv",
+        "firstname,email\nAda,ada@example.com\nGrace,grace@example.com\n",
+    );
     assert!(cli.ok(&["import", &good]).contains("2 created"));
-    assert!(cli.ok(&["show", "contacts/1"]).contains("email-marketing\tapplicable"));
+    assert!(
+        cli.ok(&["show", "contacts/1"])
+            .contains("email-marketing\tapplicable")
+    );
 
     let run = cli.ok(&["run-daily"]);
     assert!(run.contains("2 request(s) sent"), "{run}");
@@ -85,16 +163,63 @@ fn an_administrator_sets_up_consents_and_checks_sends_from_the_command_line() {
     assert_eq!(cli.outbox_files(), 2);
 
     // Marketing to a contact who has not answered is refused (exit code 3).
-    let output = cli.run(&["check", "--class", "marketing", "--purpose", "email-marketing", "--to", "ada@example.com"]);
+    let output = cli.run(&[
+        "check",
+        "--class",
+        "marketing",
+        "--purpose",
+        "email-marketing",
+        "--to",
+        "ada@example.com",
+    ]);
     assert_eq!(output.status.code(), Some(3));
     assert!(text(&output.stdout).contains("refuse"));
 
     // Consent recorded with evidence after a phone call: now allowed, with the footer.
-    let (_, missing) = cli.fails(&["record-decision", "contacts/1", "--consent", "email-marketing", "--grant", "--evidence", ""]);
+    let (_, missing) = cli.fails(&[
+        "record-decision",
+        "contacts/1",
+        "--consent",
+        "email-marketing",
+        "--grant",
+        "--evidence",
+        "",
+    ]);
     assert!(missing.contains("EvidenceRequired"), "{missing}");
-    cli.ok(&["record-decision", "contacts/1", "--consent", "email-marketing", "--grant", "--evidence", "phone call on 1 December, agent 7"]);
-    let allowed = cli.ok(&["check", "--class", "marketing", "--purpose", "email-marketing", "--to", "ada@example.com", "--cc", "grace@example.com"]);
-    assert!(allowed.contains("ada@example.com\tallow\tbasis: consent\tadd the preferences footer"), "{allowed}");
+    cli.ok(&[
+        "record-decision",
+        "contacts/1",
+        "--consent",
+        "email-marketing",
+        "--grant",
+        "--evidence",
+        "phone call on 1 December, agent 7",
+    ]);
+    let output = cli.run(&[
+        "check",
+        "--class",
+        "marketing",
+        "--purpose",
+        "email-marketing",
+        "--to",
+        "ada@example.com",
+        "--cc",
+        "grace@example.com",
+    ]);
+    let decisions = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "Grace has not answered: {decisions}"
+    );
+    assert!(
+        decisions.contains("ada@example.com\tallow\tbasis: consent\tadd the preferences footer"),
+        "{decisions}"
+    );
+    assert!(
+        decisions.contains("grace@example.com\trefuse\tconsent-pending"),
+        "{decisions}"
+    );
     let history = cli.ok(&["show", "contacts/1", "--history"]);
     assert!(history.contains("phone call on 1 December"), "{history}");
 
@@ -105,7 +230,31 @@ fn an_administrator_sets_up_consents_and_checks_sends_from_the_command_line() {
 fn bad_arguments_are_refused_with_what_to_write() {
     let cli = Cli::new();
     assert!(cli.fails(&["show", "42"]).1.contains("MODULE/ID"));
-    assert!(cli.fails(&["consent", "add", "--id", "x", "--kind", "dataemail", "--title", "t", "--purpose", "p"]).1.contains("data:FIELD"));
-    assert!(cli.fails(&["--time-zone", "Mars/Base", "run-daily"]).1.contains("IANA"));
-    assert!(cli.fails(&["--now", "yesterday", "run-daily"]).1.contains("RFC 3339"));
+    assert!(
+        cli.fails(&[
+            "consent",
+            "add",
+            "--id",
+            "x",
+            "--kind",
+            "dataemail",
+            "--title",
+            "t",
+            "--purpose",
+            "p"
+        ])
+        .1
+        .contains("data:FIELD")
+    );
+    assert!(
+        cli.fails(&["--time-zone", "Mars/Base", "run-daily"])
+            .1
+            .contains("IANA")
+    );
+    let output = cli.run_raw(&["--now", "yesterday", "run-daily"]);
+    assert!(
+        !output.status.success() && text(&output.stderr).contains("RFC 3339"),
+        "{}",
+        text(&output.stderr)
+    );
 }

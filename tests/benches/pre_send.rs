@@ -10,7 +10,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use privacy_guard_core as core;
-use privacy_guard_host::contract::sending::{Decision, MessageClass, Recipient, RecipientRole, SendRequest};
+use privacy_guard_host::contract::sending::{
+    Decision, MessageClass, Recipient, RecipientRole, SendRequest,
+};
 use privacy_guard_host::contract::subjects::Source;
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::ImportedRecord;
@@ -29,36 +31,81 @@ fn address(index: usize) -> String {
 fn main() {
     let host = TestHost::new("2026-12-01T10:00:00Z");
     let guard = host.open().expect("host opens");
-    guard.set_settings(&settings("http://127.0.0.1:9/preferences/")).expect("call").expect("settings");
-    guard.put_consent(&email_marketing_consent()).expect("call").expect("consent");
+    guard
+        .set_settings(&settings("http://127.0.0.1:9/preferences/"))
+        .expect("call")
+        .expect("settings");
+    guard
+        .put_consent(&email_marketing_consent())
+        .expect("call")
+        .expect("consent");
     guard.enable(true).expect("call").expect("enabled");
 
     let started = Instant::now();
-    let records: Vec<ImportedRecord> = (0..CONTACTS).map(|index| ImportedRecord { id: None, fields: vec![("firstname".into(), format!("Person {index}")), ("email".into(), address(index))] }).collect();
-    guard.import_records("contacts", records, &|_| {}).expect("import");
+    let records: Vec<ImportedRecord> = (0..CONTACTS)
+        .map(|index| ImportedRecord {
+            id: None,
+            fields: vec![
+                ("firstname".into(), format!("Person {index}")),
+                ("email".into(), address(index)),
+            ],
+        })
+        .collect();
+    guard
+        .import_records("contacts", records, &|_| {})
+        .expect("import");
     eprintln!("seeded {CONTACTS} contacts in {:.1?}", started.elapsed());
     let started = Instant::now();
     for index in (0..CONTACTS).step_by(CONTACTS / GRANTED) {
-        let person = RecordRef { module: "contacts".into(), id: (index + 1).to_string() };
-        guard.record_decision(&person, "email-marketing", true, Source::Admin, "benchmark seed").expect("call").expect("recorded");
+        let person = RecordRef {
+            module: "contacts".into(),
+            id: (index + 1).to_string(),
+        };
+        guard
+            .record_decision(
+                &person,
+                "email-marketing",
+                true,
+                Source::Admin,
+                "benchmark seed",
+            )
+            .expect("call")
+            .expect("recorded");
     }
     eprintln!("granted {GRANTED} consents in {:.1?}", started.elapsed());
 
     // Recipients: contacts spread over the whole table, one in twenty unknown.
     let batch: Vec<Recipient> = (0..BATCH)
         .map(|index| {
-            let address = if index % 20 == 0 { format!("stranger-{index}@example.net") } else { address((index * 7919) % CONTACTS) };
-            Recipient { address, role: RecipientRole::To, person: None }
+            let address = if index % 20 == 0 {
+                format!("stranger-{index}@example.net")
+            } else {
+                address((index * 7919) % CONTACTS)
+            };
+            Recipient {
+                address,
+                role: RecipientRole::To,
+                person: None,
+            }
         })
         .collect();
-    let request = SendRequest { class: MessageClass::Marketing, purpose: Some("email-marketing".into()) };
+    let request = SendRequest {
+        class: MessageClass::Marketing,
+        purpose: Some("email-marketing".into()),
+    };
 
     // Cold: the host's cache is empty, every person is read from SQLite.
     let started = Instant::now();
     let cold = guard.check_send(&request, &batch);
     let cold_time = started.elapsed();
-    let allowed = cold.iter().filter(|decision| matches!(decision, Decision::Allow(_))).count();
-    assert!(allowed > 0 && allowed < BATCH, "a mix of allowed ({allowed}) and refused");
+    let allowed = cold
+        .iter()
+        .filter(|decision| matches!(decision, Decision::Allow(_)))
+        .count();
+    assert!(
+        allowed > 0 && allowed < BATCH,
+        "a mix of allowed ({allowed}) and refused"
+    );
 
     // Warm batches through the component.
     let wasm_batch = measure(BATCH_ROUNDS, || {
@@ -67,17 +114,42 @@ fn main() {
 
     // The same core, native, on the same stored bytes and the same host cache.
     let database = guard.database().clone();
-    let io = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let config_bytes = io.block_on(database.kv_get_many(&[core::CONFIG_KEY])).expect("config")[0].clone().expect("config stored");
-    let native_request = core::sending::SendRequest { class: core::sending::MessageClass::Marketing, purpose: Some("email-marketing".into()) };
-    let native_recipients: Vec<core::sending::Recipient> = batch.iter().map(|recipient| core::sending::Recipient { address: recipient.address.clone(), role: core::sending::RecipientRole::To }).collect();
+    let io = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config_bytes = io
+        .block_on(database.kv_get_many(&[core::CONFIG_KEY]))
+        .expect("config")[0]
+        .clone()
+        .expect("config stored");
+    let native_request = core::sending::SendRequest {
+        class: core::sending::MessageClass::Marketing,
+        purpose: Some("email-marketing".into()),
+    };
+    let native_recipients: Vec<core::sending::Recipient> = batch
+        .iter()
+        .map(|recipient| core::sending::Recipient {
+            address: recipient.address.clone(),
+            role: core::sending::RecipientRole::To,
+        })
+        .collect();
     let native_batch = measure(BATCH_ROUNDS, || {
-        let policy = core::sending::SendingPolicy::decode(Some(&config_bytes)).expect("config decodes");
+        let policy =
+            core::sending::SendingPolicy::decode(Some(&config_bytes)).expect("config decodes");
         let keys = core::sending::person_keys(&native_recipients);
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let snapshots = io.block_on(database.kv_get_many(&key_refs)).expect("snapshots");
-        let views: Vec<Option<&[u8]>> = snapshots.iter().map(|snapshot| snapshot.as_deref()).collect();
-        black_box(core::sending::decide_batch(&policy, &native_request, &native_recipients, &views).expect("decisions"));
+        let snapshots = io
+            .block_on(database.kv_get_many(&key_refs))
+            .expect("snapshots");
+        let views: Vec<Option<&[u8]>> = snapshots
+            .iter()
+            .map(|snapshot| snapshot.as_deref())
+            .collect();
+        black_box(
+            core::sending::decide_batch(&policy, &native_request, &native_recipients, &views)
+                .expect("decisions"),
+        );
     });
 
     // One recipient, end to end, warm.
@@ -92,15 +164,38 @@ fn main() {
     let percentile = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
 
     let per_second = |time: Duration| BATCH as f64 / time.as_secs_f64();
-    println!("pre-send benchmark: {CONTACTS} contacts in SQLite, batch of {BATCH} ({allowed} allowed), {BATCH_ROUNDS} rounds");
+    println!(
+        "pre-send benchmark: {CONTACTS} contacts in SQLite, batch of {BATCH} ({allowed} allowed), {BATCH_ROUNDS} rounds"
+    );
     println!("| measurement | value |");
     println!("|---|---|");
-    println!("| batch of {BATCH}, cold cache (reads SQLite) | {:.2} ms ({:.0} decisions/s) |", ms(cold_time), per_second(cold_time));
-    println!("| batch of {BATCH}, warm, wasm component (median) | {:.2} ms ({:.0} decisions/s) |", ms(wasm_batch), per_second(wasm_batch));
-    println!("| batch of {BATCH}, warm, native core (median) | {:.2} ms ({:.0} decisions/s) |", ms(native_batch), per_second(native_batch));
-    println!("| wasm / native on batches | {:.2} |", wasm_batch.as_secs_f64() / native_batch.as_secs_f64());
-    println!("| one recipient end to end, p50 | {:.1} µs |", micros(percentile(0.50)));
-    println!("| one recipient end to end, p99 | {:.1} µs |", micros(percentile(0.99)));
+    println!(
+        "| batch of {BATCH}, cold cache (reads SQLite) | {:.2} ms ({:.0} decisions/s) |",
+        ms(cold_time),
+        per_second(cold_time)
+    );
+    println!(
+        "| batch of {BATCH}, warm, wasm component (median) | {:.2} ms ({:.0} decisions/s) |",
+        ms(wasm_batch),
+        per_second(wasm_batch)
+    );
+    println!(
+        "| batch of {BATCH}, warm, native core (median) | {:.2} ms ({:.0} decisions/s) |",
+        ms(native_batch),
+        per_second(native_batch)
+    );
+    println!(
+        "| wasm / native on batches | {:.2} |",
+        wasm_batch.as_secs_f64() / native_batch.as_secs_f64()
+    );
+    println!(
+        "| one recipient end to end, p50 | {:.1} µs |",
+        micros(percentile(0.50))
+    );
+    println!(
+        "| one recipient end to end, p99 | {:.1} µs |",
+        micros(percentile(0.99))
+    );
 }
 
 /// The median of `rounds` timed runs (after one warm-up run).

@@ -11,7 +11,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use privacy_guard_host::clock::Clock;
-use privacy_guard_host::contract::configuration::{ConsentDefault, ConsentDefinition, ConsentKind, Settings};
+use privacy_guard_host::contract::configuration::{
+    ConsentDefault, ConsentDefinition, ConsentKind, Settings,
+};
 use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
 use privacy_guard_host::mail::Transport;
 use privacy_guard_host::runtime::SandboxLimits;
@@ -19,7 +21,9 @@ use privacy_guard_host::schedule::DailySchedule;
 
 /// Parses an RFC 3339 instant; panics on a typo in a test.
 pub fn instant(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).map(|at| at.to_utc()).unwrap_or_else(|error| panic!("bad instant {text}: {error}"))
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.to_utc())
+        .unwrap_or_else(|error| panic!("bad instant {text}: {error}"))
 }
 
 /// A host on a real SQLite file in its own temporary folder, with a manual clock.
@@ -32,7 +36,11 @@ pub struct TestHost {
 impl TestHost {
     /// A new, empty host folder whose clock stands at `now`.
     pub fn new(now: &str) -> TestHost {
-        TestHost { folder: tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}")), clock: Clock::manual(instant(now)), limits: SandboxLimits::default() }
+        TestHost {
+            folder: tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}")),
+            clock: Clock::manual(instant(now)),
+            limits: SandboxLimits::default(),
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -111,31 +119,56 @@ impl Mail {
     pub fn link(&self, prefix: &str) -> Option<String> {
         let start = self.text.find(prefix)?;
         let rest = &self.text[start..];
-        let end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '"').unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '"')
+            .unwrap_or(rest.len());
         Some(rest[..end].to_owned())
     }
 }
 
 /// Parses every `.eml` file of a folder.
 pub fn read_outbox(folder: &Path) -> Vec<Mail> {
-    let Ok(entries) = std::fs::read_dir(folder) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).filter(|path| path.extension().is_some_and(|extension| extension == "eml")).collect();
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|extension| extension == "eml"))
+        .collect();
     files.sort();
     files.into_iter().map(|file| parse_mail(&file)).collect()
 }
 
 fn parse_mail(file: &Path) -> Mail {
-    let raw = std::fs::read(file).unwrap_or_else(|error| panic!("reading {}: {error}", file.display()));
-    let message = mail_parser::MessageParser::default().parse(&raw).unwrap_or_else(|| panic!("{} is not a mail", file.display()));
-    let addresses = |address: Option<&mail_parser::Address>| -> Vec<String> { address.map(|address| address.iter().filter_map(|entry| entry.address().map(str::to_owned)).collect()).unwrap_or_default() };
+    let raw =
+        std::fs::read(file).unwrap_or_else(|error| panic!("reading {}: {error}", file.display()));
+    let message = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .unwrap_or_else(|| panic!("{} is not a mail", file.display()));
+    let addresses = |address: Option<&mail_parser::Address>| -> Vec<String> {
+        address
+            .map(|address| {
+                address
+                    .iter()
+                    .filter_map(|entry| entry.address().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     Mail {
         file: file.to_owned(),
         message_id: message.message_id().unwrap_or_default().to_owned(),
         from: addresses(message.from()).join(","),
         to: addresses(message.to()),
         subject: message.subject().unwrap_or_default().to_owned(),
-        text: message.body_text(0).map(|body| body.into_owned()).unwrap_or_default(),
-        html: message.body_html(0).map(|body| body.into_owned()).unwrap_or_default(),
+        text: message
+            .body_text(0)
+            .map(|body| body.into_owned())
+            .unwrap_or_default(),
+        html: message
+            .body_html(0)
+            .map(|body| body.into_owned())
+            .unwrap_or_default(),
         raw: String::from_utf8_lossy(&raw).into_owned(),
     }
 }
@@ -149,12 +182,19 @@ pub struct WebServer {
 impl WebServer {
     /// Serves the host's routes on an ephemeral loopback port.
     pub fn start(guard: Arc<Guard>) -> anyhow::Result<WebServer> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let address = listener.local_addr()?;
-        let app = privacy_guard_host::web::router(guard).into_make_service_with_connect_info::<SocketAddr>();
+        let app = privacy_guard_host::web::router(guard)
+            .into_make_service_with_connect_info::<SocketAddr>();
         runtime.spawn(async move { axum::serve(listener, app).await });
-        Ok(WebServer { address, runtime: Some(runtime) })
+        Ok(WebServer {
+            address,
+            runtime: Some(runtime),
+        })
     }
 
     /// The base URL of the preferences page on this server.
@@ -186,18 +226,32 @@ pub fn http_get(url: &str) -> anyhow::Result<Response> {
 
 /// `POST url` with a form body over a real TCP connection.
 pub fn http_post_form(url: &str, form: &[(&str, &str)]) -> anyhow::Result<Response> {
-    let body = form.iter().map(|(name, value)| format!("{}={}", encode(name), encode(value))).collect::<Vec<_>>().join("&");
+    let body = form
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&");
     http(url, "POST", Some(body))
 }
 
 fn http(url: &str, method: &str, form: Option<String>) -> anyhow::Result<Response> {
     let rest = url.strip_prefix("http://").context("only http:// URLs")?;
-    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(authority, path)| (authority, format!("/{path}")));
-    let mut stream = TcpStream::connect(authority).with_context(|| format!("connecting to {authority}"))?;
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(authority, path)| {
+            (authority, format!("/{path}"))
+        });
+    let mut stream =
+        TcpStream::connect(authority).with_context(|| format!("connecting to {authority}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: privacy-guard-tests/1.0\r\nConnection: close\r\n");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: privacy-guard-tests/1.0\r\nConnection: close\r\n"
+    );
     if let Some(form) = &form {
-        request.push_str(&format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n", form.len()));
+        request.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            form.len()
+        ));
     }
     request.push_str("\r\n");
     request.push_str(form.as_deref().unwrap_or(""));
@@ -205,16 +259,35 @@ fn http(url: &str, method: &str, form: Option<String>) -> anyhow::Result<Respons
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let raw = String::from_utf8_lossy(&raw).into_owned();
-    let Some((head, body)) = raw.split_once("\r\n\r\n") else { bail!("no HTTP response: {raw}") };
-    let status = head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).context("no status code")?;
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
-    Ok(Response { status, headers: head.to_owned(), body })
+    let Some((head, body)) = raw.split_once("\r\n\r\n") else {
+        bail!("no HTTP response: {raw}")
+    };
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .context("no status code")?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Ok(Response {
+        status,
+        headers: head.to_owned(),
+        body,
+    })
 }
 
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if size == 0 || rest.len() < size {
             break;
         }
@@ -225,5 +298,13 @@ fn dechunk(mut body: &str) -> String {
 }
 
 fn encode(text: &str) -> String {
-    text.bytes().map(|byte| if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') { (byte as char).to_string() } else { format!("%{byte:02X}") }).collect()
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+                (byte as char).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
 }

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use privacy_guard_host::contract::sending::{Decision, MessageClass, Recipient, RecipientRole, RefusalReason, SendRequest};
+use privacy_guard_host::contract::sending::{
+    Decision, MessageClass, Recipient, RecipientRole, RefusalReason, SendRequest,
+};
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::GuardError;
 use privacy_guard_host::import::read_records;
@@ -13,11 +15,18 @@ use privacy_guard_tests::{TestHost, email_marketing_consent, settings};
 fn ad_hoc() -> SendRequest {
     // Ad-hoc mail to a stranger is allowed when the plugin works: the refusals below
     // can only come from the fault.
-    SendRequest { class: MessageClass::AdHoc, purpose: None }
+    SendRequest {
+        class: MessageClass::AdHoc,
+        purpose: None,
+    }
 }
 
 fn to(address: &str) -> Recipient {
-    Recipient { address: address.into(), role: RecipientRole::To, person: None }
+    Recipient {
+        address: address.into(),
+        role: RecipientRole::To,
+        person: None,
+    }
 }
 
 fn all_refused_as_fault(decisions: &[Decision]) -> bool {
@@ -28,13 +37,18 @@ fn all_refused_as_fault(decisions: &[Decision]) -> bool {
 fn a_plugin_that_times_out_refuses_every_recipient() {
     let mut host = TestHost::new("2026-12-01T10:00:00Z");
     // A deadline of zero ticks interrupts the plugin at its first check.
-    host.limits = SandboxLimits { call_timeout: Duration::ZERO, ..SandboxLimits::default() };
+    host.limits = SandboxLimits {
+        call_timeout: Duration::ZERO,
+        ..SandboxLimits::default()
+    };
     let guard = host.open().expect("host opens");
     let decisions = guard.check_send(&ad_hoc(), &[to("ada@example.com"), to("grace@example.com")]);
     assert_eq!(decisions.len(), 2);
     assert!(all_refused_as_fault(&decisions), "{decisions:?}");
     match &decisions[0] {
-        Decision::Refuse(refusal) => assert!(refusal.detail.contains("time limit"), "{}", refusal.detail),
+        Decision::Refuse(refusal) => {
+            assert!(refusal.detail.contains("time limit"), "{}", refusal.detail)
+        }
         Decision::Allow(_) => unreachable!(),
     }
 }
@@ -42,14 +56,22 @@ fn a_plugin_that_times_out_refuses_every_recipient() {
 #[test]
 fn a_plugin_that_hits_its_memory_limit_refuses_the_batch_and_recovers_on_a_fresh_instance() {
     let mut host = TestHost::new("2026-12-01T10:00:00Z");
-    host.limits = SandboxLimits { memory_bytes: 8 << 20, ..SandboxLimits::default() };
+    host.limits = SandboxLimits {
+        memory_bytes: 8 << 20,
+        ..SandboxLimits::default()
+    };
     let guard = host.open().expect("host opens");
 
     let working = guard.check_send(&ad_hoc(), &[to("ada@example.com")]);
-    assert!(matches!(working[0], Decision::Allow(_)), "a small batch fits: {working:?}");
+    assert!(
+        matches!(working[0], Decision::Allow(_)),
+        "a small batch fits: {working:?}"
+    );
 
     // 200,000 recipients do not fit in 8 MiB of guest memory: the call traps.
-    let huge: Vec<Recipient> = (0..200_000).map(|index| to(&format!("person-{index:06}@example.com"))).collect();
+    let huge: Vec<Recipient> = (0..200_000)
+        .map(|index| to(&format!("person-{index:06}@example.com")))
+        .collect();
     let decisions = guard.check_send(&ad_hoc(), &huge);
     assert_eq!(decisions.len(), huge.len());
     assert!(all_refused_as_fault(&decisions));
@@ -64,17 +86,46 @@ fn a_faulted_import_commits_nothing() {
     let mut host = TestHost::new("2026-12-01T10:00:00Z");
     {
         let guard = host.open().expect("host opens");
-        guard.set_settings(&settings("http://127.0.0.1:9/preferences/")).expect("call").expect("settings");
-        guard.put_consent(&email_marketing_consent()).expect("call").expect("consent");
+        guard
+            .set_settings(&settings("http://127.0.0.1:9/preferences/"))
+            .expect("call")
+            .expect("settings");
+        guard
+            .put_consent(&email_marketing_consent())
+            .expect("call")
+            .expect("consent");
     }
-    host.limits = SandboxLimits { call_timeout: Duration::ZERO, ..SandboxLimits::default() };
+    host.limits = SandboxLimits {
+        call_timeout: Duration::ZERO,
+        ..SandboxLimits::default()
+    };
     let guard = host.open().expect("host re-opens with a zero deadline");
-    let outcome = guard.import_records("contacts", read_records("email\nada@example.com\n".as_bytes()).expect("csv"), &|_| {});
-    assert!(matches!(outcome, Err(GuardError::Plugin(Fault::Timeout(_)))), "{outcome:?}");
+    let outcome = guard.import_records(
+        "contacts",
+        read_records("email\nada@example.com\n".as_bytes()).expect("csv"),
+        &|_| {},
+    );
+    assert!(
+        matches!(outcome, Err(GuardError::Plugin(Fault::Timeout(_)))),
+        "{outcome:?}"
+    );
     drop(guard);
 
     host.limits = SandboxLimits::default();
     let guard = host.open().expect("host re-opens");
-    assert_eq!(guard.record_count("contacts").expect("count"), 0, "no record was stored");
-    assert_eq!(guard.subject(&RecordRef { module: "contacts".into(), id: "1".into() }).expect("read"), None, "no consent state was stored");
+    assert_eq!(
+        guard.record_count("contacts").expect("count"),
+        0,
+        "no record was stored"
+    );
+    assert_eq!(
+        guard
+            .subject(&RecordRef {
+                module: "contacts".into(),
+                id: "1".into()
+            })
+            .expect("read"),
+        None,
+        "no consent state was stored"
+    );
 }

@@ -6,25 +6,45 @@
 use std::sync::Arc;
 
 use privacy_guard_host::contract::preferences::LinkError;
-use privacy_guard_host::contract::sending::{Decision, LawfulBasis, MessageClass, Obligations, Recipient, RecipientRole, RefusalReason, SendRequest};
+use privacy_guard_host::contract::sending::{
+    Decision, LawfulBasis, MessageClass, Obligations, Recipient, RecipientRole, RefusalReason,
+    SendRequest,
+};
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::storage::LedgerCheck;
-use privacy_guard_tests::{TestHost, WebServer, email_marketing_consent, http_get, http_post_form, settings};
+use privacy_guard_tests::{
+    TestHost, WebServer, email_marketing_consent, http_get, http_post_form, settings,
+};
 
 const CONTACTS: &str = "firstname,lastname,email,country\nAda,Lovelace,ada@example.com,GB\nGrace,Hopper, Grace.Hopper@Example.com ,US\nLinus,Torvalds,linus@example.com,FI\n";
 
 fn person(id: &str) -> RecordRef {
-    RecordRef { module: "contacts".into(), id: id.into() }
+    RecordRef {
+        module: "contacts".into(),
+        id: id.into(),
+    }
 }
 
 fn consent_value(guard: &privacy_guard_host::guard::Guard, id: &str) -> ConsentValue {
-    let subject = guard.subject(&person(id)).expect("subject read").unwrap_or_else(|| panic!("contacts/{id} is unknown to the plugin"));
-    subject.consents.iter().find(|consent| consent.consent_id == "email-marketing").map(|consent| consent.value).unwrap_or_else(|| panic!("contacts/{id} has no email-marketing consent"))
+    let subject = guard
+        .subject(&person(id))
+        .expect("subject read")
+        .unwrap_or_else(|| panic!("contacts/{id} is unknown to the plugin"));
+    subject
+        .consents
+        .iter()
+        .find(|consent| consent.consent_id == "email-marketing")
+        .map(|consent| consent.value)
+        .unwrap_or_else(|| panic!("contacts/{id} has no email-marketing consent"))
 }
 
 fn recipient(address: &str, role: RecipientRole) -> Recipient {
-    Recipient { address: address.into(), role, person: None }
+    Recipient {
+        address: address.into(),
+        role,
+        person: None,
+    }
 }
 
 fn refusal_reason(decision: &Decision) -> Option<RefusalReason> {
@@ -41,25 +61,53 @@ fn a_contact_confirms_by_double_opt_in_and_only_then_receives_marketing_mail() {
     let server = WebServer::start(guard.clone()).expect("web server starts");
 
     // Configure: sender, one data consent on the email field for every contact, enable.
-    guard.set_settings(&settings(&server.preferences_url())).expect("call").expect("settings accepted");
-    guard.put_consent(&email_marketing_consent()).expect("call").expect("consent accepted");
+    guard
+        .set_settings(&settings(&server.preferences_url()))
+        .expect("call")
+        .expect("settings accepted");
+    guard
+        .put_consent(&email_marketing_consent())
+        .expect("call")
+        .expect("consent accepted");
     guard.enable(true).expect("call").expect("consents enabled");
 
     // Import: every contact's consent becomes Applicable, and nobody is mailed yet.
-    let report = guard.import_records("contacts", read_records(CONTACTS.as_bytes()).expect("valid CSV"), &|_| {}).expect("import");
+    let report = guard
+        .import_records(
+            "contacts",
+            read_records(CONTACTS.as_bytes()).expect("valid CSV"),
+            &|_| {},
+        )
+        .expect("import");
     assert_eq!((report.created, report.updated), (3, 0));
     for id in ["1", "2", "3"] {
-        assert_eq!(consent_value(&guard, id), ConsentValue::Applicable, "contacts/{id} after import");
+        assert_eq!(
+            consent_value(&guard, id),
+            ConsentValue::Applicable,
+            "contacts/{id} after import"
+        );
     }
     assert!(host.mails().is_empty(), "no mail before the daily run");
-    let marketing = SendRequest { class: MessageClass::Marketing, purpose: Some("email-marketing".into()) };
-    let before = guard.check_send(&marketing, &[recipient("ada@example.com", RecipientRole::To)]);
-    assert_eq!(refusal_reason(&before[0]), Some(RefusalReason::ConsentNotRequested));
+    let marketing = SendRequest {
+        class: MessageClass::Marketing,
+        purpose: Some("email-marketing".into()),
+    };
+    let before = guard.check_send(
+        &marketing,
+        &[recipient("ada@example.com", RecipientRole::To)],
+    );
+    assert_eq!(
+        refusal_reason(&before[0]),
+        Some(RefusalReason::ConsentNotRequested)
+    );
 
     // 09:30 UTC: today's 10:00 run is not due, yesterday's is (a fresh host catches up once).
     // Move to 10:00 so the run is today's.
     host.set_now("2026-12-01T10:00:00Z");
-    let run = guard.run_due().expect("daily run").expect("the run was due");
+    let run = guard
+        .run_due()
+        .expect("daily run")
+        .expect("the run was due");
     assert_eq!((run.period.as_str(), run.requests), ("2026-12-01", 3));
 
     // One request per contact, from the configured sender, with a signed link.
@@ -67,34 +115,73 @@ fn a_contact_confirms_by_double_opt_in_and_only_then_receives_marketing_mail() {
     assert_eq!(mails.len(), 3, "one request per contact");
     for mail in &mails {
         assert_eq!(mail.from, "privacy@example.org");
-        assert!(mail.raw.contains("Example Privacy Team"), "sender name in {}", mail.raw);
+        assert!(
+            mail.raw.contains("Example Privacy Team"),
+            "sender name in {}",
+            mail.raw
+        );
         assert_eq!(mail.to.len(), 1);
-        assert!(mail.text.contains(&email_marketing_consent().purpose), "the exact purpose text is in the request: {}", mail.text);
-        assert!(mail.text.contains("1 Example Street"), "the postal address is in the footer");
-        assert!(mail.link(&server.preferences_url()).is_some(), "a preferences link in {}", mail.text);
+        assert!(
+            mail.text.contains(&email_marketing_consent().purpose),
+            "the exact purpose text is in the request: {}",
+            mail.text
+        );
+        assert!(
+            mail.text.contains("1 Example Street"),
+            "the postal address is in the footer"
+        );
+        assert!(
+            mail.link(&server.preferences_url()).is_some(),
+            "a preferences link in {}",
+            mail.text
+        );
         assert!(!mail.message_id.is_empty());
     }
-    let grace = mails.iter().find(|mail| mail.to[0].eq_ignore_ascii_case("grace.hopper@example.com")).expect("Grace's address is normalised and mailed");
+    let grace = mails
+        .iter()
+        .find(|mail| mail.to[0].eq_ignore_ascii_case("grace.hopper@example.com"))
+        .expect("Grace's address is normalised and mailed");
     assert!(grace.link(&server.preferences_url()).is_some());
     for id in ["1", "2", "3"] {
-        assert_eq!(consent_value(&guard, id), ConsentValue::Waiting, "contacts/{id} after the request");
+        assert_eq!(
+            consent_value(&guard, id),
+            ConsentValue::Waiting,
+            "contacts/{id} after the request"
+        );
     }
 
     // The same day again, and the same period explicitly: nothing is sent twice.
     assert!(guard.run_due().expect("daily run").is_none());
-    let again = guard.run_daily("2026-12-01", &|_| {}).expect("explicit re-run");
+    let again = guard
+        .run_daily("2026-12-01", &|_| {})
+        .expect("explicit re-run");
     assert!(!again.ran && again.requests == 0);
     assert_eq!(host.mails().len(), 3);
 
     // Ada opens her link: the page shows the purpose; she confirms.
-    let ada_mail = mails.iter().find(|mail| mail.to[0] == "ada@example.com").expect("Ada's request");
-    let link = ada_mail.link(&server.preferences_url()).expect("Ada's link");
+    let ada_mail = mails
+        .iter()
+        .find(|mail| mail.to[0] == "ada@example.com")
+        .expect("Ada's request");
+    let link = ada_mail
+        .link(&server.preferences_url())
+        .expect("Ada's link");
     let page = http_get(&link).expect("GET the page");
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("News and offers by email"));
-    assert!(page.body.contains("at most twice a month"), "the purpose text is shown");
-    assert!(page.body.contains("data-value=\"waiting\""), "the current value is shown");
-    assert!(page.headers.to_ascii_lowercase().contains("cache-control: no-store"));
+    assert!(
+        page.body.contains("at most twice a month"),
+        "the purpose text is shown"
+    );
+    assert!(
+        page.body.contains("data-value=\"waiting\""),
+        "the current value is shown"
+    );
+    assert!(
+        page.headers
+            .to_ascii_lowercase()
+            .contains("cache-control: no-store")
+    );
     let saved = http_post_form(&link, &[("email-marketing", "grant")]).expect("POST the choice");
     assert_eq!(saved.status, 200, "{}", saved.body);
     assert!(saved.body.contains("Your choices were saved"));
@@ -103,10 +190,22 @@ fn a_contact_confirms_by_double_opt_in_and_only_then_receives_marketing_mail() {
 
     // The proof: the grant is an event from the preferences page, with evidence.
     let history = guard.history(&person("1")).expect("history");
-    let grant = history.iter().find(|event| event.contains("\"granted\"") || event.contains("\"to\":\"granted\"")).unwrap_or_else(|| panic!("a grant event in {history:?}"));
-    assert!(grant.contains("preferences-page"), "source recorded: {grant}");
-    assert!(grant.contains("127.0.0.0") || grant.contains("127.0.0"), "truncated IP recorded: {grant}");
-    assert!(!grant.contains("127.0.0.1"), "the full IP is not kept: {grant}");
+    let grant = history
+        .iter()
+        .find(|event| event.contains("\"granted\"") || event.contains("\"to\":\"granted\""))
+        .unwrap_or_else(|| panic!("a grant event in {history:?}"));
+    assert!(
+        grant.contains("preferences-page"),
+        "source recorded: {grant}"
+    );
+    assert!(
+        grant.contains("127.0.0.0") || grant.contains("127.0.0"),
+        "truncated IP recorded: {grant}"
+    );
+    assert!(
+        !grant.contains("127.0.0.1"),
+        "the full IP is not kept: {grant}"
+    );
 
     // The pre-send check: Ada is allowed (on her consent, footer for To only), everyone
     // else is refused with a reason.
@@ -122,34 +221,67 @@ fn a_contact_confirms_by_double_opt_in_and_only_then_receives_marketing_mail() {
     match &decisions[0] {
         Decision::Allow(allowance) => {
             assert_eq!(allowance.basis, LawfulBasis::Consent);
-            assert!(allowance.obligations.contains(Obligations::PREFERENCES_FOOTER), "To gets the footer");
+            assert!(
+                allowance
+                    .obligations
+                    .contains(Obligations::PREFERENCES_FOOTER),
+                "To gets the footer"
+            );
         }
         other => panic!("Ada must be allowed, got {other:?}"),
     }
     match &decisions[1] {
-        Decision::Allow(allowance) => assert!(!allowance.obligations.contains(Obligations::PREFERENCES_FOOTER), "CC never gets the footer"),
+        Decision::Allow(allowance) => assert!(
+            !allowance
+                .obligations
+                .contains(Obligations::PREFERENCES_FOOTER),
+            "CC never gets the footer"
+        ),
         other => panic!("Ada in CC must be allowed, got {other:?}"),
     }
-    assert_eq!(refusal_reason(&decisions[2]), Some(RefusalReason::ConsentPending));
-    assert_eq!(refusal_reason(&decisions[3]), Some(RefusalReason::UnknownRecipient));
-    assert_eq!(refusal_reason(&decisions[4]), Some(RefusalReason::InvalidAddress));
+    assert_eq!(
+        refusal_reason(&decisions[2]),
+        Some(RefusalReason::ConsentPending)
+    );
+    assert_eq!(
+        refusal_reason(&decisions[3]),
+        Some(RefusalReason::UnknownRecipient)
+    );
+    assert_eq!(
+        refusal_reason(&decisions[4]),
+        Some(RefusalReason::InvalidAddress)
+    );
 
     // A tampered link is refused; so is a genuine one past its expiry.
     let mut tampered = link.clone();
     let last = tampered.pop().expect("non-empty link");
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     assert_eq!(http_get(&tampered).expect("GET tampered").status, 404);
-    assert_eq!(guard.open_preferences("not-a-token").expect("call"), Err(LinkError::Invalid));
-    let token = link.trim_start_matches(&server.preferences_url()).to_owned();
+    assert_eq!(
+        guard.open_preferences("not-a-token").expect("call"),
+        Err(LinkError::Invalid)
+    );
+    let token = link
+        .trim_start_matches(&server.preferences_url())
+        .to_owned();
     host.set_now("2027-01-01T10:00:00Z");
     assert_eq!(http_get(&link).expect("GET expired").status, 410);
-    assert_eq!(guard.open_preferences(&token).expect("call"), Err(LinkError::Expired));
+    assert_eq!(
+        guard.open_preferences(&token).expect("call"),
+        Err(LinkError::Expired)
+    );
     let refused = http_post_form(&link, &[("email-marketing", "refuse")]).expect("POST expired");
     assert_eq!(refused.status, 410);
-    assert_eq!(consent_value(&guard, "1"), ConsentValue::Granted, "an expired link changes nothing");
+    assert_eq!(
+        consent_value(&guard, "1"),
+        ConsentValue::Granted,
+        "an expired link changes nothing"
+    );
 
     // The proof is intact.
-    assert!(matches!(guard.verify_ledger().expect("ledger"), LedgerCheck::Intact { events } if events >= 7));
+    assert!(
+        matches!(guard.verify_ledger().expect("ledger"), LedgerCheck::Intact { events } if events >= 7)
+    );
 }
 
 #[test]
@@ -157,18 +289,42 @@ fn a_restart_neither_repeats_nor_skips_the_daily_run() {
     let host = TestHost::new("2026-12-01T10:05:00Z");
     {
         let guard = host.open().expect("host opens");
-        guard.set_settings(&settings("http://127.0.0.1:9/preferences/")).expect("call").expect("settings");
-        guard.put_consent(&email_marketing_consent()).expect("call").expect("consent");
+        guard
+            .set_settings(&settings("http://127.0.0.1:9/preferences/"))
+            .expect("call")
+            .expect("settings");
+        guard
+            .put_consent(&email_marketing_consent())
+            .expect("call")
+            .expect("consent");
         guard.enable(true).expect("call").expect("enabled");
-        guard.import_records("contacts", read_records("email\nada@example.com\n".as_bytes()).expect("csv"), &|_| {}).expect("import");
-        assert_eq!(guard.run_due().expect("run").map(|run| run.requests), Some(1));
+        guard
+            .import_records(
+                "contacts",
+                read_records("email\nada@example.com\n".as_bytes()).expect("csv"),
+                &|_| {},
+            )
+            .expect("import");
+        assert_eq!(
+            guard.run_due().expect("run").map(|run| run.requests),
+            Some(1)
+        );
     }
     // Restarted the same day: the run is recorded, nothing is repeated.
     let guard = host.open().expect("host re-opens");
-    assert!(guard.run_due().expect("run").is_none(), "no second run on the same day");
+    assert!(
+        guard.run_due().expect("run").is_none(),
+        "no second run on the same day"
+    );
 
     // A contact imported later that day waits for the next day's run.
-    guard.import_records("contacts", read_records("email\ngrace@example.com\n".as_bytes()).expect("csv"), &|_| {}).expect("import");
+    guard
+        .import_records(
+            "contacts",
+            read_records("email\ngrace@example.com\n".as_bytes()).expect("csv"),
+            &|_| {},
+        )
+        .expect("import");
     assert!(guard.run_due().expect("run").is_none());
     assert_eq!(host.mails().len(), 1);
 
@@ -176,9 +332,15 @@ fn a_restart_neither_repeats_nor_skips_the_daily_run() {
     drop(guard);
     host.set_now("2026-12-03T11:00:00Z");
     let guard = host.open().expect("host re-opens after downtime");
-    let run = guard.run_due().expect("run").expect("the missed run is caught up");
+    let run = guard
+        .run_due()
+        .expect("run")
+        .expect("the missed run is caught up");
     assert_eq!((run.period.as_str(), run.requests), ("2026-12-03", 1));
-    assert!(guard.run_due().expect("run").is_none(), "caught up once, not once per missed day");
+    assert!(
+        guard.run_due().expect("run").is_none(),
+        "caught up once, not once per missed day"
+    );
     let mails = host.mails();
     assert_eq!(mails.len(), 2);
     assert!(mails.iter().any(|mail| mail.to == ["grace@example.com"]));
