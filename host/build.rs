@@ -50,6 +50,8 @@ fn main() {
         |target| target.join("plugin-component"),
     );
 
+    ensure_wasm_target();
+
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -102,4 +104,38 @@ fn main() {
         "cargo:rustc-env=PRIVACY_GUARD_COMPONENT={}",
         component.display()
     );
+}
+
+/// Installs the wasm32-wasip2 target with rustup when the toolchain lacks it.
+///
+/// rust-toolchain.toml names the target, but rustup only adds targets when it installs the
+/// toolchain itself; a machine that already had the pinned toolchain would otherwise fail
+/// here with "can't find crate for `core`".
+fn ensure_wasm_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    let installed =
+        sysroot.is_some_and(|sysroot| sysroot.join("lib/rustlib").join(WASM_TARGET).exists());
+    if installed {
+        return;
+    }
+    println!(
+        "cargo:warning=installing the {WASM_TARGET} target with rustup (needed to build the plugin component)"
+    );
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", WASM_TARGET]);
+    if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
+        rustup.arg("--toolchain").arg(toolchain);
+    }
+    match rustup.status() {
+        Ok(status) if status.success() => {}
+        _ => panic!(
+            "the {WASM_TARGET} target is missing and `rustup target add {WASM_TARGET}` failed: install it by hand, then build again"
+        ),
+    }
 }

@@ -331,6 +331,11 @@ impl Guard {
             0
         };
         let (report, _delivered) = self.unit(|| {
+            let given_ids: Vec<&str> = records
+                .iter()
+                .filter_map(|record| record.id.as_deref())
+                .collect();
+            let mut existing = self.block_on(self.database().records_by_ids(module, &given_ids))?;
             let mut next_id = first_id;
             let mut report = ImportReport::default();
             let mut work = UnitOfWork::default();
@@ -341,14 +346,11 @@ impl Guard {
                     (next_id - 1).to_string()
                 });
                 let key = (module.to_owned(), id.clone());
-                let existing = match work.records.get(&key) {
-                    Some(pending) => Some(pending.clone()),
-                    None => self.block_on(self.database().record(module, &id))?,
-                };
-                let mut record = match existing {
-                    Some(existing) => {
+                let previous = work.records.remove(&key).or_else(|| existing.remove(&id));
+                let mut record = match previous {
+                    Some(previous) => {
                         report.updated += 1;
-                        existing
+                        previous
                     }
                     None => {
                         report.created += 1;

@@ -20,6 +20,10 @@ use sqlx::{AnyPool, Executor, Row};
 
 pub use self::unit_of_work::{JobProgress, MailboxRow, NewEvent, QueuedMail, UnitOfWork};
 
+/// Bound parameters per statement when writing many rows: well inside SQLite's limit of
+/// 32,766 and PostgreSQL's of 65,535.
+const PARAMETERS_PER_STATEMENT: usize = 2_800;
+
 /// Keys read per query when fetching many keys at once.
 const KEYS_PER_QUERY: usize = 900;
 
@@ -130,7 +134,7 @@ pub enum LedgerCheck {
 }
 
 /// Cached plugin state: a key's value, or `None` when the key is known to be absent.
-type KvCache = HashMap<String, Option<Arc<[u8]>>>;
+type KvCache = HashMap<String, Option<Arc<[u8]>>, foldhash::fast::RandomState>;
 
 /// The database, with the cache of the plugin's key-value state.
 #[derive(Clone)]
@@ -357,6 +361,35 @@ impl Database {
             .await
             .map_err(failed("reading a record"))?;
         row.as_ref().map(record_row).transpose()
+    }
+
+    /// The records of `module` with the given ids (those that exist), keyed by id.
+    pub async fn records_by_ids(
+        &self,
+        module: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, RecordRow>, StorageError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(KEYS_PER_QUERY) {
+            let sql = format!(
+                "SELECT module, id, fields, status, locked, modified_at FROM records WHERE module = $1 AND id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            // Only placeholders are formatted into the text; the ids are bound.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(module);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query
+                .fetch_all(&self.pool)
+                .await
+                .map_err(failed("reading records"))?
+            {
+                let record = record_row(&row)?;
+                found.insert(record.id.clone(), record);
+            }
+        }
+        Ok(found)
     }
 
     /// References of every record whose normalised email is `address`.
@@ -598,12 +631,39 @@ impl Database {
             self.refresh().await?;
             return Err(StorageError::Conflict);
         }
-        for (key, value) in &work.kv {
-            match value {
-                Some(value) => sqlx::query("INSERT INTO plugin_kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value").bind(key.as_str()).bind(value.clone()).execute(&mut *transaction).await,
-                None => sqlx::query("DELETE FROM plugin_kv WHERE key = $1").bind(key.as_str()).execute(&mut *transaction).await,
+        let (upserts, deletions): (Vec<_>, Vec<_>) =
+            work.kv.iter().partition(|(_, value)| value.is_some());
+        for chunk in upserts.chunks(PARAMETERS_PER_STATEMENT / 2) {
+            let sql = rows_sql(
+                "INSERT INTO plugin_kv (key, value) VALUES ",
+                2,
+                chunk.len(),
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (key, value) in chunk {
+                query = query
+                    .bind(key.as_str())
+                    .bind((*value).clone().unwrap_or_default());
             }
-            .map_err(failed("writing plugin state"))?;
+            query
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed("writing plugin state"))?;
+        }
+        for chunk in deletions.chunks(PARAMETERS_PER_STATEMENT) {
+            let sql = format!(
+                "DELETE FROM plugin_kv WHERE key IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (key, _) in chunk {
+                query = query.bind(key.as_str());
+            }
+            query
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed("writing plugin state"))?;
         }
         if !work.events.is_empty() {
             let last: Option<Vec<u8>> = sqlx::query_scalar(
@@ -615,44 +675,82 @@ impl Database {
             let mut previous: [u8; 32] = last
                 .and_then(|hash| hash.try_into().ok())
                 .unwrap_or([0; 32]);
-            for event in &work.events {
-                let hash = chain_hash(&previous, &event.stream, &event.payload, now);
-                sqlx::query("INSERT INTO plugin_events (stream, payload, recorded_at, chain_hash) VALUES ($1, $2, $3, $4)")
-                    .bind(event.stream.as_str())
-                    .bind(event.payload.as_str())
-                    .bind(now)
-                    .bind(hash.to_vec())
+            let hashes: Vec<[u8; 32]> = work
+                .events
+                .iter()
+                .map(|event| {
+                    previous = chain_hash(&previous, &event.stream, &event.payload, now);
+                    previous
+                })
+                .collect();
+            let events: Vec<_> = work.events.iter().zip(&hashes).collect();
+            // Rows of one statement get their sequence numbers in the order written, so the
+            // chain follows the sequence.
+            for chunk in events.chunks(PARAMETERS_PER_STATEMENT / 4) {
+                let sql = rows_sql(
+                    "INSERT INTO plugin_events (stream, payload, recorded_at, chain_hash) VALUES ",
+                    4,
+                    chunk.len(),
+                    "",
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (event, hash) in chunk {
+                    query = query
+                        .bind(event.stream.as_str())
+                        .bind(event.payload.as_str())
+                        .bind(now)
+                        .bind(hash.to_vec());
+                }
+                query
                     .execute(&mut *transaction)
                     .await
                     .map_err(failed("appending events"))?;
-                previous = hash;
             }
         }
-        for record in work.records.values() {
-            let fields = serde_json::to_string(&record.fields)
-                .map_err(|error| encoding("encoding a record", error))?;
-            sqlx::query(
-                "INSERT INTO records (module, id, email, fields, status, locked, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (module, id) DO UPDATE SET email = excluded.email, fields = excluded.fields, status = excluded.status, locked = excluded.locked, modified_at = excluded.modified_at",
-            )
-            .bind(record.module.as_str())
-            .bind(record.id.as_str())
-            .bind(record.normalised_email())
-            .bind(fields)
-            .bind(record.status.as_str())
-            .bind(i64::from(record.locked))
-            .bind(record.modified_at)
-            .execute(&mut *transaction)
-            .await
-            .map_err(failed("writing records"))?;
+        let records: Vec<&RecordRow> = work.records.values().collect();
+        for chunk in records.chunks(PARAMETERS_PER_STATEMENT / 7) {
+            let sql = rows_sql(
+                "INSERT INTO records (module, id, email, fields, status, locked, modified_at) VALUES ",
+                7,
+                chunk.len(),
+                " ON CONFLICT (module, id) DO UPDATE SET email = excluded.email, fields = excluded.fields, status = excluded.status, locked = excluded.locked, modified_at = excluded.modified_at",
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for record in chunk {
+                let fields = serde_json::to_string(&record.fields)
+                    .map_err(|error| encoding("encoding a record", error))?;
+                query = query
+                    .bind(record.module.as_str())
+                    .bind(record.id.as_str())
+                    .bind(record.normalised_email())
+                    .bind(fields)
+                    .bind(record.status.as_str())
+                    .bind(i64::from(record.locked))
+                    .bind(record.modified_at);
+            }
+            query
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed("writing records"))?;
         }
-        for mail in &work.mails {
-            let message =
-                serde_json::to_string(mail).map_err(|error| encoding("encoding a mail", error))?;
-            sqlx::query("INSERT INTO outbox (message_id, queued_at, message, attempts) VALUES ($1, $2, $3, 0) ON CONFLICT (message_id) DO NOTHING")
-                .bind(mail.message_id.as_str())
-                .bind(now)
-                .bind(message)
+        for chunk in work.mails.chunks(PARAMETERS_PER_STATEMENT / 4) {
+            let sql = rows_sql(
+                "INSERT INTO outbox (message_id, queued_at, message, attempts) VALUES ",
+                4,
+                chunk.len(),
+                " ON CONFLICT (message_id) DO NOTHING",
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for mail in chunk {
+                let message = serde_json::to_string(mail)
+                    .map_err(|error| encoding("encoding a mail", error))?;
+                query = query
+                    .bind(mail.message_id.as_str())
+                    .bind(now)
+                    .bind(message)
+                    .bind(0_i64);
+            }
+            query
                 .execute(&mut *transaction)
                 .await
                 .map_err(failed("queuing mail"))?;
@@ -691,6 +789,14 @@ impl std::fmt::Debug for Database {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.debug_struct("Database").finish_non_exhaustive()
     }
+}
+
+/// `prefix (…), (…), … suffix` with `rows` groups of `columns` numbered placeholders.
+fn rows_sql(prefix: &str, columns: usize, rows: usize, suffix: &str) -> String {
+    let groups: Vec<String> = (0..rows)
+        .map(|row| format!("({})", placeholders(row * columns + 1, columns)))
+        .collect();
+    format!("{prefix}{}{suffix}", groups.join(", "))
 }
 
 /// `$first, $first+1, ...` for `count` values.

@@ -18,9 +18,7 @@ use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::ImportedRecord;
 use privacy_guard_tests::{TestHost, email_marketing_consent, settings};
 
-const CONTACTS: usize = 100_000;
 const BATCH: usize = 10_000;
-const GRANTED: usize = 2_000;
 const SINGLE_SAMPLES: usize = 20_000;
 const BATCH_ROUNDS: usize = 30;
 
@@ -29,6 +27,12 @@ fn address(index: usize) -> String {
 }
 
 fn main() {
+    // The number of contacts can be lowered for a quick look (e.g. under a profiler).
+    let contacts: usize = std::env::var("PRIVACY_GUARD_BENCH_CONTACTS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(100_000);
+    let granted = contacts / 50;
     let host = TestHost::new("2026-12-01T10:00:00Z");
     let guard = host.open().expect("host opens");
     guard
@@ -42,7 +46,7 @@ fn main() {
     guard.enable(true).expect("call").expect("enabled");
 
     let started = Instant::now();
-    let records: Vec<ImportedRecord> = (0..CONTACTS)
+    let records: Vec<ImportedRecord> = (0..contacts)
         .map(|index| ImportedRecord {
             id: None,
             fields: vec![
@@ -54,9 +58,9 @@ fn main() {
     guard
         .import_records("contacts", records, &|_| {})
         .expect("import");
-    eprintln!("seeded {CONTACTS} contacts in {:.1?}", started.elapsed());
+    eprintln!("seeded {contacts} contacts in {:.1?}", started.elapsed());
     let started = Instant::now();
-    for index in (0..CONTACTS).step_by(CONTACTS / GRANTED) {
+    for index in (0..contacts).step_by(contacts / granted) {
         let person = RecordRef {
             module: "contacts".into(),
             id: (index + 1).to_string(),
@@ -72,7 +76,7 @@ fn main() {
             .expect("call")
             .expect("recorded");
     }
-    eprintln!("granted {GRANTED} consents in {:.1?}", started.elapsed());
+    eprintln!("granted {granted} consents in {:.1?}", started.elapsed());
 
     // Recipients: contacts spread over the whole table, one in twenty unknown.
     let batch: Vec<Recipient> = (0..BATCH)
@@ -80,7 +84,7 @@ fn main() {
             let address = if index % 20 == 0 {
                 format!("stranger-{index}@example.net")
             } else {
-                address((index * 7919) % CONTACTS)
+                address((index * 7919) % contacts)
             };
             Recipient {
                 address,
@@ -165,7 +169,7 @@ fn main() {
 
     let per_second = |time: Duration| BATCH as f64 / time.as_secs_f64();
     println!(
-        "pre-send benchmark: {CONTACTS} contacts in SQLite, batch of {BATCH} ({allowed} allowed), {BATCH_ROUNDS} rounds"
+        "pre-send benchmark: {contacts} contacts in SQLite, batch of {BATCH} ({allowed} allowed), {BATCH_ROUNDS} rounds"
     );
     println!("| measurement | value |");
     println!("|---|---|");

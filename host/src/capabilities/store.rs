@@ -1,7 +1,8 @@
 //! `store`: the plugin's key-value state and its append-only event log.
 
+use super::HostFailure;
 use crate::runtime::HostState;
-use crate::runtime::bindings::privacy_guard::consent::store::{self, Entry, Event};
+use crate::runtime::bindings::privacy_guard::consent::store::{self, Entry, Event, PackedValues};
 use crate::storage::NewEvent;
 
 impl store::Host for HostState {
@@ -16,8 +17,9 @@ impl store::Host for HostState {
         Ok(values.pop().flatten().map(|value| value.to_vec()))
     }
 
-    fn get_many(&mut self, keys: Vec<String>) -> wasmtime::Result<Vec<Option<Vec<u8>>>> {
-        // The hot path of every pre-send check: one lookup for the whole batch.
+    fn get_many(&mut self, keys: Vec<String>) -> wasmtime::Result<PackedValues> {
+        // The hot path of every pre-send check: one look-up for the whole batch, answered
+        // in one buffer.
         let unpending: Vec<&str> = keys
             .iter()
             .filter(|key| !self.work.kv.contains_key(*key))
@@ -31,14 +33,23 @@ impl store::Host for HostState {
                 .block_on(database.kv_get_many(&unpending))?
         };
         let mut stored = stored.into_iter();
-        let mut values = Vec::with_capacity(keys.len());
+        let mut packed = PackedValues {
+            data: Vec::new(),
+            spans: Vec::with_capacity(keys.len()),
+        };
         for key in &keys {
-            match self.work.kv.get(key) {
-                Some(pending) => values.push(pending.clone()),
-                None => values.push(stored.next().flatten().map(|value| value.to_vec())),
-            }
+            let value = match self.work.kv.get(key) {
+                Some(pending) => pending
+                    .as_deref()
+                    .map(|value| pack(&mut packed.data, value)),
+                None => stored
+                    .next()
+                    .flatten()
+                    .map(|value| pack(&mut packed.data, &value)),
+            };
+            packed.spans.push(value.transpose()?);
         }
-        Ok(values)
+        Ok(packed)
     }
 
     fn put(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
@@ -132,4 +143,18 @@ impl store::Host for HostState {
         );
         Ok(events)
     }
+}
+
+/// Appends `value` to `data` and returns its span.
+fn pack(data: &mut Vec<u8>, value: &[u8]) -> wasmtime::Result<(u32, u32)> {
+    let span = u32::try_from(data.len())
+        .ok()
+        .zip(u32::try_from(value.len()).ok());
+    let Some(span) = span.filter(|(start, len)| start.checked_add(*len).is_some()) else {
+        return Err(wasmtime::Error::new(HostFailure(
+            "a batch read exceeds 4 GiB".into(),
+        )));
+    };
+    data.extend_from_slice(value);
+    Ok(span)
 }

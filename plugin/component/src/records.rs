@@ -4,17 +4,44 @@
 //! change (a form, an import, the API): the hook does not know, and the event says what the
 //! plugin did — evaluate the record's fields. The daily run observes records the same way.
 
+use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
 use privacy_guard_core::lifecycle::reevaluate;
-use privacy_guard_core::storage::{Location, person_key, place};
+use privacy_guard_core::person::fold;
+use privacy_guard_core::storage::{Location, person_key, place, record_key};
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::records as wit;
+use crate::bindings::privacy_guard::consent::clock;
 use crate::bindings::privacy_guard::consent::types::PersonRecord;
-use crate::bindings::privacy_guard::consent::{clock, store};
 use crate::convert::{fields, record_ref};
+use crate::logging::fault;
 use crate::logging::info;
-use crate::state::{StoredPerson, load_configuration, load_snapshot, rebuild};
+use crate::state::{
+    StoredPerson, delete, end_read_ahead, is_known, load_configuration, load_snapshot, read_ahead,
+    rebuild,
+};
+
+/// The keys observing `records` reads: each record's entry and the person entry of its
+/// address, so one `get-many` serves the whole batch.
+fn keys_to_read(records: &[PersonRecord]) -> Vec<String> {
+    let mut keys = Vec::with_capacity(records.len() * 2);
+    for record in records {
+        let Some(reference) = record_ref(&record.ref_) else {
+            continue;
+        };
+        keys.push(record_key(&reference));
+        let email = record
+            .fields
+            .iter()
+            .find(|field| field.name == "email")
+            .map(|field| field.value.as_str());
+        if let Some(address) = email.and_then(|email| Address::parse(email).ok()) {
+            keys.push(person_key(address.as_str()));
+        }
+    }
+    keys
+}
 
 impl wit::Guest for Plugin {
     fn records_changed(records: Vec<PersonRecord>) -> wit::ChangeSummary {
@@ -24,6 +51,7 @@ impl wit::Guest for Plugin {
             records: 0,
             consents_changed: 0,
         };
+        read_ahead(keys_to_read(&records));
         for record in records {
             if let Some(observed) = observe(record, &configuration, now) {
                 summary.records = summary.records.saturating_add(1);
@@ -32,6 +60,7 @@ impl wit::Guest for Plugin {
                     .saturating_add(u32::try_from(observed.changes).unwrap_or(u32::MAX));
             }
         }
+        end_read_ahead();
         info(
             "records changed",
             &[
@@ -67,7 +96,9 @@ pub(crate) fn observe(
     let previous_location = previous.as_ref().map(|person| person.location.clone());
     let mut snapshot = match previous {
         Some(person) => person.snapshot,
-        None => rebuild(&reference, name.clone()),
+        None if is_known(&reference) => rebuild(&reference, name.clone()),
+        None => fold(reference.clone(), name.clone(), &[])
+            .unwrap_or_else(|error| fault("starting a person", &error)),
     };
     snapshot.name = name;
 
@@ -87,7 +118,7 @@ pub(crate) fn observe(
         owner.as_ref(),
     );
     if let Some(released) = &placement.released {
-        store::delete(&person_key(released.as_str()));
+        delete(&person_key(released.as_str()));
         info("address released", &[("record", &reference)]);
     }
 

@@ -15,6 +15,7 @@ use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::sending as wit;
 use crate::bindings::privacy_guard::consent::store;
 use crate::logging::fault;
+use crate::state::unpack;
 
 impl wit::Guest for Plugin {
     fn check_send(
@@ -33,7 +34,8 @@ impl wit::Guest for Plugin {
                 role: role(recipient.role),
             })
             .collect();
-        let snapshots = store::get_many(&person_keys(&recipients));
+        let packed = store::get_many(&person_keys(&recipients));
+        let snapshots = unpack(&packed);
         let request = SendRequest {
             class: class(request.class),
             purpose: request.purpose,

@@ -14,14 +14,90 @@ use privacy_guard_core::storage::{
     encode_configuration, encode_person, encode_record_entry, person_key, record_key,
 };
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use crate::bindings::privacy_guard::consent::store;
 use crate::logging::fault;
 
 /// Events read per `read-events` call.
 const EVENTS_PER_READ: u32 = 500;
 
+thread_local! {
+    /// Values read ahead for a batch of records with one `get-many`, so a page of records
+    /// costs the host one look-up instead of one per key. Writes through [`put`] and
+    /// [`delete`] keep it true; [`end_read_ahead`] empties it when the batch is done.
+    static READ_AHEAD: RefCell<HashMap<String, Option<Vec<u8>>>> = RefCell::new(HashMap::new());
+}
+
+/// Reads `keys` in one crossing and keeps their values for the following [`get`]s.
+pub(crate) fn read_ahead(keys: Vec<String>) {
+    let packed = store::get_many(&keys);
+    let values = unpack(&packed);
+    READ_AHEAD.with(|read_ahead| {
+        read_ahead.borrow_mut().extend(
+            keys.into_iter()
+                .zip(values.into_iter().map(|value| value.map(<[u8]>::to_vec))),
+        )
+    });
+}
+
+/// The values of a `get-many` answer, in key order, borrowed from its buffer. A span
+/// outside the buffer is a host fault: the call traps rather than read wrong facts.
+pub(crate) fn unpack(packed: &store::PackedValues) -> Vec<Option<&[u8]>> {
+    packed
+        .spans
+        .iter()
+        .map(|span| {
+            span.map(|(start, len)| {
+                let start = start as usize;
+                packed
+                    .data
+                    .get(start..start + len as usize)
+                    .unwrap_or_else(|| {
+                        fault(
+                            "reading a batch of values",
+                            &"a span lies outside the buffer",
+                        )
+                    })
+            })
+        })
+        .collect()
+}
+
+/// Forgets the values read ahead.
+pub(crate) fn end_read_ahead() {
+    READ_AHEAD.with(|read_ahead| read_ahead.borrow_mut().clear());
+}
+
+/// The value under `key`: read ahead, or from the store.
+pub(crate) fn get(key: &str) -> Option<Vec<u8>> {
+    READ_AHEAD
+        .with(|read_ahead| read_ahead.borrow().get(key).cloned())
+        .unwrap_or_else(|| store::get(key))
+}
+
+/// Stores `value` under `key`.
+pub(crate) fn put(key: &str, value: &[u8]) {
+    READ_AHEAD.with(|read_ahead| read_ahead.borrow_mut().remove(key));
+    store::put(key, value);
+}
+
+/// Removes `key`.
+pub(crate) fn delete(key: &str) {
+    READ_AHEAD.with(|read_ahead| read_ahead.borrow_mut().remove(key));
+    store::delete(key);
+}
+
+/// Whether the plugin has seen `record` before (its record entry exists). The entry and
+/// the record's events are always written in the same unit of work, so a record without
+/// one has no events either.
+pub(crate) fn is_known(record: &RecordRef) -> bool {
+    get(&record_key(record)).is_some()
+}
+
 pub(crate) fn load_configuration() -> Configuration {
-    let bytes = store::get(CONFIG_KEY);
+    let bytes = get(CONFIG_KEY);
     decode_configuration(bytes.as_deref())
         .unwrap_or_else(|error| fault("reading the configuration", &error))
 }
@@ -29,7 +105,7 @@ pub(crate) fn load_configuration() -> Configuration {
 pub(crate) fn save_configuration(configuration: &Configuration) {
     let bytes = encode_configuration(configuration)
         .unwrap_or_else(|error| fault("writing the configuration", &error));
-    store::put(CONFIG_KEY, &bytes);
+    put(CONFIG_KEY, &bytes);
 }
 
 /// A record's snapshot and where it is stored.
@@ -42,7 +118,7 @@ pub(crate) struct StoredPerson {
 impl StoredPerson {
     /// The stored person of `record`, if the plugin knows the record and its snapshot.
     pub(crate) fn load(record: &RecordRef) -> Option<StoredPerson> {
-        let bytes = store::get(&record_key(record))?;
+        let bytes = get(&record_key(record))?;
         let entry = decode_record_entry(&bytes)
             .unwrap_or_else(|error| fault("reading a record entry", &error));
         match entry {
@@ -70,12 +146,12 @@ impl StoredPerson {
         if let Location::Person(address) = &self.location {
             let bytes = encode_person(&self.snapshot)
                 .unwrap_or_else(|error| fault("writing a person", &error));
-            store::put(&person_key(address.as_str()), &bytes);
+            put(&person_key(address.as_str()), &bytes);
         }
         let entry = RecordEntry::new(&self.location, &self.snapshot);
         let bytes = encode_record_entry(&entry)
             .unwrap_or_else(|error| fault("writing a record entry", &error));
-        store::put(&record_key(&self.snapshot.record), &bytes);
+        put(&record_key(&self.snapshot.record), &bytes);
     }
 
     /// Appends events to the record's stream.
@@ -92,7 +168,7 @@ impl StoredPerson {
 
 /// The snapshot stored under `person/<address>`, if any.
 pub(crate) fn load_snapshot(address: &Address) -> Option<PersonSnapshot> {
-    let bytes = store::get(&person_key(address.as_str()))?;
+    let bytes = get(&person_key(address.as_str()))?;
     Some(decode_person(&bytes).unwrap_or_else(|error| fault("reading a person", &error)))
 }
 
