@@ -244,6 +244,10 @@ fn engine() -> Result<Engine, LoadError> {
     config.concurrency_support(false);
     config.epoch_interruption(true);
     config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
+    // `perf` can name the plugin's functions when this is set (for profiling sessions).
+    if std::env::var_os("PRIVACY_GUARD_PERF_MAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Engine::new(&config).map_err(|error| LoadError::Engine(format!("{error:#}")))
 }
 
