@@ -151,6 +151,9 @@ enum Command {
     Deliver,
     /// Check the hash chain of the consent event log.
     VerifyEvents,
+    /// Create a new key for signing preferences links (older links keep working; running
+    /// servers sign with it after a restart).
+    RotateLinkKey,
 }
 
 #[derive(Debug, Args)]
@@ -266,6 +269,11 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 "delivered {} message(s), {} failed",
                 report.delivered, report.failed
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RotateLinkKey => {
+            let id = guard.rotate_link_key()?;
+            println!("new link key {id} created; links signed with older keys keep working");
             Ok(ExitCode::SUCCESS)
         }
         Command::VerifyEvents => match guard.verify_ledger()? {

@@ -10,7 +10,7 @@
 //! `tokio::task::spawn_blocking` from async code.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use wasmtime::Store;
 
@@ -567,6 +567,15 @@ impl Guard {
         Ok(self.block_on(self.database().record_count(module))?)
     }
 
+    /// Creates a new link-signing key. Links signed with older keys keep working; hosts
+    /// sign with the new key once they restart.
+    pub fn rotate_link_key(&self) -> Result<String, GuardError> {
+        Ok(self.block_on(crate::keys::rotate(
+            self.database(),
+            self.clock().now_millis(),
+        ))?)
+    }
+
     /// Checks the event log's hash chain.
     pub fn verify_ledger(&self) -> Result<LedgerCheck, GuardError> {
         Ok(self.block_on(self.database().verify_ledger())?)
@@ -600,6 +609,3 @@ fn refuse_all(count: usize, detail: &str) -> Vec<Decision> {
         })
         .collect()
 }
-
-/// A shareable host.
-pub type SharedGuard = Arc<Guard>;

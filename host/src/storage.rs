@@ -9,7 +9,6 @@
 mod unit_of_work;
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -854,28 +853,6 @@ fn record_row(row: &AnyRow) -> Result<RecordRow, StorageError> {
         })
     };
     read().map_err(failed("reading a record"))
-}
-
-/// Parses a database URL far enough to tell the backend, for messages and defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl FromStr for Backend {
-    type Err = String;
-    fn from_str(url: &str) -> Result<Backend, String> {
-        if url.starts_with("sqlite:") {
-            Ok(Backend::Sqlite)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(Backend::Postgres)
-        } else {
-            Err(format!(
-                "unsupported database URL `{url}`: use sqlite://PATH or postgres://..."
-            ))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -224,6 +224,9 @@ fn an_administrator_sets_up_consents_and_checks_sends_from_the_command_line() {
     assert!(history.contains("phone call on 1 December"), "{history}");
 
     assert!(cli.ok(&["verify-events"]).contains("intact"));
+
+    assert!(cli.ok(&["rotate-link-key"]).contains("new link key"));
+    assert!(cli.ok(&["verify-events"]).contains("intact"));
 }
 
 #[test]

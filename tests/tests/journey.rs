@@ -345,3 +345,60 @@ fn a_restart_neither_repeats_nor_skips_the_daily_run() {
     assert_eq!(mails.len(), 2);
     assert!(mails.iter().any(|mail| mail.to == ["grace@example.com"]));
 }
+
+#[test]
+fn a_link_mailed_before_a_key_rotation_still_opens_after_a_restart() {
+    let host = TestHost::new("2026-12-01T10:00:00Z");
+    let preferences_url = "http://127.0.0.1:9/preferences/";
+    let old_token = {
+        let guard = host.open().expect("host opens");
+        guard
+            .set_settings(&settings(preferences_url))
+            .expect("call")
+            .expect("settings");
+        guard
+            .put_consent(&email_marketing_consent())
+            .expect("call")
+            .expect("consent");
+        guard.enable(true).expect("call").expect("enabled");
+        guard
+            .import_records(
+                "contacts",
+                read_records("email\nada@example.com\n".as_bytes()).expect("csv"),
+                &|_| {},
+            )
+            .expect("import");
+        guard.run_daily("2026-12-01", &|_| {}).expect("run");
+        guard.rotate_link_key().expect("rotate");
+        host.mails()[0]
+            .link(preferences_url)
+            .expect("link")
+            .trim_start_matches(preferences_url)
+            .to_owned()
+    };
+
+    // After a restart the host signs with the new key and still accepts the old one.
+    let guard = host.open().expect("host re-opens");
+    assert!(
+        guard.open_preferences(&old_token).expect("call").is_ok(),
+        "a link signed before the rotation opens"
+    );
+    guard
+        .import_records(
+            "contacts",
+            read_records("email\ngrace@example.com\n".as_bytes()).expect("csv"),
+            &|_| {},
+        )
+        .expect("import");
+    host.set_now("2026-12-02T10:00:00Z");
+    guard.run_daily("2026-12-02", &|_| {}).expect("run");
+    let new_token = host
+        .mails()
+        .iter()
+        .find(|mail| mail.to == ["grace@example.com"])
+        .and_then(|mail| mail.link(preferences_url))
+        .expect("Grace's link")
+        .trim_start_matches(preferences_url)
+        .to_owned();
+    assert!(guard.open_preferences(&new_token).expect("call").is_ok());
+}

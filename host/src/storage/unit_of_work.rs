@@ -71,19 +71,6 @@ impl UnitOfWork {
             && self.job_progress.is_none()
     }
 
-    /// Folds a later unit into this one, as if one call had done both.
-    pub fn absorb(&mut self, later: UnitOfWork) {
-        self.kv.extend(later.kv);
-        self.events.extend(later.events);
-        for mail in later.mails {
-            self.queue_mail(mail);
-        }
-        self.records.extend(later.records);
-        if later.job_progress.is_some() {
-            self.job_progress = later.job_progress;
-        }
-    }
-
     /// Queues a mail unless one with the same id is queued already.
     pub fn queue_mail(&mut self, mail: QueuedMail) {
         if !self
