@@ -47,6 +47,8 @@ pub struct SettingsInput {
     pub postal_address: String,
     pub preferences_url: String,
     pub link_valid_days: u32,
+    /// Flag a new record whose address another active record owns as a duplicate.
+    pub flag_new_duplicates: bool,
 }
 
 /// Organisation-wide settings, validated.
@@ -58,6 +60,7 @@ pub struct Settings {
     postal_address: String,
     preferences_url: String,
     link_valid_days: u32,
+    flag_new_duplicates: bool,
 }
 
 impl Settings {
@@ -120,6 +123,7 @@ impl Settings {
                 postal_address: postal_address.to_owned(),
                 preferences_url: input.preferences_url.trim().to_owned(),
                 link_valid_days: input.link_valid_days,
+                flag_new_duplicates: input.flag_new_duplicates,
             }),
             _ => Err(problems),
         }
@@ -149,6 +153,12 @@ impl Settings {
         self.link_valid_days
     }
 
+    /// Whether the records hook flags a new record whose address another active record
+    /// owns as a duplicate (instead of keeping it apart, unflagged).
+    pub fn flag_new_duplicates(&self) -> bool {
+        self.flag_new_duplicates
+    }
+
     /// How long a preferences link stays valid, in milliseconds.
     pub fn link_lifetime_ms(&self) -> i64 {
         i64::from(self.link_valid_days) * DAY_MS
@@ -163,6 +173,7 @@ impl Settings {
             postal_address: self.postal_address.clone(),
             preferences_url: self.preferences_url.clone(),
             link_valid_days: self.link_valid_days,
+            flag_new_duplicates: self.flag_new_duplicates,
         }
     }
 }
@@ -504,6 +515,7 @@ pub(crate) mod tests {
             postal_address: "1 Example Street\nExampleton".to_owned(),
             preferences_url: "https://crm.example.org/preferences/".to_owned(),
             link_valid_days: 30,
+            flag_new_duplicates: false,
         }
     }
 

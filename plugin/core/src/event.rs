@@ -19,6 +19,21 @@
 //!
 //! Names and addresses never go into events: the snapshot gets them from the CRM, so an
 //! erasure can remove them while the proof stays.
+//!
+//! A change of the person's status (see [`crate::person::PersonStatus`]) is a second kind
+//! of event in the same stream:
+//!
+//! ```json
+//! {"v":1,"kind":"status-changed","at":1714557600000,"from":"active","to":"duplicate",
+//!  "source":"deduplication","primary":"leads/7"}
+//! ```
+//!
+//! | `source` | when | `primary` |
+//! |---|---|---|
+//! | `deduplication` | de-duplication (`deduplication.apply`, or enabling consents) flagged the record, or found the record it had flagged earlier to be the primary again | the record kept as primary, when the record became a duplicate |
+//! | `record-change` | the records hook flagged a new record whose address another active record owns (setting `flag-new-duplicates`) | the record owning the address |
+//!
+//! [`StreamEvent`] reads either kind back.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -29,6 +44,8 @@ use crate::calendar::Date;
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::{ConsentId, PurposeVersion};
 use crate::digest::{from_hex, to_hex};
+use crate::person::PersonStatus;
+use crate::record::RecordRef;
 
 /// The format version written into every event.
 const EVENT_FORMAT: u8 = 1;
@@ -212,6 +229,8 @@ pub enum EventError {
     UnknownFormat(u8),
     #[error("the event's evidence does not fit its source {0}")]
     EvidenceMismatch(&'static str),
+    #[error("a status change to duplicate must name a primary record `module/id`")]
+    PrimaryMissing,
 }
 
 /// The event kinds a stream holds.
@@ -219,6 +238,7 @@ pub enum EventError {
 #[serde(rename_all = "kebab-case")]
 enum EventKind {
     ConsentChanged,
+    StatusChanged,
 }
 
 /// Every source an event names.
@@ -385,6 +405,152 @@ impl ConsentEvent {
     }
 }
 
+/// Who or what changed a person's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StatusSource {
+    /// De-duplication of contacts and leads (`deduplication.apply`, or enabling consents).
+    Deduplication,
+    /// The records hook, flagging a new record whose address another active record owns.
+    RecordChange,
+}
+
+/// One change of a person's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusEvent {
+    /// When it changed (unix ms); the new status holds since then.
+    pub at: i64,
+    pub from: PersonStatus,
+    pub to: PersonStatus,
+    pub source: StatusSource,
+    /// The record kept as primary, when the person became a duplicate.
+    pub primary: Option<RecordRef>,
+}
+
+/// A status as named in an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum WireStatus {
+    Active,
+    Restricted,
+    Erased,
+    Duplicate,
+}
+
+impl WireStatus {
+    fn of(status: PersonStatus) -> WireStatus {
+        match status {
+            PersonStatus::Active => WireStatus::Active,
+            PersonStatus::Restricted { .. } => WireStatus::Restricted,
+            PersonStatus::Erased { .. } => WireStatus::Erased,
+            PersonStatus::Duplicate { .. } => WireStatus::Duplicate,
+        }
+    }
+
+    fn since(self, since: i64) -> PersonStatus {
+        match self {
+            WireStatus::Active => PersonStatus::Active,
+            WireStatus::Restricted => PersonStatus::Restricted { since },
+            WireStatus::Erased => PersonStatus::Erased { since },
+            WireStatus::Duplicate => PersonStatus::Duplicate { since },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct WireStatusEvent {
+    v: u8,
+    kind: EventKind,
+    at: i64,
+    from: WireStatus,
+    to: WireStatus,
+    source: StatusSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    primary: Option<String>,
+}
+
+/// Whether two statuses are the same state, whatever their `since`.
+pub fn same_status(left: PersonStatus, right: PersonStatus) -> bool {
+    WireStatus::of(left) == WireStatus::of(right)
+}
+
+impl StatusEvent {
+    /// The event as the JSON payload appended to the record's stream. The `from` status is
+    /// named without its time: the stream before the event holds it.
+    pub fn to_json(&self) -> Result<String, EventError> {
+        let wire = WireStatusEvent {
+            v: EVENT_FORMAT,
+            kind: EventKind::StatusChanged,
+            at: self.at,
+            from: WireStatus::of(self.from),
+            to: WireStatus::of(self.to),
+            source: self.source,
+            primary: self.primary.as_ref().map(RecordRef::to_string),
+        };
+        Ok(serde_json::to_string(&wire)?)
+    }
+
+    /// Reads the event back. The `from` status gets the event's time: the stream before
+    /// the event knows when it began, and the fold compares only the state.
+    fn from_wire(wire: WireStatusEvent) -> Result<StatusEvent, EventError> {
+        if wire.v != EVENT_FORMAT {
+            return Err(EventError::UnknownFormat(wire.v));
+        }
+        let primary = match &wire.primary {
+            None => None,
+            Some(text) => Some(
+                text.split_once('/')
+                    .and_then(|(module, id)| RecordRef::parse(module, id))
+                    .ok_or(EventError::PrimaryMissing)?,
+            ),
+        };
+        if wire.to == WireStatus::Duplicate && primary.is_none() {
+            return Err(EventError::PrimaryMissing);
+        }
+        Ok(StatusEvent {
+            at: wire.at,
+            from: wire.from.since(wire.at),
+            to: wire.to.since(wire.at),
+            source: wire.source,
+            primary,
+        })
+    }
+}
+
+/// Any event of a record's stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    Consent(ConsentEvent),
+    Status(StatusEvent),
+}
+
+/// Only the kind of an event, to choose how to read the rest.
+#[derive(Deserialize)]
+struct KindOnly {
+    kind: EventKind,
+}
+
+impl StreamEvent {
+    /// Reads an event of either kind back from its JSON payload.
+    pub fn from_json(json: &str) -> Result<StreamEvent, EventError> {
+        let KindOnly { kind } = serde_json::from_str(json)?;
+        match kind {
+            EventKind::ConsentChanged => ConsentEvent::from_json(json).map(StreamEvent::Consent),
+            EventKind::StatusChanged => {
+                StatusEvent::from_wire(serde_json::from_str(json)?).map(StreamEvent::Status)
+            }
+        }
+    }
+
+    pub fn to_json(&self) -> Result<String, EventError> {
+        match self {
+            StreamEvent::Consent(event) => event.to_json(),
+            StreamEvent::Status(event) => event.to_json(),
+        }
+    }
+}
+
 /// The recording source a wire source names; `record-change` never carries a statement,
 /// so it never gets here (it is read as an administrator's recording if it ever did).
 fn recording_source(source: WireSource) -> RecordingSource {
@@ -504,6 +670,44 @@ pub(crate) mod tests {
             ConsentEvent::from_json(&future),
             Err(EventError::UnknownFormat(2))
         ));
+    }
+
+    #[test]
+    fn status_events_round_trip_and_fold_with_consent_events() {
+        use crate::person::{PersonStatus, fold_stream};
+        use crate::record::Module;
+        let record = RecordRef::new(Module::Contacts, "3");
+        let flagged = StatusEvent {
+            at: 20,
+            from: PersonStatus::Active,
+            to: PersonStatus::Duplicate { since: 20 },
+            source: StatusSource::Deduplication,
+            primary: Some(RecordRef::new(Module::Leads, "7")),
+        };
+        let json = flagged.to_json().unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["kind"], "status-changed");
+        assert_eq!(value["source"], "deduplication");
+        assert_eq!(value["primary"], "leads/7");
+        let consent = event(Cause::RecordChange);
+        let consent = ConsentEvent {
+            from: ConsentValue::NotApplicable,
+            to: ConsentValue::Applicable,
+            ..consent
+        };
+        let stream: Vec<StreamEvent> = [consent.to_json().unwrap(), json]
+            .iter()
+            .map(|json| StreamEvent::from_json(json).unwrap())
+            .collect();
+        assert_eq!(stream[1], StreamEvent::Status(flagged.clone()));
+        let snapshot = fold_stream(record.clone(), String::new(), &stream).unwrap();
+        assert_eq!(snapshot.status, PersonStatus::Duplicate { since: 20 });
+        assert_eq!(snapshot.value_of("newsletter"), ConsentValue::Applicable);
+        // A second flag does not start from the current status: not a valid history.
+        let twice = [stream[1].clone(), stream[1].clone()];
+        assert!(fold_stream(record, String::new(), &twice).is_err());
+        let without_primary = r#"{"v":1,"kind":"status-changed","at":1,"from":"active","to":"duplicate","source":"deduplication"}"#;
+        assert!(StreamEvent::from_json(without_primary).is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! | [`person`] | the person snapshot, its status, and the fold that rebuilds it from events |
 //! | [`event`] | consent events (the proof), their causes and evidence, their JSON form |
 //! | [`lifecycle`] | transitions: applicability, requests, answers; each returns its events |
+//! | [`deduplication`] | grouping contacts and leads by address, choosing each group's primary, flagging duplicates |
 //! | [`sending`] | the pre-send decision table, the hot path |
 //! | [`link`] | signed preferences link tokens (format, parsing, expiry) |
 //! | [`preferences`] | the preferences page as the person sees it |
@@ -65,6 +66,7 @@ pub mod address;
 pub mod calendar;
 pub mod configuration;
 pub mod consent;
+pub mod deduplication;
 pub mod definition;
 mod digest;
 pub mod event;

@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Date;
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::ConsentId;
-use crate::event::{Cause, ConsentEvent};
+use crate::event::{Cause, ConsentEvent, StatusEvent, StreamEvent, same_status};
 use crate::record::RecordRef;
 
 /// Whether the plugin may process the person at all.
 ///
-/// Only `Active` is set today; restriction, erasure and de-duplication set the others.
+/// De-duplication sets `Duplicate` (see [`crate::deduplication`]); restriction and erasure
+/// will set the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PersonStatus {
     Active,
@@ -63,11 +64,18 @@ pub struct PersonSnapshot {
 
 /// An event does not follow from the state before it: the stream is not a valid history.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("event for consent {consent} changes it from {claimed}, but it was {actual}")]
-pub struct FoldError {
-    pub consent: ConsentId,
-    pub claimed: ConsentValue,
-    pub actual: ConsentValue,
+pub enum FoldError {
+    #[error("event for consent {consent} changes it from {claimed}, but it was {actual}")]
+    Consent {
+        consent: ConsentId,
+        claimed: ConsentValue,
+        actual: ConsentValue,
+    },
+    #[error("status event changes the status from {claimed:?}, but it was {actual:?}")]
+    Status {
+        claimed: PersonStatus,
+        actual: PersonStatus,
+    },
 }
 
 impl PersonSnapshot {
@@ -103,7 +111,7 @@ impl PersonSnapshot {
     pub fn apply(&mut self, event: &ConsentEvent) -> Result<(), FoldError> {
         let actual = self.value_of(event.consent.as_str());
         if actual != event.from {
-            return Err(FoldError {
+            return Err(FoldError::Consent {
                 consent: event.consent.clone(),
                 claimed: event.from,
                 actual,
@@ -131,6 +139,41 @@ impl PersonSnapshot {
         }
     }
 
+    /// Applies one status event, checking that it starts from the current status.
+    pub fn apply_status(&mut self, event: &StatusEvent) -> Result<(), FoldError> {
+        if !same_status(self.status, event.from) {
+            return Err(FoldError::Status {
+                claimed: event.from,
+                actual: self.status,
+            });
+        }
+        self.status = event.to;
+        Ok(())
+    }
+
+    /// Changes the status to `to` at `at`, returning the event that proves it; none when
+    /// the person already has that status (whatever its time).
+    pub fn change_status(
+        &mut self,
+        to: PersonStatus,
+        source: crate::event::StatusSource,
+        primary: Option<RecordRef>,
+        at: i64,
+    ) -> Option<StatusEvent> {
+        if same_status(self.status, to) {
+            return None;
+        }
+        let event = StatusEvent {
+            at,
+            from: self.status,
+            to,
+            source,
+            primary,
+        };
+        self.status = to;
+        Some(event)
+    }
+
     fn position(&self, consent: &str) -> Result<usize, usize> {
         self.consents
             .binary_search_by(|state| state.consent.as_str().cmp(consent))
@@ -147,6 +190,23 @@ pub fn fold(
     let mut snapshot = PersonSnapshot::new(record, name);
     for event in events {
         snapshot.apply(event)?;
+    }
+    Ok(snapshot)
+}
+
+/// Rebuilds a record's snapshot from its whole stream (consent and status events), oldest
+/// first.
+pub fn fold_stream(
+    record: RecordRef,
+    name: String,
+    events: &[StreamEvent],
+) -> Result<PersonSnapshot, FoldError> {
+    let mut snapshot = PersonSnapshot::new(record, name);
+    for event in events {
+        match event {
+            StreamEvent::Consent(event) => snapshot.apply(event)?,
+            StreamEvent::Status(event) => snapshot.apply_status(event)?,
+        }
     }
     Ok(snapshot)
 }

@@ -17,7 +17,8 @@
 //! An address is owned by the first record that claims it and released when that record's
 //! address changes; the next record seen with the address then claims it ([`place`]).
 //! Records sharing an address keep their own (detached) snapshots until de-duplication
-//! flags them. Between a release and the next observation of another record with that
+//! flags them ([`crate::deduplication`]): then the primary, the last modified record, owns
+//! the address and the duplicates stay detached with status `Duplicate`. Between a release and the next observation of another record with that
 //! address (its next change, or the next daily run), a send to the address finds nobody:
 //! marketing to it is refused, the safe side.
 
@@ -32,8 +33,8 @@ use crate::record::{Module, RecordRef};
 
 /// The key of the configuration.
 pub const CONFIG_KEY: &str = "config";
-/// Format version of the `config` value.
-pub const CONFIG_FORMAT: u8 = 1;
+/// Format version of the `config` value (2: settings carry `flag_new_duplicates`).
+pub const CONFIG_FORMAT: u8 = 2;
 /// Format version of `person/` values.
 pub const PERSON_FORMAT: u8 = 1;
 /// Format version of `record/` values.
