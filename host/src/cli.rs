@@ -107,6 +107,14 @@ enum Command {
         #[arg(long)]
         confirm_deduplication: bool,
     },
+    /// Show which contacts and leads share an email address and which record of each group
+    /// is kept; with --apply, flag the others `Duplicate` and lock them.
+    Dedupe {
+        /// Flag the duplicates (overwrites their status with `Duplicate`); without it,
+        /// nothing is changed.
+        #[arg(long)]
+        apply: bool,
+    },
     /// Run the daily consent run now (each period runs once, whatever is asked).
     RunDaily {
         /// The period (local date, YYYY-MM-DD) [default: the period due now].
@@ -172,6 +180,10 @@ struct SettingsArgs {
     preferences_url: String,
     #[arg(long, default_value_t = 30)]
     link_valid_days: u32,
+    /// Flag a new record whose email address another active record already has as
+    /// `Duplicate` (and lock it) when it is created or changed.
+    #[arg(long)]
+    flag_new_duplicates: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +259,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Enable {
             confirm_deduplication,
         } => enable(&guard, confirm_deduplication),
+        Command::Dedupe { apply } => dedupe(&guard, apply),
         Command::RunDaily { period } => run_daily(&guard, period),
         Command::Show { person, history } => show(&guard, &person, history),
         Command::RecordDecision {
@@ -434,6 +447,7 @@ fn configure_settings(guard: &Guard, settings: SettingsArgs) -> anyhow::Result<E
         postal_address: settings.postal_address,
         preferences_url: settings.preferences_url,
         link_valid_days: settings.link_valid_days,
+        flag_new_duplicates: settings.flag_new_duplicates,
     };
     match guard.set_settings(&settings)? {
         Ok(()) => {
@@ -564,6 +578,9 @@ fn list_consents(guard: &Guard) -> anyhow::Result<ExitCode> {
 fn enable(guard: &Guard, confirmed: bool) -> anyhow::Result<ExitCode> {
     match guard.enable(confirmed)? {
         Ok(()) => {
+            if confirmed {
+                println!("duplicate contacts and leads were flagged (see `privacy-guard dedupe`)");
+            }
             println!("consents are enabled; the daily consent run sends the first requests");
             Ok(ExitCode::SUCCESS)
         }
@@ -588,6 +605,33 @@ fn enable(guard: &Guard, confirmed: bool) -> anyhow::Result<ExitCode> {
             )
         }
     }
+}
+
+fn dedupe(guard: &Guard, apply: bool) -> anyhow::Result<ExitCode> {
+    if apply {
+        let report = guard.deduplicate()?;
+        println!(
+            "{} group(s) of records sharing an address: {} duplicate(s) newly flagged, {} already flagged, {} address(es) given to their primary",
+            report.groups, report.newly_flagged, report.already_flagged, report.owners_changed
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let plan = guard.deduplication_preview()?;
+    let record = |record: &RecordRef| format!("{}/{}", record.module, record.id);
+    for group in &plan.groups {
+        println!("{}", group.address);
+        println!("  keep   {} (modified last)", record(&group.primary));
+        for duplicate in &group.duplicates {
+            println!("  flag   {}", record(duplicate));
+        }
+    }
+    println!(
+        "{} record(s) looked at: {} group(s), {} duplicate(s) to flag; nothing was changed (run `privacy-guard dedupe --apply` to flag them)",
+        plan.records,
+        plan.groups.len(),
+        plan.duplicates
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_daily(guard: &Guard, period: Option<String>) -> anyhow::Result<ExitCode> {

@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::contract::configuration::{
     ConsentDefinition, Prerequisite, Problem, Settings, Snapshot, StoredDefinition,
 };
+use crate::contract::deduplication::{Plan, Report};
 use crate::contract::jobs::JobError;
 use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
 use crate::contract::records::ChangeSummary;
@@ -401,6 +402,33 @@ impl Guard {
             plugin
                 .privacy_guard_consent_records()
                 .call_records_changed(store, &people)
+        })
+    }
+
+    /// The record as the host (playing the CRM) keeps it.
+    pub fn record(&self, module: &str, id: &str) -> Result<Option<RecordRow>, GuardError> {
+        Ok(self.block_on(self.database().record(module, id))?)
+    }
+
+    // ---- de-duplication ------------------------------------------------------------------
+
+    /// Which contacts and leads share an address, and which of each group would be kept;
+    /// changes nothing.
+    pub fn deduplication_preview(&self) -> Result<Plan, GuardError> {
+        self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_deduplication()
+                .call_preview(store)
+        })
+    }
+
+    /// Flags duplicate contacts and leads (CRM status `Duplicate`, locked) and gives each
+    /// shared address to its primary, in one unit of work. Running it again changes nothing.
+    pub fn deduplicate(&self) -> Result<Report, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_deduplication()
+                .call_apply(store)
         })
     }
 

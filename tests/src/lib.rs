@@ -85,6 +85,7 @@ pub fn settings(preferences_url: &str) -> Settings {
         postal_address: "1 Example Street, 10115 Berlin, Germany".into(),
         preferences_url: preferences_url.into(),
         link_valid_days: 30,
+        flag_new_duplicates: false,
     }
 }
 

@@ -1,4 +1,7 @@
 //! The `configuration` export: settings, consent definitions, enabling consents.
+//!
+//! Enabling with the administrator's confirmation de-duplicates contacts and leads in the
+//! same call (the confirmation means "flag duplicates"), before consents are enabled.
 
 use privacy_guard_core::configuration::{
     DefinitionInput, Prerequisite, Problem, Settings, SettingsInput,
@@ -9,6 +12,7 @@ use privacy_guard_core::definition::{Clause, Condition, ConsentKind, StoredDefin
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::configuration as wit;
 use crate::bindings::privacy_guard::consent::clock;
+use crate::deduplication::deduplicate;
 use crate::logging::info;
 use crate::state::{load_configuration, save_configuration};
 
@@ -45,16 +49,22 @@ impl wit::Guest for Plugin {
     fn enable(deduplication_confirmed: bool) -> Result<(), Vec<wit::Prerequisite>> {
         let mut configuration = load_configuration();
         let was_enabled = configuration.is_enabled();
-        match configuration.enable(deduplication_confirmed, clock::now()) {
-            Ok(_) => {
-                if !was_enabled {
-                    save_configuration(&configuration);
-                    info("consents enabled", &[]);
-                }
-                Ok(())
-            }
-            Err(unmet) => Err(unmet.into_iter().map(wit_prerequisite).collect()),
+        let now = clock::now();
+        // Decided on a copy first: de-duplication runs only when enabling will succeed, and
+        // before consents are enabled.
+        let mut enabled = configuration.clone();
+        if let Err(unmet) = enabled.enable(deduplication_confirmed, now) {
+            return Err(unmet.into_iter().map(wit_prerequisite).collect());
         }
+        if deduplication_confirmed {
+            deduplicate(&configuration, now);
+        }
+        configuration = enabled;
+        if !was_enabled {
+            save_configuration(&configuration);
+            info("consents enabled", &[]);
+        }
+        Ok(())
     }
 
     fn get() -> wit::Snapshot {
@@ -90,6 +100,7 @@ fn settings_input(settings: wit::Settings) -> SettingsInput {
         postal_address: settings.postal_address,
         preferences_url: settings.preferences_url,
         link_valid_days: settings.link_valid_days,
+        flag_new_duplicates: settings.flag_new_duplicates,
     }
 }
 
@@ -102,6 +113,7 @@ fn wit_settings(settings: &Settings) -> wit::Settings {
         postal_address: input.postal_address,
         preferences_url: input.preferences_url,
         link_valid_days: input.link_valid_days,
+        flag_new_duplicates: input.flag_new_duplicates,
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Each page re-evaluates the records it lists (so consents defined after the records were
 //! last changed are covered), then sends every active person who owns their address and
-//! has applicable consents one request mail, and moves those consents to waiting. The
+//! has applicable consents one request mail, and moves those consents to waiting. A
+//! duplicate is never mailed twice over: it does not own its address once de-duplicated
+//! (the primary does), and its status is not active. The
 //! message id is derived from the period and the record, and a person asked in a period is
 //! not asked again in it, so re-running a period sends nothing twice.
 //!
@@ -22,7 +24,7 @@ use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::jobs as wit;
 use crate::bindings::privacy_guard::consent::{clock, crm, keys, mail};
 use crate::logging::{fault, info, warn};
-use crate::records::{Observed, observe};
+use crate::records::{NewDuplicates, Observed, observe};
 use crate::state::load_configuration;
 
 /// Largest page asked of the CRM.
@@ -109,8 +111,12 @@ impl Run<'_> {
         let mut requests: u32 = 0;
         for record in records {
             people = people.saturating_add(1);
-            if let Some(mut observed) = observe(record, self.configuration, self.now)
-                && self.request(&mut observed)
+            if let Some(mut observed) = observe(
+                record,
+                self.configuration,
+                self.now,
+                NewDuplicates::KeepApart,
+            ) && self.request(&mut observed)
             {
                 requests = requests.saturating_add(1);
             }

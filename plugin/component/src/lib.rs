@@ -12,6 +12,7 @@
 //! | `records` | `records`: the record-change hook, and the record observation the daily run shares |
 //! | `sending` | `sending`: the pre-send decision, the hot path |
 //! | `jobs` | `jobs`: the daily consent run |
+//! | `deduplication` | `deduplication`: flagging duplicate contacts and leads (also run by enabling) |
 //! | `preferences` | `preferences`: the signed-link preferences page |
 //! | `subjects` | `subjects`: one person's consents, history and recorded decisions |
 //! | `state` | the plugin's state in the host's store (layout: `privacy_guard_core::storage`) |
@@ -24,6 +25,7 @@
 mod bindings;
 mod configuration;
 mod convert;
+mod deduplication;
 mod jobs;
 mod logging;
 mod preferences;

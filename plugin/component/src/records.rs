@@ -3,20 +3,26 @@
 //! Applicability changes are recorded with source `record-change`, whoever reported the
 //! change (a form, an import, the API): the hook does not know, and the event says what the
 //! plugin did — evaluate the record's fields. The daily run observes records the same way.
+//!
+//! With the setting `flag-new-duplicates`, the hook (not the daily run) flags a record whose
+//! address another active record owns as a duplicate: CRM status `Duplicate`, locked, and
+//! a `status-changed` event with source `record-change` naming the owner as primary.
 
 use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
+use privacy_guard_core::deduplication::{DUPLICATE_STATUS, flag_duplicate, is_duplicate_status};
+use privacy_guard_core::event::StatusSource;
 use privacy_guard_core::lifecycle::reevaluate;
-use privacy_guard_core::person::fold;
+use privacy_guard_core::person::{PersonSnapshot, PersonStatus};
+use privacy_guard_core::record::RecordRef;
 use privacy_guard_core::storage::{Location, person_key, place, record_key};
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::records as wit;
-use crate::bindings::privacy_guard::consent::clock;
 use crate::bindings::privacy_guard::consent::types::PersonRecord;
-use crate::convert::{fields, record_ref};
-use crate::logging::fault;
-use crate::logging::info;
+use crate::bindings::privacy_guard::consent::{clock, crm};
+use crate::convert::{fields, record_ref, wit_record_ref};
+use crate::logging::{info, warn};
 use crate::state::{
     StoredPerson, delete, end_read_ahead, is_known, load_configuration, load_snapshot, read_ahead,
     rebuild,
@@ -51,9 +57,17 @@ impl wit::Guest for Plugin {
             records: 0,
             consents_changed: 0,
         };
+        let flag_new_duplicates = configuration
+            .settings()
+            .is_some_and(|settings| settings.flag_new_duplicates());
         read_ahead(keys_to_read(&records));
         for record in records {
-            if let Some(observed) = observe(record, &configuration, now) {
+            let duplicates = if flag_new_duplicates {
+                NewDuplicates::Flag
+            } else {
+                NewDuplicates::KeepApart
+            };
+            if let Some(observed) = observe(record, &configuration, now, duplicates) {
                 summary.records = summary.records.saturating_add(1);
                 summary.consents_changed = summary
                     .consents_changed
@@ -78,6 +92,15 @@ pub(crate) struct Observed {
     pub(crate) changes: usize,
 }
 
+/// What observing does with a record whose address another record owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NewDuplicates {
+    /// Keep its snapshot apart (detached), unflagged, until de-duplication.
+    KeepApart,
+    /// Flag it as a duplicate of the owner when the owner is active.
+    Flag,
+}
+
 /// Brings a record's stored person up to date with the record as the CRM holds it: places
 /// its snapshot by its current address, refreshes the name, re-evaluates which consents
 /// apply, appends the events and saves. None when the record's module has no consents.
@@ -85,9 +108,12 @@ pub(crate) fn observe(
     record: PersonRecord,
     configuration: &Configuration,
     now: i64,
+    duplicates: NewDuplicates,
 ) -> Option<Observed> {
     let reference = record_ref(&record.ref_)?;
     configuration.consents_of(reference.module).next()?;
+    let crm_status = record.status;
+    let crm_locked = record.locked;
     let fields = fields(record.fields);
     let name = fields.person_name();
     let address = fields.address().ok();
@@ -97,8 +123,7 @@ pub(crate) fn observe(
     let mut snapshot = match previous {
         Some(person) => person.snapshot,
         None if is_known(&reference) => rebuild(&reference, name.clone()),
-        None => fold(reference.clone(), name.clone(), &[])
-            .unwrap_or_else(|error| fault("starting a person", &error)),
+        None => PersonSnapshot::new(reference.clone(), name.clone()),
     };
     snapshot.name = name;
 
@@ -106,11 +131,15 @@ pub(crate) fn observe(
     // its address was just read from there: no second read.
     let owner = match (&address, &previous_location) {
         (Some(address), Some(Location::Person(owned))) if owned == address => {
-            Some(reference.clone())
+            Some((reference.clone(), snapshot.status))
         }
-        (Some(address), _) => load_snapshot(address).map(|snapshot| snapshot.record),
+        (Some(address), _) => {
+            load_snapshot(address).map(|snapshot| (snapshot.record, snapshot.status))
+        }
         (None, _) => None,
     };
+    let owner_status = owner.as_ref().map(|(_, status)| *status);
+    let owner = owner.map(|(record, _)| record);
     let placement = place(
         &reference,
         address,
@@ -123,14 +152,52 @@ pub(crate) fn observe(
     }
 
     let events = reevaluate(&mut snapshot, configuration, &fields, now);
+    let flagged = match (&owner, &placement.location) {
+        (Some(owner), Location::Record { address: Some(_) })
+            if duplicates == NewDuplicates::Flag
+                && *owner != reference
+                && owner_status == Some(PersonStatus::Active) =>
+        {
+            flag_duplicate(&mut snapshot, owner, StatusSource::RecordChange, now)
+        }
+        _ => None,
+    };
     let person = StoredPerson {
         location: placement.location,
         snapshot,
     };
     person.append(&events);
+    if let Some(flagged) = &flagged {
+        person.append_status(flagged);
+        mark_duplicate_in_crm(&reference, &crm_status, crm_locked);
+        info("new duplicate flagged", &[("record", &reference)]);
+    }
     person.save();
     Some(Observed {
         person,
         changes: events.len(),
     })
+}
+
+/// Shows a duplicate as such in the CRM: status `Duplicate` (overwriting the status it had)
+/// and locked; what is already so is left alone. Whether anything changed.
+pub(crate) fn mark_duplicate_in_crm(record: &RecordRef, status: &str, locked: bool) -> bool {
+    let wit_record = wit_record_ref(record);
+    let mut changed = false;
+    if !is_duplicate_status(status) {
+        changed = true;
+        if crm::set_status(&wit_record, DUPLICATE_STATUS).is_err() {
+            warn(
+                "the CRM refused to set a duplicate's status",
+                &[("record", record)],
+            );
+        }
+    }
+    if !locked {
+        changed = true;
+        if crm::set_locked(&wit_record, true).is_err() {
+            warn("the CRM refused to lock a duplicate", &[("record", record)]);
+        }
+    }
+    changed
 }

@@ -6,8 +6,8 @@
 
 use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
-use privacy_guard_core::event::ConsentEvent;
-use privacy_guard_core::person::{PersonSnapshot, PersonStatus, fold};
+use privacy_guard_core::event::{ConsentEvent, StatusEvent, StreamEvent};
+use privacy_guard_core::person::{PersonSnapshot, PersonStatus, fold_stream};
 use privacy_guard_core::record::RecordRef;
 use privacy_guard_core::storage::{
     CONFIG_KEY, Location, RecordEntry, decode_configuration, decode_person, decode_record_entry,
@@ -164,6 +164,14 @@ impl StoredPerson {
             store::append_event(&stream, &payload);
         }
     }
+
+    /// Appends a status event to the record's stream.
+    pub(crate) fn append_status(&self, event: &StatusEvent) {
+        let payload = event
+            .to_json()
+            .unwrap_or_else(|error| fault("writing an event", &error));
+        store::append_event(&self.snapshot.record.stream(), &payload);
+    }
 }
 
 /// The snapshot stored under `person/<address>`, if any.
@@ -189,12 +197,36 @@ pub(crate) fn read_stream(stream: &str) -> Vec<String> {
 
 /// Rebuilds a record's snapshot from its events (the snapshot is a cache of them).
 pub(crate) fn rebuild(record: &RecordRef, name: String) -> PersonSnapshot {
-    let events: Vec<ConsentEvent> = read_stream(&record.stream())
+    let events: Vec<StreamEvent> = read_stream(&record.stream())
         .iter()
         .map(|payload| {
-            ConsentEvent::from_json(payload)
+            StreamEvent::from_json(payload)
                 .unwrap_or_else(|error| fault("reading an event", &error))
         })
         .collect();
-    fold(record.clone(), name, &events).unwrap_or_else(|error| fault("folding events", &error))
+    fold_stream(record.clone(), name, &events)
+        .unwrap_or_else(|error| fault("folding events", &error))
+}
+
+/// The stored person of `record`, or a new one kept in the record's own entry (rebuilt
+/// from its events when the plugin knew it), with the name refreshed.
+pub(crate) fn load_or_start(
+    record: &RecordRef,
+    name: String,
+    address: Option<Address>,
+) -> StoredPerson {
+    match StoredPerson::load(record) {
+        Some(mut person) => {
+            person.snapshot.name = name;
+            person
+        }
+        None => StoredPerson {
+            location: Location::Record { address },
+            snapshot: if is_known(record) {
+                rebuild(record, name)
+            } else {
+                PersonSnapshot::new(record.clone(), name)
+            },
+        },
+    }
 }
