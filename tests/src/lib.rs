@@ -18,6 +18,7 @@ use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
 use privacy_guard_host::mail::Transport;
 use privacy_guard_host::runtime::SandboxLimits;
 use privacy_guard_host::schedule::DailySchedule;
+use privacy_guard_host::storage::UnitOfWork;
 
 /// Parses an RFC 3339 instant; panics on a typo in a test.
 pub fn instant(text: &str) -> DateTime<Utc> {
@@ -100,6 +101,23 @@ pub fn email_marketing_consent() -> ConsentDefinition {
         default_value: ConsentDefault::No,
         applies_when: Vec::new(),
     }
+}
+
+/// Sets a record's CRM status the way a CRM user would (keeping `modified-at`, which the
+/// test controls), committed straight to the host's database as the CRM's own edit.
+pub fn set_crm_status(guard: &Guard, module: &str, id: &str, status: &str) -> anyhow::Result<()> {
+    let mut record = guard
+        .record(module, id)?
+        .with_context(|| format!("no record {module}/{id}"))?;
+    record.status = status.to_owned();
+    let mut work = UnitOfWork::default();
+    work.records
+        .insert((module.to_owned(), id.to_owned()), record);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(guard.database().commit(&work, guard.clock().now_millis()))?;
+    Ok(())
 }
 
 /// A delivered mail, read back from its `.eml` file.
