@@ -261,3 +261,34 @@ fn bad_arguments_are_refused_with_what_to_write() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn an_administrator_previews_and_applies_de_duplication_from_the_command_line() {
+    let cli = Cli::new();
+    // Two contacts share an address: the preview changes nothing, --apply flags one.
+    let shared = cli.write(
+        "shared.csv",
+        "firstname,email\nAda,ada@example.com\nAda Again, ADA@example.com \n",
+    );
+    cli.ok(&["import", &shared]);
+    let plan = cli.ok(&["dedupe"]);
+    assert!(
+        plan.contains("ada@example.com")
+            && plan.contains("flag   contacts/")
+            && plan.contains("1 duplicate(s) to flag")
+            && plan.contains("nothing was changed"),
+        "{plan}"
+    );
+    let applied = cli.ok(&["dedupe", "--apply"]);
+    assert!(
+        applied.contains("1 duplicate(s) newly flagged"),
+        "{applied}"
+    );
+    let again = cli.ok(&["dedupe", "--apply"]);
+    assert!(
+        again.contains("0 duplicate(s) newly flagged, 1 already flagged"),
+        "{again}"
+    );
+    let flagged = cli.ok(&["show", "contacts/2", "--history"]);
+    assert!(flagged.contains("status-changed"), "{flagged}");
+}
