@@ -9,6 +9,9 @@
 //!
 //! Checked top to bottom; the first row that matches decides. "Known" means a snapshot is
 //! stored under the recipient's normalised address; "status" is the known person's status.
+//! That snapshot is the one of the record owning the address: after de-duplication the
+//! primary ([`crate::deduplication`]), so a shared address is decided by the primary's
+//! consents, and `duplicate` is refused only when the owner itself is flagged.
 //!
 //! | class | condition | decision |
 //! |---|---|---|
