@@ -187,12 +187,30 @@ impl Guard {
 
     // ---- units of work -------------------------------------------------------------
 
-    /// Runs one read-only call. Anything it wrote is discarded (and reported).
+    /// Runs one read-only call on current state. Anything it wrote is discarded (and
+    /// reported).
     fn read<T>(
         &self,
         call: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
     ) -> Result<T, GuardError> {
+        self.block_on(self.database().refresh())?;
+        self.read_cached(call)
+    }
+
+    /// [`Guard::read`] for the hot path: the cache is checked against other host processes
+    /// at most once a second instead of before every call.
+    fn read_hot<T>(
+        &self,
+        call: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
+    ) -> Result<T, GuardError> {
         self.block_on(self.database().refresh_for_read())?;
+        self.read_cached(call)
+    }
+
+    fn read_cached<T>(
+        &self,
+        call: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
+    ) -> Result<T, GuardError> {
         let (value, work) = self.runtime.with_instance(UnitOfWork::default(), call)?;
         if !work.is_empty() {
             tracing::warn!("the plugin wrote during a read-only call; the writes were discarded");
@@ -437,7 +455,7 @@ impl Guard {
     /// The pre-send decision for every recipient, in order. Fails closed: when the plugin
     /// faults, every recipient is refused with `plugin-fault` and the fault as detail.
     pub fn check_send(&self, request: &SendRequest, recipients: &[Recipient]) -> Vec<Decision> {
-        let outcome = self.read(|store, plugin| {
+        let outcome = self.read_hot(|store, plugin| {
             plugin
                 .privacy_guard_consent_sending()
                 .call_check_send(store, request, recipients)

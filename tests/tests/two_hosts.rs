@@ -1,0 +1,109 @@
+//! Two hosts on one database (as two processes would be): neither ever writes on stale
+//! state, and a read-only host sees the other's changes within its refresh interval.
+
+use std::time::Duration;
+
+use privacy_guard_host::contract::sending::{
+    Decision, MessageClass, Recipient, RecipientRole, RefusalReason, SendRequest,
+};
+use privacy_guard_host::contract::subjects::Source;
+use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
+use privacy_guard_host::import::read_records;
+use privacy_guard_tests::{TestHost, email_marketing_consent, settings};
+
+fn ada() -> RecordRef {
+    RecordRef {
+        module: "contacts".into(),
+        id: "1".into(),
+    }
+}
+
+fn marketing_to_ada(guard: &privacy_guard_host::guard::Guard) -> Decision {
+    let request = SendRequest {
+        class: MessageClass::Marketing,
+        purpose: Some("email-marketing".into()),
+    };
+    guard
+        .check_send(
+            &request,
+            &[Recipient {
+                address: "ada@example.com".into(),
+                role: RecipientRole::To,
+                person: None,
+            }],
+        )
+        .remove(0)
+}
+
+#[test]
+fn a_host_never_changes_consent_on_state_another_host_has_changed_since() {
+    let host = TestHost::new("2026-12-01T10:00:00Z");
+    let first = host.open().expect("first host opens");
+    let second = host.open().expect("second host opens on the same database");
+    first
+        .set_settings(&settings("http://127.0.0.1:9/preferences/"))
+        .expect("call")
+        .expect("settings");
+    first
+        .put_consent(&email_marketing_consent())
+        .expect("call")
+        .expect("consent");
+    first.enable(true).expect("call").expect("enabled");
+    first
+        .import_records(
+            "contacts",
+            read_records("email\nada@example.com\n".as_bytes()).expect("csv"),
+            &|_| {},
+        )
+        .expect("import");
+
+    // The second host reads Ada's state into its cache: not requested yet.
+    assert!(
+        matches!(marketing_to_ada(&second), Decision::Refuse(refusal) if refusal.reason == RefusalReason::ConsentNotRequested)
+    );
+
+    // The first host records her grant; the second, still holding the old state, records a
+    // refusal. Its unit of work must start from the grant, not from its stale cache.
+    first
+        .record_decision(
+            &ada(),
+            "email-marketing",
+            true,
+            Source::Admin,
+            "signed form, 1 December",
+        )
+        .expect("call")
+        .expect("granted");
+    second
+        .record_decision(
+            &ada(),
+            "email-marketing",
+            false,
+            Source::Admin,
+            "phone call, 1 December",
+        )
+        .expect("call")
+        .expect("refused");
+
+    let history = first.history(&ada()).expect("history");
+    let last = history.last().expect("events");
+    assert!(
+        last.contains("\"from\":\"granted\"") && last.contains("\"to\":\"not-granted\""),
+        "the refusal follows the grant: {last}"
+    );
+    let state = first.subject(&ada()).expect("read").expect("known");
+    assert_eq!(state.consents[0].value, ConsentValue::NotGranted);
+
+    // A read-only host catches up within its refresh interval (one second).
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(
+        matches!(marketing_to_ada(&first), Decision::Refuse(refusal) if refusal.reason == RefusalReason::ConsentRefused)
+    );
+    assert!(
+        matches!(marketing_to_ada(&second), Decision::Refuse(refusal) if refusal.reason == RefusalReason::ConsentRefused)
+    );
+    assert!(matches!(
+        first.verify_ledger().expect("ledger"),
+        privacy_guard_host::storage::LedgerCheck::Intact { .. }
+    ));
+}
