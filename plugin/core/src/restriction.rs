@@ -175,15 +175,15 @@ pub fn plan_fields(
         .unwrap_or_default();
     let mut candidates = vec![EMAIL_FIELD.to_owned()];
     for stored in configuration.consents_of(record.module) {
-        if let ConsentKind::Data { field } = &stored.definition.kind {
-            if !candidates.iter().any(|known| known == field) {
-                candidates.push(field.clone());
-            }
+        if let ConsentKind::Data { field } = &stored.definition.kind
+            && !candidates.contains(field)
+        {
+            candidates.push(field.clone());
         }
     }
     let mut plan = FieldPlan::default();
     for field in candidates {
-        if !present.iter().any(|name| *name == field) {
+        if !present.contains(&field) {
             continue;
         }
         let kept = field != EMAIL_FIELD
