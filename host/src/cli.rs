@@ -19,7 +19,7 @@ use privacy_guard_host::contract::sending::{
     Decision, LawfulBasis, MessageClass, Obligations, Recipient, RecipientRole, RefusalReason,
     SendRequest,
 };
-use privacy_guard_host::contract::subjects::Source;
+use privacy_guard_host::contract::subjects::{RecordError, Source};
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
 use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
 use privacy_guard_host::mail::Transport;
@@ -141,6 +141,26 @@ enum Command {
         #[arg(long)]
         evidence: String,
     },
+    /// Stop processing a person's data (GDPR Art. 18): locked, no mail but transactional.
+    Restrict {
+        person: String,
+        /// Why (the person's request, a dispute, ...).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a restriction; the reason is recorded and sent to the person.
+    LiftRestriction {
+        person: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Erase a person's data (GDPR Art. 17), keeping the settings' retained fields.
+    Erase {
+        person: String,
+        /// The request this erasure answers (a letter of 1 Dec, a ticket, ...).
+        #[arg(long)]
+        evidence: String,
+    },
     /// Ask the pre-send check about a mail; exits with 3 if any recipient is refused.
     Check {
         #[arg(long, value_enum)]
@@ -184,6 +204,10 @@ struct SettingsArgs {
     /// `Duplicate` (and lock it) when it is created or changed.
     #[arg(long)]
     flag_new_duplicates: bool,
+    /// A field an erasure keeps for a legal obligation (e.g. `name` for invoices);
+    /// repeat for several. `email` is always erased.
+    #[arg(long = "retain-field")]
+    retained_fields: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,6 +293,42 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             refuse: _,
             evidence,
         } => record_decision(&guard, &person, &consent, grant, &evidence),
+        Command::Restrict { person, reason } => {
+            let person = parse_person(&person)?;
+            match guard.restrict(&person, &reason)? {
+                Ok(_) => println!(
+                    "processing restricted: {}/{} (record locked)",
+                    person.module, person.id
+                ),
+                Err(error) => bail!("not restricted: {}", record_error(&error)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::LiftRestriction { person, reason } => {
+            let person = parse_person(&person)?;
+            match guard.lift_restriction(&person, &reason)? {
+                Ok(_) => println!(
+                    "restriction lifted: {}/{} (record unlocked, the person was told by mail)",
+                    person.module, person.id
+                ),
+                Err(error) => bail!("not lifted: {}", record_error(&error)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Erase { person, evidence } => {
+            let person = parse_person(&person)?;
+            match guard.erase(&person, &evidence)? {
+                Ok(report) => println!(
+                    "erased: {}/{}; fields emptied: {}; fields retained (legal obligation): {}",
+                    person.module,
+                    person.id,
+                    list_or_none(&report.erased_fields),
+                    list_or_none(&report.retained_fields)
+                ),
+                Err(error) => bail!("not erased: {}", record_error(&error)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check {
             class,
             purpose,
@@ -448,6 +508,7 @@ fn configure_settings(guard: &Guard, settings: SettingsArgs) -> anyhow::Result<E
         preferences_url: settings.preferences_url,
         link_valid_days: settings.link_valid_days,
         flag_new_duplicates: settings.flag_new_duplicates,
+        retained_fields: settings.retained_fields,
     };
     match guard.set_settings(&settings)? {
         Ok(()) => {
@@ -727,6 +788,28 @@ fn reason_name(reason: RefusalReason) -> &'static str {
         RefusalReason::Erased => "erased",
         RefusalReason::Duplicate => "duplicate",
         RefusalReason::PluginFault => "plugin-fault",
+    }
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn record_error(error: &RecordError) -> String {
+    match error {
+        RecordError::UnknownPerson(person) => {
+            format!("the plugin does not know {}/{}", person.module, person.id)
+        }
+        RecordError::UnknownConsent(id) => format!("no consent `{id}`"),
+        RecordError::NotApplicable(id) => format!("`{id}` does not apply to this person"),
+        RecordError::EvidenceRequired => {
+            "a reason or evidence is required (it is recorded)".to_owned()
+        }
+        RecordError::StatusRefused(why) => why.clone(),
     }
 }
 

@@ -24,7 +24,7 @@ use crate::contract::jobs::JobError;
 use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
 use crate::contract::records::ChangeSummary;
 use crate::contract::sending::{Decision, Recipient, Refusal, RefusalReason, SendRequest};
-use crate::contract::subjects::{RecordError, Source, SubjectView};
+use crate::contract::subjects::{ErasureReport, RecordError, Source, SubjectView};
 use crate::contract::types::RecordRef;
 use crate::keys::LinkKeys;
 use crate::mail::{DeliveryReport, Outbox, Transport};
@@ -572,7 +572,72 @@ impl Guard {
         })
     }
 
+    /// The person stops processing from the page (GDPR Art. 18).
+    pub fn stop_processing(
+        &self,
+        token: &str,
+        evidence: &Evidence,
+    ) -> Result<Result<Page, SubmitError>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_preferences()
+                .call_stop_processing(store, token, evidence)
+        })
+    }
+
+    /// The person asks for erasure from the page (GDPR Art. 17).
+    pub fn erase_from_page(
+        &self,
+        token: &str,
+        evidence: &Evidence,
+    ) -> Result<Result<(), SubmitError>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_preferences()
+                .call_erase(store, token, evidence)
+        })
+    }
+
     // ---- people ----------------------------------------------------------------------------
+
+    /// An administrator restricts processing of a person, with evidence.
+    pub fn restrict(
+        &self,
+        person: &RecordRef,
+        evidence: &str,
+    ) -> Result<Result<SubjectView, RecordError>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_subjects()
+                .call_restrict(store, person, evidence)
+        })
+    }
+
+    /// An administrator lifts a restriction, with a recorded reason; the person is told.
+    pub fn lift_restriction(
+        &self,
+        person: &RecordRef,
+        reason: &str,
+    ) -> Result<Result<SubjectView, RecordError>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_subjects()
+                .call_lift_restriction(store, person, reason)
+        })
+    }
+
+    /// An administrator erases a person's data, with evidence of the request.
+    pub fn erase(
+        &self,
+        person: &RecordRef,
+        evidence: &str,
+    ) -> Result<Result<ErasureReport, RecordError>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_subjects()
+                .call_erase(store, person, evidence)
+        })
+    }
 
     /// A person's consents.
     pub fn subject(&self, person: &RecordRef) -> Result<Option<SubjectView>, GuardError> {

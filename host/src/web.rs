@@ -1,7 +1,9 @@
 //! The host's HTTP side: the contact-facing preferences page and a health check.
 //!
 //! `GET /preferences/{token}` shows the page a signed link opens; `POST` to the same
-//! address applies the choices. The token is the only credential, so responses are never
+//! address applies the choices. `POST /preferences/{token}/stop-processing` restricts
+//! processing (GDPR Art. 18) and `POST /preferences/{token}/erase` erases the person's
+//! data (Art. 17). The token is the only credential, so responses are never
 //! cached or sent on as a referrer.
 
 use std::net::SocketAddr;
@@ -11,7 +13,7 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
@@ -26,6 +28,11 @@ pub fn router(guard: Arc<Guard>) -> Router {
             "/preferences/{token}",
             get(show_preferences).post(save_preferences),
         )
+        .route(
+            "/preferences/{token}/stop-processing",
+            post(stop_processing),
+        )
+        .route("/preferences/{token}/erase", post(erase))
         .with_state(guard)
 }
 
@@ -34,12 +41,13 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 async fn show_preferences(State(guard): State<Arc<Guard>>, Path(token): Path<String>) -> Response {
-    let outcome = blocking(guard.clone(), move |guard| guard.open_preferences(&token)).await;
+    let opened = token.clone();
+    let outcome = blocking(guard.clone(), move |guard| guard.open_preferences(&opened)).await;
     let organisation = organisation(&guard).await;
     match outcome {
         Ok(Ok(page)) => render(
             StatusCode::OK,
-            PreferencesPage::form(organisation, &page, None),
+            PreferencesPage::form(organisation, &token, &page, None),
         ),
         Ok(Err(error)) => render(
             link_status(&error),
@@ -91,6 +99,7 @@ async fn save_preferences(
             StatusCode::OK,
             PreferencesPage::form(
                 organisation,
+                &token,
                 &page,
                 Some("Your choices were saved. Thank you.".into()),
             ),
@@ -99,8 +108,13 @@ async fn save_preferences(
             link_status(&error),
             PreferencesPage::problem(organisation, link_problem(&error)),
         ),
+        Ok(Err(SubmitError::ProcessingRestricted)) => render(
+            StatusCode::CONFLICT,
+            PreferencesPage::problem(organisation, RESTRICTED_PROBLEM.into()),
+        ),
         Ok(Err(SubmitError::UnknownConsent(id) | SubmitError::NotChangeable(id))) => {
-            let page = blocking(guard, move |guard| guard.open_preferences(&token)).await;
+            let opened = token.clone();
+            let page = blocking(guard, move |guard| guard.open_preferences(&opened)).await;
             let problem = format!(
                 "“{id}” cannot be changed here. Nothing was changed; please check your choices and save again."
             );
@@ -109,7 +123,7 @@ async fn save_preferences(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     PreferencesPage {
                         problem: Some(problem),
-                        ..PreferencesPage::form(organisation, &page, None)
+                        ..PreferencesPage::form(organisation, &token, &page, None)
                     },
                 ),
                 _ => render(
@@ -118,6 +132,85 @@ async fn save_preferences(
                 ),
             }
         }
+        Err(error) => server_error(&error),
+    }
+}
+
+const RESTRICTED_PROBLEM: &str = "You asked us to stop processing your data, so your choices cannot be changed now. Nothing was changed. Please contact us to lift the restriction.";
+
+fn evidence_of(peer: SocketAddr, headers: &HeaderMap) -> Evidence {
+    Evidence {
+        ip: Some(peer.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|agent| agent.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+async fn stop_processing(
+    State(guard): State<Arc<Guard>>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let evidence = evidence_of(peer, &headers);
+    let submitted = token.clone();
+    let outcome = blocking(guard.clone(), move |guard| {
+        guard.stop_processing(&submitted, &evidence)
+    })
+    .await;
+    let organisation = organisation(&guard).await;
+    match outcome {
+        Ok(Ok(page)) => render(
+            StatusCode::OK,
+            PreferencesPage::form(
+                organisation,
+                &token,
+                &page,
+                Some("We stopped processing your data. We will only send you what the law requires (such as invoices).".into()),
+            ),
+        ),
+        Ok(Err(SubmitError::Link(error))) => render(
+            link_status(&error),
+            PreferencesPage::problem(organisation, link_problem(&error)),
+        ),
+        Ok(Err(_)) => render(
+            StatusCode::CONFLICT,
+            PreferencesPage::problem(organisation, "Processing of your data is already stopped. Nothing was changed.".into()),
+        ),
+        Err(error) => server_error(&error),
+    }
+}
+
+async fn erase(
+    State(guard): State<Arc<Guard>>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let evidence = evidence_of(peer, &headers);
+    let outcome = blocking(guard.clone(), move |guard| {
+        guard.erase_from_page(&token, &evidence)
+    })
+    .await;
+    let organisation = organisation(&guard).await;
+    match outcome {
+        Ok(Ok(())) => render(
+            StatusCode::OK,
+            PreferencesPage {
+                notice: Some("Your data were erased. We keep only what the law requires, and a record that you asked for erasure, so we never contact you again.".into()),
+                ..PreferencesPage::problem(organisation, String::new())
+            },
+        ),
+        Ok(Err(SubmitError::Link(error))) => render(
+            link_status(&error),
+            PreferencesPage::problem(organisation, link_problem(&error)),
+        ),
+        Ok(Err(_)) => render(
+            StatusCode::CONFLICT,
+            PreferencesPage::problem(organisation, "Your data cannot be erased from here. Nothing was changed.".into()),
+        ),
         Err(error) => server_error(&error),
     }
 }
@@ -209,6 +302,9 @@ struct PreferencesPage {
 
 struct FormView {
     name: String,
+    restricted: bool,
+    stop_url: String,
+    erase_url: String,
     consents: Vec<ConsentRow>,
     expires: String,
 }
@@ -226,7 +322,12 @@ struct ConsentRow {
 }
 
 impl PreferencesPage {
-    fn form(organisation: String, page: &Page, notice: Option<String>) -> PreferencesPage {
+    fn form(
+        organisation: String,
+        token: &str,
+        page: &Page,
+        notice: Option<String>,
+    ) -> PreferencesPage {
         let consents = page
             .consents
             .iter()
@@ -259,6 +360,9 @@ impl PreferencesPage {
             problem: None,
             form: Some(FormView {
                 name: page.name.clone(),
+                restricted: page.restricted,
+                stop_url: format!("/preferences/{token}/stop-processing"),
+                erase_url: format!("/preferences/{token}/erase"),
                 consents,
                 expires,
             }),
@@ -269,7 +373,7 @@ impl PreferencesPage {
         PreferencesPage {
             organisation,
             notice: None,
-            problem: Some(problem),
+            problem: (!problem.is_empty()).then_some(problem),
             form: None,
         }
     }

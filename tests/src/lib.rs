@@ -87,6 +87,7 @@ pub fn settings(preferences_url: &str) -> Settings {
         preferences_url: preferences_url.into(),
         link_valid_days: 30,
         flag_new_duplicates: false,
+        retained_fields: vec!["name".into()],
     }
 }
 

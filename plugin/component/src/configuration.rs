@@ -101,6 +101,7 @@ fn settings_input(settings: wit::Settings) -> SettingsInput {
         preferences_url: settings.preferences_url,
         link_valid_days: settings.link_valid_days,
         flag_new_duplicates: settings.flag_new_duplicates,
+        retained_fields: settings.retained_fields,
     }
 }
 
@@ -114,6 +115,7 @@ fn wit_settings(settings: &Settings) -> wit::Settings {
         preferences_url: input.preferences_url,
         link_valid_days: input.link_valid_days,
         flag_new_duplicates: input.flag_new_duplicates,
+        retained_fields: input.retained_fields,
     }
 }
 

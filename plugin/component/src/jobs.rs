@@ -214,7 +214,7 @@ fn wit_mailbox(mailbox: Mailbox) -> mail::Mailbox {
     }
 }
 
-fn wit_message(message: MailMessage) -> mail::Message {
+pub(crate) fn wit_message(message: MailMessage) -> mail::Message {
     mail::Message {
         message_id: message.message_id,
         sender: wit_mailbox(message.from),

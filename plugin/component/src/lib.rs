@@ -15,6 +15,7 @@
 //! | `deduplication` | `deduplication`: flagging duplicate contacts and leads (also run by enabling) |
 //! | `preferences` | `preferences`: the signed-link preferences page |
 //! | `subjects` | `subjects`: one person's consents, history and recorded decisions |
+//! | `restriction` | stopping processing, lifting it, erasure and its suppression marker (shared by `subjects` and `preferences`) |
 //! | `state` | the plugin's state in the host's store (layout: `privacy_guard_core::storage`) |
 //! | `convert` | WIT <-> engine conversions shared by several interfaces |
 //! | `logging` | structured, PII-free logs and the fault path (log, then trap) |
@@ -30,6 +31,7 @@ mod jobs;
 mod logging;
 mod preferences;
 mod records;
+mod restriction;
 mod sending;
 mod state;
 mod subjects;

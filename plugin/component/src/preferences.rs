@@ -14,7 +14,9 @@ use crate::bindings::exports::privacy_guard::consent::preferences as wit;
 use crate::bindings::privacy_guard::consent::{clock, keys};
 use crate::convert::consent_value;
 use crate::logging::info;
+use crate::restriction::{erase_person, restrict_person};
 use crate::state::{StoredPerson, load_configuration};
+use privacy_guard_core::restriction::Actor;
 
 impl wit::Guest for Plugin {
     fn open(token: String) -> Result<wit::Page, wit::LinkError> {
@@ -53,6 +55,7 @@ impl wit::Guest for Plugin {
             |error| match error {
                 ChoiceError::UnknownConsent(id) => wit::SubmitError::UnknownConsent(id),
                 ChoiceError::NotApplicable(id) => wit::SubmitError::NotChangeable(id),
+                ChoiceError::ProcessingRestricted => wit::SubmitError::ProcessingRestricted,
             },
         )?;
         if !events.is_empty() {
@@ -71,6 +74,41 @@ impl wit::Guest for Plugin {
             &person.snapshot,
             payload.expires_at,
         )))
+    }
+
+    fn stop_processing(
+        token: String,
+        evidence: wit::Evidence,
+    ) -> Result<wit::Page, wit::SubmitError> {
+        let now = clock::now();
+        let (payload, mut person) = open_link(&token, now)
+            .map_err(|error| wit::SubmitError::Link(wit_link_error(error)))?;
+        restrict_person(&mut person, &actor(&payload, &evidence), now)
+            .map_err(|_| wit::SubmitError::ProcessingRestricted)?;
+        let configuration = load_configuration();
+        Ok(wit_page(page(
+            &configuration,
+            &person.snapshot,
+            payload.expires_at,
+        )))
+    }
+
+    fn erase(token: String, evidence: wit::Evidence) -> Result<(), wit::SubmitError> {
+        let now = clock::now();
+        let (payload, mut person) = open_link(&token, now)
+            .map_err(|error| wit::SubmitError::Link(wit_link_error(error)))?;
+        erase_person(&mut person, &actor(&payload, &evidence), now)
+            .map_err(|_| wit::SubmitError::Link(wit::LinkError::UnknownPerson))?;
+        Ok(())
+    }
+}
+
+/// The person on the page, with what the host observed.
+fn actor(payload: &LinkPayload, evidence: &wit::Evidence) -> Actor {
+    Actor::Page {
+        link: payload.link,
+        ip: evidence.ip.as_deref().and_then(TruncatedIp::from_observed),
+        user_agent: evidence.user_agent.as_deref().and_then(user_agent_evidence),
     }
 }
 
@@ -112,5 +150,6 @@ fn wit_page(page: Page) -> wit::Page {
             })
             .collect(),
         link_expires_at: page.link_expires_at,
+        restricted: page.restricted,
     }
 }

@@ -15,6 +15,7 @@ use privacy_guard_core::event::StatusSource;
 use privacy_guard_core::lifecycle::reevaluate;
 use privacy_guard_core::person::{PersonSnapshot, PersonStatus};
 use privacy_guard_core::record::RecordRef;
+use privacy_guard_core::restriction::{suppress, suppression_key};
 use privacy_guard_core::storage::{Location, person_key, place, record_key};
 
 use crate::Plugin;
@@ -24,8 +25,8 @@ use crate::bindings::privacy_guard::consent::{clock, crm};
 use crate::convert::{fields, record_ref, wit_record_ref};
 use crate::logging::{info, warn};
 use crate::state::{
-    StoredPerson, delete, end_read_ahead, is_known, load_configuration, load_snapshot, read_ahead,
-    rebuild,
+    StoredPerson, delete, end_read_ahead, get, is_known, load_configuration, load_snapshot,
+    read_ahead, rebuild,
 };
 
 /// The keys observing `records` reads: each record's entry and the person entry of its
@@ -142,7 +143,7 @@ pub(crate) fn observe(
     let owner = owner.map(|(record, _)| record);
     let placement = place(
         &reference,
-        address,
+        address.clone(),
         previous_location.as_ref(),
         owner.as_ref(),
     );
@@ -151,7 +152,22 @@ pub(crate) fn observe(
         info("address released", &[("record", &reference)]);
     }
 
-    let events = reevaluate(&mut snapshot, configuration, &fields, now);
+    // An erased person stays as the erasure left them; a record bringing back an erased
+    // address is suppressed (every consent refused, status erased).
+    let mut events = if matches!(snapshot.status, PersonStatus::Erased { .. }) {
+        Vec::new()
+    } else {
+        reevaluate(&mut snapshot, configuration, &fields, now)
+    };
+    let suppressed = match (&address, configuration.suppression_salt()) {
+        (Some(address), Some(salt)) if get(&suppression_key(salt, address)).is_some() => {
+            suppress(&mut snapshot, configuration, now)
+        }
+        _ => None,
+    };
+    if let Some((refused, _)) = &suppressed {
+        events.extend(refused.iter().cloned());
+    }
     let flagged = match (&owner, &placement.location) {
         (Some(owner), Location::Record { address: Some(_) })
             if duplicates == NewDuplicates::Flag
@@ -171,6 +187,16 @@ pub(crate) fn observe(
         person.append_status(flagged);
         mark_duplicate_in_crm(&reference, &crm_status, crm_locked);
         info("new duplicate flagged", &[("record", &reference)]);
+    }
+    if let Some((_, status)) = &suppressed {
+        person.append_status(status);
+        if !crm_locked && crm::set_locked(&wit_record_ref(&reference), true).is_err() {
+            warn(
+                "the CRM refused to lock a suppressed record",
+                &[("record", &reference)],
+            );
+        }
+        info("erased address suppressed", &[("record", &reference)]);
     }
     person.save();
     Some(Observed {

@@ -9,7 +9,10 @@ use crate::bindings::privacy_guard::consent::clock;
 use crate::bindings::privacy_guard::consent::types::RecordRef;
 use crate::convert::{consent_value, record_ref, wit_record_ref};
 use crate::logging::info;
+use crate::restriction::{erase_person, lift_person, restrict_person};
 use crate::state::{StoredPerson, load_configuration, read_stream};
+use privacy_guard_core::person::PersonStatus;
+use privacy_guard_core::restriction::{Actor, TransitionError};
 
 impl wit::Guest for Plugin {
     fn get(person: RecordRef) -> Option<wit::SubjectView> {
@@ -51,6 +54,9 @@ impl wit::Guest for Plugin {
             |error| match error {
                 ChoiceError::UnknownConsent(id) => wit::RecordError::UnknownConsent(id),
                 ChoiceError::NotApplicable(id) => wit::RecordError::NotApplicable(id),
+                ChoiceError::ProcessingRestricted => {
+                    wit::RecordError::StatusRefused(error.to_string())
+                }
             },
         )?;
         if !events.is_empty() {
@@ -65,6 +71,58 @@ impl wit::Guest for Plugin {
             ],
         );
         Ok(subject_view(&stored))
+    }
+
+    fn restrict(person: RecordRef, evidence: String) -> Result<wit::SubjectView, wit::RecordError> {
+        let statement =
+            Statement::parse(&evidence).map_err(|_| wit::RecordError::EvidenceRequired)?;
+        let mut stored = load_person(&person)?;
+        restrict_person(&mut stored, &Actor::Admin(statement), clock::now())
+            .map_err(status_refused)?;
+        Ok(subject_view(&stored))
+    }
+
+    fn lift_restriction(
+        person: RecordRef,
+        reason: String,
+    ) -> Result<wit::SubjectView, wit::RecordError> {
+        let statement =
+            Statement::parse(&reason).map_err(|_| wit::RecordError::EvidenceRequired)?;
+        let mut stored = load_person(&person)?;
+        lift_person(&mut stored, statement, clock::now()).map_err(status_refused)?;
+        Ok(subject_view(&stored))
+    }
+
+    fn erase(person: RecordRef, evidence: String) -> Result<wit::ErasureReport, wit::RecordError> {
+        let statement =
+            Statement::parse(&evidence).map_err(|_| wit::RecordError::EvidenceRequired)?;
+        let mut stored = load_person(&person)?;
+        let erasure = erase_person(&mut stored, &Actor::Admin(statement), clock::now())
+            .map_err(status_refused)?;
+        Ok(wit::ErasureReport {
+            erased_fields: erasure.fields.erase,
+            retained_fields: erasure.fields.retain,
+        })
+    }
+}
+
+/// The stored person of a record the plugin knows (erased ones included).
+fn load_person(person: &RecordRef) -> Result<StoredPerson, wit::RecordError> {
+    record_ref(person)
+        .and_then(|reference| StoredPerson::load(&reference))
+        .ok_or_else(|| wit::RecordError::UnknownPerson(person.clone()))
+}
+
+fn status_refused(error: TransitionError) -> wit::RecordError {
+    wit::RecordError::StatusRefused(error.to_string())
+}
+
+fn person_status(status: PersonStatus) -> wit::PersonStatus {
+    match status {
+        PersonStatus::Active => wit::PersonStatus::Active,
+        PersonStatus::Restricted { .. } => wit::PersonStatus::Restricted,
+        PersonStatus::Erased { .. } => wit::PersonStatus::Erased,
+        PersonStatus::Duplicate { .. } => wit::PersonStatus::Duplicate,
     }
 }
 
@@ -97,5 +155,6 @@ fn subject_view(person: &StoredPerson) -> wit::SubjectView {
                 purpose_version: state.purpose_version,
             })
             .collect(),
+        status: person_status(person.snapshot.status),
     }
 }

@@ -49,6 +49,8 @@ pub struct SettingsInput {
     pub link_valid_days: u32,
     /// Flag a new record whose address another active record owns as a duplicate.
     pub flag_new_duplicates: bool,
+    /// Fields an erasure keeps because a legal obligation needs them (e.g. invoices).
+    pub retained_fields: Vec<String>,
 }
 
 /// Organisation-wide settings, validated.
@@ -61,6 +63,7 @@ pub struct Settings {
     preferences_url: String,
     link_valid_days: u32,
     flag_new_duplicates: bool,
+    retained_fields: Vec<String>,
 }
 
 impl Settings {
@@ -115,6 +118,27 @@ impl Settings {
                 ),
             ));
         }
+        let mut retained_fields: Vec<String> = Vec::new();
+        for field in &input.retained_fields {
+            let field = field.trim();
+            if field.is_empty()
+                || field
+                    .chars()
+                    .any(|character| character.is_whitespace() || character.is_control())
+            {
+                problems.push(Problem::new(
+                    "retained-fields",
+                    "field names are single words without blanks",
+                ));
+            } else if field.eq_ignore_ascii_case("email") {
+                problems.push(Problem::new(
+                    "retained-fields",
+                    "the email address is always erased: it cannot be retained",
+                ));
+            } else if !retained_fields.iter().any(|known| known == field) {
+                retained_fields.push(field.to_owned());
+            }
+        }
         match sender_address {
             Some(sender_address) if problems.is_empty() => Ok(Settings {
                 sender_address,
@@ -124,6 +148,7 @@ impl Settings {
                 preferences_url: input.preferences_url.trim().to_owned(),
                 link_valid_days: input.link_valid_days,
                 flag_new_duplicates: input.flag_new_duplicates,
+                retained_fields,
             }),
             _ => Err(problems),
         }
@@ -159,6 +184,11 @@ impl Settings {
         self.flag_new_duplicates
     }
 
+    /// Fields an erasure keeps (a legal obligation needs them), as entered, without repeats.
+    pub fn retained_fields(&self) -> &[String] {
+        &self.retained_fields
+    }
+
     /// How long a preferences link stays valid, in milliseconds.
     pub fn link_lifetime_ms(&self) -> i64 {
         i64::from(self.link_valid_days) * DAY_MS
@@ -174,6 +204,7 @@ impl Settings {
             preferences_url: self.preferences_url.clone(),
             link_valid_days: self.link_valid_days,
             flag_new_duplicates: self.flag_new_duplicates,
+            retained_fields: self.retained_fields.clone(),
         }
     }
 }
@@ -235,6 +266,9 @@ pub struct Configuration {
     /// In the order they were first defined; a replaced definition keeps its place.
     consents: Vec<StoredDefinition>,
     enablement: Enablement,
+    /// The salt of suppression markers (see [`crate::restriction::suppression_key`]),
+    /// generated once, at the first erasure.
+    suppression_salt: Option<Vec<u8>>,
 }
 
 impl Configuration {
@@ -282,6 +316,21 @@ impl Configuration {
             .into_iter()
             .filter(|module| self.consents_of(*module).next().is_some())
             .collect()
+    }
+
+    /// The salt of suppression markers, once one was generated.
+    pub fn suppression_salt(&self) -> Option<&[u8]> {
+        self.suppression_salt.as_deref()
+    }
+
+    /// Keeps `salt` as the salt of suppression markers, unless one is kept already (a salt
+    /// never changes: markers made with it must keep matching). Whether it was kept.
+    pub fn set_suppression_salt(&mut self, salt: Vec<u8>) -> bool {
+        if self.suppression_salt.is_some() || salt.is_empty() {
+            return false;
+        }
+        self.suppression_salt = Some(salt);
+        true
     }
 
     /// Replaces the settings.
@@ -516,6 +565,7 @@ pub(crate) mod tests {
             preferences_url: "https://crm.example.org/preferences/".to_owned(),
             link_valid_days: 30,
             flag_new_duplicates: false,
+            retained_fields: vec!["name".to_owned(), "street".to_owned()],
         }
     }
 

@@ -31,7 +31,12 @@
 //! | `source` | when | `primary` |
 //! |---|---|---|
 //! | `deduplication` | de-duplication (`deduplication.apply`, or enabling consents) flagged the record, or found the record it had flagged earlier to be the primary again | the record kept as primary, when the record became a duplicate |
-//! | `record-change` | the records hook flagged a new record whose address another active record owns (setting `flag-new-duplicates`) | the record owning the address |
+//! | `record-change` | the records hook flagged a new record whose address another active record owns (setting `flag-new-duplicates`), or suppressed a record re-adding an erased address (`"suppressed":true`) | the record owning the address |
+//! | `preferences-page` | the person stopped processing or asked for erasure on the page (`link`, `ip`, `user-agent`) | none |
+//! | `admin` | an administrator restricted, lifted a restriction or erased (`statement`: the reason or evidence) | none |
+//!
+//! An erasure (`"to":"erased"`) names the fields it emptied (`erased-fields`) and those it
+//! kept (`retained-fields`, with `retained-because`), by name only, never their values.
 //!
 //! [`StreamEvent`] reads either kind back.
 
@@ -411,9 +416,55 @@ impl ConsentEvent {
 pub enum StatusSource {
     /// De-duplication of contacts and leads (`deduplication.apply`, or enabling consents).
     Deduplication,
-    /// The records hook, flagging a new record whose address another active record owns.
+    /// The records hook: flagging a new record whose address another active record owns,
+    /// or suppressing a record re-adding an erased address.
     RecordChange,
+    /// The person, on the preferences page (stop processing, erasure).
+    PreferencesPage,
+    /// An administrator (restriction, lifting it, erasure), with a reason or evidence.
+    Admin,
 }
+
+/// What a status change records besides the change itself. Never a value of a field: only
+/// field names, the link answered, the truncated IP, and free-text evidence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusEvidence {
+    /// The preferences link the person used.
+    pub link: Option<LinkId>,
+    pub ip: Option<TruncatedIp>,
+    pub user_agent: Option<String>,
+    /// The administrator's reason or evidence.
+    pub statement: Option<Statement>,
+    /// Names of the fields an erasure emptied.
+    pub erased_fields: Vec<String>,
+    /// Names of the fields an erasure kept (setting `retained-fields`: a legal obligation).
+    pub retained_fields: Vec<String>,
+    /// The record re-added an address that was erased (its suppression marker matched).
+    pub suppressed: bool,
+}
+
+impl StatusEvidence {
+    /// Evidence of an answer on the preferences page opened with `link`.
+    pub fn page(link: LinkId, ip: Option<TruncatedIp>, user_agent: Option<String>) -> Self {
+        StatusEvidence {
+            link: Some(link),
+            ip,
+            user_agent,
+            ..StatusEvidence::default()
+        }
+    }
+
+    /// Evidence of an administrator's action.
+    pub fn statement(statement: Statement) -> Self {
+        StatusEvidence {
+            statement: Some(statement),
+            ..StatusEvidence::default()
+        }
+    }
+}
+
+/// Why retained fields are kept, as written into an erasure event.
+pub const RETENTION_BASIS: &str = "legal-obligation";
 
 /// One change of a person's status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -425,6 +476,7 @@ pub struct StatusEvent {
     pub source: StatusSource,
     /// The record kept as primary, when the person became a duplicate.
     pub primary: Option<RecordRef>,
+    pub evidence: StatusEvidence,
 }
 
 /// A status as named in an event.
@@ -468,6 +520,22 @@ struct WireStatusEvent {
     source: StatusSource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     primary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    link: Option<LinkId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ip: Option<TruncatedIp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    statement: Option<Statement>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    erased_fields: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    retained_fields: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retained_because: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    suppressed: bool,
 }
 
 /// Whether two statuses are the same state, whatever their `since`.
@@ -487,6 +555,15 @@ impl StatusEvent {
             to: WireStatus::of(self.to),
             source: self.source,
             primary: self.primary.as_ref().map(RecordRef::to_string),
+            link: self.evidence.link,
+            ip: self.evidence.ip.clone(),
+            user_agent: self.evidence.user_agent.clone(),
+            statement: self.evidence.statement.clone(),
+            erased_fields: self.evidence.erased_fields.clone(),
+            retained_fields: self.evidence.retained_fields.clone(),
+            retained_because: (!self.evidence.retained_fields.is_empty())
+                .then(|| RETENTION_BASIS.to_owned()),
+            suppressed: self.evidence.suppressed,
         };
         Ok(serde_json::to_string(&wire)?)
     }
@@ -514,6 +591,15 @@ impl StatusEvent {
             to: wire.to.since(wire.at),
             source: wire.source,
             primary,
+            evidence: StatusEvidence {
+                link: wire.link,
+                ip: wire.ip,
+                user_agent: wire.user_agent,
+                statement: wire.statement,
+                erased_fields: wire.erased_fields,
+                retained_fields: wire.retained_fields,
+                suppressed: wire.suppressed,
+            },
         })
     }
 }
@@ -683,6 +769,7 @@ pub(crate) mod tests {
             to: PersonStatus::Duplicate { since: 20 },
             source: StatusSource::Deduplication,
             primary: Some(RecordRef::new(Module::Leads, "7")),
+            evidence: StatusEvidence::default(),
         };
         let json = flagged.to_json().unwrap();
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();

@@ -18,6 +18,7 @@
 //! | [`event`] | consent events (the proof), their causes and evidence, their JSON form |
 //! | [`lifecycle`] | transitions: applicability, requests, answers; each returns its events |
 //! | [`deduplication`] | grouping contacts and leads by address, choosing each group's primary, flagging duplicates |
+//! | [`restriction`] | stopping processing (Art. 18), erasure (Art. 17), suppression markers of erased addresses, the lift notice |
 //! | [`sending`] | the pre-send decision table, the hot path |
 //! | [`link`] | signed preferences link tokens (format, parsing, expiry) |
 //! | [`preferences`] | the preferences page as the person sees it |
@@ -76,6 +77,7 @@ pub mod mail;
 pub mod person;
 pub mod preferences;
 pub mod record;
+pub mod restriction;
 pub mod sending;
 pub mod storage;
 

@@ -19,7 +19,7 @@ use crate::configuration::Configuration;
 use crate::consent::ConsentValue;
 use crate::definition::StoredDefinition;
 use crate::event::{Cause, ConsentEvent};
-use crate::person::PersonSnapshot;
+use crate::person::{PersonSnapshot, PersonStatus};
 use crate::record::Fields;
 
 /// One choice about one consent.
@@ -38,6 +38,9 @@ pub enum ChoiceError {
     /// The consent does not apply to the person, so there is nothing to decide.
     #[error("the consent {0} does not apply to this person")]
     NotApplicable(String),
+    /// The person asked to stop processing (or was erased): no consent changes.
+    #[error("processing of this person's data is restricted")]
+    ProcessingRestricted,
 }
 
 fn change(
@@ -132,6 +135,12 @@ pub fn answer(
     cause: &Cause,
     now: i64,
 ) -> Result<Vec<ConsentEvent>, ChoiceError> {
+    if matches!(
+        snapshot.status,
+        PersonStatus::Restricted { .. } | PersonStatus::Erased { .. }
+    ) {
+        return Err(ChoiceError::ProcessingRestricted);
+    }
     let mut decided = Vec::with_capacity(choices.len());
     for choice in choices {
         let stored = configuration
@@ -166,7 +175,7 @@ mod tests {
     use crate::definition::{Clause, Condition, ConsentKind};
     use crate::event::tests::link;
     use crate::event::{RecordingSource, Statement, TruncatedIp};
-    use crate::person::{PersonStatus, fold};
+    use crate::person::fold;
     use crate::record::tests::fields;
     use crate::record::{Module, RecordRef};
     use ConsentValue::*;

@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Date;
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::ConsentId;
-use crate::event::{Cause, ConsentEvent, StatusEvent, StreamEvent, same_status};
+use crate::event::{Cause, ConsentEvent, StatusEvent, StatusEvidence, StreamEvent, same_status};
 use crate::record::RecordRef;
 
 /// Whether the plugin may process the person at all.
 ///
 /// De-duplication sets `Duplicate` (see [`crate::deduplication`]); restriction and erasure
-/// will set the others.
+/// set the others (see [`crate::restriction`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PersonStatus {
     Active,
@@ -160,6 +160,18 @@ impl PersonSnapshot {
         primary: Option<RecordRef>,
         at: i64,
     ) -> Option<StatusEvent> {
+        self.change_status_with(to, source, primary, StatusEvidence::default(), at)
+    }
+
+    /// [`PersonSnapshot::change_status`] with the evidence the event records.
+    pub fn change_status_with(
+        &mut self,
+        to: PersonStatus,
+        source: crate::event::StatusSource,
+        primary: Option<RecordRef>,
+        evidence: StatusEvidence,
+        at: i64,
+    ) -> Option<StatusEvent> {
         if same_status(self.status, to) {
             return None;
         }
@@ -169,6 +181,7 @@ impl PersonSnapshot {
             to,
             source,
             primary,
+            evidence,
         };
         self.status = to;
         Some(event)

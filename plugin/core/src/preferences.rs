@@ -2,7 +2,7 @@
 
 use crate::configuration::Configuration;
 use crate::consent::ConsentValue;
-use crate::person::PersonSnapshot;
+use crate::person::{PersonSnapshot, PersonStatus};
 
 /// One consent as the person sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub struct Page {
     /// configuration order.
     pub consents: Vec<ConsentView>,
     pub link_expires_at: i64,
+    /// The person stopped processing: the page shows it and offers no changes.
+    pub restricted: bool,
 }
 
 /// The page for the person of `snapshot`, opened with a link valid until `link_expires_at`.
@@ -34,6 +36,10 @@ pub fn page(
     snapshot: &PersonSnapshot,
     link_expires_at: i64,
 ) -> Page {
+    let restricted = !matches!(
+        snapshot.status,
+        PersonStatus::Active | PersonStatus::Duplicate { .. }
+    );
     let consents = configuration
         .consents_of(snapshot.record.module)
         .filter_map(|stored| {
@@ -44,7 +50,7 @@ pub fn page(
                 purpose: stored.definition.purpose.clone(),
                 purpose_version: stored.purpose.version,
                 value,
-                changeable: value.is_changeable(),
+                changeable: value.is_changeable() && !restricted,
             })
         })
         .collect();
@@ -56,6 +62,7 @@ pub fn page(
             .unwrap_or_default(),
         consents,
         link_expires_at,
+        restricted,
     }
 }
 

@@ -6,6 +6,8 @@
 //! | `person/<address>` | [`PERSON_FORMAT`] byte, then the [`PersonSnapshot`] (postcard) of the record that owns the normalised address: status, record ref, consent states sorted by id (value, since, purpose version, default at the time), last request period, name |
 //! | `record/<module>/<id>` | [`RECORD_FORMAT`] byte, then a [`RecordEntry`] (postcard): `Owner(address)` when the record's snapshot is `person/<address>`; `Detached { address, snapshot }` when the record has no usable address, or another record owns its address, so its snapshot lives here and it is never mailed |
 //!
+//! | `suppressed/<hex>` | [`crate::restriction::SUPPRESSION_FORMAT`] byte, then a [`crate::restriction::SuppressionMarker`] (postcard: the erased record, when): the marker an erasure leaves instead of `person/<address>`; `<hex>` is SHA-256 of the configuration's salt and the normalised address ([`crate::restriction::suppression_key`]) |
+//!
 //! Events go to one stream per record (`contacts/42`), see [`crate::event`]. The snapshots
 //! are caches of those events: when a record's snapshot is missing, the adapter rebuilds it
 //! with [`crate::person::fold`] over the record's stream.
@@ -33,8 +35,9 @@ use crate::record::{Module, RecordRef};
 
 /// The key of the configuration.
 pub const CONFIG_KEY: &str = "config";
-/// Format version of the `config` value (2: settings carry `flag_new_duplicates`).
-pub const CONFIG_FORMAT: u8 = 2;
+/// Format version of the `config` value (2: settings carry `flag_new_duplicates`; 3:
+/// settings carry `retained_fields`, the configuration its suppression salt).
+pub const CONFIG_FORMAT: u8 = 3;
 /// Format version of `person/` values.
 pub const PERSON_FORMAT: u8 = 1;
 /// Format version of `record/` values.

@@ -1,0 +1,666 @@
+//! Stopping processing (GDPR Art. 18) and erasure (Art. 17), and the suppression marker an
+//! erasure leaves behind.
+//!
+//! | from | restrict | lift | erase | suppress (re-added address) |
+//! |---|---|---|---|---|
+//! | active | restricted | refused: not restricted | erased | erased |
+//! | duplicate | restricted | refused: not restricted | erased | erased |
+//! | restricted | refused: already restricted | active (reason required) | erased | erased |
+//! | erased | refused: erased | refused: erased | refused: erased | unchanged, no event |
+//!
+//! An erasure refuses every consent of the person's module (an event per change), empties
+//! `email` and every field a data consent names, except fields the setting
+//! `retained-fields` keeps for a legal obligation (`email` can never be kept), and records
+//! in its status event which fields were emptied and which were kept, by name only.
+//!
+//! The snapshot no longer lives under `person/<address>`: the adapter keeps a
+//! [`SuppressionMarker`] under [`suppression_key`] instead, a salted hash of the normalised
+//! address. A record that later brings the address back is recognised by it and
+//! [`suppress`]ed: every consent refused, status erased, so mail to the address is refused
+//! with `erased` and the person is never asked again.
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::configuration::{Configuration, Settings};
+use crate::consent::ConsentValue;
+use crate::definition::ConsentKind;
+use crate::digest::sha256_hex;
+use crate::event::{
+    Cause, ConsentEvent, LinkId, RecordingSource, Statement, StatusEvent, StatusEvidence,
+    StatusSource, TruncatedIp,
+};
+use crate::mail::{MailMessage, Mailbox};
+use crate::person::{PersonSnapshot, PersonStatus};
+use crate::record::RecordRef;
+use crate::storage::StorageError;
+
+/// The field holding the address: always erased.
+pub const EMAIL_FIELD: &str = "email";
+/// Format version of `suppressed/` values.
+pub const SUPPRESSION_FORMAT: u8 = 1;
+/// Bytes of salt the adapter asks `keys.random-bytes` for.
+pub const SALT_LEN: u32 = 32;
+const SUPPRESSION_PREFIX: &str = "suppressed/";
+const MESSAGE_ID_DIGITS: usize = 32;
+
+/// A status change that the person's status does not allow; nothing was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("processing is already restricted")]
+    AlreadyRestricted,
+    #[error("processing is not restricted")]
+    NotRestricted,
+    #[error("the person's data were erased")]
+    Erased,
+}
+
+/// Who asked for a status change, with their evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The person, on the preferences page opened with `link`.
+    Page {
+        link: LinkId,
+        ip: Option<TruncatedIp>,
+        user_agent: Option<String>,
+    },
+    /// An administrator, with a reason or evidence.
+    Admin(Statement),
+}
+
+impl Actor {
+    fn source(&self) -> StatusSource {
+        match self {
+            Actor::Page { .. } => StatusSource::PreferencesPage,
+            Actor::Admin(_) => StatusSource::Admin,
+        }
+    }
+
+    fn evidence(&self) -> StatusEvidence {
+        match self {
+            Actor::Page {
+                link,
+                ip,
+                user_agent,
+            } => StatusEvidence::page(*link, ip.clone(), user_agent.clone()),
+            Actor::Admin(statement) => StatusEvidence::statement(statement.clone()),
+        }
+    }
+
+    fn cause(&self) -> Cause {
+        match self {
+            Actor::Page {
+                link,
+                ip,
+                user_agent,
+            } => Cause::PreferencesPage {
+                link: *link,
+                ip: ip.clone(),
+                user_agent: user_agent.clone(),
+            },
+            Actor::Admin(statement) => Cause::Recorded {
+                source: RecordingSource::Admin,
+                statement: statement.clone(),
+            },
+        }
+    }
+}
+
+fn changed(event: Option<StatusEvent>) -> Result<StatusEvent, TransitionError> {
+    // Every caller checked that the status changes, so an event is always made.
+    event.ok_or(TransitionError::AlreadyRestricted)
+}
+
+/// Restricts processing: an active person (or a duplicate) becomes restricted.
+pub fn restrict(
+    snapshot: &mut PersonSnapshot,
+    actor: &Actor,
+    now: i64,
+) -> Result<StatusEvent, TransitionError> {
+    match snapshot.status {
+        PersonStatus::Restricted { .. } => Err(TransitionError::AlreadyRestricted),
+        PersonStatus::Erased { .. } => Err(TransitionError::Erased),
+        PersonStatus::Active | PersonStatus::Duplicate { .. } => {
+            changed(snapshot.change_status_with(
+                PersonStatus::Restricted { since: now },
+                actor.source(),
+                None,
+                actor.evidence(),
+                now,
+            ))
+        }
+    }
+}
+
+/// Lifts a restriction, with the administrator's recorded reason: the person is active.
+pub fn lift_restriction(
+    snapshot: &mut PersonSnapshot,
+    reason: Statement,
+    now: i64,
+) -> Result<StatusEvent, TransitionError> {
+    match snapshot.status {
+        PersonStatus::Restricted { .. } => changed(snapshot.change_status_with(
+            PersonStatus::Active,
+            StatusSource::Admin,
+            None,
+            StatusEvidence::statement(reason),
+            now,
+        )),
+        PersonStatus::Erased { .. } => Err(TransitionError::Erased),
+        PersonStatus::Active | PersonStatus::Duplicate { .. } => {
+            Err(TransitionError::NotRestricted)
+        }
+    }
+}
+
+/// Which of a record's fields an erasure empties and which it keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldPlan {
+    /// `email` and every field a data consent of the module names, that the record has.
+    pub erase: Vec<String>,
+    /// Of those, the ones the setting `retained-fields` keeps.
+    pub retain: Vec<String>,
+}
+
+/// The fields of a record of `record`'s module with the field names `present` that an
+/// erasure empties and keeps.
+pub fn plan_fields(
+    configuration: &Configuration,
+    record: &RecordRef,
+    present: &[String],
+) -> FieldPlan {
+    let retained = configuration
+        .settings()
+        .map(Settings::retained_fields)
+        .unwrap_or_default();
+    let mut candidates = vec![EMAIL_FIELD.to_owned()];
+    for stored in configuration.consents_of(record.module) {
+        if let ConsentKind::Data { field } = &stored.definition.kind
+            && !candidates.contains(field)
+        {
+            candidates.push(field.clone());
+        }
+    }
+    let mut plan = FieldPlan::default();
+    for field in candidates {
+        if !present.contains(&field) {
+            continue;
+        }
+        let kept = field != EMAIL_FIELD
+            && retained
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(&field));
+        if kept {
+            plan.retain.push(field);
+        } else {
+            plan.erase.push(field);
+        }
+    }
+    plan
+}
+
+/// Refuses every consent of the person's module that is not refused yet.
+fn refuse_every_consent(
+    snapshot: &mut PersonSnapshot,
+    configuration: &Configuration,
+    cause: &Cause,
+    now: i64,
+) -> Vec<ConsentEvent> {
+    let mut events = Vec::new();
+    for stored in configuration.consents_of(snapshot.record.module) {
+        let from = snapshot.value_of(stored.id().as_str());
+        if from == ConsentValue::NotGranted {
+            continue;
+        }
+        let event = ConsentEvent {
+            at: now,
+            consent: stored.id().clone(),
+            from,
+            to: ConsentValue::NotGranted,
+            purpose: stored.purpose.clone(),
+            default: stored.definition.default,
+            cause: cause.clone(),
+        };
+        snapshot.commit(&event);
+        events.push(event);
+    }
+    events
+}
+
+/// What an erasure does: the events to append and the fields to empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure {
+    pub consent_events: Vec<ConsentEvent>,
+    pub status_event: StatusEvent,
+    pub fields: FieldPlan,
+}
+
+/// Erases a person: every consent refused, the fields of [`plan_fields`] to empty, status
+/// erased. The snapshot forgets the name.
+pub fn erase(
+    snapshot: &mut PersonSnapshot,
+    configuration: &Configuration,
+    present: &[String],
+    actor: &Actor,
+    now: i64,
+) -> Result<Erasure, TransitionError> {
+    if matches!(snapshot.status, PersonStatus::Erased { .. }) {
+        return Err(TransitionError::Erased);
+    }
+    let fields = plan_fields(configuration, &snapshot.record, present);
+    let consent_events = refuse_every_consent(snapshot, configuration, &actor.cause(), now);
+    let mut evidence = actor.evidence();
+    evidence.erased_fields = fields.erase.clone();
+    evidence.retained_fields = fields.retain.clone();
+    let status_event = changed(snapshot.change_status_with(
+        PersonStatus::Erased { since: now },
+        actor.source(),
+        None,
+        evidence,
+        now,
+    ))?;
+    snapshot.name.clear();
+    Ok(Erasure {
+        consent_events,
+        status_event,
+        fields,
+    })
+}
+
+/// Suppresses a record that brings back an erased address: every consent refused, status
+/// erased (`suppressed`). Nothing for a person already erased.
+pub fn suppress(
+    snapshot: &mut PersonSnapshot,
+    configuration: &Configuration,
+    now: i64,
+) -> Option<(Vec<ConsentEvent>, StatusEvent)> {
+    if matches!(snapshot.status, PersonStatus::Erased { .. }) {
+        return None;
+    }
+    let events = refuse_every_consent(snapshot, configuration, &Cause::RecordChange, now);
+    let evidence = StatusEvidence {
+        suppressed: true,
+        ..StatusEvidence::default()
+    };
+    let status = snapshot.change_status_with(
+        PersonStatus::Erased { since: now },
+        StatusSource::RecordChange,
+        None,
+        evidence,
+        now,
+    )?;
+    Some((events, status))
+}
+
+/// The key of the suppression marker of `address` (normalised) under `salt`:
+/// `suppressed/` and the hex SHA-256 of the salt and the address.
+pub fn suppression_key(salt: &[u8], address: &Address) -> String {
+    let digest = sha256_hex(&[
+        b"privacy-guard/suppression\0",
+        salt,
+        b"\0",
+        address.as_str().as_bytes(),
+    ]);
+    format!("{SUPPRESSION_PREFIX}{digest}")
+}
+
+/// What the marker of an erased address holds: which record was erased, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuppressionMarker {
+    pub record: RecordRef,
+    pub since: i64,
+}
+
+pub fn encode_marker(marker: &SuppressionMarker) -> Result<Vec<u8>, StorageError> {
+    postcard::to_extend(marker, vec![SUPPRESSION_FORMAT]).map_err(|source| StorageError::Encode {
+        what: "suppression marker",
+        source,
+    })
+}
+
+pub fn decode_marker(bytes: &[u8]) -> Result<SuppressionMarker, StorageError> {
+    const WHAT: &str = "suppression marker";
+    match bytes.split_first() {
+        None => Err(StorageError::Empty { what: WHAT }),
+        Some((&SUPPRESSION_FORMAT, rest)) => {
+            postcard::from_bytes(rest).map_err(|source| StorageError::Decode { what: WHAT, source })
+        }
+        Some((&version, _)) => Err(StorageError::UnknownFormat {
+            what: WHAT,
+            version,
+            expected: SUPPRESSION_FORMAT,
+        }),
+    }
+}
+
+/// The stable id of the notice that a restriction of `record` lifted at `at` was lifted.
+pub fn lift_notice_message_id(record: &RecordRef, at: i64, sender: &Address) -> String {
+    let digest = sha256_hex(&[
+        b"privacy-guard/restriction-lifted\0",
+        record.module.as_str().as_bytes(),
+        b"\0",
+        record.id.as_bytes(),
+        b"\0",
+        at.to_string().as_bytes(),
+    ]);
+    format!(
+        "restriction-lifted.{}@{}",
+        &digest[..MESSAGE_ID_DIGITS],
+        sender.domain()
+    )
+}
+
+/// The notice telling the person that the restriction of processing was lifted (GDPR
+/// Art. 18(3)), with the recorded reason.
+pub fn lift_notice(
+    settings: &Settings,
+    record: &RecordRef,
+    to: &Address,
+    name: &str,
+    reason: &Statement,
+    at: i64,
+) -> MailMessage {
+    let organisation = settings.organisation();
+    let name = name.trim();
+    let greeting = if name.is_empty() {
+        "Hello,".to_owned()
+    } else {
+        format!("Hello {name},")
+    };
+    let text_body = format!(
+        "{greeting}\n\n\
+         you asked {organisation} to stop processing your personal data. We have lifted \
+         this restriction, for this reason:\n\n{}\n\n\
+         Your earlier choices about your consents apply again. If you disagree, please \
+         reply to this email.\n\n--\n{organisation}\n{}\n",
+        reason.as_str(),
+        settings.postal_address()
+    );
+    MailMessage {
+        message_id: lift_notice_message_id(record, at, settings.sender_address()),
+        from: Mailbox {
+            address: settings.sender_address().to_string(),
+            name: Some(settings.sender_name().to_owned()),
+        },
+        to: vec![Mailbox {
+            address: to.to_string(),
+            name: (!name.is_empty()).then(|| name.to_owned()),
+        }],
+        subject: format!("{organisation} resumes processing your data"),
+        text_body,
+        html_body: None,
+        headers: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::tests::{definition_input, settings_input};
+    use crate::event::StreamEvent;
+    use crate::event::tests::link;
+    use crate::lifecycle::reevaluate;
+    use crate::person::fold_stream;
+    use crate::record::Module;
+    use crate::record::tests::fields;
+
+    fn configuration() -> Configuration {
+        let mut configuration = Configuration::default();
+        configuration.set_settings(settings_input()).unwrap();
+        for (id, kind) in [
+            (
+                "email-marketing",
+                ConsentKind::Data {
+                    field: "email".into(),
+                },
+            ),
+            (
+                "phone",
+                ConsentKind::Data {
+                    field: "phone".into(),
+                },
+            ),
+            (
+                "street",
+                ConsentKind::Data {
+                    field: "street".into(),
+                },
+            ),
+            ("news", ConsentKind::Custom),
+        ] {
+            configuration
+                .put_consent(definition_input(id, "contacts", kind))
+                .unwrap();
+        }
+        configuration
+    }
+
+    fn admin(text: &str) -> Actor {
+        Actor::Admin(Statement::parse(text).unwrap())
+    }
+
+    fn page() -> Actor {
+        Actor::Page {
+            link: link(3),
+            ip: TruncatedIp::from_observed("203.0.113.9"),
+            user_agent: Some("Mozilla/5.0".into()),
+        }
+    }
+
+    fn contact() -> RecordRef {
+        RecordRef::new(Module::Contacts, "1")
+    }
+
+    #[test]
+    fn transitions_are_allowed_and_refused_as_the_table_says() {
+        use PersonStatus::*;
+        type Case = (
+            PersonStatus,
+            Result<PersonStatus, TransitionError>,
+            Result<PersonStatus, TransitionError>,
+        );
+        let cases: [Case; 4] = [
+            (
+                Active,
+                Ok(Restricted { since: 9 }),
+                Err(TransitionError::NotRestricted),
+            ),
+            (
+                Duplicate { since: 1 },
+                Ok(Restricted { since: 9 }),
+                Err(TransitionError::NotRestricted),
+            ),
+            (
+                Restricted { since: 1 },
+                Err(TransitionError::AlreadyRestricted),
+                Ok(Active),
+            ),
+            (
+                Erased { since: 1 },
+                Err(TransitionError::Erased),
+                Err(TransitionError::Erased),
+            ),
+        ];
+        for (before, restricted, lifted) in cases {
+            let mut snapshot = PersonSnapshot::new(contact(), String::new());
+            snapshot.status = before;
+            let result = restrict(&mut snapshot, &page(), 9).map(|event| event.to);
+            assert_eq!(result, restricted, "restrict {before:?}");
+            if restricted.is_err() {
+                assert_eq!(snapshot.status, before, "unchanged {before:?}");
+            }
+            let mut snapshot = PersonSnapshot::new(contact(), String::new());
+            snapshot.status = before;
+            let result = lift_restriction(
+                &mut snapshot,
+                Statement::parse("court order ended").unwrap(),
+                9,
+            )
+            .map(|event| event.to);
+            assert_eq!(result, lifted, "lift {before:?}");
+            let mut snapshot = PersonSnapshot::new(contact(), String::new());
+            snapshot.status = before;
+            let erased = erase(&mut snapshot, &configuration(), &[], &admin("letter"), 9);
+            assert_eq!(
+                erased.is_ok(),
+                !matches!(before, Erased { .. }),
+                "erase {before:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_erasure_empties_the_email_and_data_fields_and_keeps_the_retained_ones() {
+        // settings_input retains `name` and `street`.
+        let present = |names: &[&str]| {
+            names
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect::<Vec<_>>()
+        };
+        let cases: [(&[&str], &[&str], &[&str]); 3] = [
+            (
+                &["name", "email", "phone", "street", "city"],
+                &["email", "phone"],
+                &["street"],
+            ),
+            (&["email"], &["email"], &[]),
+            (&["name", "city"], &[], &[]),
+        ];
+        for (fields, erased, retained) in cases {
+            let plan = plan_fields(&configuration(), &contact(), &present(fields));
+            assert_eq!(plan.erase, erased, "{fields:?}");
+            assert_eq!(plan.retain, retained, "{fields:?}");
+        }
+        let mut input = settings_input();
+        input.retained_fields = vec!["EMAIL".into()];
+        assert!(Configuration::default().set_settings(input).is_err());
+    }
+
+    #[test]
+    fn the_suppression_key_is_stable_across_case_and_whitespace_and_depends_on_the_salt() {
+        let key = |salt: &[u8], raw: &str| suppression_key(salt, &Address::parse(raw).unwrap());
+        let first = key(b"salt", "ada@example.org");
+        for variant in [
+            " ADA@Example.org ",
+            "Ada@EXAMPLE.ORG",
+            "\tada@example.org\n",
+        ] {
+            assert_eq!(key(b"salt", variant), first, "{variant:?}");
+        }
+        assert!(first.starts_with("suppressed/"));
+        assert!(!first.contains("ada"));
+        assert_ne!(key(b"other", "ada@example.org"), first);
+        assert_ne!(key(b"salt", "grace@example.org"), first);
+        let marker = SuppressionMarker {
+            record: contact(),
+            since: 5,
+        };
+        assert_eq!(
+            decode_marker(&encode_marker(&marker).unwrap()).unwrap(),
+            marker
+        );
+    }
+
+    #[test]
+    fn folding_the_events_of_restriction_lifting_and_erasure_rebuilds_the_same_snapshot() {
+        let configuration = configuration();
+        let mut snapshot = PersonSnapshot::new(contact(), "Ada".into());
+        let mut stream: Vec<StreamEvent> = Vec::new();
+        let record = fields(&[
+            ("email", "ada@example.org"),
+            ("phone", "123"),
+            ("street", "Main St 1"),
+        ]);
+        stream.extend(
+            reevaluate(&mut snapshot, &configuration, &record, 1)
+                .into_iter()
+                .map(StreamEvent::Consent),
+        );
+        stream.push(StreamEvent::Status(
+            restrict(&mut snapshot, &page(), 2).unwrap(),
+        ));
+        stream.push(StreamEvent::Status(
+            lift_restriction(
+                &mut snapshot,
+                Statement::parse("legal claim settled").unwrap(),
+                3,
+            )
+            .unwrap(),
+        ));
+        let present: Vec<String> = ["email", "phone", "street"].map(String::from).to_vec();
+        let erasure = erase(
+            &mut snapshot,
+            &configuration,
+            &present,
+            &admin("letter of 2026-11-30"),
+            4,
+        )
+        .unwrap();
+        assert_eq!(erasure.consent_events.len(), 4);
+        assert!(
+            snapshot
+                .consents
+                .iter()
+                .all(|state| state.value == ConsentValue::NotGranted)
+        );
+        stream.extend(
+            erasure
+                .consent_events
+                .iter()
+                .cloned()
+                .map(StreamEvent::Consent),
+        );
+        stream.push(StreamEvent::Status(erasure.status_event.clone()));
+        let json: Vec<String> = stream
+            .iter()
+            .map(|event| event.to_json().unwrap())
+            .collect();
+        let read: Vec<StreamEvent> = json
+            .iter()
+            .map(|text| StreamEvent::from_json(text).unwrap())
+            .collect();
+        let folded = fold_stream(contact(), String::new(), &read).unwrap();
+        assert_eq!(folded, snapshot);
+        let erased: serde_json::Value = serde_json::from_str(json.last().unwrap()).unwrap();
+        assert_eq!(erased["to"], "erased");
+        assert_eq!(
+            erased["erased-fields"],
+            serde_json::json!(["email", "phone"])
+        );
+        assert_eq!(erased["retained-fields"], serde_json::json!(["street"]));
+        assert_eq!(erased["retained-because"], RETENTION_BASIS_JSON);
+        for value in ["ada@example.org", "123", "Main St 1", "Ada"] {
+            assert!(json.iter().all(|event| !event.contains(value)), "{value}");
+        }
+        // A suppressed record re-adding the address: refused, erased, and only once.
+        let mut again = PersonSnapshot::new(RecordRef::new(Module::Contacts, "2"), String::new());
+        reevaluate(&mut again, &configuration, &record, 5);
+        let (events, status) = suppress(&mut again, &configuration, 6).unwrap();
+        assert_eq!(events.len(), 4);
+        assert!(status.evidence.suppressed);
+        assert_eq!(again.status, PersonStatus::Erased { since: 6 });
+        assert!(suppress(&mut again, &configuration, 7).is_none());
+    }
+
+    const RETENTION_BASIS_JSON: &str = crate::event::RETENTION_BASIS;
+
+    #[test]
+    fn the_lift_notice_has_a_stable_id_and_names_the_reason() {
+        let configuration = configuration();
+        let settings = configuration.settings().unwrap();
+        let to = Address::parse("ada@example.org").unwrap();
+        let reason = Statement::parse("Your objection was decided").unwrap();
+        let mail = lift_notice(settings, &contact(), &to, "Ada", &reason, 7);
+        assert_eq!(
+            mail.message_id,
+            lift_notice(settings, &contact(), &to, "Ada", &reason, 7).message_id
+        );
+        assert_ne!(
+            mail.message_id,
+            lift_notice_message_id(&contact(), 8, settings.sender_address())
+        );
+        assert!(mail.text_body.contains("Your objection was decided"));
+        assert_eq!(mail.to[0].address, "ada@example.org");
+    }
+}
