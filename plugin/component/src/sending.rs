@@ -44,11 +44,20 @@ impl wit::Guest for Plugin {
             text_body: mail.text_body,
             html_body: mail.html_body,
         };
-        let needs_settings = decisions.iter().any(|decision| {
+        // Footers need the settings; a footer due while none are configured is a fault.
+        let needs_footer = decisions.iter().any(|decision| {
             matches!(decision, Decision::Allow { obligations, .. }
                 if footer_kind(request.class, *obligations).is_some())
         });
-        let configuration = needs_settings.then(load_configuration);
+        let configuration = needs_footer.then(load_configuration);
+        let settings = configuration.as_ref().map(|configuration| {
+            configuration.settings().unwrap_or_else(|| {
+                fault(
+                    "rendering a mail",
+                    &"a footer is due and no settings are configured",
+                )
+            })
+        });
         let now = clock::now();
         recipients
             .iter()
@@ -59,21 +68,8 @@ impl wit::Guest for Plugin {
                     Decision::Refuse(reason) => return wit::Rendering::Refuse(wit_refusal(reason)),
                 };
                 let kind = footer_kind(request.class, obligations);
-                let settings = match (&configuration, kind) {
-                    (_, None) => None,
-                    (Some(configuration), Some(_)) => {
-                        Some(configuration.settings().unwrap_or_else(|| {
-                            fault(
-                                "rendering a mail",
-                                &"a footer is due and no settings are configured",
-                            )
-                        }))
-                    }
-                    (None, Some(_)) => fault(
-                        "rendering a mail",
-                        &"a footer is due and no configuration was read",
-                    ),
-                };
+                // Some whenever a footer is due (`needs_footer` read the settings then).
+                let settings = kind.and(settings);
                 let link = match (kind, settings) {
                     (Some(FooterKind::Preferences), Some(settings)) => {
                         let person = Address::parse(&recipient.address)
