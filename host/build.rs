@@ -45,9 +45,17 @@ fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     // OUT_DIR is <target>/<profile>/build/<crate>-<hash>/out: share one nested target
     // directory across profiles so dev, test and release builds compile the plugin once.
+    // The directory is named after the workspace's path: checkouts sharing one target
+    // directory (git worktrees) must not overwrite each other's component.
+    let checkout = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        workspace.hash(&mut hasher);
+        format!("plugin-component-{:016x}", hasher.finish())
+    };
     let nested_target = out_dir.ancestors().nth(4).map_or_else(
         || out_dir.join("plugin-target"),
-        |target| target.join("plugin-component"),
+        |target| target.join(&checkout),
     );
 
     ensure_wasm_target();

@@ -16,8 +16,8 @@ use privacy_guard_host::contract::configuration::{
     Problem, Settings,
 };
 use privacy_guard_host::contract::sending::{
-    Decision, LawfulBasis, MessageClass, Obligations, Recipient, RecipientRole, RefusalReason,
-    SendRequest,
+    Decision, LawfulBasis, MailContent, MessageClass, Obligations, Recipient, RecipientRole,
+    RefusalReason, Rendering, SendRequest,
 };
 use privacy_guard_host::contract::subjects::{RecordError, Source};
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
@@ -174,6 +174,31 @@ enum Command {
         cc: Vec<String>,
         #[arg(long)]
         bcc: Vec<String>,
+    },
+    /// Show the mail exactly as each recipient must get it (tracking stripped without
+    /// consent, the preferences footer for To, the postal address on marketing mail);
+    /// exits with 3 if any recipient is refused.
+    Render {
+        #[arg(long, value_enum)]
+        class: ClassArg,
+        /// The consent the mail relies on (needed for marketing).
+        #[arg(long)]
+        purpose: Option<String>,
+        #[arg(long)]
+        to: Vec<String>,
+        #[arg(long)]
+        cc: Vec<String>,
+        #[arg(long)]
+        bcc: Vec<String>,
+        #[arg(long)]
+        subject: String,
+        /// The plain-text body.
+        #[arg(long)]
+        text_file: PathBuf,
+        /// The HTML body, tracking marked with `data-pg-tracking` (pixels) and
+        /// `data-pg-original-href` (tracked links).
+        #[arg(long)]
+        html_file: Option<PathBuf>,
     },
     /// Deliver queued mail now.
     Deliver,
@@ -336,6 +361,27 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             cc,
             bcc,
         } => check(&guard, class, purpose, &to, &cc, &bcc),
+        Command::Render {
+            class,
+            purpose,
+            to,
+            cc,
+            bcc,
+            subject,
+            text_file,
+            html_file,
+        } => {
+            let read = |path: &PathBuf| {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("could not read {}", path.display()))
+            };
+            let mail = MailContent {
+                subject,
+                text_body: read(&text_file)?,
+                html_body: html_file.as_ref().map(read).transpose()?,
+            };
+            render(&guard, class, purpose, &mail, &to, &cc, &bcc)
+        }
         Command::Deliver => {
             let report = guard.deliver_mail()?;
             println!(
@@ -835,20 +881,17 @@ fn record_decision(
     }
 }
 
-fn check(
-    guard: &Guard,
-    class: ClassArg,
-    purpose: Option<String>,
-    to: &[String],
-    cc: &[String],
-    bcc: &[String],
-) -> anyhow::Result<ExitCode> {
-    let class = match class {
+fn message_class(class: ClassArg) -> MessageClass {
+    match class {
         ClassArg::AdHoc => MessageClass::AdHoc,
         ClassArg::Workflow => MessageClass::Workflow,
         ClassArg::Marketing => MessageClass::Marketing,
         ClassArg::Transactional => MessageClass::Transactional,
-    };
+    }
+}
+
+/// The recipients named on the command line, To first, then CC, then BCC.
+fn recipients(to: &[String], cc: &[String], bcc: &[String]) -> anyhow::Result<Vec<Recipient>> {
     let recipients: Vec<Recipient> = [
         (to, RecipientRole::To),
         (cc, RecipientRole::Cc),
@@ -866,6 +909,71 @@ fn check(
     if recipients.is_empty() {
         bail!("name at least one recipient with --to, --cc or --bcc");
     }
+    Ok(recipients)
+}
+
+fn render(
+    guard: &Guard,
+    class: ClassArg,
+    purpose: Option<String>,
+    mail: &MailContent,
+    to: &[String],
+    cc: &[String],
+    bcc: &[String],
+) -> anyhow::Result<ExitCode> {
+    let recipients = recipients(to, cc, bcc)?;
+    let request = SendRequest {
+        class: message_class(class),
+        purpose,
+    };
+    let renderings = guard.render(&request, mail, &recipients);
+    let mut refused = false;
+    for (recipient, rendering) in recipients.iter().zip(&renderings) {
+        let role = match recipient.role {
+            RecipientRole::To => "to",
+            RecipientRole::Cc => "cc",
+            RecipientRole::Bcc => "bcc",
+        };
+        match rendering {
+            Rendering::Send(rendered) => {
+                println!("=== {} ({role}): send", recipient.address);
+                println!("Subject: {}", rendered.subject);
+                println!("--- text ---");
+                println!("{}", rendered.text_body.trim_end());
+                if let Some(html) = &rendered.html_body {
+                    println!("--- html ---");
+                    println!("{}", html.trim_end());
+                }
+            }
+            Rendering::Refuse(refusal) => {
+                refused = true;
+                println!(
+                    "=== {} ({role}): refuse {} {}",
+                    recipient.address,
+                    reason_name(refusal.reason),
+                    refusal.detail
+                );
+            }
+        }
+        println!();
+    }
+    Ok(if refused {
+        ExitCode::from(EXIT_REFUSED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn check(
+    guard: &Guard,
+    class: ClassArg,
+    purpose: Option<String>,
+    to: &[String],
+    cc: &[String],
+    bcc: &[String],
+) -> anyhow::Result<ExitCode> {
+    let class = message_class(class);
+    let recipients = recipients(to, cc, bcc)?;
     let decisions = guard.check_send(&SendRequest { class, purpose }, &recipients);
     let mut refused = false;
     for (recipient, decision) in recipients.iter().zip(&decisions) {

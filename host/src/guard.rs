@@ -23,8 +23,11 @@ use crate::contract::deduplication::{Plan, Report};
 use crate::contract::jobs::JobError;
 use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
 use crate::contract::records::ChangeSummary;
-use crate::contract::sending::{Decision, Recipient, Refusal, RefusalReason, SendRequest};
+use crate::contract::sending::{
+    Decision, MailContent, Recipient, Refusal, RefusalReason, Rendering, SendRequest,
+};
 use crate::contract::subjects::{ErasureReport, RecordError, Source, SubjectView};
+use crate::contract::tracking::TrackingKind;
 use crate::contract::types::RecordRef;
 use crate::keys::LinkKeys;
 use crate::mail::{DeliveryReport, Outbox, Transport};
@@ -475,6 +478,60 @@ impl Guard {
                 refuse_all(recipients.len(), &fault.to_string())
             }
         }
+    }
+
+    /// The mail exactly as each recipient must get it, in order: tracking removed unless
+    /// they consented to it, their own preferences footer when due, the postal address on
+    /// marketing mail; or the refusal `check_send` would give. Reads current state (not
+    /// the hot path's cache). Fails closed: when the plugin faults, every recipient is
+    /// refused with `plugin-fault` and the fault as detail.
+    pub fn render(
+        &self,
+        request: &SendRequest,
+        mail: &MailContent,
+        recipients: &[Recipient],
+    ) -> Vec<Rendering> {
+        let outcome = self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_sending()
+                .call_render(store, request, mail, recipients)
+        });
+        let refused = |detail: &str| {
+            refuse_all(recipients.len(), detail)
+                .into_iter()
+                .filter_map(|decision| match decision {
+                    Decision::Refuse(refusal) => Some(Rendering::Refuse(refusal)),
+                    Decision::Allow(_) => None,
+                })
+                .collect()
+        };
+        match outcome {
+            Ok(renderings) if renderings.len() == recipients.len() => renderings,
+            Ok(renderings) => refused(&format!(
+                "the plugin answered {} renderings for {} recipients",
+                renderings.len(),
+                recipients.len()
+            )),
+            Err(fault) => {
+                tracing::error!(%fault, recipients = recipients.len(), "rendering failed; refusing every recipient");
+                refused(&fault.to_string())
+            }
+        }
+    }
+
+    /// Whether a tracking event (an email open, a document view) for `address` may be
+    /// kept: only with that person's granted tracking consent. Fails closed: a fault is
+    /// `false`, and the event must be dropped.
+    pub fn accept_tracking_event(&self, kind: TrackingKind, address: &str) -> bool {
+        let outcome = self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_tracking()
+                .call_accept_tracking_event(store, kind, address)
+        });
+        outcome.unwrap_or_else(|fault| {
+            tracing::error!(%fault, "the tracking check failed; dropping the event");
+            false
+        })
     }
 
     // ---- the daily consent run ---------------------------------------------------------

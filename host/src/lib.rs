@@ -23,7 +23,7 @@ pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("PRIVACY_GUARD_COMPONE
 /// speaks: a change of the contract is a compile error in every caller.
 pub mod contract {
     pub use crate::runtime::bindings::exports::privacy_guard::consent::{
-        configuration, deduplication, jobs, preferences, records, sending, subjects,
+        configuration, deduplication, jobs, preferences, records, sending, subjects, tracking,
     };
     pub use crate::runtime::bindings::privacy_guard::consent::types;
 }

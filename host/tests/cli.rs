@@ -292,3 +292,94 @@ fn an_administrator_previews_and_applies_de_duplication_from_the_command_line() 
     let flagged = cli.ok(&["show", "contacts/2", "--history"]);
     assert!(flagged.contains("status-changed"), "{flagged}");
 }
+
+#[test]
+fn render_prints_what_each_recipient_gets_footer_for_to_only_tracking_stripped() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "settings",
+        "--sender-address",
+        "privacy@example.org",
+        "--sender-name",
+        "Example Privacy",
+        "--organisation",
+        "Example Ltd",
+        "--postal-address",
+        "1 Example Street, Berlin",
+        "--preferences-url",
+        "https://crm.example.org/preferences/",
+    ]);
+    cli.ok(&[
+        "consent",
+        "add",
+        "--id",
+        "email-marketing",
+        "--kind",
+        "data:email",
+        "--title",
+        "News by email",
+        "--purpose",
+        "Our monthly newsletter.",
+    ]);
+    cli.ok(&["enable", "--confirm-deduplication"]);
+    let contacts = cli.write(
+        "contacts.csv",
+        "firstname,email\nAda,ada@example.com\nGrace,grace@example.com\n",
+    );
+    cli.ok(&["import", &contacts]);
+    let text_file = cli.write("mail.txt", "Hello,\nsee you on Monday.\n");
+    let html_file = cli.write(
+        "mail.html",
+        "<p>Hello</p><img src=\"https://t.example/o.gif\" data-pg-tracking>",
+    );
+    let rendered = cli.ok(&[
+        "render",
+        "--class",
+        "ad-hoc",
+        "--to",
+        "ada@example.com",
+        "--cc",
+        "grace@example.com",
+        "--subject",
+        "Monday",
+        "--text-file",
+        &text_file,
+        "--html-file",
+        &html_file,
+    ]);
+    let (ada, grace) = rendered
+        .split_once("=== grace@example.com (cc): send")
+        .unwrap_or_else(|| panic!("a section per recipient: {rendered}"));
+    assert!(
+        ada.starts_with("=== ada@example.com (to): send\nSubject: Monday\n"),
+        "{ada}"
+    );
+    assert!(
+        ada.contains("https://crm.example.org/preferences/"),
+        "{ada}"
+    );
+    assert!(ada.contains("1 Example Street, Berlin"), "{ada}");
+    assert!(
+        !grace.contains("https://crm.example.org/preferences/"),
+        "{grace}"
+    );
+    assert!(!rendered.contains("data-pg-tracking"), "{rendered}");
+
+    let output = cli.run(&[
+        "render",
+        "--class",
+        "ad-hoc",
+        "--to",
+        "not an address",
+        "--subject",
+        "Monday",
+        "--text-file",
+        &text_file,
+    ]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        text(&output.stdout).contains("=== not an address (to): refuse invalid-address"),
+        "{}",
+        text(&output.stdout)
+    );
+}

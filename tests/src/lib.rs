@@ -104,6 +104,20 @@ pub fn email_marketing_consent() -> ConsentDefinition {
     }
 }
 
+/// A tracking consent for every contact: `email-tracking` (pixels and tracked links in
+/// mails) or `document-tracking` (shared documents), by `kind`.
+pub fn tracking_consent(id: &str, kind: ConsentKind) -> ConsentDefinition {
+    ConsentDefinition {
+        id: id.into(),
+        module: "contacts".into(),
+        kind,
+        title: format!("Tracking ({id})"),
+        purpose: "We see when you open our mails, follow their links or view documents we share, to learn what interests you.".into(),
+        default_value: ConsentDefault::No,
+        applies_when: Vec::new(),
+    }
+}
+
 /// Sets a record's CRM status the way a CRM user would (keeping `modified-at`, which the
 /// test controls), committed straight to the host's database as the CRM's own edit.
 pub fn set_crm_status(guard: &Guard, module: &str, id: &str, status: &str) -> anyhow::Result<()> {

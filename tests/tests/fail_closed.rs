@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use privacy_guard_host::contract::sending::{
-    Decision, MessageClass, Recipient, RecipientRole, RefusalReason, SendRequest,
+    Decision, MailContent, MessageClass, Recipient, RecipientRole, RefusalReason, Rendering,
+    SendRequest,
 };
+use privacy_guard_host::contract::tracking::TrackingKind;
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::GuardError;
 use privacy_guard_host::import::read_records;
@@ -51,6 +53,32 @@ fn a_plugin_that_times_out_refuses_every_recipient() {
         }
         Decision::Allow(_) => unreachable!(),
     }
+}
+
+#[test]
+fn a_plugin_that_times_out_renders_a_refusal_for_everyone_and_accepts_no_tracking_event() {
+    let mut host = TestHost::new("2026-12-01T10:00:00Z");
+    host.limits = SandboxLimits {
+        call_timeout: Duration::ZERO,
+        ..SandboxLimits::default()
+    };
+    let guard = host.open().expect("host opens");
+    let mail = MailContent {
+        subject: "Hello".into(),
+        text_body: "Hello".into(),
+        html_body: None,
+    };
+    let renderings = guard.render(
+        &ad_hoc(),
+        &mail,
+        &[to("ada@example.com"), to("grace@example.com")],
+    );
+    assert_eq!(renderings.len(), 2);
+    assert!(
+        renderings.iter().all(|rendering| matches!(rendering, Rendering::Refuse(refusal) if refusal.reason == RefusalReason::PluginFault && !refusal.detail.is_empty())),
+        "{renderings:?}"
+    );
+    assert!(!guard.accept_tracking_event(TrackingKind::EmailOpen, "ada@example.com"));
 }
 
 #[test]

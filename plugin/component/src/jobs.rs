@@ -15,15 +15,15 @@ use privacy_guard_core::calendar::Date;
 use privacy_guard_core::configuration::{Configuration, Settings};
 use privacy_guard_core::event::Cause;
 use privacy_guard_core::lifecycle::{consents_to_request, mark_requested};
-use privacy_guard_core::link::{LINK_ID_LEN, LinkPayload, preferences_link, signing_input, token};
 use privacy_guard_core::mail::{ConsentRequest, MailMessage, Mailbox, request_message_id};
 use privacy_guard_core::record::Module;
 use privacy_guard_core::storage::{Location, RunCursor};
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::jobs as wit;
-use crate::bindings::privacy_guard::consent::{clock, crm, keys, mail};
-use crate::logging::{fault, info, warn};
+use crate::bindings::privacy_guard::consent::{clock, crm, mail};
+use crate::logging::{info, warn};
+use crate::preferences::{SignedLink, sign_link};
 use crate::records::{NewDuplicates, Observed, observe};
 use crate::state::load_configuration;
 
@@ -164,22 +164,7 @@ impl Run<'_> {
             return false;
         }
         let record = person.snapshot.record.clone();
-        let random = keys::random_bytes(LINK_ID_LEN as u32);
-        let payload = LinkPayload::new(
-            record.clone(),
-            self.now,
-            self.settings.link_lifetime_ms(),
-            &random,
-        )
-        .unwrap_or_else(|error| fault("making a preferences link", &error));
-        let payload_bytes = payload
-            .encode()
-            .unwrap_or_else(|error| fault("making a preferences link", &error));
-        let mac = keys::sign(&signing_input(&payload_bytes));
-        let link = preferences_link(
-            self.settings.preferences_url(),
-            &token(&payload_bytes, &mac),
-        );
+        let SignedLink { url: link, payload } = sign_link(self.settings, record.clone(), self.now);
         let message_id = request_message_id(self.period, &record, self.settings.sender_address());
         let message = ConsentRequest {
             settings: self.settings,

@@ -10,7 +10,8 @@
 //! |---|---|
 //! | `configuration` | `configuration`: settings, consent definitions, enabling |
 //! | `records` | `records`: the record-change hook, and the record observation the daily run shares |
-//! | `sending` | `sending`: the pre-send decision, the hot path |
+//! | `sending` | `sending`: the pre-send decision (the hot path) and per-recipient rendering |
+//! | `tracking` | `tracking`: whether a tracking event may be kept |
 //! | `jobs` | `jobs`: the daily consent run |
 //! | `deduplication` | `deduplication`: flagging duplicate contacts and leads (also run by enabling) |
 //! | `preferences` | `preferences`: the signed-link preferences page |
@@ -35,6 +36,7 @@ mod restriction;
 mod sending;
 mod state;
 mod subjects;
+mod tracking;
 
 /// The component: implements every exported interface.
 // Natively the exports are not generated (see `bindings`), so nothing names the type there.

@@ -4,16 +4,20 @@
 //! (`invalid`), its expiry (`expired`), then the person (`unknown-person`), so an expired
 //! or unknown answer is only ever given for a genuine link.
 
+use privacy_guard_core::configuration::Settings;
 use privacy_guard_core::event::{Cause, TruncatedIp, user_agent_evidence};
 use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
-use privacy_guard_core::link::{LinkError, LinkPayload, UnverifiedToken};
+use privacy_guard_core::link::{
+    LINK_ID_LEN, LinkError, LinkPayload, UnverifiedToken, preferences_link, signing_input, token,
+};
 use privacy_guard_core::preferences::{Page, page};
+use privacy_guard_core::record::RecordRef;
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::preferences as wit;
 use crate::bindings::privacy_guard::consent::{clock, keys};
 use crate::convert::consent_value;
-use crate::logging::info;
+use crate::logging::{fault, info};
 use crate::restriction::{erase_person, restrict_person};
 use crate::state::{StoredPerson, load_configuration};
 use privacy_guard_core::restriction::Actor;
@@ -110,6 +114,28 @@ fn actor(payload: &LinkPayload, evidence: &wit::Evidence) -> Actor {
         ip: evidence.ip.as_deref().and_then(TruncatedIp::from_observed),
         user_agent: evidence.user_agent.as_deref().and_then(user_agent_evidence),
     }
+}
+
+/// A signed preferences link for one person, and what it says.
+pub(crate) struct SignedLink {
+    /// The page's address with the token.
+    pub(crate) url: String,
+    pub(crate) payload: LinkPayload,
+}
+
+/// Makes and signs a new preferences link for `record`, valid for the configured lifetime
+/// from `now`: the one link format shared by the daily run's request mail and the footer of
+/// rendered mail.
+pub(crate) fn sign_link(settings: &Settings, record: RecordRef, now: i64) -> SignedLink {
+    let random = keys::random_bytes(LINK_ID_LEN as u32);
+    let payload = LinkPayload::new(record, now, settings.link_lifetime_ms(), &random)
+        .unwrap_or_else(|error| fault("making a preferences link", &error));
+    let payload_bytes = payload
+        .encode()
+        .unwrap_or_else(|error| fault("making a preferences link", &error));
+    let mac = keys::sign(&signing_input(&payload_bytes));
+    let url = preferences_link(settings.preferences_url(), &token(&payload_bytes, &mac));
+    SignedLink { url, payload }
 }
 
 /// The verified payload of a link and the person it is for.

@@ -4,7 +4,13 @@
 //! `store.get-many` of every recipient's `person/<address>`. The decision itself is the
 //! engine's `decide_batch` (the same function a native benchmark calls); refusals carry no
 //! detail here.
+//!
+//! `render` decides the same way, then carries out each allowed recipient's obligations
+//! with the engine's `rendering` functions: it reads the footer's person and signs their
+//! preferences link, so it is colder than `check-send`.
 
+use privacy_guard_core::address::Address;
+use privacy_guard_core::rendering::{Footer, FooterKind, MailContent, footer_kind, render};
 use privacy_guard_core::sending::{
     Decision, LawfulBasis, MessageClass, Recipient, RecipientRole, RefusalReason, SendRequest,
     SendingPolicy, decide_batch, person_keys,
@@ -13,39 +19,115 @@ use privacy_guard_core::storage::CONFIG_KEY;
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::sending as wit;
-use crate::bindings::privacy_guard::consent::store;
+use crate::bindings::privacy_guard::consent::{clock, store};
 use crate::logging::fault;
-use crate::state::unpack;
+use crate::preferences::sign_link;
+use crate::state::{load_configuration, load_snapshot, unpack};
 
 impl wit::Guest for Plugin {
     fn check_send(
         request: wit::SendRequest,
         recipients: Vec<wit::Recipient>,
     ) -> Vec<wit::Decision> {
-        let config = store::get(CONFIG_KEY);
-        let policy = SendingPolicy::decode(config.as_deref())
-            .unwrap_or_else(|error| fault("reading the sending policy", &error));
-        // The CRM's record ref is not consulted: people are keyed by address, which is what
-        // the mail goes to.
-        let recipients: Vec<Recipient> = recipients
-            .into_iter()
-            .map(|recipient| Recipient {
-                address: recipient.address,
-                role: role(recipient.role),
-            })
-            .collect();
-        let packed = store::get_many(&person_keys(&recipients));
-        let snapshots = unpack(&packed);
-        let request = SendRequest {
-            class: class(request.class),
-            purpose: request.purpose,
+        let (_, _, decisions) = decide(request, recipients);
+        decisions.into_iter().map(wit_decision).collect()
+    }
+
+    fn render(
+        request: wit::SendRequest,
+        mail: wit::MailContent,
+        recipients: Vec<wit::Recipient>,
+    ) -> Vec<wit::Rendering> {
+        let (request, recipients, decisions) = decide(request, recipients);
+        let content = MailContent {
+            subject: mail.subject,
+            text_body: mail.text_body,
+            html_body: mail.html_body,
         };
-        decide_batch(&policy, &request, &recipients, &snapshots)
-            .unwrap_or_else(|error| fault("deciding a send", &error))
-            .into_iter()
-            .map(wit_decision)
+        // Footers need the settings; a footer due while none are configured is a fault.
+        let needs_footer = decisions.iter().any(|decision| {
+            matches!(decision, Decision::Allow { obligations, .. }
+                if footer_kind(request.class, *obligations).is_some())
+        });
+        let configuration = needs_footer.then(load_configuration);
+        let settings = configuration.as_ref().map(|configuration| {
+            configuration.settings().unwrap_or_else(|| {
+                fault(
+                    "rendering a mail",
+                    &"a footer is due and no settings are configured",
+                )
+            })
+        });
+        let now = clock::now();
+        recipients
+            .iter()
+            .zip(decisions)
+            .map(|(recipient, decision)| {
+                let obligations = match decision {
+                    Decision::Allow { obligations, .. } => obligations,
+                    Decision::Refuse(reason) => return wit::Rendering::Refuse(wit_refusal(reason)),
+                };
+                let kind = footer_kind(request.class, obligations);
+                // Some whenever a footer is due (`needs_footer` read the settings then).
+                let settings = kind.and(settings);
+                let link = match (kind, settings) {
+                    (Some(FooterKind::Preferences), Some(settings)) => {
+                        let person = Address::parse(&recipient.address)
+                            .ok()
+                            .and_then(|address| load_snapshot(&address))
+                            .unwrap_or_else(|| {
+                                fault(
+                                    "rendering a mail",
+                                    &"a preferences footer is due for a person who is not stored",
+                                )
+                            });
+                        Some(sign_link(settings, person.record, now).url)
+                    }
+                    _ => None,
+                };
+                let footer = settings.map(|settings| Footer {
+                    preferences_link: link.as_deref(),
+                    organisation: settings.organisation(),
+                    postal_address: settings.postal_address(),
+                });
+                let rendered = render(&content, obligations.strip_tracking, footer.as_ref());
+                wit::Rendering::Send(wit::RenderedMail {
+                    subject: rendered.subject,
+                    text_body: rendered.text_body,
+                    html_body: rendered.html_body,
+                })
+            })
             .collect()
     }
+}
+
+/// The decisions for every recipient, with the request and recipients in engine types.
+/// Exactly two reads: `config` and every recipient's snapshot in one `get-many`.
+fn decide(
+    request: wit::SendRequest,
+    recipients: Vec<wit::Recipient>,
+) -> (SendRequest, Vec<Recipient>, Vec<Decision>) {
+    let config = store::get(CONFIG_KEY);
+    let policy = SendingPolicy::decode(config.as_deref())
+        .unwrap_or_else(|error| fault("reading the sending policy", &error));
+    // The CRM's record ref is not consulted: people are keyed by address, which is what the
+    // mail goes to.
+    let recipients: Vec<Recipient> = recipients
+        .into_iter()
+        .map(|recipient| Recipient {
+            address: recipient.address,
+            role: role(recipient.role),
+        })
+        .collect();
+    let packed = store::get_many(&person_keys(&recipients));
+    let snapshots = unpack(&packed);
+    let request = SendRequest {
+        class: class(request.class),
+        purpose: request.purpose,
+    };
+    let decisions = decide_batch(&policy, &request, &recipients, &snapshots)
+        .unwrap_or_else(|error| fault("deciding a send", &error));
+    (request, recipients, decisions)
 }
 
 fn class(class: wit::MessageClass) -> MessageClass {
@@ -85,21 +167,26 @@ fn wit_decision(decision: Decision) -> wit::Decision {
                 obligations: flags,
             })
         }
-        Decision::Refuse(reason) => wit::Decision::Refuse(wit::Refusal {
-            reason: match reason {
-                RefusalReason::ConsentsNotEnabled => wit::RefusalReason::ConsentsNotEnabled,
-                RefusalReason::PurposeUnknown => wit::RefusalReason::PurposeUnknown,
-                RefusalReason::InvalidAddress => wit::RefusalReason::InvalidAddress,
-                RefusalReason::UnknownRecipient => wit::RefusalReason::UnknownRecipient,
-                RefusalReason::ConsentNotApplicable => wit::RefusalReason::ConsentNotApplicable,
-                RefusalReason::ConsentNotRequested => wit::RefusalReason::ConsentNotRequested,
-                RefusalReason::ConsentPending => wit::RefusalReason::ConsentPending,
-                RefusalReason::ConsentRefused => wit::RefusalReason::ConsentRefused,
-                RefusalReason::ProcessingRestricted => wit::RefusalReason::ProcessingRestricted,
-                RefusalReason::Erased => wit::RefusalReason::Erased,
-                RefusalReason::Duplicate => wit::RefusalReason::Duplicate,
-            },
-            detail: String::new(),
-        }),
+        Decision::Refuse(reason) => wit::Decision::Refuse(wit_refusal(reason)),
+    }
+}
+
+/// A refusal without detail: the reason says it all.
+fn wit_refusal(reason: RefusalReason) -> wit::Refusal {
+    wit::Refusal {
+        reason: match reason {
+            RefusalReason::ConsentsNotEnabled => wit::RefusalReason::ConsentsNotEnabled,
+            RefusalReason::PurposeUnknown => wit::RefusalReason::PurposeUnknown,
+            RefusalReason::InvalidAddress => wit::RefusalReason::InvalidAddress,
+            RefusalReason::UnknownRecipient => wit::RefusalReason::UnknownRecipient,
+            RefusalReason::ConsentNotApplicable => wit::RefusalReason::ConsentNotApplicable,
+            RefusalReason::ConsentNotRequested => wit::RefusalReason::ConsentNotRequested,
+            RefusalReason::ConsentPending => wit::RefusalReason::ConsentPending,
+            RefusalReason::ConsentRefused => wit::RefusalReason::ConsentRefused,
+            RefusalReason::ProcessingRestricted => wit::RefusalReason::ProcessingRestricted,
+            RefusalReason::Erased => wit::RefusalReason::Erased,
+            RefusalReason::Duplicate => wit::RefusalReason::Duplicate,
+        },
+        detail: String::new(),
     }
 }

@@ -23,6 +23,8 @@
 //! | [`link`] | signed preferences link tokens (format, parsing, expiry) |
 //! | [`preferences`] | the preferences page as the person sees it |
 //! | [`mail`] | the consent request mail and its stable message id |
+//! | [`rendering`] | per-recipient rendering: removing marked tracking, the footer |
+//! | [`tracking`] | whether a tracking event (email open, document view) may be kept |
 //! | [`calendar`] | job periods (`YYYY-MM-DD`) and UTC dates without a clock |
 //! | [`storage`] | the storage layout: keys, stored bytes, in-place reads for the hot path |
 //!
@@ -77,8 +79,10 @@ pub mod mail;
 pub mod person;
 pub mod preferences;
 pub mod record;
+pub mod rendering;
 pub mod restriction;
 pub mod sending;
 pub mod storage;
+pub mod tracking;
 
 pub use storage::{CONFIG_KEY, person_key};
