@@ -81,13 +81,7 @@ async fn save_preferences(
         };
         choices.push(Choice { consent_id, grant });
     }
-    let evidence = Evidence {
-        ip: Some(peer.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|agent| agent.to_str().ok())
-            .map(str::to_owned),
-    };
+    let evidence = evidence_of(peer, &headers);
     let submitted_token = token.clone();
     let outcome = blocking(guard.clone(), move |guard| {
         guard.submit_preferences(&submitted_token, &choices, &evidence)
