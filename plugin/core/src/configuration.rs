@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::calendar::DAY_MS;
+use crate::classification::{FieldClass, MAX_ENCRYPTED_FIELDS};
 use crate::consent::ConsentDefault;
 use crate::definition::{
     Clause, Condition, ConsentDefinition, ConsentId, ConsentKind, PurposeVersion, StoredDefinition,
@@ -269,6 +270,8 @@ pub struct Configuration {
     /// The salt of suppression markers (see [`crate::restriction::suppression_key`]),
     /// generated once, at the first erasure.
     suppression_salt: Option<Vec<u8>>,
+    /// The fields' personal-data classes, per module, in the order first classified.
+    field_classes: Vec<(Module, FieldClass)>,
 }
 
 impl Configuration {
@@ -331,6 +334,111 @@ impl Configuration {
         }
         self.suppression_salt = Some(salt);
         true
+    }
+
+    /// The classes of `module`'s fields, in the order first classified.
+    pub fn field_classes(&self, module: Module) -> impl Iterator<Item = &FieldClass> {
+        self.field_classes
+            .iter()
+            .filter(move |(of, _)| *of == module)
+            .map(|(_, class)| class)
+    }
+
+    /// The sensitive, non-essential personal fields of `module` that no data consent
+    /// covers yet: what the administrator should ask consent for.
+    pub fn suggested_data_consents(&self, module: Module) -> Vec<String> {
+        self.field_classes(module)
+            .filter(|class| class.wants_data_consent())
+            .filter(|class| {
+                !self.consents_of(module).any(|stored| {
+                    matches!(&stored.definition.kind, ConsentKind::Data { field }
+                        if field.trim().eq_ignore_ascii_case(&class.field))
+                })
+            })
+            .map(|class| class.field.clone())
+            .collect()
+    }
+
+    /// Classifies a field of `module` (given as entered), replacing its earlier class, or
+    /// lists every problem.
+    pub fn classify_field(
+        &mut self,
+        module: &str,
+        class: FieldClass,
+    ) -> Result<&FieldClass, Vec<Problem>> {
+        let field = class.field.trim().to_owned();
+        let at = |part: &str| format!("field[{field}].{part}");
+        let mut problems = Vec::new();
+        let module = Module::parse(module);
+        if module.is_none() {
+            problems.push(Problem::new(at("module"), "must be contacts or leads"));
+        }
+        if field.is_empty()
+            || field
+                .chars()
+                .any(|character| character.is_whitespace() || character.is_control())
+        {
+            problems.push(Problem::new(
+                at("field"),
+                "field names are single words without blanks",
+            ));
+        }
+        if !class.personal {
+            for (flag, set) in [
+                ("essential", class.essential),
+                ("sensitive", class.sensitive),
+                ("encrypted", class.encrypted),
+            ] {
+                if set {
+                    problems.push(Problem::new(
+                        at(flag),
+                        format!("only a personal field can be {flag}: mark it personal too"),
+                    ));
+                }
+            }
+        }
+        if class.encrypted && field.eq_ignore_ascii_case("email") {
+            problems.push(Problem::new(
+                at("encrypted"),
+                "the email address cannot be encrypted: the host finds people by it",
+            ));
+        }
+        // The limit is named only for a change that is otherwise valid.
+        if let Some(module) = module
+            && class.encrypted
+            && problems.is_empty()
+        {
+            let encrypted_others = self
+                .field_classes(module)
+                .filter(|other| other.encrypted && !other.field.eq_ignore_ascii_case(&field))
+                .count();
+            if encrypted_others >= MAX_ENCRYPTED_FIELDS {
+                problems.push(Problem::new(
+                    at("encrypted"),
+                    format!(
+                        "{module} already has {MAX_ENCRYPTED_FIELDS} encrypted fields, the limit per module"
+                    ),
+                ));
+            }
+        }
+        let Some(module) = module.filter(|_| problems.is_empty()) else {
+            return Err(problems);
+        };
+        let class = FieldClass { field, ..class };
+        let existing = self.field_classes.iter().position(|(of, known)| {
+            *of == module && known.field.eq_ignore_ascii_case(&class.field)
+        });
+        let index = match existing {
+            Some(index) => {
+                self.field_classes[index].1 = class;
+                index
+            }
+            None => {
+                self.field_classes.push((module, class));
+                self.field_classes.len() - 1
+            }
+        };
+        Ok(&self.field_classes[index].1)
     }
 
     /// Replaces the settings.
@@ -991,5 +1099,115 @@ pub(crate) mod tests {
         assert!(configuration.enable(true, 3).is_ok());
         assert!(configuration.enable(false, 4).is_ok());
         assert_eq!(configuration.enabled_at(), Some(3));
+    }
+
+    fn class(field: &str, flags: &str) -> FieldClass {
+        FieldClass {
+            field: field.to_owned(),
+            personal: flags.contains('p'),
+            essential: flags.contains('e'),
+            sensitive: flags.contains('s'),
+            encrypted: flags.contains('x'),
+        }
+    }
+
+    #[test]
+    fn field_classification_enforces_its_rules_and_limits() {
+        let mut configuration = Configuration::default();
+        for index in 0..MAX_ENCRYPTED_FIELDS {
+            configuration
+                .classify_field("contacts", class(&format!("secret{index}"), "px"))
+                .unwrap();
+        }
+        let cases: &[(&str, FieldClass, Option<&str>)] = &[
+            ("contacts", class("phone", "ps"), None),
+            (
+                "contacts",
+                class("phone", "px"),
+                Some("5 encrypted fields, the limit"),
+            ),
+            ("contacts", class("secret0", "psx"), None),
+            ("leads", class("phone", "px"), None),
+            (
+                "contacts",
+                class("phone", "x"),
+                Some("only a personal field can be encrypted"),
+            ),
+            (
+                "contacts",
+                class("phone", "s"),
+                Some("only a personal field can be sensitive"),
+            ),
+            (
+                "contacts",
+                class("phone", "e"),
+                Some("only a personal field can be essential"),
+            ),
+            ("contacts", class("notes", ""), None),
+            (
+                "contacts",
+                class("email", "px"),
+                Some("email address cannot be encrypted"),
+            ),
+            ("contacts", class("two words", "p"), Some("single words")),
+            ("accounts", class("phone", "p"), Some("contacts or leads")),
+        ];
+        for (module, input, expected) in cases {
+            let outcome = configuration
+                .clone()
+                .classify_field(module, input.clone())
+                .cloned();
+            match (outcome, expected) {
+                (Ok(stored), None) => assert_eq!(stored, *input),
+                (Err(problems), Some(message)) => {
+                    assert_eq!(problems.len(), 1, "{problems:?}");
+                    assert!(problems[0].message.contains(message), "{problems:?}");
+                }
+                (outcome, expected) => {
+                    panic!("{module} {input:?}: {outcome:?}, expected {expected:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn suggestions_are_sensitive_marketing_fields_without_a_data_consent() {
+        let mut configuration = Configuration::default();
+        for (field, flags) in [
+            ("phone", "ps"),
+            ("birthday", "ps"),
+            ("iban", "pes"),
+            ("city", "p"),
+            ("Mobile", "ps"),
+        ] {
+            configuration
+                .classify_field("contacts", class(field, flags))
+                .unwrap();
+        }
+        configuration
+            .put_consent(definition_input(
+                "birthday",
+                "contacts",
+                ConsentKind::Data {
+                    field: "birthday".into(),
+                },
+            ))
+            .unwrap();
+        assert_eq!(
+            configuration.suggested_data_consents(Module::Contacts),
+            ["phone", "Mobile"]
+        );
+        assert!(
+            configuration
+                .suggested_data_consents(Module::Leads)
+                .is_empty()
+        );
+        configuration
+            .classify_field("contacts", class("phone", "pe"))
+            .unwrap();
+        assert_eq!(
+            configuration.suggested_data_consents(Module::Contacts),
+            ["Mobile"]
+        );
     }
 }

@@ -13,6 +13,7 @@
 //! | [`record`] | CRM modules, record refs, the fields the engine reads (`email`, name) |
 //! | [`consent`] | the five consent values and the default a request is made under |
 //! | [`definition`] | consent definitions, their conditions, versioned purpose texts |
+//! | [`classification`] | personal-data classes of fields: personal, essential, sensitive, encrypted |
 //! | [`configuration`] | settings and definitions validated from input, enabling consents |
 //! | [`person`] | the person snapshot, its status, and the fold that rebuilds it from events |
 //! | [`event`] | consent events (the proof), their causes and evidence, their JSON form |
@@ -67,6 +68,7 @@
 
 pub mod address;
 pub mod calendar;
+pub mod classification;
 pub mod configuration;
 pub mod consent;
 pub mod deduplication;

@@ -2,7 +2,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `config` | [`CONFIG_FORMAT`] byte, then the *sending index* (postcard: enabled flag, and per consent its id, module and whether it is the module's email-tracking consent), then the whole [`Configuration`] (postcard: settings, stored definitions with purpose version and hash, enablement with enabled-at and the de-duplication confirmation) |
+//! | `config` | [`CONFIG_FORMAT`] byte, then the *sending index* (postcard: enabled flag, and per consent its id, module and whether it is the module's email-tracking consent), then the whole [`Configuration`] (postcard: settings, stored definitions with purpose version and hash, enablement with enabled-at and the de-duplication confirmation, suppression salt, field classes per module) |
 //! | `person/<address>` | [`PERSON_FORMAT`] byte, then the [`PersonSnapshot`] (postcard) of the record that owns the normalised address: status, record ref, consent states sorted by id (value, since, purpose version, default at the time), last request period, name |
 //! | `record/<module>/<id>` | [`RECORD_FORMAT`] byte, then a [`RecordEntry`] (postcard): `Owner(address)` when the record's snapshot is `person/<address>`; `Detached { address, snapshot }` when the record has no usable address, or another record owns its address, so its snapshot lives here and it is never mailed |
 //!
@@ -36,8 +36,9 @@ use crate::record::{Module, RecordRef};
 /// The key of the configuration.
 pub const CONFIG_KEY: &str = "config";
 /// Format version of the `config` value (2: settings carry `flag_new_duplicates`; 3:
-/// settings carry `retained_fields`, the configuration its suppression salt).
-pub const CONFIG_FORMAT: u8 = 3;
+/// settings carry `retained_fields`, the configuration its suppression salt; 4: the
+/// configuration carries the fields' personal-data classes).
+pub const CONFIG_FORMAT: u8 = 4;
 /// Format version of `person/` values.
 pub const PERSON_FORMAT: u8 = 1;
 /// Format version of `record/` values.
