@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use privacy_guard_host::clock::Clock;
 use privacy_guard_host::contract::configuration::{
-    ConditionClause, ConditionOp, ConsentDefault, ConsentDefinition, ConsentKind, Prerequisite,
-    Problem, Settings,
+    ConditionClause, ConditionOp, ConsentDefault, ConsentDefinition, ConsentKind, FieldClass,
+    Prerequisite, Problem, Settings,
 };
 use privacy_guard_host::contract::sending::{
     Decision, LawfulBasis, MailContent, MessageClass, Obligations, Recipient, RecipientRole,
@@ -101,6 +101,9 @@ enum Command {
     /// Define consents.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// Classify fields as personal data, and list the classes.
+    #[command(subcommand)]
+    Field(FieldCommand),
     /// Enable consents (needs the sender, a consent, and the de-duplication confirmation).
     Enable {
         /// Confirm that duplicate contacts and leads may be flagged `Duplicate`.
@@ -207,6 +210,37 @@ enum Command {
     /// Create a new key for signing preferences links (older links keep working; running
     /// servers sign with it after a restart).
     RotateLinkKey,
+    /// Create a new key for encrypting fields at rest (values under older keys keep
+    /// decrypting; running servers encrypt with it after a restart).
+    RotateFieldKey,
+}
+
+#[derive(Debug, Subcommand)]
+enum FieldCommand {
+    /// Classify a field of a module, replacing its earlier class.
+    Classify {
+        #[arg(long, default_value = "contacts")]
+        module: String,
+        #[arg(long)]
+        field: String,
+        /// The field holds personal data (needed by every other flag).
+        #[arg(long)]
+        personal: bool,
+        /// Needed for operations (invoices, orders), not only marketing.
+        #[arg(long)]
+        essential: bool,
+        /// Sensitive personal data: suggested for a data consent unless essential.
+        #[arg(long)]
+        sensitive: bool,
+        /// Store the field's values encrypted (at most 5 fields per module; not `email`).
+        #[arg(long)]
+        encrypted: bool,
+    },
+    /// List a module's field classes and the data consents suggested for it.
+    List {
+        #[arg(long, default_value = "contacts")]
+        module: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -387,6 +421,40 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             println!(
                 "delivered {} message(s), {} failed",
                 report.delivered, report.failed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Field(FieldCommand::Classify {
+            module,
+            field,
+            personal,
+            essential,
+            sensitive,
+            encrypted,
+        }) => {
+            let class = FieldClass {
+                field,
+                personal,
+                essential,
+                sensitive,
+                encrypted,
+            };
+            match guard.classify_field(&module, &class)? {
+                Ok(()) => {
+                    println!("{module}.{}: {}", class.field, describe_class(&class));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(problems) => bail!(
+                    "the field was not classified:\n{}",
+                    list_problems(&problems)
+                ),
+            }
+        }
+        Command::Field(FieldCommand::List { module }) => list_fields(&guard, &module),
+        Command::RotateFieldKey => {
+            let id = guard.rotate_field_key()?;
+            println!(
+                "new field key {id} created; values encrypted with older keys keep decrypting"
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -646,6 +714,43 @@ fn parse_clause(clause: &str) -> anyhow::Result<ConditionClause> {
         op,
         values,
     })
+}
+
+fn list_fields(guard: &Guard, module: &str) -> anyhow::Result<ExitCode> {
+    let classes = guard.field_classes(module)?;
+    if classes.is_empty() {
+        println!("no field of {module} is classified");
+    }
+    for class in &classes {
+        println!("{module}.{}: {}", class.field, describe_class(class));
+    }
+    let suggested = guard.suggested_data_consents(module)?;
+    if suggested.is_empty() {
+        println!("suggested data consents: none");
+    } else {
+        println!("suggested data consents: {}", suggested.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `personal, sensitive, encrypted` or `not personal`.
+fn describe_class(class: &FieldClass) -> String {
+    if !class.personal {
+        return "not personal".to_owned();
+    }
+    let mut words = vec!["personal"];
+    words.push(if class.essential {
+        "essential"
+    } else {
+        "non-essential"
+    });
+    if class.sensitive {
+        words.push("sensitive");
+    }
+    if class.encrypted {
+        words.push("encrypted");
+    }
+    words.join(", ")
 }
 
 fn list_problems(problems: &[Problem]) -> String {

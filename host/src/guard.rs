@@ -17,7 +17,7 @@ use wasmtime::Store;
 use crate::capabilities::Capabilities;
 use crate::clock::Clock;
 use crate::contract::configuration::{
-    ConsentDefinition, Prerequisite, Problem, Settings, Snapshot, StoredDefinition,
+    ConsentDefinition, FieldClass, Prerequisite, Problem, Settings, Snapshot, StoredDefinition,
 };
 use crate::contract::deduplication::{Plan, Report};
 use crate::contract::jobs::JobError;
@@ -35,6 +35,8 @@ use crate::runtime::{Bindings, Fault, HostState, LoadError, Runtime, SandboxLimi
 use crate::schedule::{DAILY_CONSENT_RUN, DailySchedule, period_key};
 use crate::storage::{Database, JobProgress, LedgerCheck, RecordRow, StorageError, UnitOfWork};
 
+/// The modules whose fields the plugin classifies.
+const ENCRYPTABLE_MODULES: [&str; 2] = ["contacts", "leads"];
 /// How often a unit of work is re-run after another host process committed first.
 const CONFLICT_RETRIES: usize = 5;
 /// Records handed to the plugin per `records-changed` call during an import.
@@ -130,6 +132,7 @@ impl Guard {
         let now = options.clock.now_millis();
         let database = tokio.block_on(Database::connect(&options.database_url))?;
         let keys = tokio.block_on(LinkKeys::load_or_create(&database, now))?;
+        tokio.block_on(database.load_field_keys(now))?;
         let capabilities = Capabilities::new(
             database.clone(),
             options.clock.clone(),
@@ -152,13 +155,15 @@ impl Guard {
             capabilities,
         )?;
         let outbox = Outbox::new(database, options.transport);
-        Ok(Guard {
+        let guard = Guard {
             runtime,
             outbox,
             schedule: options.schedule,
             writer: Mutex::new(()),
             tokio: Some(tokio),
-        })
+        };
+        guard.refresh_encrypted_fields()?;
+        Ok(guard)
     }
 
     fn capabilities(&self) -> &Capabilities {
@@ -322,6 +327,60 @@ impl Guard {
         })
     }
 
+    /// Classifies a field of `module` (personal, essential, sensitive, encrypted). Values
+    /// of a field newly classified `encrypted` are stored encrypted from their next write.
+    pub fn classify_field(
+        &self,
+        module: &str,
+        class: &FieldClass,
+    ) -> Result<Result<(), Vec<Problem>>, GuardError> {
+        let outcome = self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_classify_field(store, module, class)
+        })?;
+        self.refresh_encrypted_fields()?;
+        Ok(outcome)
+    }
+
+    /// The classified fields of `module`.
+    pub fn field_classes(&self, module: &str) -> Result<Vec<FieldClass>, GuardError> {
+        self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_field_classes(store, module)
+        })
+    }
+
+    /// The sensitive, non-essential personal fields of `module` without a data consent.
+    pub fn suggested_data_consents(&self, module: &str) -> Result<Vec<String>, GuardError> {
+        self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_suggested_data_consents(store, module)
+        })
+    }
+
+    /// Creates a new field-encryption key: values written from now on are encrypted with
+    /// it; values under older keys keep decrypting.
+    pub fn rotate_field_key(&self) -> Result<String, GuardError> {
+        Ok(self.block_on(self.database().add_field_key(self.clock().now_millis()))?)
+    }
+
+    /// Asks the plugin which fields are encrypted and tells storage.
+    fn refresh_encrypted_fields(&self) -> Result<(), GuardError> {
+        for module in ENCRYPTABLE_MODULES {
+            let encrypted: Vec<String> = self
+                .field_classes(module)?
+                .into_iter()
+                .filter(|class| class.encrypted)
+                .map(|class| class.field)
+                .collect();
+            self.database().set_encrypted_fields(module, encrypted);
+        }
+        Ok(())
+    }
+
     /// The whole configuration.
     pub fn configuration(&self) -> Result<Snapshot, GuardError> {
         self.read(|store, plugin| plugin.privacy_guard_consent_configuration().call_get(store))
@@ -342,6 +401,8 @@ impl Guard {
                 "`{module}` is not a module name: use lower-case letters, e.g. contacts or leads"
             )));
         }
+        // Another host process may have classified fields since: encrypt as it says.
+        self.refresh_encrypted_fields()?;
         let now = self.clock().now_millis();
         let without_id = records.iter().filter(|record| record.id.is_none()).count() as u64;
         let first_id = if without_id > 0 {

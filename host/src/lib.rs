@@ -7,6 +7,7 @@
 
 pub mod capabilities;
 pub mod clock;
+pub mod field_encryption;
 pub mod guard;
 pub mod import;
 pub mod keys;

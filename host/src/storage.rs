@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
+use crate::field_encryption::{FieldCipher, FieldCryptoError, new_key};
+
 pub use self::unit_of_work::{JobProgress, MailboxRow, NewEvent, QueuedMail, UnitOfWork};
 
 /// Bound parameters per statement when writing many rows. Far below the databases' limits
@@ -44,6 +46,9 @@ pub enum StorageError {
     /// was not committed and must be run again on fresh state.
     #[error("another host process changed the data first; the change was not saved and is retried")]
     Conflict,
+    /// An encrypted field could not be encrypted or decrypted (names record and field).
+    #[error(transparent)]
+    Field(#[from] FieldCryptoError),
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
@@ -146,6 +151,8 @@ pub struct Database {
     /// When the generation was last compared with the database (ms since `epoch`).
     checked_at: Arc<AtomicU64>,
     epoch: Instant,
+    /// Field keys and which record fields are stored encrypted.
+    field_cipher: Arc<RwLock<FieldCipher>>,
 }
 
 impl Database {
@@ -182,6 +189,7 @@ impl Database {
             generation: Arc::new(AtomicI64::new(0)),
             checked_at: Arc::new(AtomicU64::new(0)),
             epoch: Instant::now(),
+            field_cipher: Arc::default(),
         };
         database.refresh().await?;
         Ok(database)
@@ -360,7 +368,10 @@ impl Database {
             .fetch_optional(&self.pool)
             .await
             .map_err(failed("reading a record"))?;
-        row.as_ref().map(record_row).transpose()
+        match row.as_ref().map(record_row).transpose()? {
+            Some(record) => Ok(Some(self.opened(record).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The records of `module` with the given ids (those that exist), keyed by id.
@@ -385,7 +396,7 @@ impl Database {
                 .await
                 .map_err(failed("reading records"))?
             {
-                let record = record_row(&row)?;
+                let record = self.opened(record_row(&row)?).await?;
                 found.insert(record.id.clone(), record);
             }
         }
@@ -423,7 +434,11 @@ impl Database {
             .fetch_all(&self.pool)
             .await
             .map_err(failed("listing records"))?;
-        rows.iter().map(record_row).collect()
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            records.push(self.opened(record_row(row)?).await?);
+        }
+        Ok(records)
     }
 
     /// The number of records of a module.
@@ -604,6 +619,79 @@ impl Database {
             .map_err(failed("storing a link key"))
     }
 
+    // ---- encrypted fields ----------------------------------------------------------------
+
+    /// Loads the field keys, creating the first one on a new database.
+    pub async fn load_field_keys(&self, now: i64) -> Result<(), StorageError> {
+        if self.field_keys().await?.is_empty() {
+            self.add_field_key(now).await?;
+        }
+        self.reload_field_keys().await
+    }
+
+    /// Creates a new field key that encrypts from now on; older keys keep decrypting.
+    pub async fn add_field_key(&self, now: i64) -> Result<String, StorageError> {
+        let (id, secret) = new_key();
+        sqlx::query("INSERT INTO field_keys (id, secret, created_at) VALUES ($1, $2, $3)")
+            .bind(id.as_str())
+            .bind(secret)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(failed("storing a field key"))?;
+        self.reload_field_keys().await?;
+        Ok(id)
+    }
+
+    /// Sets which fields of `module` are stored encrypted from the next write on.
+    pub fn set_encrypted_fields(&self, module: &str, fields: Vec<String>) {
+        self.field_cipher
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set_encrypted_fields(module, fields);
+    }
+
+    async fn field_keys(&self) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let rows =
+            sqlx::query("SELECT id, secret FROM field_keys ORDER BY created_at DESC, id DESC")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(failed("reading field keys"))?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(failed("reading field keys"))
+    }
+
+    async fn reload_field_keys(&self) -> Result<(), StorageError> {
+        let keys = self.field_keys().await?;
+        self.field_cipher
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set_keys(keys);
+        Ok(())
+    }
+
+    /// `record` with its encrypted values decrypted. A key another host process added
+    /// since this one loaded its keys is read once before giving up.
+    async fn opened(&self, mut record: RecordRow) -> Result<RecordRow, StorageError> {
+        let open = |record: &RecordRow| {
+            self.field_cipher
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .open_fields(&record.module, &record.id, record.fields.clone())
+        };
+        let fields = match open(&record) {
+            Err(FieldCryptoError::UnknownKey { .. }) => {
+                self.reload_field_keys().await?;
+                open(&record)?
+            }
+            other => other?,
+        };
+        record.fields = fields;
+        Ok(record)
+    }
+
     // ---- commit --------------------------------------------------------------------------
 
     /// Makes a unit of work durable in one transaction, then updates the cache.
@@ -717,7 +805,12 @@ impl Database {
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for record in chunk {
-                let fields = serde_json::to_string(&record.fields)
+                let sealed = self
+                    .field_cipher
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .seal_fields(&record.module, &record.id, &record.fields)?;
+                let fields = serde_json::to_string(&sealed)
                     .map_err(|error| encoding("encoding a record", error))?;
                 query = query
                     .bind(record.module.as_str())

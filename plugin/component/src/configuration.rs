@@ -3,11 +3,13 @@
 //! Enabling with the administrator's confirmation de-duplicates contacts and leads in the
 //! same call (the confirmation means "flag duplicates"), before consents are enabled.
 
+use privacy_guard_core::classification::FieldClass;
 use privacy_guard_core::configuration::{
     DefinitionInput, Prerequisite, Problem, Settings, SettingsInput,
 };
 use privacy_guard_core::consent::ConsentDefault;
 use privacy_guard_core::definition::{Clause, Condition, ConsentKind, StoredDefinition};
+use privacy_guard_core::record::Module;
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::configuration as wit;
@@ -79,6 +81,63 @@ impl wit::Guest for Plugin {
             enabled: configuration.is_enabled(),
             enabled_at: configuration.enabled_at(),
         }
+    }
+
+    fn classify_field(module: String, class: wit::FieldClass) -> Result<(), Vec<wit::Problem>> {
+        let mut configuration = load_configuration();
+        let stored = configuration
+            .classify_field(&module, field_class(class))
+            .map_err(problems)?;
+        let encrypted = stored.encrypted;
+        let field = stored.field.clone();
+        save_configuration(&configuration);
+        // Field names are configuration, never personal data.
+        info(
+            "field classified",
+            &[
+                ("module", &module),
+                ("field", &field),
+                ("encrypted", &encrypted),
+            ],
+        );
+        Ok(())
+    }
+
+    fn field_classes(module: String) -> Vec<wit::FieldClass> {
+        let Some(module) = Module::parse(&module) else {
+            return Vec::new();
+        };
+        load_configuration()
+            .field_classes(module)
+            .map(wit_field_class)
+            .collect()
+    }
+
+    fn suggested_data_consents(module: String) -> Vec<String> {
+        match Module::parse(&module) {
+            Some(module) => load_configuration().suggested_data_consents(module),
+            None => Vec::new(),
+        }
+    }
+}
+
+fn field_class(class: wit::FieldClass) -> FieldClass {
+    FieldClass {
+        field: class.field,
+        personal: class.personal,
+        essential: class.essential,
+        sensitive: class.sensitive,
+        encrypted: class.encrypted,
+    }
+}
+
+fn wit_field_class(class: &FieldClass) -> wit::FieldClass {
+    wit::FieldClass {
+        field: class.field.clone(),
+        personal: class.personal,
+        essential: class.essential,
+        sensitive: class.sensitive,
+        encrypted: class.encrypted,
     }
 }
 
