@@ -43,6 +43,10 @@ pub enum FieldCryptoError {
     },
     #[error("no field-encryption key is loaded")]
     NoKey,
+    /// The host does not know yet which fields are encrypted (the plugin has not
+    /// answered): records are not written rather than written in plain text.
+    #[error("records are not written until the plugin has said which fields are encrypted")]
+    ClassesUnknown,
     #[error("encrypting the field {field} of record {module}/{id} failed")]
     Encryption {
         module: String,
@@ -62,8 +66,8 @@ pub fn new_key() -> (String, Vec<u8>) {
 pub struct FieldCipher {
     /// (id, cipher), newest first; the first one encrypts.
     keys: Vec<(String, XChaCha20Poly1305)>,
-    /// Module -> lower-case names of the fields to encrypt.
-    encrypted: HashMap<String, HashSet<String>>,
+    /// Module -> lower-case names of the fields to encrypt; `None` until the plugin said.
+    encrypted: Option<HashMap<String, HashSet<String>>>,
 }
 
 impl std::fmt::Debug for FieldCipher {
@@ -99,22 +103,34 @@ impl FieldCipher {
         self.keys.iter().any(|(id, _)| id == key_id)
     }
 
-    /// Replaces the encrypted fields of `module`.
-    pub fn set_encrypted_fields(&mut self, module: &str, fields: impl IntoIterator<Item = String>) {
-        self.encrypted.insert(
-            module.to_owned(),
-            fields
+    /// Replaces the encrypted fields of every module: (module, field names).
+    pub fn set_encrypted_fields(&mut self, by_module: Vec<(String, Vec<String>)>) {
+        self.encrypted = Some(
+            by_module
                 .into_iter()
-                .map(|field| field.to_lowercase())
+                .map(|(module, fields)| {
+                    let fields = fields.iter().map(|field| field.to_lowercase()).collect();
+                    (module, fields)
+                })
                 .collect(),
         );
     }
 
-    /// Whether `field` of `module` is stored encrypted.
-    pub fn is_encrypted(&self, module: &str, field: &str) -> bool {
-        self.encrypted
+    /// Whether the plugin has said which fields are encrypted.
+    pub fn encrypted_fields_known(&self) -> bool {
+        self.encrypted.is_some()
+    }
+
+    /// Whether `field` of `module` is stored encrypted; before the plugin has answered,
+    /// an error rather than plain text.
+    pub fn is_encrypted(&self, module: &str, field: &str) -> Result<bool, FieldCryptoError> {
+        let encrypted = self
+            .encrypted
+            .as_ref()
+            .ok_or(FieldCryptoError::ClassesUnknown)?;
+        Ok(encrypted
             .get(module)
-            .is_some_and(|fields| fields.contains(&field.to_lowercase()))
+            .is_some_and(|fields| fields.contains(&field.to_lowercase())))
     }
 
     /// The fields as stored: the values of encrypted fields sealed, empty values kept empty.
@@ -127,7 +143,7 @@ impl FieldCipher {
         fields
             .iter()
             .map(|(field, value)| {
-                if value.is_empty() || !self.is_encrypted(module, field) {
+                if value.is_empty() || !self.is_encrypted(module, field)? {
                     Ok((field.clone(), value.clone()))
                 } else {
                     Ok((field.clone(), self.seal(module, id, field, value)?))
@@ -249,7 +265,7 @@ mod tests {
                 .map(|(id, secret)| ((*id).to_owned(), secret.to_vec()))
                 .collect(),
         );
-        cipher.set_encrypted_fields("contacts", ["Phone".to_owned()]);
+        cipher.set_encrypted_fields(vec![("contacts".to_owned(), vec!["Phone".to_owned()])]);
         cipher
     }
 
@@ -310,6 +326,16 @@ mod tests {
         );
         let resealed = rotated.seal_fields("contacts", "1", &fields("x")).unwrap();
         assert!(resealed[1].1.starts_with("pgenc:v1:k2:"));
+    }
+
+    #[test]
+    fn records_are_not_written_before_the_encrypted_fields_are_known() {
+        let mut cipher = FieldCipher::default();
+        cipher.set_keys(vec![("k1".to_owned(), vec![7; 32])]);
+        assert_eq!(
+            cipher.seal_fields("contacts", "1", &fields("x")),
+            Err(FieldCryptoError::ClassesUnknown)
+        );
     }
 
     #[test]

@@ -155,15 +155,15 @@ impl Guard {
             capabilities,
         )?;
         let outbox = Outbox::new(database, options.transport);
-        let guard = Guard {
+        // Which fields are encrypted is asked of the plugin before the first write (see
+        // `unit`), not here: a plugin that cannot answer must not stop the host opening.
+        Ok(Guard {
             runtime,
             outbox,
             schedule: options.schedule,
             writer: Mutex::new(()),
             tokio: Some(tokio),
-        };
-        guard.refresh_encrypted_fields()?;
-        Ok(guard)
+        })
     }
 
     fn capabilities(&self) -> &Capabilities {
@@ -242,6 +242,10 @@ impl Guard {
         &self,
         mut unit: impl FnMut() -> Result<(T, UnitOfWork), GuardError>,
     ) -> Result<(T, DeliveryReport), GuardError> {
+        // Records are written only once the plugin has said which fields are encrypted.
+        if !self.database().encrypted_fields_known() {
+            self.refresh_encrypted_fields()?;
+        }
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut attempt = 1;
         loop {
@@ -369,6 +373,7 @@ impl Guard {
 
     /// Asks the plugin which fields are encrypted and tells storage.
     fn refresh_encrypted_fields(&self) -> Result<(), GuardError> {
+        let mut by_module = Vec::with_capacity(ENCRYPTABLE_MODULES.len());
         for module in ENCRYPTABLE_MODULES {
             let encrypted: Vec<String> = self
                 .field_classes(module)?
@@ -376,8 +381,9 @@ impl Guard {
                 .filter(|class| class.encrypted)
                 .map(|class| class.field)
                 .collect();
-            self.database().set_encrypted_fields(module, encrypted);
+            by_module.push((module.to_owned(), encrypted));
         }
+        self.database().set_encrypted_fields(by_module);
         Ok(())
     }
 

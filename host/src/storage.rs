@@ -643,12 +643,20 @@ impl Database {
         Ok(id)
     }
 
-    /// Sets which fields of `module` are stored encrypted from the next write on.
-    pub fn set_encrypted_fields(&self, module: &str, fields: Vec<String>) {
+    /// Sets which fields are stored encrypted from the next write on: (module, fields).
+    pub fn set_encrypted_fields(&self, by_module: Vec<(String, Vec<String>)>) {
         self.field_cipher
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .set_encrypted_fields(module, fields);
+            .set_encrypted_fields(by_module);
+    }
+
+    /// Whether the encrypted fields were set: records are written only after.
+    pub fn encrypted_fields_known(&self) -> bool {
+        self.field_cipher
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .encrypted_fields_known()
     }
 
     async fn field_keys(&self) -> Result<Vec<(String, Vec<u8>)>, StorageError> {

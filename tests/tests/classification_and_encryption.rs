@@ -1,0 +1,297 @@
+//! Personal-data classification of fields, and the fields classified `encrypted` stored
+//! encrypted at rest: the real component in the real host on a real SQLite file, read
+//! back behind the host's back with sqlx.
+
+use privacy_guard_host::contract::configuration::{
+    ConsentDefault, ConsentDefinition, ConsentKind, FieldClass,
+};
+use privacy_guard_host::guard::Guard;
+use privacy_guard_host::import::read_records;
+use privacy_guard_tests::TestHost;
+use sqlx::Connection;
+
+fn class(field: &str, flags: &str) -> FieldClass {
+    FieldClass {
+        field: field.into(),
+        personal: flags.contains('p'),
+        essential: flags.contains('e'),
+        sensitive: flags.contains('s'),
+        encrypted: flags.contains('x'),
+    }
+}
+
+fn classify(guard: &Guard, field: &str, flags: &str) {
+    guard
+        .classify_field("contacts", &class(field, flags))
+        .expect("call")
+        .unwrap_or_else(|problems| panic!("{field} refused: {problems:?}"));
+}
+
+fn import(guard: &Guard, csv: &str) {
+    guard
+        .import_records(
+            "contacts",
+            read_records(csv.as_bytes()).expect("csv"),
+            &|_| {},
+        )
+        .expect("import");
+}
+
+/// Runs `statement` on the host's SQLite file directly, as someone with the file would.
+fn raw(host: &TestHost, statement: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", host.database_path().display());
+        let mut connection = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("connect");
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(statement.to_owned()))
+            .fetch_all(&mut connection)
+            .await
+            .expect("query")
+    })
+}
+
+/// Every byte SQLite keeps for the database: the file and its write-ahead log.
+fn database_bytes(host: &TestHost) -> Vec<u8> {
+    let path = host.database_path();
+    let mut bytes = std::fs::read(&path).expect("database file");
+    if let Ok(wal) = std::fs::read(format!("{}-wal", path.display())) {
+        bytes.extend(wal);
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+#[test]
+fn a_sixth_encrypted_field_is_refused_naming_the_limit_and_encryption_needs_personal_data() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    for field in ["phone", "mobile", "birthday", "iban", "passport"] {
+        classify(&guard, field, "px");
+    }
+    let problems = guard
+        .classify_field("contacts", &class("tax_id", "px"))
+        .expect("call")
+        .expect_err("a sixth encrypted field");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].at, "field[tax_id].encrypted");
+    assert!(
+        problems[0]
+            .message
+            .contains("5 encrypted fields, the limit per module"),
+        "{problems:?}"
+    );
+    // Re-classifying one of the five, and encrypting in the other module, stay allowed.
+    classify(&guard, "phone", "psx");
+    guard
+        .classify_field("leads", &class("tax_id", "px"))
+        .expect("call")
+        .expect("leads have their own limit");
+
+    let problems = guard
+        .classify_field("contacts", &class("notes", "x"))
+        .expect("call")
+        .expect_err("encrypted without personal");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .message
+            .contains("only a personal field can be encrypted"),
+        "{problems:?}"
+    );
+    let problems = guard
+        .classify_field("contacts", &class("email", "px"))
+        .expect("call")
+        .expect_err("the look-up address");
+    assert!(
+        problems[0]
+            .message
+            .contains("email address cannot be encrypted"),
+        "{problems:?}"
+    );
+
+    let classes = guard.field_classes("contacts").expect("classes");
+    let fields: Vec<&str> = classes.iter().map(|class| class.field.as_str()).collect();
+    assert_eq!(fields, ["phone", "mobile", "birthday", "iban", "passport"]);
+    assert!(classes[0].sensitive && classes[0].encrypted);
+}
+
+#[test]
+fn sensitive_non_essential_fields_without_a_data_consent_are_suggested() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    classify(&guard, "phone", "ps");
+    classify(&guard, "birthday", "ps");
+    classify(&guard, "iban", "pes");
+    classify(&guard, "city", "p");
+    classify(&guard, "notes", "");
+    assert_eq!(
+        guard
+            .suggested_data_consents("contacts")
+            .expect("suggestions"),
+        ["phone", "birthday"]
+    );
+    guard
+        .put_consent(&ConsentDefinition {
+            id: "phone-calls".into(),
+            module: "contacts".into(),
+            kind: ConsentKind::Data("phone".into()),
+            title: "Calls about offers".into(),
+            purpose: "We call you about offers that fit your contract.".into(),
+            default_value: ConsentDefault::No,
+            applies_when: Vec::new(),
+        })
+        .expect("call")
+        .expect("consent");
+    assert_eq!(
+        guard
+            .suggested_data_consents("contacts")
+            .expect("suggestions"),
+        ["birthday"]
+    );
+    assert!(
+        guard
+            .suggested_data_consents("leads")
+            .expect("suggestions")
+            .is_empty()
+    );
+}
+
+#[test]
+fn an_encrypted_phone_number_is_not_in_the_database_file_but_reads_back_in_plain_text() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    classify(&guard, "phone", "psx");
+    import(
+        &guard,
+        "name,email,phone\nAda Lovelace,ada@example.com,+49 30 1234567\n",
+    );
+    let record = guard
+        .record("contacts", "1")
+        .expect("read")
+        .expect("record");
+    assert_eq!(record.field("phone"), "+49 30 1234567");
+    assert_eq!(record.field("name"), "Ada Lovelace");
+    let page = guard.database();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listed = runtime
+        .block_on(page.records_page("contacts", None, 10))
+        .expect("page");
+    assert_eq!(listed[0].field("phone"), "+49 30 1234567");
+    drop(guard);
+
+    let stored = raw(
+        &host,
+        "SELECT fields FROM records WHERE module = 'contacts' AND id = '1'",
+    );
+    assert!(!stored[0].contains("1234567"), "{}", stored[0]);
+    assert!(stored[0].contains("pgenc:v1:"), "{}", stored[0]);
+    assert!(
+        stored[0].contains("Ada Lovelace"),
+        "unclassified fields stay plain"
+    );
+    assert!(
+        !contains(&database_bytes(&host), "1234567"),
+        "no plaintext anywhere in the file"
+    );
+
+    let guard = host.open().expect("host re-opens");
+    let record = guard
+        .record("contacts", "1")
+        .expect("read")
+        .expect("record");
+    assert_eq!(record.field("phone"), "+49 30 1234567");
+}
+
+#[test]
+fn a_value_encrypted_under_an_old_key_still_decrypts_after_a_key_rotation() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    classify(&guard, "phone", "px");
+    import(&guard, "email,phone\nada@example.com,+49 30 1111111\n");
+    let new_key = guard.rotate_field_key().expect("rotate");
+    import(&guard, "email,phone\ngrace@example.com,+49 30 2222222\n");
+    drop(guard);
+
+    let stored = raw(&host, "SELECT fields FROM records ORDER BY id");
+    assert_eq!(stored.len(), 2);
+    assert!(
+        !stored[0].contains(&new_key),
+        "ada's phone was written before the rotation"
+    );
+    assert!(
+        stored[1].contains(&format!("pgenc:v1:{new_key}:")),
+        "{}",
+        stored[1]
+    );
+
+    let guard = host.open().expect("host re-opens");
+    let ada = guard.record("contacts", "1").expect("read").expect("ada");
+    let grace = guard.record("contacts", "2").expect("read").expect("grace");
+    assert_eq!(ada.field("phone"), "+49 30 1111111");
+    assert_eq!(grace.field("phone"), "+49 30 2222222");
+}
+
+#[test]
+fn tampering_with_a_stored_ciphertext_makes_reading_the_record_fail_naming_the_field() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    classify(&guard, "phone", "px");
+    import(&guard, "email,phone\nada@example.com,+49 30 1234567\n");
+    drop(guard);
+
+    let stored = raw(&host, "SELECT fields FROM records WHERE id = '1'");
+    let mut fields: Vec<(String, String)> = serde_json::from_str(&stored[0]).expect("json");
+    let phone = &mut fields
+        .iter_mut()
+        .find(|(name, _)| name == "phone")
+        .expect("phone")
+        .1;
+    // Flip one character of the ciphertext's base64 (not the padding).
+    let position = phone.len() - 4;
+    let flipped = if &phone[position..=position] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    phone.replace_range(position..=position, flipped);
+    let tampered = serde_json::to_string(&fields).expect("json");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", host.database_path().display());
+        let mut connection = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("connect");
+        sqlx::query("UPDATE records SET fields = $1 WHERE id = '1'")
+            .bind(tampered)
+            .execute(&mut connection)
+            .await
+            .expect("tamper");
+    });
+
+    let guard = host.open().expect("host re-opens");
+    let error = guard
+        .record("contacts", "1")
+        .expect_err("a tampered value never reads as anything");
+    let message = error.to_string();
+    assert!(
+        message.contains("field phone of record contacts/1")
+            && message.contains("cannot be decrypted"),
+        "{message}"
+    );
+}
