@@ -383,3 +383,48 @@ fn render_prints_what_each_recipient_gets_footer_for_to_only_tracking_stripped()
         text(&output.stdout)
     );
 }
+
+#[test]
+fn fields_are_classified_listed_with_suggestions_and_limits_are_refused_on_the_command_line() {
+    let cli = Cli::new();
+    let classified = cli.ok(&[
+        "field",
+        "classify",
+        "--module",
+        "contacts",
+        "--field",
+        "phone",
+        "--personal",
+        "--sensitive",
+        "--encrypted",
+    ]);
+    assert!(
+        classified.contains("contacts.phone: personal, non-essential, sensitive, encrypted"),
+        "{classified}"
+    );
+    cli.ok(&[
+        "field",
+        "classify",
+        "--field",
+        "iban",
+        "--personal",
+        "--essential",
+        "--sensitive",
+    ]);
+    let (_, refused) = cli.fails(&["field", "classify", "--field", "notes", "--encrypted"]);
+    assert!(
+        refused.contains("only a personal field can be encrypted"),
+        "{refused}"
+    );
+    let listed = cli.ok(&["field", "list", "--module", "contacts"]);
+    assert!(
+        listed.contains("contacts.iban: personal, essential, sensitive"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("suggested data consents: phone"),
+        "{listed}"
+    );
+    let rotated = cli.ok(&["rotate-field-key"]);
+    assert!(rotated.contains("new field key"), "{rotated}");
+}
