@@ -98,11 +98,6 @@ impl FieldCipher {
             .collect();
     }
 
-    /// Whether a key with this id is loaded.
-    pub fn has_key(&self, key_id: &str) -> bool {
-        self.keys.iter().any(|(id, _)| id == key_id)
-    }
-
     /// Replaces the encrypted fields of every module: (module, field names).
     pub fn set_encrypted_fields(&mut self, by_module: Vec<(String, Vec<String>)>) {
         self.encrypted = Some(
@@ -150,6 +145,30 @@ impl FieldCipher {
                 }
             })
             .collect()
+    }
+
+    /// Stored fields with the values of encrypted fields that are still plain sealed, or
+    /// `None` when there is none (a field classified `encrypted` after it was written).
+    pub fn seal_plain_values(
+        &self,
+        module: &str,
+        id: &str,
+        stored: &[(String, String)],
+    ) -> Result<Option<Vec<(String, String)>>, FieldCryptoError> {
+        let mut changed = false;
+        let mut sealed = Vec::with_capacity(stored.len());
+        for (field, value) in stored {
+            if !value.is_empty()
+                && !value.starts_with(PREFIX)
+                && self.is_encrypted(module, field)?
+            {
+                sealed.push((field.clone(), self.seal(module, id, field, value)?));
+                changed = true;
+            } else {
+                sealed.push((field.clone(), value.clone()));
+            }
+        }
+        Ok(changed.then_some(sealed))
     }
 
     /// The fields as read: every sealed value opened, whatever the field's class now.

@@ -332,7 +332,8 @@ impl Guard {
     }
 
     /// Classifies a field of `module` (personal, essential, sensitive, encrypted). Values
-    /// of a field newly classified `encrypted` are stored encrypted from their next write.
+    /// a field newly classified `encrypted` already holds are encrypted before this
+    /// returns.
     pub fn classify_field(
         &self,
         module: &str,
@@ -344,6 +345,15 @@ impl Guard {
                 .call_classify_field(store, module, class)
         })?;
         self.refresh_encrypted_fields()?;
+        if outcome.is_ok() && class.encrypted {
+            let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let sealed = self.block_on(self.database().seal_plain_values(module))?;
+            tracing::info!(
+                module,
+                records = sealed,
+                "stored values of a newly encrypted field encrypted"
+            );
+        }
         Ok(outcome)
     }
 

@@ -651,6 +651,64 @@ impl Database {
             .set_encrypted_fields(by_module);
     }
 
+    /// Encrypts the values of `module`'s records that a field classified `encrypted` after
+    /// they were written still holds in plain text; how many records changed. One
+    /// transaction per page, so a concurrent writer is never overwritten with older data.
+    pub async fn seal_plain_values(&self, module: &str) -> Result<u64, StorageError> {
+        const PAGE: i64 = 500;
+        let mut after = String::new();
+        let mut changed = 0;
+        loop {
+            let mut transaction = self
+                .pool
+                .begin()
+                .await
+                .map_err(failed("encrypting stored values"))?;
+            let rows = sqlx::query(
+                "SELECT id, fields FROM records WHERE module = $1 AND id > $2 ORDER BY id LIMIT $3",
+            )
+            .bind(module)
+            .bind(after.as_str())
+            .bind(PAGE)
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(failed("encrypting stored values"))?;
+            let Some(last) = rows.last() else {
+                return Ok(changed);
+            };
+            after = last
+                .try_get(0)
+                .map_err(failed("encrypting stored values"))?;
+            for row in &rows {
+                let id: String = row.try_get(0).map_err(failed("encrypting stored values"))?;
+                let fields: String = row.try_get(1).map_err(failed("encrypting stored values"))?;
+                let stored: Vec<(String, String)> = serde_json::from_str(&fields)
+                    .map_err(|error| encoding("encrypting stored values", error))?;
+                let sealed = self
+                    .field_cipher
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .seal_plain_values(module, &id, &stored)?;
+                if let Some(sealed) = sealed {
+                    let fields = serde_json::to_string(&sealed)
+                        .map_err(|error| encoding("encrypting stored values", error))?;
+                    sqlx::query("UPDATE records SET fields = $1 WHERE module = $2 AND id = $3")
+                        .bind(fields)
+                        .bind(module)
+                        .bind(id.as_str())
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(failed("encrypting stored values"))?;
+                    changed += 1;
+                }
+            }
+            transaction
+                .commit()
+                .await
+                .map_err(failed("encrypting stored values"))?;
+        }
+    }
+
     /// Whether the encrypted fields were set: records are written only after.
     pub fn encrypted_fields_known(&self) -> bool {
         self.field_cipher

@@ -216,6 +216,28 @@ fn an_encrypted_phone_number_is_not_in_the_database_file_but_reads_back_in_plain
 }
 
 #[test]
+fn values_stored_before_a_field_is_classified_encrypted_are_encrypted_by_the_classification() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    import(
+        &guard,
+        "email,phone\nada@example.com,+49 30 1234567\ngrace@example.com,\n",
+    );
+    classify(&guard, "phone", "px");
+    let ada = guard.record("contacts", "1").expect("read").expect("ada");
+    assert_eq!(ada.field("phone"), "+49 30 1234567");
+    drop(guard);
+    let stored = raw(&host, "SELECT fields FROM records ORDER BY id");
+    assert!(!stored[0].contains("1234567"), "{}", stored[0]);
+    assert!(stored[0].contains("pgenc:v1:"), "{}", stored[0]);
+    assert!(
+        !stored[1].contains("pgenc:v1:"),
+        "an empty value stays empty: {}",
+        stored[1]
+    );
+}
+
+#[test]
 fn a_value_encrypted_under_an_old_key_still_decrypts_after_a_key_rotation() {
     let host = TestHost::new("2026-12-01T09:00:00Z");
     let guard = host.open().expect("host opens");
