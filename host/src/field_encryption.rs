@@ -348,6 +348,23 @@ mod tests {
     }
 
     #[test]
+    fn only_plain_values_of_encrypted_fields_are_sealed_afterwards() {
+        let cipher = cipher(&[("k1", [7; 32])]);
+        let plain = fields("+49 30 1234567");
+        let sealed = cipher
+            .seal_plain_values("contacts", "1", &plain)
+            .unwrap()
+            .expect("the phone was plain");
+        assert_eq!(sealed[0], plain[0]);
+        assert!(sealed[1].1.starts_with("pgenc:v1:k1:"));
+        assert_eq!(cipher.seal_plain_values("contacts", "1", &sealed), Ok(None));
+        assert_eq!(
+            cipher.seal_plain_values("contacts", "1", &fields("")),
+            Ok(None)
+        );
+    }
+
+    #[test]
     fn records_are_not_written_before_the_encrypted_fields_are_known() {
         let mut cipher = FieldCipher::default();
         cipher.set_keys(vec![("k1".to_owned(), vec![7; 32])]);
