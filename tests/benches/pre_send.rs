@@ -16,7 +16,7 @@ use privacy_guard_host::contract::sending::{
 use privacy_guard_host::contract::subjects::Source;
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::ImportedRecord;
-use privacy_guard_tests::{TestHost, email_marketing_consent, settings};
+use privacy_guard_tests::{TestHost, configure};
 
 const BATCH: usize = 10_000;
 const SINGLE_SAMPLES: usize = 20_000;
@@ -38,15 +38,7 @@ fn main() {
         .unwrap_or(30);
     let host = TestHost::new("2026-12-01T10:00:00Z");
     let guard = host.open().expect("host opens");
-    guard
-        .set_settings(&settings("http://127.0.0.1:9/preferences/"))
-        .expect("call")
-        .expect("settings");
-    guard
-        .put_consent(&email_marketing_consent())
-        .expect("call")
-        .expect("consent");
-    guard.enable(true).expect("call").expect("enabled");
+    configure(&guard, "http://127.0.0.1:9/preferences/");
 
     let started = Instant::now();
     let records: Vec<ImportedRecord> = (0..contacts)

@@ -135,6 +135,20 @@ pub fn set_crm_status(guard: &Guard, module: &str, id: &str, status: &str) -> an
     Ok(())
 }
 
+/// Configures `guard` for the first journey: the test settings with the preferences page
+/// at `preferences_url`, the email-marketing consent, and consents enabled.
+pub fn configure(guard: &Guard, preferences_url: &str) {
+    guard
+        .set_settings(&settings(preferences_url))
+        .expect("call")
+        .expect("settings accepted");
+    guard
+        .put_consent(&email_marketing_consent())
+        .expect("call")
+        .expect("consent accepted");
+    guard.enable(true).expect("call").expect("consents enabled");
+}
+
 /// A delivered mail, read back from its `.eml` file.
 #[derive(Debug, Clone)]
 pub struct Mail {

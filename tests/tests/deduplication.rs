@@ -12,7 +12,7 @@ use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::storage::RecordRow;
-use privacy_guard_tests::{TestHost, email_marketing_consent, set_crm_status, settings};
+use privacy_guard_tests::{TestHost, configure, email_marketing_consent, set_crm_status, settings};
 
 const PREFERENCES_URL: &str = "http://127.0.0.1:9/preferences/";
 
@@ -326,15 +326,7 @@ fn enabling_with_the_confirmation_flags_duplicates_and_a_refused_attempt_flags_n
     assert!(refused.is_err(), "{refused:?}");
     assert_eq!(record(&guard, &contact("1")).status, "Customer");
 
-    guard
-        .set_settings(&settings(PREFERENCES_URL))
-        .expect("call")
-        .expect("settings accepted");
-    guard
-        .put_consent(&email_marketing_consent())
-        .expect("call")
-        .expect("consent accepted");
-    guard.enable(true).expect("call").expect("consents enabled");
+    configure(&guard, PREFERENCES_URL);
 
     for duplicate in [contact("1"), contact("2"), lead("1")] {
         let row = record(&guard, &duplicate);

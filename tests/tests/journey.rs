@@ -14,7 +14,7 @@ use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::storage::LedgerCheck;
 use privacy_guard_tests::{
-    TestHost, WebServer, email_marketing_consent, http_get, http_post_form, settings,
+    TestHost, WebServer, configure, email_marketing_consent, http_get, http_post_form,
 };
 
 const CONTACTS: &str = "firstname,lastname,email,country\nAda,Lovelace,ada@example.com,GB\nGrace,Hopper, Grace.Hopper@Example.com ,US\nLinus,Torvalds,linus@example.com,FI\n";
@@ -61,15 +61,7 @@ fn a_contact_confirms_by_double_opt_in_and_only_then_receives_marketing_mail() {
     let server = WebServer::start(guard.clone()).expect("web server starts");
 
     // Configure: sender, one data consent on the email field for every contact, enable.
-    guard
-        .set_settings(&settings(&server.preferences_url()))
-        .expect("call")
-        .expect("settings accepted");
-    guard
-        .put_consent(&email_marketing_consent())
-        .expect("call")
-        .expect("consent accepted");
-    guard.enable(true).expect("call").expect("consents enabled");
+    configure(&guard, &server.preferences_url());
 
     // Import: every contact's consent becomes Applicable, and nobody is mailed yet.
     let report = guard
@@ -289,15 +281,7 @@ fn a_restart_neither_repeats_nor_skips_the_daily_run() {
     let host = TestHost::new("2026-12-01T10:05:00Z");
     {
         let guard = host.open().expect("host opens");
-        guard
-            .set_settings(&settings("http://127.0.0.1:9/preferences/"))
-            .expect("call")
-            .expect("settings");
-        guard
-            .put_consent(&email_marketing_consent())
-            .expect("call")
-            .expect("consent");
-        guard.enable(true).expect("call").expect("enabled");
+        configure(&guard, "http://127.0.0.1:9/preferences/");
         guard
             .import_records(
                 "contacts",
@@ -352,15 +336,7 @@ fn a_link_mailed_before_a_key_rotation_still_opens_after_a_restart() {
     let preferences_url = "http://127.0.0.1:9/preferences/";
     let old_token = {
         let guard = host.open().expect("host opens");
-        guard
-            .set_settings(&settings(preferences_url))
-            .expect("call")
-            .expect("settings");
-        guard
-            .put_consent(&email_marketing_consent())
-            .expect("call")
-            .expect("consent");
-        guard.enable(true).expect("call").expect("enabled");
+        configure(&guard, preferences_url);
         guard
             .import_records(
                 "contacts",

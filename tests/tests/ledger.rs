@@ -3,22 +3,14 @@
 
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::storage::LedgerCheck;
-use privacy_guard_tests::{TestHost, email_marketing_consent, settings};
+use privacy_guard_tests::{TestHost, configure};
 use sqlx::Connection;
 
 #[test]
 fn events_cannot_be_changed_and_an_edit_behind_the_databases_back_is_detected() {
     let host = TestHost::new("2026-12-01T10:00:00Z");
     let guard = host.open().expect("host opens");
-    guard
-        .set_settings(&settings("http://127.0.0.1:9/preferences/"))
-        .expect("call")
-        .expect("settings");
-    guard
-        .put_consent(&email_marketing_consent())
-        .expect("call")
-        .expect("consent");
-    guard.enable(true).expect("call").expect("enabled");
+    configure(&guard, "http://127.0.0.1:9/preferences/");
     let contacts = "email\nada@example.com\ngrace@example.com\n";
     guard
         .import_records(

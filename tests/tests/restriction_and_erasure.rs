@@ -11,9 +11,7 @@ use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::storage::LedgerCheck;
-use privacy_guard_tests::{
-    TestHost, WebServer, email_marketing_consent, http_get, http_post_form, settings,
-};
+use privacy_guard_tests::{TestHost, WebServer, configure, http_get, http_post_form};
 
 fn contact(id: &str) -> RecordRef {
     RecordRef {
@@ -57,15 +55,7 @@ fn ada_with_link() -> (TestHost, Arc<Guard>, WebServer, String) {
     let host = TestHost::new("2026-12-01T09:00:00Z");
     let guard = Arc::new(host.open().expect("host"));
     let server = WebServer::start(guard.clone()).expect("server");
-    guard
-        .set_settings(&settings(&server.preferences_url()))
-        .expect("call")
-        .expect("settings");
-    guard
-        .put_consent(&email_marketing_consent())
-        .expect("call")
-        .expect("consent");
-    guard.enable(true).expect("call").expect("enabled");
+    configure(&guard, &server.preferences_url());
     import(
         &guard,
         "name,email,street\nAda Lovelace,ada@example.com,1 Main St\n",

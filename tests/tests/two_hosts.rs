@@ -9,7 +9,7 @@ use privacy_guard_host::contract::sending::{
 use privacy_guard_host::contract::subjects::Source;
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
 use privacy_guard_host::import::read_records;
-use privacy_guard_tests::{TestHost, email_marketing_consent, settings};
+use privacy_guard_tests::{TestHost, configure};
 
 fn ada() -> RecordRef {
     RecordRef {
@@ -40,15 +40,7 @@ fn a_host_never_changes_consent_on_state_another_host_has_changed_since() {
     let host = TestHost::new("2026-12-01T10:00:00Z");
     let first = host.open().expect("first host opens");
     let second = host.open().expect("second host opens on the same database");
-    first
-        .set_settings(&settings("http://127.0.0.1:9/preferences/"))
-        .expect("call")
-        .expect("settings");
-    first
-        .put_consent(&email_marketing_consent())
-        .expect("call")
-        .expect("consent");
-    first.enable(true).expect("call").expect("enabled");
+    configure(&first, "http://127.0.0.1:9/preferences/");
     first
         .import_records(
             "contacts",
