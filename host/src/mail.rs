@@ -2,7 +2,9 @@
 //!
 //! The embedded default writes each message as `<message-id>.eml` into an outbox folder.
 //! Delivery is at most once per message id: a file that already exists (a crash between
-//! writing it and recording the delivery) is recorded as delivered, not written again.
+//! writing it and recording the delivery) is recorded as delivered, not written again, and
+//! a host process delivers only mail it has claimed, so two processes sharing a database
+//! never both deliver a message.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -14,6 +16,10 @@ use crate::storage::{Database, MailboxRow, QueuedMail, StorageError};
 
 /// Mails delivered per database round trip.
 const DELIVERY_BATCH: u32 = 200;
+
+/// How long a claim on queued mail keeps other host processes off it. A process that dies
+/// while delivering leaves its claimed mail to the others after this long.
+const CLAIM_LEASE: Duration = Duration::from_secs(10 * 60);
 
 /// Where mail goes.
 #[derive(Debug, Clone)]
@@ -48,6 +54,8 @@ pub struct DeliveryReport {
 pub struct Outbox {
     database: Database,
     transport: Transport,
+    /// Who this outbox is when claiming mail: unique per host process.
+    claimant: String,
 }
 
 impl Outbox {
@@ -55,6 +63,7 @@ impl Outbox {
         Outbox {
             database,
             transport,
+            claimant: uuid::Uuid::now_v7().simple().to_string(),
         }
     }
 
@@ -62,8 +71,12 @@ impl Outbox {
     /// failed attempt and left for an operator; the others still go.
     pub async fn deliver_pending(&self, now: i64) -> Result<DeliveryReport, DeliveryError> {
         let mut report = DeliveryReport::default();
+        let claimed_until = now.saturating_add(CLAIM_LEASE.as_millis() as i64);
         loop {
-            let pending = self.database.pending_mail(DELIVERY_BATCH).await?;
+            let pending = self
+                .database
+                .claim_pending_mail(&self.claimant, now, claimed_until, DELIVERY_BATCH)
+                .await?;
             let batch_size = pending.len();
             let mut progressed = false;
             for entry in pending {
@@ -82,7 +95,11 @@ impl Outbox {
                             .await?;
                         report.failed += 1;
                     }
-                    Err(DeliveryFailure::Transport(error)) => return Err(error),
+                    Err(DeliveryFailure::Transport(error)) => {
+                        // The rest of the batch goes to the next delivery, here or elsewhere.
+                        self.database.release_mail_claims(&self.claimant).await?;
+                        return Err(error);
+                    }
                 }
             }
             if batch_size < DELIVERY_BATCH as usize || !progressed {
