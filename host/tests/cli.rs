@@ -1,16 +1,27 @@
-//! The `privacy-guard` command line, run as a real process on a real SQLite file.
+//! The `privacy-guard` command line, run as a real process on a real SQLite file, or on a
+//! fresh PostgreSQL database of its own when `PRIVACY_GUARD_TEST_POSTGRES_URL` names a
+//! server.
 
+use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::process::{Command, Output};
 
+use sqlx::Connection;
+
 struct Cli {
     folder: tempfile::TempDir,
+    /// `None`: the SQLite file in `folder`, the binary's default.
+    postgres: Option<PostgresDatabase>,
 }
 
 impl Cli {
     fn new() -> Cli {
         Cli {
             folder: tempfile::tempdir().expect("temp dir"),
+            postgres: std::env::var("PRIVACY_GUARD_TEST_POSTGRES_URL")
+                .ok()
+                .filter(|url| !url.trim().is_empty())
+                .map(|server_url| PostgresDatabase::create(&server_url)),
         }
     }
 
@@ -22,9 +33,12 @@ impl Cli {
     }
 
     fn run_raw(&self, arguments: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_privacy-guard"))
-            .arg("--data-dir")
-            .arg(self.folder.path())
+        let mut command = Command::new(env!("CARGO_BIN_EXE_privacy-guard"));
+        command.arg("--data-dir").arg(self.folder.path());
+        if let Some(postgres) = &self.postgres {
+            command.arg("--database-url").arg(postgres.url());
+        }
+        command
             .args(arguments)
             .env("RUST_LOG", "warn")
             .output()
@@ -66,6 +80,67 @@ impl Cli {
     fn outbox_files(&self) -> usize {
         count_eml(&self.folder.path().join("outbox"))
     }
+}
+
+/// A database of its own on the test PostgreSQL server, dropped with the test.
+struct PostgresDatabase {
+    server_url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    fn create(server_url: &str) -> PostgresDatabase {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        let name = format!("pg_test_cli_{:016x}", hasher.finish());
+        on_server(server_url, &format!("CREATE DATABASE {name}")).unwrap_or_else(|error| {
+            panic!("could not create the test database {name} on {server_url} (PRIVACY_GUARD_TEST_POSTGRES_URL): {error}")
+        });
+        PostgresDatabase {
+            server_url: server_url.to_owned(),
+            name,
+        }
+    }
+
+    /// The server's URL naming this database instead of the server's own.
+    fn url(&self) -> String {
+        let (base, query) = self
+            .server_url
+            .split_once('?')
+            .map_or((self.server_url.as_str(), ""), |(base, query)| {
+                (base, query)
+            });
+        let authority = base.find("://").map_or(0, |index| index + 3);
+        let path = base[authority..]
+            .find('/')
+            .map_or(base.len(), |index| authority + index);
+        let separator = if query.is_empty() { "" } else { "?" };
+        format!("{}/{}{separator}{query}", &base[..path], self.name)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(error) = on_server(&self.server_url, &statement) {
+            eprintln!("could not drop the test database {}: {error}", self.name);
+        }
+    }
+}
+
+fn on_server(server_url: &str, statement: &str) -> Result<(), sqlx::Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(sqlx::Error::Io)?;
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(server_url).await?;
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+            .execute(&mut connection)
+            .await?;
+        connection.close().await
+    })
 }
 
 fn text(bytes: &[u8]) -> String {
