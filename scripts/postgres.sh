@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throw-away PostgreSQL cluster for the test suite, without Docker.
 #
+#   scripts/postgres.sh install     install PostgreSQL unless a server is installed
 #   scripts/postgres.sh start DIR   initialise a cluster in DIR (an empty folder) and start it
 #   scripts/postgres.sh stop DIR    stop the cluster in DIR (and do nothing if none runs)
 #   scripts/postgres.sh url         the URL tests connect to
@@ -14,7 +15,7 @@ set -euo pipefail
 PORT="${PRIVACY_GUARD_POSTGRES_PORT:-54329}"
 
 usage() {
-    echo "usage: $0 start DIR | stop DIR | url" >&2
+    echo "usage: $0 install | start DIR | stop DIR | url" >&2
     exit 2
 }
 
@@ -93,6 +94,7 @@ stop() {
 }
 
 case "${1:-}" in
+    install) [ $# = 1 ] || usage; install_server ;;
     start) [ $# = 2 ] || usage; start "$2" ;;
     stop) [ $# = 2 ] || usage; stop "$2" ;;
     url) [ $# = 1 ] || usage; url ;;
