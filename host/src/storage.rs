@@ -86,9 +86,15 @@ impl Backend {
             Backend::Sqlite => {
                 connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;").await?;
             }
-            // PostgreSQL's defaults (READ COMMITTED, synchronous commit) are what the commit
-            // protocol below expects.
-            Backend::Postgres => {}
+            // The writers' lock relies on READ COMMITTED (a fresh snapshot per statement, and
+            // a waiting UPDATE that re-reads the row): set it, whatever the server's default.
+            Backend::Postgres => {
+                connection
+                    .execute(
+                        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                    )
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -554,7 +560,7 @@ impl Database {
     // ---- outbox ------------------------------------------------------------------------
 
     /// Claims up to `limit` undelivered mails for `claimant` until `claimed_until`, oldest
-    /// first: those nobody claims, or whose claim lapsed before `now`. Another host
+    /// first: those nobody has claimed, or whose claim lapsed before `now`. Another host
     /// process never gets a mail while this one's claim holds, so no mail is delivered by
     /// two processes.
     pub async fn claim_pending_mail(
@@ -579,7 +585,7 @@ impl Database {
                 SELECT message_id FROM outbox WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < $3) \
                 ORDER BY queued_at, message_id LIMIT $4) \
              AND delivered_at IS NULL \
-             RETURNING message, queued_at, attempts, message_id",
+             RETURNING message, queued_at, attempts",
         )
         .bind(claimant)
         .bind(claimed_until)

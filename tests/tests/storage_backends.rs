@@ -1,13 +1,17 @@
 //! The storage layer behaves alike on SQLite and PostgreSQL: keys and ids in code-point
 //! order whatever the database's collation, one gapless hash chain of events across host
-//! processes, a commit on stale state refused; and the two migration sets build the same
-//! tables.
+//! processes, a commit on stale state refused, also after waiting for another process's
+//! commit; and the two migration sets build the same tables.
 
 use std::collections::BTreeSet;
 
-use privacy_guard_host::storage::{Database, LedgerCheck, NewEvent, RecordRow, UnitOfWork};
+use std::time::Duration;
+
+use privacy_guard_host::storage::{
+    Database, LedgerCheck, NewEvent, RecordRow, StorageError, UnitOfWork,
+};
 use privacy_guard_tests::{TestDatabase, TestHost, postgres_server_url};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -165,6 +169,62 @@ fn events_of_two_processes_form_one_gapless_chain_and_a_stale_commit_is_refused(
                 .await
                 .expect("sequences");
         assert_eq!(sequences, [1, 2, 3, 4, 5], "refused commits leave no gaps");
+    });
+}
+
+#[test]
+fn a_commit_that_waited_for_another_processs_commit_is_refused_as_a_conflict() {
+    let host = TestHost::new("2026-12-01T10:00:00Z");
+    block_on(async {
+        let mut other = host.database.connect_directly().await.expect("connect");
+        if host.database.is_postgres() {
+            // Whatever the server's default isolation, the host works at READ COMMITTED
+            // (under REPEATABLE READ the waiting commit would fail instead of conflicting).
+            let name: String = sqlx::query_scalar("SELECT current_database()::text")
+                .fetch_one(&mut other)
+                .await
+                .expect("database name");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER DATABASE {name} SET default_transaction_isolation = 'repeatable read'"
+            )))
+            .execute(&mut other)
+            .await
+            .expect("set the default isolation");
+        }
+        let storage = storage(&host.database).await;
+        // Another process is committing: it holds the writers' lock.
+        let mut transaction = other.begin().await.expect("begin");
+        sqlx::query("UPDATE host_state SET value = value + 1 WHERE name = 'generation'")
+            .execute(&mut *transaction)
+            .await
+            .expect("the other process's commit starts");
+        let waiting = tokio::spawn(async move {
+            let outcome = storage.commit(&events(&["contacts/1"]), 1).await;
+            (storage, outcome)
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !waiting.is_finished(),
+            "the commit waits for the other process's"
+        );
+        transaction
+            .commit()
+            .await
+            .expect("the other process commits");
+        let (storage, outcome) = waiting.await.expect("task");
+        assert!(
+            matches!(outcome, Err(StorageError::Conflict)),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            storage.verify_ledger().await.expect("check"),
+            LedgerCheck::Intact { events: 0 },
+            "the refused commit wrote nothing"
+        );
+        storage
+            .commit(&events(&["contacts/1"]), 2)
+            .await
+            .expect("re-run on fresh state, it commits");
     });
 }
 
