@@ -51,13 +51,14 @@ impl Backend {
             "postgres" | "postgresql" => Ok(Backend::Postgres),
             _ => Err(StorageError::UnsupportedUrl {
                 // Only the scheme: the rest of a URL may hold a password.
-                scheme: if scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                found: if !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
                 {
-                    scheme.to_owned()
+                    format!("it starts with `{scheme}:`")
                 } else {
-                    String::new()
+                    "it has no scheme".to_owned()
                 },
             }),
         }
@@ -128,9 +129,9 @@ pub enum StorageError {
     #[error(transparent)]
     Field(#[from] FieldCryptoError),
     #[error(
-        "the database URL must start with sqlite: (e.g. sqlite://privacy-guard.db?mode=rwc) or postgres: (e.g. postgres://user@host/database); it starts with `{scheme}:`"
+        "the database URL must start with sqlite: (e.g. sqlite://privacy-guard.db?mode=rwc) or postgres: (e.g. postgres://user@host/database); {found}"
     )]
-    UnsupportedUrl { scheme: String },
+    UnsupportedUrl { found: String },
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
@@ -1161,6 +1162,42 @@ mod tests {
     fn prefix_upper_bound_is_just_past_every_key_with_the_prefix() {
         assert_eq!(prefix_upper_bound("person/").as_deref(), Some("person0"));
         assert_eq!(prefix_upper_bound(""), None);
+    }
+
+    #[test]
+    fn the_backend_is_chosen_by_the_urls_scheme_and_an_unknown_one_is_named_without_the_rest() {
+        let cases = [
+            (
+                "sqlite://data/privacy-guard.db?mode=rwc",
+                Some(Backend::Sqlite),
+            ),
+            ("sqlite::memory:", Some(Backend::Sqlite)),
+            (
+                "postgres://guard@db.internal/privacy",
+                Some(Backend::Postgres),
+            ),
+            (
+                "postgresql://guard@db.internal/privacy",
+                Some(Backend::Postgres),
+            ),
+            ("mysql://guard:secret@db/privacy", None),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(Backend::of_url(url).ok(), expected, "{url}");
+        }
+        let message = Backend::of_url("mysql://guard:secret@db/privacy")
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            message.contains("starts with `mysql:`") && !message.contains("secret"),
+            "{message}"
+        );
+        let message = Backend::of_url("db.internal/privacy")
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(message.ends_with("it has no scheme"), "{message}");
     }
 
     #[test]
