@@ -441,6 +441,17 @@ impl Database {
         Ok(records)
     }
 
+    /// The fields removed from `module`'s layout, in name order.
+    pub async fn removed_layout_fields(&self, module: &str) -> Result<Vec<String>, StorageError> {
+        sqlx::query_scalar(
+            "SELECT field FROM layout_removed_fields WHERE module = $1 ORDER BY field",
+        )
+        .bind(module)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("reading the layout"))
+    }
+
     /// The number of records of a module.
     pub async fn record_count(&self, module: &str) -> Result<u64, StorageError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records WHERE module = $1")
@@ -913,6 +924,17 @@ impl Database {
                 .execute(&mut *transaction)
                 .await
                 .map_err(failed("queuing mail"))?;
+        }
+        for (module, field) in &work.removed_layout_fields {
+            sqlx::query(
+                "INSERT INTO layout_removed_fields (module, field, removed_at) VALUES ($1, $2, $3) ON CONFLICT (module, field) DO NOTHING",
+            )
+            .bind(module.as_str())
+            .bind(field.as_str())
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed("removing a field from the layout"))?;
         }
         if let Some(progress) = &work.job_progress {
             sqlx::query(

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use privacy_guard_host::clock::Clock;
 use privacy_guard_host::contract::configuration::{
-    ConsentDefault, ConsentDefinition, ConsentKind, Settings,
+    ConfirmationPolicy, ConsentDefault, ConsentDefinition, ConsentKind, IpPolicy, Settings,
 };
 use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
 use privacy_guard_host::mail::Transport;
@@ -88,6 +88,8 @@ pub fn settings(preferences_url: &str) -> Settings {
         link_valid_days: 30,
         flag_new_duplicates: false,
         retained_fields: vec!["name".into()],
+        confirm_changes: ConfirmationPolicy::OwnChanges,
+        ip_evidence: IpPolicy::Truncate,
     }
 }
 

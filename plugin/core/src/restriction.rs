@@ -27,8 +27,8 @@ use crate::consent::ConsentValue;
 use crate::definition::ConsentKind;
 use crate::digest::sha256_hex;
 use crate::event::{
-    Cause, ConsentEvent, LinkId, RecordingSource, Statement, StatusEvent, StatusEvidence,
-    StatusSource, TruncatedIp,
+    Cause, ConsentEvent, IpEvidence, LinkId, RecordingSource, Statement, StatusEvent,
+    StatusEvidence, StatusSource,
 };
 use crate::mail::{MailMessage, Mailbox};
 use crate::person::{PersonSnapshot, PersonStatus};
@@ -61,7 +61,7 @@ pub enum Actor {
     /// The person, on the preferences page opened with `link`.
     Page {
         link: LinkId,
-        ip: Option<TruncatedIp>,
+        ip: Option<IpEvidence>,
         user_agent: Option<String>,
     },
     /// An administrator, with a reason or evidence.
@@ -397,6 +397,7 @@ pub fn lift_notice(
 mod tests {
     use super::*;
     use crate::configuration::tests::{definition_input, settings_input};
+    use crate::event::IpPolicy;
     use crate::event::StreamEvent;
     use crate::event::tests::link;
     use crate::lifecycle::reevaluate;
@@ -442,7 +443,7 @@ mod tests {
     fn page() -> Actor {
         Actor::Page {
             link: link(3),
-            ip: TruncatedIp::from_observed("203.0.113.9"),
+            ip: IpEvidence::observe("203.0.113.9", IpPolicy::Truncate, None),
             user_agent: Some("Mozilla/5.0".into()),
         }
     }
