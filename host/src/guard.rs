@@ -792,12 +792,19 @@ impl Guard {
     }
 
     /// Runs the daily consent run if its current period has not run yet. Returns `None`
-    /// when nothing was due. Before consents are enabled nothing is due.
+    /// when nothing was due. Before consents are enabled nothing is due, and the first
+    /// period due is the first whose scheduled time comes after enabling.
     pub fn run_due(&self) -> Result<Option<RunReport>, GuardError> {
-        if !self.configuration()?.enabled {
+        let configuration = self.configuration()?;
+        let Some(enabled_at) = configuration.enabled_at.filter(|_| configuration.enabled) else {
+            return Ok(None);
+        };
+        let due_period = self.schedule.due_period(self.clock().now());
+        // The first run is the first scheduled time after enabling, not the one before it.
+        if self.schedule.due_at(due_period).timestamp_millis() < enabled_at {
             return Ok(None);
         }
-        let period = period_key(self.schedule.due_period(self.clock().now()));
+        let period = period_key(due_period);
         let report = self.run_daily(&period, &|_| {})?;
         Ok(report.ran.then_some(report))
     }
@@ -846,11 +853,15 @@ impl Guard {
         token: &str,
         evidence: &Evidence,
     ) -> Result<Result<(), SubmitError>, GuardError> {
-        self.write(|store, plugin| {
+        let erased = self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_preferences()
                 .call_erase(store, token, evidence)
-        })
+        })?;
+        if erased.is_ok() {
+            self.block_on(self.database().purge_erased())?;
+        }
+        Ok(erased)
     }
 
     // ---- people ----------------------------------------------------------------------------
@@ -887,11 +898,15 @@ impl Guard {
         person: &RecordRef,
         evidence: &str,
     ) -> Result<Result<ErasureReport, RecordError>, GuardError> {
-        self.write(|store, plugin| {
+        let erased = self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_subjects()
                 .call_erase(store, person, evidence)
-        })
+        })?;
+        if erased.is_ok() {
+            self.block_on(self.database().purge_erased())?;
+        }
+        Ok(erased)
     }
 
     /// A person's consents.

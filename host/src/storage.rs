@@ -153,6 +153,7 @@ pub struct Database {
     epoch: Instant,
     /// Field keys and which record fields are stored encrypted.
     field_cipher: Arc<RwLock<FieldCipher>>,
+    is_sqlite: bool,
 }
 
 impl Database {
@@ -166,8 +167,10 @@ impl Database {
             .after_connect(move |connection, _meta| {
                 Box::pin(async move {
                     if is_sqlite {
-                        // Consent data must survive a power cut: WAL with full syncs.
-                        connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;").await?;
+                        // Consent data must survive a power cut: WAL with full syncs. Deleted
+                        // content is overwritten with zeros, so an erasure leaves nothing
+                        // readable in free pages.
+                        connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;").await?;
                     }
                     Ok(())
                 })
@@ -184,6 +187,7 @@ impl Database {
                 source: error.into(),
             })?;
         let database = Database {
+            is_sqlite,
             pool,
             kv_cache: Arc::default(),
             generation: Arc::new(AtomicI64::new(0)),
@@ -193,6 +197,19 @@ impl Database {
         };
         database.refresh().await?;
         Ok(database)
+    }
+
+    /// Makes erased data unreadable on disk: on SQLite the write-ahead log, which still
+    /// holds page images from before an erasure, is checkpointed and truncated (deleted
+    /// rows are already zeroed by `secure_delete`). Call after committing an erasure.
+    pub async fn purge_erased(&self) -> Result<(), StorageError> {
+        if self.is_sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await
+                .map_err(failed("checkpointing after an erasure"))?;
+        }
+        Ok(())
     }
 
     // ---- cache coherence between host processes ----------------------------------------
