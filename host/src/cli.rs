@@ -19,7 +19,7 @@ use privacy_guard_host::contract::sending::{
     Decision, LawfulBasis, MailContent, MessageClass, Obligations, Recipient, RecipientRole,
     RefusalReason, Rendering, SendRequest,
 };
-use privacy_guard_host::contract::subjects::{RecordError, Source};
+use privacy_guard_host::contract::subjects::{PersonStatus, RecordError, Source};
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
 use privacy_guard_host::guard::{ComponentSource, EditRejection, Guard, GuardOptions};
 use privacy_guard_host::mail::Transport;
@@ -1004,8 +1004,14 @@ fn show(guard: &Guard, person: &str, history: bool) -> anyhow::Result<ExitCode> 
             person.id
         );
     };
+    let status = match subject.status {
+        PersonStatus::Active => "active",
+        PersonStatus::Restricted => "restricted (processing stopped)",
+        PersonStatus::Erased => "erased",
+        PersonStatus::Duplicate => "duplicate",
+    };
     println!(
-        "{}/{} <{}>",
+        "{}/{} <{}> {status}",
         subject.person.module, subject.person.id, subject.address
     );
     for consent in &subject.consents {

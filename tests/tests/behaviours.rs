@@ -401,10 +401,7 @@ fn three_kinds() {
             .put_consent(&consent(id, kind, ConsentDefault::No))
             .expect("call")
             .expect_err("over the limit");
-        assert!(
-            problems[0].message.contains("limit"),
-            "{id}: {problems:?}"
-        );
+        assert!(problems[0].message.contains("limit"), "{id}: {problems:?}");
     }
     // Five encrypted fields per module; personal fields are unlimited.
     for n in 1..=6 {
@@ -762,7 +759,10 @@ fn preferences_page() {
     assert_eq!(erased.status, 200, "{}", erased.body);
     assert_eq!(status(&guard, &contact("3")), PersonStatus::Erased);
     assert_eq!(field(&guard, &contact("3"), "email"), "");
-    assert_ne!(http_get(&link("linus@example.com")).expect("GET").status, 200);
+    assert_ne!(
+        http_get(&link("linus@example.com")).expect("GET").status,
+        200
+    );
     // A link expires.
     host.set_now("2027-01-15T10:00:00Z");
     let token = link("ada@example.com");
@@ -806,7 +806,10 @@ fn notification_settings() {
         "{}",
         confirmation.text
     );
-    assert!(confirmation.text.contains(PAGE), "a link to change it again");
+    assert!(
+        confirmation.text.contains(PAGE),
+        "a link to change it again"
+    );
     host.set_now("2026-12-01T12:00:00Z");
     guard
         .record_decision(
@@ -894,7 +897,13 @@ fn before_sending() {
     assert!(sent[0].text_body.contains(PAGE));
     assert!(!sent[1].text_body.contains(PAGE) && !sent[2].text_body.contains(PAGE));
     // Tracking stays for Ada, who granted it, and is removed for the others.
-    assert!(sent[0].html_body.as_deref().expect("html").contains("t.example/p.gif"));
+    assert!(
+        sent[0]
+            .html_body
+            .as_deref()
+            .expect("html")
+            .contains("t.example/p.gif")
+    );
     for other in &sent[1..] {
         let html = other.html_body.as_deref().expect("html");
         assert!(!html.contains("t.example"), "{html}");
@@ -1036,7 +1045,11 @@ fn stop_processing() {
     save_settings(&guard, &settings(PAGE));
     put(&guard, &email_marketing_consent());
     enable(&guard);
-    import(&guard, "contacts", "name,email,city\nAda,ada@example.com,London\n");
+    import(
+        &guard,
+        "contacts",
+        "name,email,city\nAda,ada@example.com,London\n",
+    );
     guard
         .restrict(&contact("1"), "Ada asked us by phone to stop")
         .expect("call")
@@ -1194,7 +1207,11 @@ fn deleting_a_consent() {
     );
     put(&guard, &phone);
     enable(&guard);
-    import(&guard, "contacts", "name,email,phone\nAda,ada@example.com,+44 1\n");
+    import(
+        &guard,
+        "contacts",
+        "name,email,phone\nAda,ada@example.com,+44 1\n",
+    );
     host.set_now("2026-12-01T10:00:00Z");
     guard.run_due().expect("run").expect("due");
     assert_eq!(
@@ -1289,7 +1306,13 @@ fn proof() {
             },
         );
         host.set_now(&format!("2026-12-01T11:0{n}:00Z"));
-        choose(&guard, &token, "email-marketing", n % 2 == 0, "203.0.113.77");
+        choose(
+            &guard,
+            &token,
+            "email-marketing",
+            n % 2 == 0,
+            "203.0.113.77",
+        );
         let event = history(&guard, &contact("1")).pop().expect("an event");
         assert_eq!(event["source"], "preferences-page");
         assert_eq!(event["purpose-version"], 1);

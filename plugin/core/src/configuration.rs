@@ -338,6 +338,13 @@ impl Configuration {
             .filter(move |stored| stored.definition.module == module)
     }
 
+    /// The deleted definitions of `module` (the last version of each).
+    pub fn deleted_consents_of(&self, module: Module) -> impl Iterator<Item = &StoredDefinition> {
+        self.deleted
+            .iter()
+            .filter(move |stored| stored.definition.module == module)
+    }
+
     /// The modules with at least one consent, in the order jobs visit them.
     pub fn modules_with_consents(&self) -> Vec<Module> {
         Module::ALL
