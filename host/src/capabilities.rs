@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-pub(crate) use self::crm::person_record;
+pub(crate) use self::crm::{field_name_problem, person_record};
 
 use crate::clock::Clock;
 use crate::keys::LinkKeys;

@@ -12,16 +12,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use privacy_guard_host::clock::Clock;
 use privacy_guard_host::contract::configuration::{
-    ConditionClause, ConditionOp, ConsentDefault, ConsentDefinition, ConsentKind, FieldClass,
-    Prerequisite, Problem, Settings,
+    ConditionClause, ConditionOp, ConfirmationPolicy, ConsentDefault, ConsentDefinition,
+    ConsentKind, FieldClass, IpPolicy, Prerequisite, Problem, Settings,
 };
 use privacy_guard_host::contract::sending::{
     Decision, LawfulBasis, MailContent, MessageClass, Obligations, Recipient, RecipientRole,
     RefusalReason, Rendering, SendRequest,
 };
-use privacy_guard_host::contract::subjects::{RecordError, Source};
+use privacy_guard_host::contract::subjects::{PersonStatus, RecordError, Source};
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
-use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
+use privacy_guard_host::guard::{ComponentSource, EditRejection, Guard, GuardOptions};
 use privacy_guard_host::mail::Transport;
 use privacy_guard_host::runtime::SandboxLimits;
 use privacy_guard_host::schedule::{DailySchedule, period_key};
@@ -164,6 +164,14 @@ enum Command {
         #[arg(long)]
         evidence: String,
     },
+    /// Edit a record as a CRM user would, e.g. `edit contacts/42 --set phone=+4420...`:
+    /// refused (exit 4, nothing saved) when Privacy Guard does not allow editing a field.
+    Edit {
+        person: String,
+        /// `FIELD=VALUE`, repeatable; an empty value empties the field.
+        #[arg(long, required = true)]
+        set: Vec<String>,
+    },
     /// Ask the pre-send check about a mail; exits with 3 if any recipient is refused.
     Check {
         #[arg(long, value_enum)]
@@ -195,6 +203,10 @@ enum Command {
         bcc: Vec<String>,
         #[arg(long)]
         subject: String,
+        /// The CRM's id of the mail (e.g. an invoice number), recorded with each send on a
+        /// legal ground to a restricted or erased person.
+        #[arg(long)]
+        message_id: Option<String>,
         /// The plain-text body.
         #[arg(long)]
         text_file: PathBuf,
@@ -267,6 +279,34 @@ struct SettingsArgs {
     /// repeat for several. `email` is always erased.
     #[arg(long = "retain-field")]
     retained_fields: Vec<String>,
+    /// Which changes people get a confirmation mail about.
+    #[arg(long, value_enum, default_value_t = ConfirmArg::OwnChanges)]
+    confirm_changes: ConfirmArg,
+    /// What consent events keep of the IP address of a preferences-page answer.
+    #[arg(long, value_enum, default_value_t = IpArg::Truncate)]
+    ip_evidence: IpArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ConfirmArg {
+    /// No confirmation mails.
+    Never,
+    /// Changes the person made on the preferences page.
+    OwnChanges,
+    /// Also decisions recorded by an administrator, an import or the API.
+    EveryChange,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum IpArg {
+    /// The whole address.
+    Keep,
+    /// The network only (/24, /48).
+    Truncate,
+    /// A salted SHA-256 of the address.
+    Hash,
+    /// Nothing.
+    Drop,
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,6 +334,9 @@ enum ConsentCommand {
     },
     /// List the consents.
     List,
+    /// Delete a consent: its values stop being collected, its history stays; a data
+    /// consent's field is removed from the layout.
+    Delete { id: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -339,6 +382,24 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             when,
         }) => add_consent(&guard, id, module, &kind, title, purpose, default, &when),
         Command::Consent(ConsentCommand::List) => list_consents(&guard),
+        Command::Consent(ConsentCommand::Delete { id }) => match guard.delete_consent(&id)? {
+            Ok(deleted) => {
+                print!(
+                    "consent `{}` deleted; its history stays",
+                    deleted.definition.id
+                );
+                match &deleted.definition.kind {
+                    ConsentKind::Data(field) => println!(
+                        "; field `{field}` removed from the {} layout",
+                        deleted.definition.module
+                    ),
+                    _ => println!(),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(problem) => bail!("not deleted: {}: {}", problem.at, problem.message),
+        },
+        Command::Edit { person, set } => edit(&guard, &person, &set),
         Command::Enable {
             confirm_deduplication,
         } => enable(&guard, confirm_deduplication),
@@ -402,6 +463,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             cc,
             bcc,
             subject,
+            message_id,
             text_file,
             html_file,
         } => {
@@ -410,6 +472,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("could not read {}", path.display()))
             };
             let mail = MailContent {
+                message_id,
                 subject,
                 text_body: read(&text_file)?,
                 html_body: html_file.as_ref().map(read).transpose()?,
@@ -610,7 +673,46 @@ fn import(guard: &Guard, module: &str, file: &PathBuf) -> anyhow::Result<ExitCod
         report.updated,
         report.consents_changed
     );
+    if !report.ignored_fields.is_empty() {
+        println!(
+            "not imported (removed from the {module} layout): {}",
+            report.ignored_fields.join(", ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Exit code of an edit the plugin refused.
+const EDIT_REFUSED: u8 = 4;
+
+fn edit(guard: &Guard, person: &str, set: &[String]) -> anyhow::Result<ExitCode> {
+    let person = parse_person(person)?;
+    let changes = set
+        .iter()
+        .map(|assignment| match assignment.split_once('=') {
+            Some((field, value)) if !field.trim().is_empty() => {
+                Ok((field.trim().to_owned(), value.to_owned()))
+            }
+            _ => bail!("--set `{assignment}` must be FIELD=VALUE"),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    match guard.edit_record(&person, &changes)? {
+        Ok(summary) => {
+            println!(
+                "saved {}/{}; {} consent value(s) changed",
+                person.module, person.id, summary.consents_changed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(EditRejection::NotFound) => bail!("no record {}/{}", person.module, person.id),
+        Err(EditRejection::Refused(refusals)) => {
+            eprintln!("not saved: Privacy Guard refuses this edit");
+            for refusal in &refusals {
+                eprintln!("  - {}", refusal.detail);
+            }
+            Ok(ExitCode::from(EDIT_REFUSED))
+        }
+    }
 }
 
 fn configure_settings(guard: &Guard, settings: SettingsArgs) -> anyhow::Result<ExitCode> {
@@ -623,6 +725,17 @@ fn configure_settings(guard: &Guard, settings: SettingsArgs) -> anyhow::Result<E
         link_valid_days: settings.link_valid_days,
         flag_new_duplicates: settings.flag_new_duplicates,
         retained_fields: settings.retained_fields,
+        confirm_changes: match settings.confirm_changes {
+            ConfirmArg::Never => ConfirmationPolicy::Never,
+            ConfirmArg::OwnChanges => ConfirmationPolicy::OwnChanges,
+            ConfirmArg::EveryChange => ConfirmationPolicy::EveryChange,
+        },
+        ip_evidence: match settings.ip_evidence {
+            IpArg::Keep => IpPolicy::Keep,
+            IpArg::Truncate => IpPolicy::Truncate,
+            IpArg::Hash => IpPolicy::Hash,
+            IpArg::Drop => IpPolicy::Drop,
+        },
     };
     match guard.set_settings(&settings)? {
         Ok(()) => {
@@ -891,8 +1004,14 @@ fn show(guard: &Guard, person: &str, history: bool) -> anyhow::Result<ExitCode> 
             person.id
         );
     };
+    let status = match subject.status {
+        PersonStatus::Active => "active",
+        PersonStatus::Restricted => "restricted (processing stopped)",
+        PersonStatus::Erased => "erased",
+        PersonStatus::Duplicate => "duplicate",
+    };
     println!(
-        "{}/{} <{}>",
+        "{}/{} <{}> {status}",
         subject.person.module, subject.person.id, subject.address
     );
     for consent in &subject.consents {

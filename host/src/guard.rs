@@ -22,13 +22,13 @@ use crate::contract::configuration::{
 use crate::contract::deduplication::{Plan, Report};
 use crate::contract::jobs::JobError;
 use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
-use crate::contract::records::ChangeSummary;
+use crate::contract::records::{ChangeSummary, EditRefusal};
 use crate::contract::sending::{
     Decision, MailContent, Recipient, Refusal, RefusalReason, Rendering, SendRequest,
 };
 use crate::contract::subjects::{ErasureReport, RecordError, Source, SubjectView};
 use crate::contract::tracking::TrackingKind;
-use crate::contract::types::RecordRef;
+use crate::contract::types::{Field, RecordRef};
 use crate::keys::LinkKeys;
 use crate::mail::{DeliveryReport, Outbox, Transport};
 use crate::runtime::{Bindings, Fault, HostState, LoadError, Runtime, SandboxLimits};
@@ -93,11 +93,22 @@ pub struct ImportedRecord {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
     pub created: u64,
     pub updated: u64,
     pub consents_changed: u64,
+    /// Columns not imported because their field was removed from the layout.
+    pub ignored_fields: Vec<String>,
+}
+
+/// Why a user's edit of a record was not saved.
+#[derive(Debug, Clone)]
+pub enum EditRejection {
+    /// No record with this module and id.
+    NotFound,
+    /// The plugin refused these fields (the record-change refusal hook); nothing was saved.
+    Refused(Vec<EditRefusal>),
 }
 
 /// What a daily run did.
@@ -319,6 +330,24 @@ impl Guard {
         })
     }
 
+    /// Deletes a consent: its values stop being collected, its history stays, and a data
+    /// consent's field is removed from the layout.
+    pub fn delete_consent(
+        &self,
+        id: &str,
+    ) -> Result<Result<StoredDefinition, Problem>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_delete_consent(store, id)
+        })
+    }
+
+    /// The fields removed from `module`'s layout.
+    pub fn removed_layout_fields(&self, module: &str) -> Result<Vec<String>, GuardError> {
+        Ok(self.block_on(self.database().removed_layout_fields(module))?)
+    }
+
     /// Enables consents, given the administrator's de-duplication confirmation.
     pub fn enable(
         &self,
@@ -419,6 +448,16 @@ impl Guard {
         }
         // Another host process may have classified fields since: encrypt as it says.
         self.refresh_encrypted_fields()?;
+        let removed = self.removed_layout_fields(module)?;
+        let ignored_fields: Vec<String> = removed
+            .iter()
+            .filter(|field| {
+                records
+                    .iter()
+                    .any(|record| record.fields.iter().any(|(name, _)| name == *field))
+            })
+            .cloned()
+            .collect();
         let now = self.clock().now_millis();
         let without_id = records.iter().filter(|record| record.id.is_none()).count() as u64;
         let first_id = if without_id > 0 {
@@ -436,7 +475,10 @@ impl Guard {
                 .collect();
             let mut existing = self.block_on(self.database().records_by_ids(module, &given_ids))?;
             let mut next_id = first_id;
-            let mut report = ImportReport::default();
+            let mut report = ImportReport {
+                ignored_fields: ignored_fields.clone(),
+                ..ImportReport::default()
+            };
             let mut work = UnitOfWork::default();
             let mut changed: Vec<RecordRow> = Vec::with_capacity(records.len());
             for imported in &records {
@@ -464,7 +506,9 @@ impl Guard {
                     }
                 };
                 for (name, value) in &imported.fields {
-                    record.set_field(name, value);
+                    if !removed.contains(name) {
+                        record.set_field(name, value);
+                    }
                 }
                 record.modified_at = now;
                 work.records.insert(key, record.clone());
@@ -501,6 +545,81 @@ impl Guard {
                 .privacy_guard_consent_records()
                 .call_records_changed(store, &people)
         })
+    }
+
+    /// The record-change refusal hook: the fields of an edit the plugin refuses (empty:
+    /// the edit may be saved). An error means no answer: refuse the edit.
+    pub fn check_edit(
+        &self,
+        person: &RecordRef,
+        changes: &[Field],
+    ) -> Result<Vec<EditRefusal>, GuardError> {
+        self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_records()
+                .call_check_edit(store, person, changes)
+        })
+    }
+
+    /// A user's edit of one record: asks the refusal hook first and saves nothing if any
+    /// field is refused; otherwise saves the fields and lets the plugin re-evaluate the
+    /// record, in one unit of work. Fails closed: a plugin fault saves nothing.
+    pub fn edit_record(
+        &self,
+        person: &RecordRef,
+        changes: &[(String, String)],
+    ) -> Result<Result<ChangeSummary, EditRejection>, GuardError> {
+        let removed = self.removed_layout_fields(&person.module)?;
+        for (name, _) in changes {
+            if let Some(problem) = crate::capabilities::field_name_problem(name) {
+                return Err(GuardError::Invalid(problem));
+            }
+            if removed.contains(name) {
+                return Err(GuardError::Invalid(format!(
+                    "`{name}` was removed from the {} layout (its consent was deleted)",
+                    person.module
+                )));
+            }
+        }
+        let fields: Vec<Field> = changes
+            .iter()
+            .map(|(name, value)| Field {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        let (outcome, _delivered) = self.unit(|| {
+            let Some(mut record) =
+                self.block_on(self.database().record(&person.module, &person.id))?
+            else {
+                return Ok((Err(EditRejection::NotFound), UnitOfWork::default()));
+            };
+            let (refusals, work) =
+                self.runtime
+                    .with_instance(UnitOfWork::default(), |store, plugin| {
+                        plugin
+                            .privacy_guard_consent_records()
+                            .call_check_edit(store, person, &fields)
+                    })?;
+            if !refusals.is_empty() {
+                return Ok((Err(EditRejection::Refused(refusals)), UnitOfWork::default()));
+            }
+            for (name, value) in changes {
+                record.set_field(name, value);
+            }
+            record.modified_at = self.clock().now_millis();
+            let mut work = work;
+            work.records
+                .insert((record.module.clone(), record.id.clone()), record.clone());
+            let people = [crate::capabilities::person_record(record)];
+            let (summary, work) = self.runtime.with_instance(work, |store, plugin| {
+                plugin
+                    .privacy_guard_consent_records()
+                    .call_records_changed(store, &people)
+            })?;
+            Ok((Ok(summary), work))
+        })?;
+        Ok(outcome)
     }
 
     /// The record as the host (playing the CRM) keeps it.
@@ -560,7 +679,9 @@ impl Guard {
     /// The mail exactly as each recipient must get it, in order: tracking removed unless
     /// they consented to it, their own preferences footer when due, the postal address on
     /// marketing mail; or the refusal `check_send` would give. Reads current state (not
-    /// the hot path's cache). Fails closed: when the plugin faults, every recipient is
+    /// the hot path's cache) and commits the one thing the plugin records here: the legal
+    /// ground of each transactional send to a restricted or erased person. Fails closed:
+    /// when the plugin faults (or the ground cannot be committed), every recipient is
     /// refused with `plugin-fault` and the fault as detail.
     pub fn render(
         &self,
@@ -568,7 +689,7 @@ impl Guard {
         mail: &MailContent,
         recipients: &[Recipient],
     ) -> Vec<Rendering> {
-        let outcome = self.read(|store, plugin| {
+        let outcome = self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_sending()
                 .call_render(store, request, mail, recipients)
@@ -671,12 +792,19 @@ impl Guard {
     }
 
     /// Runs the daily consent run if its current period has not run yet. Returns `None`
-    /// when nothing was due. Before consents are enabled nothing is due.
+    /// when nothing was due. Before consents are enabled nothing is due, and the first
+    /// period due is the first whose scheduled time comes after enabling.
     pub fn run_due(&self) -> Result<Option<RunReport>, GuardError> {
-        if !self.configuration()?.enabled {
+        let configuration = self.configuration()?;
+        let Some(enabled_at) = configuration.enabled_at.filter(|_| configuration.enabled) else {
+            return Ok(None);
+        };
+        let due_period = self.schedule.due_period(self.clock().now());
+        // The first run is the first scheduled time after enabling, not the one before it.
+        if self.schedule.due_at(due_period).timestamp_millis() < enabled_at {
             return Ok(None);
         }
-        let period = period_key(self.schedule.due_period(self.clock().now()));
+        let period = period_key(due_period);
         let report = self.run_daily(&period, &|_| {})?;
         Ok(report.ran.then_some(report))
     }
@@ -725,11 +853,15 @@ impl Guard {
         token: &str,
         evidence: &Evidence,
     ) -> Result<Result<(), SubmitError>, GuardError> {
-        self.write(|store, plugin| {
+        let erased = self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_preferences()
                 .call_erase(store, token, evidence)
-        })
+        })?;
+        if erased.is_ok() {
+            self.block_on(self.database().purge_erased())?;
+        }
+        Ok(erased)
     }
 
     // ---- people ----------------------------------------------------------------------------
@@ -766,11 +898,15 @@ impl Guard {
         person: &RecordRef,
         evidence: &str,
     ) -> Result<Result<ErasureReport, RecordError>, GuardError> {
-        self.write(|store, plugin| {
+        let erased = self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_subjects()
                 .call_erase(store, person, evidence)
-        })
+        })?;
+        if erased.is_ok() {
+            self.block_on(self.database().purge_erased())?;
+        }
+        Ok(erased)
     }
 
     /// A person's consents.

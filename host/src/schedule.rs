@@ -52,6 +52,20 @@ impl DailySchedule {
         }
     }
 
+    /// When the run of `period` falls due, in UTC (a local time in a daylight-saving gap
+    /// falls due at the end of the gap's day start, i.e. the earliest instant after it).
+    pub fn due_at(&self, period: NaiveDate) -> DateTime<Utc> {
+        let local = period.and_time(self.at);
+        match local.and_local_timezone(self.zone).earliest() {
+            Some(due) => due.with_timezone(&Utc),
+            // In a gap: an hour later is always past it.
+            None => (local + chrono::Duration::hours(1))
+                .and_local_timezone(self.zone)
+                .earliest()
+                .map_or_else(|| local.and_utc(), |due| due.with_timezone(&Utc)),
+        }
+    }
+
     /// The first due time strictly after `now`, in UTC.
     pub fn next_due_after(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         let period = self.due_period(now);

@@ -83,9 +83,10 @@ impl Backend {
     /// Session settings run on every new connection.
     async fn configure(self, connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
         match self {
-            // Consent data must survive a power cut: WAL with full syncs.
+            // Consent data must survive a power cut: WAL with full syncs. Deleted content is
+            // overwritten with zeros, so an erasure leaves nothing readable in free pages.
             Backend::Sqlite => {
-                connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;").await?;
+                connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;").await?;
             }
             // The writers' lock relies on READ COMMITTED (a fresh snapshot per statement, and
             // a waiting UPDATE that re-reads the row): set it, whatever the server's default.
@@ -100,6 +101,9 @@ impl Backend {
         Ok(())
     }
 }
+
+/// How long purging erased values on PostgreSQL waits for older transactions to end.
+const PURGE_WAIT: Duration = Duration::from_secs(10);
 
 /// Takes the writers' lock: the generation row's lock on PostgreSQL, the database's write
 /// lock on SQLite. Held to the end of the transaction, it queues every writer behind the
@@ -236,6 +240,7 @@ pub struct Database {
     epoch: Instant,
     /// Field keys and which record fields are stored encrypted.
     field_cipher: Arc<RwLock<FieldCipher>>,
+    backend: Backend,
 }
 
 impl Database {
@@ -261,6 +266,7 @@ impl Database {
                 source: error.into(),
             })?;
         let database = Database {
+            backend,
             pool,
             kv_cache: Arc::default(),
             generation: Arc::new(AtomicI64::new(0)),
@@ -270,6 +276,67 @@ impl Database {
         };
         database.refresh().await?;
         Ok(database)
+    }
+
+    /// Makes erased data unreadable on disk. Call after committing an erasure.
+    ///
+    /// SQLite: the write-ahead log, which still holds page images from before the erasure,
+    /// is checkpointed and truncated (deleted rows are already zeroed by `secure_delete`).
+    /// PostgreSQL keeps a changed row's old version, bytes and index entries, until no
+    /// transaction on the server may still see it, and plain `VACUUM` only marks the space
+    /// free: the tables an erasure changes are rewritten (`VACUUM FULL`) once the
+    /// transactions that began before it have ended, waiting at most [`PURGE_WAIT`].
+    pub async fn purge_erased(&self) -> Result<(), StorageError> {
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(failed("purging erased values"))?;
+            }
+            Backend::Postgres => {
+                let mut connection = self
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(failed("purging erased values"))?;
+                // Text: the `Any` driver carries no timestamps.
+                let started: String = sqlx::query_scalar("SELECT clock_timestamp()::text")
+                    .fetch_one(&mut *connection)
+                    .await
+                    .map_err(failed("purging erased values"))?;
+                let deadline = Instant::now() + PURGE_WAIT;
+                loop {
+                    // Sessions of every database count: the server keeps row versions for
+                    // the oldest snapshot of any of them.
+                    let older: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
+                         AND backend_type = 'client backend' AND backend_xmin IS NOT NULL \
+                         AND xact_start < $1::timestamptz",
+                    )
+                    .bind(started.as_str())
+                    .fetch_one(&mut *connection)
+                    .await
+                    .map_err(failed("purging erased values"))?;
+                    if older == 0 {
+                        break;
+                    }
+                    if Instant::now() >= deadline {
+                        tracing::warn!(
+                            transactions = older,
+                            "transactions older than an erasure are still running; the erased values stay in PostgreSQL's files until the next erasure or VACUUM FULL"
+                        );
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                sqlx::query("VACUUM FULL records, plugin_kv")
+                    .execute(&mut *connection)
+                    .await
+                    .map_err(failed("purging erased values"))?;
+            }
+        }
+        Ok(())
     }
 
     // ---- cache coherence between host processes ----------------------------------------
@@ -516,6 +583,17 @@ impl Database {
             records.push(self.opened(record_row(row)?).await?);
         }
         Ok(records)
+    }
+
+    /// The fields removed from `module`'s layout, in name order.
+    pub async fn removed_layout_fields(&self, module: &str) -> Result<Vec<String>, StorageError> {
+        sqlx::query_scalar(
+            "SELECT field FROM layout_removed_fields WHERE module = $1 ORDER BY field",
+        )
+        .bind(module)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("reading the layout"))
     }
 
     /// The number of records of a module.
@@ -1053,6 +1131,17 @@ impl Database {
                 .execute(&mut *transaction)
                 .await
                 .map_err(failed("queuing mail"))?;
+        }
+        for (module, field) in &work.removed_layout_fields {
+            sqlx::query(
+                "INSERT INTO layout_removed_fields (module, field, removed_at) VALUES ($1, $2, $3) ON CONFLICT (module, field) DO NOTHING",
+            )
+            .bind(module.as_str())
+            .bind(field.as_str())
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed("removing a field from the layout"))?;
         }
         if let Some(progress) = &work.job_progress {
             sqlx::query(

@@ -503,3 +503,117 @@ fn fields_are_classified_listed_with_suggestions_and_limits_are_refused_on_the_c
     let rotated = cli.ok(&["rotate-field-key"]);
     assert!(rotated.contains("new field key"), "{rotated}");
 }
+
+#[test]
+fn an_administrator_edits_restricts_lifts_erases_and_deletes_consents_from_the_command_line() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "settings",
+        "--sender-address",
+        "privacy@example.org",
+        "--sender-name",
+        "Example Privacy",
+        "--organisation",
+        "Example Ltd",
+        "--postal-address",
+        "1 Example Street, Berlin",
+        "--retain-field",
+        "name",
+        "--confirm-changes",
+        "every-change",
+        "--ip-evidence",
+        "hash",
+    ]);
+    let (_, bad_policy) = cli.fails(&[
+        "settings",
+        "--sender-address",
+        "privacy@example.org",
+        "--sender-name",
+        "Example Privacy",
+        "--organisation",
+        "Example Ltd",
+        "--postal-address",
+        "1 Example Street, Berlin",
+        "--ip-evidence",
+        "scramble",
+    ]);
+    assert!(
+        bad_policy.contains("keep") && bad_policy.contains("truncate"),
+        "{bad_policy}"
+    );
+    for (id, kind) in [("email-marketing", "data:email"), ("phone", "data:phone")] {
+        cli.ok(&[
+            "consent",
+            "add",
+            "--id",
+            id,
+            "--kind",
+            kind,
+            "--title",
+            id,
+            "--purpose",
+            "What we do with it.",
+        ]);
+    }
+    cli.ok(&["enable", "--confirm-deduplication"]);
+    let people = cli.write(
+        "people.csv",
+        "name,email,phone,city\nAda,ada@example.com,+44 1,London\n",
+    );
+    cli.ok(&["import", &people]);
+
+    // The phone consent has not been requested: the edit is refused with the reason.
+    let refused = cli.run(&["edit", "contacts/1", "--set", "phone=+44 2"]);
+    assert_eq!(refused.status.code(), Some(4));
+    let why = text(&refused.stderr);
+    assert!(
+        why.contains("`phone` cannot be edited") && why.contains("not been requested"),
+        "{why}"
+    );
+    let saved = cli.ok(&["edit", "contacts/1", "--set", "city=Paris"]);
+    assert!(saved.contains("saved contacts/1"), "{saved}");
+    let (_, malformed) = cli.fails(&["edit", "contacts/1", "--set", "city"]);
+    assert!(malformed.contains("FIELD=VALUE"), "{malformed}");
+
+    // Restrict, then lift only with a reason; the person is told.
+    let restricted = cli.ok(&[
+        "restrict",
+        "contacts/1",
+        "--reason",
+        "Ada disputes her data",
+    ]);
+    assert!(restricted.contains("processing restricted"), "{restricted}");
+    let locked = cli.run(&["edit", "contacts/1", "--set", "city=Rome"]);
+    assert_eq!(locked.status.code(), Some(4));
+    assert!(text(&locked.stderr).contains("stop processing"));
+    let (_, no_reason) = cli.fails(&["lift-restriction", "contacts/1", "--reason", " "]);
+    assert!(no_reason.contains("not lifted"), "{no_reason}");
+    let mails_before = cli.outbox_files();
+    cli.ok(&[
+        "lift-restriction",
+        "contacts/1",
+        "--reason",
+        "The data were checked",
+    ]);
+    assert_eq!(cli.outbox_files(), mails_before + 1, "the notice");
+
+    // Deleting a data consent removes its field from the layout; unknown ids are refused.
+    let deleted = cli.ok(&["consent", "delete", "phone"]);
+    assert!(
+        deleted.contains("`phone` deleted") && deleted.contains("removed from the contacts layout"),
+        "{deleted}"
+    );
+    let (_, unknown) = cli.fails(&["consent", "delete", "phone"]);
+    assert!(unknown.contains("no consent with this id"), "{unknown}");
+    let listed = cli.ok(&["consent", "list"]);
+    assert!(!listed.contains("phone"), "{listed}");
+
+    // Erase: email emptied, the retained name kept, the record locked.
+    let erased = cli.ok(&["erase", "contacts/1", "--evidence", "Ada's letter"]);
+    // The deleted consent's field is still personal data held: it is erased too.
+    assert!(erased.contains("fields emptied: email, phone"), "{erased}");
+    let shown = cli.ok(&["show", "contacts/1"]);
+    assert!(shown.contains("erased"), "{shown}");
+    let (_, twice) = cli.fails(&["erase", "contacts/1", "--evidence", "again"]);
+    assert!(twice.contains("not erased"), "{twice}");
+}

@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use privacy_guard_host::clock::Clock;
 use privacy_guard_host::contract::configuration::{
-    ConsentDefault, ConsentDefinition, ConsentKind, Settings,
+    ConfirmationPolicy, ConsentDefault, ConsentDefinition, ConsentKind, IpPolicy, Settings,
 };
 use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
 use privacy_guard_host::mail::Transport;
@@ -82,6 +82,49 @@ impl TestHost {
 
     pub fn outbox(&self) -> PathBuf {
         self.folder.path().join("outbox")
+    }
+
+    /// Every byte the database keeps on disk, for tests that no erased or encrypted value
+    /// is readable there. SQLite: the file and its write-ahead log. PostgreSQL: the files
+    /// of every table, index and TOAST table of the host's database, read by the server
+    /// after a checkpoint wrote out its buffers (needs a superuser). PostgreSQL's
+    /// write-ahead log is left out: the whole cluster shares it, other tests' databases
+    /// included, and it ages out by the server's retention, not by the host.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        match &self.database {
+            TestDatabase::Sqlite { path } => {
+                let mut bytes = std::fs::read(path)
+                    .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+                let wal = path.with_extension("db-wal");
+                if let Ok(log) = std::fs::read(&wal) {
+                    bytes.extend(log);
+                }
+                bytes
+            }
+            TestDatabase::Postgres { name, .. } => {
+                let read = async {
+                    let mut connection = self.database.connect_directly().await?;
+                    sqlx::query("CHECKPOINT")
+                        .execute(&mut connection)
+                        .await
+                        .context("CHECKPOINT (needs a superuser)")?;
+                    let files = sqlx::query_scalar::<_, Vec<u8>>(
+                        "SELECT pg_read_binary_file(pg_relation_filepath(oid)) FROM pg_class \
+                         WHERE NOT relisshared AND pg_relation_filepath(oid) IS NOT NULL",
+                    )
+                    .fetch_all(&mut connection)
+                    .await
+                    .context("reading the database's files (needs a superuser)")?;
+                    anyhow::Ok(files.concat())
+                };
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|runtime| Ok(runtime.block_on(read)))
+                    .unwrap_or_else(|error| panic!("runtime: {error}"))
+                    .unwrap_or_else(|error| panic!("reading the files of {name}: {error:#}"))
+            }
+        }
     }
 
     /// Opens (or re-opens, as after a restart) the host on its database.
@@ -226,6 +269,13 @@ fn with_database(server_url: &str, database: &str) -> String {
     url
 }
 
+/// Whether `needle` occurs in `haystack`.
+pub fn contains_bytes(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
 /// Settings for tests; the preferences URL points at `base`.
 pub fn settings(preferences_url: &str) -> Settings {
     Settings {
@@ -237,6 +287,8 @@ pub fn settings(preferences_url: &str) -> Settings {
         link_valid_days: 30,
         flag_new_duplicates: false,
         retained_fields: vec!["name".into()],
+        confirm_changes: ConfirmationPolicy::OwnChanges,
+        ip_evidence: IpPolicy::Truncate,
     }
 }
 

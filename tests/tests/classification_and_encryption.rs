@@ -7,8 +7,7 @@ use privacy_guard_host::contract::configuration::{
 };
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::import::read_records;
-use privacy_guard_tests::{TestDatabase, TestHost};
-use sqlx::Row;
+use privacy_guard_tests::{TestHost, contains_bytes};
 
 fn class(field: &str, flags: &str) -> FieldClass {
     FieldClass {
@@ -54,47 +53,6 @@ fn raw(host: &TestHost, statement: &str) -> Vec<String> {
             .await
             .expect("query")
     })
-}
-
-/// Every byte the database keeps on disk. SQLite: the file and its write-ahead log.
-/// PostgreSQL: every table's, index's and TOAST table's file of the host's database, read
-/// by the server after a checkpoint wrote out its buffers (the write-ahead log is shared
-/// by every database of the cluster, other tests' included, so it is left out).
-fn database_bytes(host: &TestHost) -> Vec<u8> {
-    match &host.database {
-        TestDatabase::Sqlite { path } => {
-            let mut bytes = std::fs::read(path).expect("database file");
-            if let Ok(wal) = std::fs::read(format!("{}-wal", path.display())) {
-                bytes.extend(wal);
-            }
-            bytes
-        }
-        TestDatabase::Postgres { .. } => block_on(async {
-            let mut connection = host.database.connect_directly().await.expect("connect");
-            sqlx::query("CHECKPOINT")
-                .execute(&mut connection)
-                .await
-                .expect("a checkpoint (needs a superuser)");
-            let files = sqlx::query(
-                "SELECT pg_read_binary_file(pg_relation_filepath(oid)) FROM pg_class \
-                 WHERE NOT relisshared AND pg_relation_filepath(oid) IS NOT NULL",
-            )
-            .fetch_all(&mut connection)
-            .await
-            .expect("reading the database's files (needs a superuser)");
-            assert!(files.len() > 10, "the catalogs and the host's tables");
-            files
-                .iter()
-                .flat_map(|row| row.try_get::<Vec<u8>, _>(0).expect("file bytes"))
-                .collect()
-        }),
-    }
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle.as_bytes())
 }
 
 #[test]
@@ -228,13 +186,13 @@ fn an_encrypted_phone_number_is_not_in_the_database_file_but_reads_back_in_plain
         stored[0].contains("Ada Lovelace"),
         "unclassified fields stay plain"
     );
-    let bytes = database_bytes(&host);
+    let bytes = host.database_bytes();
     assert!(
-        contains(&bytes, "Ada Lovelace"),
+        contains_bytes(&bytes, "Ada Lovelace"),
         "the bytes read hold the stored records"
     );
     assert!(
-        !contains(&bytes, "1234567"),
+        !contains_bytes(&bytes, "1234567"),
         "no plaintext anywhere in the database's files"
     );
 

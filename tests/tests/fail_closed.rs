@@ -64,6 +64,7 @@ fn a_plugin_that_times_out_renders_a_refusal_for_everyone_and_accepts_no_trackin
     };
     let guard = host.open().expect("host opens");
     let mail = MailContent {
+        message_id: None,
         subject: "Hello".into(),
         text_body: "Hello".into(),
         html_body: None,

@@ -278,7 +278,7 @@ fn a_contact_confirms_by_double_opt_in_and_only_then_receives_marketing_mail() {
 
 #[test]
 fn a_restart_neither_repeats_nor_skips_the_daily_run() {
-    let host = TestHost::new("2026-12-01T10:05:00Z");
+    let host = TestHost::new("2026-12-01T09:55:00Z");
     {
         let guard = host.open().expect("host opens");
         configure(&guard, "http://127.0.0.1:9/preferences/");
@@ -289,6 +289,11 @@ fn a_restart_neither_repeats_nor_skips_the_daily_run() {
                 &|_| {},
             )
             .expect("import");
+        assert!(
+            guard.run_due().expect("run").is_none(),
+            "the first run is the first 10:00 after enabling"
+        );
+        host.set_now("2026-12-01T10:05:00Z");
         assert_eq!(
             guard.run_due().expect("run").map(|run| run.requests),
             Some(1)

@@ -40,6 +40,7 @@ fn recipient(address: &str, role: RecipientRole) -> Recipient {
 
 fn mail() -> MailContent {
     MailContent {
+        message_id: None,
         subject: "Our meeting".into(),
         text_body: "Hello,\nsee you on Monday.\n".into(),
         html_body: Some(format!(

@@ -151,9 +151,21 @@ impl crm::Host for HostState {
     ) -> wasmtime::Result<Result<(), CrmError>> {
         self.change_record(reference, |record| record.locked = locked)
     }
+
+    fn remove_layout_field(
+        &mut self,
+        module: String,
+        field: String,
+    ) -> wasmtime::Result<Result<(), CrmError>> {
+        if let Some(problem) = field_name_problem(&field) {
+            return Ok(Err(CrmError::Invalid(problem)));
+        }
+        self.work.removed_layout_fields.insert((module, field));
+        Ok(Ok(()))
+    }
 }
 
-fn field_name_problem(name: &str) -> Option<String> {
+pub(crate) fn field_name_problem(name: &str) -> Option<String> {
     let valid = !name.is_empty()
         && name.len() <= 64
         && name

@@ -5,7 +5,7 @@
 //! [`crate::storage::Database::commit`] makes all of it durable in one transaction. A
 //! call that traps simply drops it: nothing half-written ever reaches storage.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::RecordRow;
 
@@ -22,6 +22,8 @@ pub struct UnitOfWork {
     pub records: BTreeMap<(String, String), RecordRow>,
     /// Progress of a scheduled job, committed with the page that made it.
     pub job_progress: Option<JobProgress>,
+    /// Fields removed from the layout, as (module, field).
+    pub removed_layout_fields: BTreeSet<(String, String)>,
 }
 
 /// An event appended during the call.
@@ -69,6 +71,7 @@ impl UnitOfWork {
             && self.mails.is_empty()
             && self.records.is_empty()
             && self.job_progress.is_none()
+            && self.removed_layout_fields.is_empty()
     }
 
     /// Queues a mail unless one with the same id is queued already.

@@ -9,21 +9,30 @@ use privacy_guard_core::configuration::{
 };
 use privacy_guard_core::consent::ConsentDefault;
 use privacy_guard_core::definition::{Clause, Condition, ConsentKind, StoredDefinition};
+use privacy_guard_core::event::{CONFIGURATION_STREAM, IpPolicy, consent_deleted_json};
+use privacy_guard_core::notification::ConfirmationPolicy;
 use privacy_guard_core::record::Module;
+use privacy_guard_core::restriction::SALT_LEN;
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::configuration as wit;
-use crate::bindings::privacy_guard::consent::clock;
+use crate::bindings::privacy_guard::consent::{clock, crm, keys, store};
 use crate::deduplication::deduplicate;
-use crate::logging::info;
+use crate::logging::{fault, info, warn};
 use crate::state::{load_configuration, save_configuration};
 
 impl wit::Guest for Plugin {
     fn set_settings(settings: wit::Settings) -> Result<(), Vec<wit::Problem>> {
         let mut configuration = load_configuration();
-        configuration
+        let hashes_ips = configuration
             .set_settings(settings_input(settings))
-            .map_err(problems)?;
+            .map_err(problems)?
+            .ip_evidence()
+            == IpPolicy::Hash;
+        // Hashed IP addresses are salted with the configuration's secret salt, made once.
+        if hashes_ips && configuration.suppression_salt().is_none() {
+            configuration.set_suppression_salt(keys::random_bytes(SALT_LEN));
+        }
         save_configuration(&configuration);
         info("settings replaced", &[]);
         Ok(())
@@ -46,6 +55,34 @@ impl wit::Guest for Plugin {
             ],
         );
         Ok(wit_stored_definition(&stored))
+    }
+
+    fn delete_consent(id: String) -> Result<wit::StoredDefinition, wit::Problem> {
+        let mut configuration = load_configuration();
+        let deleted = configuration
+            .delete_consent(&id)
+            .map_err(|problem| wit::Problem {
+                at: problem.at,
+                message: problem.message,
+            })?;
+        save_configuration(&configuration);
+        let event = consent_deleted_json(&deleted, clock::now())
+            .unwrap_or_else(|error| fault("writing an event", &error));
+        store::append_event(CONFIGURATION_STREAM, &event);
+        let module = deleted.definition.module.as_str();
+        if let ConsentKind::Data { field } = &deleted.definition.kind
+            && crm::remove_layout_field(module, field).is_err()
+        {
+            warn(
+                "the CRM refused to remove a deleted consent's field from its layout",
+                &[("module", &module), ("field", field)],
+            );
+        }
+        info(
+            "consent deleted",
+            &[("consent", &deleted.id()), ("module", &module)],
+        );
+        Ok(wit_stored_definition(&deleted))
     }
 
     fn enable(deduplication_confirmed: bool) -> Result<(), Vec<wit::Prerequisite>> {
@@ -161,6 +198,17 @@ fn settings_input(settings: wit::Settings) -> SettingsInput {
         link_valid_days: settings.link_valid_days,
         flag_new_duplicates: settings.flag_new_duplicates,
         retained_fields: settings.retained_fields,
+        confirm_changes: match settings.confirm_changes {
+            wit::ConfirmationPolicy::Never => ConfirmationPolicy::Never,
+            wit::ConfirmationPolicy::OwnChanges => ConfirmationPolicy::OwnChanges,
+            wit::ConfirmationPolicy::EveryChange => ConfirmationPolicy::EveryChange,
+        },
+        ip_evidence: match settings.ip_evidence {
+            wit::IpPolicy::Keep => IpPolicy::Keep,
+            wit::IpPolicy::Truncate => IpPolicy::Truncate,
+            wit::IpPolicy::Hash => IpPolicy::Hash,
+            wit::IpPolicy::Drop => IpPolicy::Drop,
+        },
     }
 }
 
@@ -175,6 +223,17 @@ fn wit_settings(settings: &Settings) -> wit::Settings {
         link_valid_days: input.link_valid_days,
         flag_new_duplicates: input.flag_new_duplicates,
         retained_fields: input.retained_fields,
+        confirm_changes: match input.confirm_changes {
+            ConfirmationPolicy::Never => wit::ConfirmationPolicy::Never,
+            ConfirmationPolicy::OwnChanges => wit::ConfirmationPolicy::OwnChanges,
+            ConfirmationPolicy::EveryChange => wit::ConfirmationPolicy::EveryChange,
+        },
+        ip_evidence: match input.ip_evidence {
+            IpPolicy::Keep => wit::IpPolicy::Keep,
+            IpPolicy::Truncate => wit::IpPolicy::Truncate,
+            IpPolicy::Hash => wit::IpPolicy::Hash,
+            IpPolicy::Drop => wit::IpPolicy::Drop,
+        },
     }
 }
 

@@ -171,7 +171,7 @@ fn settle(
             delete(&person_key(released.as_str()));
         }
         person.location = placement.location;
-        person.append(&events);
+        person.append(&events, configuration);
         if let Some(flagged) = &flagged {
             person.append_status(flagged);
         }
@@ -210,7 +210,7 @@ fn settle(
     if let Some(reinstated) = &reinstated {
         primary.append_status(reinstated);
     }
-    primary.append(&events);
+    primary.append(&events, configuration);
     primary.save();
     if primary.snapshot.status != PersonStatus::Active {
         info(

@@ -186,7 +186,7 @@ impl Run<'_> {
             link: payload.link,
         };
         let events = mark_requested(&mut person.snapshot, &asked, &cause, self.now);
-        person.append(&events);
+        person.append(&events, self.configuration);
         person.save();
         true
     }

@@ -16,6 +16,7 @@
 //! | `deduplication` | `deduplication`: flagging duplicate contacts and leads (also run by enabling) |
 //! | `preferences` | `preferences`: the signed-link preferences page |
 //! | `subjects` | `subjects`: one person's consents, history and recorded decisions |
+//! | `notification` | confirmation mails after changes, as the consent notification settings say |
 //! | `restriction` | stopping processing, lifting it, erasure and its suppression marker (shared by `subjects` and `preferences`) |
 //! | `state` | the plugin's state in the host's store (layout: `privacy_guard_core::storage`) |
 //! | `convert` | WIT <-> engine conversions shared by several interfaces |
@@ -30,6 +31,7 @@ mod convert;
 mod deduplication;
 mod jobs;
 mod logging;
+mod notification;
 mod preferences;
 mod records;
 mod restriction;

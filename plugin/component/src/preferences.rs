@@ -4,12 +4,13 @@
 //! (`invalid`), its expiry (`expired`), then the person (`unknown-person`), so an expired
 //! or unknown answer is only ever given for a genuine link.
 
-use privacy_guard_core::configuration::Settings;
-use privacy_guard_core::event::{Cause, TruncatedIp, user_agent_evidence};
+use privacy_guard_core::configuration::{Configuration, Settings};
+use privacy_guard_core::event::{Cause, IpEvidence, IpPolicy, user_agent_evidence};
 use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
 use privacy_guard_core::link::{
     LINK_ID_LEN, LinkError, LinkPayload, UnverifiedToken, preferences_link, signing_input, token,
 };
+use privacy_guard_core::notification::{ChangeOrigin, ConfirmedChange};
 use privacy_guard_core::preferences::{Page, page};
 use privacy_guard_core::record::RecordRef;
 
@@ -18,6 +19,7 @@ use crate::bindings::exports::privacy_guard::consent::preferences as wit;
 use crate::bindings::privacy_guard::consent::{clock, keys};
 use crate::convert::consent_value;
 use crate::logging::{fault, info};
+use crate::notification::confirm;
 use crate::restriction::{erase_person, restrict_person};
 use crate::state::{StoredPerson, load_configuration};
 use privacy_guard_core::restriction::Actor;
@@ -52,7 +54,7 @@ impl wit::Guest for Plugin {
             .collect();
         let cause = Cause::PreferencesPage {
             link: payload.link,
-            ip: evidence.ip.as_deref().and_then(TruncatedIp::from_observed),
+            ip: ip_evidence(&configuration, &evidence),
             user_agent: evidence.user_agent.as_deref().and_then(user_agent_evidence),
         };
         let events = answer(&mut person.snapshot, &configuration, &choices, &cause, now).map_err(
@@ -63,7 +65,7 @@ impl wit::Guest for Plugin {
             },
         )?;
         if !events.is_empty() {
-            person.append(&events);
+            person.append(&events, &configuration);
             person.save();
             info(
                 "preferences saved",
@@ -72,6 +74,8 @@ impl wit::Guest for Plugin {
                     ("changes", &events.len()),
                 ],
             );
+            let changes = ConfirmedChange::of_events(&configuration, &events);
+            confirm(&person, &configuration, ChangeOrigin::Person, &changes, now);
         }
         Ok(wit_page(page(
             &configuration,
@@ -87,9 +91,20 @@ impl wit::Guest for Plugin {
         let now = clock::now();
         let (payload, mut person) = open_link(&token, now)
             .map_err(|error| wit::SubmitError::Link(wit_link_error(error)))?;
-        restrict_person(&mut person, &actor(&payload, &evidence), now)
-            .map_err(|_| wit::SubmitError::ProcessingRestricted)?;
         let configuration = load_configuration();
+        restrict_person(
+            &mut person,
+            &actor(&configuration, &payload, &evidence),
+            now,
+        )
+        .map_err(|_| wit::SubmitError::ProcessingRestricted)?;
+        confirm(
+            &person,
+            &configuration,
+            ChangeOrigin::Person,
+            &[ConfirmedChange::ProcessingStopped],
+            now,
+        );
         Ok(wit_page(page(
             &configuration,
             &person.snapshot,
@@ -101,19 +116,37 @@ impl wit::Guest for Plugin {
         let now = clock::now();
         let (payload, mut person) = open_link(&token, now)
             .map_err(|error| wit::SubmitError::Link(wit_link_error(error)))?;
-        erase_person(&mut person, &actor(&payload, &evidence), now)
-            .map_err(|_| wit::SubmitError::Link(wit::LinkError::UnknownPerson))?;
+        let configuration = load_configuration();
+        erase_person(
+            &mut person,
+            &actor(&configuration, &payload, &evidence),
+            now,
+        )
+        .map_err(|_| wit::SubmitError::Link(wit::LinkError::UnknownPerson))?;
         Ok(())
     }
 }
 
 /// The person on the page, with what the host observed.
-fn actor(payload: &LinkPayload, evidence: &wit::Evidence) -> Actor {
+fn actor(configuration: &Configuration, payload: &LinkPayload, evidence: &wit::Evidence) -> Actor {
     Actor::Page {
         link: payload.link,
-        ip: evidence.ip.as_deref().and_then(TruncatedIp::from_observed),
+        ip: ip_evidence(configuration, evidence),
         user_agent: evidence.user_agent.as_deref().and_then(user_agent_evidence),
     }
+}
+
+/// What the setting `ip-evidence` keeps of the observed IP address (truncated when no
+/// settings are configured).
+fn ip_evidence(configuration: &Configuration, evidence: &wit::Evidence) -> Option<IpEvidence> {
+    let policy = configuration
+        .settings()
+        .map_or(IpPolicy::default(), |settings| settings.ip_evidence());
+    IpEvidence::observe(
+        evidence.ip.as_deref()?,
+        policy,
+        configuration.suppression_salt(),
+    )
 }
 
 /// A signed preferences link for one person, and what it says.

@@ -11,6 +11,7 @@
 use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
 use privacy_guard_core::deduplication::{DUPLICATE_STATUS, flag_duplicate, is_duplicate_status};
+use privacy_guard_core::editing::{EditRefusal, check_edit};
 use privacy_guard_core::event::StatusSource;
 use privacy_guard_core::lifecycle::reevaluate;
 use privacy_guard_core::person::{PersonSnapshot, PersonStatus};
@@ -20,13 +21,13 @@ use privacy_guard_core::storage::{Location, person_key, place, record_key};
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::records as wit;
-use crate::bindings::privacy_guard::consent::types::PersonRecord;
+use crate::bindings::privacy_guard::consent::types::{self, Field, PersonRecord};
 use crate::bindings::privacy_guard::consent::{clock, crm};
 use crate::convert::{fields, record_ref, wit_record_ref};
 use crate::logging::{info, warn};
 use crate::state::{
-    StoredPerson, delete, end_read_ahead, get, is_known, load_configuration, load_snapshot,
-    read_ahead, rebuild,
+    StoredPerson, delete, end_read_ahead, get, is_known, load_configuration, load_or_start,
+    load_snapshot, read_ahead, rebuild,
 };
 
 /// The keys observing `records` reads: each record's entry and the person entry of its
@@ -84,6 +85,49 @@ impl wit::Guest for Plugin {
             ],
         );
         summary
+    }
+
+    fn check_edit(reference: types::RecordRef, changes: Vec<Field>) -> Vec<wit::EditRefusal> {
+        let Some(record) = record_ref(&reference) else {
+            return Vec::new();
+        };
+        let configuration = load_configuration();
+        let person = StoredPerson::load(&record).or_else(|| {
+            // A record the plugin knows without a snapshot of its own (e.g. erased).
+            is_known(&record).then(|| load_or_start(&record, String::new(), None))
+        });
+        let refusals = check_edit(
+            person.as_ref().map(|person| &person.snapshot),
+            &configuration,
+            changes
+                .iter()
+                .map(|change| (change.name.as_str(), change.value.as_str())),
+        );
+        if !refusals.is_empty() {
+            info(
+                "edit refused",
+                &[("record", &record), ("fields", &refusals.len())],
+            );
+        }
+        refusals
+            .into_iter()
+            .map(|(field, refusal)| wit::EditRefusal {
+                detail: refusal.detail(&field),
+                consent_id: match &refusal {
+                    EditRefusal::ConsentRefuses { consent, .. } => Some(consent.to_string()),
+                    _ => None,
+                },
+                reason: match refusal {
+                    EditRefusal::ProcessingRestricted => {
+                        wit::EditRefusalReason::ProcessingRestricted
+                    }
+                    EditRefusal::Erased => wit::EditRefusalReason::Erased,
+                    EditRefusal::Duplicate => wit::EditRefusalReason::Duplicate,
+                    EditRefusal::ConsentRefuses { .. } => wit::EditRefusalReason::ConsentRefuses,
+                },
+                field,
+            })
+            .collect()
     }
 }
 
@@ -182,7 +226,7 @@ pub(crate) fn observe(
         location: placement.location,
         snapshot,
     };
-    person.append(&events);
+    person.append(&events, configuration);
     if let Some(flagged) = &flagged {
         person.append_status(flagged);
         mark_duplicate_in_crm(&reference, &crm_status, crm_locked);

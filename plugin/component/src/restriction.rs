@@ -114,7 +114,7 @@ pub(crate) fn erase_person(
         }
     };
     let erasure = erase(&mut person.snapshot, &configuration, &present, actor, now)?;
-    person.append(&erasure.consent_events);
+    person.append_proof(&erasure.consent_events);
     person.append_status(&erasure.status_event);
     for field in &erasure.fields.erase {
         if crm::erase_field(&wit_record, field).is_err() {

@@ -7,9 +7,13 @@
 //!
 //! `render` decides the same way, then carries out each allowed recipient's obligations
 //! with the engine's `rendering` functions: it reads the footer's person and signs their
-//! preferences link, so it is colder than `check-send`.
+//! preferences link, so it is colder than `check-send`. It also records the ground of each
+//! transactional send to a restricted or erased person (its only write).
 
 use privacy_guard_core::address::Address;
+use privacy_guard_core::event::LegalGroundEvent;
+use privacy_guard_core::person::PersonStatus;
+use privacy_guard_core::record::RecordRef;
 use privacy_guard_core::rendering::{Footer, FooterKind, MailContent, footer_kind, render};
 use privacy_guard_core::sending::{
     Decision, LawfulBasis, MessageClass, Recipient, RecipientRole, RefusalReason, SendRequest,
@@ -20,9 +24,10 @@ use privacy_guard_core::storage::CONFIG_KEY;
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::sending as wit;
 use crate::bindings::privacy_guard::consent::{clock, store};
-use crate::logging::fault;
+use crate::convert::record_ref;
+use crate::logging::{fault, info};
 use crate::preferences::sign_link;
-use crate::state::{load_configuration, load_snapshot, unpack};
+use crate::state::{StoredPerson, load_configuration, load_snapshot, unpack};
 
 impl wit::Guest for Plugin {
     fn check_send(
@@ -38,7 +43,23 @@ impl wit::Guest for Plugin {
         mail: wit::MailContent,
         recipients: Vec<wit::Recipient>,
     ) -> Vec<wit::Rendering> {
+        let records: Vec<Option<RecordRef>> = recipients
+            .iter()
+            .map(|recipient| recipient.person.as_ref().and_then(record_ref))
+            .collect();
         let (request, recipients, decisions) = decide(request, recipients);
+        let now = clock::now();
+        for ((recipient, record), decision) in recipients.iter().zip(&records).zip(&decisions) {
+            if matches!(decision, Decision::Allow { .. }) {
+                record_legal_ground(
+                    &request,
+                    mail.message_id.as_deref(),
+                    recipient,
+                    record.as_ref(),
+                    now,
+                );
+            }
+        }
         let content = MailContent {
             subject: mail.subject,
             text_body: mail.text_body,
@@ -58,7 +79,6 @@ impl wit::Guest for Plugin {
                 )
             })
         });
-        let now = clock::now();
         recipients
             .iter()
             .zip(decisions)
@@ -99,6 +119,48 @@ impl wit::Guest for Plugin {
             })
             .collect()
     }
+}
+
+/// Records the ground of an allowed transactional send to a restricted or erased person: a
+/// `sent-on-legal-ground` event in their record's stream. The person is the one owning the
+/// address (restricted), or the CRM record the recipient names when the plugin holds it as
+/// erased (an erased person no longer owns an address).
+fn record_legal_ground(
+    request: &SendRequest,
+    message_id: Option<&str>,
+    recipient: &Recipient,
+    record: Option<&RecordRef>,
+    now: i64,
+) {
+    if request.class != MessageClass::Transactional {
+        return;
+    }
+    let owner = Address::parse(&recipient.address)
+        .ok()
+        .and_then(|address| load_snapshot(&address))
+        .filter(|snapshot| !snapshot.is_active())
+        .filter(|snapshot| {
+            matches!(
+                snapshot.status,
+                PersonStatus::Restricted { .. } | PersonStatus::Erased { .. }
+            )
+        })
+        .map(|snapshot| snapshot.record);
+    let erased = || {
+        record
+            .and_then(StoredPerson::load)
+            .filter(|person| matches!(person.snapshot.status, PersonStatus::Erased { .. }))
+            .map(|person| person.snapshot.record)
+    };
+    let Some(person) = owner.or_else(erased) else {
+        return;
+    };
+    let event = LegalGroundEvent::new(now, request.class, LawfulBasis::LegalObligation, message_id);
+    let payload = event
+        .to_json()
+        .unwrap_or_else(|error| fault("writing an event", &error));
+    store::append_event(&person.stream(), &payload);
+    info("send on a legal ground recorded", &[("record", &person)]);
 }
 
 /// The decisions for every recipient, with the request and recipients in engine types.

@@ -6,6 +6,7 @@
 
 use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
+use privacy_guard_core::editing::fields_to_erase;
 use privacy_guard_core::event::{ConsentEvent, StatusEvent, StreamEvent};
 use privacy_guard_core::person::{PersonSnapshot, PersonStatus, fold_stream};
 use privacy_guard_core::record::RecordRef;
@@ -17,8 +18,9 @@ use privacy_guard_core::storage::{
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::bindings::privacy_guard::consent::store;
-use crate::logging::fault;
+use crate::bindings::privacy_guard::consent::{crm, store};
+use crate::convert::wit_record_ref;
+use crate::logging::{fault, info, warn};
 
 /// Events read per `read-events` call.
 const EVENTS_PER_READ: u32 = 500;
@@ -154,8 +156,31 @@ impl StoredPerson {
         put(&record_key(&self.snapshot.record), &bytes);
     }
 
-    /// Appends events to the record's stream.
-    pub(crate) fn append(&self, events: &[ConsentEvent]) {
+    /// Appends consent events to the record's stream and carries out what they require of
+    /// the CRM: the data field of each consent moved to not-granted, or to waiting under
+    /// default no, is erased (the "data field" column of the consent table,
+    /// `privacy_guard_core::editing`).
+    pub(crate) fn append(&self, events: &[ConsentEvent], configuration: &Configuration) {
+        self.append_proof(events);
+        let record = &self.snapshot.record;
+        for field in fields_to_erase(configuration, events) {
+            if crm::erase_field(&wit_record_ref(record), &field).is_err() {
+                warn(
+                    "the CRM refused to erase a field its consent no longer allows",
+                    &[("record", record), ("field", &field)],
+                );
+            } else {
+                info(
+                    "field erased by its consent value",
+                    &[("record", record), ("field", &field)],
+                );
+            }
+        }
+    }
+
+    /// Appends events to the record's stream, nothing more (an erasure empties the fields
+    /// itself, keeping those a legal obligation retains).
+    pub(crate) fn append_proof(&self, events: &[ConsentEvent]) {
         let stream = self.snapshot.record.stream();
         for event in events {
             let payload = event

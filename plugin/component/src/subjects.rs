@@ -2,6 +2,7 @@
 
 use privacy_guard_core::event::{Cause, RecordingSource, Statement};
 use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
+use privacy_guard_core::notification::{ChangeOrigin, ConfirmedChange};
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::subjects as wit;
@@ -9,6 +10,7 @@ use crate::bindings::privacy_guard::consent::clock;
 use crate::bindings::privacy_guard::consent::types::RecordRef;
 use crate::convert::{consent_value, record_ref, wit_record_ref};
 use crate::logging::info;
+use crate::notification::confirm;
 use crate::restriction::{erase_person, lift_person, restrict_person};
 use crate::state::{StoredPerson, load_configuration, read_stream};
 use privacy_guard_core::person::PersonStatus;
@@ -60,8 +62,16 @@ impl wit::Guest for Plugin {
             },
         )?;
         if !events.is_empty() {
-            stored.append(&events);
+            stored.append(&events, &configuration);
             stored.save();
+            let changes = ConfirmedChange::of_events(&configuration, &events);
+            confirm(
+                &stored,
+                &configuration,
+                ChangeOrigin::Recorded,
+                &changes,
+                now,
+            );
         }
         info(
             "decision recorded",
@@ -137,6 +147,7 @@ fn recording_source(source: wit::Source) -> RecordingSource {
 }
 
 fn subject_view(person: &StoredPerson) -> wit::SubjectView {
+    let configuration = load_configuration();
     wit::SubjectView {
         person: wit_record_ref(&person.snapshot.record),
         address: person
@@ -144,10 +155,12 @@ fn subject_view(person: &StoredPerson) -> wit::SubjectView {
             .address()
             .map(ToString::to_string)
             .unwrap_or_default(),
+        // A deleted consent's value is no longer shown; its events stay in the history.
         consents: person
             .snapshot
             .consents
             .iter()
+            .filter(|state| configuration.consent(state.consent.as_str()).is_some())
             .map(|state| wit::ConsentState {
                 consent_id: state.consent.to_string(),
                 value: consent_value(state.value),

@@ -13,6 +13,8 @@ use crate::consent::ConsentDefault;
 use crate::definition::{
     Clause, Condition, ConsentDefinition, ConsentId, ConsentKind, PurposeVersion, StoredDefinition,
 };
+use crate::event::IpPolicy;
+use crate::notification::ConfirmationPolicy;
 use crate::record::Module;
 
 /// Most data consents per module (Vtiger's limit).
@@ -52,6 +54,10 @@ pub struct SettingsInput {
     pub flag_new_duplicates: bool,
     /// Fields an erasure keeps because a legal obligation needs them (e.g. invoices).
     pub retained_fields: Vec<String>,
+    /// Which changes a person is sent a confirmation mail about.
+    pub confirm_changes: ConfirmationPolicy,
+    /// What the evidence of a preferences-page answer keeps of the IP address.
+    pub ip_evidence: IpPolicy,
 }
 
 /// Organisation-wide settings, validated.
@@ -65,6 +71,8 @@ pub struct Settings {
     link_valid_days: u32,
     flag_new_duplicates: bool,
     retained_fields: Vec<String>,
+    confirm_changes: ConfirmationPolicy,
+    ip_evidence: IpPolicy,
 }
 
 impl Settings {
@@ -150,6 +158,8 @@ impl Settings {
                 link_valid_days: input.link_valid_days,
                 flag_new_duplicates: input.flag_new_duplicates,
                 retained_fields,
+                confirm_changes: input.confirm_changes,
+                ip_evidence: input.ip_evidence,
             }),
             _ => Err(problems),
         }
@@ -190,6 +200,16 @@ impl Settings {
         &self.retained_fields
     }
 
+    /// Which changes a person is sent a confirmation mail about.
+    pub fn confirm_changes(&self) -> ConfirmationPolicy {
+        self.confirm_changes
+    }
+
+    /// What the evidence of a preferences-page answer keeps of the IP address.
+    pub fn ip_evidence(&self) -> IpPolicy {
+        self.ip_evidence
+    }
+
     /// How long a preferences link stays valid, in milliseconds.
     pub fn link_lifetime_ms(&self) -> i64 {
         i64::from(self.link_valid_days) * DAY_MS
@@ -206,6 +226,8 @@ impl Settings {
             link_valid_days: self.link_valid_days,
             flag_new_duplicates: self.flag_new_duplicates,
             retained_fields: self.retained_fields.clone(),
+            confirm_changes: self.confirm_changes,
+            ip_evidence: self.ip_evidence,
         }
     }
 }
@@ -272,6 +294,9 @@ pub struct Configuration {
     suppression_salt: Option<Vec<u8>>,
     /// The fields' personal-data classes, per module, in the order first classified.
     field_classes: Vec<(Module, FieldClass)>,
+    /// Deleted consents, last version of each: a consent defined again under the same id
+    /// continues its purpose versions, so one version never names two texts.
+    deleted: Vec<StoredDefinition>,
 }
 
 impl Configuration {
@@ -309,6 +334,13 @@ impl Configuration {
     /// The definitions of `module`, in configuration order.
     pub fn consents_of(&self, module: Module) -> impl Iterator<Item = &StoredDefinition> {
         self.consents
+            .iter()
+            .filter(move |stored| stored.definition.module == module)
+    }
+
+    /// The deleted definitions of `module` (the last version of each).
+    pub fn deleted_consents_of(&self, module: Module) -> impl Iterator<Item = &StoredDefinition> {
+        self.deleted
             .iter()
             .filter(move |stored| stored.definition.module == module)
     }
@@ -458,6 +490,11 @@ impl Configuration {
             .consents
             .iter()
             .position(|stored| stored.definition.id == definition.id);
+        let deleted = self
+            .deleted
+            .iter()
+            .position(|stored| stored.definition.id == definition.id)
+            .map(|index| self.deleted.remove(index));
         let stored = match existing {
             Some(index) => {
                 let purpose = self.consents[index].purpose.next(&definition.purpose);
@@ -469,14 +506,36 @@ impl Configuration {
                 stored
             }
             None => {
+                let purpose = match deleted {
+                    Some(deleted) => deleted.purpose.next(&definition.purpose),
+                    None => PurposeVersion::first(&definition.purpose),
+                };
                 let stored = StoredDefinition {
-                    purpose: PurposeVersion::first(&definition.purpose),
+                    purpose,
                     definition,
                 };
                 self.consents.push(stored.clone());
                 stored
             }
         };
+        Ok(stored)
+    }
+
+    /// Deletes the consent `id`: its values stop being collected (no request, no check, no
+    /// page lists it); the events that recorded them stay. Returns the deleted definition.
+    pub fn delete_consent(&mut self, id: &str) -> Result<StoredDefinition, Problem> {
+        let index = self
+            .consents
+            .iter()
+            .position(|stored| stored.id().as_str() == id.trim())
+            .ok_or_else(|| {
+                Problem::new(
+                    format!("consent[{}]", id.trim()),
+                    "no consent with this id is defined",
+                )
+            })?;
+        let stored = self.consents.remove(index);
+        self.deleted.push(stored.clone());
         Ok(stored)
     }
 
@@ -674,6 +733,8 @@ pub(crate) mod tests {
             link_valid_days: 30,
             flag_new_duplicates: false,
             retained_fields: vec!["name".to_owned(), "street".to_owned()],
+            confirm_changes: ConfirmationPolicy::OwnChanges,
+            ip_evidence: IpPolicy::Truncate,
         }
     }
 

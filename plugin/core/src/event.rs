@@ -14,7 +14,7 @@
 //! |---|---|---|
 //! | `record-change` | the record's fields were evaluated against the consent's condition (records hook, or the daily run's re-evaluation) | none |
 //! | `daily-run` | the daily run sent the request mail | `link` (link id), `period` |
-//! | `preferences-page` | the person answered on the page | `link`, `ip` (truncated to /24 or /48), `user-agent` |
+//! | `preferences-page` | the person answered on the page | `link`, `ip` (as the setting `ip-evidence` says: whole, truncated to /24 or /48, `sha256:` salted hash, or absent), `user-agent` |
 //! | `admin`, `import`, `api` (or any source given to `record-decision`) | a decision obtained elsewhere was recorded | `statement` (the free-text evidence) |
 //!
 //! Names and addresses never go into events: the snapshot gets them from the CRM, so an
@@ -47,10 +47,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::Date;
 use crate::consent::{ConsentDefault, ConsentValue};
-use crate::definition::{ConsentId, PurposeVersion};
-use crate::digest::{from_hex, to_hex};
+use crate::definition::{ConsentId, ConsentKind, PurposeVersion, StoredDefinition};
+use crate::digest::{from_hex, sha256_hex, to_hex};
 use crate::person::PersonStatus;
 use crate::record::RecordRef;
+use crate::sending::{LawfulBasis, MessageClass};
 
 /// The format version written into every event.
 const EVENT_FORMAT: u8 = 1;
@@ -90,31 +91,88 @@ impl From<LinkId> for String {
     }
 }
 
-/// An IP address reduced to its network, per the evidence policy: IPv4 to /24, IPv6 to /48.
+/// What the evidence of a preferences-page answer keeps of the IP address the host
+/// observed (setting `ip-evidence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpPolicy {
+    /// The whole address: strongest proof, and personal data kept as long as the event.
+    Keep,
+    /// The network only: IPv4 to /24, IPv6 to /48 (the default: proof of where from,
+    /// without pointing at one machine).
+    #[default]
+    Truncate,
+    /// A salted SHA-256 of the whole address: proves a later claim "it came from this
+    /// address" without keeping the address.
+    Hash,
+    /// Nothing.
+    Drop,
+}
+
+impl IpPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpPolicy::Keep => "keep",
+            IpPolicy::Truncate => "truncate",
+            IpPolicy::Hash => "hash",
+            IpPolicy::Drop => "drop",
+        }
+    }
+
+    /// The policy named `name` (as [`IpPolicy::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<IpPolicy> {
+        [
+            IpPolicy::Keep,
+            IpPolicy::Truncate,
+            IpPolicy::Hash,
+            IpPolicy::Drop,
+        ]
+        .into_iter()
+        .find(|policy| policy.as_str() == name.trim())
+    }
+}
+
+/// What an event keeps of an observed IP address, per the [`IpPolicy`]: `203.0.113.7`
+/// (keep), `203.0.113.0/24` (truncate), `sha256:<hex>` (hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct TruncatedIp(String);
+pub struct IpEvidence(String);
 
-impl TruncatedIp {
-    /// The truncated network of the address a host observed (`203.0.113.7`, `2001:db8::1`,
-    /// also with a port: `203.0.113.7:443`, `[2001:db8::1]:443`); none if it is not an IP.
-    pub fn from_observed(raw: &str) -> Option<TruncatedIp> {
+impl IpEvidence {
+    /// The evidence `policy` keeps of the address a host observed (`203.0.113.7`,
+    /// `2001:db8::1`, also with a port: `203.0.113.7:443`, `[2001:db8::1]:443`); none if
+    /// it is not an IP, if the policy drops it, or if it hashes and no salt is given.
+    pub fn observe(raw: &str, policy: IpPolicy, salt: Option<&[u8]>) -> Option<IpEvidence> {
         let raw = raw.trim();
         let ip = raw
             .parse::<IpAddr>()
             .or_else(|_| raw.parse::<SocketAddr>().map(|socket| socket.ip()))
             .ok()?;
-        let text = match ip {
-            IpAddr::V4(v4) => truncate_v4(v4),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => truncate_v4(v4),
-                None => {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        let text = match policy {
+            IpPolicy::Drop => return None,
+            IpPolicy::Keep => ip.to_string(),
+            IpPolicy::Truncate => match ip {
+                IpAddr::V4(v4) => truncate_v4(v4),
+                IpAddr::V6(v6) => {
                     let [a, b, c, ..] = v6.segments();
                     format!("{}/48", Ipv6Addr::new(a, b, c, 0, 0, 0, 0, 0))
                 }
             },
+            IpPolicy::Hash => {
+                let digest = sha256_hex(&[
+                    b"privacy-guard/ip\0",
+                    salt?,
+                    b"\0",
+                    ip.to_string().as_bytes(),
+                ]);
+                format!("sha256:{digest}")
+            }
         };
-        Some(TruncatedIp(text))
+        Some(IpEvidence(text))
     }
 
     pub fn as_str(&self) -> &str {
@@ -200,7 +258,7 @@ pub enum Cause {
     /// The person answered on the preferences page opened with the link `link`.
     PreferencesPage {
         link: LinkId,
-        ip: Option<TruncatedIp>,
+        ip: Option<IpEvidence>,
         user_agent: Option<String>,
     },
     /// A decision obtained elsewhere (phone, paper, another system) was recorded.
@@ -244,6 +302,7 @@ pub enum EventError {
 enum EventKind {
     ConsentChanged,
     StatusChanged,
+    SentOnLegalGround,
 }
 
 /// Every source an event names.
@@ -278,7 +337,7 @@ struct WireEvidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     period: Option<Date>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    ip: Option<TruncatedIp>,
+    ip: Option<IpEvidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -431,7 +490,7 @@ pub enum StatusSource {
 pub struct StatusEvidence {
     /// The preferences link the person used.
     pub link: Option<LinkId>,
-    pub ip: Option<TruncatedIp>,
+    pub ip: Option<IpEvidence>,
     pub user_agent: Option<String>,
     /// The administrator's reason or evidence.
     pub statement: Option<Statement>,
@@ -445,7 +504,7 @@ pub struct StatusEvidence {
 
 impl StatusEvidence {
     /// Evidence of an answer on the preferences page opened with `link`.
-    pub fn page(link: LinkId, ip: Option<TruncatedIp>, user_agent: Option<String>) -> Self {
+    pub fn page(link: LinkId, ip: Option<IpEvidence>, user_agent: Option<String>) -> Self {
         StatusEvidence {
             link: Some(link),
             ip,
@@ -523,7 +582,7 @@ struct WireStatusEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     link: Option<LinkId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    ip: Option<TruncatedIp>,
+    ip: Option<IpEvidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -604,11 +663,127 @@ impl StatusEvent {
     }
 }
 
+/// Longest CRM message id kept with a send on a legal ground, in bytes.
+const MAX_MESSAGE_ID_LEN: usize = 200;
+
+/// A mail allowed to a restricted or erased person on a legal ground (GDPR Art. 18(2):
+/// processing a restricted person's data needs a ground, and the ground is recorded).
+///
+/// ```json
+/// {"v":1,"kind":"sent-on-legal-ground","at":1714557600000,"class":"transactional",
+///  "basis":"legal-obligation","message-id":"invoice-2024-0042"}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LegalGroundEvent {
+    pub at: i64,
+    pub class: MessageClass,
+    pub basis: LawfulBasis,
+    /// The CRM's id of the mail, when it gave one (one line, at most 200 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WireLegalGround {
+    v: u8,
+    kind: EventKind,
+    #[serde(flatten)]
+    event: LegalGroundEvent,
+}
+
+impl LegalGroundEvent {
+    /// The event for a send of `class` on `basis` at `at`; the CRM's message id is kept
+    /// when it is one line, cut to 200 bytes.
+    pub fn new(
+        at: i64,
+        class: MessageClass,
+        basis: LawfulBasis,
+        message_id: Option<&str>,
+    ) -> LegalGroundEvent {
+        let message_id = message_id
+            .map(str::trim)
+            .filter(|id| !id.is_empty() && !id.chars().any(char::is_control))
+            .map(|id| {
+                let mut end = id.len().min(MAX_MESSAGE_ID_LEN);
+                while !id.is_char_boundary(end) {
+                    end -= 1;
+                }
+                id[..end].to_owned()
+            });
+        LegalGroundEvent {
+            at,
+            class,
+            basis,
+            message_id,
+        }
+    }
+
+    pub fn to_json(&self) -> Result<String, EventError> {
+        Ok(serde_json::to_string(&WireLegalGround {
+            v: EVENT_FORMAT,
+            kind: EventKind::SentOnLegalGround,
+            event: self.clone(),
+        })?)
+    }
+
+    fn from_json(json: &str) -> Result<LegalGroundEvent, EventError> {
+        let wire: WireLegalGround = serde_json::from_str(json)?;
+        if wire.v != EVENT_FORMAT {
+            return Err(EventError::UnknownFormat(wire.v));
+        }
+        Ok(wire.event)
+    }
+}
+
+/// The stream of configuration events (consent deletions), beside the per-record streams.
+pub const CONFIGURATION_STREAM: &str = "configuration";
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct WireConsentDeleted<'a> {
+    v: u8,
+    kind: &'static str,
+    at: i64,
+    consent: &'a ConsentId,
+    module: &'a str,
+    purpose_version: u32,
+    purpose_hash: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+/// The event of the [`CONFIGURATION_STREAM`] recording that `stored` was deleted at `at`:
+///
+/// ```json
+/// {"v":1,"kind":"consent-deleted","at":1714557600000,"consent":"phone-calls",
+///  "module":"contacts","purpose-version":2,"purpose-hash":"9f86…","field":"phone"}
+/// ```
+pub fn consent_deleted_json(stored: &StoredDefinition, at: i64) -> Result<String, EventError> {
+    let field = match &stored.definition.kind {
+        ConsentKind::Data { field } => Some(field.as_str()),
+        _ => None,
+    };
+    Ok(serde_json::to_string(&WireConsentDeleted {
+        v: EVENT_FORMAT,
+        kind: "consent-deleted",
+        at,
+        consent: stored.id(),
+        module: stored.definition.module.as_str(),
+        purpose_version: stored.purpose.version,
+        purpose_hash: &stored.purpose.hash,
+        field,
+    })?)
+}
+
 /// Any event of a record's stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamEvent {
     Consent(ConsentEvent),
     Status(StatusEvent),
+    /// A send on a legal ground: the proof of why, changing no state.
+    LegalGround(LegalGroundEvent),
 }
 
 /// Only the kind of an event, to choose how to read the rest.
@@ -626,6 +801,9 @@ impl StreamEvent {
             EventKind::StatusChanged => {
                 StatusEvent::from_wire(serde_json::from_str(json)?).map(StreamEvent::Status)
             }
+            EventKind::SentOnLegalGround => {
+                LegalGroundEvent::from_json(json).map(StreamEvent::LegalGround)
+            }
         }
     }
 
@@ -633,6 +811,7 @@ impl StreamEvent {
         match self {
             StreamEvent::Consent(event) => event.to_json(),
             StreamEvent::Status(event) => event.to_json(),
+            StreamEvent::LegalGround(event) => event.to_json(),
         }
     }
 }
@@ -679,7 +858,7 @@ pub(crate) mod tests {
             },
             Cause::PreferencesPage {
                 link: link(9),
-                ip: TruncatedIp::from_observed("203.0.113.7"),
+                ip: IpEvidence::observe("203.0.113.7", IpPolicy::Truncate, None),
                 user_agent: Some("Mozilla/5.0".to_owned()),
             },
             Cause::PreferencesPage {
@@ -812,13 +991,94 @@ pub(crate) mod tests {
         ];
         for (raw, expected) in cases {
             assert_eq!(
-                TruncatedIp::from_observed(raw)
+                IpEvidence::observe(raw, IpPolicy::Truncate, None)
                     .as_ref()
-                    .map(TruncatedIp::as_str),
+                    .map(IpEvidence::as_str),
                 *expected,
                 "{raw}"
             );
         }
+    }
+
+    #[test]
+    fn a_send_on_a_legal_ground_round_trips_and_keeps_a_clean_message_id_only() {
+        let event = LegalGroundEvent::new(
+            7,
+            MessageClass::Transactional,
+            LawfulBasis::LegalObligation,
+            Some(" invoice-42 "),
+        );
+        let json = event.to_json().unwrap();
+        assert_eq!(
+            json,
+            r#"{"v":1,"kind":"sent-on-legal-ground","at":7,"class":"transactional","basis":"legal-obligation","message-id":"invoice-42"}"#
+        );
+        assert_eq!(
+            StreamEvent::from_json(&json).unwrap(),
+            StreamEvent::LegalGround(event)
+        );
+        let injected = LegalGroundEvent::new(
+            7,
+            MessageClass::Transactional,
+            LawfulBasis::LegalObligation,
+            Some("a\r\nBcc: x"),
+        );
+        assert_eq!(injected.message_id, None);
+        let long = "é".repeat(150);
+        let cut = LegalGroundEvent::new(
+            7,
+            MessageClass::Transactional,
+            LawfulBasis::LegalObligation,
+            Some(&long),
+        );
+        assert_eq!(cut.message_id.unwrap().len(), 200);
+    }
+
+    #[test]
+    fn the_ip_policy_keeps_the_address_whole_hashed_or_not_at_all() {
+        let observe = |raw: &str, policy: IpPolicy, salt: Option<&[u8]>| {
+            IpEvidence::observe(raw, policy, salt).map(|evidence| evidence.as_str().to_owned())
+        };
+        assert_eq!(
+            observe("203.0.113.77:8443", IpPolicy::Keep, None).as_deref(),
+            Some("203.0.113.77")
+        );
+        assert_eq!(
+            observe("::ffff:192.0.2.128", IpPolicy::Keep, None).as_deref(),
+            Some("192.0.2.128")
+        );
+        assert_eq!(observe("203.0.113.77", IpPolicy::Drop, Some(b"salt")), None);
+        assert_eq!(observe("not an ip", IpPolicy::Keep, None), None);
+        // Hashing needs the salt; the same address always gives the same hash under one
+        // salt, another address or salt another hash, and the address is not in it.
+        assert_eq!(observe("203.0.113.77", IpPolicy::Hash, None), None);
+        let hashed = observe("203.0.113.77", IpPolicy::Hash, Some(b"salt")).unwrap();
+        assert!(
+            hashed.starts_with("sha256:") && hashed.len() == 7 + 64,
+            "{hashed}"
+        );
+        assert!(!hashed.contains("203.0.113"));
+        assert_eq!(
+            observe(" 203.0.113.77:443", IpPolicy::Hash, Some(b"salt")).as_deref(),
+            Some(hashed.as_str())
+        );
+        assert_ne!(
+            observe("203.0.113.78", IpPolicy::Hash, Some(b"salt")).as_deref(),
+            Some(hashed.as_str())
+        );
+        assert_ne!(
+            observe("203.0.113.77", IpPolicy::Hash, Some(b"pepper")).as_deref(),
+            Some(hashed.as_str())
+        );
+        for policy in [
+            IpPolicy::Keep,
+            IpPolicy::Truncate,
+            IpPolicy::Hash,
+            IpPolicy::Drop,
+        ] {
+            assert_eq!(IpPolicy::parse(policy.as_str()), Some(policy));
+        }
+        assert_eq!(IpPolicy::parse("scramble"), None);
     }
 
     #[test]

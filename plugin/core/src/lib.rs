@@ -18,6 +18,8 @@
 //! | [`person`] | the person snapshot, its status, and the fold that rebuilds it from events |
 //! | [`event`] | consent events (the proof), their causes and evidence, their JSON form |
 //! | [`lifecycle`] | transitions: applicability, requests, answers; each returns its events |
+//! | [`editing`] | which fields may be edited (the consent table's data-field column, locked people) and which values a change erases |
+//! | [`notification`] | consent notification settings and the confirmation mail after a change |
 //! | [`deduplication`] | grouping contacts and leads by address, choosing each group's primary, flagging duplicates |
 //! | [`restriction`] | stopping processing (Art. 18), erasure (Art. 17), suppression markers of erased addresses, the lift notice |
 //! | [`sending`] | the pre-send decision table, the hot path |
@@ -74,10 +76,12 @@ pub mod consent;
 pub mod deduplication;
 pub mod definition;
 mod digest;
+pub mod editing;
 pub mod event;
 pub mod lifecycle;
 pub mod link;
 pub mod mail;
+pub mod notification;
 pub mod person;
 pub mod preferences;
 pub mod record;

@@ -174,7 +174,7 @@ mod tests {
     use crate::consent::ConsentDefault;
     use crate::definition::{Clause, Condition, ConsentKind};
     use crate::event::tests::link;
-    use crate::event::{RecordingSource, Statement, TruncatedIp};
+    use crate::event::{IpEvidence, IpPolicy, RecordingSource, Statement};
     use crate::person::fold;
     use crate::record::tests::fields;
     use crate::record::{Module, RecordRef};
@@ -217,7 +217,7 @@ mod tests {
     fn page() -> Cause {
         Cause::PreferencesPage {
             link: link(1),
-            ip: TruncatedIp::from_observed("203.0.113.9"),
+            ip: IpEvidence::observe("203.0.113.9", IpPolicy::Truncate, None),
             user_agent: Some("Mozilla/5.0".to_owned()),
         }
     }

@@ -219,6 +219,7 @@ pub fn fold_stream(
         match event {
             StreamEvent::Consent(event) => snapshot.apply(event)?,
             StreamEvent::Status(event) => snapshot.apply_status(event)?,
+            StreamEvent::LegalGround(_) => {}
         }
     }
     Ok(snapshot)

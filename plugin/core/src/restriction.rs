@@ -27,8 +27,8 @@ use crate::consent::ConsentValue;
 use crate::definition::ConsentKind;
 use crate::digest::sha256_hex;
 use crate::event::{
-    Cause, ConsentEvent, LinkId, RecordingSource, Statement, StatusEvent, StatusEvidence,
-    StatusSource, TruncatedIp,
+    Cause, ConsentEvent, IpEvidence, LinkId, RecordingSource, Statement, StatusEvent,
+    StatusEvidence, StatusSource,
 };
 use crate::mail::{MailMessage, Mailbox};
 use crate::person::{PersonSnapshot, PersonStatus};
@@ -61,7 +61,7 @@ pub enum Actor {
     /// The person, on the preferences page opened with `link`.
     Page {
         link: LinkId,
-        ip: Option<TruncatedIp>,
+        ip: Option<IpEvidence>,
         user_agent: Option<String>,
     },
     /// An administrator, with a reason or evidence.
@@ -173,12 +173,23 @@ pub fn plan_fields(
         .settings()
         .map(Settings::retained_fields)
         .unwrap_or_default();
+    // The address, every field a data consent covers (deleted consents too: their values
+    // may still be held), and every field classified personal.
     let mut candidates = vec![EMAIL_FIELD.to_owned()];
-    for stored in configuration.consents_of(record.module) {
-        if let ConsentKind::Data { field } = &stored.definition.kind
-            && !candidates.contains(field)
-        {
-            candidates.push(field.clone());
+    let consents = configuration
+        .consents_of(record.module)
+        .chain(configuration.deleted_consents_of(record.module));
+    let data_fields = consents.filter_map(|stored| match &stored.definition.kind {
+        ConsentKind::Data { field } => Some(field.clone()),
+        _ => None,
+    });
+    let personal_fields = configuration
+        .field_classes(record.module)
+        .filter(|class| class.personal)
+        .map(|class| class.field.clone());
+    for field in data_fields.chain(personal_fields) {
+        if !candidates.contains(&field) {
+            candidates.push(field);
         }
     }
     let mut plan = FieldPlan::default();
@@ -397,6 +408,7 @@ pub fn lift_notice(
 mod tests {
     use super::*;
     use crate::configuration::tests::{definition_input, settings_input};
+    use crate::event::IpPolicy;
     use crate::event::StreamEvent;
     use crate::event::tests::link;
     use crate::lifecycle::reevaluate;
@@ -442,7 +454,7 @@ mod tests {
     fn page() -> Actor {
         Actor::Page {
             link: link(3),
-            ip: TruncatedIp::from_observed("203.0.113.9"),
+            ip: IpEvidence::observe("203.0.113.9", IpPolicy::Truncate, None),
             user_agent: Some("Mozilla/5.0".into()),
         }
     }
@@ -535,6 +547,32 @@ mod tests {
         let mut input = settings_input();
         input.retained_fields = vec!["EMAIL".into()];
         assert!(Configuration::default().set_settings(input).is_err());
+
+        // Fields classified personal, and the field of a deleted data consent, are
+        // personal data too; a field classified essential is kept only if retained.
+        let mut configuration = configuration();
+        configuration.delete_consent("phone").unwrap();
+        for (field, essential) in [("birthday", false), ("invoice_no", true), ("name", true)] {
+            configuration
+                .classify_field(
+                    "contacts",
+                    crate::classification::FieldClass {
+                        field: field.into(),
+                        personal: true,
+                        essential,
+                        sensitive: false,
+                        encrypted: false,
+                    },
+                )
+                .unwrap();
+        }
+        let plan = plan_fields(
+            &configuration,
+            &contact(),
+            &present(&["name", "email", "phone", "birthday", "invoice_no", "city"]),
+        );
+        assert_eq!(plan.erase, ["email", "phone", "birthday", "invoice_no"]);
+        assert_eq!(plan.retain, ["name"]);
     }
 
     #[test]

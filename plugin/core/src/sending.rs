@@ -54,7 +54,8 @@ use crate::storage::{
 };
 
 /// What kind of mail is being sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum MessageClass {
     AdHoc,
     Workflow,
@@ -86,7 +87,8 @@ pub struct SendRequest {
 }
 
 /// The lawful basis an allowed send relies on (GDPR Art. 6(1)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum LawfulBasis {
     Consent,
     Contract,

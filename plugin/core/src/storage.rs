@@ -38,7 +38,7 @@ pub const CONFIG_KEY: &str = "config";
 /// Format version of the `config` value (2: settings carry `flag_new_duplicates`; 3:
 /// settings carry `retained_fields`, the configuration its suppression salt; 4: the
 /// configuration carries the fields' personal-data classes).
-pub const CONFIG_FORMAT: u8 = 4;
+pub const CONFIG_FORMAT: u8 = 5;
 /// Format version of `person/` values.
 pub const PERSON_FORMAT: u8 = 1;
 /// Format version of `record/` values.

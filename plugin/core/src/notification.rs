@@ -1,0 +1,286 @@
+//! Consent notification settings (Vtiger: "Consent Notification settings govern how the
+//! contacts are informed") and the confirmation mail they lead to.
+//!
+//! The request mail of the daily run and the notice that a restriction was lifted always
+//! go out (the person must be asked; GDPR Art. 18(3) requires the notice). What the
+//! setting `confirm-changes` governs is the confirmation after a change:
+//!
+//! | policy | the person changed it (page: grant, withdraw, stop processing) | recorded by someone else (admin, import, API) |
+//! |---|---|---|
+//! | `never` | no mail | no mail |
+//! | `own-changes` (default) | confirmation | no mail |
+//! | `every-change` | confirmation | confirmation |
+//!
+//! An erasure is never confirmed by mail: the address is gone the moment it is done, and
+//! the page says so instead.
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::calendar::Date;
+use crate::configuration::{Configuration, Settings};
+use crate::consent::ConsentValue;
+use crate::digest::sha256_hex;
+use crate::event::ConsentEvent;
+use crate::mail::{MailMessage, Mailbox};
+use crate::record::RecordRef;
+
+/// Hex digits of the digest kept in a message id.
+const MESSAGE_ID_DIGITS: usize = 32;
+
+/// Which changes a person is sent a confirmation mail about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfirmationPolicy {
+    /// No confirmation mails.
+    Never,
+    /// Changes the person made on the preferences page.
+    #[default]
+    OwnChanges,
+    /// Those, and decisions recorded by an administrator, an import or the API.
+    EveryChange,
+}
+
+/// Who made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOrigin {
+    /// The person, on the preferences page.
+    Person,
+    /// Someone else recorded it (administrator, import, API).
+    Recorded,
+}
+
+impl ConfirmationPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfirmationPolicy::Never => "never",
+            ConfirmationPolicy::OwnChanges => "own-changes",
+            ConfirmationPolicy::EveryChange => "every-change",
+        }
+    }
+
+    /// The policy named `name` (as [`ConfirmationPolicy::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<ConfirmationPolicy> {
+        [
+            ConfirmationPolicy::Never,
+            ConfirmationPolicy::OwnChanges,
+            ConfirmationPolicy::EveryChange,
+        ]
+        .into_iter()
+        .find(|policy| policy.as_str() == name.trim())
+    }
+
+    /// Whether a change made by `origin` is confirmed by mail.
+    pub fn confirms(self, origin: ChangeOrigin) -> bool {
+        match self {
+            ConfirmationPolicy::Never => false,
+            ConfirmationPolicy::OwnChanges => origin == ChangeOrigin::Person,
+            ConfirmationPolicy::EveryChange => true,
+        }
+    }
+}
+
+/// One change a confirmation lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmedChange {
+    /// A consent (by its title) took a new value.
+    Consent { title: String, value: ConsentValue },
+    /// The person asked to stop processing.
+    ProcessingStopped,
+}
+
+impl ConfirmedChange {
+    /// The consent changes `events` made, by the titles of their consents (a consent the
+    /// configuration no longer holds is left out).
+    pub fn of_events(configuration: &Configuration, events: &[ConsentEvent]) -> Vec<Self> {
+        events
+            .iter()
+            .filter_map(|event| {
+                let stored = configuration.consent(event.consent.as_str())?;
+                Some(ConfirmedChange::Consent {
+                    title: stored.definition.title.clone(),
+                    value: event.to,
+                })
+            })
+            .collect()
+    }
+}
+
+/// What a confirmation mail is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct Confirmation<'a> {
+    pub settings: &'a Settings,
+    pub record: &'a RecordRef,
+    pub to: &'a Address,
+    /// The person's name (may be empty).
+    pub name: &'a str,
+    pub changes: &'a [ConfirmedChange],
+    /// A signed preferences link, so the person can undo or change it again.
+    pub link: &'a str,
+    /// When the changes were made (unix ms).
+    pub at: i64,
+}
+
+impl Confirmation<'_> {
+    /// The stable id of this confirmation: the same record, time and changes always give
+    /// the same id, so a call run again queues nothing new.
+    pub fn message_id(&self) -> String {
+        let changes: String = self.changes.iter().map(describe).collect();
+        let digest = sha256_hex(&[
+            b"privacy-guard/change-confirmation\0",
+            self.record.module.as_str().as_bytes(),
+            b"\0",
+            self.record.id.as_bytes(),
+            b"\0",
+            self.at.to_string().as_bytes(),
+            b"\0",
+            changes.as_bytes(),
+        ]);
+        format!(
+            "change-confirmation.{}@{}",
+            &digest[..MESSAGE_ID_DIGITS],
+            self.settings.sender_address().domain()
+        )
+    }
+
+    pub fn to_mail(&self) -> MailMessage {
+        let settings = self.settings;
+        let organisation = settings.organisation();
+        let name = self.name.trim();
+        let mut text = if name.is_empty() {
+            "Hello,\n\n".to_owned()
+        } else {
+            format!("Hello {name},\n\n")
+        };
+        text.push_str(&format!(
+            "on {} (UTC) {organisation} recorded these changes to your privacy choices:\n\n",
+            Date::of_instant(self.at)
+        ));
+        for change in self.changes {
+            text.push_str(&describe(change));
+        }
+        text.push_str(&format!(
+            "\nYou can review and change your choices at any time:\n{}\n\n\
+             If you did not make this change, please reply to this email.\n\n\
+             {}\n{organisation}\n{}\n",
+            self.link,
+            settings.sender_name(),
+            settings.postal_address()
+        ));
+        MailMessage {
+            message_id: self.message_id(),
+            from: Mailbox {
+                address: settings.sender_address().to_string(),
+                name: Some(settings.sender_name().to_owned()),
+            },
+            to: vec![Mailbox {
+                address: self.to.to_string(),
+                name: (!name.is_empty()).then(|| name.to_owned()),
+            }],
+            subject: format!("Your privacy choices at {organisation} were updated"),
+            text_body: text,
+            html_body: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// One line of the list of changes.
+fn describe(change: &ConfirmedChange) -> String {
+    match change {
+        ConfirmedChange::Consent { title, value } => {
+            let said = match value {
+                ConsentValue::Granted => "granted",
+                ConsentValue::NotGranted => "not granted (withdrawn or refused)",
+                ConsentValue::Waiting => "waiting for your answer",
+                ConsentValue::Applicable => "not asked yet",
+                ConsentValue::NotApplicable => "does not apply to you",
+            };
+            format!("- {title}: {said}\n")
+        }
+        ConfirmedChange::ProcessingStopped => {
+            "- You asked us to stop processing your personal data: we keep it stored, \
+             and use it only where the law obliges us to.\n"
+                .to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::tests::settings_input;
+    use crate::record::Module;
+
+    #[test]
+    fn each_policy_confirms_the_changes_its_row_of_the_table_names() {
+        let cases = [
+            (ConfirmationPolicy::Never, ChangeOrigin::Person, false),
+            (ConfirmationPolicy::Never, ChangeOrigin::Recorded, false),
+            (ConfirmationPolicy::OwnChanges, ChangeOrigin::Person, true),
+            (
+                ConfirmationPolicy::OwnChanges,
+                ChangeOrigin::Recorded,
+                false,
+            ),
+            (ConfirmationPolicy::EveryChange, ChangeOrigin::Person, true),
+            (
+                ConfirmationPolicy::EveryChange,
+                ChangeOrigin::Recorded,
+                true,
+            ),
+        ];
+        for (policy, origin, expected) in cases {
+            assert_eq!(policy.confirms(origin), expected, "{policy:?} {origin:?}");
+            assert_eq!(ConfirmationPolicy::parse(policy.as_str()), Some(policy));
+        }
+        assert_eq!(
+            ConfirmationPolicy::default(),
+            ConfirmationPolicy::OwnChanges
+        );
+        assert_eq!(ConfirmationPolicy::parse("always"), None);
+    }
+
+    #[test]
+    fn the_confirmation_lists_every_change_and_its_id_depends_on_them() {
+        let settings = Settings::validate(settings_input()).unwrap();
+        let record = RecordRef::new(Module::Contacts, "42");
+        let to = Address::parse("ada@example.org").unwrap();
+        let changes = [
+            ConfirmedChange::Consent {
+                title: "Newsletter".to_owned(),
+                value: ConsentValue::Granted,
+            },
+            ConfirmedChange::Consent {
+                title: "Phone calls".to_owned(),
+                value: ConsentValue::NotGranted,
+            },
+        ];
+        let confirmation = Confirmation {
+            settings: &settings,
+            record: &record,
+            to: &to,
+            name: "Ada",
+            changes: &changes,
+            link: "https://crm.example.org/preferences/t0ken",
+            at: 1_714_557_600_000,
+        };
+        let mail = confirmation.to_mail();
+        assert!(mail.text_body.starts_with("Hello Ada,"));
+        assert!(mail.text_body.contains("- Newsletter: granted\n"));
+        assert!(mail.text_body.contains("- Phone calls: not granted"));
+        assert!(
+            mail.text_body
+                .contains("https://crm.example.org/preferences/t0ken")
+        );
+        assert!(mail.text_body.contains("2024-05-01"));
+        assert!(mail.text_body.contains(settings.postal_address()));
+        assert_eq!(mail.to[0].address, "ada@example.org");
+        assert_eq!(mail.message_id, confirmation.message_id());
+        let fewer = Confirmation {
+            changes: &changes[..1],
+            ..confirmation
+        };
+        assert_ne!(fewer.message_id(), confirmation.message_id());
+    }
+}
