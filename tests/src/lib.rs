@@ -120,7 +120,7 @@ impl TestHost {
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .and_then(|runtime| Ok(runtime.block_on(read)))
+                    .map(|runtime| runtime.block_on(read))
                     .unwrap_or_else(|error| panic!("runtime: {error}"))
                     .unwrap_or_else(|error| panic!("reading the files of {name}: {error:#}"))
             }
