@@ -1161,6 +1161,9 @@ fn render(
         match rendering {
             Rendering::Send(rendered) => {
                 println!("=== {} ({role}): send", recipient.address);
+                for (name, value) in &rendered.headers {
+                    println!("{name}: {value}");
+                }
                 println!("Subject: {}", rendered.subject);
                 println!("--- text ---");
                 println!("{}", rendered.text_body.trim_end());

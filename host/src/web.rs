@@ -3,8 +3,11 @@
 //! `GET /preferences/{token}` shows the page a signed link opens; `POST` to the same
 //! address applies the choices. `POST /preferences/{token}/stop-processing` restricts
 //! processing (GDPR Art. 18) and `POST /preferences/{token}/erase` erases the person's
-//! data (Art. 17). The token is the only credential, so responses are never
-//! cached or sent on as a referrer.
+//! data (Art. 17). `POST /preferences/{token}/unsubscribe/{consent}` with the body
+//! `List-Unsubscribe=One-Click` is the one-click unsubscription of RFC 8058 (the URL the
+//! `List-Unsubscribe` header of a marketing mail names): it withdraws that consent at once;
+//! a `GET` of it only shows the page. The token is the only credential, so responses are
+//! never cached or sent on as a referrer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +36,10 @@ pub fn router(guard: Arc<Guard>) -> Router {
             post(stop_processing),
         )
         .route("/preferences/{token}/erase", post(erase))
+        .route(
+            "/preferences/{token}/unsubscribe/{consent}",
+            get(unsubscribe_page).post(unsubscribe),
+        )
         .with_state(guard)
 }
 
@@ -140,6 +147,70 @@ fn evidence_of(peer: SocketAddr, headers: &HeaderMap) -> Evidence {
             .and_then(|agent| agent.to_str().ok())
             .map(str::to_owned),
     }
+}
+
+/// The one-click POST body RFC 8058 prescribes.
+const ONE_CLICK: (&str, &str) = ("List-Unsubscribe", "One-Click");
+
+/// RFC 8058 one-click unsubscription: withdraws the consent at once, answering in plain
+/// text (a mail client, not a person, makes the request).
+async fn unsubscribe(
+    State(guard): State<Arc<Guard>>,
+    Path((token, consent)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let one_click = form
+        .iter()
+        .any(|(name, value)| (name.as_str(), value.as_str()) == ONE_CLICK);
+    if !one_click {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "a one-click unsubscription must post List-Unsubscribe=One-Click (RFC 8058)",
+        );
+    }
+    let evidence = evidence_of(peer, &headers);
+    let choice = Choice {
+        consent_id: consent,
+        grant: false,
+    };
+    let outcome = blocking(guard, move |guard| {
+        guard.submit_preferences(&token, &[choice], &evidence)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(_)) => plain(StatusCode::OK, "unsubscribed"),
+        Ok(Err(SubmitError::Link(error))) => plain(link_status(&error), "this link is not valid"),
+        Ok(Err(SubmitError::UnknownConsent(_) | SubmitError::NotChangeable(_))) => {
+            plain(StatusCode::NOT_FOUND, "there is no such subscription")
+        }
+        Ok(Err(SubmitError::ProcessingRestricted)) => plain(
+            StatusCode::CONFLICT,
+            "processing of your data is stopped: nothing is sent to you but what the law requires",
+        ),
+        Err(error) => server_error(&error),
+    }
+}
+
+/// A `GET` of the one-click URL (a person opening it) changes nothing: it shows the page.
+async fn unsubscribe_page(Path((token, _consent)): Path<(String, String)>) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/preferences/{token}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut response = (status, text).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 async fn stop_processing(
