@@ -8,6 +8,7 @@
 pub mod api;
 pub mod capabilities;
 pub mod clock;
+pub mod config;
 pub mod field_encryption;
 pub mod guard;
 pub mod import;
