@@ -42,7 +42,8 @@ pub fn router(guard: Arc<Guard>) -> Router {
 /// `/t/<tenant>/preferences/...`, the default tenant's also under `/preferences/...`; and
 /// the JSON API under `/api/v1` (see [`crate::api`]).
 pub fn app(tenants: Arc<Tenants>) -> Router {
-    let mut app = Router::new().route("/health", get(health));
+    let checked = tenants.clone();
+    let mut app = Router::new().route("/health", get(move || health(checked.clone())));
     if let Some(tenant) = tenants.default_tenant() {
         app = app.merge(preferences(Site {
             guard: tenant.guard.clone(),
@@ -80,8 +81,39 @@ fn preferences(site: Site) -> Router {
         .with_state(site)
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// `200 {"status": "ok", "tenants": {...}}` when every tenant's database answers, `503`
+/// with `"degraded"` and the failing tenants marked `unavailable` otherwise (the cause is
+/// logged, not shown).
+async fn health(tenants: Arc<Tenants>) -> Response {
+    let mut states = serde_json::Map::new();
+    let mut healthy = true;
+    for tenant in tenants.iter() {
+        let guard = tenant.guard.clone();
+        let outcome = tokio::task::spawn_blocking(move || guard.check_health()).await;
+        let state = match outcome {
+            Ok(Ok(())) => "ok",
+            Ok(Err(error)) => {
+                tracing::error!(tenant = %tenant.id, %error, "health check: the database does not answer");
+                "unavailable"
+            }
+            Err(error) => {
+                tracing::error!(tenant = %tenant.id, %error, "health check: the check failed");
+                "unavailable"
+            }
+        };
+        healthy &= state == "ok";
+        states.insert(tenant.id.clone(), state.into());
+    }
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "degraded" },
+        "tenants": states,
+    });
+    (status, Json(body)).into_response()
 }
 
 async fn show_preferences(

@@ -220,6 +220,14 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
     };
     let acme = client(Some(ACME_KEY));
     let globex = client(Some(GLOBEX_KEY));
+    let health = privacy_guard_tests::http_get(&format!("http://{}/health", server.address))
+        .expect("GET /health");
+    assert_eq!(health.status, 200);
+    let health: Value = serde_json::from_str(&health.body).expect("JSON");
+    assert_eq!(
+        health,
+        json!({"status": "ok", "tenants": {"acme": "ok", "globex": "ok"}})
+    );
 
     // Configuration.
     let (status, error) = acme.call("GET", "/api/v1/settings", &[], None);
