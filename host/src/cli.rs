@@ -1023,9 +1023,13 @@ fn enable(guard: &Guard, confirmed: bool) -> anyhow::Result<ExitCode> {
     match guard.enable(confirmed)? {
         Ok(()) => {
             if confirmed {
-                println!("duplicate contacts and leads were flagged (see `privacy-guard dedupe`)");
+                println!(
+                    "contacts and leads sharing an address were de-duplicated (see `privacy-guard dedupe`)"
+                );
             }
-            println!("consents are enabled; the daily consent run sends the first requests");
+            println!(
+                "consents are enabled; the daily consent run sends the first requests at its next scheduled time"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(missing) => {
