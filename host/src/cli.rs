@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use privacy_guard_host::clock::Clock;
+use privacy_guard_host::config::{HostConfig, TenantConfig};
 use privacy_guard_host::contract::configuration::{
     ConditionClause, ConditionOp, ConfirmationPolicy, ConsentDefault, ConsentDefinition,
     ConsentKind, FieldClass, IpPolicy, Prerequisite, Problem, Settings,
@@ -26,6 +27,7 @@ use privacy_guard_host::mail::Transport;
 use privacy_guard_host::runtime::SandboxLimits;
 use privacy_guard_host::schedule::{DailySchedule, period_key};
 use privacy_guard_host::storage::LedgerCheck;
+use privacy_guard_host::tenants::{KeyDigest, Tenant, Tenants};
 
 /// Exit code of `check` when at least one recipient is refused.
 const EXIT_REFUSED: u8 = 3;
@@ -68,6 +70,22 @@ pub struct Arguments {
         default_value = "UTC"
     )]
     time_zone: String,
+    /// A configuration file listing the tenants this host serves (TOML; see
+    /// `host/src/config.rs`). Without one the host serves one tenant from these options.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// The tenant of the configuration file an administrative command works on.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_TENANT")]
+    tenant: Option<String>,
+    /// Digest (`sha256:...`, from `privacy-guard api-key`) of an API key of the single
+    /// tenant served without a configuration file; repeat or separate with commas.
+    #[arg(
+        long = "api-key-digest",
+        global = true,
+        env = "PRIVACY_GUARD_API_KEY_DIGESTS",
+        value_delimiter = ','
+    )]
+    api_key_digests: Vec<String>,
     /// Log format on standard error.
     #[arg(long, global = true, env = "PRIVACY_GUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -217,6 +235,9 @@ enum Command {
     },
     /// Deliver queued mail now.
     Deliver,
+    /// Make a new API key: prints the key (give it to the CRM) and its digest (put it in
+    /// the configuration file or --api-key-digest; the host keeps only digests).
+    ApiKey,
     /// Check the hash chain of the consent event log.
     VerifyEvents,
     /// Create a new key for signing preferences links (older links keep working; running
@@ -367,9 +388,34 @@ pub fn init_logging(format: LogFormat) {
 }
 
 pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
-    let guard = open(&arguments)?;
+    let config = arguments
+        .config
+        .as_deref()
+        .map(HostConfig::load)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    if let Command::ApiKey = arguments.command {
+        return new_api_key();
+    }
+    if let (Command::Serve { listen }, Some(config)) = (&arguments.command, &config) {
+        return serve(open_tenants(&arguments, config)?, *listen);
+    }
+    let tenant = match &config {
+        Some(config) => Some(select_tenant(&arguments, config)?),
+        None => None,
+    };
+    let guard = open(&arguments, tenant)?;
     match arguments.command {
-        Command::Serve { listen } => serve(guard, listen),
+        Command::Serve { listen } => {
+            let digests = arguments
+                .api_key_digests
+                .iter()
+                .map(|digest| KeyDigest::parse(digest))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| anyhow::anyhow!("--api-key-digest: {error}"))?;
+            serve(Tenants::single(Arc::new(guard), digests), listen)
+        }
+        Command::ApiKey => new_api_key(),
         Command::Import { module, file } => import(&guard, &module, &file),
         Command::Settings(settings) => configure_settings(&guard, settings),
         Command::Consent(ConsentCommand::Add {
@@ -538,19 +584,82 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn open(arguments: &Arguments) -> anyhow::Result<Guard> {
-    std::fs::create_dir_all(&arguments.data_dir).with_context(|| {
-        format!(
-            "could not create the data folder {}",
-            arguments.data_dir.display()
-        )
-    })?;
-    let database_url = arguments.database_url.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            arguments.data_dir.join("privacy-guard.db").display()
-        )
-    });
+/// The tenant of the configuration file a command works on: `--tenant`, or the only one.
+fn select_tenant<'c>(
+    arguments: &Arguments,
+    config: &'c HostConfig,
+) -> anyhow::Result<&'c TenantConfig> {
+    let names = || {
+        config
+            .tenants
+            .iter()
+            .map(|tenant| tenant.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &arguments.tenant {
+        Some(id) => config.tenant(id).with_context(|| {
+            format!(
+                "no tenant `{id}` in the configuration; there are: {}",
+                names()
+            )
+        }),
+        None if config.tenants.len() == 1 => Ok(&config.tenants[0]),
+        None => bail!("name the tenant with --tenant (one of: {})", names()),
+    }
+}
+
+/// Opens every tenant of the configuration file.
+fn open_tenants(arguments: &Arguments, config: &HostConfig) -> anyhow::Result<Tenants> {
+    let mut tenants = Tenants::default();
+    for tenant in &config.tenants {
+        let guard = open(arguments, Some(tenant))
+            .with_context(|| format!("tenant `{}` could not be opened", tenant.id))?;
+        let digests = tenant.key_digests().map_err(anyhow::Error::msg)?;
+        tenants
+            .add(Tenant::new(tenant.id.clone(), Arc::new(guard), digests))
+            .map_err(anyhow::Error::msg)?;
+        tracing::info!(tenant = %tenant.id, "tenant opened");
+    }
+    Ok(tenants)
+}
+
+fn new_api_key() -> anyhow::Result<ExitCode> {
+    let mut secret = [0_u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+    let key = format!("pgk_{}", hex::encode(secret));
+    println!("API key (give it to the CRM; it is not stored): {key}");
+    println!(
+        "digest (for api_keys or --api-key-digest): {}",
+        KeyDigest::of_key(&key).to_text()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the host: the single tenant of the command line, or `tenant` of the configuration
+/// file in its own folder (`DATA_DIR/tenants/<id>`), with its own schedule.
+fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyhow::Result<Guard> {
+    let data_dir = match tenant {
+        Some(tenant) => tenant.folder(&arguments.data_dir),
+        None => arguments.data_dir.clone(),
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("could not create the data folder {}", data_dir.display()))?;
+    let database_url = tenant
+        .and_then(|tenant| tenant.database_url.clone())
+        .or_else(|| {
+            // --database-url names one database: it serves the single tenant only.
+            tenant
+                .is_none()
+                .then(|| arguments.database_url.clone())
+                .flatten()
+        })
+        .unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("privacy-guard.db").display()
+            )
+        });
     let clock = match &arguments.now {
         Some(now) => Clock::starting_at(
             chrono::DateTime::parse_from_rfc3339(now)
@@ -563,8 +672,13 @@ fn open(arguments: &Arguments) -> anyhow::Result<Guard> {
         ),
         None => Clock::system(),
     };
-    let schedule = DailySchedule::parse(&arguments.run_at, &arguments.time_zone)
-        .map_err(anyhow::Error::msg)?;
+    let run_at = tenant
+        .and_then(|tenant| tenant.run_at.as_deref())
+        .unwrap_or(&arguments.run_at);
+    let time_zone = tenant
+        .and_then(|tenant| tenant.time_zone.as_deref())
+        .unwrap_or(&arguments.time_zone);
+    let schedule = DailySchedule::parse(run_at, time_zone).map_err(anyhow::Error::msg)?;
     let options = GuardOptions {
         database_url,
         cache_dir: Some(arguments.data_dir.join("cache")),
@@ -574,14 +688,14 @@ fn open(arguments: &Arguments) -> anyhow::Result<Guard> {
             .map_or(ComponentSource::Embedded, ComponentSource::File),
         clock,
         limits: SandboxLimits::default(),
-        transport: Transport::Directory(arguments.data_dir.join("outbox")),
+        transport: Transport::Directory(data_dir.join("outbox")),
         schedule,
     };
     Guard::open(options).context("could not open the host")
 }
 
-fn serve(guard: Guard, listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    let guard = Arc::new(guard);
+fn serve(tenants: Tenants, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    let tenants = Arc::new(tenants);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -589,11 +703,16 @@ fn serve(guard: Guard, listen: SocketAddr) -> anyhow::Result<ExitCode> {
         .context("could not start the server runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("could not listen on {listen}: is another server using it?"))?;
-        tracing::info!(address = %listen, "serving the preferences page at /preferences/{{token}}; health at /health");
-        let scheduler = tokio::spawn(run_schedule(guard.clone()));
-        let app = privacy_guard_host::web::router(guard).into_make_service_with_connect_info::<SocketAddr>();
+        tracing::info!(address = %listen, "serving the preferences pages at /preferences/{{token}} and /t/{{tenant}}/preferences/{{token}}, the JSON API at /api/v1, health at /health");
+        let schedulers: Vec<_> = tenants
+            .iter()
+            .map(|tenant| tokio::spawn(run_schedule(tenant.id.clone(), tenant.guard.clone())))
+            .collect();
+        let app = privacy_guard_host::web::app(tenants).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
-        scheduler.abort();
+        for scheduler in schedulers {
+            scheduler.abort();
+        }
         tracing::info!("stopped");
         anyhow::Ok(())
     })?;
@@ -601,7 +720,7 @@ fn serve(guard: Guard, listen: SocketAddr) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs the daily consent run when due and retries queued mail, every half minute.
-async fn run_schedule(guard: Arc<Guard>) {
+async fn run_schedule(tenant: String, guard: Arc<Guard>) {
     let mut interval = tokio::time::interval(Duration::from_secs(30));
     loop {
         interval.tick().await;
@@ -614,16 +733,16 @@ async fn run_schedule(guard: Arc<Guard>) {
         .await;
         match outcome {
             Ok(Ok((Some(report), _))) => {
-                tracing::info!(period = %report.period, people = report.people, requests = report.requests, "daily consent run finished")
+                tracing::info!(%tenant, period = %report.period, people = report.people, requests = report.requests, "daily consent run finished")
             }
             Ok(Ok((None, Err(error)))) => {
-                tracing::warn!(%error, "mail delivery failed; retrying later")
+                tracing::warn!(%tenant, %error, "mail delivery failed; retrying later")
             }
             Ok(Ok((None, Ok(_)))) => {}
             Ok(Err(error)) => {
-                tracing::error!(error = %format!("{error:#}"), "the scheduled run failed; it is retried at the next tick")
+                tracing::error!(%tenant, error = %format!("{error:#}"), "the scheduled run failed; it is retried at the next tick")
             }
-            Err(error) => tracing::error!(%error, "the scheduler's worker failed"),
+            Err(error) => tracing::error!(%tenant, %error, "the scheduler's worker failed"),
         }
     }
 }
@@ -904,9 +1023,13 @@ fn enable(guard: &Guard, confirmed: bool) -> anyhow::Result<ExitCode> {
     match guard.enable(confirmed)? {
         Ok(()) => {
             if confirmed {
-                println!("duplicate contacts and leads were flagged (see `privacy-guard dedupe`)");
+                println!(
+                    "contacts and leads sharing an address were de-duplicated (see `privacy-guard dedupe`)"
+                );
             }
-            println!("consents are enabled; the daily consent run sends the first requests");
+            println!(
+                "consents are enabled; the daily consent run sends the first requests at its next scheduled time"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(missing) => {
@@ -1161,6 +1284,9 @@ fn render(
         match rendering {
             Rendering::Send(rendered) => {
                 println!("=== {} ({role}): send", recipient.address);
+                for (name, value) in &rendered.headers {
+                    println!("{name}: {value}");
+                }
                 println!("Subject: {}", rendered.subject);
                 println!("--- text ---");
                 println!("{}", rendered.text_body.trim_end());

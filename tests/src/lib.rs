@@ -431,14 +431,19 @@ pub struct WebServer {
 impl WebServer {
     /// Serves the host's routes on an ephemeral loopback port.
     pub fn start(guard: Arc<Guard>) -> anyhow::Result<WebServer> {
+        WebServer::serve(privacy_guard_host::web::router(guard))
+    }
+
+    /// Serves `app` (e.g. [`privacy_guard_host::web::app`] of many tenants) on an
+    /// ephemeral loopback port.
+    pub fn serve(app: axum::Router) -> anyhow::Result<WebServer> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let address = listener.local_addr()?;
-        let app = privacy_guard_host::web::router(guard)
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         runtime.spawn(async move { axum::serve(listener, app).await });
         Ok(WebServer {
             address,
@@ -470,7 +475,29 @@ pub struct Response {
 
 /// `GET url` over a real TCP connection.
 pub fn http_get(url: &str) -> anyhow::Result<Response> {
-    http(url, "GET", None)
+    http_call("GET", url, &[], None)
+}
+
+/// Any request over a real TCP connection: extra header lines, and a body with its
+/// content type.
+pub fn http_call(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> anyhow::Result<Response> {
+    let mut lines = String::new();
+    for (name, value) in headers {
+        lines.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let body = body.map(|(content_type, bytes)| {
+        lines.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            bytes.len()
+        ));
+        bytes
+    });
+    http(url, method, &lines, body)
 }
 
 /// `POST url` with a form body over a real TCP connection.
@@ -480,10 +507,15 @@ pub fn http_post_form(url: &str, form: &[(&str, &str)]) -> anyhow::Result<Respon
         .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
         .collect::<Vec<_>>()
         .join("&");
-    http(url, "POST", Some(body))
+    http_call(
+        "POST",
+        url,
+        &[],
+        Some(("application/x-www-form-urlencoded", body.as_bytes())),
+    )
 }
 
-fn http(url: &str, method: &str, form: Option<String>) -> anyhow::Result<Response> {
+fn http(url: &str, method: &str, headers: &str, body: Option<&[u8]>) -> anyhow::Result<Response> {
     let rest = url.strip_prefix("http://").context("only http:// URLs")?;
     let (authority, path) = rest
         .split_once('/')
@@ -494,17 +526,12 @@ fn http(url: &str, method: &str, form: Option<String>) -> anyhow::Result<Respons
         TcpStream::connect(authority).with_context(|| format!("connecting to {authority}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: privacy-guard-tests/1.0\r\nConnection: close\r\n"
-    );
-    if let Some(form) = &form {
-        request.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            form.len()
-        ));
-    }
-    request.push_str("\r\n");
-    request.push_str(form.as_deref().unwrap_or(""));
-    stream.write_all(request.as_bytes())?;
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: privacy-guard-tests/1.0\r\nConnection: close\r\n{headers}\r\n"
+    )
+    .into_bytes();
+    request.extend_from_slice(body.unwrap_or_default());
+    // A server may answer before reading a body it refuses (e.g. one too large).
+    let _ = stream.write_all(&request);
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let raw = String::from_utf8_lossy(&raw).into_owned();

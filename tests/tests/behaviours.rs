@@ -56,8 +56,18 @@ const BEHAVIOURS: [(&str, Behaviour); 15] = [
     ("15. proof of every change", proof),
 ];
 
+/// Every log line of the suite, host and plugin, at every level.
+static LOGS: std::sync::LazyLock<SharedBuffer> = std::sync::LazyLock::new(SharedBuffer::default);
+
 #[test]
 fn every_behaviour_of_vtigers_privacy_guard_holds_in_the_component() {
+    // Global, not per thread: interest in a log call site is cached process-wide.
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(|| LOGS.clone())
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the suite's log subscriber");
     let outcomes: Vec<(&str, Result<(), String>)> = std::thread::scope(|scope| {
         let running: Vec<_> = BEHAVIOURS
             .iter()
@@ -93,6 +103,31 @@ fn every_behaviour_of_vtigers_privacy_guard_holds_in_the_component() {
 }
 
 // ---- helpers ---------------------------------------------------------------------------
+
+/// Log output captured in memory.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 fn contact(id: &str) -> RecordRef {
     RecordRef {
@@ -1165,6 +1200,14 @@ fn encrypted_fields() {
         "name,email,passport\nAda,ada@example.com,P-UNIQUE-4711\n",
     );
     assert_eq!(field(&guard, &contact("1"), "passport"), "P-UNIQUE-4711");
+    // Everything the host and the plugin logged (captured for the whole suite): the value
+    // never appears there.
+    let logged = LOGS.text();
+    assert!(
+        logged.contains("records changed"),
+        "the logs were captured: {logged}"
+    );
+    assert!(!logged.contains("P-UNIQUE-4711"), "{logged}");
     assert!(
         !contains_bytes(&host.database_bytes(), "P-UNIQUE-4711"),
         "plain text in the database"

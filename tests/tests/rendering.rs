@@ -246,6 +246,23 @@ fn marketing_mail_carries_the_postal_address_and_refused_recipients_get_the_chec
             .expect("HTML")
             .contains(PREFERENCES_URL)
     );
+    // One-click unsubscription (RFC 8058) for the person with the footer, to their own
+    // link and the mail's purpose; nothing for BCC, who has no link.
+    let link = preferences_link(&ada.text_body).expect("link");
+    assert_eq!(
+        ada.headers,
+        [
+            (
+                "List-Unsubscribe".to_owned(),
+                format!("<{link}/unsubscribe/email-marketing>")
+            ),
+            (
+                "List-Unsubscribe-Post".to_owned(),
+                "List-Unsubscribe=One-Click".to_owned()
+            ),
+        ]
+    );
+    assert!(grace.headers.is_empty());
 
     let decisions = guard.check_send(&request, &recipients);
     let reasons = |index: usize| match (&renderings[index], &decisions[index]) {

@@ -111,14 +111,36 @@ impl wit::Guest for Plugin {
                     postal_address: settings.postal_address(),
                 });
                 let rendered = render(&content, obligations.strip_tracking, footer.as_ref());
+                let headers = match (request.class, &request.purpose, &link) {
+                    (MessageClass::Marketing, Some(purpose), Some(link)) => {
+                        one_click_unsubscribe(link, purpose)
+                    }
+                    _ => Vec::new(),
+                };
                 wit::Rendering::Send(wit::RenderedMail {
                     subject: rendered.subject,
                     text_body: rendered.text_body,
                     html_body: rendered.html_body,
+                    headers,
                 })
             })
             .collect()
     }
+}
+
+/// The RFC 8058 one-click unsubscription headers for a marketing mail relying on
+/// `purpose`, for the person whose preferences link is `link`.
+fn one_click_unsubscribe(link: &str, purpose: &str) -> Vec<(String, String)> {
+    vec![
+        (
+            "List-Unsubscribe".to_owned(),
+            format!("<{link}/unsubscribe/{purpose}>"),
+        ),
+        (
+            "List-Unsubscribe-Post".to_owned(),
+            "List-Unsubscribe=One-Click".to_owned(),
+        ),
+    ]
 }
 
 /// Records the ground of an allowed transactional send to a restricted or erased person: a
