@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs everything CI runs: formatting, the whole test suite on SQLite, the integration tests
-# again on PostgreSQL, and lints. The Rust toolchain and the wasm32-wasip2 target come from
+# Runs everything CI runs: formatting, the whole test suite on SQLite, then again on
+# PostgreSQL, and lints. The Rust toolchain and the wasm32-wasip2 target come from
 # rust-toolchain.toml on the first cargo call.
 #
 # PostgreSQL: a throw-away server is started for the run (scripts/postgres.sh: as root it
@@ -15,25 +15,28 @@ step() { printf '\n==> %s\n' "$*"; }
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
+# The tests choose PostgreSQL when this is set: keep it for the second run.
+postgres_url="${PRIVACY_GUARD_TEST_POSTGRES_URL:-}"
+unset PRIVACY_GUARD_TEST_POSTGRES_URL
+
 step "building and running the test suite on SQLite"
 cargo test --workspace --locked
 
-if [ -z "${PRIVACY_GUARD_TEST_POSTGRES_URL:-}" ]; then
+if [ -z "$postgres_url" ]; then
     step "starting a throw-away PostgreSQL server"
     postgres_dir="$(mktemp -d)"
     trap 'scripts/postgres.sh stop "$postgres_dir"; rm -rf "$postgres_dir"' EXIT
     trap 'exit 130' INT TERM
     scripts/postgres.sh start "$postgres_dir"
-    PRIVACY_GUARD_TEST_POSTGRES_URL="$(scripts/postgres.sh url)"
-    export PRIVACY_GUARD_TEST_POSTGRES_URL
+    postgres_url="$(scripts/postgres.sh url)"
 fi
 
-# Only the packages whose tests touch storage (the host's and the black-box tests), chosen
-# by excluding the plugin's: `--workspace` keeps the features of the SQLite run, so its
-# build is reused as it is (`-p` would resolve features anew and rebuild).
-step "running the integration tests on PostgreSQL"
+# The same selection as the SQLite run, so its build is reused as it is: choosing fewer
+# packages (-p, --exclude) resolves dependency features anew and compiles the host a second
+# time, while the plugin's tests, which never touch storage, take well under a second.
+step "running the test suite on PostgreSQL"
 started=$SECONDS
-cargo test --workspace --locked --exclude privacy-guard-core --exclude privacy-guard-plugin
+PRIVACY_GUARD_TEST_POSTGRES_URL="$postgres_url" cargo test --workspace --locked
 echo "PostgreSQL run: $((SECONDS - started)) s"
 
 step "lints (cargo clippy, warnings are errors)"
