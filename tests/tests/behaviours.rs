@@ -723,6 +723,8 @@ fn daily_run() {
             Some(ConsentValue::Waiting)
         );
     }
+    // Waiting under default no erases a data field, but never the address it waits on.
+    assert_eq!(field(&guard, &contact("1"), "email"), "ada@example.com");
     // Running the same day again sends nothing twice.
     let before = host.mails().len();
     guard

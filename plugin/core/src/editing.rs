@@ -14,12 +14,19 @@
 //! A record whose person is restricted, erased or a duplicate is locked: every edit is
 //! refused. An edit that empties a field is always allowed (it keeps nothing); so is any
 //! edit of a record the plugin does not know, or of a module without consents.
+//!
+//! The `email` field is exempt from the table: it is the address the request is sent to
+//! and the answer is proven by, so a data consent over `email` governs what the address
+//! may be used for (the pre-send check refuses the purpose), never whether it is kept or
+//! corrected (a person has the right to have it put right, GDPR Art. 16). Only an erasure
+//! empties it.
 
 use crate::configuration::Configuration;
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::{ConsentId, ConsentKind, StoredDefinition};
 use crate::event::ConsentEvent;
 use crate::person::{PersonSnapshot, PersonStatus};
+use crate::restriction::EMAIL_FIELD;
 
 /// What the table says about a data field while its consent has `value` under `default`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +124,9 @@ pub fn check_edit<'f>(
             refusals.push((field.to_owned(), locked.clone()));
             continue;
         }
+        if field.trim().eq_ignore_ascii_case(EMAIL_FIELD) {
+            continue;
+        }
         let refusal = data_consents_of(configuration, snapshot, field).find_map(|stored| {
             let state = snapshot.state_of(stored.id().as_str())?;
             (FieldRule::of(state.value, state.default) != FieldRule::Editable).then(|| {
@@ -150,7 +160,8 @@ fn data_consents_of<'c>(
 
 /// The data fields whose values `events` require erased: each event that moved a data
 /// consent to a value whose rule is [`FieldRule::LockedErased`] (not granted, or waiting
-/// under default no). Field names as the consents name them, without repeats.
+/// under default no). Field names as the consents name them, without repeats; never
+/// `email` (see the module documentation).
 pub fn fields_to_erase(configuration: &Configuration, events: &[ConsentEvent]) -> Vec<String> {
     let mut fields: Vec<String> = Vec::new();
     for event in events {
@@ -162,7 +173,9 @@ pub fn fields_to_erase(configuration: &Configuration, events: &[ConsentEvent]) -
         };
         if let ConsentKind::Data { field } = &stored.definition.kind {
             let field = field.trim();
-            if !fields.iter().any(|known| known.eq_ignore_ascii_case(field)) {
+            if !field.eq_ignore_ascii_case(EMAIL_FIELD)
+                && !fields.iter().any(|known| known.eq_ignore_ascii_case(field))
+            {
                 fields.push(field.to_owned());
             }
         }
@@ -290,6 +303,48 @@ mod tests {
             );
         }
         assert!(check_edit(None, &configuration, [("phone", "1")]).is_empty());
+    }
+
+    #[test]
+    fn the_email_address_is_never_locked_or_erased_by_a_consent_value() {
+        let mut configuration = Configuration::default();
+        configuration.set_settings(settings_input()).unwrap();
+        configuration
+            .put_consent(definition_input(
+                "email-marketing",
+                "contacts",
+                ConsentKind::Data {
+                    field: "email".to_owned(),
+                },
+            ))
+            .unwrap();
+        let mut snapshot =
+            PersonSnapshot::new(RecordRef::new(Module::Contacts, "1"), "Ada".to_owned());
+        snapshot.consents.push(ConsentState {
+            consent: ConsentId::parse("email-marketing").unwrap(),
+            value: ConsentValue::NotGranted,
+            since: 1,
+            purpose_version: 1,
+            default: ConsentDefault::No,
+        });
+        assert!(
+            check_edit(
+                Some(&snapshot),
+                &configuration,
+                [("email", "ada@new.example")]
+            )
+            .is_empty()
+        );
+        let refused = ConsentEvent {
+            at: 1,
+            consent: ConsentId::parse("email-marketing").unwrap(),
+            from: ConsentValue::Waiting,
+            to: ConsentValue::NotGranted,
+            purpose: PurposeVersion::first("News"),
+            default: ConsentDefault::No,
+            cause: Cause::RecordChange,
+        };
+        assert!(fields_to_erase(&configuration, &[refused]).is_empty());
     }
 
     #[test]
