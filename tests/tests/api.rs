@@ -337,6 +337,11 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
         (status, listed["consents"].as_array().map(Vec::len)),
         (200, Some(2))
     );
+    // Each tenant has its own consents: acme's phone consent is not globex's.
+    let (_, listed) = globex.call("GET", "/api/v1/consents", &[], None);
+    assert_eq!(listed["consents"].as_array().map(Vec::len), Some(1));
+    let (status, _) = globex.call("DELETE", "/api/v1/consents/{id}", &["phone-calls"], None);
+    assert_eq!(status, 404, "globex cannot delete acme's consent");
 
     let (status, ada) = acme.call(
         "GET",
