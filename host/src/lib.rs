@@ -16,6 +16,7 @@ pub mod runtime;
 pub mod schedule;
 pub mod storage;
 pub mod web;
+pub mod worker;
 
 /// The component built together with this host (see `build.rs`).
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("PRIVACY_GUARD_COMPONENT"));

@@ -542,3 +542,164 @@ fn an_administrator_edits_restricts_lifts_erases_and_deletes_consents_from_the_c
     let (_, twice) = cli.fails(&["erase", "contacts/1", "--evidence", "again"]);
     assert!(twice.contains("not erased"), "{twice}");
 }
+
+/// A loopback port nobody listens on: connections are refused at once.
+fn refused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+#[test]
+fn smtp_settings_are_checked_at_start_and_the_password_never_shows() {
+    let cli = Cli::new();
+    let with_password = |arguments: &[&str], password: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_privacy-guard"))
+            .arg("--data-dir")
+            .arg(cli.folder.path())
+            .args(arguments)
+            .env("RUST_LOG", "debug")
+            .env("PRIVACY_GUARD_SMTP_PASSWORD", password)
+            .output()
+            .expect("the binary runs");
+        format!("{}{}", text(&output.stdout), text(&output.stderr))
+    };
+
+    let (_, wrong_scheme) = cli.fails(&["--smtp-url", "http://mail.example.org", "outbox"]);
+    assert!(
+        wrong_scheme.contains("--smtp-url") && wrong_scheme.contains("not an SMTP URL"),
+        "{wrong_scheme}"
+    );
+    let (_, in_url) = cli.fails(&[
+        "--smtp-url",
+        "smtp://mailer:hunter2-secret@mail.example.org",
+        "outbox",
+    ]);
+    assert!(in_url.contains("contains a password"), "{in_url}");
+    assert!(!in_url.contains("hunter2-secret"), "{in_url}");
+    let (_, no_password) = cli.fails(&["--smtp-url", "smtp://mailer@mail.example.org", "outbox"]);
+    assert!(no_password.contains("no SMTP password"), "{no_password}");
+    let (_, bad_security) = cli.fails(&[
+        "--smtp-url",
+        "smtp://mail.example.org?security=ssl",
+        "outbox",
+    ]);
+    assert!(bad_security.contains("security=starttls"), "{bad_security}");
+
+    let plain = with_password(
+        &[
+            "--smtp-url",
+            "smtp://mailer@127.0.0.1?security=none",
+            "outbox",
+        ],
+        "hunter2-secret",
+    );
+    assert!(plain.contains("unencrypted"), "{plain}");
+    let no_server = with_password(&["outbox"], "hunter2-secret");
+    assert!(no_server.contains("no SMTP server"), "{no_server}");
+    let empty_file = cli.write("password.txt", "\n");
+    let (_, empty) = cli.fails(&[
+        "--smtp-url",
+        "smtp://mailer@mail.example.org",
+        "--smtp-password-file",
+        &empty_file,
+        "outbox",
+    ]);
+    assert!(empty.contains("is empty"), "{empty}");
+    // Accepted settings, logged at debug level: the password is nowhere.
+    let accepted = with_password(
+        &["--smtp-url", "smtp://mailer@127.0.0.1", "outbox"],
+        "hunter2-secret",
+    );
+    assert!(
+        accepted.contains("0 message(s) not delivered"),
+        "{accepted}"
+    );
+    assert!(!accepted.contains("hunter2-secret"), "{accepted}");
+}
+
+#[test]
+fn mail_for_an_unreachable_smtp_server_waits_in_the_outbox_for_its_next_attempt() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "settings",
+        "--sender-address",
+        "privacy@example.org",
+        "--sender-name",
+        "Example Privacy",
+        "--organisation",
+        "Example Ltd",
+        "--postal-address",
+        "1 Example Street, Berlin",
+    ]);
+    cli.ok(&[
+        "consent",
+        "add",
+        "--id",
+        "news",
+        "--kind",
+        "data:email",
+        "--title",
+        "News",
+        "--purpose",
+        "Our newsletter.",
+    ]);
+    cli.ok(&["enable", "--confirm-deduplication"]);
+    let contacts = cli.write("contacts.csv", "firstname,email\nAda,ada@example.com\n");
+    cli.ok(&["import", &contacts]);
+
+    let url = format!(
+        "smtp://127.0.0.1:{}?security=none&timeout=2",
+        refused_port()
+    );
+    let run = cli.ok(&["--smtp-url", &url, "run-daily"]);
+    assert!(
+        run.contains("1 request(s) sent") && run.contains("0 mail(s) delivered"),
+        "{run}"
+    );
+    assert_eq!(
+        cli.outbox_files(),
+        0,
+        "no .eml file when an SMTP server is set"
+    );
+    let outbox = cli.ok(&["--smtp-url", &url, "outbox"]);
+    assert!(
+        outbox.contains("next attempt 2026-12-01T10:31:00Z")
+            && outbox.contains("1 attempt(s)")
+            && outbox.contains("cannot take mail now")
+            && outbox.contains("1 message(s) not delivered, 0 failed"),
+        "{outbox}"
+    );
+    assert!(!outbox.contains("ada@example.com"), "{outbox}");
+    // Nothing is due yet: `deliver` tries nothing and says the mail is still queued.
+    let deliver = cli.ok(&["--smtp-url", &url, "deliver"]);
+    assert!(
+        deliver.contains("delivered 0 message(s)") && deliver.contains("still queued"),
+        "{deliver}"
+    );
+
+    // Once due, a failed attempt is an error naming the server; the mail still waits.
+    let output = Command::new(env!("CARGO_BIN_EXE_privacy-guard"))
+        .arg("--data-dir")
+        .arg(cli.folder.path())
+        .args([
+            "--now",
+            "2026-12-01T10:32:00Z",
+            "--smtp-url",
+            &url,
+            "deliver",
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs");
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("mail delivery stopped") && stderr.contains("127.0.0.1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ada@example.com"), "{stderr}");
+    assert!(
+        cli.ok(&["--smtp-url", &url, "outbox"])
+            .contains("2 attempt(s)")
+    );
+}

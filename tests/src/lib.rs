@@ -1,6 +1,7 @@
 //! Helpers shared by the black-box tests: a host on a real SQLite file in a temporary
-//! folder, a manual clock, the `.eml` outbox read back, and a real HTTP server with a
-//! small client to drive the preferences page over TCP.
+//! folder, a manual clock, the `.eml` outbox read back, a real SMTP server (aiosmtpd) whose
+//! mail is read back the same way, and a real HTTP server with a small client to drive the
+//! preferences page over TCP.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -15,10 +16,13 @@ use privacy_guard_host::contract::configuration::{
     ConfirmationPolicy, ConsentDefault, ConsentDefinition, ConsentKind, IpPolicy, Settings,
 };
 use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
-use privacy_guard_host::mail::Transport;
+use privacy_guard_host::mail::{RetryPolicy, Transport};
 use privacy_guard_host::runtime::SandboxLimits;
 use privacy_guard_host::schedule::DailySchedule;
 use privacy_guard_host::storage::UnitOfWork;
+
+mod smtp_server;
+pub use smtp_server::SmtpServer;
 
 /// Parses an RFC 3339 instant; panics on a typo in a test.
 pub fn instant(text: &str) -> DateTime<Utc> {
@@ -32,15 +36,21 @@ pub struct TestHost {
     pub folder: tempfile::TempDir,
     pub clock: Clock,
     pub limits: SandboxLimits,
+    /// Where mail goes: the folder's `outbox/` unless a test sets an SMTP server.
+    pub transport: Transport,
+    pub retry: RetryPolicy,
 }
 
 impl TestHost {
     /// A new, empty host folder whose clock stands at `now`.
     pub fn new(now: &str) -> TestHost {
+        let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}"));
         TestHost {
-            folder: tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}")),
+            transport: Transport::Directory(folder.path().join("outbox")),
+            folder,
             clock: Clock::manual(instant(now)),
             limits: SandboxLimits::default(),
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -60,7 +70,8 @@ impl TestHost {
             component: ComponentSource::Embedded,
             clock: self.clock.clone(),
             limits: self.limits.clone(),
-            transport: Transport::Directory(self.outbox()),
+            transport: self.transport.clone(),
+            retry: self.retry,
             schedule: DailySchedule::default(),
         };
         Ok(Guard::open(options)?)
@@ -189,7 +200,7 @@ pub fn read_outbox(folder: &Path) -> Vec<Mail> {
     files.into_iter().map(|file| parse_mail(&file)).collect()
 }
 
-fn parse_mail(file: &Path) -> Mail {
+pub(crate) fn parse_mail(file: &Path) -> Mail {
     let raw =
         std::fs::read(file).unwrap_or_else(|error| panic!("reading {}: {error}", file.display()));
     let message = mail_parser::MessageParser::default()
