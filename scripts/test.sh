@@ -9,6 +9,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
+step "tools for the SMTP tests (aiosmtpd, openssl; installed only when missing)"
+./scripts/smtp-test-tools.sh
+
 step "building and running the test suite"
 cargo test --workspace --locked
 

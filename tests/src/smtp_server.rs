@@ -76,6 +76,11 @@ impl SmtpServer {
         Ok(self)
     }
 
+    /// Adds `aiosmtpd` options (e.g. `--tlscert`) for the next [`SmtpServer::restart`].
+    pub fn add_arguments(&mut self, arguments: Vec<OsString>) {
+        self.extra_arguments.extend(arguments);
+    }
+
     /// The folder the server runs in (for certificates and the like).
     pub fn folder(&self) -> &Path {
         self.folder.path()
@@ -222,7 +227,7 @@ fn python_with_aiosmtpd() -> anyhow::Result<OsString> {
                 .map(|python| python.to_string_lossy().into_owned())
                 .collect();
             Err(format!(
-                "no Python with aiosmtpd was found (tried {}): the SMTP tests need a real aiosmtpd server. Install it with `apt-get install python3-aiosmtpd` or `python3 -m pip install aiosmtpd==1.4.6` (./scripts/aiosmtpd.sh does it, and ./scripts/test.sh runs that), or point PRIVACY_GUARD_TEST_PYTHON at a Python that has it",
+                "no Python with aiosmtpd was found (tried {}): the SMTP tests need a real aiosmtpd server. Install it with `apt-get install python3-aiosmtpd` or `python3 -m pip install aiosmtpd==1.4.6` (./scripts/smtp-test-tools.sh does it, and ./scripts/test.sh runs that), or point PRIVACY_GUARD_TEST_PYTHON at a Python that has it",
                 tried.join(", ")
             ))
         })

@@ -3,7 +3,8 @@
 //! Message-ID and link; the plugin's headers survive; a server that is down makes mail wait
 //! with a doubling backoff on the host's clock and then deliver exactly once; a permanent
 //! rejection fails the mail at once; the delivery worker retries on its own and stops
-//! cleanly; STARTTLS and TLS work with the server's certificate authority.
+//! cleanly; STARTTLS and TLS work with the server's certificate authority, and so does a
+//! login, whose refusal keeps the mail waiting.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -687,4 +688,98 @@ fn starttls_and_tls_connections_deliver_with_the_servers_certificate_authority()
         assert_eq!(only_undelivered(&guard).attempts, 1, "{security}");
         assert_eq!(server.mails().len(), 1, "{security}: nothing more arrived");
     }
+}
+
+/// An aiosmtpd handler that takes mail only after a login (AUTH PLAIN, which aiosmtpd
+/// offers only over TLS) as `mailer@example.org` with the password `correct horse`.
+const LOGIN_HANDLER: &str = r#"
+import base64
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult
+
+class LoginRequired(Mailbox):
+    async def auth_PLAIN(self, server, args):
+        if len(args) < 2:
+            return AuthResult(success=False, handled=False)
+        parts = base64.b64decode(args[1]).split(b"\0")
+        ok = len(parts) == 3 and parts[1] == b"mailer@example.org" and parts[2] == b"correct horse"
+        return AuthResult(success=ok, handled=False)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        return "250 OK"
+"#;
+
+#[test]
+fn a_login_over_starttls_delivers_and_a_refused_login_keeps_the_mail_waiting() {
+    capture_logs();
+    let mut server = SmtpServer::start_with_handler(LOGIN_HANDLER, "LoginRequired")
+        .unwrap_or_else(|error| panic!("{error:#}"));
+    // The server's folder also holds its certificate; aiosmtpd offers STARTTLS with it.
+    make_certificates(server.folder());
+    server.add_arguments(vec![
+        "--tlscert".into(),
+        server.folder().join("server.pem").into(),
+        "--tlskey".into(),
+        server.folder().join("server.key").into(),
+    ]);
+    server.restart().expect("the SMTP server starts with TLS");
+    let url = format!(
+        "smtp://mailer%40example.org@127.0.0.1:{}?security=starttls&timeout=5&ca_file={}",
+        server.port,
+        server.folder().join("ca.pem").display()
+    );
+    let queued = |guard: &Guard, id: &str| {
+        queue(
+            guard,
+            QueuedMail {
+                message_id: id.into(),
+                from: MailboxRow {
+                    address: "privacy@example.org".into(),
+                    name: None,
+                },
+                to: vec![MailboxRow {
+                    address: "ada@example.com".into(),
+                    name: None,
+                }],
+                subject: "after a login".into(),
+                text_body: "Hello".into(),
+                html_body: None,
+                headers: Vec::new(),
+            },
+        )
+    };
+
+    let mut host = TestHost::new(RUN);
+    host.transport =
+        Transport::Smtp(SmtpSettings::from_url(&url, Some("correct horse".into())).expect("URL"));
+    let guard = host.open().expect("host opens");
+    queued(&guard, "login-1@example.org");
+    assert_eq!(guard.deliver_mail().expect("deliver").delivered, 1);
+    assert_eq!(server.mails().len(), 1);
+
+    // A wrong password is the server's refusal, not the mail's: it waits, it is not failed.
+    let mut wrong = TestHost::new(RUN);
+    wrong.transport =
+        Transport::Smtp(SmtpSettings::from_url(&url, Some("wrong horse".into())).expect("URL"));
+    let guard = wrong.open().expect("host opens");
+    queued(&guard, "login-2@example.org");
+    let error = guard
+        .deliver_mail()
+        .expect_err("the login is refused")
+        .to_string();
+    assert!(
+        error.contains("535") && error.contains("login was refused"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("wrong horse") && !error.contains("mailer@"),
+        "{error}"
+    );
+    let waiting = only_undelivered(&guard);
+    assert_eq!((waiting.attempts, waiting.failed_at), (1, None));
+    assert_eq!(server.mails().len(), 1);
+    assert!(!logs().contains("horse"), "no password in the logs");
 }
