@@ -86,6 +86,10 @@ pub enum SmtpSettingsError {
         "`{0}` is not an SMTP URL: write smtp://[USER@]HOST[:PORT][?security=starttls|tls|none]"
     )]
     NotSmtp(String),
+    #[error(
+        "the SMTP URL does not start with smtp://: write smtp://[USER@]HOST[:PORT][?security=starttls|tls|none]"
+    )]
+    NoScheme,
     #[error("write smtp://HOST?security=tls for TLS from the first byte (SMTPS), not smtps://")]
     SmtpsScheme,
     #[error(
@@ -140,8 +144,11 @@ impl SmtpSettings {
             if url.starts_with("smtps://") {
                 return Err(SmtpSettingsError::SmtpsScheme);
             }
-            let scheme = url.split_once("://").map_or(url, |(scheme, _)| scheme);
-            return Err(SmtpSettingsError::NotSmtp(format!("{scheme}://")));
+            return Err(match url.split_once("://") {
+                Some((scheme, _)) => SmtpSettingsError::NotSmtp(format!("{scheme}://")),
+                // Not echoed: without a scheme it may hold anything, a password included.
+                None => SmtpSettingsError::NoScheme,
+            });
         };
         let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (authority, path) = location.split_once('/').unwrap_or((location, ""));
@@ -519,7 +526,7 @@ mod tests {
     fn mistakes_are_named_without_repeating_the_url() {
         let cases = [
             ("http://mail.example.org", "`http://` is not an SMTP URL"),
-            ("mail.example.org", "`mail.example.org` is not an SMTP URL"),
+            ("mail.example.org", "does not start with smtp://"),
             ("smtps://mail.example.org", "write smtp://HOST?security=tls"),
             ("smtp://", "names no server"),
             ("smtp://mail.example.org:99999", "`99999` is not a port"),
