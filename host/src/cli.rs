@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use privacy_guard_host::clock::Clock;
+use privacy_guard_host::config::{HostConfig, TenantConfig};
 use privacy_guard_host::contract::configuration::{
     ConditionClause, ConditionOp, ConfirmationPolicy, ConsentDefault, ConsentDefinition,
     ConsentKind, FieldClass, IpPolicy, Prerequisite, Problem, Settings,
@@ -27,7 +28,9 @@ use privacy_guard_host::mail::{RetryPolicy, Transport};
 use privacy_guard_host::runtime::SandboxLimits;
 use privacy_guard_host::schedule::{DailySchedule, period_key};
 use privacy_guard_host::storage::LedgerCheck;
+use privacy_guard_host::tenants::{KeyDigest, Tenant, Tenants};
 use privacy_guard_host::worker;
+use tracing::Instrument;
 
 /// Exit code of `check` when at least one recipient is refused.
 const EXIT_REFUSED: u8 = 3;
@@ -84,6 +87,22 @@ pub struct Arguments {
     /// between attempts starts at 1 minute and doubles up to 1 hour.
     #[arg(long, global = true, env = "PRIVACY_GUARD_DELIVERY_ATTEMPTS", default_value_t = RetryPolicy::default().attempts, value_parser = clap::value_parser!(u32).range(1..=1000))]
     delivery_attempts: u32,
+    /// A configuration file listing the tenants this host serves (TOML; see
+    /// `host/src/config.rs`). Without one the host serves one tenant from these options.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// The tenant of the configuration file an administrative command works on.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_TENANT")]
+    tenant: Option<String>,
+    /// Digest (`sha256:...`, from `privacy-guard api-key`) of an API key of the single
+    /// tenant served without a configuration file; repeat or separate with commas.
+    #[arg(
+        long = "api-key-digest",
+        global = true,
+        env = "PRIVACY_GUARD_API_KEY_DIGESTS",
+        value_delimiter = ','
+    )]
+    api_key_digests: Vec<String>,
     /// Log format on standard error.
     #[arg(long, global = true, env = "PRIVACY_GUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -243,6 +262,9 @@ enum Command {
     },
     /// List mail not delivered yet: waiting for its next attempt, or failed.
     Outbox,
+    /// Make a new API key: prints the key (give it to the CRM) and its digest (put it in
+    /// the configuration file or --api-key-digest; the host keeps only digests).
+    ApiKey,
     /// Check the hash chain of the consent event log.
     VerifyEvents,
     /// Create a new key for signing preferences links (older links keep working; running
@@ -393,12 +415,52 @@ pub fn init_logging(format: LogFormat) {
 }
 
 pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
-    let guard = open(&arguments)?;
+    let config = arguments
+        .config
+        .as_deref()
+        .map(HostConfig::load)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    if let Command::ApiKey = arguments.command {
+        return new_api_key();
+    }
+    if let (
+        Command::Serve {
+            listen,
+            delivery_interval,
+        },
+        Some(config),
+    ) = (&arguments.command, &config)
+    {
+        return serve(
+            open_tenants(&arguments, config)?,
+            *listen,
+            Duration::from_secs(*delivery_interval),
+        );
+    }
+    let tenant = match &config {
+        Some(config) => Some(select_tenant(&arguments, config)?),
+        None => None,
+    };
+    let guard = open(&arguments, tenant)?;
     match arguments.command {
         Command::Serve {
             listen,
             delivery_interval,
-        } => serve(guard, listen, Duration::from_secs(delivery_interval)),
+        } => {
+            let digests = arguments
+                .api_key_digests
+                .iter()
+                .map(|digest| KeyDigest::parse(digest))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| anyhow::anyhow!("--api-key-digest: {error}"))?;
+            serve(
+                Tenants::single(Arc::new(guard), digests),
+                listen,
+                Duration::from_secs(delivery_interval),
+            )
+        }
+        Command::ApiKey => new_api_key(),
         Command::Import { module, file } => import(&guard, &module, &file),
         Command::Settings(settings) => configure_settings(&guard, settings),
         Command::Consent(ConsentCommand::Add {
@@ -561,19 +623,82 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn open(arguments: &Arguments) -> anyhow::Result<Guard> {
-    std::fs::create_dir_all(&arguments.data_dir).with_context(|| {
-        format!(
-            "could not create the data folder {}",
-            arguments.data_dir.display()
-        )
-    })?;
-    let database_url = arguments.database_url.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            arguments.data_dir.join("privacy-guard.db").display()
-        )
-    });
+/// The tenant of the configuration file a command works on: `--tenant`, or the only one.
+fn select_tenant<'c>(
+    arguments: &Arguments,
+    config: &'c HostConfig,
+) -> anyhow::Result<&'c TenantConfig> {
+    let names = || {
+        config
+            .tenants
+            .iter()
+            .map(|tenant| tenant.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &arguments.tenant {
+        Some(id) => config.tenant(id).with_context(|| {
+            format!(
+                "no tenant `{id}` in the configuration; there are: {}",
+                names()
+            )
+        }),
+        None if config.tenants.len() == 1 => Ok(&config.tenants[0]),
+        None => bail!("name the tenant with --tenant (one of: {})", names()),
+    }
+}
+
+/// Opens every tenant of the configuration file.
+fn open_tenants(arguments: &Arguments, config: &HostConfig) -> anyhow::Result<Tenants> {
+    let mut tenants = Tenants::default();
+    for tenant in &config.tenants {
+        let guard = open(arguments, Some(tenant))
+            .with_context(|| format!("tenant `{}` could not be opened", tenant.id))?;
+        let digests = tenant.key_digests().map_err(anyhow::Error::msg)?;
+        tenants
+            .add(Tenant::new(tenant.id.clone(), Arc::new(guard), digests))
+            .map_err(anyhow::Error::msg)?;
+        tracing::info!(tenant = %tenant.id, "tenant opened");
+    }
+    Ok(tenants)
+}
+
+fn new_api_key() -> anyhow::Result<ExitCode> {
+    let mut secret = [0_u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+    let key = format!("pgk_{}", hex::encode(secret));
+    println!("API key (give it to the CRM; it is not stored): {key}");
+    println!(
+        "digest (for api_keys or --api-key-digest): {}",
+        KeyDigest::of_key(&key).to_text()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the host: the single tenant of the command line, or `tenant` of the configuration
+/// file in its own folder (`DATA_DIR/tenants/<id>`), with its own schedule.
+fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyhow::Result<Guard> {
+    let data_dir = match tenant {
+        Some(tenant) => tenant.folder(&arguments.data_dir),
+        None => arguments.data_dir.clone(),
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("could not create the data folder {}", data_dir.display()))?;
+    let database_url = tenant
+        .and_then(|tenant| tenant.database_url.clone())
+        .or_else(|| {
+            // --database-url names one database: it serves the single tenant only.
+            tenant
+                .is_none()
+                .then(|| arguments.database_url.clone())
+                .flatten()
+        })
+        .unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("privacy-guard.db").display()
+            )
+        });
     let clock = match &arguments.now {
         Some(now) => Clock::starting_at(
             chrono::DateTime::parse_from_rfc3339(now)
@@ -586,8 +711,13 @@ fn open(arguments: &Arguments) -> anyhow::Result<Guard> {
         ),
         None => Clock::system(),
     };
-    let schedule = DailySchedule::parse(&arguments.run_at, &arguments.time_zone)
-        .map_err(anyhow::Error::msg)?;
+    let run_at = tenant
+        .and_then(|tenant| tenant.run_at.as_deref())
+        .unwrap_or(&arguments.run_at);
+    let time_zone = tenant
+        .and_then(|tenant| tenant.time_zone.as_deref())
+        .unwrap_or(&arguments.time_zone);
+    let schedule = DailySchedule::parse(run_at, time_zone).map_err(anyhow::Error::msg)?;
     let options = GuardOptions {
         database_url,
         cache_dir: Some(arguments.data_dir.join("cache")),
@@ -597,7 +727,7 @@ fn open(arguments: &Arguments) -> anyhow::Result<Guard> {
             .map_or(ComponentSource::Embedded, ComponentSource::File),
         clock,
         limits: SandboxLimits::default(),
-        transport: transport(arguments)?,
+        transport: transport(arguments, &data_dir, tenant)?,
         retry: RetryPolicy {
             attempts: arguments.delivery_attempts,
             ..RetryPolicy::default()
@@ -607,8 +737,42 @@ fn open(arguments: &Arguments) -> anyhow::Result<Guard> {
     Guard::open(options).context("could not open the host")
 }
 
-/// The SMTP server from --smtp-url with its password, or the outbox folder.
-fn transport(arguments: &Arguments) -> anyhow::Result<Transport> {
+/// Where `tenant`'s mail goes: the tenant's own SMTP server (`smtp_url` in the
+/// configuration file, the password from the environment variable `smtp_password_env`
+/// names), else the host's (--smtp-url with its password), else `.eml` files in the
+/// tenant's outbox folder (`data_dir/outbox`).
+fn transport(
+    arguments: &Arguments,
+    data_dir: &Path,
+    tenant: Option<&TenantConfig>,
+) -> anyhow::Result<Transport> {
+    if let Some(tenant) = tenant
+        && let Some(url) = &tenant.smtp_url
+    {
+        let password = tenant
+            .smtp_password_env
+            .as_deref()
+            .map(|variable| {
+                std::env::var(variable)
+                    .ok()
+                    .filter(|password| !password.is_empty())
+                    .with_context(|| {
+                        format!(
+                            "tenant `{}`: the environment variable {variable} (smtp_password_env) holds no SMTP password",
+                            tenant.id
+                        )
+                    })
+            })
+            .transpose()?;
+        let settings = SmtpSettings::from_url(url, password).with_context(|| {
+            format!(
+                "tenant `{}`: the SMTP settings (smtp_url, password from smtp_password_env) are not valid",
+                tenant.id
+            )
+        })?;
+        tracing::debug!(tenant = %tenant.id, server = %settings.server(), security = ?settings.security, "the tenant's mail goes through its own SMTP server");
+        return Ok(Transport::Smtp(settings));
+    }
     let from_environment = std::env::var("PRIVACY_GUARD_SMTP_PASSWORD")
         .ok()
         .filter(|password| !password.is_empty());
@@ -638,7 +802,7 @@ fn transport(arguments: &Arguments) -> anyhow::Result<Transport> {
                 "an SMTP password is given but no SMTP server: set --smtp-url (PRIVACY_GUARD_SMTP_URL) too"
             );
         }
-        return Ok(Transport::Directory(arguments.data_dir.join("outbox")));
+        return Ok(Transport::Directory(data_dir.join("outbox")));
     };
     let settings = SmtpSettings::from_url(url, password).context(
         "the SMTP settings (--smtp-url / PRIVACY_GUARD_SMTP_URL, password from PRIVACY_GUARD_SMTP_PASSWORD or --smtp-password-file) are not valid",
@@ -710,11 +874,11 @@ fn list_outbox(guard: &Guard) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(
-    guard: Guard,
+    tenants: Tenants,
     listen: SocketAddr,
     delivery_interval: Duration,
 ) -> anyhow::Result<ExitCode> {
-    let guard = Arc::new(guard);
+    let tenants = Arc::new(tenants);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -722,17 +886,31 @@ fn serve(
         .context("could not start the server runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("could not listen on {listen}: is another server using it?"))?;
-        tracing::info!(address = %listen, "serving the preferences page at /preferences/{{token}}; health at /health");
+        tracing::info!(address = %listen, "serving the preferences pages at /preferences/{{token}} and /t/{{tenant}}/preferences/{{token}}, the JSON API at /api/v1, health at /health");
+        // Each tenant has its scheduler and its delivery worker; their logs carry the tenant.
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let scheduler = tokio::spawn(run_schedule(guard.clone(), stopped.clone()));
-        let delivery = tokio::spawn(worker::deliver_periodically(guard.clone(), delivery_interval, stopped));
-        let app = privacy_guard_host::web::router(guard).into_make_service_with_connect_info::<SocketAddr>();
+        let mut background = Vec::new();
+        for tenant in tenants.iter() {
+            let span = tracing::info_span!("tenant", tenant = %tenant.id);
+            background.push((
+                "scheduler",
+                tenant.id.clone(),
+                tokio::spawn(run_schedule(tenant.guard.clone(), stopped.clone()).instrument(span.clone())),
+            ));
+            background.push((
+                "delivery worker",
+                tenant.id.clone(),
+                tokio::spawn(worker::deliver_periodically(tenant.guard.clone(), delivery_interval, stopped.clone()).instrument(span)),
+            ));
+        }
+        drop(stopped);
+        let app = privacy_guard_host::web::app(tenants).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed");
-        // Requests are done; let the scheduler and the delivery worker finish their pass.
+        // Requests are done; let every scheduler and delivery worker finish its pass.
         stop.send_replace(true);
-        for (name, task) in [("scheduler", scheduler), ("delivery worker", delivery)] {
+        for (name, tenant, task) in background {
             if let Err(error) = task.await {
-                tracing::error!(%error, task = name, "a background task failed while stopping");
+                tracing::error!(%error, task = name, %tenant, "a background task failed while stopping");
             }
         }
         served?;
@@ -1033,9 +1211,13 @@ fn enable(guard: &Guard, confirmed: bool) -> anyhow::Result<ExitCode> {
     match guard.enable(confirmed)? {
         Ok(()) => {
             if confirmed {
-                println!("duplicate contacts and leads were flagged (see `privacy-guard dedupe`)");
+                println!(
+                    "contacts and leads sharing an address were de-duplicated (see `privacy-guard dedupe`)"
+                );
             }
-            println!("consents are enabled; the daily consent run sends the first requests");
+            println!(
+                "consents are enabled; the daily consent run sends the first requests at its next scheduled time"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(missing) => {

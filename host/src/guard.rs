@@ -984,6 +984,11 @@ impl Guard {
         ))?)
     }
 
+    /// Whether the host can reach its database (for health checks).
+    pub fn check_health(&self) -> Result<(), GuardError> {
+        Ok(self.block_on(self.database().refresh())?)
+    }
+
     /// Checks the event log's hash chain.
     pub fn verify_ledger(&self) -> Result<LedgerCheck, GuardError> {
         Ok(self.block_on(self.database().verify_ledger())?)

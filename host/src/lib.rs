@@ -5,8 +5,10 @@
 //! Start at [`guard::Guard`]: it puts the pieces together. The host knows the plugin only
 //! through `wit/`; [`contract`] re-exports the WIT types its API speaks.
 
+pub mod api;
 pub mod capabilities;
 pub mod clock;
+pub mod config;
 pub mod field_encryption;
 pub mod guard;
 pub mod import;
@@ -15,6 +17,7 @@ pub mod mail;
 pub mod runtime;
 pub mod schedule;
 pub mod storage;
+pub mod tenants;
 pub mod web;
 pub mod worker;
 

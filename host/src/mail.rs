@@ -6,6 +6,12 @@
 //! (a crash after the server accepted it and before that was recorded) is recognisable.
 //! A file that already exists is recorded as delivered, not written again.
 //!
+//! Delivery is at most once per message id across host processes: a process delivers
+//! only mail it has claimed ([`Database::claim_pending_mail`]), so two processes sharing
+//! a database never both deliver a message. Recording what became of a mail (delivered,
+//! waiting, failed) releases its claim; a process that dies while delivering leaves its
+//! claims to lapse after [`CLAIM_LEASE`].
+//!
 //! A failed attempt that is worth repeating (the server deferred the mail, could not be
 //! reached, timed out) makes the mail wait, the wait doubling at each attempt up to a
 //! limit ([`RetryPolicy`]); after the last attempt, or at once when the server rejected
@@ -25,6 +31,10 @@ use crate::storage::{Database, MailboxRow, OutboxEntry, QueuedMail, StorageError
 
 /// Mails delivered per database round trip.
 const DELIVERY_BATCH: u32 = 200;
+
+/// How long a claim on queued mail keeps other host processes off it. A process that dies
+/// while delivering leaves its claimed mail to the others after this long.
+const CLAIM_LEASE: Duration = Duration::from_secs(10 * 60);
 
 /// Where mail goes.
 #[derive(Debug, Clone)]
@@ -130,6 +140,8 @@ pub struct Outbox {
     database: Database,
     sender: Sender,
     retry: RetryPolicy,
+    /// Who this outbox is when claiming mail: unique per host process.
+    claimant: String,
     /// One delivery pass at a time in this process, so no two passes send the same mail.
     pass: tokio::sync::Mutex<()>,
 }
@@ -139,6 +151,7 @@ impl std::fmt::Debug for Outbox {
         formatter
             .debug_struct("Outbox")
             .field("retry", &self.retry)
+            .field("claimant", &self.claimant)
             .finish_non_exhaustive()
     }
 }
@@ -159,31 +172,52 @@ impl Outbox {
             database,
             sender,
             retry,
+            claimant: uuid::Uuid::now_v7().simple().to_string(),
             pass: tokio::sync::Mutex::new(()),
         })
     }
 
     /// Delivers every mail due at `now`. A mail that cannot be delivered waits for its
     /// next attempt or is marked failed; the others still go. When nothing can go (the
-    /// server is unreachable) the due mail waits and the error is returned.
+    /// server is unreachable) the due mail waits and the error is returned. Only mail this
+    /// process claimed is delivered; claims the pass leaves (it stopped early) are
+    /// released for the next delivery, here or in another host process.
     pub async fn deliver_pending(&self, now: i64) -> Result<DeliveryReport, DeliveryError> {
         let _pass = self.pass.lock().await;
         let mut report = DeliveryReport::default();
+        let result = self.deliver_claimed(now, &mut report).await;
+        if result.is_err()
+            && let Err(error) = self.database.release_mail_claims(&self.claimant).await
+        {
+            tracing::warn!(%error, lapse_in_seconds = CLAIM_LEASE.as_secs(), "claims on queued mail could not be released; they lapse");
+        }
+        result.map(|()| report)
+    }
+
+    async fn deliver_claimed(
+        &self,
+        now: i64,
+        report: &mut DeliveryReport,
+    ) -> Result<(), DeliveryError> {
+        let claimed_until = now.saturating_add(CLAIM_LEASE.as_millis() as i64);
         loop {
-            let pending = self.database.pending_mail(now, DELIVERY_BATCH).await?;
+            let pending = self
+                .database
+                .claim_pending_mail(&self.claimant, now, claimed_until, DELIVERY_BATCH)
+                .await?;
             if pending.is_empty() {
-                return Ok(report);
+                return Ok(());
             }
             if let Err(error) = self.ready().await {
                 tracing::warn!(%error, mails = pending.len(), "mail cannot be delivered now; it waits for its next attempt");
                 for entry in &pending {
-                    self.retry_later(entry, &error.to_string(), now, &mut report)
+                    self.retry_later(entry, &error.to_string(), now, report)
                         .await?;
                 }
                 return Err(error);
             }
             // Every mail of the batch leaves the due set (delivered, waiting or failed),
-            // so the next batch holds other mail.
+            // and its claim is released as that is recorded.
             for entry in &pending {
                 match self.attempt(entry).await {
                     Attempt::Delivered => {
@@ -197,20 +231,21 @@ impl Outbox {
                         report.delivered += 1;
                     }
                     Attempt::Retry(problem) => {
-                        self.retry_later(entry, &problem, now, &mut report).await?;
+                        self.retry_later(entry, &problem, now, report).await?;
                     }
                     Attempt::Fail(problem) => {
-                        self.give_up(entry, &problem, now, &mut report).await?;
+                        self.give_up(entry, &problem, now, report).await?;
                     }
                     Attempt::Stop(error) => {
-                        self.retry_later(entry, &error.to_string(), now, &mut report)
+                        // This mail waits; the rest of the batch is released by the caller.
+                        self.retry_later(entry, &error.to_string(), now, report)
                             .await?;
                         return Err(error);
                     }
                 }
             }
             if pending.len() < DELIVERY_BATCH as usize {
-                return Ok(report);
+                return Ok(());
             }
         }
     }

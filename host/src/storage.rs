@@ -1,8 +1,9 @@
 //! Durable storage of the reference host: the plugin's key-value state and event log, the
 //! person records the host keeps as the CRM, the mail outbox, job runs and link keys.
 //!
-//! One code path over sqlx's `Any` driver, so the database is chosen by URL. Placeholders
-//! are written `$1, $2, ...` in ascending order; times are BIGINT unix milliseconds.
+//! One code path over sqlx's `Any` driver, so the database is chosen by URL: SQLite or
+//! PostgreSQL ([`Backend`] names the few differences). Placeholders are written
+//! `$1, $2, ...` in ascending order; times are BIGINT unix milliseconds.
 //! Reads of plugin state go through a write-through cache: committed writes update it,
 //! readers only fill gaps, so a reader racing a commit never re-inserts an older value.
 
@@ -15,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
 
 use crate::field_encryption::{FieldCipher, FieldCryptoError, new_key};
 
@@ -33,6 +35,87 @@ const KEYS_PER_QUERY: usize = 900;
 /// the same database. Mutating units always check first, and commits are conditional.
 const READ_STALENESS: Duration = Duration::from_secs(1);
 
+/// The database product a URL names. Queries are shared; what differs is listed here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of `url`, by its scheme: `sqlite:` or `postgres:` (`postgresql:`).
+    pub fn of_url(url: &str) -> Result<Backend, StorageError> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(StorageError::UnsupportedUrl {
+                // Only the scheme: the rest of a URL may hold a password.
+                found: if !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                {
+                    format!("it starts with `{scheme}:`")
+                } else {
+                    "it has no scheme".to_owned()
+                },
+            }),
+        }
+    }
+
+    /// The migrations of this backend's schema (the same tables in each dialect).
+    fn migrator(self) -> Migrator {
+        match self {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        }
+    }
+
+    /// Connections per pool. SQLite has one writer at a time whatever the pool size.
+    fn max_connections(self) -> u32 {
+        match self {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 10,
+        }
+    }
+
+    /// Session settings run on every new connection.
+    async fn configure(self, connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        match self {
+            // Consent data must survive a power cut: WAL with full syncs. Deleted content is
+            // overwritten with zeros, so an erasure leaves nothing readable in free pages.
+            Backend::Sqlite => {
+                connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;").await?;
+            }
+            // The writers' lock relies on READ COMMITTED (a fresh snapshot per statement, and
+            // a waiting UPDATE that re-reads the row): set it, whatever the server's default.
+            Backend::Postgres => {
+                connection
+                    .execute(
+                        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How long purging erased values on PostgreSQL waits for older transactions to end.
+const PURGE_WAIT: Duration = Duration::from_secs(10);
+
+/// Takes the writers' lock: the generation row's lock on PostgreSQL, the database's write
+/// lock on SQLite. Held to the end of the transaction, it queues every writer behind the
+/// one holding it, and statements after it see everything committed before it was granted
+/// (PostgreSQL's READ COMMITTED reads a fresh snapshot per statement). Every transaction
+/// that changes shared state takes it first, so none overwrites another's change unseen.
+const LOCK_WRITERS: &str = "UPDATE host_state SET value = value WHERE name = 'generation'";
+
+/// The same lock, advancing the generation: how a unit of work's commit starts.
+const ADVANCE_GENERATION: &str =
+    "UPDATE host_state SET value = value + 1 WHERE name = 'generation' RETURNING value";
+
 /// A storage failure, with the operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -49,6 +132,10 @@ pub enum StorageError {
     /// An encrypted field could not be encrypted or decrypted (names record and field).
     #[error(transparent)]
     Field(#[from] FieldCryptoError),
+    #[error(
+        "the database URL must start with sqlite: (e.g. sqlite://privacy-guard.db?mode=rwc) or postgres: (e.g. postgres://user@host/database); {found}"
+    )]
+    UnsupportedUrl { found: String },
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
@@ -169,7 +256,7 @@ pub struct Database {
     epoch: Instant,
     /// Field keys and which record fields are stored encrypted.
     field_cipher: Arc<RwLock<FieldCipher>>,
-    is_sqlite: bool,
+    backend: Backend,
 }
 
 impl Database {
@@ -177,25 +264,17 @@ impl Database {
     /// migrations.
     pub async fn connect(url: &str) -> Result<Database, StorageError> {
         sqlx::any::install_default_drivers();
-        let is_sqlite = url.starts_with("sqlite:");
+        let backend = Backend::of_url(url)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(if is_sqlite { 4 } else { 10 })
-            .after_connect(move |connection, _meta| {
-                Box::pin(async move {
-                    if is_sqlite {
-                        // Consent data must survive a power cut: WAL with full syncs. Deleted
-                        // content is overwritten with zeros, so an erasure leaves nothing
-                        // readable in free pages.
-                        connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;").await?;
-                    }
-                    Ok(())
-                })
-            })
+            .max_connections(backend.max_connections())
+            .after_connect(move |connection, _meta| Box::pin(backend.configure(connection)))
             .connect(url)
             .await
             .map_err(failed("connecting to the database"))?;
-        let migrator = sqlx::migrate!("./migrations/sqlite");
-        migrator
+        // Host processes starting at once on one PostgreSQL database are safe: sqlx applies
+        // migrations under an advisory lock.
+        backend
+            .migrator()
             .run(&pool)
             .await
             .map_err(|error| StorageError::Database {
@@ -203,7 +282,7 @@ impl Database {
                 source: error.into(),
             })?;
         let database = Database {
-            is_sqlite,
+            backend,
             pool,
             kv_cache: Arc::default(),
             generation: Arc::new(AtomicI64::new(0)),
@@ -215,15 +294,63 @@ impl Database {
         Ok(database)
     }
 
-    /// Makes erased data unreadable on disk: on SQLite the write-ahead log, which still
-    /// holds page images from before an erasure, is checkpointed and truncated (deleted
-    /// rows are already zeroed by `secure_delete`). Call after committing an erasure.
+    /// Makes erased data unreadable on disk. Call after committing an erasure.
+    ///
+    /// SQLite: the write-ahead log, which still holds page images from before the erasure,
+    /// is checkpointed and truncated (deleted rows are already zeroed by `secure_delete`).
+    /// PostgreSQL keeps a changed row's old version, bytes and index entries, until no
+    /// transaction on the server may still see it, and plain `VACUUM` only marks the space
+    /// free: the tables an erasure changes are rewritten (`VACUUM FULL`) once the
+    /// transactions that began before it have ended, waiting at most [`PURGE_WAIT`].
     pub async fn purge_erased(&self) -> Result<(), StorageError> {
-        if self.is_sqlite {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&self.pool)
-                .await
-                .map_err(failed("checkpointing after an erasure"))?;
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(failed("purging erased values"))?;
+            }
+            Backend::Postgres => {
+                let mut connection = self
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(failed("purging erased values"))?;
+                // Text: the `Any` driver carries no timestamps.
+                let started: String = sqlx::query_scalar("SELECT clock_timestamp()::text")
+                    .fetch_one(&mut *connection)
+                    .await
+                    .map_err(failed("purging erased values"))?;
+                let deadline = Instant::now() + PURGE_WAIT;
+                loop {
+                    // Sessions of every database count: the server keeps row versions for
+                    // the oldest snapshot of any of them.
+                    let older: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
+                         AND backend_type = 'client backend' AND backend_xmin IS NOT NULL \
+                         AND xact_start < $1::timestamptz",
+                    )
+                    .bind(started.as_str())
+                    .fetch_one(&mut *connection)
+                    .await
+                    .map_err(failed("purging erased values"))?;
+                    if older == 0 {
+                        break;
+                    }
+                    if Instant::now() >= deadline {
+                        tracing::warn!(
+                            transactions = older,
+                            "transactions older than an erasure are still running; the erased values stay in PostgreSQL's files until the next erasure or VACUUM FULL"
+                        );
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                sqlx::query("VACUUM FULL records, plugin_kv")
+                    .execute(&mut *connection)
+                    .await
+                    .map_err(failed("purging erased values"))?;
+            }
         }
         Ok(())
     }
@@ -527,20 +654,50 @@ impl Database {
 
     // ---- outbox ------------------------------------------------------------------------
 
-    /// Queued mails due for delivery at `now`, oldest first: not delivered, not failed for
-    /// good, and not waiting for a later attempt.
-    pub async fn pending_mail(
+    /// Claims up to `limit` mails due at `now` for `claimant` until `claimed_until`, oldest
+    /// first: not delivered, not failed for good, not waiting for a later attempt
+    /// (`next_attempt_at` still ahead), and nobody's claim on them holding (none, or one
+    /// that lapsed before `now`). Another host process never gets a mail while this one's
+    /// claim holds, so no mail is delivered by two processes. Whatever becomes of a claimed
+    /// mail (delivered, deferred, failed) releases the claim.
+    pub async fn claim_pending_mail(
         &self,
+        claimant: &str,
         now: i64,
+        claimed_until: i64,
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StorageError> {
-        let rows = sqlx::query("SELECT message, queued_at, attempts FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 ORDER BY queued_at, message_id LIMIT $2")
-            .bind(now)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+        let mut transaction = self
+            .pool
+            .begin()
             .await
-            .map_err(failed("reading the outbox"))?;
-        rows.iter()
+            .map_err(failed("claiming queued mail"))?;
+        // Under the writers' lock the choice below sees every claim committed before.
+        sqlx::query(LOCK_WRITERS)
+            .execute(&mut *transaction)
+            .await
+            .map_err(failed("claiming queued mail"))?;
+        let rows = sqlx::query(
+            "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE message_id IN (\
+                SELECT message_id FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
+                AND (claimed_until IS NULL OR claimed_until < $3) \
+                ORDER BY queued_at, message_id LIMIT $4) \
+             AND delivered_at IS NULL AND failed_at IS NULL \
+             RETURNING message, queued_at, attempts",
+        )
+        .bind(claimant)
+        .bind(claimed_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(failed("claiming queued mail"))?;
+        transaction
+            .commit()
+            .await
+            .map_err(failed("claiming queued mail"))?;
+        let mut claimed = rows
+            .iter()
             .map(|row| {
                 let message: String = row.try_get(0).map_err(failed("reading the outbox"))?;
                 let mail =
@@ -554,12 +711,27 @@ impl Database {
                     attempts: row.try_get(2).map_err(failed("reading the outbox"))?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        // RETURNING promises no order.
+        claimed.sort_by(|left, right| {
+            (left.queued_at, &left.mail.message_id).cmp(&(right.queued_at, &right.mail.message_id))
+        });
+        Ok(claimed)
+    }
+
+    /// Gives up `claimant`'s claims on mail it has not delivered, for the next delivery.
+    pub async fn release_mail_claims(&self, claimant: &str) -> Result<(), StorageError> {
+        sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1 AND delivered_at IS NULL")
+            .bind(claimant)
+            .execute(&self.pool)
+            .await
+            .map_err(failed("releasing claims on queued mail"))?;
+        Ok(())
     }
 
     /// Marks a mail delivered: the server accepted it (or its file is written).
     pub async fn mark_delivered(&self, message_id: &str, at: i64) -> Result<(), StorageError> {
-        sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = NULL WHERE message_id = $2")
+        sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE message_id = $2")
             .bind(at)
             .bind(message_id)
             .execute(&self.pool)
@@ -569,7 +741,7 @@ impl Database {
     }
 
     /// Records a failed attempt that is worth repeating: the mail waits until
-    /// `next_attempt_at`.
+    /// `next_attempt_at`, its claim released.
     pub async fn defer_mail(
         &self,
         message_id: &str,
@@ -577,7 +749,7 @@ impl Database {
         next_attempt_at: i64,
     ) -> Result<(), StorageError> {
         sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE message_id = $3",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, claimed_by = NULL, claimed_until = NULL WHERE message_id = $3",
         )
         .bind(error)
         .bind(next_attempt_at)
@@ -589,7 +761,7 @@ impl Database {
     }
 
     /// Records a failed attempt after which the mail is not tried again until an operator
-    /// asks for it ([`Database::requeue_failed_mail`]).
+    /// asks for it ([`Database::requeue_failed_mail`]); its claim is released.
     pub async fn mark_mail_failed(
         &self,
         message_id: &str,
@@ -597,7 +769,7 @@ impl Database {
         at: i64,
     ) -> Result<(), StorageError> {
         sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, failed_at = $2 WHERE message_id = $3",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, failed_at = $2, claimed_by = NULL, claimed_until = NULL WHERE message_id = $3",
         )
         .bind(error)
         .bind(at)
@@ -645,7 +817,7 @@ impl Database {
     /// count of attempts (an operator fixed the cause). Returns how many.
     pub async fn requeue_failed_mail(&self, now: i64) -> Result<u64, StorageError> {
         let result = sqlx::query(
-            "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = $1 WHERE delivered_at IS NULL AND failed_at IS NOT NULL",
+            "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL WHERE delivered_at IS NULL AND failed_at IS NOT NULL",
         )
         .bind(now)
         .execute(&self.pool)
@@ -783,6 +955,12 @@ impl Database {
                 .begin()
                 .await
                 .map_err(failed("encrypting stored values"))?;
+            // A unit of work committing in between would otherwise be overwritten with the
+            // values read here.
+            sqlx::query(LOCK_WRITERS)
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed("encrypting stored values"))?;
             let rows = sqlx::query(
                 "SELECT id, fields FROM records WHERE module = $1 AND id > $2 ORDER BY id LIMIT $3",
             )
@@ -889,16 +1067,16 @@ impl Database {
             .begin()
             .await
             .map_err(failed("starting a transaction"))?;
-        // Bumping the generation first takes the write lock (SQLite) or the row lock
-        // (PostgreSQL), so concurrent writers queue here; a generation that moved since this
-        // process last looked means the unit's reads may be stale.
+        // Advancing the generation first takes the writers' lock (see `LOCK_WRITERS`), so
+        // concurrent writers of every host process queue here; a generation that moved
+        // since this process last looked means the unit's reads may be stale. On PostgreSQL
+        // a writer that waited for the row sees the other's increment (READ COMMITTED
+        // re-reads the updated row), so the check below catches it.
         let expected = self.generation.load(Ordering::SeqCst);
-        let generation: i64 = sqlx::query_scalar(
-            "UPDATE host_state SET value = value + 1 WHERE name = 'generation' RETURNING value",
-        )
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(failed("advancing the commit generation"))?;
+        let generation: i64 = sqlx::query_scalar(ADVANCE_GENERATION)
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(failed("advancing the commit generation"))?;
         if generation != expected + 1 {
             drop(transaction);
             self.refresh().await?;
@@ -939,36 +1117,45 @@ impl Database {
                 .map_err(failed("writing plugin state"))?;
         }
         if !work.events.is_empty() {
-            let last: Option<Vec<u8>> = sqlx::query_scalar(
-                "SELECT chain_hash FROM plugin_events ORDER BY sequence DESC LIMIT 1",
+            // Under the writers' lock no other transaction appends, so numbering on from the
+            // last event keeps the sequence gapless and the chain a single line; the primary
+            // key would refuse a second event with the same number.
+            let last = sqlx::query(
+                "SELECT sequence, chain_hash FROM plugin_events ORDER BY sequence DESC LIMIT 1",
             )
             .fetch_optional(&mut *transaction)
             .await
             .map_err(failed("reading the event chain"))?;
-            let mut previous: [u8; 32] = last
-                .and_then(|hash| hash.try_into().ok())
-                .unwrap_or([0; 32]);
-            let hashes: Vec<[u8; 32]> = work
+            let (mut sequence, mut previous): (i64, [u8; 32]) = match last {
+                Some(row) => {
+                    let sequence: i64 =
+                        row.try_get(0).map_err(failed("reading the event chain"))?;
+                    let hash: Vec<u8> =
+                        row.try_get(1).map_err(failed("reading the event chain"))?;
+                    (sequence, hash.try_into().unwrap_or([0; 32]))
+                }
+                None => (0, [0; 32]),
+            };
+            let chained: Vec<(i64, &NewEvent, [u8; 32])> = work
                 .events
                 .iter()
                 .map(|event| {
+                    sequence += 1;
                     previous = chain_hash(&previous, &event.stream, &event.payload, now);
-                    previous
+                    (sequence, event, previous)
                 })
                 .collect();
-            let events: Vec<_> = work.events.iter().zip(&hashes).collect();
-            // Rows of one statement get their sequence numbers in the order written, so the
-            // chain follows the sequence.
-            for chunk in events.chunks(PARAMETERS_PER_STATEMENT / 4) {
+            for chunk in chained.chunks(PARAMETERS_PER_STATEMENT / 5) {
                 let sql = rows_sql(
-                    "INSERT INTO plugin_events (stream, payload, recorded_at, chain_hash) VALUES ",
-                    4,
+                    "INSERT INTO plugin_events (sequence, stream, payload, recorded_at, chain_hash) VALUES ",
+                    5,
                     chunk.len(),
                     "",
                 );
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (event, hash) in chunk {
+                for (sequence, event, hash) in chunk {
                     query = query
+                        .bind(*sequence)
                         .bind(event.stream.as_str())
                         .bind(event.payload.as_str())
                         .bind(now)
@@ -1164,6 +1351,42 @@ mod tests {
     fn prefix_upper_bound_is_just_past_every_key_with_the_prefix() {
         assert_eq!(prefix_upper_bound("person/").as_deref(), Some("person0"));
         assert_eq!(prefix_upper_bound(""), None);
+    }
+
+    #[test]
+    fn the_backend_is_chosen_by_the_urls_scheme_and_an_unknown_one_is_named_without_the_rest() {
+        let cases = [
+            (
+                "sqlite://data/privacy-guard.db?mode=rwc",
+                Some(Backend::Sqlite),
+            ),
+            ("sqlite::memory:", Some(Backend::Sqlite)),
+            (
+                "postgres://guard@db.internal/privacy",
+                Some(Backend::Postgres),
+            ),
+            (
+                "postgresql://guard@db.internal/privacy",
+                Some(Backend::Postgres),
+            ),
+            ("mysql://guard:secret@db/privacy", None),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(Backend::of_url(url).ok(), expected, "{url}");
+        }
+        let message = Backend::of_url("mysql://guard:secret@db/privacy")
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            message.contains("starts with `mysql:`") && !message.contains("secret"),
+            "{message}"
+        );
+        let message = Backend::of_url("db.internal/privacy")
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(message.ends_with("it has no scheme"), "{message}");
     }
 
     #[test]

@@ -22,11 +22,49 @@ use axum::{Json, Router};
 use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
 use crate::contract::types::ConsentValue;
 use crate::guard::{Guard, GuardError};
+use crate::tenants::Tenants;
 
-/// The routes, sharing one host.
+/// One tenant's preferences pages: its host, and the path prefix they are served under
+/// (empty for the default tenant, `/t/<tenant>` for every tenant).
+#[derive(Clone)]
+struct Site {
+    guard: Arc<Guard>,
+    base: String,
+}
+
+/// The routes of a host with one tenant: the preferences page, the health check and the
+/// API (which answers no key until keys are configured; see [`app`]).
 pub fn router(guard: Arc<Guard>) -> Router {
+    app(Arc::new(Tenants::single(guard, Vec::new())))
+}
+
+/// Every route of the host: `/health`; each tenant's preferences pages under
+/// `/t/<tenant>/preferences/...`, the default tenant's also under `/preferences/...`; and
+/// the JSON API under `/api/v1` (see [`crate::api`]).
+pub fn app(tenants: Arc<Tenants>) -> Router {
+    let checked = tenants.clone();
+    let mut app = Router::new().route("/health", get(move || health(checked.clone())));
+    if let Some(tenant) = tenants.default_tenant() {
+        app = app.merge(preferences(Site {
+            guard: tenant.guard.clone(),
+            base: String::new(),
+        }));
+    }
+    for tenant in tenants.iter() {
+        let base = format!("/t/{}", tenant.id);
+        app = app.nest(
+            &base,
+            preferences(Site {
+                guard: tenant.guard.clone(),
+                base: base.clone(),
+            }),
+        );
+    }
+    app.merge(crate::api::router(tenants))
+}
+
+fn preferences(site: Site) -> Router {
     Router::new()
-        .route("/health", get(health))
         .route(
             "/preferences/{token}",
             get(show_preferences).post(save_preferences),
@@ -40,21 +78,55 @@ pub fn router(guard: Arc<Guard>) -> Router {
             "/preferences/{token}/unsubscribe/{consent}",
             get(unsubscribe_page).post(unsubscribe),
         )
-        .with_state(guard)
+        .with_state(site)
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// `200 {"status": "ok", "tenants": {...}}` when every tenant's database answers, `503`
+/// with `"degraded"` and the failing tenants marked `unavailable` otherwise (the cause is
+/// logged, not shown).
+async fn health(tenants: Arc<Tenants>) -> Response {
+    let mut states = serde_json::Map::new();
+    let mut healthy = true;
+    for tenant in tenants.iter() {
+        let guard = tenant.guard.clone();
+        let outcome = tokio::task::spawn_blocking(move || guard.check_health()).await;
+        let state = match outcome {
+            Ok(Ok(())) => "ok",
+            Ok(Err(error)) => {
+                tracing::error!(tenant = %tenant.id, %error, "health check: the database does not answer");
+                "unavailable"
+            }
+            Err(error) => {
+                tracing::error!(tenant = %tenant.id, %error, "health check: the check failed");
+                "unavailable"
+            }
+        };
+        healthy &= state == "ok";
+        states.insert(tenant.id.clone(), state.into());
+    }
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "degraded" },
+        "tenants": states,
+    });
+    (status, Json(body)).into_response()
 }
 
-async fn show_preferences(State(guard): State<Arc<Guard>>, Path(token): Path<String>) -> Response {
+async fn show_preferences(
+    State(Site { guard, base }): State<Site>,
+    Path(token): Path<String>,
+) -> Response {
     let opened = token.clone();
     let outcome = blocking(guard.clone(), move |guard| guard.open_preferences(&opened)).await;
     let organisation = organisation(&guard).await;
     match outcome {
         Ok(Ok(page)) => render(
             StatusCode::OK,
-            PreferencesPage::form(organisation, &token, &page, None),
+            PreferencesPage::form(organisation, &base, &token, &page, None),
         ),
         Ok(Err(error)) => render(
             link_status(&error),
@@ -65,7 +137,7 @@ async fn show_preferences(State(guard): State<Arc<Guard>>, Path(token): Path<Str
 }
 
 async fn save_preferences(
-    State(guard): State<Arc<Guard>>,
+    State(Site { guard, base }): State<Site>,
     Path(token): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -100,6 +172,7 @@ async fn save_preferences(
             StatusCode::OK,
             PreferencesPage::form(
                 organisation,
+                &base,
                 &token,
                 &page,
                 Some("Your choices were saved. Thank you.".into()),
@@ -124,7 +197,7 @@ async fn save_preferences(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     PreferencesPage {
                         problem: Some(problem),
-                        ..PreferencesPage::form(organisation, &token, &page, None)
+                        ..PreferencesPage::form(organisation, &base, &token, &page, None)
                     },
                 ),
                 _ => render(
@@ -155,7 +228,7 @@ const ONE_CLICK: (&str, &str) = ("List-Unsubscribe", "One-Click");
 /// RFC 8058 one-click unsubscription: withdraws the consent at once, answering in plain
 /// text (a mail client, not a person, makes the request).
 async fn unsubscribe(
-    State(guard): State<Arc<Guard>>,
+    State(Site { guard, .. }): State<Site>,
     Path((token, consent)): Path<(String, String)>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -194,9 +267,12 @@ async fn unsubscribe(
 }
 
 /// A `GET` of the one-click URL (a person opening it) changes nothing: it shows the page.
-async fn unsubscribe_page(Path((token, _consent)): Path<(String, String)>) -> Response {
+async fn unsubscribe_page(
+    State(Site { base, .. }): State<Site>,
+    Path((token, _consent)): Path<(String, String)>,
+) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/preferences/{token}")) {
+    if let Ok(location) = HeaderValue::from_str(&format!("{base}/preferences/{token}")) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
@@ -214,7 +290,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
 }
 
 async fn stop_processing(
-    State(guard): State<Arc<Guard>>,
+    State(Site { guard, base }): State<Site>,
     Path(token): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -231,6 +307,7 @@ async fn stop_processing(
             StatusCode::OK,
             PreferencesPage::form(
                 organisation,
+                &base,
                 &token,
                 &page,
                 Some("We stopped processing your data. We will only send you what the law requires (such as invoices).".into()),
@@ -249,7 +326,7 @@ async fn stop_processing(
 }
 
 async fn erase(
-    State(guard): State<Arc<Guard>>,
+    State(Site { guard, .. }): State<Site>,
     Path(token): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -368,6 +445,7 @@ struct PreferencesPage {
 struct FormView {
     name: String,
     restricted: bool,
+    save_url: String,
     stop_url: String,
     erase_url: String,
     consents: Vec<ConsentRow>,
@@ -389,6 +467,7 @@ struct ConsentRow {
 impl PreferencesPage {
     fn form(
         organisation: String,
+        base: &str,
         token: &str,
         page: &Page,
         notice: Option<String>,
@@ -426,8 +505,9 @@ impl PreferencesPage {
             form: Some(FormView {
                 name: page.name.clone(),
                 restricted: page.restricted,
-                stop_url: format!("/preferences/{token}/stop-processing"),
-                erase_url: format!("/preferences/{token}/erase"),
+                save_url: format!("{base}/preferences/{token}"),
+                stop_url: format!("{base}/preferences/{token}/stop-processing"),
+                erase_url: format!("{base}/preferences/{token}/erase"),
                 consents,
                 expires,
             }),

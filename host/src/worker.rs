@@ -31,7 +31,10 @@ where
             }
             _ = interval.tick() => {}
         }
-        if let Err(error) = tokio::task::spawn_blocking(pass.clone()).await {
+        // The pass keeps the caller's span (the tenant it works for) on its own thread.
+        let span = tracing::Span::current();
+        let pass = pass.clone();
+        if let Err(error) = tokio::task::spawn_blocking(move || span.in_scope(pass)).await {
             tracing::error!(%error, "a background pass failed");
         }
         if *stop.borrow() {

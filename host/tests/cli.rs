@@ -1,16 +1,27 @@
-//! The `privacy-guard` command line, run as a real process on a real SQLite file.
+//! The `privacy-guard` command line, run as a real process on a real SQLite file, or on a
+//! fresh PostgreSQL database of its own when `PRIVACY_GUARD_TEST_POSTGRES_URL` names a
+//! server.
 
+use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::process::{Command, Output};
 
+use sqlx::Connection;
+
 struct Cli {
     folder: tempfile::TempDir,
+    /// `None`: the SQLite file in `folder`, the binary's default.
+    postgres: Option<PostgresDatabase>,
 }
 
 impl Cli {
     fn new() -> Cli {
         Cli {
             folder: tempfile::tempdir().expect("temp dir"),
+            postgres: std::env::var("PRIVACY_GUARD_TEST_POSTGRES_URL")
+                .ok()
+                .filter(|url| !url.trim().is_empty())
+                .map(|server_url| PostgresDatabase::create(&server_url)),
         }
     }
 
@@ -22,9 +33,12 @@ impl Cli {
     }
 
     fn run_raw(&self, arguments: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_privacy-guard"))
-            .arg("--data-dir")
-            .arg(self.folder.path())
+        let mut command = Command::new(env!("CARGO_BIN_EXE_privacy-guard"));
+        command.arg("--data-dir").arg(self.folder.path());
+        if let Some(postgres) = &self.postgres {
+            command.arg("--database-url").arg(postgres.url());
+        }
+        command
             .args(arguments)
             .env("RUST_LOG", "warn")
             .output()
@@ -66,6 +80,67 @@ impl Cli {
     fn outbox_files(&self) -> usize {
         count_eml(&self.folder.path().join("outbox"))
     }
+}
+
+/// A database of its own on the test PostgreSQL server, dropped with the test.
+struct PostgresDatabase {
+    server_url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    fn create(server_url: &str) -> PostgresDatabase {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        let name = format!("pg_test_cli_{:016x}", hasher.finish());
+        on_server(server_url, &format!("CREATE DATABASE {name}")).unwrap_or_else(|error| {
+            panic!("could not create the test database {name} on {server_url} (PRIVACY_GUARD_TEST_POSTGRES_URL): {error}")
+        });
+        PostgresDatabase {
+            server_url: server_url.to_owned(),
+            name,
+        }
+    }
+
+    /// The server's URL naming this database instead of the server's own.
+    fn url(&self) -> String {
+        let (base, query) = self
+            .server_url
+            .split_once('?')
+            .map_or((self.server_url.as_str(), ""), |(base, query)| {
+                (base, query)
+            });
+        let authority = base.find("://").map_or(0, |index| index + 3);
+        let path = base[authority..]
+            .find('/')
+            .map_or(base.len(), |index| authority + index);
+        let separator = if query.is_empty() { "" } else { "?" };
+        format!("{}/{}{separator}{query}", &base[..path], self.name)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(error) = on_server(&self.server_url, &statement) {
+            eprintln!("could not drop the test database {}: {error}", self.name);
+        }
+    }
+}
+
+fn on_server(server_url: &str, statement: &str) -> Result<(), sqlx::Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(sqlx::Error::Io)?;
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(server_url).await?;
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+            .execute(&mut connection)
+            .await?;
+        connection.close().await
+    })
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -678,19 +753,13 @@ fn mail_for_an_unreachable_smtp_server_waits_in_the_outbox_for_its_next_attempt(
     );
 
     // Once due, a failed attempt is an error naming the server; the mail still waits.
-    let output = Command::new(env!("CARGO_BIN_EXE_privacy-guard"))
-        .arg("--data-dir")
-        .arg(cli.folder.path())
-        .args([
-            "--now",
-            "2026-12-01T10:32:00Z",
-            "--smtp-url",
-            &url,
-            "deliver",
-        ])
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the binary runs");
+    let output = cli.run_raw(&[
+        "--now",
+        "2026-12-01T10:32:00Z",
+        "--smtp-url",
+        &url,
+        "deliver",
+    ]);
     let stderr = text(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(
@@ -701,5 +770,185 @@ fn mail_for_an_unreachable_smtp_server_waits_in_the_outbox_for_its_next_attempt(
     assert!(
         cli.ok(&["--smtp-url", &url, "outbox"])
             .contains("2 attempt(s)")
+    );
+}
+
+#[test]
+fn a_tenant_sends_through_its_own_smtp_server_with_the_password_from_the_variable_it_names() {
+    const VARIABLE: &str = "PRIVACY_GUARD_TEST_ACME_SMTP_PASSWORD";
+    let cli = Cli::new();
+    let port = refused_port();
+    // Tenants keep their data in their own folders (SQLite, whatever the test backend).
+    let config = cli.write(
+        "tenants.toml",
+        &format!(
+            "[[tenants]]\nid = \"acme\"\nsmtp_url = \"smtp://mailer@127.0.0.1:{port}?timeout=2\"\nsmtp_password_env = \"{VARIABLE}\"\n\n[[tenants]]\nid = \"globex\"\n"
+        ),
+    );
+    let contacts = cli.write("contacts.csv", "firstname,email\nAda,ada@example.com\n");
+    let run = |tenant: &str, password: Option<&str>, arguments: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_privacy-guard"));
+        command
+            .arg("--data-dir")
+            .arg(cli.folder.path())
+            .args(["--now", "2026-12-01T10:30:00Z", "--config", &config])
+            .args(["--tenant", tenant])
+            .args(arguments)
+            .env("RUST_LOG", "debug")
+            .env_remove(VARIABLE);
+        if let Some(password) = password {
+            command.env(VARIABLE, password);
+        }
+        let output = command.output().expect("the binary runs");
+        (
+            output.status.success(),
+            format!("{}{}", text(&output.stdout), text(&output.stderr)),
+        )
+    };
+    let ok = |tenant: &str, password: Option<&str>, arguments: &[&str]| {
+        let (success, output) = run(tenant, password, arguments);
+        assert!(success, "`{}` failed: {output}", arguments.join(" "));
+        assert!(!output.contains("hunter2-secret"), "{output}");
+        output
+    };
+
+    let (success, missing) = run("acme", None, &["outbox"]);
+    assert!(!success, "{missing}");
+    assert!(
+        missing.contains("tenant `acme`") && missing.contains(VARIABLE),
+        "{missing}"
+    );
+
+    for (tenant, password) in [("acme", Some("hunter2-secret")), ("globex", None)] {
+        ok(
+            tenant,
+            password,
+            &[
+                "settings",
+                "--sender-address",
+                "privacy@example.org",
+                "--sender-name",
+                "Example Privacy",
+                "--organisation",
+                "Example Ltd",
+                "--postal-address",
+                "1 Example Street, Berlin",
+            ],
+        );
+        ok(
+            tenant,
+            password,
+            &[
+                "consent",
+                "add",
+                "--id",
+                "news",
+                "--kind",
+                "data:email",
+                "--title",
+                "News",
+                "--purpose",
+                "Our newsletter.",
+            ],
+        );
+        ok(tenant, password, &["enable", "--confirm-deduplication"]);
+        ok(tenant, password, &["import", &contacts]);
+    }
+
+    // acme's mail goes to acme's server (refusing connections here): it waits.
+    let acme_run = ok("acme", Some("hunter2-secret"), &["run-daily"]);
+    assert!(
+        acme_run.contains("1 request(s) sent") && acme_run.contains("0 mail(s) delivered"),
+        "{acme_run}"
+    );
+    let acme_outbox = ok("acme", Some("hunter2-secret"), &["outbox"]);
+    assert!(
+        acme_outbox.contains(&format!("127.0.0.1:{port}"))
+            && acme_outbox.contains("cannot take mail now")
+            && acme_outbox.contains("1 message(s) not delivered, 0 failed"),
+        "{acme_outbox}"
+    );
+    let tenants = cli.folder.path().join("tenants");
+    assert_eq!(count_eml(&tenants.join("acme").join("outbox")), 0);
+
+    // globex has no SMTP server, nor has the host: its mail lands in its own folder.
+    let globex_run = ok("globex", None, &["run-daily"]);
+    assert!(
+        globex_run.contains("1 request(s) sent") && globex_run.contains("1 mail(s) delivered"),
+        "{globex_run}"
+    );
+    assert_eq!(count_eml(&tenants.join("globex").join("outbox")), 1);
+}
+
+#[test]
+fn serve_runs_a_scheduler_and_a_delivery_worker_per_tenant_and_stops_them_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let cli = Cli::new();
+    let config = cli.write(
+        "tenants.toml",
+        "[[tenants]]\nid = \"acme\"\n\n[[tenants]]\nid = \"globex\"\n",
+    );
+    let mut server = Command::new(env!("CARGO_BIN_EXE_privacy-guard"))
+        .arg("--data-dir")
+        .arg(cli.folder.path())
+        .args(["--config", &config, "serve", "--listen", "127.0.0.1:0"])
+        .args(["--delivery-interval", "1"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let (lines, received) = mpsc::channel();
+    let stderr = server.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let wait_for = |log: &mut Vec<String>, wanted: &dyn Fn(&[String]) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !wanted(log) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match received.recv_timeout(left) {
+                Ok(line) => log.push(line),
+                Err(_) => panic!("not seen in time; the log so far:\n{}", log.join("\n")),
+            }
+        }
+    };
+    let both_tenants = |log: &[String], message: &str| {
+        ["acme", "globex"].iter().all(|tenant| {
+            log.iter()
+                .any(|line| line.contains(message) && line.contains(tenant))
+        })
+    };
+    wait_for(&mut log, &|log| {
+        both_tenants(log, "the delivery worker started")
+    });
+
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success());
+    let status = server.wait().expect("the server stops");
+    reader.join().expect("the log is read");
+    log.extend(received.try_iter());
+    assert!(status.success(), "{status:?}\n{}", log.join("\n"));
+    assert!(
+        both_tenants(&log, "the delivery worker stopped"),
+        "{}",
+        log.join("\n")
+    );
+    assert!(
+        log.last().is_some_and(|line| line.contains("stopped")),
+        "{}",
+        log.join("\n")
     );
 }

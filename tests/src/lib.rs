@@ -1,8 +1,10 @@
-//! Helpers shared by the black-box tests: a host on a real SQLite file in a temporary
-//! folder, a manual clock, the `.eml` outbox read back, a real SMTP server (aiosmtpd) whose
-//! mail is read back the same way, and a real HTTP server with a small client to drive the
-//! preferences page over TCP.
+//! Helpers shared by the black-box tests: a host on a real database (a SQLite file in a
+//! temporary folder, or a fresh database on the PostgreSQL server named by
+//! `PRIVACY_GUARD_TEST_POSTGRES_URL`), a manual clock, the `.eml` outbox read back, a real
+//! SMTP server (aiosmtpd) whose mail is read back the same way, and a real HTTP server
+//! with a small client to drive the preferences page over TCP.
 
+use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,18 @@ use privacy_guard_host::mail::{RetryPolicy, Transport};
 use privacy_guard_host::runtime::SandboxLimits;
 use privacy_guard_host::schedule::DailySchedule;
 use privacy_guard_host::storage::UnitOfWork;
+use sqlx::Connection;
+
+/// The environment variable naming a PostgreSQL server (as a URL, connecting as a user who
+/// may create databases) to run the tests on instead of SQLite files.
+pub const POSTGRES_URL_VARIABLE: &str = "PRIVACY_GUARD_TEST_POSTGRES_URL";
+
+/// The PostgreSQL server the tests run on, when `PRIVACY_GUARD_TEST_POSTGRES_URL` is set.
+pub fn postgres_server_url() -> Option<String> {
+    std::env::var(POSTGRES_URL_VARIABLE)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
 
 mod smtp_server;
 pub use smtp_server::SmtpServer;
@@ -31,7 +45,7 @@ pub fn instant(text: &str) -> DateTime<Utc> {
         .unwrap_or_else(|error| panic!("bad instant {text}: {error}"))
 }
 
-/// A host on a real SQLite file in its own temporary folder, with a manual clock.
+/// A host on a real database of its own, in its own temporary folder, with a manual clock.
 pub struct TestHost {
     pub folder: tempfile::TempDir,
     pub clock: Clock,
@@ -39,33 +53,99 @@ pub struct TestHost {
     /// Where mail goes: the folder's `outbox/` unless a test sets an SMTP server.
     pub transport: Transport,
     pub retry: RetryPolicy,
+    /// Where the host keeps its data; PostgreSQL when the environment names a server.
+    pub database: TestDatabase,
 }
 
 impl TestHost {
-    /// A new, empty host folder whose clock stands at `now`.
+    /// A new, empty host folder and database whose clock stands at `now`.
     pub fn new(now: &str) -> TestHost {
         let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}"));
+        let database = match postgres_server_url() {
+            Some(server_url) => TestDatabase::create_on_postgres(&server_url)
+                .unwrap_or_else(|error| panic!("{error:#}")),
+            None => TestDatabase::Sqlite {
+                path: folder.path().join("privacy-guard.db"),
+            },
+        };
         TestHost {
             transport: Transport::Directory(folder.path().join("outbox")),
             folder,
             clock: Clock::manual(instant(now)),
             limits: SandboxLimits::default(),
             retry: RetryPolicy::default(),
+            database,
         }
     }
 
+    /// The SQLite file. Panics on PostgreSQL: a test that reads the file must say what it
+    /// checks there instead (see [`TestHost::database`]).
     pub fn database_path(&self) -> PathBuf {
-        self.folder.path().join("privacy-guard.db")
+        match &self.database {
+            TestDatabase::Sqlite { path } => path.clone(),
+            TestDatabase::Postgres { name, .. } => panic!(
+                "this host's database is {name} on PostgreSQL, not a SQLite file: match on TestHost::database"
+            ),
+        }
     }
 
     pub fn outbox(&self) -> PathBuf {
         self.folder.path().join("outbox")
     }
 
-    /// Opens (or re-opens, as after a restart) the host on the folder's database.
+    /// Every byte the database keeps on disk, for tests that no erased or encrypted value
+    /// is readable there. SQLite: the file and its write-ahead log. PostgreSQL: the files
+    /// of every table, index and TOAST table of the host's database, read by the server
+    /// after a checkpoint wrote out its buffers (needs a superuser). PostgreSQL's
+    /// write-ahead log is left out: the whole cluster shares it, other tests' databases
+    /// included, and it ages out by the server's retention, not by the host.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        match &self.database {
+            TestDatabase::Sqlite { path } => {
+                let mut bytes = std::fs::read(path)
+                    .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+                let wal = path.with_extension("db-wal");
+                if let Ok(log) = std::fs::read(&wal) {
+                    bytes.extend(log);
+                }
+                bytes
+            }
+            TestDatabase::Postgres { name, .. } => {
+                let read = async {
+                    let mut connection = self.database.connect_directly().await?;
+                    sqlx::query("CHECKPOINT")
+                        .execute(&mut connection)
+                        .await
+                        .context("CHECKPOINT (needs a superuser)")?;
+                    let files = sqlx::query_scalar::<_, Vec<u8>>(
+                        "SELECT pg_read_binary_file(pg_relation_filepath(oid)) FROM pg_class \
+                         WHERE NOT relisshared AND pg_relation_filepath(oid) IS NOT NULL",
+                    )
+                    .fetch_all(&mut connection)
+                    .await
+                    .context("reading the database's files (needs a superuser)")?;
+                    anyhow::Ok(files.concat())
+                };
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map(|runtime| runtime.block_on(read))
+                    .unwrap_or_else(|error| panic!("runtime: {error}"))
+                    .unwrap_or_else(|error| panic!("reading the files of {name}: {error:#}"))
+            }
+        }
+    }
+
+    /// Opens (or re-opens, as after a restart) the host on its database.
     pub fn open(&self) -> anyhow::Result<Guard> {
-        let options = GuardOptions {
-            database_url: format!("sqlite://{}?mode=rwc", self.database_path().display()),
+        self.open_with(|_| {})
+    }
+
+    /// [`TestHost::open`] with options changed by `adjust`, e.g. another outbox for a second
+    /// host process on the same database.
+    pub fn open_with(&self, adjust: impl FnOnce(&mut GuardOptions)) -> anyhow::Result<Guard> {
+        let mut options = GuardOptions {
+            database_url: self.database.url(),
             cache_dir: Some(self.folder.path().join("cache")),
             component: ComponentSource::Embedded,
             clock: self.clock.clone(),
@@ -74,6 +154,7 @@ impl TestHost {
             retry: self.retry,
             schedule: DailySchedule::default(),
         };
+        adjust(&mut options);
         Ok(Guard::open(options)?)
     }
 
@@ -86,6 +167,123 @@ impl TestHost {
     pub fn mails(&self) -> Vec<Mail> {
         read_outbox(&self.outbox())
     }
+}
+
+/// A test host's database.
+#[derive(Debug)]
+pub enum TestDatabase {
+    /// A SQLite file in the host's folder.
+    Sqlite { path: PathBuf },
+    /// A database of its own, `name`, on the PostgreSQL server at `server_url`; dropped
+    /// when the host is, so tests stay independent and can run in parallel.
+    Postgres { server_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// Creates a fresh database with a random name on the server at `server_url`.
+    pub fn create_on_postgres(server_url: &str) -> anyhow::Result<TestDatabase> {
+        // Random enough to never meet another test's database, in this process or another.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
+        let name = format!("pg_test_{:016x}", hasher.finish());
+        let statement = format!("CREATE DATABASE {name}");
+        on_postgres_server(server_url, &statement).with_context(|| {
+            format!(
+                "could not create the test database {name} on {server_url} ({POSTGRES_URL_VARIABLE}): is the server running, and may that user create databases?"
+            )
+        })?;
+        Ok(TestDatabase::Postgres {
+            server_url: server_url.to_owned(),
+            name,
+        })
+    }
+
+    /// The URL the host opens.
+    pub fn url(&self) -> String {
+        match self {
+            TestDatabase::Sqlite { path } => format!("sqlite://{}?mode=rwc", path.display()),
+            TestDatabase::Postgres { server_url, name } => with_database(server_url, name),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestDatabase::Postgres { .. })
+    }
+
+    /// A connection of its own to the database, as someone with direct access (the SQLite
+    /// file's owner; PostgreSQL's superuser in the test cluster) would open one.
+    pub async fn connect_directly(&self) -> anyhow::Result<sqlx::AnyConnection> {
+        sqlx::any::install_default_drivers();
+        let url = self.url();
+        sqlx::AnyConnection::connect(&url)
+            .await
+            .with_context(|| format!("connecting to {url}"))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { server_url, name } = self {
+            // Best effort: a database left behind only takes space in a throw-away cluster.
+            let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            if let Err(error) = on_postgres_server(server_url, &statement) {
+                eprintln!("could not drop the test database {name}: {error:#}");
+            }
+        }
+    }
+}
+
+/// Runs one statement on the server's maintenance database, on a thread of its own so that
+/// it works inside and outside an async runtime.
+fn on_postgres_server(server_url: &str, statement: &str) -> anyhow::Result<()> {
+    let server_url = server_url.to_owned();
+    let statement = statement.to_owned();
+    std::thread::spawn(move || -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            sqlx::any::install_default_drivers();
+            let mut connection = sqlx::AnyConnection::connect(&server_url).await?;
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut connection)
+                .await?;
+            connection.close().await?;
+            Ok(())
+        })
+    })
+    .join()
+    .unwrap_or_else(|_| Err(anyhow::anyhow!("the thread talking to PostgreSQL panicked")))
+}
+
+/// `server_url` with its database replaced by `database`; the query string is kept.
+fn with_database(server_url: &str, database: &str) -> String {
+    let (base, query) = server_url
+        .split_once('?')
+        .map_or((server_url, None), |(base, query)| (base, Some(query)));
+    let authority_start = base.find("://").map_or(0, |index| index + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |index| authority_start + index);
+    let mut url = format!("{}/{database}", &base[..path_start]);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains_bytes(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
 }
 
 /// Settings for tests; the preferences URL points at `base`.
@@ -243,14 +441,19 @@ pub struct WebServer {
 impl WebServer {
     /// Serves the host's routes on an ephemeral loopback port.
     pub fn start(guard: Arc<Guard>) -> anyhow::Result<WebServer> {
+        WebServer::serve(privacy_guard_host::web::router(guard))
+    }
+
+    /// Serves `app` (e.g. [`privacy_guard_host::web::app`] of many tenants) on an
+    /// ephemeral loopback port.
+    pub fn serve(app: axum::Router) -> anyhow::Result<WebServer> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let address = listener.local_addr()?;
-        let app = privacy_guard_host::web::router(guard)
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         runtime.spawn(async move { axum::serve(listener, app).await });
         Ok(WebServer {
             address,
@@ -282,7 +485,29 @@ pub struct Response {
 
 /// `GET url` over a real TCP connection.
 pub fn http_get(url: &str) -> anyhow::Result<Response> {
-    http(url, "GET", None)
+    http_call("GET", url, &[], None)
+}
+
+/// Any request over a real TCP connection: extra header lines, and a body with its
+/// content type.
+pub fn http_call(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> anyhow::Result<Response> {
+    let mut lines = String::new();
+    for (name, value) in headers {
+        lines.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let body = body.map(|(content_type, bytes)| {
+        lines.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            bytes.len()
+        ));
+        bytes
+    });
+    http(url, method, &lines, body)
 }
 
 /// `POST url` with a form body over a real TCP connection.
@@ -292,10 +517,15 @@ pub fn http_post_form(url: &str, form: &[(&str, &str)]) -> anyhow::Result<Respon
         .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
         .collect::<Vec<_>>()
         .join("&");
-    http(url, "POST", Some(body))
+    http_call(
+        "POST",
+        url,
+        &[],
+        Some(("application/x-www-form-urlencoded", body.as_bytes())),
+    )
 }
 
-fn http(url: &str, method: &str, form: Option<String>) -> anyhow::Result<Response> {
+fn http(url: &str, method: &str, headers: &str, body: Option<&[u8]>) -> anyhow::Result<Response> {
     let rest = url.strip_prefix("http://").context("only http:// URLs")?;
     let (authority, path) = rest
         .split_once('/')
@@ -306,17 +536,12 @@ fn http(url: &str, method: &str, form: Option<String>) -> anyhow::Result<Respons
         TcpStream::connect(authority).with_context(|| format!("connecting to {authority}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: privacy-guard-tests/1.0\r\nConnection: close\r\n"
-    );
-    if let Some(form) = &form {
-        request.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            form.len()
-        ));
-    }
-    request.push_str("\r\n");
-    request.push_str(form.as_deref().unwrap_or(""));
-    stream.write_all(request.as_bytes())?;
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: privacy-guard-tests/1.0\r\nConnection: close\r\n{headers}\r\n"
+    )
+    .into_bytes();
+    request.extend_from_slice(body.unwrap_or_default());
+    // A server may answer before reading a body it refuses (e.g. one too large).
+    let _ = stream.write_all(&request);
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let raw = String::from_utf8_lossy(&raw).into_owned();
@@ -368,4 +593,21 @@ fn encode(text: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_database_replaces_the_servers_database_and_keeps_the_options() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:54329/postgres", "pg_test_1"),
+            "postgres://postgres@127.0.0.1:54329/pg_test_1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@db:5432?sslmode=disable", "pg_test_1"),
+            "postgres://u:p@db:5432/pg_test_1?sslmode=disable"
+        );
+    }
 }

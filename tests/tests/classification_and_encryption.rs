@@ -1,14 +1,13 @@
 //! Personal-data classification of fields, and the fields classified `encrypted` stored
-//! encrypted at rest: the real component in the real host on a real SQLite file, read
-//! back behind the host's back with sqlx.
+//! encrypted at rest: the real component in the real host on a real database (a SQLite
+//! file, or PostgreSQL), read back behind the host's back with sqlx.
 
 use privacy_guard_host::contract::configuration::{
     ConsentDefault, ConsentDefinition, ConsentKind, FieldClass,
 };
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::import::read_records;
-use privacy_guard_tests::TestHost;
-use sqlx::Connection;
+use privacy_guard_tests::{TestHost, contains_bytes};
 
 fn class(field: &str, flags: &str) -> FieldClass {
     FieldClass {
@@ -37,38 +36,23 @@ fn import(guard: &Guard, csv: &str) {
         .expect("import");
 }
 
-/// Runs `statement` on the host's SQLite file directly, as someone with the file would.
-fn raw(host: &TestHost, statement: &str) -> Vec<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let url = format!("sqlite://{}", host.database_path().display());
-        let mut connection = sqlx::SqliteConnection::connect(&url)
-            .await
-            .expect("connect");
+        .expect("runtime")
+        .block_on(future)
+}
+
+/// Runs `statement` on the host's database directly, as someone with access to it would.
+fn raw(host: &TestHost, statement: &str) -> Vec<String> {
+    block_on(async {
+        let mut connection = host.database.connect_directly().await.expect("connect");
         sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(statement.to_owned()))
             .fetch_all(&mut connection)
             .await
             .expect("query")
     })
-}
-
-/// Every byte SQLite keeps for the database: the file and its write-ahead log.
-fn database_bytes(host: &TestHost) -> Vec<u8> {
-    let path = host.database_path();
-    let mut bytes = std::fs::read(&path).expect("database file");
-    if let Ok(wal) = std::fs::read(format!("{}-wal", path.display())) {
-        bytes.extend(wal);
-    }
-    bytes
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle.as_bytes())
 }
 
 #[test]
@@ -202,9 +186,14 @@ fn an_encrypted_phone_number_is_not_in_the_database_file_but_reads_back_in_plain
         stored[0].contains("Ada Lovelace"),
         "unclassified fields stay plain"
     );
+    let bytes = host.database_bytes();
     assert!(
-        !contains(&database_bytes(&host), "1234567"),
-        "no plaintext anywhere in the file"
+        contains_bytes(&bytes, "Ada Lovelace"),
+        "the bytes read hold the stored records"
+    );
+    assert!(
+        !contains_bytes(&bytes, "1234567"),
+        "no plaintext anywhere in the database's files"
     );
 
     let guard = host.open().expect("host re-opens");
@@ -290,15 +279,8 @@ fn tampering_with_a_stored_ciphertext_makes_reading_the_record_fail_naming_the_f
     };
     phone.replace_range(position..=position, flipped);
     let tampered = serde_json::to_string(&fields).expect("json");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let url = format!("sqlite://{}", host.database_path().display());
-        let mut connection = sqlx::SqliteConnection::connect(&url)
-            .await
-            .expect("connect");
+    block_on(async {
+        let mut connection = host.database.connect_directly().await.expect("connect");
         sqlx::query("UPDATE records SET fields = $1 WHERE id = '1'")
             .bind(tampered)
             .execute(&mut connection)

@@ -1,10 +1,10 @@
-//! The consent event log is the proof: the database refuses to change or delete events,
-//! and an edit made behind its back breaks the hash chain that `verify-events` walks.
+//! The consent event log is the proof: the database (SQLite or PostgreSQL) refuses to
+//! change or delete events, and an edit made behind its back breaks the hash chain that
+//! `verify-events` walks.
 
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::storage::LedgerCheck;
 use privacy_guard_tests::{TestHost, configure};
-use sqlx::Connection;
 
 #[test]
 fn events_cannot_be_changed_and_an_edit_behind_the_databases_back_is_detected() {
@@ -31,15 +31,40 @@ fn events_cannot_be_changed_and_an_edit_behind_the_databases_back_is_detected() 
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let url = format!("sqlite://{}", host.database_path().display());
-        let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("connect");
-        for statement in ["UPDATE plugin_events SET payload = '{}' WHERE sequence = 2", "DELETE FROM plugin_events WHERE sequence = 2"] {
-            let error = sqlx::query(statement).execute(&mut connection).await.expect_err("the database refuses");
-            assert!(error.to_string().contains("append-only"), "{statement}: {error}");
+        let mut connection = host.database.connect_directly().await.expect("connect");
+        let mut refused = vec![
+            "UPDATE plugin_events SET payload = '{}' WHERE sequence = 2",
+            "DELETE FROM plugin_events WHERE sequence = 2",
+        ];
+        if host.database.is_postgres() {
+            // TRUNCATE fires no row triggers on PostgreSQL: the schema refuses it on its own.
+            refused.push("TRUNCATE plugin_events");
         }
-        // Someone with full access drops the guard and rewrites an event.
-        sqlx::query("DROP TRIGGER plugin_events_are_append_only_update").execute(&mut connection).await.expect("drop trigger");
-        sqlx::query("UPDATE plugin_events SET payload = replace(payload, 'waiting', 'granted') WHERE sequence = 3").execute(&mut connection).await.expect("tamper");
+        for statement in refused {
+            let error = sqlx::query(statement)
+                .execute(&mut connection)
+                .await
+                .expect_err("the database refuses");
+            assert!(
+                error.to_string().contains("append-only"),
+                "{statement}: {error}"
+            );
+        }
+        // Someone with full access (the file's owner; PostgreSQL's superuser) switches the
+        // guard off and rewrites an event.
+        let switch_off = if host.database.is_postgres() {
+            "ALTER TABLE plugin_events DISABLE TRIGGER plugin_events_are_append_only_update"
+        } else {
+            "DROP TRIGGER plugin_events_are_append_only_update"
+        };
+        sqlx::query(switch_off)
+            .execute(&mut connection)
+            .await
+            .expect("switch the trigger off");
+        sqlx::query("UPDATE plugin_events SET payload = replace(payload, 'waiting', 'granted') WHERE sequence = 3")
+            .execute(&mut connection)
+            .await
+            .expect("tamper");
     });
 
     let guard = host.open().expect("host re-opens");

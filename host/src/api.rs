@@ -1,0 +1,1197 @@
+//! The JSON HTTP API, for CRMs that do not embed wasmtime (Vtiger and most CRMs are PHP).
+//!
+//! Every route is listed once in [`ROUTES`]; `docs/openapi.json` describes the same routes
+//! and a test checks the two against each other and against the running server. Requests
+//! carry `Authorization: Bearer <key>`; the key names the tenant (see [`crate::tenants`]),
+//! so a request can only ever reach its own tenant's data. Bodies are JSON, at most
+//! [`BODY_LIMIT`] bytes, at most [`BATCH_LIMIT`] recipients or records per request.
+//!
+//! Errors are JSON: `{"error": {"code": "...", "message": "...", "problems": [...]}}` with
+//! the HTTP status the code implies ([`ApiError`]). The pre-send check and rendering fail
+//! closed: a plugin fault is a `200` whose every recipient is refused with `plugin_fault`,
+//! so a client that only reads decisions never sends on a fault.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::contract::configuration as config;
+use crate::contract::deduplication::{Plan, Report};
+use crate::contract::records::EditRefusal;
+use crate::contract::sending as send;
+use crate::contract::subjects as subj;
+use crate::contract::types::{self, RecordRef};
+use crate::guard::{Guard, GuardError, ImportedRecord};
+use crate::tenants::{Tenant, Tenants};
+
+/// Largest request body, in bytes.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+/// Most recipients (check, render) or records (record changes) in one request.
+pub const BATCH_LIMIT: usize = 1000;
+
+/// Every route of the API: method and path (axum syntax), as `docs/openapi.json` has them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/v1/check-send"),
+    ("POST", "/api/v1/render"),
+    ("POST", "/api/v1/records/{module}"),
+    ("POST", "/api/v1/records/{module}/{id}/check-edit"),
+    ("GET", "/api/v1/settings"),
+    ("PUT", "/api/v1/settings"),
+    ("GET", "/api/v1/consents"),
+    ("PUT", "/api/v1/consents/{id}"),
+    ("DELETE", "/api/v1/consents/{id}"),
+    ("POST", "/api/v1/enable"),
+    ("GET", "/api/v1/fields/{module}"),
+    ("PUT", "/api/v1/fields/{module}/{field}"),
+    ("GET", "/api/v1/deduplication"),
+    ("POST", "/api/v1/deduplication"),
+    ("GET", "/api/v1/subjects/{module}/{id}"),
+    ("GET", "/api/v1/subjects/{module}/{id}/history"),
+    ("POST", "/api/v1/subjects/{module}/{id}/decisions"),
+    ("POST", "/api/v1/subjects/{module}/{id}/restrict"),
+    ("POST", "/api/v1/subjects/{module}/{id}/lift-restriction"),
+    ("POST", "/api/v1/subjects/{module}/{id}/erase"),
+];
+
+/// The API's routes for `tenants`.
+pub fn router(tenants: Arc<Tenants>) -> Router {
+    let handler = |method: &str, path: &str| -> MethodRouter<Arc<Tenants>> {
+        match (method, path) {
+            ("POST", "/api/v1/check-send") => post(check_send),
+            ("POST", "/api/v1/render") => post(render),
+            ("POST", "/api/v1/records/{module}") => post(records_changed),
+            ("POST", "/api/v1/records/{module}/{id}/check-edit") => post(check_edit),
+            ("GET", "/api/v1/settings") => get(get_settings),
+            ("PUT", "/api/v1/settings") => put(put_settings),
+            ("GET", "/api/v1/consents") => get(list_consents),
+            ("PUT", "/api/v1/consents/{id}") => put(put_consent),
+            ("DELETE", "/api/v1/consents/{id}") => delete(delete_consent),
+            ("POST", "/api/v1/enable") => post(enable),
+            ("GET", "/api/v1/fields/{module}") => get(list_fields),
+            ("PUT", "/api/v1/fields/{module}/{field}") => put(classify_field),
+            ("GET", "/api/v1/deduplication") => get(deduplication_preview),
+            ("POST", "/api/v1/deduplication") => post(deduplicate),
+            ("GET", "/api/v1/subjects/{module}/{id}") => get(subject),
+            ("GET", "/api/v1/subjects/{module}/{id}/history") => get(history),
+            ("POST", "/api/v1/subjects/{module}/{id}/decisions") => post(record_decision),
+            ("POST", "/api/v1/subjects/{module}/{id}/restrict") => post(restrict),
+            ("POST", "/api/v1/subjects/{module}/{id}/lift-restriction") => post(lift_restriction),
+            ("POST", "/api/v1/subjects/{module}/{id}/erase") => post(erase),
+            // ROUTES and this table are kept together; a route without a handler is a bug
+            // the API test finds at once.
+            _ => axum::routing::any(|| async { ApiError::internal("route without a handler") }),
+        }
+    };
+    let mut router = Router::new();
+    let mut by_path: BTreeMap<&str, MethodRouter<Arc<Tenants>>> = BTreeMap::new();
+    for (method, path) in ROUTES {
+        let route = handler(method, path);
+        let merged = match by_path.remove(path) {
+            Some(existing) => existing.merge(route),
+            None => route,
+        };
+        by_path.insert(path, merged);
+    }
+    for (path, route) in by_path {
+        router = router.route(path, route);
+    }
+    router
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such API route: see docs/openapi.json",
+            )
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(tenants)
+}
+
+// ---- errors ------------------------------------------------------------------------------
+
+/// An API error: a status, a stable code, a sentence, and the problems of the input.
+#[derive(Debug, Serialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<ProblemDto>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+    }
+
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    fn with_problems(mut self, problems: Vec<config::Problem>) -> ApiError {
+        self.problems = problems.into_iter().map(ProblemDto::from).collect();
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        let mut response = (status, Json(serde_json::json!({ "error": self }))).into_response();
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+        response
+    }
+}
+
+impl From<GuardError> for ApiError {
+    fn from(error: GuardError) -> ApiError {
+        match &error {
+            GuardError::Invalid(message) => ApiError::invalid(message.clone()),
+            GuardError::Plugin(_) => {
+                tracing::error!(%error, "an API call failed in the plugin; nothing was changed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "plugin_fault",
+                    format!("{error}; retry later"),
+                )
+            }
+            _ => {
+                tracing::error!(%error, "an API call failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    format!("{error}; nothing was changed, retry later"),
+                )
+            }
+        }
+    }
+}
+
+/// A JSON body whose rejection is an [`ApiError`].
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
+        _ => "invalid_json",
+    };
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the request body is larger than {BODY_LIMIT} bytes; send smaller batches")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "send the body as JSON with `Content-Type: application/json`".to_owned()
+        }
+        _ => rejection.body_text(),
+    };
+    ApiError::new(status, code, message)
+}
+
+// ---- authentication ------------------------------------------------------------------------
+
+/// The tenant the request's API key belongs to.
+pub struct Authenticated(Arc<Tenant>);
+
+impl FromRequestParts<Arc<Tenants>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        tenants: &Arc<Tenants>,
+    ) -> Result<Self, ApiError> {
+        let key = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "send the tenant's API key as `Authorization: Bearer <key>`",
+                )
+            })?;
+        tenants.authenticate(key).map(Authenticated).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the API key is not valid for any tenant",
+            )
+        })
+    }
+}
+
+/// Runs a blocking host operation off the async workers.
+async fn blocking<T: Send + 'static>(
+    tenant: &Authenticated,
+    work: impl FnOnce(&Guard) -> Result<T, GuardError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let guard = tenant.0.guard.clone();
+    tokio::task::spawn_blocking(move || work(&guard))
+        .await
+        .map_err(|join_error| {
+            ApiError::internal(format!("the request's worker failed: {join_error}"))
+        })?
+        .map_err(ApiError::from)
+}
+
+// ---- JSON shapes -----------------------------------------------------------------------------
+
+/// A contract enum mirrored as a snake_case JSON string.
+macro_rules! mirror_enum {
+    ($name:ident <=> $contract:ident { $($variant:ident),* $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),* }
+
+        impl From<$name> for $contract {
+            fn from(value: $name) -> $contract {
+                match value { $($name::$variant => $contract::$variant),* }
+            }
+        }
+
+        impl From<$contract> for $name {
+            fn from(value: $contract) -> $name {
+                match value { $($contract::$variant => $name::$variant),* }
+            }
+        }
+    };
+}
+
+use config::{
+    ConditionOp, ConfirmationPolicy, ConsentDefault, IpPolicy, Prerequisite as ContractPrerequisite,
+};
+use send::{LawfulBasis, MessageClass, RecipientRole, RefusalReason};
+use subj::{PersonStatus, Source};
+use types::ConsentValue;
+
+mirror_enum!(ClassDto <=> MessageClass { AdHoc, Workflow, Marketing, Transactional });
+mirror_enum!(RoleDto <=> RecipientRole { To, Cc, Bcc });
+mirror_enum!(BasisDto <=> LawfulBasis { Consent, Contract, LegalObligation, LegitimateInterests });
+mirror_enum!(ReasonDto <=> RefusalReason {
+    ConsentsNotEnabled, PurposeUnknown, InvalidAddress, UnknownRecipient, ConsentNotApplicable,
+    ConsentNotRequested, ConsentPending, ConsentRefused, ProcessingRestricted, Erased, Duplicate,
+    PluginFault,
+});
+mirror_enum!(ValueDto <=> ConsentValue { NotApplicable, Applicable, Waiting, Granted, NotGranted });
+mirror_enum!(StatusDto <=> PersonStatus { Active, Restricted, Erased, Duplicate });
+mirror_enum!(SourceDto <=> Source { PreferencesPage, Admin, DailyRun, BulkImport, Api });
+mirror_enum!(DefaultDto <=> ConsentDefault { Yes, No });
+mirror_enum!(OpDto <=> ConditionOp { OneOf, NoneOf, Present, Absent });
+mirror_enum!(ConfirmDto <=> ConfirmationPolicy { Never, OwnChanges, EveryChange });
+mirror_enum!(IpDto <=> IpPolicy { Keep, Truncate, Hash, Drop });
+mirror_enum!(PrerequisiteDto <=> ContractPrerequisite {
+    DeduplicationNotConfirmed, SenderNotConfigured, NoConsentDefined,
+});
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRefDto {
+    pub module: String,
+    pub id: String,
+}
+
+impl From<RecordRefDto> for RecordRef {
+    fn from(reference: RecordRefDto) -> RecordRef {
+        RecordRef {
+            module: reference.module,
+            id: reference.id,
+        }
+    }
+}
+
+impl From<RecordRef> for RecordRefDto {
+    fn from(reference: RecordRef) -> RecordRefDto {
+        RecordRefDto {
+            module: reference.module,
+            id: reference.id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProblemDto {
+    at: String,
+    message: String,
+}
+
+impl From<config::Problem> for ProblemDto {
+    fn from(problem: config::Problem) -> ProblemDto {
+        ProblemDto {
+            at: problem.at,
+            message: problem.message,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientDto {
+    address: String,
+    role: RoleDto,
+    #[serde(default)]
+    person: Option<RecordRefDto>,
+}
+
+fn recipients(recipients: Vec<RecipientDto>) -> Result<Vec<send::Recipient>, ApiError> {
+    if recipients.is_empty() || recipients.len() > BATCH_LIMIT {
+        return Err(ApiError::invalid(format!(
+            "`recipients` must list 1 to {BATCH_LIMIT} recipients; got {}",
+            recipients.len()
+        )));
+    }
+    Ok(recipients
+        .into_iter()
+        .map(|recipient| send::Recipient {
+            address: recipient.address,
+            role: recipient.role.into(),
+            person: recipient.person.map(RecordRef::from),
+        })
+        .collect())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSendRequest {
+    class: ClassDto,
+    #[serde(default)]
+    purpose: Option<String>,
+    recipients: Vec<RecipientDto>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DecisionDto {
+    address: String,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basis: Option<BasisDto>,
+    /// `preferences_footer`, `strip_tracking`.
+    obligations: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<ReasonDto>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    detail: String,
+}
+
+impl DecisionDto {
+    fn of(address: String, decision: send::Decision) -> DecisionDto {
+        match decision {
+            send::Decision::Allow(allowance) => DecisionDto {
+                address,
+                allowed: true,
+                basis: Some(allowance.basis.into()),
+                obligations: obligations(allowance.obligations),
+                reason: None,
+                detail: String::new(),
+            },
+            send::Decision::Refuse(refusal) => DecisionDto {
+                address,
+                allowed: false,
+                basis: None,
+                obligations: Vec::new(),
+                reason: Some(refusal.reason.into()),
+                detail: refusal.detail,
+            },
+        }
+    }
+}
+
+fn obligations(flags: send::Obligations) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if flags.contains(send::Obligations::PREFERENCES_FOOTER) {
+        names.push("preferences_footer");
+    }
+    if flags.contains(send::Obligations::STRIP_TRACKING) {
+        names.push("strip_tracking");
+    }
+    names
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailDto {
+    #[serde(default)]
+    message_id: Option<String>,
+    subject: String,
+    text_body: String,
+    #[serde(default)]
+    html_body: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderRequest {
+    class: ClassDto,
+    #[serde(default)]
+    purpose: Option<String>,
+    mail: MailDto,
+    recipients: Vec<RecipientDto>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RenderingDto {
+    address: String,
+    send: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text_body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    html_body: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    headers: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<ReasonDto>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    detail: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordDto {
+    /// The CRM's id of the record.
+    id: String,
+    /// Every field the CRM holds for the record, including `email`.
+    fields: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsRequest {
+    records: Vec<RecordDto>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckEditRequest {
+    changes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EditRefusalDto {
+    field: String,
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consent_id: Option<String>,
+    detail: String,
+}
+
+impl From<EditRefusal> for EditRefusalDto {
+    fn from(refusal: EditRefusal) -> EditRefusalDto {
+        use crate::contract::records::EditRefusalReason as Reason;
+        EditRefusalDto {
+            field: refusal.field,
+            reason: match refusal.reason {
+                Reason::ProcessingRestricted => "processing_restricted",
+                Reason::Erased => "erased",
+                Reason::Duplicate => "duplicate",
+                Reason::ConsentRefuses => "consent_refuses",
+            },
+            consent_id: refusal.consent_id,
+            detail: refusal.detail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsDto {
+    sender_address: String,
+    sender_name: String,
+    organisation: String,
+    postal_address: String,
+    preferences_url: String,
+    #[serde(default = "default_link_valid_days")]
+    link_valid_days: u32,
+    #[serde(default)]
+    flag_new_duplicates: bool,
+    #[serde(default)]
+    retained_fields: Vec<String>,
+    #[serde(default = "default_confirm")]
+    confirm_changes: ConfirmDto,
+    #[serde(default = "default_ip")]
+    ip_evidence: IpDto,
+}
+
+fn default_link_valid_days() -> u32 {
+    30
+}
+
+fn default_confirm() -> ConfirmDto {
+    ConfirmDto::OwnChanges
+}
+
+fn default_ip() -> IpDto {
+    IpDto::Truncate
+}
+
+impl From<SettingsDto> for config::Settings {
+    fn from(settings: SettingsDto) -> config::Settings {
+        config::Settings {
+            sender_address: settings.sender_address,
+            sender_name: settings.sender_name,
+            organisation: settings.organisation,
+            postal_address: settings.postal_address,
+            preferences_url: settings.preferences_url,
+            link_valid_days: settings.link_valid_days,
+            flag_new_duplicates: settings.flag_new_duplicates,
+            retained_fields: settings.retained_fields,
+            confirm_changes: settings.confirm_changes.into(),
+            ip_evidence: settings.ip_evidence.into(),
+        }
+    }
+}
+
+impl From<config::Settings> for SettingsDto {
+    fn from(settings: config::Settings) -> SettingsDto {
+        SettingsDto {
+            sender_address: settings.sender_address,
+            sender_name: settings.sender_name,
+            organisation: settings.organisation,
+            postal_address: settings.postal_address,
+            preferences_url: settings.preferences_url,
+            link_valid_days: settings.link_valid_days,
+            flag_new_duplicates: settings.flag_new_duplicates,
+            retained_fields: settings.retained_fields,
+            confirm_changes: settings.confirm_changes.into(),
+            ip_evidence: settings.ip_evidence.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClauseDto {
+    field: String,
+    op: OpDto,
+    #[serde(default)]
+    values: Vec<String>,
+}
+
+/// A consent as the API reads and writes it. `kind` is `data`, `custom`,
+/// `email_tracking` or `document_tracking`; `field` names a data consent's field.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentDto {
+    #[serde(default, skip_deserializing)]
+    id: String,
+    module: String,
+    kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    title: String,
+    purpose: String,
+    default_value: DefaultDto,
+    #[serde(default)]
+    applies_when: Vec<ClauseDto>,
+    #[serde(default, skip_deserializing)]
+    purpose_version: u32,
+    #[serde(default, skip_deserializing)]
+    purpose_hash: String,
+}
+
+impl ConsentDto {
+    fn definition(self, id: String) -> Result<config::ConsentDefinition, ApiError> {
+        let kind = match (self.kind.as_str(), self.field) {
+            ("data", Some(field)) => config::ConsentKind::Data(field),
+            ("data", None) => {
+                return Err(ApiError::invalid(
+                    "a `data` consent names its `field`, e.g. \"field\": \"phone\"",
+                ));
+            }
+            ("custom", None) => config::ConsentKind::Custom,
+            ("email_tracking", None) => config::ConsentKind::EmailTracking,
+            ("document_tracking", None) => config::ConsentKind::DocumentTracking,
+            (kind @ ("custom" | "email_tracking" | "document_tracking"), Some(_)) => {
+                return Err(ApiError::invalid(format!(
+                    "only a `data` consent names a `field`, not `{kind}`"
+                )));
+            }
+            (other, _) => {
+                return Err(ApiError::invalid(format!(
+                    "`kind` is `data`, `custom`, `email_tracking` or `document_tracking`, not `{other}`"
+                )));
+            }
+        };
+        Ok(config::ConsentDefinition {
+            id,
+            module: self.module,
+            kind,
+            title: self.title,
+            purpose: self.purpose,
+            default_value: self.default_value.into(),
+            applies_when: self
+                .applies_when
+                .into_iter()
+                .map(|clause| config::ConditionClause {
+                    field: clause.field,
+                    op: clause.op.into(),
+                    values: clause.values,
+                })
+                .collect(),
+        })
+    }
+}
+
+impl From<config::StoredDefinition> for ConsentDto {
+    fn from(stored: config::StoredDefinition) -> ConsentDto {
+        let definition = stored.definition;
+        let (kind, field) = match definition.kind {
+            config::ConsentKind::Data(field) => ("data", Some(field)),
+            config::ConsentKind::Custom => ("custom", None),
+            config::ConsentKind::EmailTracking => ("email_tracking", None),
+            config::ConsentKind::DocumentTracking => ("document_tracking", None),
+        };
+        ConsentDto {
+            id: definition.id,
+            module: definition.module,
+            kind: kind.to_owned(),
+            field,
+            title: definition.title,
+            purpose: definition.purpose,
+            default_value: definition.default_value.into(),
+            applies_when: definition
+                .applies_when
+                .into_iter()
+                .map(|clause| ClauseDto {
+                    field: clause.field,
+                    op: clause.op.into(),
+                    values: clause.values,
+                })
+                .collect(),
+            purpose_version: stored.purpose_version,
+            purpose_hash: stored.purpose_hash,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldClassDto {
+    #[serde(default, skip_deserializing)]
+    field: String,
+    personal: bool,
+    #[serde(default)]
+    essential: bool,
+    #[serde(default)]
+    sensitive: bool,
+    #[serde(default)]
+    encrypted: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnableRequest {
+    confirm_deduplication: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SubjectDto {
+    person: RecordRefDto,
+    address: String,
+    status: StatusDto,
+    consents: Vec<ConsentStateDto>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConsentStateDto {
+    consent_id: String,
+    value: ValueDto,
+    since: i64,
+    purpose_version: u32,
+}
+
+impl From<subj::SubjectView> for SubjectDto {
+    fn from(view: subj::SubjectView) -> SubjectDto {
+        SubjectDto {
+            person: view.person.into(),
+            address: view.address,
+            status: view.status.into(),
+            consents: view
+                .consents
+                .into_iter()
+                .map(|state| ConsentStateDto {
+                    consent_id: state.consent_id,
+                    value: state.value.into(),
+                    since: state.since,
+                    purpose_version: state.purpose_version,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    consent_id: String,
+    grant: bool,
+    #[serde(default = "default_source")]
+    source: SourceDto,
+    evidence: String,
+}
+
+fn default_source() -> SourceDto {
+    SourceDto::Api
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceRequest {
+    evidence: String,
+}
+
+fn record_error(error: subj::RecordError) -> ApiError {
+    match error {
+        subj::RecordError::UnknownPerson(reference) => ApiError::not_found(format!(
+            "no person {}/{} is known to Privacy Guard",
+            reference.module, reference.id
+        )),
+        subj::RecordError::UnknownConsent(id) => {
+            ApiError::not_found(format!("no consent `{id}` is defined"))
+        }
+        subj::RecordError::NotApplicable(id) => ApiError::refused(
+            "consent_not_applicable",
+            format!("the consent `{id}` does not apply to this person"),
+        ),
+        subj::RecordError::EvidenceRequired => ApiError::invalid(
+            "say where the decision or request comes from: the evidence or reason is empty",
+        ),
+        subj::RecordError::StatusRefused(why) => ApiError::refused("status_refused", why),
+    }
+}
+
+fn person(module: String, id: String) -> RecordRef {
+    RecordRef { module, id }
+}
+
+// ---- handlers ----------------------------------------------------------------------------------
+
+async fn check_send(
+    tenant: Authenticated,
+    ApiJson(request): ApiJson<CheckSendRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let recipients = recipients(request.recipients)?;
+    let send_request = send::SendRequest {
+        class: request.class.into(),
+        purpose: request.purpose,
+    };
+    let addresses: Vec<String> = recipients.iter().map(|r| r.address.clone()).collect();
+    let decisions = blocking(&tenant, move |guard| {
+        Ok(guard.check_send(&send_request, &recipients))
+    })
+    .await?;
+    let decisions: Vec<DecisionDto> = addresses
+        .into_iter()
+        .zip(decisions)
+        .map(|(address, decision)| DecisionDto::of(address, decision))
+        .collect();
+    Ok(Json(serde_json::json!({ "decisions": decisions })))
+}
+
+async fn render(
+    tenant: Authenticated,
+    ApiJson(request): ApiJson<RenderRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let recipients = recipients(request.recipients)?;
+    let send_request = send::SendRequest {
+        class: request.class.into(),
+        purpose: request.purpose,
+    };
+    let mail = send::MailContent {
+        message_id: request.mail.message_id,
+        subject: request.mail.subject,
+        text_body: request.mail.text_body,
+        html_body: request.mail.html_body,
+    };
+    let addresses: Vec<String> = recipients.iter().map(|r| r.address.clone()).collect();
+    let renderings = blocking(&tenant, move |guard| {
+        Ok(guard.render(&send_request, &mail, &recipients))
+    })
+    .await?;
+    let renderings: Vec<RenderingDto> = addresses
+        .into_iter()
+        .zip(renderings)
+        .map(|(address, rendering)| match rendering {
+            send::Rendering::Send(mail) => RenderingDto {
+                address,
+                send: true,
+                subject: Some(mail.subject),
+                text_body: Some(mail.text_body),
+                html_body: mail.html_body,
+                headers: mail.headers,
+                reason: None,
+                detail: String::new(),
+            },
+            send::Rendering::Refuse(refusal) => RenderingDto {
+                address,
+                send: false,
+                subject: None,
+                text_body: None,
+                html_body: None,
+                headers: Vec::new(),
+                reason: Some(refusal.reason.into()),
+                detail: refusal.detail,
+            },
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "renderings": renderings })))
+}
+
+async fn records_changed(
+    tenant: Authenticated,
+    Path(module): Path<String>,
+    ApiJson(request): ApiJson<RecordsRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if request.records.is_empty() || request.records.len() > BATCH_LIMIT {
+        return Err(ApiError::invalid(format!(
+            "`records` must list 1 to {BATCH_LIMIT} records; got {}",
+            request.records.len()
+        )));
+    }
+    let records: Vec<ImportedRecord> = request
+        .records
+        .into_iter()
+        .map(|record| ImportedRecord {
+            id: Some(record.id),
+            fields: record.fields.into_iter().collect(),
+        })
+        .collect();
+    let report = blocking(&tenant, move |guard| {
+        guard.import_records(&module, records, &|_| {})
+    })
+    .await?;
+    Ok(Json(serde_json::json!({
+        "created": report.created,
+        "updated": report.updated,
+        "consents_changed": report.consents_changed,
+        "ignored_fields": report.ignored_fields,
+    })))
+}
+
+async fn check_edit(
+    tenant: Authenticated,
+    Path((module, id)): Path<(String, String)>,
+    ApiJson(request): ApiJson<CheckEditRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let reference = person(module, id);
+    let changes: Vec<types::Field> = request
+        .changes
+        .into_iter()
+        .map(|(name, value)| types::Field { name, value })
+        .collect();
+    let refusals = blocking(&tenant, move |guard| guard.check_edit(&reference, &changes)).await?;
+    let refusals: Vec<EditRefusalDto> = refusals.into_iter().map(EditRefusalDto::from).collect();
+    Ok(Json(serde_json::json!({
+        "allowed": refusals.is_empty(),
+        "refusals": refusals,
+    })))
+}
+
+async fn get_settings(tenant: Authenticated) -> Result<Json<SettingsDto>, ApiError> {
+    let snapshot = blocking(&tenant, |guard| guard.configuration()).await?;
+    snapshot
+        .settings
+        .map(|settings| Json(SettingsDto::from(settings)))
+        .ok_or_else(|| ApiError::not_found("no settings are configured yet: PUT them first"))
+}
+
+async fn put_settings(
+    tenant: Authenticated,
+    ApiJson(settings): ApiJson<SettingsDto>,
+) -> Result<Json<SettingsDto>, ApiError> {
+    let contract = config::Settings::from(settings.clone());
+    blocking(&tenant, move |guard| guard.set_settings(&contract))
+        .await?
+        .map_err(|problems| {
+            ApiError::invalid("the settings were not saved").with_problems(problems)
+        })?;
+    Ok(Json(settings))
+}
+
+async fn list_consents(tenant: Authenticated) -> Result<Json<serde_json::Value>, ApiError> {
+    let snapshot = blocking(&tenant, |guard| guard.configuration()).await?;
+    let consents: Vec<ConsentDto> = snapshot
+        .consents
+        .into_iter()
+        .map(ConsentDto::from)
+        .collect();
+    Ok(Json(serde_json::json!({
+        "enabled": snapshot.enabled,
+        "enabled_at": snapshot.enabled_at,
+        "consents": consents,
+    })))
+}
+
+async fn put_consent(
+    tenant: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(consent): ApiJson<ConsentDto>,
+) -> Result<Json<ConsentDto>, ApiError> {
+    let definition = consent.definition(id)?;
+    let stored = blocking(&tenant, move |guard| guard.put_consent(&definition))
+        .await?
+        .map_err(|problems| {
+            ApiError::invalid("the consent was not saved").with_problems(problems)
+        })?;
+    Ok(Json(ConsentDto::from(stored)))
+}
+
+async fn delete_consent(
+    tenant: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<ConsentDto>, ApiError> {
+    let deleted = blocking(&tenant, move |guard| guard.delete_consent(&id))
+        .await?
+        .map_err(|problem| ApiError::not_found(format!("{}: {}", problem.at, problem.message)))?;
+    Ok(Json(ConsentDto::from(deleted)))
+}
+
+async fn enable(
+    tenant: Authenticated,
+    ApiJson(request): ApiJson<EnableRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let confirmed = request.confirm_deduplication;
+    match blocking(&tenant, move |guard| guard.enable(confirmed)).await? {
+        Ok(()) => Ok(Json(serde_json::json!({ "enabled": true }))),
+        Err(unmet) => {
+            let unmet: Vec<PrerequisiteDto> = unmet.into_iter().map(Into::into).collect();
+            let names = serde_json::to_string(&unmet).unwrap_or_default();
+            Err(ApiError::refused(
+                "prerequisites_unmet",
+                format!("consents were not enabled; unmet prerequisites: {names}"),
+            ))
+        }
+    }
+}
+
+async fn list_fields(
+    tenant: Authenticated,
+    Path(module): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (classes, suggested) = blocking(&tenant, move |guard| {
+        Ok((
+            guard.field_classes(&module)?,
+            guard.suggested_data_consents(&module)?,
+        ))
+    })
+    .await?;
+    let classes: Vec<FieldClassDto> = classes
+        .into_iter()
+        .map(|class| FieldClassDto {
+            field: class.field,
+            personal: class.personal,
+            essential: class.essential,
+            sensitive: class.sensitive,
+            encrypted: class.encrypted,
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "fields": classes,
+        "suggested_data_consents": suggested,
+    })))
+}
+
+async fn classify_field(
+    tenant: Authenticated,
+    Path((module, field)): Path<(String, String)>,
+    ApiJson(class): ApiJson<FieldClassDto>,
+) -> Result<Json<FieldClassDto>, ApiError> {
+    let contract = config::FieldClass {
+        field: field.clone(),
+        personal: class.personal,
+        essential: class.essential,
+        sensitive: class.sensitive,
+        encrypted: class.encrypted,
+    };
+    blocking(&tenant, move |guard| {
+        guard.classify_field(&module, &contract)
+    })
+    .await?
+    .map_err(|problems| {
+        ApiError::invalid("the field was not classified").with_problems(problems)
+    })?;
+    Ok(Json(FieldClassDto { field, ..class }))
+}
+
+fn plan_json(plan: Plan) -> serde_json::Value {
+    let groups: Vec<serde_json::Value> = plan
+        .groups
+        .into_iter()
+        .map(|group| {
+            serde_json::json!({
+                "address": group.address,
+                "primary": RecordRefDto::from(group.primary),
+                "duplicates": group.duplicates.into_iter().map(RecordRefDto::from).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "records": plan.records,
+        "duplicates": plan.duplicates,
+        "groups": groups,
+    })
+}
+
+fn report_json(report: Report) -> serde_json::Value {
+    serde_json::json!({
+        "groups": report.groups,
+        "newly_flagged": report.newly_flagged,
+        "already_flagged": report.already_flagged,
+        "owners_changed": report.owners_changed,
+    })
+}
+
+async fn deduplication_preview(tenant: Authenticated) -> Result<Json<serde_json::Value>, ApiError> {
+    let plan = blocking(&tenant, |guard| guard.deduplication_preview()).await?;
+    Ok(Json(plan_json(plan)))
+}
+
+async fn deduplicate(tenant: Authenticated) -> Result<Json<serde_json::Value>, ApiError> {
+    let report = blocking(&tenant, |guard| guard.deduplicate()).await?;
+    Ok(Json(report_json(report)))
+}
+
+async fn subject(
+    tenant: Authenticated,
+    Path((module, id)): Path<(String, String)>,
+) -> Result<Json<SubjectDto>, ApiError> {
+    let reference = person(module, id);
+    let shown = reference.clone();
+    blocking(&tenant, move |guard| guard.subject(&reference))
+        .await?
+        .map(|view| Json(SubjectDto::from(view)))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no consents are known for {}/{}",
+                shown.module, shown.id
+            ))
+        })
+}
+
+async fn history(
+    tenant: Authenticated,
+    Path((module, id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let reference = person(module, id);
+    let events = blocking(&tenant, move |guard| guard.history(&reference)).await?;
+    let events: Vec<serde_json::Value> = events
+        .iter()
+        .map(|event| serde_json::from_str(event).unwrap_or(serde_json::Value::Null))
+        .collect();
+    Ok(Json(serde_json::json!({ "events": events })))
+}
+
+async fn record_decision(
+    tenant: Authenticated,
+    Path((module, id)): Path<(String, String)>,
+    ApiJson(request): ApiJson<DecisionRequest>,
+) -> Result<Json<SubjectDto>, ApiError> {
+    let reference = person(module, id);
+    let view = blocking(&tenant, move |guard| {
+        guard.record_decision(
+            &reference,
+            &request.consent_id,
+            request.grant,
+            request.source.into(),
+            &request.evidence,
+        )
+    })
+    .await?
+    .map_err(record_error)?;
+    Ok(Json(SubjectDto::from(view)))
+}
+
+async fn restrict(
+    tenant: Authenticated,
+    Path((module, id)): Path<(String, String)>,
+    ApiJson(request): ApiJson<ReasonRequest>,
+) -> Result<Json<SubjectDto>, ApiError> {
+    let reference = person(module, id);
+    let view = blocking(&tenant, move |guard| {
+        guard.restrict(&reference, &request.reason)
+    })
+    .await?
+    .map_err(record_error)?;
+    Ok(Json(SubjectDto::from(view)))
+}
+
+async fn lift_restriction(
+    tenant: Authenticated,
+    Path((module, id)): Path<(String, String)>,
+    ApiJson(request): ApiJson<ReasonRequest>,
+) -> Result<Json<SubjectDto>, ApiError> {
+    let reference = person(module, id);
+    let view = blocking(&tenant, move |guard| {
+        guard.lift_restriction(&reference, &request.reason)
+    })
+    .await?
+    .map_err(record_error)?;
+    Ok(Json(SubjectDto::from(view)))
+}
+
+async fn erase(
+    tenant: Authenticated,
+    Path((module, id)): Path<(String, String)>,
+    ApiJson(request): ApiJson<EvidenceRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let reference = person(module, id);
+    let report = blocking(&tenant, move |guard| {
+        guard.erase(&reference, &request.evidence)
+    })
+    .await?
+    .map_err(record_error)?;
+    Ok(Json(serde_json::json!({
+        "erased_fields": report.erased_fields,
+        "retained_fields": report.retained_fields,
+    })))
+}

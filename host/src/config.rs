@@ -1,0 +1,203 @@
+//! The host's configuration file (TOML): the tenants one host serves.
+//!
+//! ```toml
+//! [[tenants]]
+//! id = "acme"                                   # 1-40 of a-z, 0-9, -
+//! api_keys = ["sha256:9f86d08…"]                # digests from `privacy-guard api-key`
+//! database_url = "postgres://…/acme"            # default: DATA_DIR/acme/privacy-guard.db
+//! run_at = "10:00"                              # default: the host's --run-at
+//! time_zone = "Europe/Berlin"                   # default: the host's --time-zone
+//! smtp_url = "smtp://acme@mail.acme.example"     # default: the host's --smtp-url
+//! smtp_password_env = "ACME_SMTP_PASSWORD"       # the variable holding smtp_url's password
+//! ```
+//!
+//! Everything not in the file comes from the command line or its `PRIVACY_GUARD_*`
+//! environment variables, which also set what the file leaves out.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::mail::smtp::SmtpSettings;
+use crate::tenants::{KeyDigest, is_tenant_id};
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+}
+
+/// One tenant as the file describes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub id: String,
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    pub database_url: Option<String>,
+    pub run_at: Option<String>,
+    pub time_zone: Option<String>,
+    /// The tenant's own SMTP server (`smtp://...`, as --smtp-url) instead of the host's.
+    pub smtp_url: Option<String>,
+    /// The name of the environment variable holding the password of `smtp_url`'s user
+    /// (the password itself is never in the file).
+    pub smtp_password_env: Option<String>,
+}
+
+impl TenantConfig {
+    /// The tenant's API key digests, checked.
+    pub fn key_digests(&self) -> Result<Vec<KeyDigest>, String> {
+        self.api_keys
+            .iter()
+            .map(|key| {
+                KeyDigest::parse(key).map_err(|error| format!("tenant `{}`: {error}", self.id))
+            })
+            .collect()
+    }
+
+    /// Checks the SMTP settings as far as they can be without the password: the URL, and
+    /// that a password variable goes with a URL naming a user.
+    fn check_smtp(&self) -> Result<(), String> {
+        match (&self.smtp_url, &self.smtp_password_env) {
+            (None, None) => Ok(()),
+            (None, Some(_)) => Err(format!(
+                "tenant `{}`: smtp_password_env is set but smtp_url is not",
+                self.id
+            )),
+            (Some(url), variable) => {
+                if variable.as_ref().is_some_and(|name| name.trim().is_empty()) {
+                    return Err(format!(
+                        "tenant `{}`: smtp_password_env must name an environment variable",
+                        self.id
+                    ));
+                }
+                // A stand-in password: only whether there is one matters here.
+                SmtpSettings::from_url(url, variable.as_ref().map(|_| String::from("-")))
+                    .map(drop)
+                    .map_err(|error| format!("tenant `{}`: smtp_url: {error}", self.id))
+            }
+        }
+    }
+
+    /// The tenant's own folder under the host's data folder: database, outbox, cache.
+    pub fn folder(&self, data_dir: &Path) -> PathBuf {
+        data_dir.join("tenants").join(&self.id)
+    }
+}
+
+impl HostConfig {
+    /// Reads and checks the file at `path`; the error names the file and what is wrong.
+    pub fn load(path: &Path) -> Result<HostConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("could not read {}: {error}", path.display()))?;
+        HostConfig::parse(&text).map_err(|error| format!("{}: {error}", path.display()))
+    }
+
+    /// Parses and checks a configuration.
+    pub fn parse(text: &str) -> Result<HostConfig, String> {
+        let config: HostConfig = toml::from_str(text).map_err(|error| error.to_string())?;
+        if config.tenants.is_empty() {
+            return Err("no tenant is configured: add a [[tenants]] table".to_owned());
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for tenant in &config.tenants {
+            if !is_tenant_id(&tenant.id) {
+                return Err(format!(
+                    "`{}` is not a tenant id: use 1-40 lower-case letters, digits or `-`",
+                    tenant.id
+                ));
+            }
+            if seen.contains(&tenant.id.as_str()) {
+                return Err(format!("the tenant `{}` is configured twice", tenant.id));
+            }
+            seen.push(&tenant.id);
+            tenant.key_digests()?;
+            tenant.check_smtp()?;
+        }
+        Ok(config)
+    }
+
+    pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|tenant| tenant.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+    #[test]
+    fn a_file_lists_tenants_with_their_keys_and_overrides() {
+        let config = HostConfig::parse(&format!(
+            "[[tenants]]\nid = \"acme\"\napi_keys = [\"{DIGEST}\"]\ntime_zone = \"Europe/Berlin\"\n\n[[tenants]]\nid = \"globex\"\n"
+        ))
+        .unwrap();
+        assert_eq!(config.tenants.len(), 2);
+        let acme = config.tenant("acme").unwrap();
+        assert_eq!(acme.key_digests().unwrap().len(), 1);
+        assert_eq!(acme.time_zone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(
+            acme.folder(Path::new("data")),
+            Path::new("data/tenants/acme")
+        );
+        assert_eq!(acme.smtp_url, None);
+    }
+
+    #[test]
+    fn a_tenant_may_have_its_own_smtp_server_with_the_password_in_the_environment() {
+        let config = HostConfig::parse(
+            "[[tenants]]\nid = \"acme\"\nsmtp_url = \"smtp://acme@mail.acme.example:2525\"\nsmtp_password_env = \"ACME_SMTP_PASSWORD\"\n",
+        )
+        .unwrap();
+        let acme = config.tenant("acme").unwrap();
+        assert_eq!(
+            acme.smtp_url.as_deref(),
+            Some("smtp://acme@mail.acme.example:2525")
+        );
+        assert_eq!(
+            acme.smtp_password_env.as_deref(),
+            Some("ACME_SMTP_PASSWORD")
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            ("", "no tenant"),
+            ("[[tenants]]\nid = \"Acme\"\n", "not a tenant id"),
+            (
+                "[[tenants]]\nid = \"a\"\n[[tenants]]\nid = \"a\"\n",
+                "twice",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\napi_keys = [\"secret\"]\n",
+                "tenant `a`",
+            ),
+            ("[[tenants]]\nid = \"a\"\nport = 1\n", "unknown field"),
+            (
+                "[[tenants]]\nid = \"a\"\nsmtp_password_env = \"A_PASSWORD\"\n",
+                "smtp_url is not",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\nsmtp_url = \"smtp://mail.example\"\nsmtp_password_env = \"A_PASSWORD\"\n",
+                "names no user",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\nsmtp_url = \"smtp://a@mail.example\"\n",
+                "no SMTP password",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\nsmtp_url = \"smtps://mail.example\"\n",
+                "security=tls",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = HostConfig::parse(text).unwrap_err();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+}

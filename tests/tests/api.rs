@@ -1,0 +1,569 @@
+//! The JSON API over real TCP, two tenants in one host, every response checked against
+//! `docs/openapi.json`: the document's routes are the server's routes, every documented
+//! operation is exercised, and every answer matches the schema documented for its status.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use privacy_guard_host::api::{BATCH_LIMIT, BODY_LIMIT, ROUTES};
+use privacy_guard_host::tenants::{KeyDigest, Tenant, Tenants};
+use privacy_guard_tests::{TestHost, WebServer, http_call};
+use serde_json::{Value, json};
+
+const ACME_KEY: &str = "pgk_acme_0123456789";
+const GLOBEX_KEY: &str = "pgk_globex_9876543210";
+
+fn openapi() -> Value {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json"))
+            .expect("docs/openapi.json");
+    serde_json::from_str(&text).expect("the OpenAPI document is JSON")
+}
+
+#[test]
+fn the_openapi_document_lists_exactly_the_servers_routes() {
+    let document = openapi();
+    let mut documented = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let served: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
+        .collect();
+    assert_eq!(documented, served);
+}
+
+/// Checks `value` against `schema` (the subset of JSON Schema the document uses); the
+/// error names the path to the offending value.
+fn check(document: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let mut target = document;
+        for part in reference.trim_start_matches("#/").split('/') {
+            target = &target[part];
+        }
+        return check(document, target, value, at);
+    }
+    if let Some(kind) = schema.get("type") {
+        let kinds: Vec<&str> = match kind {
+            Value::String(kind) => vec![kind.as_str()],
+            Value::Array(kinds) => kinds.iter().filter_map(Value::as_str).collect(),
+            _ => return Err(format!("{at}: bad type in the schema")),
+        };
+        let fits = kinds.iter().any(|kind| match *kind {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "boolean" => value.is_boolean(),
+            "null" => value.is_null(),
+            _ => false,
+        });
+        if !fits {
+            return Err(format!("{at}: {value} is not of type {kinds:?}"));
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if let Some(object) = value.as_object() {
+        for required in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = required.as_str().unwrap_or_default();
+            if !object.contains_key(name) {
+                return Err(format!("{at}: `{name}` is missing"));
+            }
+        }
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for (name, field) in object {
+            match (
+                properties.and_then(|properties| properties.get(name)),
+                schema.get("additionalProperties"),
+            ) {
+                (Some(property), _) => check(document, property, field, &format!("{at}.{name}"))?,
+                (None, Some(additional)) if additional.is_object() => {
+                    check(document, additional, field, &format!("{at}.{name}"))?
+                }
+                (None, Some(Value::Bool(true))) => {}
+                (None, _) if properties.is_some() => {
+                    return Err(format!("{at}: `{name}` is not documented"));
+                }
+                (None, _) => {}
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (index, item) in array.iter().enumerate() {
+            check(document, items, item, &format!("{at}[{index}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A client of one tenant that checks every answer against the document and notes which
+/// operations it exercised.
+struct Client<'d> {
+    base: String,
+    key: Option<&'static str>,
+    document: &'d Value,
+    exercised: Arc<Mutex<BTreeSet<(String, String)>>>,
+}
+
+impl Client<'_> {
+    /// Calls `method template` with the template's `{name}`s replaced by `arguments`.
+    fn call(
+        &self,
+        method: &str,
+        template: &str,
+        arguments: &[&str],
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut path = template.to_owned();
+        for argument in arguments {
+            let start = path.find('{').expect("a parameter");
+            let end = path[start..].find('}').expect("its end") + start;
+            path.replace_range(start..=end, argument);
+        }
+        let authorization = self.key.map(|key| format!("Bearer {key}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|value| ("Authorization", value.as_str()))
+            .collect();
+        let bytes = body.map(|body| body.to_string().into_bytes());
+        let response = http_call(
+            method,
+            &format!("{}{path}", self.base),
+            &headers,
+            bytes.as_deref().map(|bytes| ("application/json", bytes)),
+        )
+        .expect("the API answers");
+        let value: Value = serde_json::from_str(&response.body)
+            .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {}", response.body));
+        let operation = &self.document["paths"][template][method.to_lowercase()];
+        assert!(
+            operation.is_object(),
+            "{method} {template} is not documented"
+        );
+        let documented = &operation["responses"][response.status.to_string()];
+        assert!(
+            documented.is_object(),
+            "{method} {path}: status {} is not documented: {value}",
+            response.status
+        );
+        let mut documented = documented;
+        if let Some(reference) = documented.get("$ref").and_then(Value::as_str) {
+            documented = &self.document["components"]["responses"]
+                [reference.rsplit('/').next().unwrap_or_default()];
+        }
+        let schema = &documented["content"]["application/json"]["schema"];
+        if let Err(problem) = check(self.document, schema, &value, "body") {
+            panic!(
+                "{method} {path} ({}): {problem}\n{value:#}",
+                response.status
+            );
+        }
+        self.exercised
+            .lock()
+            .expect("lock")
+            .insert((method.to_owned(), template.to_owned()));
+        (response.status, value)
+    }
+}
+
+fn tenant(id: &str, key: &str, host: &TestHost) -> Tenant {
+    Tenant::new(
+        id,
+        Arc::new(host.open().expect("tenant host")),
+        vec![KeyDigest::of_key(key)],
+    )
+}
+
+fn settings(server: &WebServer, tenant: &str) -> Value {
+    json!({
+        "sender_address": format!("privacy@{tenant}.example"),
+        "sender_name": format!("{tenant} privacy team"),
+        "organisation": format!("{tenant} Ltd"),
+        "postal_address": "1 Example Street, Berlin",
+        "preferences_url": format!("http://{}/t/{tenant}/preferences/", server.address),
+        "retained_fields": ["name"]
+    })
+}
+
+#[test]
+fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
+    let document = openapi();
+    let acme_host = TestHost::new("2026-12-01T09:00:00Z");
+    let globex_host = TestHost::new("2026-12-01T09:00:00Z");
+    let mut tenants = Tenants::default();
+    tenants
+        .add(tenant("acme", ACME_KEY, &acme_host))
+        .expect("acme");
+    tenants
+        .add(tenant("globex", GLOBEX_KEY, &globex_host))
+        .expect("globex");
+    let tenants = Arc::new(tenants);
+    let server = WebServer::serve(privacy_guard_host::web::app(tenants.clone())).expect("server");
+    let exercised = Arc::new(Mutex::new(BTreeSet::new()));
+    let client = |key| Client {
+        base: format!("http://{}", server.address),
+        key,
+        document: &document,
+        exercised: exercised.clone(),
+    };
+    let acme = client(Some(ACME_KEY));
+    let globex = client(Some(GLOBEX_KEY));
+    let health = privacy_guard_tests::http_get(&format!("http://{}/health", server.address))
+        .expect("GET /health");
+    assert_eq!(health.status, 200);
+    let health: Value = serde_json::from_str(&health.body).expect("JSON");
+    assert_eq!(
+        health,
+        json!({"status": "ok", "tenants": {"acme": "ok", "globex": "ok"}})
+    );
+
+    // Configuration.
+    let (status, error) = acme.call("GET", "/api/v1/settings", &[], None);
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let mut bad = settings(&server, "acme");
+    bad["sender_address"] = json!("not an address");
+    let (status, error) = acme.call("PUT", "/api/v1/settings", &[], Some(bad));
+    assert_eq!(status, 422);
+    assert_eq!(error["error"]["problems"][0]["at"], "sender-address");
+    for (tenant, name) in [(&acme, "acme"), (&globex, "globex")] {
+        let (status, _) = tenant.call(
+            "PUT",
+            "/api/v1/settings",
+            &[],
+            Some(settings(&server, name)),
+        );
+        assert_eq!(status, 200);
+    }
+    let (status, saved) = acme.call("GET", "/api/v1/settings", &[], None);
+    assert_eq!(
+        (status, saved["organisation"].as_str()),
+        (200, Some("acme Ltd"))
+    );
+    let (status, field) = acme.call(
+        "PUT",
+        "/api/v1/fields/{module}/{field}",
+        &["contacts", "phone"],
+        Some(json!({"personal": true, "sensitive": true})),
+    );
+    assert_eq!((status, field["field"].as_str()), (200, Some("phone")));
+    let (status, fields) = acme.call("GET", "/api/v1/fields/{module}", &["contacts"], None);
+    assert_eq!(status, 200);
+    assert_eq!(fields["suggested_data_consents"], json!(["phone"]));
+    let newsletter = json!({
+        "module": "contacts", "kind": "data", "field": "email", "title": "Newsletter",
+        "purpose": "Our monthly newsletter.", "default_value": "no"
+    });
+    for tenant in [&acme, &globex] {
+        let (status, stored) = tenant.call(
+            "PUT",
+            "/api/v1/consents/{id}",
+            &["newsletter"],
+            Some(newsletter.clone()),
+        );
+        assert_eq!((status, stored["purpose_version"].as_u64()), (200, Some(1)));
+    }
+    let (status, _) = acme.call(
+        "PUT",
+        "/api/v1/consents/{id}",
+        &["phone-calls"],
+        Some(
+            json!({"module": "contacts", "kind": "data", "field": "phone", "title": "Calls",
+                    "purpose": "We call you about offers.", "default_value": "no"}),
+        ),
+    );
+    assert_eq!(status, 200);
+    let (status, error) = acme.call(
+        "PUT",
+        "/api/v1/consents/{id}",
+        &["odd"],
+        Some(json!({"module": "contacts", "kind": "data", "title": "Odd", "purpose": "x", "default_value": "no"})),
+    );
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("invalid_request"))
+    );
+    let (status, refused) = acme.call(
+        "POST",
+        "/api/v1/enable",
+        &[],
+        Some(json!({"confirm_deduplication": false})),
+    );
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("prerequisites_unmet"))
+    );
+
+    // People: acme's CRM pushes its records; globex has none of them.
+    let (status, report) = acme.call(
+        "POST",
+        "/api/v1/records/{module}",
+        &["contacts"],
+        Some(json!({"records": [
+            {"id": "1", "fields": {"name": "Ada", "email": "ada@example.com", "phone": "+44 1"}},
+            {"id": "2", "fields": {"name": "Ada again", "email": "ADA@example.com"}}
+        ]})),
+    );
+    assert_eq!((status, report["created"].as_u64()), (200, Some(2)));
+    let (status, plan) = acme.call("GET", "/api/v1/deduplication", &[], None);
+    assert_eq!((status, plan["duplicates"].as_u64()), (200, Some(1)));
+    let (status, report) = acme.call("POST", "/api/v1/deduplication", &[], None);
+    assert_eq!((status, report["newly_flagged"].as_u64()), (200, Some(1)));
+    for tenant in [&acme, &globex] {
+        let (status, enabled) = tenant.call(
+            "POST",
+            "/api/v1/enable",
+            &[],
+            Some(json!({"confirm_deduplication": true})),
+        );
+        assert_eq!((status, enabled["enabled"].as_bool()), (200, Some(true)));
+    }
+    let (status, listed) = acme.call("GET", "/api/v1/consents", &[], None);
+    assert_eq!(
+        (status, listed["consents"].as_array().map(Vec::len)),
+        (200, Some(2))
+    );
+
+    let (status, ada) = acme.call(
+        "GET",
+        "/api/v1/subjects/{module}/{id}",
+        &["contacts", "1"],
+        None,
+    );
+    assert_eq!(
+        (status, ada["address"].as_str()),
+        (200, Some("ada@example.com"))
+    );
+    let (status, _) = globex.call(
+        "GET",
+        "/api/v1/subjects/{module}/{id}",
+        &["contacts", "1"],
+        None,
+    );
+    assert_eq!(status, 404, "globex cannot read acme's contact");
+    let (status, _) = globex.call(
+        "POST",
+        "/api/v1/subjects/{module}/{id}/erase",
+        &["contacts", "1"],
+        Some(json!({"evidence": "a forged request"})),
+    );
+    assert_eq!(status, 404, "globex cannot erase acme's contact");
+
+    // The record-change refusal hook.
+    let (status, edit) = acme.call(
+        "POST",
+        "/api/v1/records/{module}/{id}/check-edit",
+        &["contacts", "1"],
+        Some(json!({"changes": {"phone": "+44 2", "name": "Ada L."}})),
+    );
+    assert_eq!((status, edit["allowed"].as_bool()), (200, Some(false)));
+    assert_eq!(edit["refusals"][0]["field"], "phone");
+    assert_eq!(edit["refusals"][0]["reason"], "consent_refuses");
+
+    // The pre-send check: acme's Ada is pending at acme and unknown at globex.
+    let marketing = json!({
+        "class": "marketing", "purpose": "newsletter",
+        "recipients": [{"address": "ada@example.com", "role": "to"}, {"address": "nope", "role": "cc"}]
+    });
+    let (status, checked) = acme.call("POST", "/api/v1/check-send", &[], Some(marketing.clone()));
+    assert_eq!(status, 200);
+    assert_eq!(checked["decisions"][0]["reason"], "consent_not_requested");
+    assert_eq!(checked["decisions"][1]["reason"], "invalid_address");
+    let (_, checked) = globex.call("POST", "/api/v1/check-send", &[], Some(marketing));
+    assert_eq!(checked["decisions"][0]["reason"], "unknown_recipient");
+
+    let (status, view) = acme.call(
+        "POST",
+        "/api/v1/subjects/{module}/{id}/decisions",
+        &["contacts", "1"],
+        Some(json!({"consent_id": "newsletter", "grant": true, "evidence": "Signed form of 1 December"})),
+    );
+    assert_eq!(
+        (status, view["consents"][0]["value"].as_str()),
+        (200, Some("granted"))
+    );
+    let (status, rendered) = acme.call(
+        "POST",
+        "/api/v1/render",
+        &[],
+        Some(json!({
+            "class": "marketing", "purpose": "newsletter",
+            "mail": {"subject": "News", "text_body": "Hello\n"},
+            "recipients": [{"address": "ada@example.com", "role": "to"}]
+        })),
+    );
+    assert_eq!(
+        (status, rendered["renderings"][0]["send"].as_bool()),
+        (200, Some(true))
+    );
+    let unsubscribe = rendered["renderings"][0]["headers"][0][1]
+        .as_str()
+        .expect("header");
+    assert!(
+        unsubscribe.contains("/t/acme/preferences/"),
+        "the tenant's own page: {unsubscribe}"
+    );
+    // A link of one tenant opens nothing at another's address.
+    let page = unsubscribe
+        .trim_start_matches('<')
+        .split("/unsubscribe/")
+        .next()
+        .expect("the page URL")
+        .to_owned();
+    assert_eq!(
+        privacy_guard_tests::http_get(&page).expect("GET").status,
+        200
+    );
+    let elsewhere = page.replace("/t/acme/", "/t/globex/");
+    assert_eq!(
+        privacy_guard_tests::http_get(&elsewhere)
+            .expect("GET")
+            .status,
+        404
+    );
+    let (status, history) = acme.call(
+        "GET",
+        "/api/v1/subjects/{module}/{id}/history",
+        &["contacts", "1"],
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        history["events"]
+            .as_array()
+            .is_some_and(|events| events.len() >= 2)
+    );
+
+    // Restriction and erasure.
+    let (status, error) = acme.call(
+        "POST",
+        "/api/v1/subjects/{module}/{id}/restrict",
+        &["contacts", "1"],
+        Some(json!({"reason": " "})),
+    );
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("invalid_request"))
+    );
+    let (status, view) = acme.call(
+        "POST",
+        "/api/v1/subjects/{module}/{id}/restrict",
+        &["contacts", "1"],
+        Some(json!({"reason": "Ada disputes her data"})),
+    );
+    assert_eq!((status, view["status"].as_str()), (200, Some("restricted")));
+    let (status, error) = acme.call(
+        "POST",
+        "/api/v1/subjects/{module}/{id}/restrict",
+        &["contacts", "1"],
+        Some(json!({"reason": "again"})),
+    );
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (409, Some("status_refused"))
+    );
+    let (status, view) = acme.call(
+        "POST",
+        "/api/v1/subjects/{module}/{id}/lift-restriction",
+        &["contacts", "1"],
+        Some(json!({"reason": "Checked: the data are right"})),
+    );
+    assert_eq!((status, view["status"].as_str()), (200, Some("active")));
+    let (status, erased) = acme.call(
+        "POST",
+        "/api/v1/subjects/{module}/{id}/erase",
+        &["contacts", "1"],
+        Some(json!({"evidence": "Ada's letter of 1 December"})),
+    );
+    assert_eq!(status, 200);
+    assert!(
+        erased["erased_fields"]
+            .as_array()
+            .expect("fields")
+            .contains(&json!("email"))
+    );
+    let (status, deleted) = acme.call("DELETE", "/api/v1/consents/{id}", &["phone-calls"], None);
+    assert_eq!((status, deleted["id"].as_str()), (200, Some("phone-calls")));
+    let (status, _) = acme.call("DELETE", "/api/v1/consents/{id}", &["phone-calls"], None);
+    assert_eq!(status, 404);
+
+    // Mail went to acme's outbox only.
+    assert!(
+        acme_host
+            .mails()
+            .iter()
+            .any(|mail| mail.message_id.starts_with("restriction-lifted.")),
+        "the lift notice went to acme's outbox"
+    );
+    assert!(globex_host.mails().is_empty(), "globex sent nothing");
+
+    // Bad requests get JSON errors with codes.
+    let anonymous = client(None);
+    let (status, error) = anonymous.call("GET", "/api/v1/consents", &[], None);
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let wrong = Client {
+        key: Some("pgk_not_a_key"),
+        ..client(None)
+    };
+    let (status, _) = wrong.call("GET", "/api/v1/consents", &[], None);
+    assert_eq!(status, 401);
+    let raw = |body: &[u8]| {
+        http_call(
+            "POST",
+            &format!("http://{}/api/v1/check-send", server.address),
+            &[("Authorization", &format!("Bearer {ACME_KEY}"))],
+            Some(("application/json", body)),
+        )
+        .expect("answer")
+    };
+    let broken = raw(b"{\"class\": ");
+    assert_eq!(broken.status, 400);
+    assert!(broken.body.contains("invalid_json"), "{}", broken.body);
+    let unknown_field = raw(br#"{"class": "ad_hoc", "recipients": [], "colour": "red"}"#);
+    assert_eq!(unknown_field.status, 422, "{}", unknown_field.body);
+    let huge = vec![b' '; BODY_LIMIT + 1];
+    let too_large = raw(&huge);
+    assert_eq!(too_large.status, 413, "{}", too_large.body);
+    assert!(too_large.body.contains("payload_too_large"));
+    let many: Vec<Value> = (0..=BATCH_LIMIT)
+        .map(|n| json!({"address": format!("p{n}@example.com"), "role": "bcc"}))
+        .collect();
+    let (status, error) = acme.call(
+        "POST",
+        "/api/v1/check-send",
+        &[],
+        Some(json!({"class": "ad_hoc", "recipients": many})),
+    );
+    assert_eq!(status, 422);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("1000"))
+    );
+
+    // Every documented operation was exercised against the running server.
+    let exercised = exercised.lock().expect("lock").clone();
+    let documented: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
+        .collect();
+    let missing: Vec<_> = documented.difference(&exercised).collect();
+    assert!(missing.is_empty(), "not exercised: {missing:?}");
+}
