@@ -7,6 +7,9 @@
 # installs Debian's postgresql package when missing) and stopped at the end. To use a server
 # of your own instead, set PRIVACY_GUARD_TEST_POSTGRES_URL to a URL whose user may create
 # databases; each test creates a database of its own there and drops it.
+#
+# SMTP: the SMTP tests start a real aiosmtpd; scripts/smtp-test-tools.sh installs it, and
+# openssl, only when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +17,9 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
+
+step "tools for the SMTP tests (aiosmtpd, openssl; installed only when missing)"
+./scripts/smtp-test-tools.sh
 
 # The tests choose PostgreSQL when this is set: keep it for the second run.
 postgres_url="${PRIVACY_GUARD_TEST_POSTGRES_URL:-}"

@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,11 +23,14 @@ use privacy_guard_host::contract::sending::{
 use privacy_guard_host::contract::subjects::{PersonStatus, RecordError, Source};
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
 use privacy_guard_host::guard::{ComponentSource, EditRejection, Guard, GuardOptions};
-use privacy_guard_host::mail::Transport;
+use privacy_guard_host::mail::smtp::SmtpSettings;
+use privacy_guard_host::mail::{RetryPolicy, Transport};
 use privacy_guard_host::runtime::SandboxLimits;
 use privacy_guard_host::schedule::{DailySchedule, period_key};
 use privacy_guard_host::storage::LedgerCheck;
 use privacy_guard_host::tenants::{KeyDigest, Tenant, Tenants};
+use privacy_guard_host::worker;
+use tracing::Instrument;
 
 /// Exit code of `check` when at least one recipient is refused.
 const EXIT_REFUSED: u8 = 3;
@@ -70,6 +73,20 @@ pub struct Arguments {
         default_value = "UTC"
     )]
     time_zone: String,
+    /// Deliver mail through this SMTP server instead of writing `.eml` files to
+    /// DATA_DIR/outbox: smtp://[USER@]HOST[:PORT][?security=starttls|tls|none]
+    /// [&timeout=SECONDS][&ca_file=PEM]. The password comes from PRIVACY_GUARD_SMTP_PASSWORD
+    /// or --smtp-password-file, never from the URL.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// A file holding the SMTP password (its first line), instead of
+    /// PRIVACY_GUARD_SMTP_PASSWORD.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_SMTP_PASSWORD_FILE")]
+    smtp_password_file: Option<PathBuf>,
+    /// Delivery attempts per mail before it is marked failed for an operator; the wait
+    /// between attempts starts at 1 minute and doubles up to 1 hour.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_DELIVERY_ATTEMPTS", default_value_t = RetryPolicy::default().attempts, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    delivery_attempts: u32,
     /// A configuration file listing the tenants this host serves (TOML; see
     /// `host/src/config.rs`). Without one the host serves one tenant from these options.
     #[arg(long, global = true, env = "PRIVACY_GUARD_CONFIG")]
@@ -106,6 +123,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "PRIVACY_GUARD_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Seconds between two passes of the delivery worker (queued and retried mail).
+        #[arg(long, env = "PRIVACY_GUARD_DELIVERY_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        delivery_interval: u64,
     },
     /// Import people from a CSV file (first line: field names, with an `email` column).
     Import {
@@ -233,8 +253,15 @@ enum Command {
         #[arg(long)]
         html_file: Option<PathBuf>,
     },
-    /// Deliver queued mail now.
-    Deliver,
+    /// Deliver queued mail that is due now (mail waiting after a failed attempt goes when
+    /// its wait is over).
+    Deliver {
+        /// First queue again the mail marked failed (after fixing the cause).
+        #[arg(long)]
+        retry_failed: bool,
+    },
+    /// List mail not delivered yet: waiting for its next attempt, or failed.
+    Outbox,
     /// Make a new API key: prints the key (give it to the CRM) and its digest (put it in
     /// the configuration file or --api-key-digest; the host keeps only digests).
     ApiKey,
@@ -397,8 +424,19 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     if let Command::ApiKey = arguments.command {
         return new_api_key();
     }
-    if let (Command::Serve { listen }, Some(config)) = (&arguments.command, &config) {
-        return serve(open_tenants(&arguments, config)?, *listen);
+    if let (
+        Command::Serve {
+            listen,
+            delivery_interval,
+        },
+        Some(config),
+    ) = (&arguments.command, &config)
+    {
+        return serve(
+            open_tenants(&arguments, config)?,
+            *listen,
+            Duration::from_secs(*delivery_interval),
+        );
     }
     let tenant = match &config {
         Some(config) => Some(select_tenant(&arguments, config)?),
@@ -406,14 +444,21 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     };
     let guard = open(&arguments, tenant)?;
     match arguments.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            delivery_interval,
+        } => {
             let digests = arguments
                 .api_key_digests
                 .iter()
                 .map(|digest| KeyDigest::parse(digest))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|error| anyhow::anyhow!("--api-key-digest: {error}"))?;
-            serve(Tenants::single(Arc::new(guard), digests), listen)
+            serve(
+                Tenants::single(Arc::new(guard), digests),
+                listen,
+                Duration::from_secs(delivery_interval),
+            )
         }
         Command::ApiKey => new_api_key(),
         Command::Import { module, file } => import(&guard, &module, &file),
@@ -525,14 +570,8 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             };
             render(&guard, class, purpose, &mail, &to, &cc, &bcc)
         }
-        Command::Deliver => {
-            let report = guard.deliver_mail()?;
-            println!(
-                "delivered {} message(s), {} failed",
-                report.delivered, report.failed
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Deliver { retry_failed } => deliver(&guard, retry_failed),
+        Command::Outbox => list_outbox(&guard),
         Command::Field(FieldCommand::Classify {
             module,
             field,
@@ -688,13 +727,157 @@ fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyhow::Result<
             .map_or(ComponentSource::Embedded, ComponentSource::File),
         clock,
         limits: SandboxLimits::default(),
-        transport: Transport::Directory(data_dir.join("outbox")),
+        transport: transport(arguments, &data_dir, tenant)?,
+        retry: RetryPolicy {
+            attempts: arguments.delivery_attempts,
+            ..RetryPolicy::default()
+        },
         schedule,
     };
     Guard::open(options).context("could not open the host")
 }
 
-fn serve(tenants: Tenants, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+/// Where `tenant`'s mail goes: the tenant's own SMTP server (`smtp_url` in the
+/// configuration file, the password from the environment variable `smtp_password_env`
+/// names), else the host's (--smtp-url with its password), else `.eml` files in the
+/// tenant's outbox folder (`data_dir/outbox`).
+fn transport(
+    arguments: &Arguments,
+    data_dir: &Path,
+    tenant: Option<&TenantConfig>,
+) -> anyhow::Result<Transport> {
+    if let Some(tenant) = tenant
+        && let Some(url) = &tenant.smtp_url
+    {
+        let password = tenant
+            .smtp_password_env
+            .as_deref()
+            .map(|variable| {
+                std::env::var(variable)
+                    .ok()
+                    .filter(|password| !password.is_empty())
+                    .with_context(|| {
+                        format!(
+                            "tenant `{}`: the environment variable {variable} (smtp_password_env) holds no SMTP password",
+                            tenant.id
+                        )
+                    })
+            })
+            .transpose()?;
+        let settings = SmtpSettings::from_url(url, password).with_context(|| {
+            format!(
+                "tenant `{}`: the SMTP settings (smtp_url, password from smtp_password_env) are not valid",
+                tenant.id
+            )
+        })?;
+        tracing::debug!(tenant = %tenant.id, server = %settings.server(), security = ?settings.security, "the tenant's mail goes through its own SMTP server");
+        return Ok(Transport::Smtp(settings));
+    }
+    let from_environment = std::env::var("PRIVACY_GUARD_SMTP_PASSWORD")
+        .ok()
+        .filter(|password| !password.is_empty());
+    let from_file = arguments
+        .smtp_password_file
+        .as_ref()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("could not read the SMTP password file {}", path.display())
+            })?;
+            let password = text.lines().next().unwrap_or_default().to_owned();
+            if password.is_empty() {
+                bail!("the SMTP password file {} is empty", path.display());
+            }
+            Ok(password)
+        })
+        .transpose()?;
+    let password = match (from_environment, from_file) {
+        (Some(_), Some(_)) => bail!(
+            "the SMTP password is given twice: set PRIVACY_GUARD_SMTP_PASSWORD or --smtp-password-file, not both"
+        ),
+        (password, None) | (None, password) => password,
+    };
+    let Some(url) = &arguments.smtp_url else {
+        if password.is_some() {
+            bail!(
+                "an SMTP password is given but no SMTP server: set --smtp-url (PRIVACY_GUARD_SMTP_URL) too"
+            );
+        }
+        return Ok(Transport::Directory(data_dir.join("outbox")));
+    };
+    let settings = SmtpSettings::from_url(url, password).context(
+        "the SMTP settings (--smtp-url / PRIVACY_GUARD_SMTP_URL, password from PRIVACY_GUARD_SMTP_PASSWORD or --smtp-password-file) are not valid",
+    )?;
+    tracing::debug!(server = %settings.server(), security = ?settings.security, "mail goes through SMTP");
+    Ok(Transport::Smtp(settings))
+}
+
+fn deliver(guard: &Guard, retry_failed: bool) -> anyhow::Result<ExitCode> {
+    if retry_failed {
+        let requeued = guard.retry_failed_mail()?;
+        println!("{requeued} failed message(s) queued again");
+    }
+    let report = guard
+        .deliver_mail()
+        .context("mail delivery stopped; the mail stays queued (see `privacy-guard outbox`)")?;
+    println!(
+        "delivered {} message(s); {} could not be delivered and wait for another attempt, {} failed for good",
+        report.delivered, report.deferred, report.failed
+    );
+    let undelivered = guard.undelivered_mail(1)?;
+    if !undelivered.is_empty() {
+        println!("mail is still queued: see `privacy-guard outbox`");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the mail not delivered yet, by message id (no addresses).
+fn list_outbox(guard: &Guard) -> anyhow::Result<ExitCode> {
+    const SHOWN: u32 = 1000;
+    let undelivered = guard.undelivered_mail(SHOWN)?;
+    let time = |millis: i64| {
+        chrono::DateTime::from_timestamp_millis(millis)
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
+    for mail in &undelivered {
+        let state = match mail.failed_at {
+            Some(at) => format!("failed {}", time(at)),
+            None if mail.attempts == 0 => "queued".to_owned(),
+            None => format!("next attempt {}", time(mail.next_attempt_at)),
+        };
+        println!(
+            "{}\t{state}\t{} attempt(s)\t{}",
+            mail.message_id,
+            mail.attempts,
+            mail.last_error.as_deref().unwrap_or("")
+        );
+    }
+    let failed = undelivered
+        .iter()
+        .filter(|mail| mail.failed_at.is_some())
+        .count();
+    println!(
+        "{} message(s) not delivered{}, {failed} failed{}",
+        undelivered.len(),
+        if undelivered.len() == SHOWN as usize {
+            " (the oldest shown)"
+        } else {
+            ""
+        },
+        if failed > 0 {
+            ": fix the cause, then run `privacy-guard deliver --retry-failed`"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(
+    tenants: Tenants,
+    listen: SocketAddr,
+    delivery_interval: Duration,
+) -> anyhow::Result<ExitCode> {
     let tenants = Arc::new(tenants);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -704,47 +887,52 @@ fn serve(tenants: Tenants, listen: SocketAddr) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("could not listen on {listen}: is another server using it?"))?;
         tracing::info!(address = %listen, "serving the preferences pages at /preferences/{{token}} and /t/{{tenant}}/preferences/{{token}}, the JSON API at /api/v1, health at /health");
-        let schedulers: Vec<_> = tenants
-            .iter()
-            .map(|tenant| tokio::spawn(run_schedule(tenant.id.clone(), tenant.guard.clone())))
-            .collect();
-        let app = privacy_guard_host::web::app(tenants).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
-        for scheduler in schedulers {
-            scheduler.abort();
+        // Each tenant has its scheduler and its delivery worker; their logs carry the tenant.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut background = Vec::new();
+        for tenant in tenants.iter() {
+            let span = tracing::info_span!("tenant", tenant = %tenant.id);
+            background.push((
+                "scheduler",
+                tenant.id.clone(),
+                tokio::spawn(run_schedule(tenant.guard.clone(), stopped.clone()).instrument(span.clone())),
+            ));
+            background.push((
+                "delivery worker",
+                tenant.id.clone(),
+                tokio::spawn(worker::deliver_periodically(tenant.guard.clone(), delivery_interval, stopped.clone()).instrument(span)),
+            ));
         }
+        drop(stopped);
+        let app = privacy_guard_host::web::app(tenants).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed");
+        // Requests are done; let every scheduler and delivery worker finish its pass.
+        stop.send_replace(true);
+        for (name, tenant, task) in background {
+            if let Err(error) = task.await {
+                tracing::error!(%error, task = name, %tenant, "a background task failed while stopping");
+            }
+        }
+        served?;
         tracing::info!("stopped");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the daily consent run when due and retries queued mail, every half minute.
-async fn run_schedule(tenant: String, guard: Arc<Guard>) {
-    let mut interval = tokio::time::interval(Duration::from_secs(30));
-    loop {
-        interval.tick().await;
-        let guard = guard.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            let ran = guard.run_due()?;
-            let mail = guard.deliver_mail();
-            anyhow::Ok((ran, mail))
-        })
-        .await;
-        match outcome {
-            Ok(Ok((Some(report), _))) => {
-                tracing::info!(%tenant, period = %report.period, people = report.people, requests = report.requests, "daily consent run finished")
-            }
-            Ok(Ok((None, Err(error)))) => {
-                tracing::warn!(%tenant, %error, "mail delivery failed; retrying later")
-            }
-            Ok(Ok((None, Ok(_)))) => {}
-            Ok(Err(error)) => {
-                tracing::error!(%tenant, error = %format!("{error:#}"), "the scheduled run failed; it is retried at the next tick")
-            }
-            Err(error) => tracing::error!(%tenant, %error, "the scheduler's worker failed"),
+/// Runs the daily consent run when due, every half minute. Mail goes through the delivery
+/// worker.
+async fn run_schedule(guard: Arc<Guard>, stop: tokio::sync::watch::Receiver<bool>) {
+    worker::repeat_until_stopped(Duration::from_secs(30), stop, move || match guard.run_due() {
+        Ok(Some(report)) => {
+            tracing::info!(period = %report.period, people = report.people, requests = report.requests, "daily consent run finished")
         }
-    }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "the scheduled run failed; it is retried at the next tick")
+        }
+    })
+    .await;
 }
 
 async fn shutdown_signal() {

@@ -7,6 +7,8 @@
 //! database_url = "postgres://…/acme"            # default: DATA_DIR/acme/privacy-guard.db
 //! run_at = "10:00"                              # default: the host's --run-at
 //! time_zone = "Europe/Berlin"                   # default: the host's --time-zone
+//! smtp_url = "smtp://acme@mail.acme.example"     # default: the host's --smtp-url
+//! smtp_password_env = "ACME_SMTP_PASSWORD"       # the variable holding smtp_url's password
 //! ```
 //!
 //! Everything not in the file comes from the command line or its `PRIVACY_GUARD_*`
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::mail::smtp::SmtpSettings;
 use crate::tenants::{KeyDigest, is_tenant_id};
 
 /// The whole file.
@@ -36,6 +39,11 @@ pub struct TenantConfig {
     pub database_url: Option<String>,
     pub run_at: Option<String>,
     pub time_zone: Option<String>,
+    /// The tenant's own SMTP server (`smtp://...`, as --smtp-url) instead of the host's.
+    pub smtp_url: Option<String>,
+    /// The name of the environment variable holding the password of `smtp_url`'s user
+    /// (the password itself is never in the file).
+    pub smtp_password_env: Option<String>,
 }
 
 impl TenantConfig {
@@ -47,6 +55,30 @@ impl TenantConfig {
                 KeyDigest::parse(key).map_err(|error| format!("tenant `{}`: {error}", self.id))
             })
             .collect()
+    }
+
+    /// Checks the SMTP settings as far as they can be without the password: the URL, and
+    /// that a password variable goes with a URL naming a user.
+    fn check_smtp(&self) -> Result<(), String> {
+        match (&self.smtp_url, &self.smtp_password_env) {
+            (None, None) => Ok(()),
+            (None, Some(_)) => Err(format!(
+                "tenant `{}`: smtp_password_env is set but smtp_url is not",
+                self.id
+            )),
+            (Some(url), variable) => {
+                if variable.as_ref().is_some_and(|name| name.trim().is_empty()) {
+                    return Err(format!(
+                        "tenant `{}`: smtp_password_env must name an environment variable",
+                        self.id
+                    ));
+                }
+                // A stand-in password: only whether there is one matters here.
+                SmtpSettings::from_url(url, variable.as_ref().map(|_| String::from("-")))
+                    .map(drop)
+                    .map_err(|error| format!("tenant `{}`: smtp_url: {error}", self.id))
+            }
+        }
     }
 
     /// The tenant's own folder under the host's data folder: database, outbox, cache.
@@ -82,6 +114,7 @@ impl HostConfig {
             }
             seen.push(&tenant.id);
             tenant.key_digests()?;
+            tenant.check_smtp()?;
         }
         Ok(config)
     }
@@ -111,6 +144,24 @@ mod tests {
             acme.folder(Path::new("data")),
             Path::new("data/tenants/acme")
         );
+        assert_eq!(acme.smtp_url, None);
+    }
+
+    #[test]
+    fn a_tenant_may_have_its_own_smtp_server_with_the_password_in_the_environment() {
+        let config = HostConfig::parse(
+            "[[tenants]]\nid = \"acme\"\nsmtp_url = \"smtp://acme@mail.acme.example:2525\"\nsmtp_password_env = \"ACME_SMTP_PASSWORD\"\n",
+        )
+        .unwrap();
+        let acme = config.tenant("acme").unwrap();
+        assert_eq!(
+            acme.smtp_url.as_deref(),
+            Some("smtp://acme@mail.acme.example:2525")
+        );
+        assert_eq!(
+            acme.smtp_password_env.as_deref(),
+            Some("ACME_SMTP_PASSWORD")
+        );
     }
 
     #[test]
@@ -127,6 +178,22 @@ mod tests {
                 "tenant `a`",
             ),
             ("[[tenants]]\nid = \"a\"\nport = 1\n", "unknown field"),
+            (
+                "[[tenants]]\nid = \"a\"\nsmtp_password_env = \"A_PASSWORD\"\n",
+                "smtp_url is not",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\nsmtp_url = \"smtp://mail.example\"\nsmtp_password_env = \"A_PASSWORD\"\n",
+                "names no user",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\nsmtp_url = \"smtp://a@mail.example\"\n",
+                "no SMTP password",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\nsmtp_url = \"smtps://mail.example\"\n",
+                "security=tls",
+            ),
         ];
         for (text, expected) in cases {
             let error = HostConfig::parse(text).unwrap_err();

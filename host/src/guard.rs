@@ -30,10 +30,13 @@ use crate::contract::subjects::{ErasureReport, RecordError, Source, SubjectView}
 use crate::contract::tracking::TrackingKind;
 use crate::contract::types::{Field, RecordRef};
 use crate::keys::LinkKeys;
-use crate::mail::{DeliveryReport, Outbox, Transport};
+use crate::mail::smtp::SmtpSettingsError;
+use crate::mail::{DeliveryError, DeliveryReport, Outbox, RetryPolicy, Transport};
 use crate::runtime::{Bindings, Fault, HostState, LoadError, Runtime, SandboxLimits};
 use crate::schedule::{DAILY_CONSENT_RUN, DailySchedule, period_key};
-use crate::storage::{Database, JobProgress, LedgerCheck, RecordRow, StorageError, UnitOfWork};
+use crate::storage::{
+    Database, JobProgress, LedgerCheck, MailDelivery, RecordRow, StorageError, UnitOfWork,
+};
 
 /// The modules whose fields the plugin classifies.
 const ENCRYPTABLE_MODULES: [&str; 2] = ["contacts", "leads"];
@@ -64,6 +67,8 @@ pub struct GuardOptions {
     pub clock: Clock,
     pub limits: SandboxLimits,
     pub transport: Transport,
+    /// How failed deliveries are retried.
+    pub retry: RetryPolicy,
     pub schedule: DailySchedule,
 }
 
@@ -77,6 +82,8 @@ pub enum GuardError {
     Storage(#[from] StorageError),
     #[error("the plugin failed, nothing was changed: {0}")]
     Plugin(#[from] Fault),
+    #[error("the mail transport cannot be set up: {0}")]
+    Mail(#[from] SmtpSettingsError),
     #[error("could not start the host's async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("the daily consent run was refused: {0}")]
@@ -165,7 +172,11 @@ impl Guard {
             options.limits,
             capabilities,
         )?;
-        let outbox = Outbox::new(database, options.transport);
+        let outbox = {
+            // The SMTP connection pool lives on the runtime that delivers.
+            let _runtime = tokio.enter();
+            Outbox::new(database, options.transport, options.retry)?
+        };
         // Which fields are encrypted is asked of the plugin before the first write (see
         // `unit`), not here: a plugin that cannot answer must not stop the host opening.
         Ok(Guard {
@@ -293,15 +304,32 @@ impl Guard {
         match self.deliver_mail() {
             Ok(report) => report,
             Err(error) => {
-                tracing::error!(%error, "mail delivery failed; the messages stay queued and are retried");
+                tracing::warn!(%error, "mail delivery stopped; the mail stays queued and is retried");
                 DeliveryReport::default()
             }
         }
     }
 
-    /// Delivers every queued message.
-    pub fn deliver_mail(&self) -> Result<DeliveryReport, crate::mail::DeliveryError> {
+    /// Delivers every queued mail that is due now (see [`crate::mail`] for retries).
+    pub fn deliver_mail(&self) -> Result<DeliveryReport, DeliveryError> {
         self.block_on(self.outbox.deliver_pending(self.clock().now_millis()))
+    }
+
+    /// Mail not delivered yet, waiting for an attempt or failed for good, oldest first.
+    pub fn undelivered_mail(&self, limit: u32) -> Result<Vec<MailDelivery>, GuardError> {
+        Ok(self.block_on(self.database().undelivered_mail(limit))?)
+    }
+
+    /// The delivery state of one queued mail.
+    pub fn mail_delivery(&self, message_id: &str) -> Result<Option<MailDelivery>, GuardError> {
+        Ok(self.block_on(self.database().mail_delivery(message_id))?)
+    }
+
+    /// Queues every mail that failed for good again, due now with a fresh count of
+    /// attempts (after an operator fixed the cause). Returns how many.
+    pub fn retry_failed_mail(&self) -> Result<u64, GuardError> {
+        let now = self.clock().now_millis();
+        Ok(self.block_on(self.database().requeue_failed_mail(now))?)
     }
 
     // ---- configuration -------------------------------------------------------------
@@ -782,8 +810,7 @@ impl Guard {
             report.ran = true;
             report.people += u64::from(page.people);
             report.requests += u64::from(page.requests_sent);
-            report.mail.delivered += delivered.delivered;
-            report.mail.failed += delivered.failed;
+            report.mail.add(delivered);
             progress(&report);
             if finished {
                 return Ok(report);

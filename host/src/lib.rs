@@ -19,6 +19,7 @@ pub mod schedule;
 pub mod storage;
 pub mod tenants;
 pub mod web;
+pub mod worker;
 
 /// The component built together with this host (see `build.rs`).
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("PRIVACY_GUARD_COMPONENT"));

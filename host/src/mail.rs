@@ -1,10 +1,24 @@
 //! Delivers the mail the plugin queued, after the unit of work that queued it committed.
 //!
-//! The embedded default writes each message as `<message-id>.eml` into an outbox folder.
-//! Delivery is at most once per message id: a file that already exists (a crash between
-//! writing it and recording the delivery) is recorded as delivered, not written again, and
-//! a host process delivers only mail it has claimed, so two processes sharing a database
-//! never both deliver a message.
+//! Two transports: an SMTP server ([`smtp`]), or, by default, an outbox folder with one
+//! `<message-id>.eml` file per message. Both get the same bytes ([`render`]): the headers
+//! the plugin gave, and the stable message id as `Message-ID`, so a copy delivered twice
+//! (a crash after the server accepted it and before that was recorded) is recognisable.
+//! A file that already exists is recorded as delivered, not written again.
+//!
+//! Delivery is at most once per message id across host processes: a process delivers
+//! only mail it has claimed ([`Database::claim_pending_mail`]), so two processes sharing
+//! a database never both deliver a message. Recording what became of a mail (delivered,
+//! waiting, failed) releases its claim; a process that dies while delivering leaves its
+//! claims to lapse after [`CLAIM_LEASE`].
+//!
+//! A failed attempt that is worth repeating (the server deferred the mail, could not be
+//! reached, timed out) makes the mail wait, the wait doubling at each attempt up to a
+//! limit ([`RetryPolicy`]); after the last attempt, or at once when the server rejected
+//! the mail for good (5xx), the mail is marked failed for an operator. Logs name mails by
+//! message id only, and failure texts have addresses replaced by `<address>`.
+
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -12,7 +26,8 @@ use std::time::{Duration, SystemTime};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
-use crate::storage::{Database, MailboxRow, QueuedMail, StorageError};
+use self::smtp::{SmtpSender, SmtpSettings, SmtpSettingsError};
+use crate::storage::{Database, MailboxRow, OutboxEntry, QueuedMail, StorageError};
 
 /// Mails delivered per database round trip.
 const DELIVERY_BATCH: u32 = 200;
@@ -26,9 +41,48 @@ const CLAIM_LEASE: Duration = Duration::from_secs(10 * 60);
 pub enum Transport {
     /// Write `.eml` files into this folder.
     Directory(PathBuf),
+    /// Hand mail to an SMTP server.
+    Smtp(SmtpSettings),
 }
 
-/// Why delivery stopped.
+/// How often, and how far apart, a mail is tried again after failures worth repeating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The wait after the first failed attempt; it doubles after each further one.
+    pub first_wait: Duration,
+    /// The longest wait between two attempts.
+    pub longest_wait: Duration,
+    /// Attempts in all; after the last one fails the mail is marked failed.
+    pub attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    /// 1 minute doubling up to 1 hour, 20 attempts: about 15 hours of retries.
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            first_wait: Duration::from_secs(60),
+            longest_wait: Duration::from_secs(60 * 60),
+            attempts: 20,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after the `attempt`-th failed attempt (counting from 1), or `None` when no
+    /// attempt is left.
+    pub fn wait_after(&self, attempt: i64) -> Option<Duration> {
+        if attempt >= i64::from(self.attempts) {
+            return None;
+        }
+        let doublings = u32::try_from(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX)
+            .min(31);
+        let wait = self.first_wait.saturating_mul(1 << doublings);
+        Some(wait.min(self.longest_wait).max(Duration::from_millis(1)))
+    }
+}
+
+/// Why delivery stopped. The mail stays queued and is tried again.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error(transparent)]
@@ -40,98 +94,263 @@ pub enum DeliveryError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the SMTP server {server} cannot take mail now: {reason}")]
+    SmtpServer { server: String, reason: String },
 }
 
 /// What one delivery pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryReport {
+    /// Accepted by the server (or written to the folder).
     pub delivered: u64,
+    /// Tried and waiting for a later attempt.
+    pub deferred: u64,
+    /// Given up: waiting for an operator.
     pub failed: u64,
 }
 
+impl DeliveryReport {
+    /// Adds another pass's counts.
+    pub fn add(&mut self, other: DeliveryReport) {
+        self.delivered += other.delivered;
+        self.deferred += other.deferred;
+        self.failed += other.failed;
+    }
+}
+
+/// What one attempt at one mail came to.
+enum Attempt {
+    Delivered,
+    /// Worth repeating later; the other mails still go.
+    Retry(String),
+    /// Repeating would not help: the mail is marked failed.
+    Fail(String),
+    /// Nothing can go now (the server is unreachable, the folder unwritable): this mail
+    /// waits as after `Retry`, and the pass stops.
+    Stop(DeliveryError),
+}
+
+enum Sender {
+    Directory(PathBuf),
+    Smtp(SmtpSender),
+}
+
 /// Delivers queued mail through a transport.
-#[derive(Debug, Clone)]
 pub struct Outbox {
     database: Database,
-    transport: Transport,
+    sender: Sender,
+    retry: RetryPolicy,
     /// Who this outbox is when claiming mail: unique per host process.
     claimant: String,
+    /// One delivery pass at a time in this process, so no two passes send the same mail.
+    pass: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Outbox")
+            .field("retry", &self.retry)
+            .field("claimant", &self.claimant)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Outbox {
-    pub fn new(database: Database, transport: Transport) -> Outbox {
-        Outbox {
+    /// An outbox delivering through `transport`. For SMTP this must run inside a tokio
+    /// runtime, the one that later runs the deliveries (the connection pool lives there).
+    pub fn new(
+        database: Database,
+        transport: Transport,
+        retry: RetryPolicy,
+    ) -> Result<Outbox, SmtpSettingsError> {
+        let sender = match transport {
+            Transport::Directory(folder) => Sender::Directory(folder),
+            Transport::Smtp(settings) => Sender::Smtp(SmtpSender::new(&settings)?),
+        };
+        Ok(Outbox {
             database,
-            transport,
+            sender,
+            retry,
             claimant: uuid::Uuid::now_v7().simple().to_string(),
-        }
+            pass: tokio::sync::Mutex::new(()),
+        })
     }
 
-    /// Delivers every pending message. A message that cannot be rendered is recorded as a
-    /// failed attempt and left for an operator; the others still go.
+    /// Delivers every mail due at `now`. A mail that cannot be delivered waits for its
+    /// next attempt or is marked failed; the others still go. When nothing can go (the
+    /// server is unreachable) the due mail waits and the error is returned. Only mail this
+    /// process claimed is delivered; claims the pass leaves (it stopped early) are
+    /// released for the next delivery, here or in another host process.
     pub async fn deliver_pending(&self, now: i64) -> Result<DeliveryReport, DeliveryError> {
+        let _pass = self.pass.lock().await;
         let mut report = DeliveryReport::default();
+        let result = self.deliver_claimed(now, &mut report).await;
+        if result.is_err()
+            && let Err(error) = self.database.release_mail_claims(&self.claimant).await
+        {
+            tracing::warn!(%error, lapse_in_seconds = CLAIM_LEASE.as_secs(), "claims on queued mail could not be released; they lapse");
+        }
+        result.map(|()| report)
+    }
+
+    async fn deliver_claimed(
+        &self,
+        now: i64,
+        report: &mut DeliveryReport,
+    ) -> Result<(), DeliveryError> {
         let claimed_until = now.saturating_add(CLAIM_LEASE.as_millis() as i64);
         loop {
             let pending = self
                 .database
                 .claim_pending_mail(&self.claimant, now, claimed_until, DELIVERY_BATCH)
                 .await?;
-            let batch_size = pending.len();
-            let mut progressed = false;
-            for entry in pending {
-                match self.deliver(&entry.mail, entry.queued_at).await {
-                    Ok(()) => {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            if let Err(error) = self.ready().await {
+                tracing::warn!(%error, mails = pending.len(), "mail cannot be delivered now; it waits for its next attempt");
+                for entry in &pending {
+                    self.retry_later(entry, &error.to_string(), now, report)
+                        .await?;
+                }
+                return Err(error);
+            }
+            // Every mail of the batch leaves the due set (delivered, waiting or failed),
+            // and its claim is released as that is recorded.
+            for entry in &pending {
+                match self.attempt(entry).await {
+                    Attempt::Delivered => {
+                        // Recorded right after the server accepted it: a crash before this
+                        // line is the only way to a second copy, which carries the same
+                        // Message-ID.
                         self.database
                             .mark_delivered(&entry.mail.message_id, now)
                             .await?;
+                        tracing::debug!(message_id = %entry.mail.message_id, "mail delivered");
                         report.delivered += 1;
-                        progressed = true;
                     }
-                    Err(DeliveryFailure::Message(problem)) => {
-                        tracing::error!(message_id = %entry.mail.message_id, attempts = entry.attempts + 1, %problem, "a queued message cannot be delivered");
-                        self.database
-                            .mark_attempt_failed(&entry.mail.message_id, &problem)
+                    Attempt::Retry(problem) => {
+                        self.retry_later(entry, &problem, now, report).await?;
+                    }
+                    Attempt::Fail(problem) => {
+                        self.give_up(entry, &problem, now, report).await?;
+                    }
+                    Attempt::Stop(error) => {
+                        // This mail waits; the rest of the batch is released by the caller.
+                        self.retry_later(entry, &error.to_string(), now, report)
                             .await?;
-                        report.failed += 1;
-                    }
-                    Err(DeliveryFailure::Transport(error)) => {
-                        // The rest of the batch goes to the next delivery, here or elsewhere.
-                        self.database.release_mail_claims(&self.claimant).await?;
                         return Err(error);
                     }
                 }
             }
-            if batch_size < DELIVERY_BATCH as usize || !progressed {
-                return Ok(report);
+            if pending.len() < DELIVERY_BATCH as usize {
+                return Ok(());
             }
         }
     }
 
-    async fn deliver(&self, mail: &QueuedMail, queued_at: i64) -> Result<(), DeliveryFailure> {
-        match &self.transport {
-            Transport::Directory(folder) => {
-                let path = folder.join(format!("{}.eml", file_stem(&mail.message_id)));
-                if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-                    return Ok(());
-                }
-                let bytes = render(mail, queued_at).map_err(DeliveryFailure::Message)?;
-                write_atomically(&path, &bytes).await.map_err(|source| {
-                    DeliveryFailure::Transport(DeliveryError::Folder {
-                        path: folder.clone(),
-                        source,
-                    })
-                })
+    /// Whether mail can go at all now.
+    async fn ready(&self) -> Result<(), DeliveryError> {
+        match &self.sender {
+            Sender::Directory(_) => Ok(()),
+            Sender::Smtp(sender) => sender.ready().await,
+        }
+    }
+
+    async fn attempt(&self, entry: &OutboxEntry) -> Attempt {
+        let mail = &entry.mail;
+        if let Sender::Directory(folder) = &self.sender {
+            let path = folder.join(format!("{}.eml", file_stem(&mail.message_id)));
+            if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+                return Attempt::Delivered;
             }
         }
+        let message = match render(mail, entry.queued_at) {
+            Ok(message) => message,
+            Err(problem) => return Attempt::Fail(problem),
+        };
+        match &self.sender {
+            Sender::Directory(folder) => {
+                let path = folder.join(format!("{}.eml", file_stem(&mail.message_id)));
+                match write_atomically(&path, &message).await {
+                    Ok(()) => Attempt::Delivered,
+                    Err(source) => Attempt::Stop(DeliveryError::Folder {
+                        path: folder.clone(),
+                        source,
+                    }),
+                }
+            }
+            Sender::Smtp(sender) => sender.send(mail, &message).await,
+        }
+    }
+
+    async fn retry_later(
+        &self,
+        entry: &OutboxEntry,
+        problem: &str,
+        now: i64,
+        report: &mut DeliveryReport,
+    ) -> Result<(), DeliveryError> {
+        let attempt = entry.attempts + 1;
+        let problem = redact_addresses(problem);
+        let Some(wait) = self.retry.wait_after(attempt) else {
+            let problem = format!("{problem} (gave up after {attempt} attempts)");
+            return self.give_up(entry, &problem, now, report).await;
+        };
+        let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+        self.database
+            .defer_mail(
+                &entry.mail.message_id,
+                &problem,
+                now.saturating_add(wait_ms),
+            )
+            .await?;
+        tracing::warn!(message_id = %entry.mail.message_id, attempt, retry_in_seconds = wait.as_secs(), %problem, "mail not delivered; it is tried again later");
+        report.deferred += 1;
+        Ok(())
+    }
+
+    async fn give_up(
+        &self,
+        entry: &OutboxEntry,
+        problem: &str,
+        now: i64,
+        report: &mut DeliveryReport,
+    ) -> Result<(), DeliveryError> {
+        let problem = redact_addresses(problem);
+        self.database
+            .mark_mail_failed(&entry.mail.message_id, &problem, now)
+            .await?;
+        tracing::error!(message_id = %entry.mail.message_id, attempts = entry.attempts + 1, %problem, "mail not delivered and not tried again: an operator must look at it (privacy-guard outbox)");
+        report.failed += 1;
+        Ok(())
     }
 }
 
-enum DeliveryFailure {
-    /// This message is at fault; others may still go.
-    Message(String),
-    /// The transport is at fault; stop and retry later.
-    Transport(DeliveryError),
+/// Replaces every word containing `@` (an address, in whatever brackets) by `<address>`:
+/// server replies quote recipients, and failure texts go to logs and the outbox table.
+pub fn redact_addresses(text: &str) -> String {
+    fn flush(word: &mut String, redacted: &mut String) {
+        if word.contains('@') {
+            redacted.push_str("<address>");
+        } else {
+            redacted.push_str(word);
+        }
+        word.clear();
+    }
+    let mut redacted = String::with_capacity(text.len());
+    let mut word = String::new();
+    for character in text.chars() {
+        if character.is_whitespace() || matches!(character, ',' | ';') {
+            flush(&mut word, &mut redacted);
+            redacted.push(character);
+        } else {
+            word.push(character);
+        }
+    }
+    flush(&mut word, &mut redacted);
+    redacted
 }
 
 /// Renders a queued mail as an RFC 5322 message.
@@ -232,6 +451,49 @@ mod tests {
         );
         assert!(rendered.contains("multipart/alternative"), "{rendered}");
         assert!(rendered.contains("<p>Hello</p>"), "{rendered}");
+    }
+
+    #[test]
+    fn the_wait_doubles_from_the_first_up_to_the_longest_then_the_mail_fails() {
+        let policy = RetryPolicy {
+            first_wait: Duration::from_secs(60),
+            longest_wait: Duration::from_secs(3600),
+            attempts: 9,
+        };
+        let minutes: Vec<Option<u64>> = (1..=9)
+            .map(|attempt| policy.wait_after(attempt).map(|wait| wait.as_secs() / 60))
+            .collect();
+        assert_eq!(
+            minutes,
+            [
+                Some(1),
+                Some(2),
+                Some(4),
+                Some(8),
+                Some(16),
+                Some(32),
+                Some(60),
+                Some(60),
+                None
+            ]
+        );
+        assert_eq!(RetryPolicy::default().wait_after(1_000_000), None);
+        let huge = RetryPolicy {
+            attempts: u32::MAX,
+            ..policy
+        };
+        assert_eq!(huge.wait_after(200), Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn addresses_in_failure_texts_are_replaced() {
+        assert_eq!(
+            redact_addresses(
+                "permanent error (550): 5.1.1 <ada@example.com>: Recipient rejected, bob@x.org"
+            ),
+            "permanent error (550): 5.1.1 <address> Recipient rejected, <address>"
+        );
+        assert_eq!(redact_addresses("connection refused"), "connection refused");
     }
 
     #[test]

@@ -206,6 +206,22 @@ pub struct OutboxEntry {
     pub attempts: i64,
 }
 
+/// Where a queued mail stands: for operators (`privacy-guard outbox`) and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailDelivery {
+    pub message_id: String,
+    pub queued_at: i64,
+    /// Attempts made so far (the successful one included).
+    pub attempts: i64,
+    /// When the next attempt may be made (0: at once).
+    pub next_attempt_at: i64,
+    pub delivered_at: Option<i64>,
+    /// Set when delivery was given up; an operator may queue the mail again.
+    pub failed_at: Option<i64>,
+    /// Why the last attempt failed (addresses replaced by `<address>`).
+    pub last_error: Option<String>,
+}
+
 /// A job run as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRun {
@@ -638,10 +654,12 @@ impl Database {
 
     // ---- outbox ------------------------------------------------------------------------
 
-    /// Claims up to `limit` undelivered mails for `claimant` until `claimed_until`, oldest
-    /// first: those nobody has claimed, or whose claim lapsed before `now`. Another host
-    /// process never gets a mail while this one's claim holds, so no mail is delivered by
-    /// two processes.
+    /// Claims up to `limit` mails due at `now` for `claimant` until `claimed_until`, oldest
+    /// first: not delivered, not failed for good, not waiting for a later attempt
+    /// (`next_attempt_at` still ahead), and nobody's claim on them holding (none, or one
+    /// that lapsed before `now`). Another host process never gets a mail while this one's
+    /// claim holds, so no mail is delivered by two processes. Whatever becomes of a claimed
+    /// mail (delivered, deferred, failed) releases the claim.
     pub async fn claim_pending_mail(
         &self,
         claimant: &str,
@@ -661,9 +679,10 @@ impl Database {
             .map_err(failed("claiming queued mail"))?;
         let rows = sqlx::query(
             "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE message_id IN (\
-                SELECT message_id FROM outbox WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < $3) \
+                SELECT message_id FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
+                AND (claimed_until IS NULL OR claimed_until < $3) \
                 ORDER BY queued_at, message_id LIMIT $4) \
-             AND delivered_at IS NULL \
+             AND delivered_at IS NULL AND failed_at IS NULL \
              RETURNING message, queued_at, attempts",
         )
         .bind(claimant)
@@ -710,7 +729,7 @@ impl Database {
         Ok(())
     }
 
-    /// Marks a mail delivered.
+    /// Marks a mail delivered: the server accepted it (or its file is written).
     pub async fn mark_delivered(&self, message_id: &str, at: i64) -> Result<(), StorageError> {
         sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE message_id = $2")
             .bind(at)
@@ -721,21 +740,90 @@ impl Database {
         Ok(())
     }
 
-    /// Records a failed delivery attempt; the mail is released for the next delivery.
-    pub async fn mark_attempt_failed(
+    /// Records a failed attempt that is worth repeating: the mail waits until
+    /// `next_attempt_at`, its claim released.
+    pub async fn defer_mail(
         &self,
         message_id: &str,
         error: &str,
+        next_attempt_at: i64,
     ) -> Result<(), StorageError> {
         sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, claimed_by = NULL, claimed_until = NULL WHERE message_id = $2",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, claimed_by = NULL, claimed_until = NULL WHERE message_id = $3",
         )
         .bind(error)
+        .bind(next_attempt_at)
         .bind(message_id)
         .execute(&self.pool)
         .await
         .map_err(failed("recording a failed delivery"))?;
         Ok(())
+    }
+
+    /// Records a failed attempt after which the mail is not tried again until an operator
+    /// asks for it ([`Database::requeue_failed_mail`]); its claim is released.
+    pub async fn mark_mail_failed(
+        &self,
+        message_id: &str,
+        error: &str,
+        at: i64,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, failed_at = $2, claimed_by = NULL, claimed_until = NULL WHERE message_id = $3",
+        )
+        .bind(error)
+        .bind(at)
+        .bind(message_id)
+        .execute(&self.pool)
+        .await
+        .map_err(failed("recording a failed delivery"))?;
+        Ok(())
+    }
+
+    /// The delivery state of one queued mail.
+    pub async fn mail_delivery(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<MailDelivery>, StorageError> {
+        let row = sqlx::query(
+            "SELECT message_id, queued_at, attempts, next_attempt_at, delivered_at, failed_at, last_error FROM outbox WHERE message_id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(failed("reading the outbox"))?;
+        row.as_ref()
+            .map(mail_delivery)
+            .transpose()
+            .map_err(failed("reading the outbox"))
+    }
+
+    /// Mail not delivered yet (waiting or failed for good), oldest first.
+    pub async fn undelivered_mail(&self, limit: u32) -> Result<Vec<MailDelivery>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT message_id, queued_at, attempts, next_attempt_at, delivered_at, failed_at, last_error FROM outbox WHERE delivered_at IS NULL ORDER BY queued_at, message_id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("reading the outbox"))?;
+        rows.iter()
+            .map(mail_delivery)
+            .collect::<Result<_, _>>()
+            .map_err(failed("reading the outbox"))
+    }
+
+    /// Puts every mail that failed for good back in the queue, due at `now` with a fresh
+    /// count of attempts (an operator fixed the cause). Returns how many.
+    pub async fn requeue_failed_mail(&self, now: i64) -> Result<u64, StorageError> {
+        let result = sqlx::query(
+            "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL WHERE delivered_at IS NULL AND failed_at IS NOT NULL",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(failed("queuing failed mail again"))?;
+        Ok(result.rows_affected())
     }
 
     // ---- job runs ----------------------------------------------------------------------
@@ -1224,6 +1312,18 @@ fn stored_event(row: &AnyRow) -> Result<StoredEvent, sqlx::Error> {
         stream: row.try_get(1)?,
         payload: row.try_get(2)?,
         recorded_at: row.try_get(3)?,
+    })
+}
+
+fn mail_delivery(row: &AnyRow) -> Result<MailDelivery, sqlx::Error> {
+    Ok(MailDelivery {
+        message_id: row.try_get(0)?,
+        queued_at: row.try_get(1)?,
+        attempts: row.try_get(2)?,
+        next_attempt_at: row.try_get(3)?,
+        delivered_at: row.try_get(4)?,
+        failed_at: row.try_get(5)?,
+        last_error: row.try_get(6)?,
     })
 }
 

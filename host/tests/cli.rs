@@ -617,3 +617,338 @@ fn an_administrator_edits_restricts_lifts_erases_and_deletes_consents_from_the_c
     let (_, twice) = cli.fails(&["erase", "contacts/1", "--evidence", "again"]);
     assert!(twice.contains("not erased"), "{twice}");
 }
+
+/// A loopback port nobody listens on: connections are refused at once.
+fn refused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+#[test]
+fn smtp_settings_are_checked_at_start_and_the_password_never_shows() {
+    let cli = Cli::new();
+    let with_password = |arguments: &[&str], password: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_privacy-guard"))
+            .arg("--data-dir")
+            .arg(cli.folder.path())
+            .args(arguments)
+            .env("RUST_LOG", "debug")
+            .env("PRIVACY_GUARD_SMTP_PASSWORD", password)
+            .output()
+            .expect("the binary runs");
+        format!("{}{}", text(&output.stdout), text(&output.stderr))
+    };
+
+    let (_, wrong_scheme) = cli.fails(&["--smtp-url", "http://mail.example.org", "outbox"]);
+    assert!(
+        wrong_scheme.contains("--smtp-url") && wrong_scheme.contains("not an SMTP URL"),
+        "{wrong_scheme}"
+    );
+    let (_, in_url) = cli.fails(&[
+        "--smtp-url",
+        "smtp://mailer:hunter2-secret@mail.example.org",
+        "outbox",
+    ]);
+    assert!(in_url.contains("contains a password"), "{in_url}");
+    assert!(!in_url.contains("hunter2-secret"), "{in_url}");
+    let (_, no_password) = cli.fails(&["--smtp-url", "smtp://mailer@mail.example.org", "outbox"]);
+    assert!(no_password.contains("no SMTP password"), "{no_password}");
+    let (_, bad_security) = cli.fails(&[
+        "--smtp-url",
+        "smtp://mail.example.org?security=ssl",
+        "outbox",
+    ]);
+    assert!(bad_security.contains("security=starttls"), "{bad_security}");
+
+    let plain = with_password(
+        &[
+            "--smtp-url",
+            "smtp://mailer@127.0.0.1?security=none",
+            "outbox",
+        ],
+        "hunter2-secret",
+    );
+    assert!(plain.contains("unencrypted"), "{plain}");
+    let no_server = with_password(&["outbox"], "hunter2-secret");
+    assert!(no_server.contains("no SMTP server"), "{no_server}");
+    let empty_file = cli.write("password.txt", "\n");
+    let (_, empty) = cli.fails(&[
+        "--smtp-url",
+        "smtp://mailer@mail.example.org",
+        "--smtp-password-file",
+        &empty_file,
+        "outbox",
+    ]);
+    assert!(empty.contains("is empty"), "{empty}");
+    // Accepted settings, logged at debug level: the password is nowhere.
+    let accepted = with_password(
+        &["--smtp-url", "smtp://mailer@127.0.0.1", "outbox"],
+        "hunter2-secret",
+    );
+    assert!(
+        accepted.contains("0 message(s) not delivered"),
+        "{accepted}"
+    );
+    assert!(!accepted.contains("hunter2-secret"), "{accepted}");
+}
+
+#[test]
+fn mail_for_an_unreachable_smtp_server_waits_in_the_outbox_for_its_next_attempt() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "settings",
+        "--sender-address",
+        "privacy@example.org",
+        "--sender-name",
+        "Example Privacy",
+        "--organisation",
+        "Example Ltd",
+        "--postal-address",
+        "1 Example Street, Berlin",
+    ]);
+    cli.ok(&[
+        "consent",
+        "add",
+        "--id",
+        "news",
+        "--kind",
+        "data:email",
+        "--title",
+        "News",
+        "--purpose",
+        "Our newsletter.",
+    ]);
+    cli.ok(&["enable", "--confirm-deduplication"]);
+    let contacts = cli.write("contacts.csv", "firstname,email\nAda,ada@example.com\n");
+    cli.ok(&["import", &contacts]);
+
+    let url = format!(
+        "smtp://127.0.0.1:{}?security=none&timeout=2",
+        refused_port()
+    );
+    let run = cli.ok(&["--smtp-url", &url, "run-daily"]);
+    assert!(
+        run.contains("1 request(s) sent") && run.contains("0 mail(s) delivered"),
+        "{run}"
+    );
+    assert_eq!(
+        cli.outbox_files(),
+        0,
+        "no .eml file when an SMTP server is set"
+    );
+    let outbox = cli.ok(&["--smtp-url", &url, "outbox"]);
+    assert!(
+        outbox.contains("next attempt 2026-12-01T10:31:00Z")
+            && outbox.contains("1 attempt(s)")
+            && outbox.contains("cannot take mail now")
+            && outbox.contains("1 message(s) not delivered, 0 failed"),
+        "{outbox}"
+    );
+    assert!(!outbox.contains("ada@example.com"), "{outbox}");
+    // Nothing is due yet: `deliver` tries nothing and says the mail is still queued.
+    let deliver = cli.ok(&["--smtp-url", &url, "deliver"]);
+    assert!(
+        deliver.contains("delivered 0 message(s)") && deliver.contains("still queued"),
+        "{deliver}"
+    );
+
+    // Once due, a failed attempt is an error naming the server; the mail still waits.
+    let output = cli.run_raw(&[
+        "--now",
+        "2026-12-01T10:32:00Z",
+        "--smtp-url",
+        &url,
+        "deliver",
+    ]);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("mail delivery stopped") && stderr.contains("127.0.0.1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ada@example.com"), "{stderr}");
+    assert!(
+        cli.ok(&["--smtp-url", &url, "outbox"])
+            .contains("2 attempt(s)")
+    );
+}
+
+#[test]
+fn a_tenant_sends_through_its_own_smtp_server_with_the_password_from_the_variable_it_names() {
+    const VARIABLE: &str = "PRIVACY_GUARD_TEST_ACME_SMTP_PASSWORD";
+    let cli = Cli::new();
+    let port = refused_port();
+    // Tenants keep their data in their own folders (SQLite, whatever the test backend).
+    let config = cli.write(
+        "tenants.toml",
+        &format!(
+            "[[tenants]]\nid = \"acme\"\nsmtp_url = \"smtp://mailer@127.0.0.1:{port}?timeout=2\"\nsmtp_password_env = \"{VARIABLE}\"\n\n[[tenants]]\nid = \"globex\"\n"
+        ),
+    );
+    let contacts = cli.write("contacts.csv", "firstname,email\nAda,ada@example.com\n");
+    let run = |tenant: &str, password: Option<&str>, arguments: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_privacy-guard"));
+        command
+            .arg("--data-dir")
+            .arg(cli.folder.path())
+            .args(["--now", "2026-12-01T10:30:00Z", "--config", &config])
+            .args(["--tenant", tenant])
+            .args(arguments)
+            .env("RUST_LOG", "debug")
+            .env_remove(VARIABLE);
+        if let Some(password) = password {
+            command.env(VARIABLE, password);
+        }
+        let output = command.output().expect("the binary runs");
+        (
+            output.status.success(),
+            format!("{}{}", text(&output.stdout), text(&output.stderr)),
+        )
+    };
+    let ok = |tenant: &str, password: Option<&str>, arguments: &[&str]| {
+        let (success, output) = run(tenant, password, arguments);
+        assert!(success, "`{}` failed: {output}", arguments.join(" "));
+        assert!(!output.contains("hunter2-secret"), "{output}");
+        output
+    };
+
+    let (success, missing) = run("acme", None, &["outbox"]);
+    assert!(!success, "{missing}");
+    assert!(
+        missing.contains("tenant `acme`") && missing.contains(VARIABLE),
+        "{missing}"
+    );
+
+    for (tenant, password) in [("acme", Some("hunter2-secret")), ("globex", None)] {
+        ok(
+            tenant,
+            password,
+            &[
+                "settings",
+                "--sender-address",
+                "privacy@example.org",
+                "--sender-name",
+                "Example Privacy",
+                "--organisation",
+                "Example Ltd",
+                "--postal-address",
+                "1 Example Street, Berlin",
+            ],
+        );
+        ok(
+            tenant,
+            password,
+            &[
+                "consent",
+                "add",
+                "--id",
+                "news",
+                "--kind",
+                "data:email",
+                "--title",
+                "News",
+                "--purpose",
+                "Our newsletter.",
+            ],
+        );
+        ok(tenant, password, &["enable", "--confirm-deduplication"]);
+        ok(tenant, password, &["import", &contacts]);
+    }
+
+    // acme's mail goes to acme's server (refusing connections here): it waits.
+    let acme_run = ok("acme", Some("hunter2-secret"), &["run-daily"]);
+    assert!(
+        acme_run.contains("1 request(s) sent") && acme_run.contains("0 mail(s) delivered"),
+        "{acme_run}"
+    );
+    let acme_outbox = ok("acme", Some("hunter2-secret"), &["outbox"]);
+    assert!(
+        acme_outbox.contains(&format!("127.0.0.1:{port}"))
+            && acme_outbox.contains("cannot take mail now")
+            && acme_outbox.contains("1 message(s) not delivered, 0 failed"),
+        "{acme_outbox}"
+    );
+    let tenants = cli.folder.path().join("tenants");
+    assert_eq!(count_eml(&tenants.join("acme").join("outbox")), 0);
+
+    // globex has no SMTP server, nor has the host: its mail lands in its own folder.
+    let globex_run = ok("globex", None, &["run-daily"]);
+    assert!(
+        globex_run.contains("1 request(s) sent") && globex_run.contains("1 mail(s) delivered"),
+        "{globex_run}"
+    );
+    assert_eq!(count_eml(&tenants.join("globex").join("outbox")), 1);
+}
+
+#[test]
+fn serve_runs_a_scheduler_and_a_delivery_worker_per_tenant_and_stops_them_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let cli = Cli::new();
+    let config = cli.write(
+        "tenants.toml",
+        "[[tenants]]\nid = \"acme\"\n\n[[tenants]]\nid = \"globex\"\n",
+    );
+    let mut server = Command::new(env!("CARGO_BIN_EXE_privacy-guard"))
+        .arg("--data-dir")
+        .arg(cli.folder.path())
+        .args(["--config", &config, "serve", "--listen", "127.0.0.1:0"])
+        .args(["--delivery-interval", "1"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let (lines, received) = mpsc::channel();
+    let stderr = server.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let wait_for = |log: &mut Vec<String>, wanted: &dyn Fn(&[String]) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !wanted(log) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match received.recv_timeout(left) {
+                Ok(line) => log.push(line),
+                Err(_) => panic!("not seen in time; the log so far:\n{}", log.join("\n")),
+            }
+        }
+    };
+    let both_tenants = |log: &[String], message: &str| {
+        ["acme", "globex"].iter().all(|tenant| {
+            log.iter()
+                .any(|line| line.contains(message) && line.contains(tenant))
+        })
+    };
+    wait_for(&mut log, &|log| {
+        both_tenants(log, "the delivery worker started")
+    });
+
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success());
+    let status = server.wait().expect("the server stops");
+    reader.join().expect("the log is read");
+    log.extend(received.try_iter());
+    assert!(status.success(), "{status:?}\n{}", log.join("\n"));
+    assert!(
+        both_tenants(&log, "the delivery worker stopped"),
+        "{}",
+        log.join("\n")
+    );
+    assert!(
+        log.last().is_some_and(|line| line.contains("stopped")),
+        "{}",
+        log.join("\n")
+    );
+}

@@ -1,7 +1,8 @@
 //! Helpers shared by the black-box tests: a host on a real database (a SQLite file in a
 //! temporary folder, or a fresh database on the PostgreSQL server named by
-//! `PRIVACY_GUARD_TEST_POSTGRES_URL`), a manual clock, the `.eml` outbox read back, and a
-//! real HTTP server with a small client to drive the preferences page over TCP.
+//! `PRIVACY_GUARD_TEST_POSTGRES_URL`), a manual clock, the `.eml` outbox read back, a real
+//! SMTP server (aiosmtpd) whose mail is read back the same way, and a real HTTP server
+//! with a small client to drive the preferences page over TCP.
 
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
@@ -17,7 +18,7 @@ use privacy_guard_host::contract::configuration::{
     ConfirmationPolicy, ConsentDefault, ConsentDefinition, ConsentKind, IpPolicy, Settings,
 };
 use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
-use privacy_guard_host::mail::Transport;
+use privacy_guard_host::mail::{RetryPolicy, Transport};
 use privacy_guard_host::runtime::SandboxLimits;
 use privacy_guard_host::schedule::DailySchedule;
 use privacy_guard_host::storage::UnitOfWork;
@@ -34,6 +35,9 @@ pub fn postgres_server_url() -> Option<String> {
         .filter(|url| !url.trim().is_empty())
 }
 
+mod smtp_server;
+pub use smtp_server::SmtpServer;
+
 /// Parses an RFC 3339 instant; panics on a typo in a test.
 pub fn instant(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -46,6 +50,9 @@ pub struct TestHost {
     pub folder: tempfile::TempDir,
     pub clock: Clock,
     pub limits: SandboxLimits,
+    /// Where mail goes: the folder's `outbox/` unless a test sets an SMTP server.
+    pub transport: Transport,
+    pub retry: RetryPolicy,
     /// Where the host keeps its data; PostgreSQL when the environment names a server.
     pub database: TestDatabase,
 }
@@ -62,9 +69,11 @@ impl TestHost {
             },
         };
         TestHost {
+            transport: Transport::Directory(folder.path().join("outbox")),
             folder,
             clock: Clock::manual(instant(now)),
             limits: SandboxLimits::default(),
+            retry: RetryPolicy::default(),
             database,
         }
     }
@@ -141,7 +150,8 @@ impl TestHost {
             component: ComponentSource::Embedded,
             clock: self.clock.clone(),
             limits: self.limits.clone(),
-            transport: Transport::Directory(self.outbox()),
+            transport: self.transport.clone(),
+            retry: self.retry,
             schedule: DailySchedule::default(),
         };
         adjust(&mut options);
@@ -388,7 +398,7 @@ pub fn read_outbox(folder: &Path) -> Vec<Mail> {
     files.into_iter().map(|file| parse_mail(&file)).collect()
 }
 
-fn parse_mail(file: &Path) -> Mail {
+pub(crate) fn parse_mail(file: &Path) -> Mail {
     let raw =
         std::fs::read(file).unwrap_or_else(|error| panic!("reading {}: {error}", file.display()));
     let message = mail_parser::MessageParser::default()

@@ -1,14 +1,16 @@
 //! The storage layer behaves alike on SQLite and PostgreSQL: keys and ids in code-point
 //! order whatever the database's collation, one gapless hash chain of events across host
 //! processes, a commit on stale state refused, also after waiting for another process's
-//! commit; and the two migration sets build the same tables.
+//! commit; queued mail claimed by one process at a time, only when due, its claim released
+//! by whatever becomes of it; and the two migration sets build the same tables.
 
 use std::collections::BTreeSet;
 
 use std::time::Duration;
 
 use privacy_guard_host::storage::{
-    Database, LedgerCheck, NewEvent, RecordRow, StorageError, UnitOfWork,
+    Database, LedgerCheck, MailboxRow, NewEvent, OutboxEntry, QueuedMail, RecordRow, StorageError,
+    UnitOfWork,
 };
 use privacy_guard_tests::{TestDatabase, TestHost, postgres_server_url};
 use sqlx::{Connection, Row};
@@ -274,6 +276,150 @@ async fn schema(database: &TestDatabase) -> Schema {
         indexes: names(&mut connection, indexes).await,
         triggers: names(&mut connection, triggers).await,
     }
+}
+
+fn queued_mail(message_id: &str) -> QueuedMail {
+    QueuedMail {
+        message_id: message_id.into(),
+        from: MailboxRow {
+            address: "privacy@example.org".into(),
+            name: None,
+        },
+        to: vec![MailboxRow {
+            address: "ada@example.com".into(),
+            name: None,
+        }],
+        subject: "Your privacy preferences".into(),
+        text_body: "Hello".into(),
+        html_body: None,
+        headers: Vec::new(),
+    }
+}
+
+fn claimed_ids(entries: Vec<OutboxEntry>) -> Vec<String> {
+    entries
+        .into_iter()
+        .map(|entry| entry.mail.message_id)
+        .collect()
+}
+
+#[test]
+fn mail_is_claimed_only_when_due_and_not_failed_and_every_outcome_releases_the_claim() {
+    const LEASE: i64 = 10 * 60 * 1000;
+    let host = TestHost::new("2026-12-01T10:00:00Z");
+    block_on(async {
+        let first = storage(&host.database).await;
+        let second = storage(&host.database).await;
+        let mut work = UnitOfWork::default();
+        for id in ["a@example.org", "b@example.org", "c@example.org"] {
+            work.mails.push(queued_mail(id));
+        }
+        first.commit(&work, 1_000).await.expect("queue");
+        let claim = |storage: &Database, claimant: &'static str, now: i64| {
+            let storage = storage.clone();
+            async move {
+                claimed_ids(
+                    storage
+                        .claim_pending_mail(claimant, now, now + LEASE, 100)
+                        .await
+                        .expect("claim"),
+                )
+            }
+        };
+
+        assert_eq!(
+            claim(&first, "first", 1_000).await,
+            ["a@example.org", "b@example.org", "c@example.org"]
+        );
+        assert!(
+            claim(&second, "second", 2_000).await.is_empty(),
+            "claimed mail is left to its claimant"
+        );
+        // a: the server deferred it for a minute; b: rejected for good; c: still in hand.
+        first
+            .defer_mail("a@example.org", "451 try again later", 61_000)
+            .await
+            .expect("defer");
+        first
+            .mark_mail_failed("b@example.org", "550 no such user", 2_000)
+            .await
+            .expect("fail");
+        let mut connection = host.database.connect_directly().await.expect("connect");
+        let claimants: Vec<(String, Option<String>)> =
+            sqlx::query("SELECT message_id, claimed_by FROM outbox ORDER BY message_id")
+                .fetch_all(&mut connection)
+                .await
+                .expect("claims")
+                .iter()
+                .map(|row| {
+                    (
+                        row.try_get(0).expect("id"),
+                        row.try_get(1).expect("claimant"),
+                    )
+                })
+                .collect();
+        assert_eq!(
+            claimants,
+            [
+                ("a@example.org".to_owned(), None),
+                ("b@example.org".to_owned(), None),
+                ("c@example.org".to_owned(), Some("first".to_owned())),
+            ],
+            "deferring and failing release the claim"
+        );
+
+        assert!(
+            claim(&second, "second", 30_000).await.is_empty(),
+            "a waits, b failed, c is claimed"
+        );
+        assert_eq!(
+            claim(&second, "second", 61_000).await,
+            ["a@example.org"],
+            "a deferred mail is due when its wait is over, for any process"
+        );
+        second
+            .mark_delivered("a@example.org", 62_000)
+            .await
+            .expect("delivered");
+        assert_eq!(
+            claim(&second, "second", 1_000 + LEASE + 1).await,
+            ["c@example.org"],
+            "the first process's claim lapsed"
+        );
+        second
+            .mark_delivered("c@example.org", 1_000 + LEASE + 2)
+            .await
+            .expect("delivered");
+        assert!(
+            claim(&first, "first", 10 * LEASE).await.is_empty(),
+            "failed mail waits for an operator"
+        );
+        assert_eq!(
+            second
+                .requeue_failed_mail(10 * LEASE)
+                .await
+                .expect("requeue"),
+            1
+        );
+        assert_eq!(claim(&first, "first", 10 * LEASE).await, ["b@example.org"]);
+        first
+            .mark_delivered("b@example.org", 10 * LEASE)
+            .await
+            .expect("delivered");
+        assert!(first.undelivered_mail(10).await.expect("outbox").is_empty());
+        let a = first
+            .mail_delivery("a@example.org")
+            .await
+            .expect("read")
+            .expect("queued");
+        assert_eq!((a.attempts, a.delivered_at), (2, Some(62_000)), "{a:?}");
+        let claimed_left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE claimed_by IS NOT NULL")
+                .fetch_one(&mut connection)
+                .await
+                .expect("claims");
+        assert_eq!(claimed_left, 0);
+    });
 }
 
 #[test]

@@ -277,7 +277,18 @@ fn mail_a_stopped_host_committed_but_never_delivered_goes_out_once_from_the_othe
         "{first_page:?}"
     );
 
-    // A third process claimed the queued mail and died while delivering it: nobody else
+    // The first host tried one mail before it found its folder unusable: that mail waits
+    // for its next attempt (a minute), the others are due and unclaimed again.
+    let waiting: Vec<_> = second
+        .undelivered_mail(1_000)
+        .expect("outbox")
+        .into_iter()
+        .filter(|mail| mail.attempts > 0)
+        .collect();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert!(waiting[0].failed_at.is_none(), "{waiting:?}");
+
+    // A third process claimed the due mail and died while delivering it: nobody else
     // delivers it until its claim lapses.
     let now = host.clock.now_millis();
     let claimed = block_on(second.database().claim_pending_mail(
@@ -287,7 +298,11 @@ fn mail_a_stopped_host_committed_but_never_delivered_goes_out_once_from_the_othe
         1_000,
     ))
     .expect("claim");
-    assert_eq!(claimed.len(), 200, "the first page's requests are queued");
+    assert_eq!(
+        claimed.len(),
+        199,
+        "the first page's requests are queued; the one tried is not due yet"
+    );
 
     let resumed = second.run_daily(PERIOD, &|_| {}).expect("the run resumes");
     assert_eq!(resumed.requests, 300);
@@ -299,7 +314,10 @@ fn mail_a_stopped_host_committed_but_never_delivered_goes_out_once_from_the_othe
 
     host.set_now("2026-12-01T10:41:00Z");
     let delivered = second.deliver_mail().expect("delivery");
-    assert_eq!(delivered.delivered, 200, "the lapsed claims' mail");
+    assert_eq!(
+        delivered.delivered, 200,
+        "the lapsed claims' mail and the mail whose wait is over"
+    );
     assert_one_request_each(&requests_per_recipient(&[&second_outbox]), CONTACTS);
     assert_eq!(
         second.deliver_mail().expect("delivery").delivered,

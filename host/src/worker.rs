@@ -1,0 +1,70 @@
+//! Background work of a serving host: the delivery worker that sends queued mail and
+//! retries what failed, and the loop both it and the scheduler run in.
+//!
+//! Each pass runs on a blocking thread (the [`Guard`] API blocks) and uses the host's
+//! clock, so mail waiting for its next attempt goes when that clock says so. Stopping lets
+//! a pass in flight finish: no mail is left half-recorded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::guard::Guard;
+
+/// Runs `pass` now and then every `every` until `stop` says `true` (or its sender is
+/// gone). A pass in flight when the stop comes is finished first; passes never overlap.
+pub async fn repeat_until_stopped<F>(every: Duration, mut stop: watch::Receiver<bool>, pass: F)
+where
+    F: Fn() + Clone + Send + 'static,
+{
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    return;
+                }
+                continue;
+            }
+            _ = interval.tick() => {}
+        }
+        // The pass keeps the caller's span (the tenant it works for) on its own thread.
+        let span = tracing::Span::current();
+        let pass = pass.clone();
+        if let Err(error) = tokio::task::spawn_blocking(move || span.in_scope(pass)).await {
+            tracing::error!(%error, "a background pass failed");
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+/// Delivers due mail every `every` until stopped: new mail that a commit could not
+/// deliver, and mail whose wait after a failed attempt is over.
+pub async fn deliver_periodically(guard: Arc<Guard>, every: Duration, stop: watch::Receiver<bool>) {
+    tracing::info!(
+        every_seconds = every.as_secs_f64(),
+        "the delivery worker started"
+    );
+    repeat_until_stopped(every, stop, move || match guard.deliver_mail() {
+        Ok(report) if report == Default::default() => {}
+        Ok(report) => {
+            tracing::info!(
+                delivered = report.delivered,
+                deferred = report.deferred,
+                failed = report.failed,
+                "delivery pass"
+            )
+        }
+        // The outbox logged each mail's wait; this is the one line for the pass.
+        Err(error) => {
+            tracing::warn!(%error, "delivery pass stopped; the mail waits for its next attempt")
+        }
+    })
+    .await;
+    tracing::info!("the delivery worker stopped");
+}
