@@ -272,6 +272,11 @@ impl Guard {
         let mut attempt = 1;
         loop {
             self.block_on(self.database().refresh())?;
+            // Another process may have classified a field `encrypted` since: ask the plugin
+            // again, so this unit never writes that field in plain text.
+            if self.database().take_foreign_commit() {
+                self.refresh_encrypted_fields()?;
+            }
             let (value, work) = unit()?;
             match self.commit(work) {
                 Ok(delivered) => return Ok((value, delivered)),

@@ -10,7 +10,7 @@
 mod unit_of_work;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -256,6 +256,10 @@ pub struct Database {
     epoch: Instant,
     /// Field keys and which record fields are stored encrypted.
     field_cipher: Arc<RwLock<FieldCipher>>,
+    /// Set when [`Database::refresh`] finds that another host process committed: what this
+    /// process derived from the plugin's state (which fields are encrypted) must be asked
+    /// again before the next write.
+    foreign_commit: Arc<AtomicBool>,
     backend: Backend,
 }
 
@@ -289,6 +293,7 @@ impl Database {
             checked_at: Arc::new(AtomicU64::new(0)),
             epoch: Instant::now(),
             field_cipher: Arc::default(),
+            foreign_commit: Arc::default(),
         };
         database.refresh().await?;
         Ok(database)
@@ -368,6 +373,9 @@ impl Database {
         self.checked_at
             .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
         if self.generation.load(Ordering::SeqCst) != current {
+            // Flagged before the generation moves, so whoever sees the new generation
+            // also sees the flag.
+            self.foreign_commit.store(true, Ordering::SeqCst);
             let mut cache = self
                 .kv_cache
                 .write()
@@ -376,6 +384,11 @@ impl Database {
             self.generation.store(current, Ordering::SeqCst);
         }
         Ok(())
+    }
+
+    /// Whether another host process committed since the last call (then clears the flag).
+    pub fn take_foreign_commit(&self) -> bool {
+        self.foreign_commit.swap(false, Ordering::SeqCst)
     }
 
     /// [`Database::refresh`], at most once per [`READ_STALENESS`]: for read-only calls.

@@ -299,3 +299,35 @@ fn tampering_with_a_stored_ciphertext_makes_reading_the_record_fail_naming_the_f
         "{message}"
     );
 }
+
+#[test]
+fn a_field_another_host_process_classified_encrypted_is_never_written_in_plain_text_here() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    // Two host processes on one database: `here` already knows which fields are encrypted
+    // (none) when `there` classifies the phone number.
+    let here = host.open().expect("first host");
+    let there = host.open().expect("second host");
+    import(&here, "name,email\nAda Lovelace,ada@example.com\n");
+    classify(&there, "phone", "psx");
+    // A user's edit in the first process (imports ask the plugin anew anyway).
+    let person = privacy_guard_host::contract::types::RecordRef {
+        module: "contacts".into(),
+        id: "1".into(),
+    };
+    here.edit_record(&person, &[("phone".into(), "+1 555 0199 7731".into())])
+        .expect("call")
+        .expect("saved");
+    let stored = raw(
+        &host,
+        "SELECT fields FROM records WHERE module = 'contacts' AND id = '1'",
+    );
+    assert!(!stored[0].contains("0199 7731"), "{}", stored[0]);
+    assert!(stored[0].contains("pgenc:v1:"), "{}", stored[0]);
+    assert_eq!(
+        here.record("contacts", "1")
+            .expect("read")
+            .expect("record")
+            .field("phone"),
+        "+1 555 0199 7731"
+    );
+}
