@@ -268,7 +268,7 @@ enum Command {
     /// Check the hash chain of the consent event log.
     VerifyEvents,
     /// Create a new key for signing preferences links (older links keep working; running
-    /// servers sign with it after a restart).
+    /// servers sign with it within 30 seconds).
     RotateLinkKey,
     /// Create a new key for encrypting fields at rest (values under older keys keep
     /// decrypting; running servers encrypt with it after a restart).
@@ -608,7 +608,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         }
         Command::RotateLinkKey => {
             let id = guard.rotate_link_key()?;
-            println!("new link key {id} created; links signed with older keys keep working");
+            println!(
+                "new link key {id} created; running hosts sign with it within 30 s, links signed with older keys keep working"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::VerifyEvents => match guard.verify_ledger()? {

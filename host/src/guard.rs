@@ -980,13 +980,16 @@ impl Guard {
         Ok(self.block_on(self.database().record_count(module))?)
     }
 
-    /// Creates a new link-signing key. Links signed with older keys keep working; hosts
-    /// sign with the new key once they restart.
+    /// Creates a new link-signing key and signs with it from now on. Links signed with
+    /// older keys keep working; other host processes sign with it within
+    /// [`crate::keys::SIGNING_REFRESH`] and verify its links at once.
     pub fn rotate_link_key(&self) -> Result<String, GuardError> {
-        Ok(self.block_on(crate::keys::rotate(
+        let id = self.block_on(crate::keys::rotate(
             self.database(),
             self.clock().now_millis(),
-        ))?)
+        ))?;
+        self.block_on(self.capabilities().keys().reload(self.database()))?;
+        Ok(id)
     }
 
     /// Whether the host can reach its database (for health checks).

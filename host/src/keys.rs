@@ -3,7 +3,13 @@
 //!
 //! Keys live in the database so every host process sharing it signs and verifies alike.
 //! The newest key signs; older keys still verify, so a key can be rotated without
-//! breaking links already mailed.
+//! breaking links already mailed. A process re-reads the keys at most every
+//! [`SIGNING_REFRESH`] before signing, and at once (at most once per [`VERIFY_REFRESH`])
+//! when a link does not verify: a key created or rotated by another process is used
+//! without a restart.
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
 use rand::RngCore;
@@ -13,11 +19,17 @@ use crate::storage::{Database, StorageError};
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// How old the keys may be when signing.
+pub const SIGNING_REFRESH: Duration = Duration::from_secs(30);
+/// How often a link that does not verify may cause the keys to be read again.
+pub const VERIFY_REFRESH: Duration = Duration::from_secs(1);
+
 /// The link keys: one signing key and every key that still verifies.
 #[derive(Clone)]
 pub struct LinkKeys {
     /// (id, secret), newest first; the first one signs.
-    keys: Vec<(String, Vec<u8>)>,
+    keys: Arc<RwLock<Arc<Vec<(String, Vec<u8>)>>>>,
+    loaded_at: Arc<RwLock<Instant>>,
 }
 
 impl std::fmt::Debug for LinkKeys {
@@ -27,7 +39,7 @@ impl std::fmt::Debug for LinkKeys {
             .debug_struct("LinkKeys")
             .field(
                 "key_ids",
-                &self.keys.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                &self.current().iter().map(|(id, _)| id).collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -41,17 +53,58 @@ impl LinkKeys {
             rotate(database, now).await?;
             stored = database.link_keys().await?;
         }
-        Ok(LinkKeys {
-            keys: stored
-                .into_iter()
-                .map(|(id, secret, _retired)| (id, secret))
-                .collect(),
-        })
+        Ok(LinkKeys::from_stored(stored))
+    }
+
+    fn from_stored(stored: Vec<(String, Vec<u8>, bool)>) -> LinkKeys {
+        let keys = LinkKeys {
+            keys: Arc::default(),
+            loaded_at: Arc::new(RwLock::new(Instant::now())),
+        };
+        keys.replace(stored);
+        keys
+    }
+
+    /// Reads the keys again from `database` (keeping the ones held if none are stored).
+    pub async fn reload(&self, database: &Database) -> Result<(), StorageError> {
+        let stored = database.link_keys().await?;
+        if !stored.is_empty() {
+            self.replace(stored);
+        }
+        Ok(())
+    }
+
+    fn replace(&self, stored: Vec<(String, Vec<u8>, bool)>) {
+        let keys: Vec<(String, Vec<u8>)> = stored
+            .into_iter()
+            .map(|(id, secret, _retired)| (id, secret))
+            .collect();
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+        *self
+            .loaded_at
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
+
+    /// Whether the keys were read longer than `age` ago.
+    pub fn older_than(&self, age: Duration) -> bool {
+        self.loaded_at
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed()
+            >= age
+    }
+
+    fn current(&self) -> Arc<Vec<(String, Vec<u8>)>> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The MAC of `data` under the signing key.
     pub fn sign(&self, data: &[u8]) -> Vec<u8> {
-        match self.keys.first() {
+        match self.current().first() {
             Some((_, secret)) => mac(secret, data),
             // `load_or_create` never yields an empty set; an empty MAC verifies nothing.
             None => Vec::new(),
@@ -61,7 +114,7 @@ impl LinkKeys {
     /// Whether `tag` is the MAC of `data` under any key that still verifies (constant
     /// time per key).
     pub fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
-        self.keys.iter().any(|(_, secret)| {
+        self.current().iter().any(|(_, secret)| {
             let Ok(mut verifier) = HmacSha256::new_from_slice(secret) else {
                 return false;
             };
@@ -96,13 +149,13 @@ mod tests {
     use super::*;
 
     fn keys(secrets: &[&[u8]]) -> LinkKeys {
-        LinkKeys {
-            keys: secrets
+        LinkKeys::from_stored(
+            secrets
                 .iter()
                 .enumerate()
-                .map(|(index, secret)| (index.to_string(), secret.to_vec()))
+                .map(|(index, secret)| (index.to_string(), secret.to_vec(), false))
                 .collect(),
-        }
+        )
     }
 
     #[test]

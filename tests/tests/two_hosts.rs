@@ -99,3 +99,36 @@ fn a_host_never_changes_consent_on_state_another_host_has_changed_since() {
         privacy_guard_host::storage::LedgerCheck::Intact { .. }
     ));
 }
+
+#[test]
+fn a_link_signed_with_a_key_another_host_rotated_in_opens_without_a_restart() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let preferences_url = "http://127.0.0.1:9/preferences/";
+    let here = host.open().expect("first host");
+    let there = host.open().expect("second host");
+    configure(&here, preferences_url);
+    here.import_records(
+        "contacts",
+        read_records("email\nada@example.com\n".as_bytes()).expect("csv"),
+        &|_| {},
+    )
+    .expect("import");
+    // The second host rotates the key and mails with the new key at once.
+    there.rotate_link_key().expect("rotate");
+    host.set_now("2026-12-01T10:00:00Z");
+    there.run_due().expect("run").expect("due");
+    let token = host.mails()[0]
+        .link(preferences_url)
+        .expect("link")
+        .trim_start_matches(preferences_url)
+        .to_owned();
+    // The first host has never read the new key: a link that does not verify makes it
+    // read the keys again (at most once a second, so a forged link costs little).
+    std::thread::sleep(privacy_guard_host::keys::VERIFY_REFRESH + Duration::from_millis(100));
+    assert!(
+        here.open_preferences(&token).expect("call").is_ok(),
+        "the link signed with the new key opens on the other host"
+    );
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    assert!(here.open_preferences(&forged).expect("call").is_err());
+}
