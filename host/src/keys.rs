@@ -24,11 +24,13 @@ pub const SIGNING_REFRESH: Duration = Duration::from_secs(30);
 /// How often a link that does not verify may cause the keys to be read again.
 pub const VERIFY_REFRESH: Duration = Duration::from_secs(1);
 
+/// (id, secret) of every key that still verifies, newest first; the first one signs.
+type KeySet = Arc<Vec<(String, Vec<u8>)>>;
+
 /// The link keys: one signing key and every key that still verifies.
 #[derive(Clone)]
 pub struct LinkKeys {
-    /// (id, secret), newest first; the first one signs.
-    keys: Arc<RwLock<Arc<Vec<(String, Vec<u8>)>>>>,
+    keys: Arc<RwLock<KeySet>>,
     loaded_at: Arc<RwLock<Instant>>,
 }
 
@@ -95,7 +97,7 @@ impl LinkKeys {
             >= age
     }
 
-    fn current(&self) -> Arc<Vec<(String, Vec<u8>)>> {
+    fn current(&self) -> KeySet {
         self.keys
             .read()
             .unwrap_or_else(PoisonError::into_inner)
