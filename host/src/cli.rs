@@ -887,6 +887,7 @@ fn serve(
         .build()
         .context("could not start the server runtime")?;
     runtime.block_on(async move {
+        let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("could not listen on {listen}: is another server using it?"))?;
         tracing::info!(address = %listen, "serving the preferences pages at /preferences/{{token}} and /t/{{tenant}}/preferences/{{token}}, the JSON API at /api/v1, health at /health");
         // Each tenant has its scheduler and its delivery worker; their logs carry the tenant.
@@ -907,7 +908,7 @@ fn serve(
         }
         drop(stopped);
         let app = privacy_guard_host::web::app(tenants).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed");
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("the server failed");
         // Requests are done; let every scheduler and delivery worker finish its pass.
         stop.send_replace(true);
         for (name, tenant, task) in background {
@@ -937,29 +938,39 @@ async fn run_schedule(guard: Arc<Guard>, stop: tokio::sync::watch::Receiver<bool
     .await;
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Starts listening for SIGINT and SIGTERM at once, before the server says it is ready (a
+/// signal sent right after must stop it gracefully, not kill it), and resolves when one
+/// arrives. Call it inside the runtime.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM; stop with Ctrl-C");
-                    let _interrupted = interrupt.await;
-                    return;
+    let listeners = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match listeners {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {},
+                    _ = terminate.recv() => {},
                 }
-            };
-        tokio::select! {
-            _ = interrupt => {},
-            _ = terminate.recv() => {},
+            }
+            (interrupt, terminate) => {
+                let error = interrupt.err().or(terminate.err());
+                tracing::warn!(error = ?error, "cannot listen for SIGTERM; stop with Ctrl-C");
+                let _interrupted = tokio::signal::ctrl_c().await;
+            }
         }
+        #[cfg(not(unix))]
+        {
+            let _interrupted = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    #[cfg(not(unix))]
-    {
-        let _interrupted = interrupt.await;
-    }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 fn import(guard: &Guard, module: &str, file: &PathBuf) -> anyhow::Result<ExitCode> {
