@@ -307,13 +307,44 @@ impl Database {
     /// transaction on the server may still see it, and plain `VACUUM` only marks the space
     /// free: the tables an erasure changes are rewritten (`VACUUM FULL`) once the
     /// transactions that began before it have ended, waiting at most [`PURGE_WAIT`].
+    /// Copies the SQLite write-ahead log into the database and empties it; whether it went
+    /// through (not `busy`).
+    async fn checkpoint_truncating(&self) -> Result<bool, StorageError> {
+        let busy: i64 = sqlx::query_scalar("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(failed("purging erased values"))?;
+        Ok(busy == 0)
+    }
+
     pub async fn purge_erased(&self) -> Result<(), StorageError> {
         match self.backend {
             Backend::Sqlite => {
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(&self.pool)
-                    .await
-                    .map_err(failed("purging erased values"))?;
+                if !self.checkpoint_truncating().await? {
+                    // A pooled connection still reads an older snapshot (a statement not
+                    // yet reset keeps its read open): close every pooled connection, which
+                    // ends their reads, and try again. The pool opens new ones as needed.
+                    let mut connections = Vec::new();
+                    for _ in 0..self.pool.size() {
+                        connections.push(
+                            self.pool
+                                .acquire()
+                                .await
+                                .map_err(failed("purging erased values"))?,
+                        );
+                    }
+                    for connection in connections {
+                        connection
+                            .close()
+                            .await
+                            .map_err(failed("purging erased values"))?;
+                    }
+                    if !self.checkpoint_truncating().await? {
+                        tracing::warn!(
+                            "readers kept the write-ahead log busy; the erased values stay in it until the next checkpoint"
+                        );
+                    }
+                }
             }
             Backend::Postgres => {
                 let mut connection = self
