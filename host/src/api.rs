@@ -1131,52 +1131,62 @@ async fn history(
     Ok(Json(serde_json::json!({ "events": events })))
 }
 
-async fn record_decision(
-    tenant: Authenticated,
-    Path((module, id)): Path<(String, String)>,
-    ApiJson(request): ApiJson<DecisionRequest>,
+/// Runs a change of one person (a decision, a restriction, its lifting) and answers the
+/// person after it.
+async fn change_subject(
+    tenant: &Authenticated,
+    (module, id): (String, String),
+    change: impl FnOnce(
+        &Guard,
+        &RecordRef,
+    ) -> Result<Result<subj::SubjectView, subj::RecordError>, GuardError>
+    + Send
+    + 'static,
 ) -> Result<Json<SubjectDto>, ApiError> {
     let reference = person(module, id);
-    let view = blocking(&tenant, move |guard| {
+    let view = blocking(tenant, move |guard| change(guard, &reference))
+        .await?
+        .map_err(record_error)?;
+    Ok(Json(SubjectDto::from(view)))
+}
+
+async fn record_decision(
+    tenant: Authenticated,
+    Path(person): Path<(String, String)>,
+    ApiJson(request): ApiJson<DecisionRequest>,
+) -> Result<Json<SubjectDto>, ApiError> {
+    change_subject(&tenant, person, move |guard, reference| {
         guard.record_decision(
-            &reference,
+            reference,
             &request.consent_id,
             request.grant,
             request.source.into(),
             &request.evidence,
         )
     })
-    .await?
-    .map_err(record_error)?;
-    Ok(Json(SubjectDto::from(view)))
+    .await
 }
 
 async fn restrict(
     tenant: Authenticated,
-    Path((module, id)): Path<(String, String)>,
+    Path(person): Path<(String, String)>,
     ApiJson(request): ApiJson<ReasonRequest>,
 ) -> Result<Json<SubjectDto>, ApiError> {
-    let reference = person(module, id);
-    let view = blocking(&tenant, move |guard| {
-        guard.restrict(&reference, &request.reason)
+    change_subject(&tenant, person, move |guard, reference| {
+        guard.restrict(reference, &request.reason)
     })
-    .await?
-    .map_err(record_error)?;
-    Ok(Json(SubjectDto::from(view)))
+    .await
 }
 
 async fn lift_restriction(
     tenant: Authenticated,
-    Path((module, id)): Path<(String, String)>,
+    Path(person): Path<(String, String)>,
     ApiJson(request): ApiJson<ReasonRequest>,
 ) -> Result<Json<SubjectDto>, ApiError> {
-    let reference = person(module, id);
-    let view = blocking(&tenant, move |guard| {
-        guard.lift_restriction(&reference, &request.reason)
+    change_subject(&tenant, person, move |guard, reference| {
+        guard.lift_restriction(reference, &request.reason)
     })
-    .await?
-    .map_err(record_error)?;
-    Ok(Json(SubjectDto::from(view)))
+    .await
 }
 
 async fn erase(

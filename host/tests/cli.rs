@@ -71,6 +71,12 @@ impl Cli {
         )
     }
 
+    /// Saves the settings every test uses (sender, organisation, postal address) and
+    /// `extra` ones.
+    fn settings(&self, extra: &[&str]) -> String {
+        self.ok(&settings_arguments(extra))
+    }
+
     fn write(&self, name: &str, contents: &str) -> String {
         let path = self.folder.path().join(name);
         std::fs::write(&path, contents).expect("write file");
@@ -143,6 +149,23 @@ fn on_server(server_url: &str, statement: &str) -> Result<(), sqlx::Error> {
     })
 }
 
+/// `settings` with the sender, organisation and postal address every test uses, then `extra`.
+fn settings_arguments<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut arguments = vec![
+        "settings",
+        "--sender-address",
+        "privacy@example.org",
+        "--sender-name",
+        "Example Privacy",
+        "--organisation",
+        "Example Ltd",
+        "--postal-address",
+        "1 Example Street, Berlin",
+    ];
+    arguments.extend_from_slice(extra);
+    arguments
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -176,17 +199,7 @@ fn an_administrator_sets_up_consents_and_checks_sends_from_the_command_line() {
         "{refused}"
     );
 
-    cli.ok(&[
-        "settings",
-        "--sender-address",
-        "privacy@example.org",
-        "--sender-name",
-        "Example Privacy",
-        "--organisation",
-        "Example Ltd",
-        "--postal-address",
-        "1 Example Street, Berlin",
-    ]);
+    cli.settings(&[]);
     let saved = cli.ok(&[
         "consent",
         "add",
@@ -371,19 +384,7 @@ fn an_administrator_previews_and_applies_de_duplication_from_the_command_line() 
 #[test]
 fn render_prints_what_each_recipient_gets_footer_for_to_only_tracking_stripped() {
     let cli = Cli::new();
-    cli.ok(&[
-        "settings",
-        "--sender-address",
-        "privacy@example.org",
-        "--sender-name",
-        "Example Privacy",
-        "--organisation",
-        "Example Ltd",
-        "--postal-address",
-        "1 Example Street, Berlin",
-        "--preferences-url",
-        "https://crm.example.org/preferences/",
-    ]);
+    cli.settings(&["--preferences-url", "https://crm.example.org/preferences/"]);
     cli.ok(&[
         "consent",
         "add",
@@ -507,16 +508,7 @@ fn fields_are_classified_listed_with_suggestions_and_limits_are_refused_on_the_c
 #[test]
 fn an_administrator_edits_restricts_lifts_erases_and_deletes_consents_from_the_command_line() {
     let cli = Cli::new();
-    cli.ok(&[
-        "settings",
-        "--sender-address",
-        "privacy@example.org",
-        "--sender-name",
-        "Example Privacy",
-        "--organisation",
-        "Example Ltd",
-        "--postal-address",
-        "1 Example Street, Berlin",
+    cli.settings(&[
         "--retain-field",
         "name",
         "--confirm-changes",
@@ -524,19 +516,7 @@ fn an_administrator_edits_restricts_lifts_erases_and_deletes_consents_from_the_c
         "--ip-evidence",
         "hash",
     ]);
-    let (_, bad_policy) = cli.fails(&[
-        "settings",
-        "--sender-address",
-        "privacy@example.org",
-        "--sender-name",
-        "Example Privacy",
-        "--organisation",
-        "Example Ltd",
-        "--postal-address",
-        "1 Example Street, Berlin",
-        "--ip-evidence",
-        "scramble",
-    ]);
+    let (_, bad_policy) = cli.fails(&settings_arguments(&["--ip-evidence", "scramble"]));
     assert!(
         bad_policy.contains("keep") && bad_policy.contains("truncate"),
         "{bad_policy}"
@@ -695,17 +675,7 @@ fn smtp_settings_are_checked_at_start_and_the_password_never_shows() {
 #[test]
 fn mail_for_an_unreachable_smtp_server_waits_in_the_outbox_for_its_next_attempt() {
     let cli = Cli::new();
-    cli.ok(&[
-        "settings",
-        "--sender-address",
-        "privacy@example.org",
-        "--sender-name",
-        "Example Privacy",
-        "--organisation",
-        "Example Ltd",
-        "--postal-address",
-        "1 Example Street, Berlin",
-    ]);
+    cli.settings(&[]);
     cli.ok(&[
         "consent",
         "add",
