@@ -331,3 +331,48 @@ fn a_field_another_host_process_classified_encrypted_is_never_written_in_plain_t
         "+1 555 0199 7731"
     );
 }
+
+#[test]
+fn a_value_another_host_process_encrypted_under_a_key_it_just_made_reads_back_here() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let here = host.open().expect("first host");
+    let there = host.open().expect("second host");
+    classify(&here, "phone", "psx");
+    import(
+        &here,
+        "name,email,phone\nAda,ada@example.com,+44 20 7946 0001\n",
+    );
+    // The second host rotates the field key and writes under the new key, which the first
+    // host has never read.
+    there.rotate_field_key().expect("rotate");
+    import(
+        &there,
+        "name,email,phone\nGrace,grace@example.com,+1 555 0100 2002\n",
+    );
+    let read = |id: &str| {
+        here.record("contacts", id)
+            .expect("read")
+            .expect("record")
+            .field("phone")
+            .to_owned()
+    };
+    let key_id = |id: &str| {
+        let stored = raw(
+            &host,
+            &format!("SELECT fields FROM records WHERE module = 'contacts' AND id = '{id}'"),
+        );
+        let start = stored[0].find("pgenc:v1:").expect("an encrypted value") + "pgenc:v1:".len();
+        stored[0][start..]
+            .split(':')
+            .next()
+            .expect("a key id")
+            .to_owned()
+    };
+    assert_ne!(
+        key_id("1"),
+        key_id("2"),
+        "the second value is under the new key"
+    );
+    assert_eq!(read("2"), "+1 555 0100 2002");
+    assert_eq!(read("1"), "+44 20 7946 0001");
+}
