@@ -352,21 +352,24 @@ impl Database {
                     .acquire()
                     .await
                     .map_err(failed("purging erased values"))?;
-                // Text: the `Any` driver carries no timestamps.
-                let started: String = sqlx::query_scalar("SELECT clock_timestamp()::text")
-                    .fetch_one(&mut *connection)
-                    .await
-                    .map_err(failed("purging erased values"))?;
+                // A transaction id taken now, after the erasure committed (text: the `Any`
+                // driver carries no xid type).
+                let reference: String =
+                    sqlx::query_scalar("SELECT pg_current_xact_id()::xid::text")
+                        .fetch_one(&mut *connection)
+                        .await
+                        .map_err(failed("purging erased values"))?;
                 let deadline = Instant::now() + PURGE_WAIT;
                 loop {
-                    // Sessions of every database count: the server keeps row versions for
-                    // the oldest snapshot of any of them.
+                    // VACUUM FULL keeps a dead row version while any session, in any database
+                    // of the server, still runs a transaction or holds a snapshot older than
+                    // the erasure: wait until none does.
                     let older: i64 = sqlx::query_scalar(
                         "SELECT COUNT(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
-                         AND backend_type = 'client backend' AND backend_xmin IS NOT NULL \
-                         AND xact_start < $1::timestamptz",
+                         AND ((backend_xmin IS NOT NULL AND age(backend_xmin) > age($1::xid)) \
+                           OR (backend_xid IS NOT NULL AND age(backend_xid) > age($1::xid)))",
                     )
-                    .bind(started.as_str())
+                    .bind(reference.as_str())
                     .fetch_one(&mut *connection)
                     .await
                     .map_err(failed("purging erased values"))?;
