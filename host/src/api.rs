@@ -1,6 +1,6 @@
 //! The JSON HTTP API, for CRMs that do not embed wasmtime (Vtiger and most CRMs are PHP).
 //!
-//! Every route is listed once in [`ROUTES`]; `docs/openapi.json` describes the same routes
+//! Every route is listed once (see [`routes`]); `docs/openapi.json` describes the same routes
 //! and a test checks the two against each other and against the running server. Requests
 //! carry `Authorization: Bearer <key>`; the key names the tenant (see [`crate::tenants`]),
 //! so a request can only ever reach its own tenant's data. Bodies are JSON, at most
@@ -37,69 +37,77 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Most recipients (check, render) or records (record changes) in one request.
 pub const BATCH_LIMIT: usize = 1000;
 
-/// Every route of the API: method and path (axum syntax), as `docs/openapi.json` has them.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/v1/check-send"),
-    ("POST", "/api/v1/render"),
-    ("POST", "/api/v1/records/{module}"),
-    ("POST", "/api/v1/records/{module}/{id}/check-edit"),
-    ("GET", "/api/v1/settings"),
-    ("PUT", "/api/v1/settings"),
-    ("GET", "/api/v1/consents"),
-    ("PUT", "/api/v1/consents/{id}"),
-    ("DELETE", "/api/v1/consents/{id}"),
-    ("POST", "/api/v1/enable"),
-    ("GET", "/api/v1/fields/{module}"),
-    ("PUT", "/api/v1/fields/{module}/{field}"),
-    ("GET", "/api/v1/deduplication"),
-    ("POST", "/api/v1/deduplication"),
-    ("GET", "/api/v1/subjects/{module}/{id}"),
-    ("GET", "/api/v1/subjects/{module}/{id}/history"),
-    ("POST", "/api/v1/subjects/{module}/{id}/decisions"),
-    ("POST", "/api/v1/subjects/{module}/{id}/restrict"),
-    ("POST", "/api/v1/subjects/{module}/{id}/lift-restriction"),
-    ("POST", "/api/v1/subjects/{module}/{id}/erase"),
-];
+/// Every route of the API: method, path (axum syntax, as `docs/openapi.json` writes it)
+/// and handler. The one list both the router and [`routes`] are made from.
+fn table() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Tenants>>)> {
+    vec![
+        ("POST", "/api/v1/check-send", post(check_send)),
+        ("POST", "/api/v1/render", post(render)),
+        ("POST", "/api/v1/records/{module}", post(records_changed)),
+        (
+            "POST",
+            "/api/v1/records/{module}/{id}/check-edit",
+            post(check_edit),
+        ),
+        ("GET", "/api/v1/settings", get(get_settings)),
+        ("PUT", "/api/v1/settings", put(put_settings)),
+        ("GET", "/api/v1/consents", get(list_consents)),
+        ("PUT", "/api/v1/consents/{id}", put(put_consent)),
+        ("DELETE", "/api/v1/consents/{id}", delete(delete_consent)),
+        ("POST", "/api/v1/enable", post(enable)),
+        ("GET", "/api/v1/fields/{module}", get(list_fields)),
+        (
+            "PUT",
+            "/api/v1/fields/{module}/{field}",
+            put(classify_field),
+        ),
+        ("GET", "/api/v1/deduplication", get(deduplication_preview)),
+        ("POST", "/api/v1/deduplication", post(deduplicate)),
+        ("GET", "/api/v1/subjects/{module}/{id}", get(subject)),
+        (
+            "GET",
+            "/api/v1/subjects/{module}/{id}/history",
+            get(history),
+        ),
+        (
+            "POST",
+            "/api/v1/subjects/{module}/{id}/decisions",
+            post(record_decision),
+        ),
+        (
+            "POST",
+            "/api/v1/subjects/{module}/{id}/restrict",
+            post(restrict),
+        ),
+        (
+            "POST",
+            "/api/v1/subjects/{module}/{id}/lift-restriction",
+            post(lift_restriction),
+        ),
+        ("POST", "/api/v1/subjects/{module}/{id}/erase", post(erase)),
+    ]
+}
+
+/// Every route of the API as (method, path), for comparing with `docs/openapi.json`.
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    table()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect()
+}
 
 /// The API's routes for `tenants`.
 pub fn router(tenants: Arc<Tenants>) -> Router {
-    let handler = |method: &str, path: &str| -> MethodRouter<Arc<Tenants>> {
-        match (method, path) {
-            ("POST", "/api/v1/check-send") => post(check_send),
-            ("POST", "/api/v1/render") => post(render),
-            ("POST", "/api/v1/records/{module}") => post(records_changed),
-            ("POST", "/api/v1/records/{module}/{id}/check-edit") => post(check_edit),
-            ("GET", "/api/v1/settings") => get(get_settings),
-            ("PUT", "/api/v1/settings") => put(put_settings),
-            ("GET", "/api/v1/consents") => get(list_consents),
-            ("PUT", "/api/v1/consents/{id}") => put(put_consent),
-            ("DELETE", "/api/v1/consents/{id}") => delete(delete_consent),
-            ("POST", "/api/v1/enable") => post(enable),
-            ("GET", "/api/v1/fields/{module}") => get(list_fields),
-            ("PUT", "/api/v1/fields/{module}/{field}") => put(classify_field),
-            ("GET", "/api/v1/deduplication") => get(deduplication_preview),
-            ("POST", "/api/v1/deduplication") => post(deduplicate),
-            ("GET", "/api/v1/subjects/{module}/{id}") => get(subject),
-            ("GET", "/api/v1/subjects/{module}/{id}/history") => get(history),
-            ("POST", "/api/v1/subjects/{module}/{id}/decisions") => post(record_decision),
-            ("POST", "/api/v1/subjects/{module}/{id}/restrict") => post(restrict),
-            ("POST", "/api/v1/subjects/{module}/{id}/lift-restriction") => post(lift_restriction),
-            ("POST", "/api/v1/subjects/{module}/{id}/erase") => post(erase),
-            // ROUTES and this table are kept together; a route without a handler is a bug
-            // the API test finds at once.
-            _ => axum::routing::any(|| async { ApiError::internal("route without a handler") }),
-        }
-    };
-    let mut router = Router::new();
+    // Methods sharing a path are merged into one route.
     let mut by_path: BTreeMap<&str, MethodRouter<Arc<Tenants>>> = BTreeMap::new();
-    for (method, path) in ROUTES {
-        let route = handler(method, path);
+    for (_, path, handler) in table() {
         let merged = match by_path.remove(path) {
-            Some(existing) => existing.merge(route),
-            None => route,
+            Some(existing) => existing.merge(handler),
+            None => handler,
         };
         by_path.insert(path, merged);
     }
+    let mut router = Router::new();
     for (path, route) in by_path {
         router = router.route(path, route);
     }

@@ -1269,6 +1269,16 @@ fn deleting_a_consent() {
         .expect("import");
     assert_eq!(report.ignored_fields, ["phone"]);
     assert_eq!(field(&guard, &contact("2"), "phone"), "");
+    // Nor does a user's edit: the field is no longer in the layout.
+    match guard.edit_record(&contact("2"), &[("phone".into(), "+44 3".into())]) {
+        Err(error) => assert!(
+            error
+                .to_string()
+                .contains("removed from the contacts layout"),
+            "{error}"
+        ),
+        Ok(outcome) => panic!("an edit of a removed field must be refused: {outcome:?}"),
+    }
     // Its values are no longer shown or collected; its history stays.
     let configuration = guard.configuration().expect("call");
     assert!(

@@ -93,6 +93,18 @@ fn the_one_click_post_withdraws_the_marketing_consent_and_a_get_changes_nothing(
         http_post_form(url, &[("List-Unsubscribe", "One-Click")]).expect("one-click POST");
     assert_eq!(unsubscribed.status, 200, "{}", unsubscribed.body);
     assert_eq!(value(), ConsentValue::NotGranted);
+    // The person is told, as the default notification setting says.
+    let confirmations: Vec<_> = host
+        .mails()
+        .into_iter()
+        .filter(|mail| mail.message_id.starts_with("change-confirmation."))
+        .collect();
+    assert!(
+        confirmations
+            .last()
+            .is_some_and(|mail| mail.text.contains("not granted")),
+        "a confirmation of the withdrawal: {confirmations:?}"
+    );
     let withdrawn = guard
         .history(&RecordRef {
             module: "contacts".into(),
