@@ -19,7 +19,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Reque
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +29,8 @@ use crate::contract::records::EditRefusal;
 use crate::contract::sending as send;
 use crate::contract::subjects as subj;
 use crate::contract::types::{self, RecordRef};
-use crate::guard::{Guard, GuardError, ImportedRecord};
+use crate::guard::{Guard, GuardError, ImportedRecord, SettingsRefusal};
+use crate::settings::SettingsPatch;
 use crate::tenants::{Tenant, Tenants};
 
 /// Largest request body, in bytes.
@@ -51,6 +52,7 @@ fn table() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Tenants>>)> {
         ),
         ("GET", "/api/v1/settings", get(get_settings)),
         ("PUT", "/api/v1/settings", put(put_settings)),
+        ("PATCH", "/api/v1/settings", patch(patch_settings)),
         ("GET", "/api/v1/consents", get(list_consents)),
         ("PUT", "/api/v1/consents/{id}", put(put_consent)),
         ("DELETE", "/api/v1/consents/{id}", delete(delete_consent)),
@@ -64,6 +66,11 @@ fn table() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Tenants>>)> {
         ("GET", "/api/v1/deduplication", get(deduplication_preview)),
         ("POST", "/api/v1/deduplication", post(deduplicate)),
         ("GET", "/api/v1/subjects/{module}/{id}", get(subject)),
+        (
+            "GET",
+            "/api/v1/subjects/{module}/{id}/link",
+            get(preferences_link),
+        ),
         (
             "GET",
             "/api/v1/subjects/{module}/{id}/history",
@@ -240,8 +247,9 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 
 // ---- authentication ------------------------------------------------------------------------
 
-/// The tenant the request's API key belongs to.
-pub struct Authenticated(Arc<Tenant>);
+/// The tenant the request's API key belongs to, and the key as the actor of what the
+/// request does (every event it writes names the key).
+pub struct Authenticated(Arc<Tenant>, subj::StaffActor);
 
 impl FromRequestParts<Arc<Tenants>> for Authenticated {
     type Rejection = ApiError;
@@ -250,11 +258,14 @@ impl FromRequestParts<Arc<Tenants>> for Authenticated {
         parts: &mut Parts,
         tenants: &Arc<Tenants>,
     ) -> Result<Self, ApiError> {
+        // The scheme is case-insensitive (RFC 9110 §11.1).
         let key = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -262,13 +273,20 @@ impl FromRequestParts<Arc<Tenants>> for Authenticated {
                     "send the tenant's API key as `Authorization: Bearer <key>`",
                 )
             })?;
-        tenants.authenticate(key).map(Authenticated).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "the API key is not valid for any tenant",
-            )
-        })
+        let actor = |name: String| subj::StaffActor {
+            channel: subj::StaffChannel::Api,
+            name,
+        };
+        tenants
+            .authenticate(key)
+            .map(|(tenant, name)| Authenticated(tenant, actor(name)))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the API key is not valid for any tenant",
+                )
+            })
     }
 }
 
@@ -313,7 +331,7 @@ use config::{
     ConditionOp, ConfirmationPolicy, ConsentDefault, IpPolicy, Prerequisite as ContractPrerequisite,
 };
 use send::{LawfulBasis, MessageClass, RecipientRole, RefusalReason};
-use subj::{PersonStatus, Source};
+use subj::PersonStatus;
 use types::ConsentValue;
 
 mirror_enum!(ClassDto <=> MessageClass { AdHoc, Workflow, Marketing, Transactional });
@@ -326,7 +344,6 @@ mirror_enum!(ReasonDto <=> RefusalReason {
 });
 mirror_enum!(ValueDto <=> ConsentValue { NotApplicable, Applicable, Waiting, Granted, NotGranted });
 mirror_enum!(StatusDto <=> PersonStatus { Active, Restricted, Erased, Duplicate });
-mirror_enum!(SourceDto <=> Source { PreferencesPage, Admin, DailyRun, BulkImport, Api });
 mirror_enum!(DefaultDto <=> ConsentDefault { Yes, No });
 mirror_enum!(OpDto <=> ConditionOp { OneOf, NoneOf, Present, Absent });
 mirror_enum!(ConfirmDto <=> ConfirmationPolicy { Never, OwnChanges, EveryChange });
@@ -416,6 +433,10 @@ pub struct DecisionDto {
     allowed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     basis: Option<BasisDto>,
+    /// True when a marketing send relies on legitimate interests only because its consent
+    /// awaits the person's answer (waiting, default yes).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    awaiting_consent: bool,
     /// `preferences_footer`, `strip_tracking`.
     obligations: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -431,6 +452,7 @@ impl DecisionDto {
                 address,
                 allowed: true,
                 basis: Some(allowance.basis.into()),
+                awaiting_consent: allowance.awaiting_consent,
                 obligations: obligations(allowance.obligations),
                 reason: None,
                 detail: String::new(),
@@ -439,6 +461,7 @@ impl DecisionDto {
                 address,
                 allowed: false,
                 basis: None,
+                awaiting_consent: false,
                 obligations: Vec::new(),
                 reason: Some(refusal.reason.into()),
                 detail: refusal.detail,
@@ -504,6 +527,12 @@ pub struct RecordDto {
     id: String,
     /// Every field the CRM holds for the record, including `email`.
     fields: BTreeMap<String, String>,
+    /// The CRM's status of the record (e.g. `Active`, `Duplicate`); kept when left out.
+    #[serde(default)]
+    status: Option<String>,
+    /// When the CRM last modified the record, unix milliseconds; now when left out.
+    #[serde(default)]
+    modified_at: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -544,6 +573,7 @@ impl From<EditRefusal> for EditRefusalDto {
     }
 }
 
+/// The settings as the API reads them, and as `PUT` replaces them (every option given).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsDto {
@@ -552,43 +582,64 @@ pub struct SettingsDto {
     organisation: String,
     postal_address: String,
     preferences_url: String,
-    #[serde(default = "default_link_valid_days")]
     link_valid_days: u32,
-    #[serde(default)]
     flag_new_duplicates: bool,
-    #[serde(default)]
     retained_fields: Vec<String>,
-    #[serde(default = "default_confirm")]
     confirm_changes: ConfirmDto,
-    #[serde(default = "default_ip")]
     ip_evidence: IpDto,
+    person_modules: Vec<String>,
 }
 
-fn default_link_valid_days() -> u32 {
-    30
+/// A change of some settings (`PATCH`): the options given replace the current ones, the
+/// others stay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatchDto {
+    sender_address: Option<String>,
+    sender_name: Option<String>,
+    organisation: Option<String>,
+    postal_address: Option<String>,
+    preferences_url: Option<String>,
+    link_valid_days: Option<u32>,
+    flag_new_duplicates: Option<bool>,
+    retained_fields: Option<Vec<String>>,
+    confirm_changes: Option<ConfirmDto>,
+    ip_evidence: Option<IpDto>,
+    person_modules: Option<Vec<String>>,
 }
 
-fn default_confirm() -> ConfirmDto {
-    ConfirmDto::OwnChanges
+impl From<SettingsPatchDto> for SettingsPatch {
+    fn from(patch: SettingsPatchDto) -> SettingsPatch {
+        SettingsPatch {
+            sender_address: patch.sender_address,
+            sender_name: patch.sender_name,
+            organisation: patch.organisation,
+            postal_address: patch.postal_address,
+            preferences_url: patch.preferences_url,
+            link_valid_days: patch.link_valid_days,
+            flag_new_duplicates: patch.flag_new_duplicates,
+            retained_fields: patch.retained_fields,
+            confirm_changes: patch.confirm_changes.map(Into::into),
+            ip_evidence: patch.ip_evidence.map(Into::into),
+            person_modules: patch.person_modules,
+        }
+    }
 }
 
-fn default_ip() -> IpDto {
-    IpDto::Truncate
-}
-
-impl From<SettingsDto> for config::Settings {
-    fn from(settings: SettingsDto) -> config::Settings {
-        config::Settings {
-            sender_address: settings.sender_address,
-            sender_name: settings.sender_name,
-            organisation: settings.organisation,
-            postal_address: settings.postal_address,
-            preferences_url: settings.preferences_url,
-            link_valid_days: settings.link_valid_days,
-            flag_new_duplicates: settings.flag_new_duplicates,
-            retained_fields: settings.retained_fields,
-            confirm_changes: settings.confirm_changes.into(),
-            ip_evidence: settings.ip_evidence.into(),
+impl From<SettingsDto> for SettingsPatch {
+    fn from(settings: SettingsDto) -> SettingsPatch {
+        SettingsPatch {
+            sender_address: Some(settings.sender_address),
+            sender_name: Some(settings.sender_name),
+            organisation: Some(settings.organisation),
+            postal_address: Some(settings.postal_address),
+            preferences_url: Some(settings.preferences_url),
+            link_valid_days: Some(settings.link_valid_days),
+            flag_new_duplicates: Some(settings.flag_new_duplicates),
+            retained_fields: Some(settings.retained_fields),
+            confirm_changes: Some(settings.confirm_changes.into()),
+            ip_evidence: Some(settings.ip_evidence.into()),
+            person_modules: Some(settings.person_modules),
         }
     }
 }
@@ -606,6 +657,7 @@ impl From<config::Settings> for SettingsDto {
             retained_fields: settings.retained_fields,
             confirm_changes: settings.confirm_changes.into(),
             ip_evidence: settings.ip_evidence.into(),
+            person_modules: settings.person_modules,
         }
     }
 }
@@ -777,13 +829,11 @@ impl From<subj::SubjectView> for SubjectDto {
 pub struct DecisionRequest {
     consent_id: String,
     grant: bool,
-    #[serde(default = "default_source")]
-    source: SourceDto,
+    /// Only `api`, the channel it arrives by: a caller cannot claim that the person
+    /// answered on the page, or that the daily run did anything.
+    #[serde(default)]
+    source: Option<String>,
     evidence: String,
-}
-
-fn default_source() -> SourceDto {
-    SourceDto::Api
 }
 
 #[derive(Debug, Deserialize)]
@@ -815,6 +865,9 @@ fn record_error(error: subj::RecordError) -> ApiError {
             "say where the decision or request comes from: the evidence or reason is empty",
         ),
         subj::RecordError::StatusRefused(why) => ApiError::refused("status_refused", why),
+        subj::RecordError::ActorRequired => {
+            ApiError::internal("the API key has no name to record as the actor")
+        }
     }
 }
 
@@ -912,6 +965,8 @@ async fn records_changed(
         .map(|record| ImportedRecord {
             id: Some(record.id),
             fields: record.fields.into_iter().collect(),
+            status: record.status,
+            modified_at: record.modified_at,
         })
         .collect();
     let report = blocking(&tenant, move |guard| {
@@ -953,17 +1008,45 @@ async fn get_settings(tenant: Authenticated) -> Result<Json<SettingsDto>, ApiErr
         .ok_or_else(|| ApiError::not_found("no settings are configured yet: PUT them first"))
 }
 
+/// Replaces every setting: each option must be given.
 async fn put_settings(
     tenant: Authenticated,
     ApiJson(settings): ApiJson<SettingsDto>,
 ) -> Result<Json<SettingsDto>, ApiError> {
-    let contract = config::Settings::from(settings.clone());
-    blocking(&tenant, move |guard| guard.set_settings(&contract))
-        .await?
-        .map_err(|problems| {
-            ApiError::invalid("the settings were not saved").with_problems(problems)
-        })?;
-    Ok(Json(settings))
+    change_settings(&tenant, SettingsPatch::from(settings)).await
+}
+
+/// Changes the options given; the others keep their values.
+async fn patch_settings(
+    tenant: Authenticated,
+    ApiJson(patch): ApiJson<SettingsPatchDto>,
+) -> Result<Json<SettingsDto>, ApiError> {
+    change_settings(&tenant, SettingsPatch::from(patch)).await
+}
+
+/// Applies `patch` to the current settings in one unit of work and answers the result.
+async fn change_settings(
+    tenant: &Authenticated,
+    patch: SettingsPatch,
+) -> Result<Json<SettingsDto>, ApiError> {
+    let saved = blocking(tenant, move |guard| guard.change_settings(patch)).await?;
+    match saved {
+        Ok(settings) => Ok(Json(SettingsDto::from(settings))),
+        Err(SettingsRefusal::Missing(missing)) => Err(ApiError::invalid(missing.to_string())
+            .with_problems(
+                missing
+                    .0
+                    .iter()
+                    .map(|option| config::Problem {
+                        at: (*option).to_owned(),
+                        message: "is required".to_owned(),
+                    })
+                    .collect(),
+            )),
+        Err(SettingsRefusal::Invalid(problems)) => {
+            Err(ApiError::invalid("the settings were not saved").with_problems(problems))
+        }
+    }
 }
 
 async fn list_consents(tenant: Authenticated) -> Result<Json<serde_json::Value>, ApiError> {
@@ -1163,12 +1246,22 @@ async fn record_decision(
     Path(person): Path<(String, String)>,
     ApiJson(request): ApiJson<DecisionRequest>,
 ) -> Result<Json<SubjectDto>, ApiError> {
+    if let Some(source) = request.source.as_deref().filter(|source| *source != "api") {
+        return Err(ApiError::invalid(format!(
+            "the source `{source}` is not the API's to claim: decisions recorded through the API are recorded as `api`, named by the API key; answers on the preferences page come only from the page"
+        ))
+        .with_problems(vec![config::Problem {
+            at: "source".to_owned(),
+            message: "must be `api` or left out".to_owned(),
+        }]));
+    }
+    let actor = tenant.1.clone();
     change_subject(&tenant, person, move |guard, reference| {
         guard.record_decision(
             reference,
             &request.consent_id,
             request.grant,
-            request.source.into(),
+            &actor,
             &request.evidence,
         )
     })
@@ -1180,8 +1273,9 @@ async fn restrict(
     Path(person): Path<(String, String)>,
     ApiJson(request): ApiJson<ReasonRequest>,
 ) -> Result<Json<SubjectDto>, ApiError> {
+    let actor = tenant.1.clone();
     change_subject(&tenant, person, move |guard, reference| {
-        guard.restrict(reference, &request.reason)
+        guard.restrict(reference, &actor, &request.reason)
     })
     .await
 }
@@ -1191,10 +1285,22 @@ async fn lift_restriction(
     Path(person): Path<(String, String)>,
     ApiJson(request): ApiJson<ReasonRequest>,
 ) -> Result<Json<SubjectDto>, ApiError> {
+    let actor = tenant.1.clone();
     change_subject(&tenant, person, move |guard, reference| {
-        guard.lift_restriction(reference, &request.reason)
+        guard.lift_restriction(reference, &actor, &request.reason)
     })
     .await
+}
+
+async fn preferences_link(
+    tenant: Authenticated,
+    Path((module, id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let reference = person(module, id);
+    let link = blocking(&tenant, move |guard| guard.preferences_link(&reference))
+        .await?
+        .map_err(record_error)?;
+    Ok(Json(serde_json::json!({ "link": link })))
 }
 
 async fn erase(
@@ -1203,8 +1309,9 @@ async fn erase(
     ApiJson(request): ApiJson<EvidenceRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let reference = person(module, id);
+    let actor = tenant.1.clone();
     let report = blocking(&tenant, move |guard| {
-        guard.erase(&reference, &request.evidence)
+        guard.erase(&reference, &actor, &request.evidence)
     })
     .await?
     .map_err(record_error)?;

@@ -14,21 +14,24 @@ use privacy_guard_host::clock::Clock;
 use privacy_guard_host::config::{HostConfig, TenantConfig};
 use privacy_guard_host::contract::configuration::{
     ConditionClause, ConditionOp, ConfirmationPolicy, ConsentDefault, ConsentDefinition,
-    ConsentKind, FieldClass, IpPolicy, Prerequisite, Problem, Settings,
+    ConsentKind, FieldClass, IpPolicy, Prerequisite, Problem,
 };
 use privacy_guard_host::contract::sending::{
     Decision, LawfulBasis, MailContent, MessageClass, Obligations, Recipient, RecipientRole,
     RefusalReason, Rendering, SendRequest,
 };
-use privacy_guard_host::contract::subjects::{PersonStatus, RecordError, Source};
+use privacy_guard_host::contract::subjects::{PersonStatus, RecordError, StaffActor, StaffChannel};
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
-use privacy_guard_host::guard::{ComponentSource, EditRejection, Guard, GuardOptions};
+use privacy_guard_host::guard::{
+    ComponentSource, DueRun, EditRejection, Guard, GuardOptions, SettingsRefusal,
+};
 use privacy_guard_host::mail::smtp::SmtpSettings;
 use privacy_guard_host::mail::{RetryPolicy, Transport};
 use privacy_guard_host::runtime::SandboxLimits;
-use privacy_guard_host::schedule::{DailySchedule, period_key};
+use privacy_guard_host::schedule::DailySchedule;
+use privacy_guard_host::settings::SettingsPatch;
 use privacy_guard_host::storage::LedgerCheck;
-use privacy_guard_host::tenants::{KeyDigest, Tenant, Tenants};
+use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenant, Tenants};
 use privacy_guard_host::worker;
 use tracing::Instrument;
 
@@ -103,6 +106,10 @@ pub struct Arguments {
         value_delimiter = ','
     )]
     api_key_digests: Vec<String>,
+    /// Who is acting, recorded in every event a staff command writes (record-decision,
+    /// restrict, lift-restriction, erase) [default: the operating system's user name].
+    #[arg(long, global = true, env = "PRIVACY_GUARD_ACTOR")]
+    actor: Option<String>,
     /// Log format on standard error.
     #[arg(long, global = true, env = "PRIVACY_GUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -134,7 +141,8 @@ enum Command {
         module: String,
         file: PathBuf,
     },
-    /// Set the sender and the other organisation-wide settings.
+    /// Change organisation-wide settings: only the options given change, the others keep
+    /// their values (`settings show` prints them all).
     Settings(SettingsArgs),
     /// Define consents.
     #[command(subcommand)]
@@ -161,6 +169,14 @@ enum Command {
         /// The period (local date, YYYY-MM-DD) [default: the period due now].
         #[arg(long)]
         period: Option<String>,
+    },
+    /// Print a person's current preferences link (signed now, valid for the configured
+    /// days), e.g. for someone who lost the mail with theirs: `link contacts/42`.
+    Link {
+        person: String,
+        /// Print JSON: {"person": ..., "link": ...}.
+        #[arg(long)]
+        json: bool,
     },
     /// Show a person's consents, e.g. `show contacts/42`.
     Show {
@@ -262,9 +278,14 @@ enum Command {
     },
     /// List mail not delivered yet: waiting for its next attempt, or failed.
     Outbox,
-    /// Make a new API key: prints the key (give it to the CRM) and its digest (put it in
-    /// the configuration file or --api-key-digest; the host keeps only digests).
-    ApiKey,
+    /// Make a new API key: prints the key (give it to the CRM) and its named digest (put
+    /// it in the configuration file or --api-key-digest; the host keeps only digests).
+    ApiKey {
+        /// The key's name, recorded as the actor of everything done with it (e.g.
+        /// `crm-production`) [default: named after its digest].
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Check the hash chain of the consent event log.
     VerifyEvents,
     /// Create a new key for signing preferences links (older links keep working; running
@@ -304,35 +325,58 @@ enum FieldCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct SettingsArgs {
+    #[command(subcommand)]
+    show: Option<SettingsCommand>,
     #[arg(long)]
-    sender_address: String,
+    sender_address: Option<String>,
     #[arg(long)]
-    sender_name: String,
+    sender_name: Option<String>,
     #[arg(long)]
-    organisation: String,
+    organisation: Option<String>,
     /// The postal address printed in every mail's footer.
     #[arg(long)]
-    postal_address: String,
-    /// Base URL of the preferences page; the signed token is appended.
-    #[arg(long, default_value = "http://127.0.0.1:8080/preferences/")]
-    preferences_url: String,
-    #[arg(long, default_value_t = 30)]
-    link_valid_days: u32,
-    /// Flag a new record whose email address another active record already has as
-    /// `Duplicate` (and lock it) when it is created or changed.
+    postal_address: Option<String>,
+    /// Base URL of the preferences page; the signed token is appended [first settings
+    /// default: http://127.0.0.1:8080/preferences/].
     #[arg(long)]
-    flag_new_duplicates: bool,
+    preferences_url: Option<String>,
+    /// How many days a preferences link stays valid [first settings default: 30].
+    #[arg(long)]
+    link_valid_days: Option<u32>,
+    /// Flag a new record whose email address another active record already has as
+    /// `Duplicate` (and lock it) when it is created or changed: `--flag-new-duplicates`
+    /// or `--flag-new-duplicates=false`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    flag_new_duplicates: Option<bool>,
     /// A field an erasure keeps for a legal obligation (e.g. `name` for invoices);
-    /// repeat for several. `email` is always erased.
-    #[arg(long = "retain-field")]
+    /// repeat for several; replaces the list. `email` is always erased.
+    #[arg(long = "retain-field", conflicts_with = "retain_nothing")]
     retained_fields: Vec<String>,
+    /// Retain no field at erasure (empties the list).
+    #[arg(long)]
+    retain_nothing: bool,
     /// Which changes people get a confirmation mail about.
-    #[arg(long, value_enum, default_value_t = ConfirmArg::OwnChanges)]
-    confirm_changes: ConfirmArg,
+    #[arg(long, value_enum)]
+    confirm_changes: Option<ConfirmArg>,
     /// What consent events keep of the IP address of a preferences-page answer.
-    #[arg(long, value_enum, default_value_t = IpArg::Truncate)]
-    ip_evidence: IpArg,
+    #[arg(long, value_enum)]
+    ip_evidence: Option<IpArg>,
+    /// A CRM module that holds people and can carry consents (contacts, leads, accounts,
+    /// a custom module); repeat for several; replaces the list [default: contacts, leads].
+    #[arg(long = "person-module")]
+    person_modules: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsCommand {
+    /// Print the current settings.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -421,8 +465,8 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         .map(HostConfig::load)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    if let Command::ApiKey = arguments.command {
-        return new_api_key();
+    if let Command::ApiKey { name } = &arguments.command {
+        return new_api_key(name.as_deref());
     }
     if let (
         Command::Serve {
@@ -451,7 +495,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             let digests = arguments
                 .api_key_digests
                 .iter()
-                .map(|digest| KeyDigest::parse(digest))
+                .map(|digest| ApiKey::parse(digest))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|error| anyhow::anyhow!("--api-key-digest: {error}"))?;
             serve(
@@ -460,7 +504,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 Duration::from_secs(delivery_interval),
             )
         }
-        Command::ApiKey => new_api_key(),
+        Command::ApiKey { name } => new_api_key(name.as_deref()),
         Command::Import { module, file } => import(&guard, &module, &file),
         Command::Settings(settings) => configure_settings(&guard, settings),
         Command::Consent(ConsentCommand::Add {
@@ -497,16 +541,24 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Dedupe { apply } => dedupe(&guard, apply),
         Command::RunDaily { period } => run_daily(&guard, period),
         Command::Show { person, history } => show(&guard, &person, history),
+        Command::Link { person, json } => preferences_link(&guard, &person, json),
         Command::RecordDecision {
             person,
             consent,
             grant,
             refuse: _,
             evidence,
-        } => record_decision(&guard, &person, &consent, grant, &evidence),
+        } => record_decision(
+            &guard,
+            &staff_actor(&arguments.actor)?,
+            &person,
+            &consent,
+            grant,
+            &evidence,
+        ),
         Command::Restrict { person, reason } => {
             let person = parse_person(&person)?;
-            match guard.restrict(&person, &reason)? {
+            match guard.restrict(&person, &staff_actor(&arguments.actor)?, &reason)? {
                 Ok(_) => println!(
                     "processing restricted: {}/{} (record locked)",
                     person.module, person.id
@@ -517,7 +569,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         }
         Command::LiftRestriction { person, reason } => {
             let person = parse_person(&person)?;
-            match guard.lift_restriction(&person, &reason)? {
+            match guard.lift_restriction(&person, &staff_actor(&arguments.actor)?, &reason)? {
                 Ok(_) => println!(
                     "restriction lifted: {}/{} (record unlocked, the person was told by mail)",
                     person.module, person.id
@@ -528,7 +580,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         }
         Command::Erase { person, evidence } => {
             let person = parse_person(&person)?;
-            match guard.erase(&person, &evidence)? {
+            match guard.erase(&person, &staff_actor(&arguments.actor)?, &evidence)? {
                 Ok(report) => println!(
                     "erased: {}/{}; fields emptied: {}; fields retained (legal obligation): {}",
                     person.module,
@@ -665,16 +717,51 @@ fn open_tenants(arguments: &Arguments, config: &HostConfig) -> anyhow::Result<Te
     Ok(tenants)
 }
 
-fn new_api_key() -> anyhow::Result<ExitCode> {
+fn new_api_key(name: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut secret = [0_u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
     let key = format!("pgk_{}", hex::encode(secret));
+    let digest = KeyDigest::of_key(&key).to_text();
+    let named = match name {
+        Some(name) => ApiKey::parse(&format!("{name}={digest}")),
+        None => ApiKey::parse(&digest),
+    }
+    .map_err(|error| anyhow::anyhow!("--name: {error}"))?;
     println!("API key (give it to the CRM; it is not stored): {key}");
     println!(
         "digest (for api_keys or --api-key-digest): {}",
-        KeyDigest::of_key(&key).to_text()
+        named.to_text()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The staff member a command acts as: --actor, else the operating system's user (from
+/// the environment, else `id -un`).
+fn staff_actor(actor: &Option<String>) -> anyhow::Result<StaffActor> {
+    let os_user = || {
+        ["USER", "LOGNAME", "USERNAME"]
+            .into_iter()
+            .find_map(|variable| std::env::var(variable).ok())
+            .filter(|name| !name.trim().is_empty())
+            .or_else(|| {
+                std::process::Command::new("id")
+                    .arg("-un")
+                    .output()
+                    .ok()
+                    .filter(|output| output.status.success())
+                    .and_then(|output| String::from_utf8(output.stdout).ok())
+                    .map(|name| name.trim().to_owned())
+            })
+    };
+    let name = actor
+        .clone()
+        .or_else(os_user)
+        .filter(|name| !name.trim().is_empty())
+        .context("say who is acting with --actor NAME (or PRIVACY_GUARD_ACTOR): every staff action names its actor")?;
+    Ok(StaffActor {
+        channel: StaffChannel::Admin,
+        name,
+    })
 }
 
 /// Opens the host: the single tenant of the command line, or `tenant` of the configuration
@@ -890,6 +977,7 @@ fn serve(
         let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("could not listen on {listen}: is another server using it?"))?;
         tracing::info!(address = %listen, "serving the preferences pages at /preferences/{{token}} and /t/{{tenant}}/preferences/{{token}}, the JSON API at /api/v1, health at /health");
+        warn_about_preferences_urls(&tenants, listen).await;
         // Each tenant has its scheduler and its delivery worker; their logs carry the tenant.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut background = Vec::new();
@@ -921,6 +1009,43 @@ fn serve(
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Warns, per tenant, when the links its mail carries would not reach this server.
+async fn warn_about_preferences_urls(tenants: &Arc<Tenants>, listen: SocketAddr) {
+    let default = tenants.default_tenant().map(|tenant| tenant.id.clone());
+    for tenant in tenants.iter() {
+        let guard = tenant.guard.clone();
+        let configuration = tokio::task::spawn_blocking(move || guard.configuration()).await;
+        let Ok(Ok(configuration)) = configuration else {
+            tracing::warn!(tenant = %tenant.id, "could not read the settings to check the preferences URL");
+            continue;
+        };
+        let Some(settings) = configuration.settings else {
+            continue;
+        };
+        let bases: Vec<String> = if default.as_deref() == Some(tenant.id.as_str()) {
+            vec![String::new(), format!("/t/{}", tenant.id)]
+        } else {
+            vec![format!("/t/{}", tenant.id)]
+        };
+        let problems: Vec<String> = bases
+            .iter()
+            .filter_map(|base| {
+                privacy_guard_host::web::preferences_url_problem(
+                    &settings.preferences_url,
+                    listen,
+                    base,
+                )
+            })
+            .collect();
+        // Served under several paths, the URL is fine when one of them matches.
+        if problems.len() == bases.len()
+            && let Some(problem) = problems.first()
+        {
+            tracing::warn!(tenant = %tenant.id, "{problem}");
+        }
+    }
 }
 
 /// Runs the daily consent run when due, every half minute. Mail goes through the delivery
@@ -1036,7 +1161,10 @@ fn edit(guard: &Guard, person: &str, set: &[String]) -> anyhow::Result<ExitCode>
 }
 
 fn configure_settings(guard: &Guard, settings: SettingsArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings {
+    if let Some(SettingsCommand::Show { json }) = settings.show {
+        return show_settings(guard, json);
+    }
+    let patch = SettingsPatch {
         sender_address: settings.sender_address,
         sender_name: settings.sender_name,
         organisation: settings.organisation,
@@ -1044,26 +1172,116 @@ fn configure_settings(guard: &Guard, settings: SettingsArgs) -> anyhow::Result<E
         preferences_url: settings.preferences_url,
         link_valid_days: settings.link_valid_days,
         flag_new_duplicates: settings.flag_new_duplicates,
-        retained_fields: settings.retained_fields,
-        confirm_changes: match settings.confirm_changes {
+        retained_fields: match (settings.retain_nothing, settings.retained_fields) {
+            (true, _) => Some(Vec::new()),
+            (false, fields) if fields.is_empty() => None,
+            (false, fields) => Some(fields),
+        },
+        confirm_changes: settings.confirm_changes.map(|policy| match policy {
             ConfirmArg::Never => ConfirmationPolicy::Never,
             ConfirmArg::OwnChanges => ConfirmationPolicy::OwnChanges,
             ConfirmArg::EveryChange => ConfirmationPolicy::EveryChange,
-        },
-        ip_evidence: match settings.ip_evidence {
+        }),
+        ip_evidence: settings.ip_evidence.map(|policy| match policy {
             IpArg::Keep => IpPolicy::Keep,
             IpArg::Truncate => IpPolicy::Truncate,
             IpArg::Hash => IpPolicy::Hash,
             IpArg::Drop => IpPolicy::Drop,
-        },
+        }),
+        person_modules: (!settings.person_modules.is_empty()).then_some(settings.person_modules),
     };
-    match guard.set_settings(&settings)? {
-        Ok(()) => {
-            println!("settings saved");
+    if patch.is_empty() {
+        bail!(
+            "no option given: name the settings to change (see `privacy-guard settings --help`), or `settings show` to print them"
+        );
+    }
+    match guard.change_settings(patch)? {
+        Ok(_) => {
+            println!("settings saved (see `privacy-guard settings show`)");
             Ok(ExitCode::SUCCESS)
         }
-        Err(problems) => bail!("the settings were not saved:\n{}", list_problems(&problems)),
+        Err(SettingsRefusal::Missing(missing)) => bail!("the settings were not saved: {missing}"),
+        Err(SettingsRefusal::Invalid(problems)) => {
+            bail!("the settings were not saved:\n{}", list_problems(&problems))
+        }
     }
+}
+
+/// Prints the current settings, as text or JSON.
+fn show_settings(guard: &Guard, json: bool) -> anyhow::Result<ExitCode> {
+    let configuration = guard.configuration()?;
+    let Some(settings) = configuration.settings else {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "settings": null, "person_modules": configuration.person_modules })
+            );
+        } else {
+            println!(
+                "no settings are configured yet: set them with `privacy-guard settings --sender-address ...`"
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let confirm = match settings.confirm_changes {
+        ConfirmationPolicy::Never => "never",
+        ConfirmationPolicy::OwnChanges => "own-changes",
+        ConfirmationPolicy::EveryChange => "every-change",
+    };
+    let ip = match settings.ip_evidence {
+        IpPolicy::Keep => "keep",
+        IpPolicy::Truncate => "truncate",
+        IpPolicy::Hash => "hash",
+        IpPolicy::Drop => "drop",
+    };
+    let rows: Vec<(&str, serde_json::Value)> = vec![
+        ("sender-address", settings.sender_address.into()),
+        ("sender-name", settings.sender_name.into()),
+        ("organisation", settings.organisation.into()),
+        ("postal-address", settings.postal_address.into()),
+        ("preferences-url", settings.preferences_url.into()),
+        ("link-valid-days", settings.link_valid_days.into()),
+        ("flag-new-duplicates", settings.flag_new_duplicates.into()),
+        ("retained-fields", settings.retained_fields.into()),
+        ("confirm-changes", confirm.into()),
+        ("ip-evidence", ip.into()),
+        ("person-modules", configuration.person_modules.into()),
+    ];
+    if json {
+        let object: serde_json::Map<String, serde_json::Value> = rows
+            .into_iter()
+            .map(|(name, value)| (name.replace('-', "_"), value))
+            .collect();
+        println!("{}", serde_json::Value::Object(object));
+    } else {
+        for (name, value) in rows {
+            let text = match value {
+                serde_json::Value::String(text) => text.replace('\n', "\n    "),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            println!("{name}: {text}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a person's freshly signed preferences link.
+fn preferences_link(guard: &Guard, person: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let person = parse_person(person)?;
+    match guard.preferences_link(&person)? {
+        Ok(link) if json => println!(
+            "{}",
+            serde_json::json!({ "person": format!("{}/{}", person.module, person.id), "link": link })
+        ),
+        Ok(link) => println!("{link}"),
+        Err(error) => bail!("no link: {}", record_error(&error)),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1284,8 +1502,20 @@ fn dedupe(guard: &Guard, apply: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn run_daily(guard: &Guard, period: Option<String>) -> anyhow::Result<ExitCode> {
-    let period =
-        period.unwrap_or_else(|| period_key(guard.schedule().due_period(guard.clock().now())));
+    let period = match (period, guard.due_run()?) {
+        (Some(period), _) => period,
+        (None, DueRun::Period(period)) => period,
+        (None, DueRun::NotEnabled) => bail!(
+            "consents are not enabled: configure the sender and consents, then run `privacy-guard enable --confirm-deduplication`"
+        ),
+        (None, DueRun::NotYet { first }) => {
+            println!(
+                "nothing to run yet: the first daily consent run is at {} (the first scheduled time after consents were enabled); nothing was sent",
+                first.with_timezone(&guard.schedule().zone).to_rfc3339()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let bar = ProgressBar::new_spinner().with_message(format!("daily consent run {period}"));
     bar.enable_steady_tick(Duration::from_millis(120));
     let report = guard.run_daily(&period, &|report| {
@@ -1404,18 +1634,22 @@ fn record_error(error: &RecordError) -> String {
             "a reason or evidence is required (it is recorded)".to_owned()
         }
         RecordError::StatusRefused(why) => why.clone(),
+        RecordError::ActorRequired => {
+            "say who is acting with --actor NAME: every staff action names its actor".to_owned()
+        }
     }
 }
 
 fn record_decision(
     guard: &Guard,
+    actor: &StaffActor,
     person: &str,
     consent: &str,
     grant: bool,
     evidence: &str,
 ) -> anyhow::Result<ExitCode> {
     let person = parse_person(person)?;
-    match guard.record_decision(&person, consent, grant, Source::Admin, evidence)? {
+    match guard.record_decision(&person, consent, grant, actor, evidence)? {
         Ok(_) => {
             println!(
                 "recorded: {}/{} {} `{consent}`",
@@ -1425,7 +1659,7 @@ fn record_decision(
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(error) => bail!("not recorded: {error:?}"),
+        Err(error) => bail!("not recorded: {}", record_error(&error)),
     }
 }
 

@@ -3,7 +3,7 @@
 //! ```toml
 //! [[tenants]]
 //! id = "acme"                                   # 1-40 of a-z, 0-9, -
-//! api_keys = ["sha256:9f86d08…"]                # digests from `privacy-guard api-key`
+//! api_keys = ["crm-production=sha256:9f86d08…"] # named digests from `privacy-guard api-key --name`
 //! database_url = "postgres://…/acme"            # default: DATA_DIR/acme/privacy-guard.db
 //! run_at = "10:00"                              # default: the host's --run-at
 //! time_zone = "Europe/Berlin"                   # default: the host's --time-zone
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::mail::smtp::SmtpSettings;
-use crate::tenants::{KeyDigest, is_tenant_id};
+use crate::tenants::{ApiKey, is_tenant_id};
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -47,13 +47,11 @@ pub struct TenantConfig {
 }
 
 impl TenantConfig {
-    /// The tenant's API key digests, checked.
-    pub fn key_digests(&self) -> Result<Vec<KeyDigest>, String> {
+    /// The tenant's API keys (named digests), checked.
+    pub fn key_digests(&self) -> Result<Vec<ApiKey>, String> {
         self.api_keys
             .iter()
-            .map(|key| {
-                KeyDigest::parse(key).map_err(|error| format!("tenant `{}`: {error}", self.id))
-            })
+            .map(|key| ApiKey::parse(key).map_err(|error| format!("tenant `{}`: {error}", self.id)))
             .collect()
     }
 

@@ -10,6 +10,7 @@
 //! `tokio::task::spawn_blocking` from async code.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use wasmtime::Store;
@@ -26,7 +27,7 @@ use crate::contract::records::{ChangeSummary, EditRefusal};
 use crate::contract::sending::{
     Decision, MailContent, Recipient, Refusal, RefusalReason, Rendering, SendRequest,
 };
-use crate::contract::subjects::{ErasureReport, RecordError, Source, SubjectView};
+use crate::contract::subjects::{ErasureReport, RecordError, StaffActor, SubjectView};
 use crate::contract::tracking::TrackingKind;
 use crate::contract::types::{Field, RecordRef};
 use crate::keys::LinkKeys;
@@ -34,6 +35,7 @@ use crate::mail::smtp::SmtpSettingsError;
 use crate::mail::{DeliveryError, DeliveryReport, Outbox, RetryPolicy, Transport};
 use crate::runtime::{Bindings, Fault, HostState, LoadError, Runtime, SandboxLimits};
 use crate::schedule::{DAILY_CONSENT_RUN, DailySchedule, period_key};
+use crate::settings::{MissingOptions, SettingsPatch};
 use crate::storage::{
     Database, JobProgress, LedgerCheck, MailDelivery, RecordRow, StorageError, UnitOfWork,
 };
@@ -92,11 +94,25 @@ pub enum GuardError {
     Invalid(String),
 }
 
-/// A record to import: its id if the source has one, and its fields.
+/// A record to import: its id if the source has one, its fields, and what the CRM says of
+/// it (its status, when it last modified it), which de-duplication relies on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedRecord {
     pub id: Option<String>,
     pub fields: Vec<(String, String)>,
+    /// The CRM's status; a new record without one is `Active`, an existing one keeps its.
+    pub status: Option<String>,
+    /// When the CRM last modified the record (unix ms); the import's time when not given.
+    pub modified_at: Option<i64>,
+}
+
+/// Why a change of settings was not saved.
+#[derive(Debug, Clone)]
+pub enum SettingsRefusal {
+    /// No settings exist yet and the change does not give the options they need.
+    Missing(MissingOptions),
+    /// The plugin refused the settings the change would make.
+    Invalid(Vec<Problem>),
 }
 
 /// What an import did.
@@ -118,6 +134,19 @@ pub enum EditRejection {
     Refused(Vec<EditRefusal>),
 }
 
+/// Which daily consent run is due now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DueRun {
+    /// Consents are not enabled: no run is due.
+    NotEnabled,
+    /// Consents are enabled, but their first scheduled run has not come yet.
+    NotYet {
+        first: chrono::DateTime<chrono::Utc>,
+    },
+    /// The run of this period (`YYYY-MM-DD`) is due (it may have run already).
+    Period(String),
+}
+
 /// What a daily run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunReport {
@@ -135,6 +164,8 @@ pub struct Guard {
     outbox: Outbox,
     schedule: DailySchedule,
     writer: Mutex<()>,
+    /// A committed unit erased values that are not purged from the files yet.
+    purge_due: AtomicBool,
     tokio: Option<tokio::runtime::Runtime>,
 }
 
@@ -184,6 +215,7 @@ impl Guard {
             outbox,
             schedule: options.schedule,
             writer: Mutex::new(()),
+            purge_due: AtomicBool::new(false),
             tokio: Some(tokio),
         })
     }
@@ -259,8 +291,21 @@ impl Guard {
 
     /// Runs `unit` (one or more plugin calls returning what they wrote) under the writer
     /// lock on fresh state, and commits it. When another host process committed first, the
-    /// unit is thrown away and run again, so no change is ever made on stale state.
+    /// unit is thrown away and run again, so no change is ever made on stale state. Values
+    /// the unit erased are purged from the database's files before this returns.
     fn unit<T>(
+        &self,
+        unit: impl FnMut() -> Result<(T, UnitOfWork), GuardError>,
+    ) -> Result<(T, DeliveryReport), GuardError> {
+        let outcome = self.unit_deferring_purge(unit)?;
+        self.purge_erased_values()?;
+        Ok(outcome)
+    }
+
+    /// [`Guard::unit`] for one step of a longer operation (a page of the daily run): the
+    /// purge of erased values waits for [`Guard::purge_erased_values`] at its end, so a
+    /// run that erases in many pages rewrites PostgreSQL's tables once, not per page.
+    fn unit_deferring_purge<T>(
         &self,
         mut unit: impl FnMut() -> Result<(T, UnitOfWork), GuardError>,
     ) -> Result<(T, DeliveryReport), GuardError> {
@@ -293,16 +338,42 @@ impl Guard {
     }
 
     /// Commits a unit of work and delivers the mail it queued. A delivery failure leaves
-    /// the mail queued for the next delivery pass; it does not undo the commit.
+    /// the mail queued for the next delivery pass; it does not undo the commit. The
+    /// transport's copies of delivered mail to an address the unit forgot are destroyed,
+    /// and erased values are marked for [`Guard::purge_erased_values`].
     fn commit(&self, work: UnitOfWork) -> Result<DeliveryReport, GuardError> {
         let queued_mail = !work.mails.is_empty();
         let now = self.clock().now_millis();
-        self.block_on(self.database().commit(&work, now))?;
+        let committed = self.block_on(self.database().commit(&work, now))?;
+        if work.values_to_purge {
+            self.purge_due.store(true, Ordering::SeqCst);
+        }
+        for message_id in &committed.forgotten_deliveries {
+            if let Err(error) = self.outbox.destroy_delivered_copy(message_id) {
+                tracing::error!(
+                    message_id,
+                    %error,
+                    "could not delete the delivered copy of an erased person's mail; delete the file by hand"
+                );
+            }
+        }
         Ok(if queued_mail {
             self.deliver_mail_logged()
         } else {
             DeliveryReport::default()
         })
+    }
+
+    /// Makes the values erased since the last purge unreadable in the database's files
+    /// (see [`Database::purge_erased`]); nothing when no unit erased anything.
+    pub fn purge_erased_values(&self) -> Result<(), GuardError> {
+        if self.purge_due.swap(false, Ordering::SeqCst)
+            && let Err(error) = self.block_on(self.database().purge_erased())
+        {
+            self.purge_due.store(true, Ordering::SeqCst);
+            return Err(error.into());
+        }
+        Ok(())
     }
 
     fn deliver_mail_logged(&self) -> DeliveryReport {
@@ -349,6 +420,49 @@ impl Guard {
                 .privacy_guard_consent_configuration()
                 .call_set_settings(store, settings)
         })
+    }
+
+    /// Changes the options `patch` gives and keeps the others, in one unit of work;
+    /// returns the settings as saved.
+    pub fn change_settings(
+        &self,
+        patch: SettingsPatch,
+    ) -> Result<Result<Settings, SettingsRefusal>, GuardError> {
+        let (outcome, _delivered) = self.unit(|| {
+            let (current, work) = self
+                .runtime
+                .with_instance(UnitOfWork::default(), |store, plugin| {
+                    plugin.privacy_guard_consent_configuration().call_get(store)
+                })?;
+            let settings = match patch.clone().apply(current.settings) {
+                Ok(settings) => settings,
+                Err(missing) => {
+                    return Ok((
+                        Err(SettingsRefusal::Missing(missing)),
+                        UnitOfWork::default(),
+                    ));
+                }
+            };
+            let (saved, work) = self.runtime.with_instance(work, |store, plugin| {
+                plugin
+                    .privacy_guard_consent_configuration()
+                    .call_set_settings(store, &settings)
+            })?;
+            if let Err(problems) = saved {
+                return Ok((
+                    Err(SettingsRefusal::Invalid(problems)),
+                    UnitOfWork::default(),
+                ));
+            }
+            let (after, work) = self.runtime.with_instance(work, |store, plugin| {
+                plugin.privacy_guard_consent_configuration().call_get(store)
+            })?;
+            Ok((
+                after.settings.ok_or(SettingsRefusal::Invalid(Vec::new())),
+                work,
+            ))
+        })?;
+        Ok(outcome)
     }
 
     /// Adds or replaces a consent definition.
@@ -474,9 +588,11 @@ impl Guard {
         records: Vec<ImportedRecord>,
         progress: &dyn Fn(u64),
     ) -> Result<ImportReport, GuardError> {
-        if module.is_empty() || !module.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        let person_modules = self.configuration()?.person_modules;
+        if !person_modules.iter().any(|known| known == module) {
             return Err(GuardError::Invalid(format!(
-                "`{module}` is not a module name: use lower-case letters, e.g. contacts or leads"
+                "`{module}` is not a module that holds people; they are: {} (change them with `settings --person-module`)",
+                person_modules.join(", ")
             )));
         }
         // Another host process may have classified fields since: encrypt as it says.
@@ -543,7 +659,10 @@ impl Guard {
                         record.set_field(name, value);
                     }
                 }
-                record.modified_at = now;
+                if let Some(status) = &imported.status {
+                    record.status = status.clone();
+                }
+                record.modified_at = imported.modified_at.unwrap_or(now);
                 work.records.insert(key, record.clone());
                 changed.push(record);
             }
@@ -779,8 +898,21 @@ impl Guard {
             period: period.to_owned(),
             ..RunReport::default()
         };
+        let outcome = self.run_daily_pages(period, &mut report, progress);
+        // Values the run erased (fields whose consent went waiting under default no) are
+        // purged once, at the end, whether or not it finished.
+        let purged = self.purge_erased_values();
+        outcome.and(purged).map(|()| report)
+    }
+
+    fn run_daily_pages(
+        &self,
+        period: &str,
+        report: &mut RunReport,
+        progress: &dyn Fn(&RunReport),
+    ) -> Result<(), GuardError> {
         loop {
-            let (page, delivered) = self.unit(|| {
+            let (page, delivered) = self.unit_deferring_purge(|| {
                 let recorded = self.block_on(self.database().job_run(DAILY_CONSENT_RUN, period))?;
                 let (people, requests, cursor) = match recorded {
                     Some(run) if run.finished => return Ok((None, UnitOfWork::default())),
@@ -810,33 +942,47 @@ impl Guard {
                 Ok((Some((page, finished)), work))
             })?;
             let Some((page, finished)) = page else {
-                return Ok(report);
+                return Ok(());
             };
             report.ran = true;
             report.people += u64::from(page.people);
             report.requests += u64::from(page.requests_sent);
             report.mail.add(delivered);
-            progress(&report);
+            progress(report);
             if finished {
-                return Ok(report);
+                return Ok(());
             }
         }
     }
 
-    /// Runs the daily consent run if its current period has not run yet. Returns `None`
-    /// when nothing was due. Before consents are enabled nothing is due, and the first
-    /// period due is the first whose scheduled time comes after enabling.
-    pub fn run_due(&self) -> Result<Option<RunReport>, GuardError> {
+    /// Which period of the daily consent run is due now. Before consents are enabled none
+    /// is; the first period due is the first whose scheduled time comes at or after
+    /// enabling, never one whose time had passed before (enabling at 09:00 mails at 10:00
+    /// that day; enabling at 10:30, at 10:00 the next day).
+    pub fn due_run(&self) -> Result<DueRun, GuardError> {
         let configuration = self.configuration()?;
         let Some(enabled_at) = configuration.enabled_at.filter(|_| configuration.enabled) else {
-            return Ok(None);
+            return Ok(DueRun::NotEnabled);
         };
         let due_period = self.schedule.due_period(self.clock().now());
-        // The first run is the first scheduled time after enabling, not the one before it.
-        if self.schedule.due_at(due_period).timestamp_millis() < enabled_at {
-            return Ok(None);
+        let due_at = self.schedule.due_at(due_period);
+        if due_at.timestamp_millis() < enabled_at {
+            let enabled = chrono::DateTime::from_timestamp_millis(enabled_at).unwrap_or(due_at);
+            let first = match self.schedule.due_at(self.schedule.due_period(enabled)) {
+                at if at.timestamp_millis() >= enabled_at => at,
+                _ => self.schedule.next_due_after(enabled),
+            };
+            return Ok(DueRun::NotYet { first });
         }
-        let period = period_key(due_period);
+        Ok(DueRun::Period(period_key(due_period)))
+    }
+
+    /// Runs the daily consent run if its current period has not run yet. Returns `None`
+    /// when nothing was due (see [`Guard::due_run`]).
+    pub fn run_due(&self) -> Result<Option<RunReport>, GuardError> {
+        let DueRun::Period(period) = self.due_run()? else {
+            return Ok(None);
+        };
         let report = self.run_daily(&period, &|_| {})?;
         Ok(report.ran.then_some(report))
     }
@@ -885,60 +1031,69 @@ impl Guard {
         token: &str,
         evidence: &Evidence,
     ) -> Result<Result<(), SubmitError>, GuardError> {
-        let erased = self.write(|store, plugin| {
+        self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_preferences()
                 .call_erase(store, token, evidence)
-        })?;
-        if erased.is_ok() {
-            self.block_on(self.database().purge_erased())?;
-        }
-        Ok(erased)
+        })
     }
 
     // ---- people ----------------------------------------------------------------------------
 
-    /// An administrator restricts processing of a person, with evidence.
+    /// Staff restrict processing of a person, with evidence.
     pub fn restrict(
         &self,
         person: &RecordRef,
+        actor: &StaffActor,
         evidence: &str,
     ) -> Result<Result<SubjectView, RecordError>, GuardError> {
         self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_subjects()
-                .call_restrict(store, person, evidence)
+                .call_restrict(store, person, actor, evidence)
         })
     }
 
-    /// An administrator lifts a restriction, with a recorded reason; the person is told.
+    /// Staff lift a restriction, with a recorded reason; the person is told.
     pub fn lift_restriction(
         &self,
         person: &RecordRef,
+        actor: &StaffActor,
         reason: &str,
     ) -> Result<Result<SubjectView, RecordError>, GuardError> {
         self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_subjects()
-                .call_lift_restriction(store, person, reason)
+                .call_lift_restriction(store, person, actor, reason)
         })
     }
 
-    /// An administrator erases a person's data, with evidence of the request.
+    /// Staff erase a person's data, with evidence of the request. Mail to the address is
+    /// cancelled, its copies destroyed, and the erased values purged from the database's
+    /// files before this returns.
     pub fn erase(
         &self,
         person: &RecordRef,
+        actor: &StaffActor,
         evidence: &str,
     ) -> Result<Result<ErasureReport, RecordError>, GuardError> {
-        let erased = self.write(|store, plugin| {
+        self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_subjects()
-                .call_erase(store, person, evidence)
-        })?;
-        if erased.is_ok() {
-            self.block_on(self.database().purge_erased())?;
-        }
-        Ok(erased)
+                .call_erase(store, person, actor, evidence)
+        })
+    }
+
+    /// The person's current preferences link, freshly signed (for staff to hand over).
+    pub fn preferences_link(
+        &self,
+        person: &RecordRef,
+    ) -> Result<Result<String, RecordError>, GuardError> {
+        self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_subjects()
+                .call_preferences_link(store, person)
+        })
     }
 
     /// A person's consents.
@@ -959,19 +1114,20 @@ impl Guard {
         })
     }
 
-    /// Records a decision obtained outside the preferences page, with its evidence.
+    /// Records a decision obtained outside the preferences page, with its evidence, as
+    /// the staff actor's.
     pub fn record_decision(
         &self,
         person: &RecordRef,
         consent_id: &str,
         grant: bool,
-        source: Source,
+        actor: &StaffActor,
         evidence: &str,
     ) -> Result<Result<SubjectView, RecordError>, GuardError> {
         self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_subjects()
-                .call_record_decision(store, person, consent_id, grant, source, evidence)
+                .call_record_decision(store, person, consent_id, grant, actor, evidence)
         })
     }
 

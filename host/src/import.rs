@@ -1,8 +1,13 @@
 //! Reads people from CSV files for import.
 //!
-//! The first line names the fields; an `id` column, when present, names each record.
-//! Every row is checked before anything is imported: the first problem found stops the
-//! import and names its line, so a file is imported whole or not at all.
+//! The first line names the fields; an `id` column, when present, names each record. Two
+//! more columns say what the CRM knows of a record rather than what it holds, and are not
+//! fields: `status` (the CRM's status, e.g. `Active`, `Duplicate`) and `modified_at` (when
+//! the CRM last modified it: `2024-05-01T10:22:33Z` or with an offset, `2024-05-01
+//! 10:22:33` or `2024-05-01` in UTC, or unix milliseconds). De-duplication keeps the record
+//! modified last, so an export should carry them. Every row is checked before anything is
+//! imported: the first problem found stops the import and names its line, so a file is
+//! imported whole or not at all.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -49,6 +54,8 @@ pub fn read_records(input: impl Read) -> Result<Vec<ImportedRecord>, CsvError> {
     };
     check_header(&header)?;
     let id_column = header.iter().position(|name| name == "id");
+    let status_column = header.iter().position(|name| name == STATUS_COLUMN);
+    let modified_column = header.iter().position(|name| name == MODIFIED_COLUMN);
     let email_column = header
         .iter()
         .position(|name| name == "email")
@@ -86,15 +93,57 @@ pub fn read_records(input: impl Read) -> Result<Vec<ImportedRecord>, CsvError> {
             }
             Some(id) => Some(id.to_owned()),
         };
+        let status = status_column
+            .map(|column| row.get(column).unwrap_or("").trim())
+            .filter(|status| !status.is_empty())
+            .map(str::to_owned);
+        let modified_at = match modified_column.map(|column| row.get(column).unwrap_or("").trim()) {
+            None | Some("") => None,
+            Some(text) => Some(parse_modified_at(text).ok_or_else(|| CsvError::Row {
+                line,
+                message: format!(
+                    "`{text}` in `{MODIFIED_COLUMN}` is not a time: write 2024-05-01T10:22:33Z, 2024-05-01 10:22:33 (UTC), 2024-05-01, or unix milliseconds"
+                ),
+            })?),
+        };
         let fields = header
             .iter()
             .zip(row.iter())
-            .filter(|(name, _)| name.as_str() != "id")
+            .filter(|(name, _)| !matches!(name.as_str(), "id" | STATUS_COLUMN | MODIFIED_COLUMN))
             .map(|(name, value)| (name.clone(), value.trim().to_owned()))
             .collect();
-        records.push(ImportedRecord { id, fields });
+        records.push(ImportedRecord {
+            id,
+            fields,
+            status,
+            modified_at,
+        });
     }
     Ok(records)
+}
+
+/// The column holding the CRM's status of a record.
+pub const STATUS_COLUMN: &str = "status";
+/// The column holding when the CRM last modified a record.
+pub const MODIFIED_COLUMN: &str = "modified_at";
+
+/// A CRM's modification time as unix milliseconds: RFC 3339, `YYYY-MM-DD HH:MM:SS` or
+/// `YYYY-MM-DD` (UTC), or a whole number of milliseconds.
+pub fn parse_modified_at(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(at.timestamp_millis());
+    }
+    if let Ok(at) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S") {
+        return Some(at.and_utc().timestamp_millis());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map(|at| at.and_utc().timestamp_millis())
 }
 
 fn check_header(header: &[String]) -> Result<(), CsvError> {
@@ -151,6 +200,27 @@ mod tests {
     }
 
     #[test]
+    fn status_and_modification_time_are_the_crms_not_fields() {
+        let records = read(
+            "id,email,status,modified_at\n1,a@example.com,Active,2024-05-01T10:00:00Z\n2,b@example.com,,\n3,c@example.com,Duplicate,2024-05-01 10:00:00\n4,d@example.com,x,1714557600000\n5,e@example.com,,2024-05-01\n",
+        )
+        .unwrap();
+        assert_eq!(
+            records[0].fields,
+            vec![("email".into(), "a@example.com".into())]
+        );
+        assert_eq!(records[0].status.as_deref(), Some("Active"));
+        assert_eq!(records[0].modified_at, Some(1_714_557_600_000));
+        assert_eq!(
+            (records[1].status.as_deref(), records[1].modified_at),
+            (None, None)
+        );
+        assert_eq!(records[2].modified_at, Some(1_714_557_600_000));
+        assert_eq!(records[3].modified_at, Some(1_714_557_600_000));
+        assert_eq!(records[4].modified_at, Some(1_714_521_600_000));
+    }
+
+    #[test]
     fn every_malformed_file_is_refused_naming_the_line_and_the_problem() {
         let cases: &[(&str, &str)] = &[
             ("", "line 1: the header is missing"),
@@ -172,6 +242,10 @@ mod tests {
             (
                 "id,email\n,a@example.com\n",
                 "line 2: the `id` column is empty",
+            ),
+            (
+                "email,modified_at\na@example.com,yesterday\n",
+                "line 2: `yesterday` in `modified_at` is not a time",
             ),
         ];
         for (input, expected) in cases {

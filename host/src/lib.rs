@@ -16,6 +16,7 @@ pub mod keys;
 pub mod mail;
 pub mod runtime;
 pub mod schedule;
+pub mod settings;
 pub mod storage;
 pub mod tenants;
 pub mod web;

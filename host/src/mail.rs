@@ -177,6 +177,22 @@ impl Outbox {
         })
     }
 
+    /// Destroys this transport's own copy of a delivered mail whose recipient was erased:
+    /// the `.eml` file of the folder transport (a server that accepted a mail keeps what it
+    /// keeps; this host keeps nothing more). A copy already gone is not an error.
+    pub fn destroy_delivered_copy(&self, message_id: &str) -> std::io::Result<()> {
+        match &self.sender {
+            Sender::Directory(folder) => {
+                let path = folder.join(format!("{}.eml", file_stem(message_id)));
+                match std::fs::remove_file(&path) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+                    _ => Ok(()),
+                }
+            }
+            Sender::Smtp(_) => Ok(()),
+        }
+    }
+
     /// Delivers every mail due at `now`. A mail that cannot be delivered waits for its
     /// next attempt or is marked failed; the others still go. When nothing can go (the
     /// server is unreachable) the due mail waits and the error is returned. Only mail this

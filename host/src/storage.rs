@@ -220,6 +220,8 @@ pub struct MailDelivery {
     pub failed_at: Option<i64>,
     /// Why the last attempt failed (addresses replaced by `<address>`).
     pub last_error: Option<String>,
+    /// Set when the mail was cancelled before delivery: its recipient was erased.
+    pub cancelled_at: Option<i64>,
 }
 
 /// A job run as recorded.
@@ -385,7 +387,7 @@ impl Database {
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                sqlx::query("VACUUM FULL records, plugin_kv")
+                sqlx::query("VACUUM FULL records, plugin_kv, outbox, outbox_recipients")
                     .execute(&mut *connection)
                     .await
                     .map_err(failed("purging erased values"))?;
@@ -726,10 +728,10 @@ impl Database {
             .map_err(failed("claiming queued mail"))?;
         let rows = sqlx::query(
             "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE message_id IN (\
-                SELECT message_id FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
+                SELECT message_id FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND cancelled_at IS NULL AND next_attempt_at <= $3 \
                 AND (claimed_until IS NULL OR claimed_until < $3) \
                 ORDER BY queued_at, message_id LIMIT $4) \
-             AND delivered_at IS NULL AND failed_at IS NULL \
+             AND delivered_at IS NULL AND failed_at IS NULL AND cancelled_at IS NULL \
              RETURNING message, queued_at, attempts",
         )
         .bind(claimant)
@@ -833,7 +835,7 @@ impl Database {
         message_id: &str,
     ) -> Result<Option<MailDelivery>, StorageError> {
         let row = sqlx::query(
-            "SELECT message_id, queued_at, attempts, next_attempt_at, delivered_at, failed_at, last_error FROM outbox WHERE message_id = $1",
+            "SELECT message_id, queued_at, attempts, next_attempt_at, delivered_at, failed_at, last_error, cancelled_at FROM outbox WHERE message_id = $1",
         )
         .bind(message_id)
         .fetch_optional(&self.pool)
@@ -848,7 +850,7 @@ impl Database {
     /// Mail not delivered yet (waiting or failed for good), oldest first.
     pub async fn undelivered_mail(&self, limit: u32) -> Result<Vec<MailDelivery>, StorageError> {
         let rows = sqlx::query(
-            "SELECT message_id, queued_at, attempts, next_attempt_at, delivered_at, failed_at, last_error FROM outbox WHERE delivered_at IS NULL ORDER BY queued_at, message_id LIMIT $1",
+            "SELECT message_id, queued_at, attempts, next_attempt_at, delivered_at, failed_at, last_error, cancelled_at FROM outbox WHERE delivered_at IS NULL AND cancelled_at IS NULL ORDER BY queued_at, message_id LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -864,7 +866,7 @@ impl Database {
     /// count of attempts (an operator fixed the cause). Returns how many.
     pub async fn requeue_failed_mail(&self, now: i64) -> Result<u64, StorageError> {
         let result = sqlx::query(
-            "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL WHERE delivered_at IS NULL AND failed_at IS NOT NULL",
+            "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL WHERE delivered_at IS NULL AND failed_at IS NOT NULL AND cancelled_at IS NULL",
         )
         .bind(now)
         .execute(&self.pool)
@@ -1105,9 +1107,9 @@ impl Database {
     // ---- commit --------------------------------------------------------------------------
 
     /// Makes a unit of work durable in one transaction, then updates the cache.
-    pub async fn commit(&self, work: &UnitOfWork, now: i64) -> Result<(), StorageError> {
+    pub async fn commit(&self, work: &UnitOfWork, now: i64) -> Result<Committed, StorageError> {
         if work.is_empty() {
-            return Ok(());
+            return Ok(Committed::default());
         }
         let mut transaction = self
             .pool
@@ -1267,6 +1269,42 @@ impl Database {
                 .await
                 .map_err(failed("queuing mail"))?;
         }
+        let recipients: Vec<(&str, String)> = work
+            .mails
+            .iter()
+            .flat_map(|mail| {
+                let mut addresses: Vec<String> = mail
+                    .to
+                    .iter()
+                    .map(|mailbox| normalise_email(&mailbox.address))
+                    .collect();
+                addresses.sort();
+                addresses.dedup();
+                addresses
+                    .into_iter()
+                    .map(|address| (mail.message_id.as_str(), address))
+            })
+            .collect();
+        for chunk in recipients.chunks(PARAMETERS_PER_STATEMENT / 2) {
+            let sql = rows_sql(
+                "INSERT INTO outbox_recipients (message_id, address) VALUES ",
+                2,
+                chunk.len(),
+                " ON CONFLICT (message_id, address) DO NOTHING",
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (message_id, address) in chunk {
+                query = query.bind(*message_id).bind(address.as_str());
+            }
+            query
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed("queuing mail"))?;
+        }
+        let mut forgotten = Vec::new();
+        for address in &work.forgotten_addresses {
+            forgotten.extend(forget_mail_to(&mut transaction, address, now).await?);
+        }
         for (module, field) in &work.removed_layout_fields {
             sqlx::query(
                 "INSERT INTO layout_removed_fields (module, field, removed_at) VALUES ($1, $2, $3) ON CONFLICT (module, field) DO NOTHING",
@@ -1304,8 +1342,56 @@ impl Database {
             cache.insert(key.clone(), value.as_deref().map(Arc::from));
         }
         self.generation.store(generation, Ordering::SeqCst);
-        Ok(())
+        Ok(Committed {
+            forgotten_deliveries: forgotten,
+        })
     }
+}
+
+/// What a commit did beyond storing the unit of work.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Ids of delivered mail to forgotten addresses, whose stored copies are destroyed:
+    /// the transport's own copies (`.eml` files) go too.
+    pub forgotten_deliveries: Vec<String>,
+}
+
+/// Cancels the undelivered mail to `address` (normalised) and destroys the stored copy of
+/// every mail to it, inside `transaction`; returns the ids of those already delivered.
+async fn forget_mail_to(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    address: &str,
+    now: i64,
+) -> Result<Vec<String>, StorageError> {
+    let operation = "forgetting the mail of an erased address";
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT message_id FROM outbox_recipients WHERE address = $1")
+            .bind(address)
+            .fetch_all(&mut **transaction)
+            .await
+            .map_err(failed(operation))?;
+    let mut delivered = Vec::new();
+    for id in &ids {
+        let was_delivered: Option<Option<i64>> = sqlx::query_scalar(
+            "UPDATE outbox SET message = '', last_error = NULL, claimed_by = NULL, claimed_until = NULL, \
+             cancelled_at = CASE WHEN delivered_at IS NULL THEN $1 ELSE cancelled_at END \
+             WHERE message_id = $2 RETURNING delivered_at",
+        )
+        .bind(now)
+        .bind(id.as_str())
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(failed(operation))?;
+        if let Some(Some(_)) = was_delivered {
+            delivered.push(id.clone());
+        }
+    }
+    sqlx::query("DELETE FROM outbox_recipients WHERE address = $1")
+        .bind(address)
+        .execute(&mut **transaction)
+        .await
+        .map_err(failed(operation))?;
+    Ok(delivered)
 }
 
 impl std::fmt::Debug for Database {
@@ -1371,6 +1457,7 @@ fn mail_delivery(row: &AnyRow) -> Result<MailDelivery, sqlx::Error> {
         delivered_at: row.try_get(4)?,
         failed_at: row.try_get(5)?,
         last_error: row.try_get(6)?,
+        cancelled_at: row.try_get(7)?,
     })
 }
 

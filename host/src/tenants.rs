@@ -4,7 +4,9 @@
 //! or change another's data: there is no query that could name the other's rows.
 //!
 //! API keys are kept as SHA-256 digests only; a request's key is hashed and compared with
-//! every tenant's digests in constant time.
+//! every tenant's digests in constant time. Each key has a name (`crm-production=sha256:…`;
+//! a key configured without one is named after its digest, `key-9f86d081`), and what the
+//! API does with a key is recorded as that name's: the actor of every event it writes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +21,12 @@ pub const DEFAULT_TENANT: &str = "default";
 /// The SHA-256 digest of an API key, as configuration keeps it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct KeyDigest([u8; 32]);
+
+impl std::fmt::Display for ApiKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.name)
+    }
+}
 
 impl KeyDigest {
     /// The digest of a key as a client sends it.
@@ -56,6 +64,50 @@ impl KeyDigest {
     }
 }
 
+/// Longest API key name.
+const MAX_KEY_NAME_LEN: usize = 60;
+
+/// An API key as configuration keeps it: its name and its digest.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ApiKey {
+    pub name: String,
+    pub digest: KeyDigest,
+}
+
+impl ApiKey {
+    /// Reads `NAME=sha256:<64 hex digits>`, or `sha256:<64 hex digits>` for a key named
+    /// after its digest.
+    pub fn parse(text: &str) -> Result<ApiKey, String> {
+        let text = text.trim();
+        let (name, digest) = match text.split_once('=') {
+            Some((name, digest)) => (Some(name.trim()), digest),
+            None => (None, text),
+        };
+        let digest = KeyDigest::parse(digest)?;
+        let name = match name {
+            Some(name) => {
+                let valid = (1..=MAX_KEY_NAME_LEN).contains(&name.len())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                if !valid {
+                    return Err(format!(
+                        "`{name}` is not an API key name: use 1-{MAX_KEY_NAME_LEN} letters, digits, `-`, `_` or `.`"
+                    ));
+                }
+                name.to_owned()
+            }
+            None => format!("key-{}", &hex::encode(digest.0)[..8]),
+        };
+        Ok(ApiKey { name, digest })
+    }
+
+    /// `NAME=sha256:<hex>`.
+    pub fn to_text(&self) -> String {
+        format!("{}={}", self.name, self.digest.to_text())
+    }
+}
+
 impl std::fmt::Debug for KeyDigest {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("KeyDigest(..)")
@@ -66,11 +118,11 @@ impl std::fmt::Debug for KeyDigest {
 pub struct Tenant {
     pub id: String,
     pub guard: Arc<Guard>,
-    keys: Vec<KeyDigest>,
+    keys: Vec<ApiKey>,
 }
 
 impl Tenant {
-    pub fn new(id: impl Into<String>, guard: Arc<Guard>, keys: Vec<KeyDigest>) -> Tenant {
+    pub fn new(id: impl Into<String>, guard: Arc<Guard>, keys: Vec<ApiKey>) -> Tenant {
         Tenant {
             id: id.into(),
             guard,
@@ -87,7 +139,7 @@ pub struct Tenants {
 
 impl Tenants {
     /// A host with one tenant, [`DEFAULT_TENANT`].
-    pub fn single(guard: Arc<Guard>, keys: Vec<KeyDigest>) -> Tenants {
+    pub fn single(guard: Arc<Guard>, keys: Vec<ApiKey>) -> Tenants {
         let mut tenants = Tenants::default();
         tenants.by_id.insert(
             DEFAULT_TENANT.to_owned(),
@@ -109,7 +161,7 @@ impl Tenants {
             return Err(format!("the tenant `{}` is configured twice", tenant.id));
         }
         for key in &tenant.keys {
-            if let Some(owner) = self.owner_of(key) {
+            if let Some((owner, _)) = self.owner_of(&key.digest) {
                 return Err(format!(
                     "an API key of `{}` is also a key of `{}`: every key belongs to one tenant",
                     tenant.id, owner.id
@@ -120,18 +172,18 @@ impl Tenants {
         Ok(())
     }
 
-    /// The tenant a request's API key belongs to.
-    pub fn authenticate(&self, key: &str) -> Option<Arc<Tenant>> {
+    /// The tenant a request's API key belongs to, and the key's name.
+    pub fn authenticate(&self, key: &str) -> Option<(Arc<Tenant>, String)> {
         self.owner_of(&KeyDigest::of_key(key))
     }
 
-    fn owner_of(&self, digest: &KeyDigest) -> Option<Arc<Tenant>> {
+    fn owner_of(&self, digest: &KeyDigest) -> Option<(Arc<Tenant>, String)> {
         // Every digest is compared, so the time taken says nothing about which matched.
         let mut found = None;
         for tenant in self.by_id.values() {
             for key in &tenant.keys {
-                if key.matches(digest) && found.is_none() {
-                    found = Some(tenant.clone());
+                if key.digest.matches(digest) && found.is_none() {
+                    found = Some((tenant.clone(), key.name.clone()));
                 }
             }
         }
@@ -186,6 +238,25 @@ mod tests {
             &text[..text.len() - 2],
         ] {
             assert!(KeyDigest::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn api_keys_have_names_given_or_made_from_their_digest() {
+        let digest = KeyDigest::of_key("pgk_secret").to_text();
+        let named = ApiKey::parse(&format!("crm-production={digest}")).unwrap();
+        assert_eq!(named.name, "crm-production");
+        assert_eq!(ApiKey::parse(&named.to_text()).unwrap(), named);
+        let unnamed = ApiKey::parse(&digest).unwrap();
+        assert_eq!(unnamed.name, format!("key-{}", &digest[7..15]));
+        assert!(unnamed.digest.matches(&named.digest));
+        for bad in [
+            format!("={digest}"),
+            format!("two words={digest}"),
+            format!("{}={digest}", "x".repeat(61)),
+            "crm=sha256:00".to_owned(),
+        ] {
+            assert!(ApiKey::parse(&bad).is_err(), "{bad}");
         }
     }
 

@@ -1,9 +1,11 @@
 //! The host's HTTP side: the contact-facing preferences page and a health check.
 //!
 //! `GET /preferences/{token}` shows the page a signed link opens; `POST` to the same
-//! address applies the choices. `POST /preferences/{token}/stop-processing` restricts
-//! processing (GDPR Art. 18) and `POST /preferences/{token}/erase` erases the person's
-//! data (Art. 17). `POST /preferences/{token}/unsubscribe/{consent}` with the body
+//! address applies the choices. Stopping processing (GDPR Art. 18) and erasure (Art. 17)
+//! take a confirming step: `GET` (or a `POST` without `confirm=yes`) of
+//! `/preferences/{token}/stop-processing` or `/preferences/{token}/erase` shows what the
+//! action does and asks to confirm, changing nothing; only a `POST` with `confirm=yes`
+//! acts. A link scanner that follows every link therefore never stops or erases anyone. `POST /preferences/{token}/unsubscribe/{consent}` with the body
 //! `List-Unsubscribe=One-Click` is the one-click unsubscription of RFC 8058 (the URL the
 //! `List-Unsubscribe` header of a marketing mail names): it withdraws that consent at once;
 //! a `GET` of it only shows the page. The token is the only credential, so responses are
@@ -16,7 +18,7 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
@@ -63,6 +65,42 @@ pub fn app(tenants: Arc<Tenants>) -> Router {
     app.merge(crate::api::router(tenants))
 }
 
+/// Why links to `url` would not reach the preferences pages a server listening on
+/// `listen` serves for a tenant whose pages are under `base` (`""` for the default tenant,
+/// `/t/<tenant>`): none when they would, or when the URL names a host by a name other
+/// than `localhost` (a proxy may forward it here, which this server cannot see).
+pub fn preferences_url_problem(url: &str, listen: SocketAddr, base: &str) -> Option<String> {
+    let expected = format!("{base}/preferences/");
+    let Ok(uri) = url.parse::<axum::http::Uri>() else {
+        return Some(format!("the preferences URL `{url}` is not a URL"));
+    };
+    let host = uri
+        .host()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let ip = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) if host.eq_ignore_ascii_case("localhost") => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        Err(_) => return None,
+    };
+    let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    });
+    let same_ip = listen.ip().is_unspecified()
+        || listen.ip() == ip
+        || (listen.ip().is_loopback() && ip.is_loopback());
+    let same_path = uri.path().trim_end_matches('/') == expected.trim_end_matches('/');
+    (!same_ip || port != listen.port() || !same_path).then(|| {
+        format!(
+            "links in mail point at {url}, but this server serves the preferences pages at http://{listen}{expected}: people who open them reach nothing here. Set `privacy-guard settings --preferences-url http://{listen}{expected}` (or the address a proxy forwards here)"
+        )
+    })
+}
+
 fn preferences(site: Site) -> Router {
     Router::new()
         .route(
@@ -71,9 +109,9 @@ fn preferences(site: Site) -> Router {
         )
         .route(
             "/preferences/{token}/stop-processing",
-            post(stop_processing),
+            get(confirm_stop_processing).post(stop_processing),
         )
-        .route("/preferences/{token}/erase", post(erase))
+        .route("/preferences/{token}/erase", get(confirm_erase).post(erase))
         .route(
             "/preferences/{token}/unsubscribe/{consent}",
             get(unsubscribe_page).post(unsubscribe),
@@ -289,12 +327,63 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
     response
 }
 
+/// The form value that confirms a serious action.
+const CONFIRMED: (&str, &str) = ("confirm", "yes");
+
+fn confirmed(form: &[(String, String)]) -> bool {
+    form.iter()
+        .any(|(name, value)| (name.as_str(), value.as_str()) == CONFIRMED)
+}
+
+/// The confirming step of a serious action, for the person the link is for.
+async fn confirmation(guard: Arc<Guard>, base: String, token: String, action: Serious) -> Response {
+    let opened = token.clone();
+    let outcome = blocking(guard.clone(), move |guard| guard.open_preferences(&opened)).await;
+    let organisation = organisation(&guard).await;
+    match outcome {
+        Ok(Ok(page)) if action == Serious::StopProcessing && page.restricted => render(
+            StatusCode::CONFLICT,
+            PreferencesPage::problem(
+                organisation,
+                "Processing of your data is already stopped. Nothing was changed.".into(),
+            ),
+        ),
+        Ok(Ok(_)) => render(
+            StatusCode::OK,
+            PreferencesPage::confirm(organisation, &base, &token, action),
+        ),
+        Ok(Err(error)) => render(
+            link_status(&error),
+            PreferencesPage::problem(organisation, link_problem(&error)),
+        ),
+        Err(error) => server_error(&error),
+    }
+}
+
+async fn confirm_stop_processing(
+    State(Site { guard, base }): State<Site>,
+    Path(token): Path<String>,
+) -> Response {
+    confirmation(guard, base, token, Serious::StopProcessing).await
+}
+
+async fn confirm_erase(
+    State(Site { guard, base }): State<Site>,
+    Path(token): Path<String>,
+) -> Response {
+    confirmation(guard, base, token, Serious::Erase).await
+}
+
 async fn stop_processing(
     State(Site { guard, base }): State<Site>,
     Path(token): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
+    if !confirmed(&form) {
+        return confirmation(guard, base, token, Serious::StopProcessing).await;
+    }
     let evidence = evidence_of(peer, &headers);
     let submitted = token.clone();
     let outcome = blocking(guard.clone(), move |guard| {
@@ -326,11 +415,15 @@ async fn stop_processing(
 }
 
 async fn erase(
-    State(Site { guard, .. }): State<Site>,
+    State(Site { guard, base }): State<Site>,
     Path(token): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
+    if !confirmed(&form) {
+        return confirmation(guard, base, token, Serious::Erase).await;
+    }
     let evidence = evidence_of(peer, &headers);
     let outcome = blocking(guard.clone(), move |guard| {
         guard.erase_from_page(&token, &evidence)
@@ -440,6 +533,24 @@ struct PreferencesPage {
     notice: Option<String>,
     problem: Option<String>,
     form: Option<FormView>,
+    confirm: Option<ConfirmView>,
+}
+
+/// An action on the page that cannot be taken back by the person: it takes a confirming
+/// step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Serious {
+    StopProcessing,
+    Erase,
+}
+
+/// The confirming step of a [`Serious`] action.
+struct ConfirmView {
+    title: &'static str,
+    consequences: &'static [&'static str],
+    action_url: String,
+    button: &'static str,
+    back_url: String,
 }
 
 struct FormView {
@@ -502,6 +613,7 @@ impl PreferencesPage {
             organisation,
             notice,
             problem: None,
+            confirm: None,
             form: Some(FormView {
                 name: page.name.clone(),
                 restricted: page.restricted,
@@ -520,6 +632,42 @@ impl PreferencesPage {
             notice: None,
             problem: (!problem.is_empty()).then_some(problem),
             form: None,
+            confirm: None,
+        }
+    }
+
+    fn confirm(organisation: String, base: &str, token: &str, action: Serious) -> PreferencesPage {
+        let page = format!("{base}/preferences/{token}");
+        let confirm = match action {
+            Serious::StopProcessing => ConfirmView {
+                title: "Stop processing your data?",
+                consequences: &[
+                    "We stop using your personal data (GDPR Art. 18): no newsletters, no campaigns, no automated mail.",
+                    "We still send what the law requires of us, such as invoices.",
+                    "Your choices on this page cannot be changed until we lift the restriction; we tell you by email before we do.",
+                ],
+                action_url: format!("{page}/stop-processing"),
+                button: "Yes, stop processing my data",
+                back_url: page,
+            },
+            Serious::Erase => ConfirmView {
+                title: "Erase your data?",
+                consequences: &[
+                    "We erase your personal data (GDPR Art. 17), except what the law requires us to keep, such as data on invoices.",
+                    "This cannot be undone. This link stops working, and we never contact you again at this address.",
+                    "We keep only a record that you asked for erasure, without your address, so that we can honour it.",
+                ],
+                action_url: format!("{page}/erase"),
+                button: "Yes, erase my data",
+                back_url: page,
+            },
+        };
+        PreferencesPage {
+            organisation,
+            notice: None,
+            problem: None,
+            form: None,
+            confirm: Some(confirm),
         }
     }
 }
@@ -532,5 +680,47 @@ fn value_text(value: ConsentValue) -> (&'static str, &'static str) {
         ConsentValue::Waiting => ("waiting", "Waiting for your answer"),
         ConsentValue::Granted => ("granted", "You agreed"),
         ConsentValue::NotGranted => ("not-granted", "You did not agree"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preferences_url_that_misses_this_server_is_named() {
+        let listen: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let anywhere: SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        let cases: &[(&str, SocketAddr, &str, bool)] = &[
+            ("http://127.0.0.1:8080/preferences/", listen, "", false),
+            ("http://localhost:8080/preferences", listen, "", false),
+            ("http://127.0.0.1:8081/preferences/", listen, "", true),
+            ("http://127.0.0.1:8080/prefs/", listen, "", true),
+            (
+                "http://127.0.0.1:8080/preferences/",
+                listen,
+                "/t/acme",
+                true,
+            ),
+            (
+                "http://127.0.0.1:8080/t/acme/preferences/",
+                listen,
+                "/t/acme",
+                false,
+            ),
+            ("http://10.0.0.5:9000/preferences/", anywhere, "", false),
+            ("http://10.0.0.5:80/preferences/", anywhere, "", true),
+            ("http://10.0.0.5:8080/preferences/", listen, "", true),
+            ("https://crm.example.org/preferences/", listen, "", false),
+            ("not a url", listen, "", true),
+        ];
+        for (url, listen, base, warned) in cases {
+            let problem = preferences_url_problem(url, *listen, base);
+            assert_eq!(
+                problem.is_some(),
+                *warned,
+                "{url} on {listen}{base}: {problem:?}"
+            );
+        }
     }
 }

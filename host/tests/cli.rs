@@ -12,7 +12,14 @@ struct Cli {
     folder: tempfile::TempDir,
     /// `None`: the SQLite file in `folder`, the binary's default.
     postgres: Option<PostgresDatabase>,
+    /// The instant every command runs at (`--now`).
+    now: std::cell::RefCell<String>,
 }
+
+/// When the tests start: 1 December 2026, 09:30 UTC, half an hour before the daily run.
+const START: &str = "2026-12-01T09:30:00Z";
+/// Just after the first daily run is due (10:00 UTC) for consents enabled at [`START`].
+const FIRST_RUN: &str = "2026-12-01T10:00:05Z";
 
 impl Cli {
     fn new() -> Cli {
@@ -22,12 +29,19 @@ impl Cli {
                 .ok()
                 .filter(|url| !url.trim().is_empty())
                 .map(|server_url| PostgresDatabase::create(&server_url)),
+            now: std::cell::RefCell::new(START.to_owned()),
         }
     }
 
-    /// Runs the binary on this folder with the clock at 1 December 2026, 10:30 UTC.
+    /// Moves the clock of the following commands to `now`.
+    fn set_now(&self, now: &str) {
+        *self.now.borrow_mut() = now.to_owned();
+    }
+
+    /// Runs the binary on this folder with the clock at the test's instant.
     fn run(&self, arguments: &[&str]) -> Output {
-        let mut with_clock = vec!["--now", "2026-12-01T10:30:00Z"];
+        let now = self.now.borrow().clone();
+        let mut with_clock = vec!["--now", now.as_str()];
         with_clock.extend_from_slice(arguments);
         self.run_raw(&with_clock)
     }
@@ -41,6 +55,7 @@ impl Cli {
         command
             .args(arguments)
             .env("RUST_LOG", "warn")
+            .env("PRIVACY_GUARD_ACTOR", "test-operator")
             .output()
             .expect("the binary runs")
     }
@@ -244,6 +259,14 @@ fn an_administrator_sets_up_consents_and_checks_sends_from_the_command_line() {
             .contains("email-marketing\tapplicable")
     );
 
+    // Enabled at 09:30: the first run is today's at 10:00, and nothing goes before it.
+    let early = cli.ok(&["run-daily"]);
+    assert!(
+        early.contains("nothing to run yet") && early.contains("2026-12-01T10:00:00"),
+        "{early}"
+    );
+    assert_eq!(cli.outbox_files(), 0);
+    cli.set_now(FIRST_RUN);
     let run = cli.ok(&["run-daily"]);
     assert!(run.contains("2 request(s) sent"), "{run}");
     assert_eq!(cli.outbox_files(), 2);
@@ -273,7 +296,10 @@ fn an_administrator_sets_up_consents_and_checks_sends_from_the_command_line() {
         "--evidence",
         "",
     ]);
-    assert!(missing.contains("EvidenceRequired"), "{missing}");
+    assert!(
+        missing.contains("a reason or evidence is required"),
+        "{missing}"
+    );
     cli.ok(&[
         "record-decision",
         "contacts/1",
@@ -696,6 +722,7 @@ fn mail_for_an_unreachable_smtp_server_waits_in_the_outbox_for_its_next_attempt(
         "smtp://127.0.0.1:{}?security=none&timeout=2",
         refused_port()
     );
+    cli.set_now(FIRST_RUN);
     let run = cli.ok(&["--smtp-url", &url, "run-daily"]);
     assert!(
         run.contains("1 request(s) sent") && run.contains("0 mail(s) delivered"),
@@ -708,7 +735,7 @@ fn mail_for_an_unreachable_smtp_server_waits_in_the_outbox_for_its_next_attempt(
     );
     let outbox = cli.ok(&["--smtp-url", &url, "outbox"]);
     assert!(
-        outbox.contains("next attempt 2026-12-01T10:31:00Z")
+        outbox.contains("next attempt 2026-12-01T10:01:05Z")
             && outbox.contains("1 attempt(s)")
             && outbox.contains("cannot take mail now")
             && outbox.contains("1 message(s) not delivered, 0 failed"),
@@ -725,7 +752,7 @@ fn mail_for_an_unreachable_smtp_server_waits_in_the_outbox_for_its_next_attempt(
     // Once due, a failed attempt is an error naming the server; the mail still waits.
     let output = cli.run_raw(&[
         "--now",
-        "2026-12-01T10:32:00Z",
+        "2026-12-01T10:02:00Z",
         "--smtp-url",
         &url,
         "deliver",
@@ -757,11 +784,17 @@ fn a_tenant_sends_through_its_own_smtp_server_with_the_password_from_the_variabl
     );
     let contacts = cli.write("contacts.csv", "firstname,email\nAda,ada@example.com\n");
     let run = |tenant: &str, password: Option<&str>, arguments: &[&str]| {
+        // The daily run goes at its time; everything else before it.
+        let now = if arguments == ["run-daily"] {
+            FIRST_RUN
+        } else {
+            START
+        };
         let mut command = Command::new(env!("CARGO_BIN_EXE_privacy-guard"));
         command
             .arg("--data-dir")
             .arg(cli.folder.path())
-            .args(["--now", "2026-12-01T10:30:00Z", "--config", &config])
+            .args(["--now", now, "--config", &config])
             .args(["--tenant", tenant])
             .args(arguments)
             .env("RUST_LOG", "debug")

@@ -13,10 +13,9 @@ use privacy_guard_core as core;
 use privacy_guard_host::contract::sending::{
     Decision, MessageClass, Recipient, RecipientRole, SendRequest,
 };
-use privacy_guard_host::contract::subjects::Source;
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::ImportedRecord;
-use privacy_guard_tests::{TestHost, configure};
+use privacy_guard_tests::{TestHost, configure, operator};
 
 const BATCH: usize = 10_000;
 const SINGLE_SAMPLES: usize = 20_000;
@@ -48,6 +47,8 @@ fn main() {
                 ("firstname".into(), format!("Person {index}")),
                 ("email".into(), address(index)),
             ],
+            status: None,
+            modified_at: None,
         })
         .collect();
     guard
@@ -65,7 +66,7 @@ fn main() {
                 &person,
                 "email-marketing",
                 true,
-                Source::Admin,
+                &operator(),
                 "benchmark seed",
             )
             .expect("call")
@@ -148,8 +149,14 @@ fn main() {
             .map(|snapshot| snapshot.as_deref())
             .collect();
         black_box(
-            core::sending::decide_batch(&policy, &native_request, &native_recipients, &views)
-                .expect("decisions"),
+            core::sending::decide_batch(
+                &policy,
+                &native_request,
+                &native_recipients,
+                &views,
+                &core::sending::ErasureFacts::default(),
+            )
+            .expect("decisions"),
         );
     });
 

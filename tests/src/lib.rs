@@ -17,6 +17,7 @@ use privacy_guard_host::clock::Clock;
 use privacy_guard_host::contract::configuration::{
     ConfirmationPolicy, ConsentDefault, ConsentDefinition, ConsentKind, IpPolicy, Settings,
 };
+use privacy_guard_host::contract::subjects::{StaffActor, StaffChannel};
 use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
 use privacy_guard_host::mail::{RetryPolicy, Transport};
 use privacy_guard_host::runtime::SandboxLimits;
@@ -299,6 +300,7 @@ pub fn settings(preferences_url: &str) -> Settings {
         retained_fields: vec!["name".into()],
         confirm_changes: ConfirmationPolicy::OwnChanges,
         ip_evidence: IpPolicy::Truncate,
+        person_modules: Vec::new(),
     }
 }
 
@@ -344,6 +346,14 @@ pub fn set_crm_status(guard: &Guard, module: &str, id: &str, status: &str) -> an
         .build()?;
     runtime.block_on(guard.database().commit(&work, guard.clock().now_millis()))?;
     Ok(())
+}
+
+/// The operator the tests act as in staff actions (restrict, lift, erase, decisions).
+pub fn operator() -> StaffActor {
+    StaffActor {
+        channel: StaffChannel::Admin,
+        name: "test-operator".into(),
+    }
 }
 
 /// Configures `guard` for the first journey: the test settings with the preferences page

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use privacy_guard_host::api::{BATCH_LIMIT, BODY_LIMIT, routes};
-use privacy_guard_host::tenants::{KeyDigest, Tenant, Tenants};
-use privacy_guard_tests::{TestHost, WebServer, http_call};
+use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenant, Tenants};
+use privacy_guard_tests::{TestHost, WebServer, http_call, http_get};
 use serde_json::{Value, json};
 
 const ACME_KEY: &str = "pgk_acme_0123456789";
@@ -182,7 +182,10 @@ fn tenant(id: &str, key: &str, host: &TestHost) -> Tenant {
     Tenant::new(
         id,
         Arc::new(host.open().expect("tenant host")),
-        vec![KeyDigest::of_key(key)],
+        vec![ApiKey {
+            name: format!("{id}-crm"),
+            digest: KeyDigest::of_key(key),
+        }],
     )
 }
 
@@ -193,7 +196,12 @@ fn settings(server: &WebServer, tenant: &str) -> Value {
         "organisation": format!("{tenant} Ltd"),
         "postal_address": "1 Example Street, Berlin",
         "preferences_url": format!("http://{}/t/{tenant}/preferences/", server.address),
-        "retained_fields": ["name"]
+        "link_valid_days": 30,
+        "flag_new_duplicates": false,
+        "retained_fields": ["name"],
+        "confirm_changes": "own_changes",
+        "ip_evidence": "truncate",
+        "person_modules": ["contacts", "leads"]
     })
 }
 
@@ -254,6 +262,38 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
         (status, saved["organisation"].as_str()),
         (200, Some("acme Ltd"))
     );
+    // PUT replaces every setting, so it must name every one; PATCH changes only those it
+    // names, the others keep their values (the retained fields above all).
+    let mut partial = settings(&server, "acme");
+    partial
+        .as_object_mut()
+        .expect("object")
+        .remove("retained_fields");
+    let (status, error) = acme.call("PUT", "/api/v1/settings", &[], Some(partial));
+    assert_eq!(status, 422, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("retained_fields")),
+        "{error}"
+    );
+    let (status, patched) = acme.call(
+        "PATCH",
+        "/api/v1/settings",
+        &[],
+        Some(json!({"flag_new_duplicates": true})),
+    );
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["flag_new_duplicates"], true);
+    assert_eq!(patched["retained_fields"], json!(["name"]));
+    assert_eq!(patched["organisation"], "acme Ltd");
+    let (_, patched) = acme.call(
+        "PATCH",
+        "/api/v1/settings",
+        &[],
+        Some(json!({"flag_new_duplicates": false})),
+    );
+    assert_eq!(patched["flag_new_duplicates"], false);
     let (status, field) = acme.call(
         "PUT",
         "/api/v1/fields/{module}/{field}",
@@ -391,6 +431,21 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
     let (_, checked) = globex.call("POST", "/api/v1/check-send", &[], Some(marketing));
     assert_eq!(checked["decisions"][0]["reason"], "unknown_recipient");
 
+    // The API cannot claim that the person answered on the page (or that the daily run
+    // did anything): the source is the channel's, and nothing is recorded.
+    for forged in ["preferences_page", "daily_run", "admin"] {
+        let (status, error) = acme.call(
+            "POST",
+            "/api/v1/subjects/{module}/{id}/decisions",
+            &["contacts", "1"],
+            Some(
+                json!({"consent_id": "newsletter", "grant": true, "source": forged,
+                        "evidence": "Clicked on the page, honestly"}),
+            ),
+        );
+        assert_eq!(status, 422, "{forged}: {error}");
+        assert_eq!(error["error"]["problems"][0]["at"], "source");
+    }
     let (status, view) = acme.call(
         "POST",
         "/api/v1/subjects/{module}/{id}/decisions",
@@ -401,6 +456,48 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
         (status, view["consents"][0]["value"].as_str()),
         (200, Some("granted"))
     );
+    // The decision is the API key's: source `api`, the key's name as the actor.
+    let (_, history) = acme.call(
+        "GET",
+        "/api/v1/subjects/{module}/{id}/history",
+        &["contacts", "1"],
+        None,
+    );
+    let recorded = history["events"]
+        .as_array()
+        .and_then(|events| events.last())
+        .expect("an event");
+    assert_eq!(recorded["source"], "api", "{recorded}");
+    assert_eq!(recorded["actor"], "acme-crm", "{recorded}");
+    assert_eq!(
+        recorded["evidence"]["statement"],
+        "Signed form of 1 December"
+    );
+    assert!(
+        !history.to_string().contains("Clicked on the page"),
+        "a refused source recorded nothing"
+    );
+    // A person who lost their mail: staff hand over a fresh link.
+    let (status, link) = acme.call(
+        "GET",
+        "/api/v1/subjects/{module}/{id}/link",
+        &["contacts", "1"],
+        None,
+    );
+    assert_eq!(status, 200, "{link}");
+    let link = link["link"].as_str().expect("a link");
+    assert!(
+        link.starts_with(&format!("http://{}/t/acme/preferences/", server.address)),
+        "{link}"
+    );
+    assert_eq!(http_get(link).expect("GET").status, 200);
+    let (status, _) = acme.call(
+        "GET",
+        "/api/v1/subjects/{module}/{id}/link",
+        &["contacts", "99"],
+        None,
+    );
+    assert_eq!(status, 404);
     let (status, rendered) = acme.call(
         "POST",
         "/api/v1/render",
@@ -488,6 +585,14 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
         Some(json!({"reason": "Checked: the data are right"})),
     );
     assert_eq!((status, view["status"].as_str()), (200, Some("active")));
+    // Mail goes to acme's outbox only.
+    assert!(
+        acme_host
+            .mails()
+            .iter()
+            .any(|mail| mail.message_id.starts_with("restriction-lifted.")),
+        "the lift notice went to acme's outbox"
+    );
     let (status, erased) = acme.call(
         "POST",
         "/api/v1/subjects/{module}/{id}/erase",
@@ -506,13 +611,13 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
     let (status, _) = acme.call("DELETE", "/api/v1/consents/{id}", &["phone-calls"], None);
     assert_eq!(status, 404);
 
-    // Mail went to acme's outbox only.
+    // The erasure destroyed the copies of every mail Ada was sent; globex sent nothing.
     assert!(
         acme_host
             .mails()
             .iter()
-            .any(|mail| mail.message_id.starts_with("restriction-lifted.")),
-        "the lift notice went to acme's outbox"
+            .all(|mail| !mail.to.contains(&"ada@example.com".to_owned())),
+        "Ada's mail is gone from the outbox"
     );
     assert!(globex_host.mails().is_empty(), "globex sent nothing");
 

@@ -16,14 +16,14 @@ use privacy_guard_host::contract::sending::{
     Decision, LawfulBasis, MailContent, MessageClass, Recipient, RecipientRole, RefusalReason,
     Rendering, SendRequest,
 };
-use privacy_guard_host::contract::subjects::{PersonStatus, RecordError, Source};
+use privacy_guard_host::contract::subjects::{PersonStatus, RecordError, StaffActor, StaffChannel};
 use privacy_guard_host::contract::tracking::TrackingKind;
 use privacy_guard_host::contract::types::{ConsentValue, Field, RecordRef};
 use privacy_guard_host::guard::{EditRejection, Guard};
 use privacy_guard_host::import::read_records;
 use privacy_guard_tests::{
     Mail, TestHost, WebServer, contains_bytes, email_marketing_consent, http_get, http_post_form,
-    settings, tracking_consent,
+    operator, settings, tracking_consent,
 };
 
 /// The preferences URL of hosts whose page is not served in the case.
@@ -779,27 +779,35 @@ fn preferences_page() {
         value(&guard, &contact("1"), "email-marketing"),
         Some(ConsentValue::Granted)
     );
-    // Stop processing.
-    let stopped = http_post_form(
-        &format!("{}/stop-processing", link("grace@example.com")),
-        &[("confirm", "stop")],
-    )
-    .expect("POST stop");
+    // Stopping processing and erasure each take a confirming step: opening the action (as
+    // a link scanner would) or posting it unconfirmed only asks, and changes nothing.
+    let stop_url = format!("{}/stop-processing", link("grace@example.com"));
+    let asked = http_get(&stop_url).expect("GET stop");
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    assert!(
+        asked.body.contains("Yes, stop processing my data"),
+        "{}",
+        asked.body
+    );
+    let unconfirmed = http_post_form(&stop_url, &[]).expect("POST stop");
+    assert!(unconfirmed.body.contains("Yes, stop processing my data"));
+    assert_eq!(status(&guard, &contact("2")), PersonStatus::Active);
+    let stopped = http_post_form(&stop_url, &[("confirm", "yes")]).expect("POST stop");
     assert_eq!(stopped.status, 200, "{}", stopped.body);
     assert_eq!(status(&guard, &contact("2")), PersonStatus::Restricted);
-    // "Erase my data" erases at once; the link then knows nobody.
-    let erased = http_post_form(
-        &format!("{}/erase", link("linus@example.com")),
-        &[("confirm", "erase")],
-    )
-    .expect("POST erase");
+    // "Erase my data", once confirmed, erases; the link then knows nobody, and the request
+    // mail that carried it is gone from the outbox.
+    let linus = link("linus@example.com");
+    let erase_url = format!("{linus}/erase");
+    let asked = http_get(&erase_url).expect("GET erase");
+    assert!(asked.body.contains("Yes, erase my data") && asked.body.contains("cannot be undone"));
+    assert_eq!(status(&guard, &contact("3")), PersonStatus::Active);
+    let erased = http_post_form(&erase_url, &[("confirm", "yes")]).expect("POST erase");
     assert_eq!(erased.status, 200, "{}", erased.body);
     assert_eq!(status(&guard, &contact("3")), PersonStatus::Erased);
     assert_eq!(field(&guard, &contact("3"), "email"), "");
-    assert_ne!(
-        http_get(&link("linus@example.com")).expect("GET").status,
-        200
-    );
+    assert_ne!(http_get(&linus).expect("GET").status, 200);
+    assert!(mails_to(&host, "linus@example.com", "").is_empty());
     // A link expires.
     host.set_now("2027-01-15T10:00:00Z");
     let token = link("ada@example.com");
@@ -853,7 +861,7 @@ fn notification_settings() {
             &contact("1"),
             "email-marketing",
             true,
-            Source::Admin,
+            &operator(),
             "Phone call on 1 December",
         )
         .expect("call")
@@ -868,7 +876,7 @@ fn notification_settings() {
             &contact("1"),
             "email-marketing",
             false,
-            Source::Admin,
+            &operator(),
             "Letter of 1 December",
         )
         .expect("call")
@@ -984,11 +992,11 @@ fn message_classes() {
     host.set_now("2026-12-01T10:00:00Z");
     guard.run_due().expect("run").expect("due");
     guard
-        .restrict(&contact("1"), "Ada disputes her data")
+        .restrict(&contact("1"), &operator(), "Ada disputes her data")
         .expect("call")
         .expect("restricted");
     guard
-        .erase(&contact("2"), "Grace's letter of 1 December")
+        .erase(&contact("2"), &operator(), "Grace's letter of 1 December")
         .expect("call")
         .expect("erased");
 
@@ -1088,7 +1096,7 @@ fn stop_processing() {
         "name,email,city\nAda,ada@example.com,London\n",
     );
     guard
-        .restrict(&contact("1"), "Ada asked us by phone to stop")
+        .restrict(&contact("1"), &operator(), "Ada asked us by phone to stop")
         .expect("call")
         .expect("restricted");
     assert!(
@@ -1107,11 +1115,17 @@ fn stop_processing() {
     assert_eq!(run.requests, 0);
     // Lifted only with a reason, and the contact is told.
     assert!(matches!(
-        guard.lift_restriction(&contact("1"), " ").expect("call"),
+        guard
+            .lift_restriction(&contact("1"), &operator(), " ")
+            .expect("call"),
         Err(RecordError::EvidenceRequired)
     ));
     guard
-        .lift_restriction(&contact("1"), "The dispute was settled on 1 December")
+        .lift_restriction(
+            &contact("1"),
+            &operator(),
+            "The dispute was settled on 1 December",
+        )
         .expect("call")
         .expect("lifted");
     let notices = mails_to(&host, "ada@example.com", "restriction-lifted.");
@@ -1145,7 +1159,7 @@ fn erasure() {
         "name,email,phone,invoice_address\nAda Lovelace,ada@example.com,+44 20 7946,1 Main St\n",
     );
     let report = guard
-        .erase(&contact("1"), "Ada's email of 1 December")
+        .erase(&contact("1"), &operator(), "Ada's email of 1 December")
         .expect("call")
         .expect("erased");
     assert!(report.erased_fields.contains(&"email".to_owned()));
@@ -1372,7 +1386,10 @@ fn proof() {
             &contact("1"),
             "email-marketing",
             true,
-            Source::BulkImport,
+            &StaffActor {
+                channel: StaffChannel::BulkImport,
+                name: "trade-fair-import".into(),
+            },
             "Imported from the 2025 trade fair list, row 17",
         )
         .expect("call")

@@ -9,12 +9,13 @@ use privacy_guard_host::contract::sending::{
     Decision, MailContent, MessageClass, Recipient, RecipientRole, RefusalReason, RenderedMail,
     Rendering, SendRequest,
 };
-use privacy_guard_host::contract::subjects::Source;
 use privacy_guard_host::contract::tracking::TrackingKind;
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::import::read_records;
-use privacy_guard_tests::{TestHost, email_marketing_consent, settings, tracking_consent};
+use privacy_guard_tests::{
+    TestHost, email_marketing_consent, operator, settings, tracking_consent,
+};
 
 const PREFERENCES_URL: &str = "https://crm.example.org/preferences/";
 const POSTAL_ADDRESS: &str = "1 Example Street, 10115 Berlin, Germany";
@@ -87,7 +88,7 @@ fn grant(guard: &Guard, id: &str, consent: &str) {
             &person(id),
             consent,
             true,
-            Source::Admin,
+            &operator(),
             "asked on the phone on 1 December",
         )
         .expect("call")

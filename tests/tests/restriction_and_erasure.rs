@@ -11,7 +11,7 @@ use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::storage::LedgerCheck;
-use privacy_guard_tests::{TestHost, WebServer, configure, http_get, http_post_form};
+use privacy_guard_tests::{TestHost, WebServer, configure, http_get, http_post_form, operator};
 
 fn contact(id: &str) -> RecordRef {
     RecordRef {
@@ -72,8 +72,12 @@ fn ada_with_link() -> (TestHost, Arc<Guard>, WebServer, String) {
 fn stopping_processing_on_the_page_locks_the_record_and_refuses_all_but_transactional_mail() {
     let (host, guard, _server, link) = ada_with_link();
     let page = http_get(&link).expect("GET");
-    assert!(page.body.contains("Stop processing") && page.body.contains("Erase my data"));
-    let stopped = http_post_form(&format!("{link}/stop-processing"), &[("confirm", "stop")])
+    assert!(
+        page.body.contains("Stop processing my data") && page.body.contains("Erase my data"),
+        "{}",
+        page.body
+    );
+    let stopped = http_post_form(&format!("{link}/stop-processing"), &[("confirm", "yes")])
         .expect("POST stop");
     assert_eq!(stopped.status, 200, "{}", stopped.body);
     assert!(
@@ -115,16 +119,26 @@ fn stopping_processing_on_the_page_locks_the_record_and_refuses_all_but_transact
 fn a_restriction_is_lifted_only_with_a_reason_and_the_person_is_told_by_mail() {
     let (host, guard, _server, link) = ada_with_link();
     guard
-        .restrict(&contact("1"), "Ada disputes the accuracy of her data")
+        .restrict(
+            &contact("1"),
+            &operator(),
+            "Ada disputes the accuracy of her data",
+        )
         .expect("call")
         .expect("restricted");
     assert!(matches!(
-        guard.lift_restriction(&contact("1"), "  ").expect("call"),
+        guard
+            .lift_restriction(&contact("1"), &operator(), "  ")
+            .expect("call"),
         Err(RecordError::EvidenceRequired)
     ));
     let mails_before = host.mails().len();
     guard
-        .lift_restriction(&contact("1"), "The data were checked and are correct")
+        .lift_restriction(
+            &contact("1"),
+            &operator(),
+            "The data were checked and are correct",
+        )
         .expect("call")
         .expect("lifted");
     assert!(
@@ -164,7 +178,7 @@ fn a_restriction_is_lifted_only_with_a_reason_and_the_person_is_told_by_mail() {
 fn an_erasure_empties_personal_fields_keeps_retained_ones_and_a_reimport_stays_erased() {
     let (_host, guard, _server, _link) = ada_with_link();
     let report = guard
-        .erase(&contact("1"), "Letter of 1 December 2026")
+        .erase(&contact("1"), &operator(), "Letter of 1 December 2026")
         .expect("call")
         .expect("erased");
     assert_eq!(report.erased_fields, ["email"]);

@@ -6,10 +6,9 @@ use std::time::Duration;
 use privacy_guard_host::contract::sending::{
     Decision, MessageClass, Recipient, RecipientRole, RefusalReason, SendRequest,
 };
-use privacy_guard_host::contract::subjects::Source;
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
 use privacy_guard_host::import::read_records;
-use privacy_guard_tests::{TestHost, configure};
+use privacy_guard_tests::{TestHost, configure, operator};
 
 fn ada() -> RecordRef {
     RecordRef {
@@ -61,7 +60,7 @@ fn a_host_never_changes_consent_on_state_another_host_has_changed_since() {
             &ada(),
             "email-marketing",
             true,
-            Source::Admin,
+            &operator(),
             "signed form, 1 December",
         )
         .expect("call")
@@ -71,7 +70,7 @@ fn a_host_never_changes_consent_on_state_another_host_has_changed_since() {
             &ada(),
             "email-marketing",
             false,
-            Source::Admin,
+            &operator(),
             "phone call, 1 December",
         )
         .expect("call")

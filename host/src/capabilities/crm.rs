@@ -133,7 +133,14 @@ impl crm::Host for HostState {
         if let Some(problem) = field_name_problem(&name) {
             return Ok(Err(CrmError::Invalid(problem)));
         }
-        self.change_record(reference, |record| record.set_field(&name, ""))
+        let mut erased_a_value = false;
+        let changed = self.change_record(reference, |record| {
+            erased_a_value = !record.field(&name).is_empty();
+            record.set_field(&name, "");
+        })?;
+        // The old value must not stay readable in the database's files either.
+        self.work.values_to_purge |= erased_a_value;
+        Ok(changed)
     }
 
     fn set_status(

@@ -1,9 +1,10 @@
 //! `mail`: queues the plugin's messages in the unit of work; the outbox delivers them
-//! after the commit (see [`crate::mail`]).
+//! after the commit (see [`crate::mail`]). `forget` cancels and destroys the mail of an
+//! erased address in the same unit of work.
 
 use crate::runtime::HostState;
 use crate::runtime::bindings::privacy_guard::consent::mail::{self, MailError, Mailbox, Message};
-use crate::storage::{MailboxRow, QueuedMail};
+use crate::storage::{MailboxRow, QueuedMail, normalise_email};
 
 impl mail::Host for HostState {
     fn send(&mut self, message: Message) -> wasmtime::Result<Result<(), MailError>> {
@@ -22,6 +23,11 @@ impl mail::Host for HostState {
                 Ok(())
             }
         })
+    }
+
+    fn forget(&mut self, address: String) -> wasmtime::Result<()> {
+        self.work.forget_mail_to(normalise_email(&address));
+        Ok(())
     }
 }
 

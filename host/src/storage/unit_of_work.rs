@@ -24,6 +24,12 @@ pub struct UnitOfWork {
     pub job_progress: Option<JobProgress>,
     /// Fields removed from the layout, as (module, field).
     pub removed_layout_fields: BTreeSet<(String, String)>,
+    /// Erased addresses (normalised) whose mail is cancelled and whose stored copies are
+    /// destroyed at commit.
+    pub forgotten_addresses: BTreeSet<String>,
+    /// A value was erased (a field emptied, an address forgotten): after the commit the
+    /// database's files are purged of the old bytes ([`crate::storage::Database::purge_erased`]).
+    pub values_to_purge: bool,
 }
 
 /// An event appended during the call.
@@ -72,6 +78,14 @@ impl UnitOfWork {
             && self.records.is_empty()
             && self.job_progress.is_none()
             && self.removed_layout_fields.is_empty()
+            && self.forgotten_addresses.is_empty()
+    }
+
+    /// Cancels every mail to `address` (normalised) that is not delivered, and destroys
+    /// the stored copies of those that were, when the unit commits.
+    pub fn forget_mail_to(&mut self, address: String) {
+        self.forgotten_addresses.insert(address);
+        self.values_to_purge = true;
     }
 
     /// Queues a mail unless one with the same id is queued already.

@@ -117,6 +117,11 @@ impl wit::Guest for Plugin {
                 .collect(),
             enabled: configuration.is_enabled(),
             enabled_at: configuration.enabled_at(),
+            person_modules: configuration
+                .person_modules()
+                .iter()
+                .map(|module| module.as_str().to_owned())
+                .collect(),
         }
     }
 
@@ -141,19 +146,19 @@ impl wit::Guest for Plugin {
     }
 
     fn field_classes(module: String) -> Vec<wit::FieldClass> {
-        let Some(module) = Module::parse(&module) else {
+        let Ok(module) = Module::parse(&module) else {
             return Vec::new();
         };
         load_configuration()
-            .field_classes(module)
+            .field_classes(&module)
             .map(wit_field_class)
             .collect()
     }
 
     fn suggested_data_consents(module: String) -> Vec<String> {
         match Module::parse(&module) {
-            Some(module) => load_configuration().suggested_data_consents(module),
-            None => Vec::new(),
+            Ok(module) => load_configuration().suggested_data_consents(&module),
+            Err(_) => Vec::new(),
         }
     }
 }
@@ -209,6 +214,7 @@ fn settings_input(settings: wit::Settings) -> SettingsInput {
             wit::IpPolicy::Hash => IpPolicy::Hash,
             wit::IpPolicy::Drop => IpPolicy::Drop,
         },
+        person_modules: settings.person_modules,
     }
 }
 
@@ -234,6 +240,7 @@ fn wit_settings(settings: &Settings) -> wit::Settings {
             IpPolicy::Hash => wit::IpPolicy::Hash,
             IpPolicy::Drop => wit::IpPolicy::Drop,
         },
+        person_modules: input.person_modules,
     }
 }
 

@@ -8,12 +8,12 @@
 use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
 use privacy_guard_core::deduplication::{
-    Candidate, DuplicateGroup, Plan, flag_duplicate, plan, reinstate_primary,
+    Candidate, DuplicateGroup, Merge, Plan, carry_answers, flag_duplicate, plan, reinstate_primary,
 };
 use privacy_guard_core::event::StatusSource;
 use privacy_guard_core::lifecycle::reevaluate;
 use privacy_guard_core::person::PersonStatus;
-use privacy_guard_core::record::{Fields, Module, RecordRef};
+use privacy_guard_core::record::{Fields, RecordRef};
 use privacy_guard_core::storage::{Location, person_key, place};
 
 use crate::Plugin;
@@ -22,7 +22,7 @@ use crate::bindings::privacy_guard::consent::{clock, crm};
 use crate::convert::{fields, record_ref, wit_record_ref};
 use crate::logging::{info, warn};
 use crate::records::mark_duplicate_in_crm;
-use crate::state::{delete, load_configuration, load_or_start};
+use crate::state::{consent_history, delete, load_configuration, load_or_start, load_snapshot};
 
 /// Records asked of the CRM per page.
 const PAGE: u32 = 500;
@@ -70,7 +70,7 @@ pub(crate) fn deduplicate(configuration: &Configuration, now: i64) -> wit::Repor
 /// list is skipped with a warning.
 fn list_candidates() -> Vec<Candidate> {
     let mut candidates = Vec::new();
-    for module in Module::ALL {
+    for module in load_configuration().person_modules() {
         let mut cursor: Option<String> = None;
         loop {
             let page = match crm::list_records(module.as_str(), cursor.as_deref(), PAGE) {
@@ -137,7 +137,10 @@ fn current(record: &RecordRef) -> Option<Current> {
 }
 
 /// Carries out one group: duplicates first (a duplicate that owned the address releases
-/// it), then the primary takes the address.
+/// it), then the primary takes the address and the answers of every record flagged now
+/// (`privacy_guard_core::deduplication::carry_answers`): a refusal always wins over a
+/// grant, and when the primary was itself a duplicate until now, the answers of the record
+/// that held the address replace its own (that record had taken them when it was flagged).
 fn settle(
     group: &DuplicateGroup,
     configuration: &Configuration,
@@ -145,6 +148,8 @@ fn settle(
     report: &mut wit::Report,
 ) {
     let address = &group.address;
+    let holder_before = load_snapshot(address).map(|snapshot| snapshot.record);
+    let mut joining = Vec::new();
     for duplicate in &group.duplicates {
         let Some(current) = current(duplicate) else {
             continue;
@@ -176,6 +181,9 @@ fn settle(
             person.append_status(flagged);
         }
         person.save();
+        if flagged.is_some() {
+            joining.push(person.snapshot.clone());
+        }
         let crm_changed = mark_duplicate_in_crm(duplicate, &current.status, current.locked);
         if flagged.is_some() || crm_changed {
             report.newly_flagged = report.newly_flagged.saturating_add(1);
@@ -192,8 +200,39 @@ fn settle(
         current.fields.person_name(),
         Some(address.clone()),
     );
+    let was_duplicate = matches!(primary.snapshot.status, PersonStatus::Duplicate { .. });
     let reinstated = reinstate_primary(&mut primary.snapshot, now);
-    let events = reevaluate(&mut primary.snapshot, configuration, &current.fields, now);
+    let mut events = reevaluate(&mut primary.snapshot, configuration, &current.fields, now);
+    // The record that held the address goes first: its answers replace a returning
+    // primary's, and the others' then meet them.
+    joining.sort_by_key(|snapshot| Some(&snapshot.record) != holder_before.as_ref());
+    for joiner in &joining {
+        let merge = if was_duplicate && Some(&joiner.record) == holder_before.as_ref() {
+            Merge::Replace
+        } else {
+            Merge::RefusalWins
+        };
+        let history = consent_history(&joiner.record);
+        let carried = carry_answers(
+            &mut primary.snapshot,
+            configuration,
+            joiner,
+            &history,
+            merge,
+            now,
+        );
+        if !carried.is_empty() {
+            info(
+                "answers carried over to the primary",
+                &[
+                    ("record", &joiner.record),
+                    ("primary", &group.primary),
+                    ("answers", &carried.len()),
+                ],
+            );
+        }
+        events.extend(carried);
+    }
     let placement = place(
         &group.primary,
         Some(address.clone()),

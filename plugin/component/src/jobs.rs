@@ -15,13 +15,13 @@ use privacy_guard_core::calendar::Date;
 use privacy_guard_core::configuration::{Configuration, Settings};
 use privacy_guard_core::event::Cause;
 use privacy_guard_core::lifecycle::{consents_to_request, mark_requested};
-use privacy_guard_core::mail::{ConsentRequest, MailMessage, Mailbox, request_message_id};
+use privacy_guard_core::mail::{ConsentRequest, request_message_id};
 use privacy_guard_core::record::Module;
 use privacy_guard_core::storage::{Location, RunCursor};
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::jobs as wit;
-use crate::bindings::privacy_guard::consent::{clock, crm, mail};
+use crate::bindings::privacy_guard::consent::{clock, crm};
 use crate::logging::{info, warn};
 use crate::preferences::{SignedLink, sign_link};
 use crate::records::{NewDuplicates, Observed, observe};
@@ -57,7 +57,7 @@ impl wit::Guest for Plugin {
         };
         let position = start.or_else(|| {
             modules.first().map(|module| RunCursor {
-                module: *module,
+                module: module.clone(),
                 crm: None,
             })
         });
@@ -88,7 +88,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn page(&self, position: &RunCursor, modules: &[Module], limit: u32) -> wit::RunPage {
-        let module = position.module;
+        let module = position.module.clone();
         let (records, crm_cursor) = if modules.contains(&module) {
             match crm::list_records(module.as_str(), position.crm.as_deref(), limit) {
                 Ok(page) => (page.records, page.next_cursor),
@@ -123,14 +123,14 @@ impl Run<'_> {
         }
         let next = match crm_cursor {
             Some(crm) => Some(RunCursor {
-                module,
+                module: module.clone(),
                 crm: Some(crm),
             }),
             None => modules
                 .iter()
                 .find(|next| **next > module)
                 .map(|next| RunCursor {
-                    module: *next,
+                    module: next.clone(),
                     crm: None,
                 }),
         };
@@ -176,7 +176,7 @@ impl Run<'_> {
             link_expires_at: payload.expires_at,
         }
         .to_mail();
-        if mail::send(&wit_message(message)).is_err() {
+        if crate::outgoing::queue(message).is_err() {
             // The host's reason may quote the address: log the record, not the reason.
             warn("consent request mail rejected", &[("record", &record)]);
             return false;
@@ -189,24 +189,5 @@ impl Run<'_> {
         person.append(&events, self.configuration);
         person.save();
         true
-    }
-}
-
-fn wit_mailbox(mailbox: Mailbox) -> mail::Mailbox {
-    mail::Mailbox {
-        address: mailbox.address,
-        name: mailbox.name,
-    }
-}
-
-pub(crate) fn wit_message(message: MailMessage) -> mail::Message {
-    mail::Message {
-        message_id: message.message_id,
-        sender: wit_mailbox(message.from),
-        to: message.to.into_iter().map(wit_mailbox).collect(),
-        subject: message.subject,
-        text_body: message.text_body,
-        html_body: message.html_body,
-        headers: message.headers,
     }
 }

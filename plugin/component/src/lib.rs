@@ -17,6 +17,7 @@
 //! | `preferences` | `preferences`: the signed-link preferences page |
 //! | `subjects` | `subjects`: one person's consents, history and recorded decisions |
 //! | `notification` | confirmation mails after changes, as the consent notification settings say |
+//! | `outgoing` | queuing mail, with message ids keyed to the installation |
 //! | `restriction` | stopping processing, lifting it, erasure and its suppression marker (shared by `subjects` and `preferences`) |
 //! | `state` | the plugin's state in the host's store (layout: `privacy_guard_core::storage`) |
 //! | `convert` | WIT <-> engine conversions shared by several interfaces |
@@ -32,6 +33,7 @@ mod deduplication;
 mod jobs;
 mod logging;
 mod notification;
+mod outgoing;
 mod preferences;
 mod records;
 mod restriction;

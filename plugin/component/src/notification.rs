@@ -5,8 +5,6 @@ use privacy_guard_core::configuration::Configuration;
 use privacy_guard_core::notification::{ChangeOrigin, Confirmation, ConfirmedChange};
 use privacy_guard_core::storage::Location;
 
-use crate::bindings::privacy_guard::consent::mail;
-use crate::jobs::wit_message;
 use crate::logging::{info, warn};
 use crate::preferences::{SignedLink, sign_link};
 use crate::state::StoredPerson;
@@ -42,7 +40,7 @@ pub(crate) fn confirm(
         at: now,
     }
     .to_mail();
-    if mail::send(&wit_message(message)).is_err() {
+    if crate::outgoing::queue(message).is_err() {
         warn("change confirmation rejected", &[("record", record)]);
     } else {
         info(

@@ -21,7 +21,8 @@ use crate::convert::consent_value;
 use crate::logging::{fault, info};
 use crate::notification::confirm;
 use crate::restriction::{erase_person, restrict_person};
-use crate::state::{StoredPerson, load_configuration};
+use crate::state::{StoredPerson, load_configuration, load_snapshot};
+use privacy_guard_core::person::PersonStatus;
 use privacy_guard_core::restriction::Actor;
 
 impl wit::Guest for Plugin {
@@ -171,7 +172,10 @@ pub(crate) fn sign_link(settings: &Settings, record: RecordRef, now: i64) -> Sig
     SignedLink { url, payload }
 }
 
-/// The verified payload of a link and the person it is for.
+/// The verified payload of a link and the person it is for. A link sent to a record that
+/// has since been flagged a duplicate opens the record that holds its address now (the
+/// primary, whose consents decide mail to it), so an answer given there is never lost on
+/// a record nobody mails.
 fn open_link(token: &str, now: i64) -> Result<(LinkPayload, StoredPerson), LinkError> {
     let token = UnverifiedToken::parse(token)?;
     if !keys::verify(&token.signing_input(), &token.mac) {
@@ -181,6 +185,14 @@ fn open_link(token: &str, now: i64) -> Result<(LinkPayload, StoredPerson), LinkE
     let person = StoredPerson::load(&token.payload.record)
         .filter(StoredPerson::is_present)
         .ok_or(LinkError::UnknownPerson)?;
+    let person = match (&person.snapshot.status, person.location.address()) {
+        (PersonStatus::Duplicate { .. }, Some(address)) => load_snapshot(address)
+            .filter(|holder| holder.record != person.snapshot.record)
+            .and_then(|holder| StoredPerson::load(&holder.record))
+            .filter(StoredPerson::is_present)
+            .unwrap_or(person),
+        _ => person,
+    };
     Ok((token.payload, person))
 }
 

@@ -10,7 +10,9 @@
 
 use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
-use privacy_guard_core::deduplication::{DUPLICATE_STATUS, flag_duplicate, is_duplicate_status};
+use privacy_guard_core::deduplication::{
+    DUPLICATE_STATUS, Merge, carry_answers, flag_duplicate, is_duplicate_status,
+};
 use privacy_guard_core::editing::{EditRefusal, check_edit};
 use privacy_guard_core::event::StatusSource;
 use privacy_guard_core::lifecycle::reevaluate;
@@ -26,8 +28,8 @@ use crate::bindings::privacy_guard::consent::{clock, crm};
 use crate::convert::{fields, record_ref, wit_record_ref};
 use crate::logging::{info, warn};
 use crate::state::{
-    StoredPerson, delete, end_read_ahead, get, is_known, load_configuration, load_or_start,
-    load_snapshot, read_ahead, rebuild,
+    StoredPerson, consent_history, delete, end_read_ahead, get, is_known, load_configuration,
+    load_or_start, load_snapshot, read_ahead, rebuild,
 };
 
 /// The keys observing `records` reads: each record's entry and the person entry of its
@@ -156,7 +158,7 @@ pub(crate) fn observe(
     duplicates: NewDuplicates,
 ) -> Option<Observed> {
     let reference = record_ref(&record.ref_)?;
-    configuration.consents_of(reference.module).next()?;
+    configuration.consents_of(&reference.module).next()?;
     let crm_status = record.status;
     let crm_locked = record.locked;
     let fields = fields(record.fields);
@@ -243,10 +245,51 @@ pub(crate) fn observe(
         info("erased address suppressed", &[("record", &reference)]);
     }
     person.save();
+    if flagged.is_some()
+        && let Some(owner) = &owner
+    {
+        carry_to_owner(&person, owner, configuration, now);
+    }
     Some(Observed {
         person,
         changes: events.len(),
     })
+}
+
+/// A record just flagged a duplicate of the record holding its address: its answers (given
+/// before, e.g. recorded by staff while it was kept apart) carry over to the holder, a
+/// refusal always winning over a grant.
+fn carry_to_owner(
+    joining: &StoredPerson,
+    owner: &RecordRef,
+    configuration: &Configuration,
+    now: i64,
+) {
+    let Some(mut holder) = StoredPerson::load(owner) else {
+        return;
+    };
+    let history = consent_history(&joining.snapshot.record);
+    let carried = carry_answers(
+        &mut holder.snapshot,
+        configuration,
+        &joining.snapshot,
+        &history,
+        Merge::RefusalWins,
+        now,
+    );
+    if carried.is_empty() {
+        return;
+    }
+    holder.append(&carried, configuration);
+    holder.save();
+    info(
+        "answers carried over to the primary",
+        &[
+            ("record", &joining.snapshot.record),
+            ("primary", owner),
+            ("answers", &carried.len()),
+        ],
+    );
 }
 
 /// Shows a duplicate as such in the CRM: status `Duplicate` (overwriting the status it had)

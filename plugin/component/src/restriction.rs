@@ -3,7 +3,7 @@
 //! the imports (events, CRM lock and fields, the lift notice, the suppression marker).
 
 use privacy_guard_core::configuration::Configuration;
-use privacy_guard_core::event::Statement;
+use privacy_guard_core::event::Staff;
 use privacy_guard_core::restriction::{
     Actor, Erasure, SALT_LEN, SuppressionMarker, TransitionError, encode_marker, erase,
     lift_notice, lift_restriction, restrict, suppression_key,
@@ -12,7 +12,6 @@ use privacy_guard_core::storage::{Location, person_key};
 
 use crate::bindings::privacy_guard::consent::{crm, keys, mail};
 use crate::convert::wit_record_ref;
-use crate::jobs::wit_message;
 use crate::logging::{fault, info, warn};
 use crate::state::{StoredPerson, delete, load_configuration, put, save_configuration};
 
@@ -43,13 +42,14 @@ pub(crate) fn restrict_person(
     Ok(())
 }
 
-/// Lifts the restriction of `person` with `reason`, unlocks, tells the person by mail.
+/// Lifts the restriction of `person` on the staff member's reason, unlocks, tells the
+/// person by mail.
 pub(crate) fn lift_person(
     person: &mut StoredPerson,
-    reason: Statement,
+    staff: &Staff,
     now: i64,
 ) -> Result<(), TransitionError> {
-    let event = lift_restriction(&mut person.snapshot, reason.clone(), now)?;
+    let event = lift_restriction(&mut person.snapshot, staff, now)?;
     person.append_status(&event);
     lock(person, false);
     let configuration = load_configuration();
@@ -61,10 +61,10 @@ pub(crate) fn lift_person(
                 record,
                 address,
                 &person.snapshot.name,
-                &reason,
+                &staff.statement,
                 now,
             );
-            if mail::send(&wit_message(notice)).is_err() {
+            if crate::outgoing::queue(notice).is_err() {
                 warn("restriction notice rejected", &[("record", record)]);
             }
         }
@@ -90,7 +90,8 @@ fn salted_configuration() -> Configuration {
 }
 
 /// Erases `person`: consents refused, fields emptied in the CRM, record locked, status
-/// erased, the address replaced by its suppression marker.
+/// erased, the address replaced by its suppression marker, and mail to the address
+/// cancelled and its copies destroyed by the host (`mail.forget`).
 pub(crate) fn erase_person(
     person: &mut StoredPerson,
     actor: &Actor,
@@ -139,6 +140,7 @@ pub(crate) fn erase_person(
         if let Location::Person(owned) = &person.location {
             delete(&person_key(owned.as_str()));
         }
+        mail::forget(address.as_str());
     }
     person.location = Location::Record { address: None };
     person.save();

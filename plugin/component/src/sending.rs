@@ -1,9 +1,11 @@
 //! The `sending` export: the pre-send decision, the hot path.
 //!
-//! Exactly two reads per call, whatever the batch size: one `store.get` of `config` and one
-//! `store.get-many` of every recipient's `person/<address>`. The decision itself is the
-//! engine's `decide_batch` (the same function a native benchmark calls); refusals carry no
-//! detail here.
+//! Two reads per call, whatever the batch size: one `store.get` of `config` and one
+//! `store.get-many` of every recipient's `person/<address>`. Once an erasure happened, a
+//! batch with recipients nobody holds reads their suppression markers in one more
+//! `get-many`, and a transactional mail to an erased address reads the records it names
+//! (is it the erased one?). The decision itself is the engine's `decide_batch` (the same
+//! function a native benchmark calls); refusals carry no detail here.
 //!
 //! `render` decides the same way, then carries out each allowed recipient's obligations
 //! with the engine's `rendering` functions: it reads the footer's person and signs their
@@ -16,10 +18,10 @@ use privacy_guard_core::person::PersonStatus;
 use privacy_guard_core::record::RecordRef;
 use privacy_guard_core::rendering::{Footer, FooterKind, MailContent, footer_kind, render};
 use privacy_guard_core::sending::{
-    Decision, LawfulBasis, MessageClass, Recipient, RecipientRole, RefusalReason, SendRequest,
-    SendingPolicy, decide_batch, person_keys,
+    Decision, ErasureFacts, LawfulBasis, MessageClass, Recipient, RecipientRole, RefusalReason,
+    SendRequest, SendingPolicy, decide_batch, person_keys, suppression_lookups,
 };
-use privacy_guard_core::storage::CONFIG_KEY;
+use privacy_guard_core::storage::{CONFIG_KEY, decode_person};
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::sending as wit;
@@ -50,7 +52,13 @@ impl wit::Guest for Plugin {
         let (request, recipients, decisions) = decide(request, recipients);
         let now = clock::now();
         for ((recipient, record), decision) in recipients.iter().zip(&records).zip(&decisions) {
-            if matches!(decision, Decision::Allow { .. }) {
+            if matches!(
+                decision,
+                Decision::Allow {
+                    basis: LawfulBasis::LegalObligation,
+                    ..
+                }
+            ) {
                 record_legal_ground(
                     &request,
                     mail.message_id.as_deref(),
@@ -143,10 +151,10 @@ fn one_click_unsubscribe(link: &str, purpose: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// Records the ground of an allowed transactional send to a restricted or erased person: a
-/// `sent-on-legal-ground` event in their record's stream. The person is the one owning the
-/// address (restricted), or the CRM record the recipient names when the plugin holds it as
-/// erased (an erased person no longer owns an address).
+/// Records the ground of a send the decision allowed on `legal-obligation` (a
+/// transactional mail to a restricted or erased person): a `sent-on-legal-ground` event in
+/// the person's stream. The person is the erased record the recipient names (an erased
+/// person no longer holds an address), or else the restricted person holding the address.
 fn record_legal_ground(
     request: &SendRequest,
     message_id: Option<&str>,
@@ -154,28 +162,21 @@ fn record_legal_ground(
     record: Option<&RecordRef>,
     now: i64,
 ) {
-    if request.class != MessageClass::Transactional {
-        return;
-    }
-    let owner = Address::parse(&recipient.address)
-        .ok()
-        .and_then(|address| load_snapshot(&address))
-        .filter(|snapshot| !snapshot.is_active())
-        .filter(|snapshot| {
-            matches!(
-                snapshot.status,
-                PersonStatus::Restricted { .. } | PersonStatus::Erased { .. }
-            )
-        })
-        .map(|snapshot| snapshot.record);
-    let erased = || {
-        record
-            .and_then(StoredPerson::load)
-            .filter(|person| matches!(person.snapshot.status, PersonStatus::Erased { .. }))
-            .map(|person| person.snapshot.record)
+    let erased = record
+        .and_then(StoredPerson::load)
+        .filter(|person| matches!(person.snapshot.status, PersonStatus::Erased { .. }))
+        .map(|person| person.snapshot.record);
+    let holder = || {
+        Address::parse(&recipient.address)
+            .ok()
+            .and_then(|address| load_snapshot(&address))
+            .map(|snapshot| snapshot.record)
     };
-    let Some(person) = owner.or_else(erased) else {
-        return;
+    let Some(person) = erased.or_else(holder) else {
+        fault(
+            "recording a legal ground",
+            &"a send was allowed on a legal obligation to nobody the plugin holds",
+        )
     };
     let event = LegalGroundEvent::new(now, request.class, LawfulBasis::LegalObligation, message_id);
     let payload = event
@@ -186,7 +187,8 @@ fn record_legal_ground(
 }
 
 /// The decisions for every recipient, with the request and recipients in engine types.
-/// Exactly two reads: `config` and every recipient's snapshot in one `get-many`.
+/// Two reads: `config` and every recipient's snapshot in one `get-many`; see the module
+/// documentation for the reads an erasure adds.
 fn decide(
     request: wit::SendRequest,
     recipients: Vec<wit::Recipient>,
@@ -194,8 +196,16 @@ fn decide(
     let config = store::get(CONFIG_KEY);
     let policy = SendingPolicy::decode(config.as_deref())
         .unwrap_or_else(|error| fault("reading the sending policy", &error));
-    // The CRM's record ref is not consulted: people are keyed by address, which is what the
-    // mail goes to.
+    let request = SendRequest {
+        class: class(request.class),
+        purpose: request.purpose,
+    };
+    // People are keyed by address, which is what the mail goes to; the CRM's record ref
+    // counts only for transactional mail to an erased person.
+    let named: Vec<Option<RecordRef>> = recipients
+        .iter()
+        .map(|recipient| recipient.person.as_ref().and_then(record_ref))
+        .collect();
     let recipients: Vec<Recipient> = recipients
         .into_iter()
         .map(|recipient| Recipient {
@@ -205,13 +215,55 @@ fn decide(
         .collect();
     let packed = store::get_many(&person_keys(&recipients));
     let snapshots = unpack(&packed);
-    let request = SendRequest {
-        class: class(request.class),
-        purpose: request.purpose,
-    };
-    let decisions = decide_batch(&policy, &request, &recipients, &snapshots)
+    let erasures = erasure_facts(&policy, &request, &recipients, &snapshots, &named);
+    let decisions = decide_batch(&policy, &request, &recipients, &snapshots, &erasures)
         .unwrap_or_else(|error| fault("deciding a send", &error));
     (request, recipients, decisions)
+}
+
+/// Which recipients' addresses were erased (their suppression markers, read in one
+/// `get-many`), and, for transactional mail to an erased person, which recipients name a
+/// record the plugin holds as erased. Nothing is read while nobody was ever erased.
+fn erasure_facts(
+    policy: &SendingPolicy<'_>,
+    request: &SendRequest,
+    recipients: &[Recipient],
+    snapshots: &[Option<&[u8]>],
+    named: &[Option<RecordRef>],
+) -> ErasureFacts {
+    let lookups = suppression_lookups(policy, recipients, snapshots);
+    let mut facts = ErasureFacts::default();
+    if !lookups.is_empty() {
+        let keys: Vec<String> = lookups.iter().map(|(_, key)| key.clone()).collect();
+        let packed = store::get_many(&keys);
+        facts.erased_addresses = lookups
+            .iter()
+            .zip(unpack(&packed))
+            .filter(|(_, marker)| marker.is_some())
+            .map(|((index, _), _)| *index)
+            .collect();
+    }
+    if request.class == MessageClass::Transactional {
+        for (index, (snapshot, record)) in snapshots.iter().zip(named).enumerate() {
+            let Some(record) = record else {
+                continue;
+            };
+            let erased_holder = match snapshot {
+                Some(bytes) => decode_person(bytes)
+                    .map(|person| matches!(person.status, PersonStatus::Erased { .. }))
+                    .unwrap_or_else(|error| fault("reading a person", &error)),
+                None => facts.erased_addresses.contains(&index),
+            };
+            let names_erased = erased_holder
+                && StoredPerson::load(record).is_some_and(|person| {
+                    matches!(person.snapshot.status, PersonStatus::Erased { .. })
+                });
+            if names_erased {
+                facts.naming_erased_records.push(index);
+            }
+        }
+    }
+    facts
 }
 
 fn class(class: wit::MessageClass) -> MessageClass {
@@ -233,7 +285,11 @@ fn role(role: wit::RecipientRole) -> RecipientRole {
 
 fn wit_decision(decision: Decision) -> wit::Decision {
     match decision {
-        Decision::Allow { basis, obligations } => {
+        Decision::Allow {
+            basis,
+            obligations,
+            awaiting_consent,
+        } => {
             let mut flags = wit::Obligations::empty();
             if obligations.preferences_footer {
                 flags |= wit::Obligations::PREFERENCES_FOOTER;
@@ -249,6 +305,7 @@ fn wit_decision(decision: Decision) -> wit::Decision {
                     LawfulBasis::LegitimateInterests => wit::LawfulBasis::LegitimateInterests,
                 },
                 obligations: flags,
+                awaiting_consent,
             })
         }
         Decision::Refuse(reason) => wit::Decision::Refuse(wit_refusal(reason)),

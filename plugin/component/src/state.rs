@@ -220,6 +220,21 @@ pub(crate) fn read_stream(stream: &str) -> Vec<String> {
     }
 }
 
+/// A record's consent events, oldest first (status and legal-ground events left out).
+pub(crate) fn consent_history(record: &RecordRef) -> Vec<ConsentEvent> {
+    read_stream(&record.stream())
+        .iter()
+        .filter_map(|payload| {
+            match StreamEvent::from_json(payload)
+                .unwrap_or_else(|error| fault("reading an event", &error))
+            {
+                StreamEvent::Consent(event) => Some(event),
+                StreamEvent::Status(_) | StreamEvent::LegalGround(_) => None,
+            }
+        })
+        .collect()
+}
+
 /// Rebuilds a record's snapshot from its events (the snapshot is a cache of them).
 pub(crate) fn rebuild(record: &RecordRef, name: String) -> PersonSnapshot {
     let events: Vec<StreamEvent> = read_stream(&record.stream())

@@ -1,6 +1,6 @@
 //! The `subjects` export: one person's consents, their history, and recorded decisions.
 
-use privacy_guard_core::event::{Cause, RecordingSource, Statement};
+use privacy_guard_core::event::{ActorName, Staff, StaffChannel, Statement};
 use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
 use privacy_guard_core::notification::{ChangeOrigin, ConfirmedChange};
 
@@ -11,10 +11,26 @@ use crate::bindings::privacy_guard::consent::types::RecordRef;
 use crate::convert::{consent_value, record_ref, wit_record_ref};
 use crate::logging::info;
 use crate::notification::confirm;
+use crate::preferences::sign_link;
 use crate::restriction::{erase_person, lift_person, restrict_person};
-use crate::state::{StoredPerson, load_configuration, read_stream};
+use crate::state::{StoredPerson, load_configuration, load_snapshot, read_stream};
 use privacy_guard_core::person::PersonStatus;
 use privacy_guard_core::restriction::{Actor, TransitionError};
+
+/// The staff action of `actor` with the evidence or reason `statement`: both are required.
+fn staff(actor: wit::StaffActor, statement: &str) -> Result<Staff, wit::RecordError> {
+    let name = ActorName::parse(&actor.name).map_err(|_| wit::RecordError::ActorRequired)?;
+    let statement = Statement::parse(statement).map_err(|_| wit::RecordError::EvidenceRequired)?;
+    Ok(Staff {
+        channel: match actor.channel {
+            wit::StaffChannel::Admin => StaffChannel::Admin,
+            wit::StaffChannel::BulkImport => StaffChannel::Import,
+            wit::StaffChannel::Api => StaffChannel::Api,
+        },
+        name,
+        statement,
+    })
+}
 
 impl wit::Guest for Plugin {
     fn get(person: RecordRef) -> Option<wit::SubjectView> {
@@ -33,20 +49,27 @@ impl wit::Guest for Plugin {
         person: RecordRef,
         consent_id: String,
         grant: bool,
-        source: wit::Source,
+        actor: wit::StaffActor,
         evidence: String,
     ) -> Result<wit::SubjectView, wit::RecordError> {
-        let statement =
-            Statement::parse(&evidence).map_err(|_| wit::RecordError::EvidenceRequired)?;
+        let staff = staff(actor, &evidence)?;
         let mut stored = record_ref(&person)
             .and_then(|reference| StoredPerson::load(&reference))
             .filter(StoredPerson::is_present)
             .ok_or_else(|| wit::RecordError::UnknownPerson(person.clone()))?;
+        // A duplicate's answers would never count: mail to its address follows the holder.
+        if let (PersonStatus::Duplicate { .. }, Some(address)) =
+            (&stored.snapshot.status, stored.location.address())
+        {
+            let holder = load_snapshot(address)
+                .map(|holder| format!(": record it on {}", holder.record))
+                .unwrap_or_default();
+            return Err(wit::RecordError::StatusRefused(format!(
+                "the record is a duplicate{holder}"
+            )));
+        }
         let configuration = load_configuration();
-        let cause = Cause::Recorded {
-            source: recording_source(source),
-            statement,
-        };
+        let cause = staff.cause();
         let choice = Choice {
             consent: consent_id,
             grant,
@@ -83,31 +106,61 @@ impl wit::Guest for Plugin {
         Ok(subject_view(&stored))
     }
 
-    fn restrict(person: RecordRef, evidence: String) -> Result<wit::SubjectView, wit::RecordError> {
-        let statement =
-            Statement::parse(&evidence).map_err(|_| wit::RecordError::EvidenceRequired)?;
+    fn restrict(
+        person: RecordRef,
+        actor: wit::StaffActor,
+        evidence: String,
+    ) -> Result<wit::SubjectView, wit::RecordError> {
+        let staff = staff(actor, &evidence)?;
         let mut stored = load_person(&person)?;
-        restrict_person(&mut stored, &Actor::Admin(statement), clock::now())
-            .map_err(status_refused)?;
+        restrict_person(&mut stored, &Actor::Staff(staff), clock::now()).map_err(status_refused)?;
         Ok(subject_view(&stored))
     }
 
     fn lift_restriction(
         person: RecordRef,
+        actor: wit::StaffActor,
         reason: String,
     ) -> Result<wit::SubjectView, wit::RecordError> {
-        let statement =
-            Statement::parse(&reason).map_err(|_| wit::RecordError::EvidenceRequired)?;
+        let staff = staff(actor, &reason)?;
         let mut stored = load_person(&person)?;
-        lift_person(&mut stored, statement, clock::now()).map_err(status_refused)?;
+        lift_person(&mut stored, &staff, clock::now()).map_err(status_refused)?;
         Ok(subject_view(&stored))
     }
 
-    fn erase(person: RecordRef, evidence: String) -> Result<wit::ErasureReport, wit::RecordError> {
-        let statement =
-            Statement::parse(&evidence).map_err(|_| wit::RecordError::EvidenceRequired)?;
+    fn preferences_link(person: RecordRef) -> Result<String, wit::RecordError> {
+        let stored = load_person(&person)?;
+        let refused = |why: &str| Err(wit::RecordError::StatusRefused(why.to_owned()));
+        match stored.snapshot.status {
+            PersonStatus::Erased { .. } => return refused("the person's data were erased"),
+            PersonStatus::Duplicate { .. } => {
+                return refused("the record is a duplicate: use its primary record's link");
+            }
+            PersonStatus::Active | PersonStatus::Restricted { .. } => {}
+        }
+        let configuration = load_configuration();
+        let Some(settings) = configuration.settings() else {
+            return refused("no settings are configured: the link needs the preferences URL");
+        };
+        let link = sign_link(settings, stored.snapshot.record.clone(), clock::now());
+        info(
+            "preferences link issued",
+            &[
+                ("record", &stored.snapshot.record),
+                ("link", &link.payload.link),
+            ],
+        );
+        Ok(link.url)
+    }
+
+    fn erase(
+        person: RecordRef,
+        actor: wit::StaffActor,
+        evidence: String,
+    ) -> Result<wit::ErasureReport, wit::RecordError> {
+        let staff = staff(actor, &evidence)?;
         let mut stored = load_person(&person)?;
-        let erasure = erase_person(&mut stored, &Actor::Admin(statement), clock::now())
+        let erasure = erase_person(&mut stored, &Actor::Staff(staff), clock::now())
             .map_err(status_refused)?;
         Ok(wit::ErasureReport {
             erased_fields: erasure.fields.erase,
@@ -133,16 +186,6 @@ fn person_status(status: PersonStatus) -> wit::PersonStatus {
         PersonStatus::Restricted { .. } => wit::PersonStatus::Restricted,
         PersonStatus::Erased { .. } => wit::PersonStatus::Erased,
         PersonStatus::Duplicate { .. } => wit::PersonStatus::Duplicate,
-    }
-}
-
-fn recording_source(source: wit::Source) -> RecordingSource {
-    match source {
-        wit::Source::PreferencesPage => RecordingSource::PreferencesPage,
-        wit::Source::Admin => RecordingSource::Admin,
-        wit::Source::DailyRun => RecordingSource::DailyRun,
-        wit::Source::BulkImport => RecordingSource::Import,
-        wit::Source::Api => RecordingSource::Api,
     }
 }
 

@@ -58,6 +58,9 @@ pub struct SettingsInput {
     pub confirm_changes: ConfirmationPolicy,
     /// What the evidence of a preferences-page answer keeps of the IP address.
     pub ip_evidence: IpPolicy,
+    /// The CRM modules that hold people and can carry consents (empty: the defaults,
+    /// contacts and leads).
+    pub person_modules: Vec<String>,
 }
 
 /// Organisation-wide settings, validated.
@@ -73,6 +76,7 @@ pub struct Settings {
     retained_fields: Vec<String>,
     confirm_changes: ConfirmationPolicy,
     ip_evidence: IpPolicy,
+    person_modules: Vec<Module>,
 }
 
 impl Settings {
@@ -148,6 +152,20 @@ impl Settings {
                 retained_fields.push(field.to_owned());
             }
         }
+        let mut person_modules: Vec<Module> = Vec::new();
+        for name in &input.person_modules {
+            match Module::parse(name.trim()) {
+                Ok(module) if !person_modules.contains(&module) => person_modules.push(module),
+                Ok(_) => {}
+                Err(error) => problems.push(Problem::new(
+                    "person-modules",
+                    format!("`{}`: {error}", name.trim()),
+                )),
+            }
+        }
+        if person_modules.is_empty() {
+            person_modules = Module::defaults();
+        }
         match sender_address {
             Some(sender_address) if problems.is_empty() => Ok(Settings {
                 sender_address,
@@ -160,6 +178,7 @@ impl Settings {
                 retained_fields,
                 confirm_changes: input.confirm_changes,
                 ip_evidence: input.ip_evidence,
+                person_modules,
             }),
             _ => Err(problems),
         }
@@ -210,6 +229,11 @@ impl Settings {
         self.ip_evidence
     }
 
+    /// The CRM modules that hold people, in the order configured.
+    pub fn person_modules(&self) -> &[Module] {
+        &self.person_modules
+    }
+
     /// How long a preferences link stays valid, in milliseconds.
     pub fn link_lifetime_ms(&self) -> i64 {
         i64::from(self.link_valid_days) * DAY_MS
@@ -228,6 +252,68 @@ impl Settings {
             retained_fields: self.retained_fields.clone(),
             confirm_changes: self.confirm_changes,
             ip_evidence: self.ip_evidence,
+            person_modules: self
+                .person_modules
+                .iter()
+                .map(|module| module.as_str().to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// The settings as stored by configuration format 5 (before person modules).
+#[derive(Deserialize)]
+pub(crate) struct SettingsV5 {
+    sender_address: Address,
+    sender_name: String,
+    organisation: String,
+    postal_address: String,
+    preferences_url: String,
+    link_valid_days: u32,
+    flag_new_duplicates: bool,
+    retained_fields: Vec<String>,
+    confirm_changes: ConfirmationPolicy,
+    ip_evidence: IpPolicy,
+}
+
+impl From<SettingsV5> for Settings {
+    fn from(old: SettingsV5) -> Settings {
+        Settings {
+            sender_address: old.sender_address,
+            sender_name: old.sender_name,
+            organisation: old.organisation,
+            postal_address: old.postal_address,
+            preferences_url: old.preferences_url,
+            link_valid_days: old.link_valid_days,
+            flag_new_duplicates: old.flag_new_duplicates,
+            retained_fields: old.retained_fields,
+            confirm_changes: old.confirm_changes,
+            ip_evidence: old.ip_evidence,
+            person_modules: Module::defaults(),
+        }
+    }
+}
+
+/// The configuration as stored by format 5: the same but for the settings.
+#[derive(Deserialize)]
+pub(crate) struct ConfigurationV5 {
+    settings: Option<SettingsV5>,
+    consents: Vec<StoredDefinition>,
+    enablement: Enablement,
+    suppression_salt: Option<Vec<u8>>,
+    field_classes: Vec<(Module, FieldClass)>,
+    deleted: Vec<StoredDefinition>,
+}
+
+impl From<ConfigurationV5> for Configuration {
+    fn from(old: ConfigurationV5) -> Configuration {
+        Configuration {
+            settings: old.settings.map(Settings::from),
+            consents: old.consents,
+            enablement: old.enablement,
+            suppression_salt: old.suppression_salt,
+            field_classes: old.field_classes,
+            deleted: old.deleted,
         }
     }
 }
@@ -332,25 +418,75 @@ impl Configuration {
     }
 
     /// The definitions of `module`, in configuration order.
-    pub fn consents_of(&self, module: Module) -> impl Iterator<Item = &StoredDefinition> {
+    pub fn consents_of(
+        &self,
+        module: &Module,
+    ) -> impl Iterator<Item = &StoredDefinition> + use<'_> {
+        let module = module.clone();
         self.consents
             .iter()
             .filter(move |stored| stored.definition.module == module)
     }
 
     /// The deleted definitions of `module` (the last version of each).
-    pub fn deleted_consents_of(&self, module: Module) -> impl Iterator<Item = &StoredDefinition> {
+    pub fn deleted_consents_of(
+        &self,
+        module: &Module,
+    ) -> impl Iterator<Item = &StoredDefinition> + use<'_> {
+        let module = module.clone();
         self.deleted
             .iter()
             .filter(move |stored| stored.definition.module == module)
     }
 
+    /// The CRM modules that hold people (setting `person-modules`; contacts and leads
+    /// until settings say otherwise), in the order configured.
+    pub fn person_modules(&self) -> Vec<Module> {
+        match &self.settings {
+            Some(settings) => settings.person_modules().to_vec(),
+            None => Module::defaults(),
+        }
+    }
+
+    /// Whether `module` holds people.
+    pub fn is_person_module(&self, module: &Module) -> bool {
+        match &self.settings {
+            Some(settings) => settings.person_modules().contains(module),
+            None => Module::defaults().contains(module),
+        }
+    }
+
+    /// A problem naming `module` and the person modules, when it is not one of them.
+    pub fn person_module_problem(&self, at: &str, module: &str) -> Option<Problem> {
+        let known = Module::parse(module)
+            .ok()
+            .filter(|module| self.is_person_module(module));
+        known.is_none().then(|| {
+            let modules: Vec<String> = self
+                .person_modules()
+                .iter()
+                .map(|module| module.as_str().to_owned())
+                .collect();
+            Problem::new(
+                at,
+                format!(
+                    "`{module}` is not a module that holds people; they are: {} (setting person-modules)",
+                    modules.join(", ")
+                ),
+            )
+        })
+    }
+
     /// The modules with at least one consent, in the order jobs visit them.
     pub fn modules_with_consents(&self) -> Vec<Module> {
-        Module::ALL
-            .into_iter()
-            .filter(|module| self.consents_of(*module).next().is_some())
-            .collect()
+        let mut modules: Vec<Module> = self
+            .consents
+            .iter()
+            .map(|stored| stored.definition.module.clone())
+            .collect();
+        modules.sort();
+        modules.dedup();
+        modules
     }
 
     /// The salt of suppression markers, once one was generated.
@@ -369,7 +505,8 @@ impl Configuration {
     }
 
     /// The classes of `module`'s fields, in the order first classified.
-    pub fn field_classes(&self, module: Module) -> impl Iterator<Item = &FieldClass> {
+    pub fn field_classes(&self, module: &Module) -> impl Iterator<Item = &FieldClass> + use<'_> {
+        let module = module.clone();
         self.field_classes
             .iter()
             .filter(move |(of, _)| *of == module)
@@ -378,7 +515,7 @@ impl Configuration {
 
     /// The sensitive, non-essential personal fields of `module` that no data consent
     /// covers yet: what the administrator should ask consent for.
-    pub fn suggested_data_consents(&self, module: Module) -> Vec<String> {
+    pub fn suggested_data_consents(&self, module: &Module) -> Vec<String> {
         self.field_classes(module)
             .filter(|class| class.wants_data_consent())
             .filter(|class| {
@@ -401,10 +538,13 @@ impl Configuration {
         let field = class.field.trim().to_owned();
         let at = |part: &str| format!("field[{field}].{part}");
         let mut problems = Vec::new();
-        let module = Module::parse(module);
-        if module.is_none() {
-            problems.push(Problem::new(at("module"), "must be contacts or leads"));
-        }
+        let module = match self.person_module_problem(&at("module"), module) {
+            Some(problem) => {
+                problems.push(problem);
+                None
+            }
+            None => Module::parse(module).ok(),
+        };
         if field.is_empty()
             || field
                 .chars()
@@ -436,7 +576,7 @@ impl Configuration {
             ));
         }
         // The limit is named only for a change that is otherwise valid.
-        if let Some(module) = module
+        if let Some(module) = &module
             && class.encrypted
             && problems.is_empty()
         {
@@ -473,9 +613,25 @@ impl Configuration {
         Ok(&self.field_classes[index].1)
     }
 
-    /// Replaces the settings.
+    /// Replaces the settings. A module that carries consents cannot stop holding people:
+    /// delete its consents first.
     pub fn set_settings(&mut self, input: SettingsInput) -> Result<&Settings, Vec<Problem>> {
         let settings = Settings::validate(input)?;
+        let orphaned: Vec<String> = self
+            .modules_with_consents()
+            .into_iter()
+            .filter(|module| !settings.person_modules().contains(module))
+            .map(|module| module.as_str().to_owned())
+            .collect();
+        if !orphaned.is_empty() {
+            return Err(vec![Problem::new(
+                "person-modules",
+                format!(
+                    "consents are defined for {}: keep the module, or delete its consents first",
+                    orphaned.join(", ")
+                ),
+            )]);
+        }
         Ok(self.settings.insert(settings))
     }
 
@@ -577,10 +733,13 @@ impl Configuration {
         let id = ConsentId::parse(&input.id)
             .map_err(|error| problems.push(Problem::new(at("id"), error.to_string())))
             .ok();
-        let module = Module::parse(&input.module);
-        if module.is_none() {
-            problems.push(Problem::new(at("module"), "must be contacts or leads"));
-        }
+        let module = match self.person_module_problem(&at("module"), &input.module) {
+            Some(problem) => {
+                problems.push(problem);
+                None
+            }
+            None => Module::parse(&input.module).ok(),
+        };
         let title = input.title.trim();
         if title.is_empty() {
             problems.push(Problem::new(at("title"), "is required"));
@@ -615,7 +774,7 @@ impl Configuration {
                 ));
             }
         }
-        if let (Some(id), Some(module)) = (&id, module) {
+        if let (Some(id), Some(module)) = (&id, &module) {
             problems.extend(self.module_problems(id, module, &input.kind, &at));
         }
         match (id, module) {
@@ -637,13 +796,13 @@ impl Configuration {
     fn module_problems(
         &self,
         id: &ConsentId,
-        module: Module,
+        module: &Module,
         kind: &ConsentKind,
         at: &dyn Fn(&str) -> String,
     ) -> Vec<Problem> {
         let mut problems = Vec::new();
         if let Some(existing) = self.consent(id.as_str())
-            && existing.definition.module != module
+            && existing.definition.module != *module
         {
             problems.push(Problem::new(
                 at("module"),
@@ -735,6 +894,7 @@ pub(crate) mod tests {
             retained_fields: vec!["name".to_owned(), "street".to_owned()],
             confirm_changes: ConfirmationPolicy::OwnChanges,
             ip_evidence: IpPolicy::Truncate,
+            person_modules: Vec::new(),
         }
     }
 
@@ -1211,7 +1371,11 @@ pub(crate) mod tests {
                 Some("email address cannot be encrypted"),
             ),
             ("contacts", class("two words", "p"), Some("single words")),
-            ("accounts", class("phone", "p"), Some("contacts or leads")),
+            (
+                "accounts",
+                class("phone", "p"),
+                Some("`accounts` is not a module that holds people; they are: contacts, leads"),
+            ),
         ];
         for (module, input, expected) in cases {
             let outcome = configuration
@@ -1255,19 +1419,19 @@ pub(crate) mod tests {
             ))
             .unwrap();
         assert_eq!(
-            configuration.suggested_data_consents(Module::Contacts),
+            configuration.suggested_data_consents(&Module::Contacts),
             ["phone", "Mobile"]
         );
         assert!(
             configuration
-                .suggested_data_consents(Module::Leads)
+                .suggested_data_consents(&Module::Leads)
                 .is_empty()
         );
         configuration
             .classify_field("contacts", class("phone", "pe"))
             .unwrap();
         assert_eq!(
-            configuration.suggested_data_consents(Module::Contacts),
+            configuration.suggested_data_consents(&Module::Contacts),
             ["Mobile"]
         );
     }

@@ -21,7 +21,9 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeMap;
 
 use crate::address::Address;
-use crate::event::{StatusEvent, StatusSource};
+use crate::configuration::Configuration;
+use crate::consent::ConsentValue;
+use crate::event::{Cause, ConsentEvent, StatusEvent, StatusSource};
 use crate::person::{PersonSnapshot, PersonStatus};
 use crate::record::RecordRef;
 
@@ -174,6 +176,103 @@ pub fn reinstate_primary(snapshot: &mut PersonSnapshot, now: i64) -> Option<Stat
         }
         _ => None,
     }
+}
+
+/// How the answers of a record joining a group meet the primary's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// Two records that each held answers of their own: a refusal always wins over a
+    /// grant, and a grant counts where the primary has no answer.
+    RefusalWins,
+    /// The record that owned the address until now gives way to a primary that was its
+    /// duplicate: it had taken that record's answers when it was flagged, and holds every
+    /// answer given since, so its answers replace the returning primary's.
+    Replace,
+}
+
+/// The answer the record's current value of `consent` rests on: the last event of its
+/// history that set the value by an answer (the page, staff, or an earlier carry-over).
+fn answer_behind<'e>(
+    history: &'e [ConsentEvent],
+    consent: &str,
+    value: ConsentValue,
+) -> Option<&'e ConsentEvent> {
+    history
+        .iter()
+        .rev()
+        .find(|event| event.consent.as_str() == consent)
+        .filter(|event| event.to == value && event.cause.is_answer())
+}
+
+/// Carries the answers of `joining` (a record of the same person that was just flagged a
+/// duplicate of `primary`'s record, or the owner giving way, per `merge`) over to the
+/// primary, and returns the events (source `deduplication`, each naming the record and the
+/// answer's own time and evidence). Only answers count: a grant or a refusal given on the
+/// page or recorded by staff; what the rules did on their own (applicability, requests,
+/// the refusals of an erasure's suppression) is not an answer. A consent of the primary's
+/// own module that does not apply to the primary takes nothing. Consents deleted since are
+/// skipped. Both histories stay as they are: the joining record keeps its own.
+pub fn carry_answers(
+    primary: &mut PersonSnapshot,
+    configuration: &Configuration,
+    joining: &PersonSnapshot,
+    joining_history: &[ConsentEvent],
+    merge: Merge,
+    now: i64,
+) -> Vec<ConsentEvent> {
+    let mut events = Vec::new();
+    for state in &joining.consents {
+        if !matches!(
+            state.value,
+            ConsentValue::Granted | ConsentValue::NotGranted
+        ) {
+            continue;
+        }
+        let Some(stored) = configuration.consent(state.consent.as_str()) else {
+            continue;
+        };
+        let Some(answer) = answer_behind(joining_history, state.consent.as_str(), state.value)
+        else {
+            continue;
+        };
+        let current = primary.value_of(state.consent.as_str());
+        if stored.definition.module == primary.record.module
+            && current == ConsentValue::NotApplicable
+        {
+            continue;
+        }
+        let takes = match merge {
+            Merge::Replace => current != state.value,
+            Merge::RefusalWins => match state.value {
+                ConsentValue::NotGranted => current != ConsentValue::NotGranted,
+                _ => !matches!(current, ConsentValue::Granted | ConsentValue::NotGranted),
+            },
+        };
+        if !takes {
+            continue;
+        }
+        // A carried answer keeps pointing at the record and time it was given.
+        let cause = match &answer.cause {
+            carried @ Cause::CarriedOver { .. } => carried.clone(),
+            original => Cause::CarriedOver {
+                from: joining.record.clone(),
+                answered_at: answer.at,
+                answer: Box::new(original.clone()),
+            },
+        };
+        let event = ConsentEvent {
+            at: now,
+            consent: stored.id().clone(),
+            from: current,
+            to: state.value,
+            purpose: answer.purpose.clone(),
+            default: stored.definition.default,
+            cause,
+        };
+        primary.commit(&event);
+        events.push(event);
+    }
+    events
 }
 
 #[cfg(test)]
@@ -417,5 +516,225 @@ mod tests {
         for (status, flagged) in cases {
             assert_eq!(is_duplicate_status(status), flagged, "{status}");
         }
+    }
+
+    /// Answers carried from a joining record, as a table: (joining value and how it was
+    /// set, primary value, merge, primary value after, carried).
+    #[test]
+    fn answers_carry_over_and_a_refusal_always_wins() {
+        use crate::configuration::tests::{definition_input, settings_input};
+        use crate::consent::ConsentValue::*;
+        use crate::definition::ConsentKind;
+        use crate::event::{ActorName, LinkId, RecordingSource, Statement};
+        let mut configuration = Configuration::default();
+        configuration.set_settings(settings_input()).unwrap();
+        configuration
+            .put_consent(definition_input("news", "contacts", ConsentKind::Custom))
+            .unwrap();
+        configuration
+            .put_consent(definition_input("lead-news", "leads", ConsentKind::Custom))
+            .unwrap();
+        let stored = configuration.consent("news").unwrap().clone();
+        let page = Cause::PreferencesPage {
+            link: LinkId([1; 16]),
+            ip: None,
+            user_agent: None,
+        };
+        let staff = Cause::Recorded {
+            source: RecordingSource::Admin,
+            actor: Some(ActorName::parse("alice").unwrap()),
+            statement: Statement::parse("phone").unwrap(),
+        };
+        let set = |snapshot: &mut PersonSnapshot, value: ConsentValue, cause: &Cause, at: i64| {
+            let event = ConsentEvent {
+                at,
+                consent: stored.id().clone(),
+                from: snapshot.value_of("news"),
+                to: value,
+                purpose: stored.purpose.clone(),
+                default: stored.definition.default,
+                cause: cause.clone(),
+            };
+            snapshot.commit(&event);
+            event
+        };
+        // (joining value, by an answer?, primary module, primary value, merge, after, carried)
+        let rows = [
+            (
+                Granted,
+                true,
+                Module::Contacts,
+                Applicable,
+                Merge::RefusalWins,
+                Granted,
+                true,
+            ),
+            (
+                Granted,
+                true,
+                Module::Leads,
+                NotApplicable,
+                Merge::RefusalWins,
+                Granted,
+                true,
+            ),
+            (
+                Granted,
+                true,
+                Module::Contacts,
+                NotGranted,
+                Merge::RefusalWins,
+                NotGranted,
+                false,
+            ),
+            (
+                Granted,
+                true,
+                Module::Contacts,
+                Granted,
+                Merge::RefusalWins,
+                Granted,
+                false,
+            ),
+            (
+                NotGranted,
+                true,
+                Module::Contacts,
+                Granted,
+                Merge::RefusalWins,
+                NotGranted,
+                true,
+            ),
+            (
+                NotGranted,
+                true,
+                Module::Contacts,
+                Waiting,
+                Merge::RefusalWins,
+                NotGranted,
+                true,
+            ),
+            (
+                NotGranted,
+                true,
+                Module::Leads,
+                NotApplicable,
+                Merge::RefusalWins,
+                NotGranted,
+                true,
+            ),
+            (
+                NotGranted,
+                false,
+                Module::Contacts,
+                Granted,
+                Merge::RefusalWins,
+                Granted,
+                false,
+            ),
+            (
+                Granted,
+                true,
+                Module::Contacts,
+                NotApplicable,
+                Merge::RefusalWins,
+                NotApplicable,
+                false,
+            ),
+            (
+                Waiting,
+                false,
+                Module::Contacts,
+                Applicable,
+                Merge::RefusalWins,
+                Applicable,
+                false,
+            ),
+            (
+                Granted,
+                true,
+                Module::Contacts,
+                NotGranted,
+                Merge::Replace,
+                Granted,
+                true,
+            ),
+            (
+                NotGranted,
+                true,
+                Module::Contacts,
+                Granted,
+                Merge::Replace,
+                NotGranted,
+                true,
+            ),
+        ];
+        for (value, answered, module, before, merge, after, carried) in rows {
+            let mut joining = PersonSnapshot::new(contact("9"), String::new());
+            let mut history = vec![set(&mut joining, Applicable, &Cause::RecordChange, 1)];
+            if value != Applicable {
+                let cause = if answered {
+                    staff.clone()
+                } else {
+                    Cause::RecordChange
+                };
+                history.push(set(&mut joining, value, &cause, 2));
+            }
+            let mut primary =
+                PersonSnapshot::new(RecordRef::new(module.clone(), "1"), String::new());
+            if before != NotApplicable {
+                set(&mut primary, before, &page, 1);
+            }
+            let events = carry_answers(&mut primary, &configuration, &joining, &history, merge, 10);
+            let row = format!("{value:?} answered={answered} {module} {before:?} {merge:?}");
+            assert_eq!(primary.value_of("news"), after, "{row}");
+            assert_eq!(events.len(), usize::from(carried), "{row}");
+            for event in events {
+                assert_eq!(
+                    (event.from, event.to, event.at),
+                    (before, after, 10),
+                    "{row}"
+                );
+                match event.cause {
+                    Cause::CarriedOver {
+                        from,
+                        answered_at,
+                        answer,
+                    } => {
+                        assert_eq!((from, answered_at), (contact("9"), 2), "{row}");
+                        assert_eq!(*answer, staff, "{row}");
+                    }
+                    other => panic!("{row}: {other:?}"),
+                }
+            }
+        }
+        // A carried answer carried again keeps naming where and when it was given.
+        let mut first = PersonSnapshot::new(contact("9"), String::new());
+        let history = vec![
+            set(&mut first, Applicable, &Cause::RecordChange, 1),
+            set(&mut first, Granted, &page, 2),
+        ];
+        let mut middle = PersonSnapshot::new(lead("5"), String::new());
+        let carried = carry_answers(
+            &mut middle,
+            &configuration,
+            &first,
+            &history,
+            Merge::RefusalWins,
+            3,
+        );
+        let mut last = PersonSnapshot::new(lead("6"), String::new());
+        let again = carry_answers(
+            &mut last,
+            &configuration,
+            &middle,
+            &carried,
+            Merge::RefusalWins,
+            4,
+        );
+        assert_eq!(last.value_of("news"), Granted);
+        assert!(
+            matches!(&again[0].cause, Cause::CarriedOver { from, answered_at: 2, .. } if *from == contact("9"))
+        );
     }
 }

@@ -151,7 +151,7 @@ fn data_consents_of<'c>(
 ) -> impl Iterator<Item = &'c StoredDefinition> {
     let field = field.trim().to_owned();
     configuration
-        .consents_of(snapshot.record.module)
+        .consents_of(&snapshot.record.module)
         .filter(move |stored| {
             matches!(&stored.definition.kind, ConsentKind::Data { field: covered }
                 if covered.trim().eq_ignore_ascii_case(&field))

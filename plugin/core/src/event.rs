@@ -15,10 +15,19 @@
 //! | `record-change` | the record's fields were evaluated against the consent's condition (records hook, or the daily run's re-evaluation) | none |
 //! | `daily-run` | the daily run sent the request mail | `link` (link id), `period` |
 //! | `preferences-page` | the person answered on the page | `link`, `ip` (as the setting `ip-evidence` says: whole, truncated to /24 or /48, `sha256:` salted hash, or absent), `user-agent` |
-//! | `admin`, `import`, `api` (or any source given to `record-decision`) | a decision obtained elsewhere was recorded | `statement` (the free-text evidence) |
+//! | `admin`, `import`, `api` | staff recorded a decision obtained elsewhere, through that channel | `statement` (the free-text evidence) |
+//! | `deduplication` | records of one person were merged: an answer given on another record carried over to the primary | `carried-from` (that record), `answered-at`, `answer-source` and the answer's own evidence |
+//!
+//! Every event names its `actor`: the staff member or API key for `admin`, `import` and
+//! `api` (the name the host gives: the operator, the key's name); `person` for the
+//! preferences page (the person the signed link was sent to); `privacy-guard` for what the
+//! rules did on their own (`record-change`, `daily-run`, `deduplication`). The source of an
+//! answer is the channel it arrived by, never a caller's claim: staff can record only as
+//! `admin`, `import` or `api`. Events written before actors were recorded have none.
 //!
 //! Names and addresses never go into events: the snapshot gets them from the CRM, so an
-//! erasure can remove them while the proof stays.
+//! erasure can remove them while the proof stays (a staff actor's name is the business's,
+//! not the person's).
 //!
 //! A change of the person's status (see [`crate::person::PersonStatus`]) is a second kind
 //! of event in the same stream:
@@ -33,7 +42,7 @@
 //! | `deduplication` | de-duplication (`deduplication.apply`, or enabling consents) flagged the record, or found the record it had flagged earlier to be the primary again | the record kept as primary, when the record became a duplicate |
 //! | `record-change` | the records hook flagged a new record whose address another active record owns (setting `flag-new-duplicates`), or suppressed a record re-adding an erased address (`"suppressed":true`) | the record owning the address |
 //! | `preferences-page` | the person stopped processing or asked for erasure on the page (`link`, `ip`, `user-agent`) | none |
-//! | `admin` | an administrator restricted, lifted a restriction or erased (`statement`: the reason or evidence) | none |
+//! | `admin`, `import`, `api` | staff restricted, lifted a restriction or erased through that channel (`statement`: the reason or evidence; `actor`) | none |
 //!
 //! An erasure (`"to":"erased"`) names the fields it emptied (`erased-fields`) and those it
 //! kept (`retained-fields`, with `retained-because`), by name only, never their values.
@@ -237,7 +246,10 @@ impl From<Statement> for String {
     }
 }
 
-/// Who or what reported a decision obtained outside the preferences page.
+/// Who or what reported a decision obtained outside the preferences page: a staff
+/// channel. `PreferencesPage` and `DailyRun` appear only in events written before the
+/// source was set by the channel (a caller could then claim them); nothing writes them
+/// now, and they are read back as what they say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RecordingSource {
@@ -246,6 +258,109 @@ pub enum RecordingSource {
     DailyRun,
     Import,
     Api,
+}
+
+/// How a staff action arrived: the channels staff may record through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StaffChannel {
+    /// An administrator: the CRM's user interface or the host's command line.
+    Admin,
+    /// A bulk import of decisions obtained elsewhere.
+    Import,
+    /// The host's API.
+    Api,
+}
+
+/// A staff action: who acted, through which channel, on what evidence or reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staff {
+    pub channel: StaffChannel,
+    pub name: ActorName,
+    pub statement: Statement,
+}
+
+impl Staff {
+    /// The source of the status events the action writes.
+    pub fn status_source(&self) -> StatusSource {
+        match self.channel {
+            StaffChannel::Admin => StatusSource::Admin,
+            StaffChannel::Import => StatusSource::Import,
+            StaffChannel::Api => StatusSource::Api,
+        }
+    }
+
+    /// The cause of the consent events the action writes.
+    pub fn cause(&self) -> Cause {
+        Cause::Recorded {
+            source: match self.channel {
+                StaffChannel::Admin => RecordingSource::Admin,
+                StaffChannel::Import => RecordingSource::Import,
+                StaffChannel::Api => RecordingSource::Api,
+            },
+            actor: Some(self.name.clone()),
+            statement: self.statement.clone(),
+        }
+    }
+
+    /// The evidence of the status events the action writes.
+    pub fn evidence(&self) -> StatusEvidence {
+        StatusEvidence::statement(self.statement.clone(), self.name.clone())
+    }
+}
+
+/// The longest staff actor name, in bytes.
+pub const MAX_ACTOR_NAME_LEN: usize = 120;
+/// The actor of an event the person caused on the preferences page.
+pub const PERSON_ACTOR: &str = "person";
+/// The actor of an event the rules caused on their own.
+pub const PLUGIN_ACTOR: &str = "privacy-guard";
+
+/// Who acted for the business: a staff member's or an API key's name, one trimmed line of
+/// at most [`MAX_ACTOR_NAME_LEN`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ActorName(String);
+
+/// An actor name that is empty, too long or more than one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an actor is named by one line of 1 to {MAX_ACTOR_NAME_LEN} bytes")]
+pub struct InvalidActorName;
+
+impl ActorName {
+    pub fn parse(text: &str) -> Result<ActorName, InvalidActorName> {
+        let trimmed = text.trim();
+        if trimmed.is_empty()
+            || trimmed.len() > MAX_ACTOR_NAME_LEN
+            || trimmed.chars().any(char::is_control)
+        {
+            return Err(InvalidActorName);
+        }
+        Ok(ActorName(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ActorName {
+    type Error = InvalidActorName;
+
+    fn try_from(text: String) -> Result<ActorName, InvalidActorName> {
+        ActorName::parse(&text)
+    }
+}
+
+impl From<ActorName> for String {
+    fn from(name: ActorName) -> String {
+        name.0
+    }
+}
+
+impl fmt::Display for ActorName {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
 }
 
 /// Why a consent value changed, with the evidence that belongs to that cause.
@@ -261,11 +376,32 @@ pub enum Cause {
         ip: Option<IpEvidence>,
         user_agent: Option<String>,
     },
-    /// A decision obtained elsewhere (phone, paper, another system) was recorded.
+    /// A decision obtained elsewhere (phone, paper, another system) was recorded by staff.
     Recorded {
         source: RecordingSource,
+        /// Who recorded it; none in events written before actors were recorded.
+        actor: Option<ActorName>,
         statement: Statement,
     },
+    /// Records of one person were merged under a primary: the answer given on the record
+    /// `from` at `answered_at` counts on the primary, with its own evidence (`answer`: the
+    /// page or a recorded decision, never another carry-over).
+    CarriedOver {
+        from: RecordRef,
+        answered_at: i64,
+        answer: Box<Cause>,
+    },
+}
+
+impl Cause {
+    /// Whether the cause is an answer: the person's, on the page, or a decision staff
+    /// recorded (carried over or not).
+    pub fn is_answer(&self) -> bool {
+        matches!(
+            self,
+            Cause::PreferencesPage { .. } | Cause::Recorded { .. } | Cause::CarriedOver { .. }
+        )
+    }
 }
 
 /// One change of one consent value for one person.
@@ -315,6 +451,7 @@ enum WireSource {
     DailyRun,
     Import,
     Api,
+    Deduplication,
 }
 
 impl From<RecordingSource> for WireSource {
@@ -333,6 +470,14 @@ impl From<RecordingSource> for WireSource {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct WireEvidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    carried_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answered_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answer_source: Option<WireSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answered_by: Option<ActorName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     link: Option<LinkId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     period: Option<Date>,
@@ -346,7 +491,11 @@ struct WireEvidence {
 
 impl WireEvidence {
     fn is_empty(&self) -> bool {
-        self.link.is_none()
+        self.carried_from.is_none()
+            && self.answered_at.is_none()
+            && self.answer_source.is_none()
+            && self.answered_by.is_none()
+            && self.link.is_none()
             && self.period.is_none()
             && self.ip.is_none()
             && self.user_agent.is_none()
@@ -367,44 +516,81 @@ struct WireEvent {
     purpose_version: u32,
     purpose_hash: String,
     default: ConsentDefault,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    actor: Option<String>,
     #[serde(default, skip_serializing_if = "WireEvidence::is_empty")]
     evidence: WireEvidence,
+}
+
+/// The source and evidence of an answer's cause (the page or a recorded decision), as
+/// written on the wire; a carry-over names the answer it carries.
+fn answer_wire(cause: &Cause) -> (WireSource, WireEvidence) {
+    match cause {
+        Cause::RecordChange => (WireSource::RecordChange, WireEvidence::default()),
+        Cause::Request { period, link } => (
+            WireSource::DailyRun,
+            WireEvidence {
+                link: Some(*link),
+                period: Some(*period),
+                ..WireEvidence::default()
+            },
+        ),
+        Cause::PreferencesPage {
+            link,
+            ip,
+            user_agent,
+        } => (
+            WireSource::PreferencesPage,
+            WireEvidence {
+                link: Some(*link),
+                ip: ip.clone(),
+                user_agent: user_agent.clone(),
+                ..WireEvidence::default()
+            },
+        ),
+        Cause::Recorded {
+            source, statement, ..
+        } => (
+            WireSource::from(*source),
+            WireEvidence {
+                statement: Some(statement.clone()),
+                ..WireEvidence::default()
+            },
+        ),
+        Cause::CarriedOver {
+            from,
+            answered_at,
+            answer,
+        } => {
+            let (answer_source, mut evidence) = answer_wire(answer);
+            evidence.carried_from = Some(from.to_string());
+            evidence.answered_at = Some(*answered_at);
+            evidence.answer_source = Some(answer_source);
+            evidence.answered_by = match answer.as_ref() {
+                Cause::Recorded { actor, .. } => actor.clone(),
+                _ => None,
+            };
+            (WireSource::Deduplication, evidence)
+        }
+    }
+}
+
+/// The actor an event names: the staff member for a recorded decision, the person on the
+/// page, the plugin for what its rules did.
+fn wire_actor(cause: &Cause) -> Option<String> {
+    match cause {
+        Cause::Recorded { actor, .. } => actor.as_ref().map(|actor| actor.to_string()),
+        Cause::PreferencesPage { .. } => Some(PERSON_ACTOR.to_owned()),
+        Cause::RecordChange | Cause::Request { .. } | Cause::CarriedOver { .. } => {
+            Some(PLUGIN_ACTOR.to_owned())
+        }
+    }
 }
 
 impl ConsentEvent {
     /// The event as the JSON payload appended to the record's stream.
     pub fn to_json(&self) -> Result<String, EventError> {
-        let (source, evidence) = match &self.cause {
-            Cause::RecordChange => (WireSource::RecordChange, WireEvidence::default()),
-            Cause::Request { period, link } => (
-                WireSource::DailyRun,
-                WireEvidence {
-                    link: Some(*link),
-                    period: Some(*period),
-                    ..WireEvidence::default()
-                },
-            ),
-            Cause::PreferencesPage {
-                link,
-                ip,
-                user_agent,
-            } => (
-                WireSource::PreferencesPage,
-                WireEvidence {
-                    link: Some(*link),
-                    ip: ip.clone(),
-                    user_agent: user_agent.clone(),
-                    ..WireEvidence::default()
-                },
-            ),
-            Cause::Recorded { source, statement } => (
-                WireSource::from(*source),
-                WireEvidence {
-                    statement: Some(statement.clone()),
-                    ..WireEvidence::default()
-                },
-            ),
-        };
+        let (source, evidence) = answer_wire(&self.cause);
         let wire = WireEvent {
             v: EVENT_FORMAT,
             kind: EventKind::ConsentChanged,
@@ -416,6 +602,7 @@ impl ConsentEvent {
             purpose_version: self.purpose.version,
             purpose_hash: self.purpose.hash.clone(),
             default: self.default,
+            actor: wire_actor(&self.cause),
             evidence,
         };
         Ok(serde_json::to_string(&wire)?)
@@ -427,31 +614,56 @@ impl ConsentEvent {
         if wire.v != EVENT_FORMAT {
             return Err(EventError::UnknownFormat(wire.v));
         }
-        let evidence = wire.evidence;
-        let bare = evidence.is_empty();
-        let cause = match (wire.source, evidence.statement) {
-            (WireSource::RecordChange, None) if bare => Cause::RecordChange,
-            (WireSource::RecordChange, _) => {
-                return Err(EventError::EvidenceMismatch("record-change"));
+        let staff = match &wire.actor {
+            Some(name)
+                if matches!(
+                    wire.source,
+                    WireSource::Admin | WireSource::Import | WireSource::Api
+                ) =>
+            {
+                Some(ActorName::parse(name).map_err(|_| EventError::EvidenceMismatch("an actor"))?)
             }
-            (source, Some(statement)) => Cause::Recorded {
-                source: recording_source(source),
-                statement,
-            },
-            (WireSource::DailyRun, None) => match (evidence.link, evidence.period) {
-                (Some(link), Some(period)) => Cause::Request { period, link },
-                _ => return Err(EventError::EvidenceMismatch("daily-run")),
-            },
-            (WireSource::PreferencesPage, None) => match evidence.link {
-                Some(link) => Cause::PreferencesPage {
-                    link,
-                    ip: evidence.ip,
-                    user_agent: evidence.user_agent,
-                },
-                None => return Err(EventError::EvidenceMismatch("preferences-page")),
-            },
-            (WireSource::Admin | WireSource::Import | WireSource::Api, None) => {
-                return Err(EventError::EvidenceMismatch("a recorded decision"));
+            _ => None,
+        };
+        let cause = match wire.source {
+            WireSource::Deduplication => {
+                let mut evidence = wire.evidence;
+                let from = evidence
+                    .carried_from
+                    .take()
+                    .and_then(|text| {
+                        text.split_once('/')
+                            .and_then(|(module, id)| RecordRef::parse(module, id))
+                    })
+                    .ok_or(EventError::EvidenceMismatch("deduplication"))?;
+                let answered_at = evidence
+                    .answered_at
+                    .take()
+                    .ok_or(EventError::EvidenceMismatch("deduplication"))?;
+                let source = evidence
+                    .answer_source
+                    .take()
+                    .ok_or(EventError::EvidenceMismatch("deduplication"))?;
+                let answered_by = evidence.answered_by.take();
+                let answer = answer_cause(source, evidence, answered_by)?;
+                if !answer.is_answer() || matches!(answer, Cause::CarriedOver { .. }) {
+                    return Err(EventError::EvidenceMismatch("deduplication"));
+                }
+                Cause::CarriedOver {
+                    from,
+                    answered_at,
+                    answer: Box::new(answer),
+                }
+            }
+            source => {
+                if wire.evidence.carried_from.is_some()
+                    || wire.evidence.answered_at.is_some()
+                    || wire.evidence.answer_source.is_some()
+                    || wire.evidence.answered_by.is_some()
+                {
+                    return Err(EventError::EvidenceMismatch("a carried-over answer"));
+                }
+                answer_cause(source, wire.evidence, staff)?
             }
         };
         Ok(ConsentEvent {
@@ -482,6 +694,10 @@ pub enum StatusSource {
     PreferencesPage,
     /// An administrator (restriction, lifting it, erasure), with a reason or evidence.
     Admin,
+    /// Staff through a bulk import.
+    Import,
+    /// Staff through the host's API.
+    Api,
 }
 
 /// What a status change records besides the change itself. Never a value of a field: only
@@ -494,6 +710,8 @@ pub struct StatusEvidence {
     pub user_agent: Option<String>,
     /// The administrator's reason or evidence.
     pub statement: Option<Statement>,
+    /// The staff member who acted (with a statement); none for the person or the rules.
+    pub actor: Option<ActorName>,
     /// Names of the fields an erasure emptied.
     pub erased_fields: Vec<String>,
     /// Names of the fields an erasure kept (setting `retained-fields`: a legal obligation).
@@ -513,10 +731,11 @@ impl StatusEvidence {
         }
     }
 
-    /// Evidence of an administrator's action.
-    pub fn statement(statement: Statement) -> Self {
+    /// Evidence of a staff member's action.
+    pub fn statement(statement: Statement, actor: ActorName) -> Self {
         StatusEvidence {
             statement: Some(statement),
+            actor: Some(actor),
             ..StatusEvidence::default()
         }
     }
@@ -578,6 +797,8 @@ struct WireStatusEvent {
     to: WireStatus,
     source: StatusSource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    actor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     primary: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     link: Option<LinkId>,
@@ -613,6 +834,15 @@ impl StatusEvent {
             from: WireStatus::of(self.from),
             to: WireStatus::of(self.to),
             source: self.source,
+            actor: match self.source {
+                StatusSource::Admin | StatusSource::Import | StatusSource::Api => {
+                    self.evidence.actor.as_ref().map(ActorName::to_string)
+                }
+                StatusSource::PreferencesPage => Some(PERSON_ACTOR.to_owned()),
+                StatusSource::Deduplication | StatusSource::RecordChange => {
+                    Some(PLUGIN_ACTOR.to_owned())
+                }
+            },
             primary: self.primary.as_ref().map(RecordRef::to_string),
             link: self.evidence.link,
             ip: self.evidence.ip.clone(),
@@ -644,6 +874,12 @@ impl StatusEvent {
         if wire.to == WireStatus::Duplicate && primary.is_none() {
             return Err(EventError::PrimaryMissing);
         }
+        let actor = match (&wire.actor, wire.source) {
+            (Some(name), StatusSource::Admin | StatusSource::Import | StatusSource::Api) => {
+                Some(ActorName::parse(name).map_err(|_| EventError::EvidenceMismatch("an actor"))?)
+            }
+            _ => None,
+        };
         Ok(StatusEvent {
             at: wire.at,
             from: wire.from.since(wire.at),
@@ -655,6 +891,7 @@ impl StatusEvent {
                 ip: wire.ip,
                 user_agent: wire.user_agent,
                 statement: wire.statement,
+                actor,
                 erased_fields: wire.erased_fields,
                 retained_fields: wire.retained_fields,
                 suppressed: wire.suppressed,
@@ -816,15 +1053,56 @@ impl StreamEvent {
     }
 }
 
-/// The recording source a wire source names; `record-change` never carries a statement,
-/// so it never gets here (it is read as an administrator's recording if it ever did).
+/// The cause a wire source and its evidence name (anything but a carry-over), with the
+/// staff actor of a recorded decision.
+fn answer_cause(
+    source: WireSource,
+    evidence: WireEvidence,
+    actor: Option<ActorName>,
+) -> Result<Cause, EventError> {
+    let bare = evidence.is_empty();
+    Ok(match (source, evidence.statement) {
+        (WireSource::RecordChange, None) if bare => Cause::RecordChange,
+        (WireSource::RecordChange, _) => {
+            return Err(EventError::EvidenceMismatch("record-change"));
+        }
+        (WireSource::Deduplication, _) => {
+            return Err(EventError::EvidenceMismatch("deduplication"));
+        }
+        (source, Some(statement)) => Cause::Recorded {
+            source: recording_source(source),
+            actor,
+            statement,
+        },
+        (WireSource::DailyRun, None) => match (evidence.link, evidence.period) {
+            (Some(link), Some(period)) => Cause::Request { period, link },
+            _ => return Err(EventError::EvidenceMismatch("daily-run")),
+        },
+        (WireSource::PreferencesPage, None) => match evidence.link {
+            Some(link) => Cause::PreferencesPage {
+                link,
+                ip: evidence.ip,
+                user_agent: evidence.user_agent,
+            },
+            None => return Err(EventError::EvidenceMismatch("preferences-page")),
+        },
+        (WireSource::Admin | WireSource::Import | WireSource::Api, None) => {
+            return Err(EventError::EvidenceMismatch("a recorded decision"));
+        }
+    })
+}
+
+/// The recording source a wire source names; `record-change` and `deduplication` never
+/// carry a statement, so they never get here.
 fn recording_source(source: WireSource) -> RecordingSource {
     match source {
         WireSource::PreferencesPage => RecordingSource::PreferencesPage,
         WireSource::DailyRun => RecordingSource::DailyRun,
         WireSource::Import => RecordingSource::Import,
         WireSource::Api => RecordingSource::Api,
-        WireSource::Admin | WireSource::RecordChange => RecordingSource::Admin,
+        WireSource::Admin | WireSource::RecordChange | WireSource::Deduplication => {
+            RecordingSource::Admin
+        }
     }
 }
 
@@ -868,11 +1146,37 @@ pub(crate) mod tests {
             },
             Cause::Recorded {
                 source: RecordingSource::Admin,
+                actor: Some(ActorName::parse("alice").unwrap()),
                 statement: Statement::parse("Signed paper form, 2024-04-30").unwrap(),
             },
             Cause::Recorded {
+                source: RecordingSource::Api,
+                actor: Some(ActorName::parse("crm-production").unwrap()),
+                statement: Statement::parse("Form on the web shop").unwrap(),
+            },
+            // Written before the source was the channel's and actors were named.
+            Cause::Recorded {
                 source: RecordingSource::PreferencesPage,
+                actor: None,
                 statement: Statement::parse("Answered by phone").unwrap(),
+            },
+            Cause::CarriedOver {
+                from: RecordRef::new(crate::record::Module::Leads, "7"),
+                answered_at: 1_714_000_000_000,
+                answer: Box::new(Cause::PreferencesPage {
+                    link: link(4),
+                    ip: IpEvidence::observe("203.0.113.7", IpPolicy::Truncate, None),
+                    user_agent: None,
+                }),
+            },
+            Cause::CarriedOver {
+                from: RecordRef::new(crate::record::Module::Other("accounts".into()), "x-1"),
+                answered_at: 1_714_000_000_000,
+                answer: Box::new(Cause::Recorded {
+                    source: RecordingSource::Admin,
+                    actor: Some(ActorName::parse("bob").unwrap()),
+                    statement: Statement::parse("Phone call").unwrap(),
+                }),
             },
         ];
         for cause in causes {
@@ -911,6 +1215,58 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_event_names_its_actor() {
+        let actor = |cause: Cause| {
+            let json = event(cause).to_json().unwrap();
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            (value["source"].clone(), value["actor"].clone())
+        };
+        assert_eq!(
+            actor(Cause::RecordChange),
+            ("record-change".into(), "privacy-guard".into())
+        );
+        assert_eq!(
+            actor(Cause::PreferencesPage {
+                link: link(1),
+                ip: None,
+                user_agent: None
+            }),
+            ("preferences-page".into(), "person".into())
+        );
+        assert_eq!(
+            actor(Cause::Recorded {
+                source: RecordingSource::Api,
+                actor: Some(ActorName::parse(" crm-production ").unwrap()),
+                statement: Statement::parse("web form").unwrap(),
+            }),
+            ("api".into(), "crm-production".into())
+        );
+        let staff = Staff {
+            channel: StaffChannel::Admin,
+            name: ActorName::parse("alice").unwrap(),
+            statement: Statement::parse("asked by phone").unwrap(),
+        };
+        let restricted = StatusEvent {
+            at: 1,
+            from: crate::person::PersonStatus::Active,
+            to: crate::person::PersonStatus::Restricted { since: 1 },
+            source: staff.status_source(),
+            primary: None,
+            evidence: staff.evidence(),
+        };
+        let json = restricted.to_json().unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["actor"], "alice");
+        assert_eq!(value["source"], "admin");
+        assert_eq!(
+            StreamEvent::from_json(&json).unwrap(),
+            StreamEvent::Status(restricted)
+        );
+        assert!(ActorName::parse("two\nlines").is_err());
+        assert!(ActorName::parse(&"x".repeat(MAX_ACTOR_NAME_LEN + 1)).is_err());
+    }
+
+    #[test]
     fn events_whose_evidence_does_not_fit_their_source_are_refused() {
         let base = r#""v":1,"kind":"consent-changed","at":1,"consent":"n","from":"applicable","to":"granted","purpose-version":1,"purpose-hash":"x","default":"no""#;
         let cases = [
@@ -921,6 +1277,11 @@ pub(crate) mod tests {
             r#""source":"record-change","evidence":{"ip":"203.0.113.0/24"}"#,
             r#""source":"admin","evidence":{"statement":"  "}"#,
             r#""source":"admin","evidence":{"statement":"x","password":"y"}"#,
+            r#""source":"admin","actor":"","evidence":{"statement":"x"}"#,
+            r#""source":"deduplication","evidence":{"carried-from":"leads/7","answered-at":1}"#,
+            r#""source":"deduplication","evidence":{"carried-from":"leads/7","answered-at":1,"answer-source":"record-change"}"#,
+            r#""source":"deduplication","evidence":{"carried-from":"nowhere","answered-at":1,"answer-source":"admin","statement":"x"}"#,
+            r#""source":"admin","evidence":{"statement":"x","carried-from":"leads/7"}"#,
         ];
         for case in cases {
             let json = format!("{{{base},{case}}}");

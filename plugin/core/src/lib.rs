@@ -38,8 +38,8 @@
 //!
 //! ```
 //! use privacy_guard_core::sending::{
-//!     decide_batch, person_keys, MessageClass, Recipient, RecipientRole, SendRequest,
-//!     SendingPolicy,
+//!     decide_batch, person_keys, suppression_lookups, ErasureFacts, MessageClass, Recipient,
+//!     RecipientRole, SendRequest, SendingPolicy,
 //! };
 //!
 //! // 1. the stored `config` value (one `store.get`), read once per batch, in place
@@ -49,9 +49,13 @@
 //! let recipients = vec![Recipient { address: "ada@example.org".into(), role: RecipientRole::To }];
 //! let keys: Vec<String> = person_keys(&recipients);
 //! let stored: Vec<Option<Vec<u8>>> = keys.iter().map(|_| None).collect();
-//! // 3. one decision per recipient, in order
+//! // 3. only once someone was erased: the suppression markers of unknown recipients (one
+//! //    more `store.get-many`); nothing here, as nothing was ever erased
+//! assert!(suppression_lookups(&policy, &recipients, &stored).is_empty());
+//! // 4. one decision per recipient, in order
 //! let request = SendRequest { class: MessageClass::AdHoc, purpose: None };
-//! let decisions = decide_batch(&policy, &request, &recipients, &stored).unwrap();
+//! let decisions =
+//!     decide_batch(&policy, &request, &recipients, &stored, &ErasureFacts::default()).unwrap();
 //! assert_eq!(decisions.len(), 1);
 //! ```
 //!
@@ -60,8 +64,11 @@
 //! - `person_keys(recipients: &[Recipient]) -> Vec<String>` (and
 //!   `person_key(address: &str) -> String` for one address; the config key is
 //!   [`CONFIG_KEY`], both re-exported here from [`storage`])
+//! - `suppression_lookups<S>(policy: &SendingPolicy<'_>, recipients: &[Recipient],
+//!   snapshots: &[Option<S>]) -> Vec<(usize, String)>`
 //! - `decide_batch<S: AsRef<[u8]>>(policy: &SendingPolicy<'_>, request: &SendRequest,
-//!   recipients: &[Recipient], snapshots: &[Option<S>]) -> Result<Vec<Decision>, StorageError>`
+//!   recipients: &[Recipient], snapshots: &[Option<S>], erasures: &ErasureFacts)
+//!   -> Result<Vec<Decision>, StorageError>`
 //!
 //! To build stored bytes natively: [`configuration::Configuration`] (`set_settings`,
 //! `put_consent`, `enable`) with [`storage::encode_configuration`], and

@@ -73,7 +73,7 @@ pub fn reevaluate(
     now: i64,
 ) -> Vec<ConsentEvent> {
     let mut events = Vec::new();
-    for stored in configuration.consents_of(snapshot.record.module) {
+    for stored in configuration.consents_of(&snapshot.record.module) {
         let applies = stored.definition.applies_to(fields);
         let current = snapshot.value_of(stored.id().as_str());
         let target = match (applies, current) {
@@ -98,7 +98,7 @@ pub fn consents_to_request<'c>(
         return Vec::new();
     }
     configuration
-        .consents_of(snapshot.record.module)
+        .consents_of(&snapshot.record.module)
         .filter(|stored| snapshot.value_of(stored.id().as_str()) == ConsentValue::Applicable)
         .collect()
 }
@@ -126,7 +126,7 @@ pub fn mark_requested(
 }
 
 /// Applies the person's (or a recorded) choices, all or none: every choice must name a
-/// consent of the person's module that applies to them; then each grant becomes granted,
+/// consent the person holds (see [`PersonSnapshot::held_consents`]) that applies to them; then each grant becomes granted,
 /// each refusal not-granted, and unchanged choices write no event.
 pub fn answer(
     snapshot: &mut PersonSnapshot,
@@ -141,11 +141,13 @@ pub fn answer(
     ) {
         return Err(ChoiceError::ProcessingRestricted);
     }
+    let held = snapshot.held_consents(configuration);
     let mut decided = Vec::with_capacity(choices.len());
     for choice in choices {
-        let stored = configuration
-            .consent(&choice.consent)
-            .filter(|stored| stored.definition.module == snapshot.record.module)
+        let stored = held
+            .iter()
+            .copied()
+            .find(|stored| stored.id().as_str() == choice.consent)
             .ok_or_else(|| ChoiceError::UnknownConsent(choice.consent.clone()))?;
         if !snapshot.value_of(&choice.consent).is_changeable() {
             return Err(ChoiceError::NotApplicable(choice.consent.clone()));
@@ -225,6 +227,7 @@ mod tests {
     fn recorded() -> Cause {
         Cause::Recorded {
             source: RecordingSource::Admin,
+            actor: None,
             statement: Statement::parse("Phone call on 2024-05-02").unwrap(),
         }
     }

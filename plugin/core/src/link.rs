@@ -82,7 +82,7 @@ impl LinkPayload {
     /// The payload bytes that are signed and put in the token.
     pub fn encode(&self) -> Result<Vec<u8>, LinkBuildError> {
         let wire = PayloadWire {
-            module: self.record.module,
+            module: self.record.module.clone(),
             id: &self.record.id,
             expires_at: self.expires_at,
             link: self.link.0,
@@ -97,7 +97,10 @@ impl LinkPayload {
         }
         let (wire, remaining): (PayloadWire<'_>, _) =
             postcard::take_from_bytes(rest).map_err(|_| LinkError::Invalid)?;
-        if !remaining.is_empty() || wire.id.is_empty() {
+        // A module name inside a token is checked like any other input.
+        let valid_module =
+            Module::parse(wire.module.as_str()).is_ok_and(|module| module == wire.module);
+        if !remaining.is_empty() || wire.id.is_empty() || !valid_module {
             return Err(LinkError::Invalid);
         }
         Ok(LinkPayload {

@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Date;
+use crate::configuration::Configuration;
 use crate::consent::{ConsentDefault, ConsentValue};
-use crate::definition::ConsentId;
+use crate::definition::{ConsentId, StoredDefinition};
 use crate::event::{Cause, ConsentEvent, StatusEvent, StatusEvidence, StreamEvent, same_status};
 use crate::record::RecordRef;
 
@@ -185,6 +186,20 @@ impl PersonSnapshot {
         };
         self.status = to;
         Some(event)
+    }
+
+    /// The consents that concern the person, in configuration order: every consent of
+    /// their module, then consents of other modules they hold a value for (an answer given
+    /// on another record of theirs that carried over when the records were merged, see
+    /// [`crate::deduplication::carry_answers`]).
+    pub fn held_consents<'c>(&self, configuration: &'c Configuration) -> Vec<&'c StoredDefinition> {
+        let module = &self.record.module;
+        let own = configuration.consents_of(module);
+        let carried = configuration.consents().iter().filter(|stored| {
+            stored.definition.module != *module
+                && self.value_of(stored.id().as_str()) != ConsentValue::NotApplicable
+        });
+        own.chain(carried).collect()
     }
 
     fn position(&self, consent: &str) -> Result<usize, usize> {

@@ -22,8 +22,8 @@ pub struct ConsentView {
 pub struct Page {
     pub name: String,
     pub organisation: String,
-    /// Every consent of the person's module whose value is not not-applicable, in
-    /// configuration order.
+    /// Every consent the person holds (their module's, and answers carried over from
+    /// merged records) whose value is not not-applicable, in configuration order.
     pub consents: Vec<ConsentView>,
     pub link_expires_at: i64,
     /// The person stopped processing: the page shows it and offers no changes.
@@ -40,8 +40,9 @@ pub fn page(
         snapshot.status,
         PersonStatus::Active | PersonStatus::Duplicate { .. }
     );
-    let consents = configuration
-        .consents_of(snapshot.record.module)
+    let consents = snapshot
+        .held_consents(configuration)
+        .into_iter()
         .filter_map(|stored| {
             let value = snapshot.value_of(stored.id().as_str());
             (value != ConsentValue::NotApplicable).then(|| ConsentView {
@@ -102,6 +103,7 @@ mod tests {
         reevaluate(&mut snapshot, &configuration, &fields(&[("phone", "")]), 1);
         let cause = Cause::Recorded {
             source: RecordingSource::Admin,
+            actor: None,
             statement: Statement::parse("form").unwrap(),
         };
         answer(

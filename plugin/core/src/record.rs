@@ -6,30 +6,65 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::{Address, AddressError};
 
-/// The CRM modules that hold people and can carry consents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A CRM module (record type) that holds people and can carry consents.
+///
+/// Which modules hold people is configuration (the setting `person-modules`, by default
+/// contacts and leads, see [`crate::configuration::Configuration::person_modules`]): an
+/// organisation's accounts or a custom module with an email field can carry consents too.
+/// Contacts and leads have variants of their own because they are the defaults and the
+/// stored formats name them so; any other module is `Other` with its name. The order
+/// (contacts, leads, then others by name) is the order jobs visit modules in and the tie
+/// rule of de-duplication.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Module {
     Contacts,
     Leads,
+    /// Any other module, by its name (valid per [`Module::parse`], never `contacts` or
+    /// `leads`).
+    Other(String),
 }
 
+/// Longest module name.
+pub const MAX_MODULE_NAME: usize = 40;
+
+/// Why a text is not a module name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a module name is 1 to {MAX_MODULE_NAME} lower-case letters, digits, `_` or `-`, starting with a letter"
+)]
+pub struct InvalidModuleName;
+
 impl Module {
-    /// Every module, in the order jobs visit them.
-    pub const ALL: [Module; 2] = [Module::Contacts, Module::Leads];
+    /// The modules that hold people unless configured otherwise.
+    pub fn defaults() -> Vec<Module> {
+        vec![Module::Contacts, Module::Leads]
+    }
 
     /// The module's name as the CRM prints it.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Module::Contacts => "contacts",
             Module::Leads => "leads",
+            Module::Other(name) => name,
         }
     }
 
-    /// The module named `name` (exact, lower case), if it is one that holds people.
-    pub fn parse(name: &str) -> Option<Module> {
-        Module::ALL
-            .into_iter()
-            .find(|module| module.as_str() == name)
+    /// The module named `name` (exact, lower case). Whether it holds people is the
+    /// configuration's to say.
+    pub fn parse(name: &str) -> Result<Module, InvalidModuleName> {
+        let valid = (1..=MAX_MODULE_NAME).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid {
+            return Err(InvalidModuleName);
+        }
+        Ok(match name {
+            "contacts" => Module::Contacts,
+            "leads" => Module::Leads,
+            other => Module::Other(other.to_owned()),
+        })
     }
 }
 
@@ -54,9 +89,9 @@ impl RecordRef {
         }
     }
 
-    /// The record of a module that holds people, with a non-empty id.
+    /// The record of a validly named module, with a non-empty id.
     pub fn parse(module: &str, id: &str) -> Option<RecordRef> {
-        let module = Module::parse(module)?;
+        let module = Module::parse(module).ok()?;
         if id.is_empty() {
             return None;
         }
@@ -162,17 +197,38 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn only_modules_that_hold_people_are_recognised() {
+    fn module_names_are_lower_case_words_and_the_defaults_have_variants_of_their_own() {
         let cases: &[(&str, Option<Module>)] = &[
             ("contacts", Some(Module::Contacts)),
             ("leads", Some(Module::Leads)),
+            ("accounts", Some(Module::Other("accounts".into()))),
+            (
+                "custom_module-2",
+                Some(Module::Other("custom_module-2".into())),
+            ),
             ("Contacts", None),
-            ("accounts", None),
+            ("2fa", None),
+            ("con tacts", None),
+            ("contacts/1", None),
             ("", None),
         ];
         for (name, expected) in cases {
-            assert_eq!(Module::parse(name), *expected, "{name}");
+            assert_eq!(Module::parse(name).ok(), *expected, "{name}");
         }
+        assert!(Module::parse(&"a".repeat(MAX_MODULE_NAME)).is_ok());
+        assert!(Module::parse(&"a".repeat(MAX_MODULE_NAME + 1)).is_err());
+    }
+
+    #[test]
+    fn the_default_modules_keep_the_stored_form_they_always_had() {
+        // Stored snapshots and configurations name contacts and leads by variant index.
+        assert_eq!(postcard::to_allocvec(&Module::Contacts).unwrap(), [0]);
+        assert_eq!(postcard::to_allocvec(&Module::Leads).unwrap(), [1]);
+        let other = postcard::to_allocvec(&Module::Other("accounts".into())).unwrap();
+        assert_eq!(
+            postcard::from_bytes::<Module>(&other).unwrap(),
+            Module::Other("accounts".into())
+        );
     }
 
     #[test]

@@ -27,8 +27,8 @@ use crate::consent::ConsentValue;
 use crate::definition::ConsentKind;
 use crate::digest::sha256_hex;
 use crate::event::{
-    Cause, ConsentEvent, IpEvidence, LinkId, RecordingSource, Statement, StatusEvent,
-    StatusEvidence, StatusSource,
+    Cause, ConsentEvent, IpEvidence, LinkId, Staff, Statement, StatusEvent, StatusEvidence,
+    StatusSource,
 };
 use crate::mail::{MailMessage, Mailbox};
 use crate::person::{PersonSnapshot, PersonStatus};
@@ -64,15 +64,15 @@ pub enum Actor {
         ip: Option<IpEvidence>,
         user_agent: Option<String>,
     },
-    /// An administrator, with a reason or evidence.
-    Admin(Statement),
+    /// Staff, named, through a channel, with a reason or evidence.
+    Staff(Staff),
 }
 
 impl Actor {
     fn source(&self) -> StatusSource {
         match self {
             Actor::Page { .. } => StatusSource::PreferencesPage,
-            Actor::Admin(_) => StatusSource::Admin,
+            Actor::Staff(staff) => staff.status_source(),
         }
     }
 
@@ -83,7 +83,7 @@ impl Actor {
                 ip,
                 user_agent,
             } => StatusEvidence::page(*link, ip.clone(), user_agent.clone()),
-            Actor::Admin(statement) => StatusEvidence::statement(statement.clone()),
+            Actor::Staff(staff) => staff.evidence(),
         }
     }
 
@@ -98,10 +98,7 @@ impl Actor {
                 ip: ip.clone(),
                 user_agent: user_agent.clone(),
             },
-            Actor::Admin(statement) => Cause::Recorded {
-                source: RecordingSource::Admin,
-                statement: statement.clone(),
-            },
+            Actor::Staff(staff) => staff.cause(),
         }
     }
 }
@@ -132,18 +129,18 @@ pub fn restrict(
     }
 }
 
-/// Lifts a restriction, with the administrator's recorded reason: the person is active.
+/// Lifts a restriction, with the staff member's recorded reason: the person is active.
 pub fn lift_restriction(
     snapshot: &mut PersonSnapshot,
-    reason: Statement,
+    staff: &Staff,
     now: i64,
 ) -> Result<StatusEvent, TransitionError> {
     match snapshot.status {
         PersonStatus::Restricted { .. } => changed(snapshot.change_status_with(
             PersonStatus::Active,
-            StatusSource::Admin,
+            staff.status_source(),
             None,
-            StatusEvidence::statement(reason),
+            staff.evidence(),
             now,
         )),
         PersonStatus::Erased { .. } => Err(TransitionError::Erased),
@@ -177,14 +174,14 @@ pub fn plan_fields(
     // may still be held), and every field classified personal.
     let mut candidates = vec![EMAIL_FIELD.to_owned()];
     let consents = configuration
-        .consents_of(record.module)
-        .chain(configuration.deleted_consents_of(record.module));
+        .consents_of(&record.module)
+        .chain(configuration.deleted_consents_of(&record.module));
     let data_fields = consents.filter_map(|stored| match &stored.definition.kind {
         ConsentKind::Data { field } => Some(field.clone()),
         _ => None,
     });
     let personal_fields = configuration
-        .field_classes(record.module)
+        .field_classes(&record.module)
         .filter(|class| class.personal)
         .map(|class| class.field.clone());
     for field in data_fields.chain(personal_fields) {
@@ -218,7 +215,7 @@ fn refuse_every_consent(
     now: i64,
 ) -> Vec<ConsentEvent> {
     let mut events = Vec::new();
-    for stored in configuration.consents_of(snapshot.record.module) {
+    for stored in snapshot.held_consents(configuration) {
         let from = snapshot.value_of(stored.id().as_str());
         if from == ConsentValue::NotGranted {
             continue;
@@ -447,8 +444,16 @@ mod tests {
         configuration
     }
 
+    fn staff(text: &str) -> Staff {
+        Staff {
+            channel: crate::event::StaffChannel::Admin,
+            name: crate::event::ActorName::parse("alice").unwrap(),
+            statement: Statement::parse(text).unwrap(),
+        }
+    }
+
     fn admin(text: &str) -> Actor {
-        Actor::Admin(Statement::parse(text).unwrap())
+        Actor::Staff(staff(text))
     }
 
     fn page() -> Actor {
@@ -503,12 +508,8 @@ mod tests {
             }
             let mut snapshot = PersonSnapshot::new(contact(), String::new());
             snapshot.status = before;
-            let result = lift_restriction(
-                &mut snapshot,
-                Statement::parse("court order ended").unwrap(),
-                9,
-            )
-            .map(|event| event.to);
+            let result = lift_restriction(&mut snapshot, &staff("court order ended"), 9)
+                .map(|event| event.to);
             assert_eq!(result, lifted, "lift {before:?}");
             let mut snapshot = PersonSnapshot::new(contact(), String::new());
             snapshot.status = before;
@@ -619,12 +620,7 @@ mod tests {
             restrict(&mut snapshot, &page(), 2).unwrap(),
         ));
         stream.push(StreamEvent::Status(
-            lift_restriction(
-                &mut snapshot,
-                Statement::parse("legal claim settled").unwrap(),
-                3,
-            )
-            .unwrap(),
+            lift_restriction(&mut snapshot, &staff("legal claim settled"), 3).unwrap(),
         ));
         let present: Vec<String> = ["email", "phone", "street"].map(String::from).to_vec();
         let erasure = erase(

@@ -2,8 +2,10 @@
 //!
 //! A batch is decided from the stored bytes only: the configuration's sending index (read
 //! in place from `config`) and each recipient's stored snapshot (`person/<address>`, read in
-//! place), so the adapter reads storage exactly twice per call whatever the batch size:
-//! [`SendingPolicy::decode`], [`person_keys`], [`decide_batch`].
+//! place). The adapter reads storage twice per call whatever the batch size
+//! ([`SendingPolicy::decode`], [`person_keys`]), a third time only when recipients are
+//! unknown and an erasure ever happened ([`suppression_lookups`]: is the address erased?),
+//! and then asks [`decide_batch`].
 //!
 //! # Decision table
 //!
@@ -11,27 +13,33 @@
 //! stored under the recipient's normalised address; "status" is the known person's status.
 //! That snapshot is the one of the record owning the address: after de-duplication the
 //! primary ([`crate::deduplication`]), so a shared address is decided by the primary's
-//! consents, and `duplicate` is refused only when the owner itself is flagged.
+//! consents, and `duplicate` is refused only when the owner itself is flagged. An *erased
+//! address* is one nobody holds any more whose suppression marker an erasure left
+//! ([`crate::restriction::suppression_key`]); it counts as status erased. *Names the erased
+//! record*: the recipient names a CRM record the plugin holds as erased.
 //!
 //! | class | condition | decision |
 //! |---|---|---|
 //! | any | the address does not look like an address | refuse `invalid-address` |
 //! | transactional | unknown, or status active / duplicate | allow `contract` |
-//! | transactional | status restricted / erased | allow `legal-obligation` |
+//! | transactional | status restricted | allow `legal-obligation` |
+//! | transactional | status erased (or an erased address), and the recipient names the erased record | allow `legal-obligation` |
+//! | transactional | status erased (or an erased address) otherwise | refuse `erased` |
+//! | ad-hoc | status restricted / erased (or an erased address) / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
 //! | ad-hoc | unknown, or status active | allow `legitimate-interests` |
-//! | ad-hoc | status restricted / erased / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
 //! | workflow | a purpose is named and no consent has that id | refuse `purpose-unknown` |
+//! | workflow | status restricted / erased (or an erased address) / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
 //! | workflow | unknown | allow `legitimate-interests` |
-//! | workflow | status restricted / erased / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
 //! | workflow | the purpose's consent is not-granted | refuse `consent-refused` |
 //! | workflow | the purpose's consent is granted | allow `consent` |
 //! | workflow | otherwise (no purpose, or any other value) | allow `legitimate-interests` |
 //! | marketing | consents are not enabled | refuse `consents-not-enabled` |
 //! | marketing | no purpose, or no consent has that id | refuse `purpose-unknown` |
+//! | marketing | an erased address | refuse `erased` |
 //! | marketing | unknown | refuse `unknown-recipient` |
 //! | marketing | status restricted / erased / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
 //! | marketing | purpose consent granted | allow `consent` |
-//! | marketing | purpose consent waiting, default yes | allow `consent` |
+//! | marketing | purpose consent waiting, default yes | allow `legitimate-interests`, awaiting consent |
 //! | marketing | purpose consent waiting, default no | refuse `consent-pending` |
 //! | marketing | purpose consent applicable | refuse `consent-not-requested` |
 //! | marketing | purpose consent not-granted | refuse `consent-refused` |
@@ -46,9 +54,10 @@
 //!
 //! Refusals carry no detail on the hot path: the reason says it all.
 
-use crate::address::looks_like_address;
+use crate::address::{Address, looks_like_address};
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::person::PersonStatus;
+use crate::restriction::suppression_key;
 use crate::storage::{
     PersonFacts, SendingIndex, StorageError, decode_sending_index, person_key, read_person_facts,
 };
@@ -125,6 +134,9 @@ pub enum Decision {
     Allow {
         basis: LawfulBasis,
         obligations: Obligations,
+        /// The send relies on legitimate interests only while the purpose's consent awaits
+        /// the person's answer (waiting, default yes): nobody has consented yet.
+        awaiting_consent: bool,
     },
     Refuse(RefusalReason),
 }
@@ -138,6 +150,38 @@ pub enum PurposeCheck<'a> {
     Undefined,
     /// The request names the consent with this id.
     Defined(&'a str),
+}
+
+/// Who holds a recipient's address, as far as a send decision is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder<'a> {
+    /// Nobody: no snapshot and no suppression marker under the address.
+    Nobody,
+    /// Nobody any more: the address was erased (its suppression marker is stored).
+    ErasedAddress,
+    /// The person whose snapshot is stored under the address.
+    Person(&'a PersonFacts),
+}
+
+impl Holder<'_> {
+    /// The holder's status, an erased address counting as erased.
+    fn status(&self) -> Option<PersonStatus> {
+        match self {
+            Holder::Nobody => None,
+            Holder::ErasedAddress => Some(PersonStatus::Erased { since: 0 }),
+            Holder::Person(person) => Some(person.status),
+        }
+    }
+}
+
+/// What the adapter found out about erasures in a batch, by recipient index; both lists
+/// are empty unless someone was erased.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErasureFacts {
+    /// Recipients without a snapshot whose address carries a suppression marker.
+    pub erased_addresses: Vec<usize>,
+    /// Recipients naming a CRM record the plugin holds as erased.
+    pub naming_erased_records: Vec<usize>,
 }
 
 /// The configuration as the hot path needs it, borrowed from the stored `config` bytes.
@@ -176,14 +220,39 @@ pub fn person_keys(recipients: &[Recipient]) -> Vec<String> {
         .collect()
 }
 
+/// The suppression markers to look up: `(recipient index, key)` for every recipient with a
+/// usable address and no snapshot, once an erasure has salted the markers. Empty when
+/// nobody was ever erased, so the common batch costs nothing more.
+pub fn suppression_lookups<S>(
+    policy: &SendingPolicy<'_>,
+    recipients: &[Recipient],
+    snapshots: &[Option<S>],
+) -> Vec<(usize, String)> {
+    let Some(salt) = &policy.index.suppression_salt else {
+        return Vec::new();
+    };
+    recipients
+        .iter()
+        .zip(snapshots)
+        .enumerate()
+        .filter(|(_, (_, snapshot))| snapshot.is_none())
+        .filter_map(|(index, (recipient, _))| {
+            let address = Address::parse(&recipient.address).ok()?;
+            Some((index, suppression_key(salt.as_ref(), &address)))
+        })
+        .collect()
+}
+
 /// Decides for every recipient, given the stored snapshot bytes read under
-/// [`person_keys`], in recipient order. A snapshot that cannot be read is an error (the
-/// adapter traps, and the host refuses the whole mail): never an allowance.
+/// [`person_keys`], in recipient order, and what the adapter found about erasures. A
+/// snapshot that cannot be read is an error (the adapter traps, and the host refuses the
+/// whole mail): never an allowance.
 pub fn decide_batch<S: AsRef<[u8]>>(
     policy: &SendingPolicy<'_>,
     request: &SendRequest,
     recipients: &[Recipient],
     snapshots: &[Option<S>],
+    erasures: &ErasureFacts,
 ) -> Result<Vec<Decision>, StorageError> {
     if recipients.len() != snapshots.len() {
         return Err(StorageError::BatchMismatch {
@@ -197,7 +266,7 @@ pub fn decide_batch<S: AsRef<[u8]>>(
         PurposeCheck::None | PurposeCheck::Undefined => None,
     };
     let mut decisions = Vec::with_capacity(recipients.len());
-    for (recipient, snapshot) in recipients.iter().zip(snapshots) {
+    for (index, (recipient, snapshot)) in recipients.iter().zip(snapshots).enumerate() {
         if !looks_like_address(&recipient.address) {
             decisions.push(Decision::Refuse(RefusalReason::InvalidAddress));
             continue;
@@ -210,12 +279,19 @@ pub fn decide_batch<S: AsRef<[u8]>>(
             )?),
             None => None,
         };
+        let holder = match &person {
+            Some(person) => Holder::Person(person),
+            None if erasures.erased_addresses.contains(&index) => Holder::ErasedAddress,
+            None => Holder::Nobody,
+        };
+        let names_erased_record = erasures.naming_erased_records.contains(&index);
         decisions.push(decide(
             request.class,
             recipient.role,
             policy.index.enabled,
             purpose,
-            person.as_ref(),
+            holder,
+            names_erased_record,
         ));
     }
     Ok(decisions)
@@ -227,48 +303,66 @@ pub fn decide(
     role: RecipientRole,
     consents_enabled: bool,
     purpose: PurposeCheck<'_>,
-    person: Option<&PersonFacts>,
+    holder: Holder<'_>,
+    names_erased_record: bool,
 ) -> Decision {
     use RefusalReason as Refuse;
-    let status_refusal = |person: &PersonFacts| match person.status {
-        PersonStatus::Active => None,
-        PersonStatus::Restricted { .. } => Some(Refuse::ProcessingRestricted),
-        PersonStatus::Erased { .. } => Some(Refuse::Erased),
-        PersonStatus::Duplicate { .. } => Some(Refuse::Duplicate),
+    let status_refusal = match holder.status() {
+        None | Some(PersonStatus::Active) => None,
+        Some(PersonStatus::Restricted { .. }) => Some(Refuse::ProcessingRestricted),
+        Some(PersonStatus::Erased { .. }) => Some(Refuse::Erased),
+        Some(PersonStatus::Duplicate { .. }) => Some(Refuse::Duplicate),
+    };
+    let person = match holder {
+        Holder::Person(person) => Some(person),
+        Holder::Nobody | Holder::ErasedAddress => None,
     };
     // The person's purpose value counts only when the request names a defined purpose.
-    let purpose_value = |person: &PersonFacts| match purpose {
-        PurposeCheck::Defined(_) => person.purpose.map(|(value, _)| value),
-        PurposeCheck::None | PurposeCheck::Undefined => None,
+    let purpose_value = match (purpose, person) {
+        (PurposeCheck::Defined(_), Some(person)) => person.purpose.map(|(value, _)| value),
+        _ => None,
     };
+    let mut awaiting_consent = false;
     let verdict = match class {
-        MessageClass::Transactional => Ok(match person.map(|person| person.status) {
-            Some(PersonStatus::Restricted { .. } | PersonStatus::Erased { .. }) => {
-                LawfulBasis::LegalObligation
+        MessageClass::Transactional => match holder.status() {
+            Some(PersonStatus::Restricted { .. }) => Ok(LawfulBasis::LegalObligation),
+            Some(PersonStatus::Erased { .. }) if names_erased_record => {
+                Ok(LawfulBasis::LegalObligation)
             }
-            _ => LawfulBasis::Contract,
-        }),
-        MessageClass::AdHoc => match person.and_then(status_refusal) {
+            Some(PersonStatus::Erased { .. }) => Err(Refuse::Erased),
+            None | Some(PersonStatus::Active | PersonStatus::Duplicate { .. }) => {
+                Ok(LawfulBasis::Contract)
+            }
+        },
+        MessageClass::AdHoc => match status_refusal {
             Some(refusal) => Err(refusal),
             None => Ok(LawfulBasis::LegitimateInterests),
         },
-        MessageClass::Workflow => match (purpose, person) {
-            (PurposeCheck::Undefined, _) => Err(Refuse::PurposeUnknown),
-            (_, None) => Ok(LawfulBasis::LegitimateInterests),
-            (_, Some(person)) => match (status_refusal(person), purpose_value(person)) {
-                (Some(refusal), _) => Err(refusal),
-                (None, Some(ConsentValue::NotGranted)) => Err(Refuse::ConsentRefused),
-                (None, Some(ConsentValue::Granted)) => Ok(LawfulBasis::Consent),
-                (None, _) => Ok(LawfulBasis::LegitimateInterests),
+        MessageClass::Workflow => match (purpose, status_refusal, person) {
+            (PurposeCheck::Undefined, _, _) => Err(Refuse::PurposeUnknown),
+            (_, Some(refusal), _) => Err(refusal),
+            (_, None, None) => Ok(LawfulBasis::LegitimateInterests),
+            (_, None, Some(_)) => match purpose_value {
+                Some(ConsentValue::NotGranted) => Err(Refuse::ConsentRefused),
+                Some(ConsentValue::Granted) => Ok(LawfulBasis::Consent),
+                _ => Ok(LawfulBasis::LegitimateInterests),
             },
         },
-        MessageClass::Marketing => match (consents_enabled, purpose, person) {
+        MessageClass::Marketing => match (consents_enabled, purpose, holder) {
             (false, _, _) => Err(Refuse::ConsentsNotEnabled),
             (true, PurposeCheck::None | PurposeCheck::Undefined, _) => Err(Refuse::PurposeUnknown),
-            (true, PurposeCheck::Defined(_), None) => Err(Refuse::UnknownRecipient),
-            (true, PurposeCheck::Defined(_), Some(person)) => match status_refusal(person) {
+            (true, PurposeCheck::Defined(_), Holder::ErasedAddress) => Err(Refuse::Erased),
+            (true, PurposeCheck::Defined(_), Holder::Nobody) => Err(Refuse::UnknownRecipient),
+            (true, PurposeCheck::Defined(_), Holder::Person(person)) => match status_refusal {
                 Some(refusal) => Err(refusal),
-                None => marketing_consent(person.purpose),
+                None => {
+                    let basis = marketing_consent(person.purpose);
+                    awaiting_consent = matches!(
+                        person.purpose,
+                        Some((ConsentValue::Waiting, ConsentDefault::Yes))
+                    );
+                    basis
+                }
             },
         },
     };
@@ -283,18 +377,19 @@ pub fn decide(
                 strip_tracking: person.and_then(|person| person.email_tracking)
                     != Some(ConsentValue::Granted),
             },
+            awaiting_consent,
         },
     }
 }
 
-/// Marketing to an active person: what their purpose consent allows.
+/// Marketing to an active person: what their purpose consent allows. Waiting under default
+/// yes sends on legitimate interests, never on consent: nobody has consented yet.
 fn marketing_consent(
     purpose: Option<(ConsentValue, ConsentDefault)>,
 ) -> Result<LawfulBasis, RefusalReason> {
     match purpose {
-        Some((ConsentValue::Granted, _)) | Some((ConsentValue::Waiting, ConsentDefault::Yes)) => {
-            Ok(LawfulBasis::Consent)
-        }
+        Some((ConsentValue::Granted, _)) => Ok(LawfulBasis::Consent),
+        Some((ConsentValue::Waiting, ConsentDefault::Yes)) => Ok(LawfulBasis::LegitimateInterests),
         Some((ConsentValue::Waiting, ConsentDefault::No)) => Err(RefusalReason::ConsentPending),
         Some((ConsentValue::Applicable, _)) => Err(RefusalReason::ConsentNotRequested),
         Some((ConsentValue::NotGranted, _)) => Err(RefusalReason::ConsentRefused),
@@ -317,11 +412,16 @@ mod tests {
     use MessageClass::*;
     use RecipientRole::*;
 
-    /// A person in the decision table: status, purpose consent value, tracking granted.
+    /// A recipient in the decision table: unknown; an erased address (whether the
+    /// recipient names the erased record); or a known person's status, purpose consent
+    /// value and whether tracking is granted (and whether the recipient names an erased
+    /// record).
     #[derive(Clone, Copy, Debug)]
     enum Who {
         Unknown,
+        ErasedAddress { named: bool },
         Known(PersonStatus, Option<(ConsentValue, ConsentDefault)>, bool),
+        KnownNamed(PersonStatus),
     }
 
     const ACTIVE: PersonStatus = PersonStatus::Active;
@@ -333,16 +433,40 @@ mod tests {
         Who::Known(ACTIVE, purpose, false)
     }
 
-    fn facts(who: Who) -> Option<PersonFacts> {
-        match who {
-            Who::Unknown => None,
-            Who::Known(status, purpose, tracking) => Some(PersonFacts {
-                status,
-                module: Module::Contacts,
-                purpose,
-                email_tracking: Some(if tracking { Granted } else { Waiting }),
-            }),
+    fn facts(
+        status: PersonStatus,
+        purpose: Option<(ConsentValue, ConsentDefault)>,
+        tracking: bool,
+    ) -> PersonFacts {
+        PersonFacts {
+            status,
+            purpose,
+            email_tracking: Some(if tracking { Granted } else { Waiting }),
         }
+    }
+
+    /// Decides one cell: the recipient `who` turned into the decision's inputs.
+    fn decide_cell(
+        class: MessageClass,
+        role: RecipientRole,
+        enabled: bool,
+        purpose: PurposeCheck<'_>,
+        who: Who,
+    ) -> Decision {
+        let (person, erased_address, named) = match who {
+            Who::Unknown => (None, false, false),
+            Who::ErasedAddress { named } => (None, true, named),
+            Who::Known(status, value, tracking) => {
+                (Some(facts(status, value, tracking)), false, false)
+            }
+            Who::KnownNamed(status) => (Some(facts(status, None, false)), false, true),
+        };
+        let holder = match (&person, erased_address) {
+            (Some(person), _) => Holder::Person(person),
+            (None, true) => Holder::ErasedAddress,
+            (None, false) => Holder::Nobody,
+        };
+        decide(class, role, enabled, purpose, holder, named)
     }
 
     fn allow(basis: LawfulBasis, footer: bool, strip: bool) -> Decision {
@@ -352,6 +476,19 @@ mod tests {
                 preferences_footer: footer,
                 strip_tracking: strip,
             },
+            awaiting_consent: false,
+        }
+    }
+
+    /// An allowance on legitimate interests while the purpose's consent awaits an answer.
+    fn allow_awaiting(footer: bool, strip: bool) -> Decision {
+        Decision::Allow {
+            basis: LegitimateInterests,
+            obligations: Obligations {
+                preferences_footer: footer,
+                strip_tracking: strip,
+            },
+            awaiting_consent: true,
         }
     }
 
@@ -419,7 +556,39 @@ mod tests {
                 true,
                 PurposeCheck::None,
                 Who::Known(ERASED, None, false),
+                refuse(RefusalReason::Erased),
+            ),
+            (
+                Transactional,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::KnownNamed(ERASED),
                 allow(LegalObligation, false, true),
+            ),
+            (
+                Transactional,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::ErasedAddress { named: false },
+                refuse(RefusalReason::Erased),
+            ),
+            (
+                Transactional,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::ErasedAddress { named: true },
+                allow(LegalObligation, false, true),
+            ),
+            (
+                Transactional,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::KnownNamed(ACTIVE),
+                allow(Contract, false, true),
             ),
             (
                 Transactional,
@@ -484,6 +653,14 @@ mod tests {
                 true,
                 PurposeCheck::None,
                 Who::Known(ERASED, None, true),
+                refuse(R::Erased),
+            ),
+            (
+                AdHoc,
+                To,
+                true,
+                PurposeCheck::None,
+                Who::ErasedAddress { named: true },
                 refuse(R::Erased),
             ),
             (
@@ -612,6 +789,14 @@ mod tests {
                 To,
                 true,
                 PurposeCheck::None,
+                Who::ErasedAddress { named: false },
+                refuse(R::Erased),
+            ),
+            (
+                Workflow,
+                To,
+                true,
+                PurposeCheck::None,
                 Who::Known(DUPLICATE, None, true),
                 refuse(R::Duplicate),
             ),
@@ -677,6 +862,14 @@ mod tests {
                 To,
                 true,
                 DEFINED,
+                Who::ErasedAddress { named: false },
+                refuse(R::Erased),
+            ),
+            (
+                Marketing,
+                To,
+                true,
+                DEFINED,
                 Who::Known(DUPLICATE, Some((Granted, No)), true),
                 refuse(R::Duplicate),
             ),
@@ -718,7 +911,7 @@ mod tests {
                 true,
                 DEFINED,
                 active(Some((Waiting, Yes))),
-                allow(Consent, true, true),
+                allow_awaiting(true, true),
             ),
             (
                 Marketing,
@@ -762,7 +955,7 @@ mod tests {
             ),
         ];
         for (class, role, enabled, purpose, who, expected) in rows {
-            let decided = decide(class, role, enabled, purpose, facts(who).as_ref());
+            let decided = decide_cell(class, role, enabled, purpose, who);
             assert_eq!(
                 decided, expected,
                 "{class:?} {role:?} enabled={enabled} {purpose:?} {who:?}"
@@ -858,7 +1051,14 @@ mod tests {
             None,
             Some(lead.as_slice()),
         ];
-        let decisions = decide_batch(&policy, &request, &recipients, &snapshots).unwrap();
+        let decisions = decide_batch(
+            &policy,
+            &request,
+            &recipients,
+            &snapshots,
+            &ErasureFacts::default(),
+        )
+        .unwrap();
         assert_eq!(
             decisions,
             [
@@ -884,7 +1084,14 @@ mod tests {
                 class,
                 purpose: Some("newsletter".to_owned()),
             };
-            let decided = decide_batch::<Vec<u8>>(&policy, &request, &recipients, &[None]).unwrap();
+            let decided = decide_batch::<Vec<u8>>(
+                &policy,
+                &request,
+                &recipients,
+                &[None],
+                &ErasureFacts::default(),
+            )
+            .unwrap();
             assert_eq!(decided, [expected], "{class:?}");
         }
         let disabled = stored_configuration(false);
@@ -893,7 +1100,14 @@ mod tests {
             class: Marketing,
             purpose: Some("newsletter".to_owned()),
         };
-        let decided = decide_batch::<Vec<u8>>(&policy, &request, &recipients, &[None]).unwrap();
+        let decided = decide_batch::<Vec<u8>>(
+            &policy,
+            &request,
+            &recipients,
+            &[None],
+            &ErasureFacts::default(),
+        )
+        .unwrap();
         assert_eq!(decided, [refuse(RefusalReason::ConsentsNotEnabled)]);
     }
 
@@ -906,8 +1120,26 @@ mod tests {
             purpose: None,
         };
         let recipients = [recipient("ada@example.org", To)];
-        assert!(decide_batch(&policy, &request, &recipients, &[Some(vec![9_u8, 9, 9])]).is_err());
-        assert!(decide_batch::<Vec<u8>>(&policy, &request, &recipients, &[]).is_err());
+        assert!(
+            decide_batch(
+                &policy,
+                &request,
+                &recipients,
+                &[Some(vec![9_u8, 9, 9])],
+                &ErasureFacts::default()
+            )
+            .is_err()
+        );
+        assert!(
+            decide_batch::<Vec<u8>>(
+                &policy,
+                &request,
+                &recipients,
+                &[],
+                &ErasureFacts::default()
+            )
+            .is_err()
+        );
         assert!(SendingPolicy::decode(Some(&[7])).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `config` | [`CONFIG_FORMAT`] byte, then the *sending index* (postcard: enabled flag, and per consent its id, module and whether it is the module's email-tracking consent), then the whole [`Configuration`] (postcard: settings, stored definitions with purpose version and hash, enablement with enabled-at and the de-duplication confirmation, suppression salt, field classes per module) |
+//! | `config` | [`CONFIG_FORMAT`] byte, then the *sending index* (postcard: enabled flag, per consent its id, module and whether it is the module's email-tracking consent, and the suppression salt), then the whole [`Configuration`] (postcard: settings, stored definitions with purpose version and hash, enablement with enabled-at and the de-duplication confirmation, suppression salt, field classes per module, deleted consents). Format 5 (no salt in the index, no person modules in the settings) is still read: see [`decode_configuration`] |
 //! | `person/<address>` | [`PERSON_FORMAT`] byte, then the [`PersonSnapshot`] (postcard) of the record that owns the normalised address: status, record ref, consent states sorted by id (value, since, purpose version, default at the time), last request period, name |
 //! | `record/<module>/<id>` | [`RECORD_FORMAT`] byte, then a [`RecordEntry`] (postcard): `Owner(address)` when the record's snapshot is `person/<address>`; `Detached { address, snapshot }` when the record has no usable address, or another record owns its address, so its snapshot lives here and it is never mailed |
 //!
@@ -24,6 +24,8 @@
 //! address (its next change, or the next daily run), a send to the address finds nobody:
 //! marketing to it is refused, the safe side.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::address::{Address, push_normalised};
@@ -37,8 +39,11 @@ use crate::record::{Module, RecordRef};
 pub const CONFIG_KEY: &str = "config";
 /// Format version of the `config` value (2: settings carry `flag_new_duplicates`; 3:
 /// settings carry `retained_fields`, the configuration its suppression salt; 4: the
-/// configuration carries the fields' personal-data classes).
-pub const CONFIG_FORMAT: u8 = 5;
+/// configuration carries the fields' personal-data classes; 5: deleted consents; 6: the
+/// sending index carries the suppression salt, the settings the person modules).
+pub const CONFIG_FORMAT: u8 = 6;
+/// The oldest `config` format this engine still reads (and upgrades when it next writes).
+pub const OLDEST_CONFIG_FORMAT: u8 = 5;
 /// Format version of `person/` values.
 pub const PERSON_FORMAT: u8 = 1;
 /// Format version of `record/` values.
@@ -165,11 +170,31 @@ pub fn place(
     Placement { location, released }
 }
 
+/// A module as stored, its name borrowed from the stored bytes: the same stored form as
+/// [`Module`], read without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModuleInPlace<'a> {
+    Contacts,
+    Leads,
+    Other(&'a str),
+}
+
+impl<'a> ModuleInPlace<'a> {
+    fn of(module: &'a Module) -> ModuleInPlace<'a> {
+        match module {
+            Module::Contacts => ModuleInPlace::Contacts,
+            Module::Leads => ModuleInPlace::Leads,
+            Module::Other(name) => ModuleInPlace::Other(name),
+        }
+    }
+}
+
 /// One consent of the sending index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexedConsent<'a> {
     pub id: &'a str,
-    pub module: Module,
+    #[serde(borrow)]
+    pub module: ModuleInPlace<'a>,
     pub email_tracking: bool,
 }
 
@@ -179,6 +204,18 @@ pub struct SendingIndex<'a> {
     pub enabled: bool,
     #[serde(borrow)]
     pub consents: Vec<IndexedConsent<'a>>,
+    /// The salt of suppression markers, once an erasure made one: a recipient nobody holds
+    /// is looked up by it, so mail to an erased address is refused.
+    #[serde(borrow)]
+    pub suppression_salt: Option<Cow<'a, [u8]>>,
+}
+
+/// The sending index of format 5: without the suppression salt.
+#[derive(Deserialize)]
+struct SendingIndexV5<'a> {
+    enabled: bool,
+    #[serde(borrow)]
+    consents: Vec<IndexedConsent<'a>>,
 }
 
 impl<'a> SendingIndex<'a> {
@@ -190,10 +227,11 @@ impl<'a> SendingIndex<'a> {
                 .iter()
                 .map(|stored| IndexedConsent {
                     id: stored.id().as_str(),
-                    module: stored.definition.module,
+                    module: ModuleInPlace::of(&stored.definition.module),
                     email_tracking: stored.definition.kind == ConsentKind::EmailTracking,
                 })
                 .collect(),
+            suppression_salt: configuration.suppression_salt().map(Cow::Borrowed),
         }
     }
 }
@@ -216,13 +254,22 @@ fn append<T: Serialize>(
 
 /// The bytes after the format byte, if the format is `expected`.
 fn body<'a>(bytes: &'a [u8], expected: u8, what: &'static str) -> Result<&'a [u8], StorageError> {
+    versioned(bytes, expected..=expected, what).map(|(_, rest)| rest)
+}
+
+/// The format byte and the bytes after it, if the format is one of `readable`.
+fn versioned<'a>(
+    bytes: &'a [u8],
+    readable: std::ops::RangeInclusive<u8>,
+    what: &'static str,
+) -> Result<(u8, &'a [u8]), StorageError> {
     match bytes.split_first() {
         None => Err(StorageError::Empty { what }),
-        Some((&version, rest)) if version == expected => Ok(rest),
+        Some((&version, rest)) if readable.contains(&version) => Ok((version, rest)),
         Some((&version, _)) => Err(StorageError::UnknownFormat {
             what,
             version,
-            expected,
+            expected: *readable.end(),
         }),
     }
 }
@@ -249,23 +296,48 @@ pub fn encode_configuration(configuration: &Configuration) -> Result<Vec<u8>, St
 }
 
 /// The configuration stored as `bytes`; the empty configuration when nothing is stored.
+/// Format 5 is upgraded on the way (its settings get the default person modules); the
+/// next write stores the current format.
 pub fn decode_configuration(bytes: Option<&[u8]>) -> Result<Configuration, StorageError> {
+    const WHAT: &str = "configuration";
     let Some(bytes) = bytes else {
         return Ok(Configuration::default());
     };
-    let rest = body(bytes, CONFIG_FORMAT, "configuration")?;
-    let (_index, rest): (SendingIndex<'_>, _) = take(rest, "configuration")?;
-    whole(rest, "configuration")
+    match versioned(bytes, OLDEST_CONFIG_FORMAT..=CONFIG_FORMAT, WHAT)? {
+        (CONFIG_FORMAT, rest) => {
+            let (_index, rest): (SendingIndex<'_>, _) = take(rest, WHAT)?;
+            whole(rest, WHAT)
+        }
+        (_, rest) => {
+            let (_index, rest): (SendingIndexV5<'_>, _) = take(rest, WHAT)?;
+            let legacy: crate::configuration::ConfigurationV5 = whole(rest, WHAT)?;
+            Ok(Configuration::from(legacy))
+        }
+    }
 }
 
 /// The sending index of the configuration stored as `bytes`, borrowing from them; consents
-/// are disabled and none defined when nothing is stored.
+/// are disabled and none defined when nothing is stored. Format 5, whose index lacks the
+/// suppression salt, is read whole to find it.
 pub fn decode_sending_index(bytes: Option<&[u8]>) -> Result<SendingIndex<'_>, StorageError> {
+    const WHAT: &str = "configuration";
     let Some(bytes) = bytes else {
         return Ok(SendingIndex::default());
     };
-    let rest = body(bytes, CONFIG_FORMAT, "configuration")?;
-    take(rest, "configuration").map(|(index, _)| index)
+    match versioned(bytes, OLDEST_CONFIG_FORMAT..=CONFIG_FORMAT, WHAT)? {
+        (CONFIG_FORMAT, rest) => take(rest, WHAT).map(|(index, _)| index),
+        (_, rest) => {
+            let (index, _): (SendingIndexV5<'_>, _) = take(rest, WHAT)?;
+            let salt = decode_configuration(Some(bytes))?
+                .suppression_salt()
+                .map(|salt| Cow::Owned(salt.to_vec()));
+            Ok(SendingIndex {
+                enabled: index.enabled,
+                consents: index.consents,
+                suppression_salt: salt,
+            })
+        }
+    }
 }
 
 /// The `person/` (or detached) value of `snapshot`.
@@ -300,7 +372,6 @@ struct ConsentStateInPlace<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PersonFacts {
     pub status: PersonStatus,
-    pub module: Module,
     /// The value of the consent asked about, with its default; none if it has no value.
     pub purpose: Option<(ConsentValue, ConsentDefault)>,
     /// The value of the module's email-tracking consent; none if it has no value.
@@ -318,7 +389,7 @@ pub fn read_person_facts(
     const WHAT: &str = "person";
     let rest = body(bytes, PERSON_FORMAT, WHAT)?;
     let (status, rest): (PersonStatus, _) = take(rest, WHAT)?;
-    let (module, rest): (Module, _) = take(rest, WHAT)?;
+    let (module, rest): (ModuleInPlace<'_>, _) = take(rest, WHAT)?;
     let (_id, rest): (&str, _) = take(rest, WHAT)?;
     let (count, mut rest): (u64, _) = take(rest, WHAT)?;
     let tracking = index
@@ -328,7 +399,6 @@ pub fn read_person_facts(
         .map(|consent| consent.id);
     let mut facts = PersonFacts {
         status,
-        module,
         purpose: None,
         email_tracking: None,
     };
@@ -366,7 +436,9 @@ impl RunCursor {
             Some((module, crm)) => (module, Some(crm.to_owned())),
             None => (text, None),
         };
-        Module::parse(module).map(|module| RunCursor { module, crm })
+        Module::parse(module)
+            .ok()
+            .map(|module| RunCursor { module, crm })
     }
 }
 
@@ -489,9 +561,9 @@ mod tests {
         let index = decode_sending_index(Some(&bytes)).unwrap();
         assert!(index.enabled);
         let expected = [
-            ("newsletter", Module::Leads, false),
-            ("tracking", Module::Leads, true),
-            ("contact-tracking", Module::Contacts, true),
+            ("newsletter", ModuleInPlace::Leads, false),
+            ("tracking", ModuleInPlace::Leads, true),
+            ("contact-tracking", ModuleInPlace::Contacts, true),
         ];
         let found: Vec<_> = index
             .consents
@@ -563,10 +635,39 @@ mod tests {
             let bytes = encode_person(&person).unwrap();
             let facts = read_person_facts(&bytes, purpose, &index).unwrap();
             assert_eq!(facts.status, person.status);
-            assert_eq!(facts.module, person.record.module);
             assert_eq!(facts.purpose, expected_purpose, "{person:?}");
             assert_eq!(facts.email_tracking, expected_tracking, "{person:?}");
         }
+    }
+
+    #[test]
+    fn a_configuration_of_format_5_is_read_and_upgraded() {
+        // Written by the engine of configuration format 5: settings without person
+        // modules, a sending index without the suppression salt (salt: 32 bytes of 7).
+        let hex = include_str!("../fixtures/config-v5.hex").trim();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+            .collect();
+        assert_eq!(bytes[0], 5);
+        let configuration = decode_configuration(Some(&bytes)).unwrap();
+        assert!(configuration.is_enabled());
+        assert_eq!(configuration.consents().len(), 3);
+        assert_eq!(configuration.suppression_salt(), Some(&[7_u8; 32][..]));
+        assert_eq!(configuration.person_modules(), Module::defaults());
+        let settings = configuration.settings().unwrap();
+        assert_eq!(settings.sender_address().as_str(), "privacy@example.org");
+        let index = decode_sending_index(Some(&bytes)).unwrap();
+        assert_eq!(index.suppression_salt.as_deref(), Some(&[7_u8; 32][..]));
+        assert_eq!(index.consents.len(), 3);
+        // Written again, it is the current format and reads back the same.
+        let upgraded = encode_configuration(&configuration).unwrap();
+        assert_eq!(upgraded[0], CONFIG_FORMAT);
+        assert_eq!(
+            decode_configuration(Some(&upgraded)).unwrap(),
+            configuration
+        );
+        assert_eq!(decode_sending_index(Some(&upgraded)).unwrap(), index);
     }
 
     #[test]
@@ -692,6 +793,13 @@ mod tests {
             assert_eq!(cursor.encode(), text);
             assert_eq!(RunCursor::decode(text), Some(cursor));
         }
-        assert_eq!(RunCursor::decode("accounts:1"), None);
+        assert_eq!(
+            RunCursor::decode("accounts:1"),
+            Some(RunCursor {
+                module: Module::Other("accounts".to_owned()),
+                crm: Some("1".to_owned())
+            })
+        );
+        assert_eq!(RunCursor::decode("Not a module:1"), None);
     }
 }

@@ -38,7 +38,7 @@ pub fn accepts_tracking_event(
     };
     let wanted = kind.consent_kind();
     configuration
-        .consents_of(person.record.module)
+        .consents_of(&person.record.module)
         .filter(|stored| stored.definition.kind == wanted)
         .any(|stored| person.value_of(stored.id().as_str()) == ConsentValue::Granted)
 }

@@ -1,0 +1,143 @@
+//! Changing the organisation-wide settings: a patch of the options given, merged onto the
+//! current settings, so that a change never resets an option nobody mentioned. The CLI's
+//! `settings` and the API's `PATCH /api/v1/settings` both make one.
+
+use crate::contract::configuration::{ConfirmationPolicy, IpPolicy, Settings};
+
+/// The preferences page of a host on its default address.
+pub const DEFAULT_PREFERENCES_URL: &str = "http://127.0.0.1:8080/preferences/";
+/// How many days a preferences link stays valid unless configured.
+pub const DEFAULT_LINK_VALID_DAYS: u32 = 30;
+
+/// The options a change sets; `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsPatch {
+    pub sender_address: Option<String>,
+    pub sender_name: Option<String>,
+    pub organisation: Option<String>,
+    pub postal_address: Option<String>,
+    pub preferences_url: Option<String>,
+    pub link_valid_days: Option<u32>,
+    pub flag_new_duplicates: Option<bool>,
+    pub retained_fields: Option<Vec<String>>,
+    pub confirm_changes: Option<ConfirmationPolicy>,
+    pub ip_evidence: Option<IpPolicy>,
+    pub person_modules: Option<Vec<String>>,
+}
+
+/// Options the first settings must give: nothing is configured to keep.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no settings are configured yet, so these must be given: {}", .0.join(", "))]
+pub struct MissingOptions(pub Vec<&'static str>);
+
+impl SettingsPatch {
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == SettingsPatch::default()
+    }
+
+    /// The settings after this change: every option given replaces the current one, the
+    /// others stay. Without current settings, the sender, organisation and postal address
+    /// are required and the rest take their defaults.
+    pub fn apply(self, current: Option<Settings>) -> Result<Settings, MissingOptions> {
+        let current = match current {
+            Some(current) => current,
+            None => {
+                let missing: Vec<&'static str> = [
+                    ("sender-address", self.sender_address.is_none()),
+                    ("sender-name", self.sender_name.is_none()),
+                    ("organisation", self.organisation.is_none()),
+                    ("postal-address", self.postal_address.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(name, absent)| absent.then_some(name))
+                .collect();
+                if !missing.is_empty() {
+                    return Err(MissingOptions(missing));
+                }
+                Settings {
+                    sender_address: String::new(),
+                    sender_name: String::new(),
+                    organisation: String::new(),
+                    postal_address: String::new(),
+                    preferences_url: DEFAULT_PREFERENCES_URL.to_owned(),
+                    link_valid_days: DEFAULT_LINK_VALID_DAYS,
+                    flag_new_duplicates: false,
+                    retained_fields: Vec::new(),
+                    confirm_changes: ConfirmationPolicy::OwnChanges,
+                    ip_evidence: IpPolicy::Truncate,
+                    person_modules: Vec::new(),
+                }
+            }
+        };
+        Ok(Settings {
+            sender_address: self.sender_address.unwrap_or(current.sender_address),
+            sender_name: self.sender_name.unwrap_or(current.sender_name),
+            organisation: self.organisation.unwrap_or(current.organisation),
+            postal_address: self.postal_address.unwrap_or(current.postal_address),
+            preferences_url: self.preferences_url.unwrap_or(current.preferences_url),
+            link_valid_days: self.link_valid_days.unwrap_or(current.link_valid_days),
+            flag_new_duplicates: self
+                .flag_new_duplicates
+                .unwrap_or(current.flag_new_duplicates),
+            retained_fields: self.retained_fields.unwrap_or(current.retained_fields),
+            confirm_changes: self.confirm_changes.unwrap_or(current.confirm_changes),
+            ip_evidence: self.ip_evidence.unwrap_or(current.ip_evidence),
+            person_modules: self.person_modules.unwrap_or(current.person_modules),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn current() -> Settings {
+        SettingsPatch {
+            sender_address: Some("privacy@example.org".into()),
+            sender_name: Some("Privacy".into()),
+            organisation: Some("Example Ltd".into()),
+            postal_address: Some("1 Example Street".into()),
+            retained_fields: Some(vec!["name".into()]),
+            ip_evidence: Some(IpPolicy::Hash),
+            ..SettingsPatch::default()
+        }
+        .apply(None)
+        .unwrap()
+    }
+
+    #[test]
+    fn a_patch_changes_only_the_options_it_gives() {
+        let before = current();
+        assert_eq!(before.preferences_url, DEFAULT_PREFERENCES_URL);
+        let after = SettingsPatch {
+            flag_new_duplicates: Some(true),
+            ..SettingsPatch::default()
+        }
+        .apply(Some(before.clone()))
+        .unwrap();
+        assert!(after.flag_new_duplicates);
+        assert_eq!(after.retained_fields, before.retained_fields);
+        assert_eq!(after.ip_evidence, IpPolicy::Hash);
+        assert_eq!(after.sender_address, before.sender_address);
+        let emptied = SettingsPatch {
+            retained_fields: Some(Vec::new()),
+            ..SettingsPatch::default()
+        }
+        .apply(Some(before))
+        .unwrap();
+        assert!(emptied.retained_fields.is_empty());
+    }
+
+    #[test]
+    fn the_first_settings_name_what_they_lack() {
+        let missing = SettingsPatch {
+            sender_address: Some("privacy@example.org".into()),
+            ..SettingsPatch::default()
+        }
+        .apply(None)
+        .unwrap_err();
+        assert_eq!(missing.0, ["sender-name", "organisation", "postal-address"]);
+        assert!(SettingsPatch::default().is_empty());
+    }
+}
