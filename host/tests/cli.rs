@@ -895,6 +895,13 @@ fn serve_runs_a_scheduler_and_a_delivery_worker_per_tenant_and_stops_them_on_sig
         "tenants.toml",
         "[[tenants]]\nid = \"acme\"\n\n[[tenants]]\nid = \"globex\"\n",
     );
+    // acme's links point at a port this server does not listen on: serve says so.
+    let mut acme_settings = vec!["--config", config.as_str(), "--tenant", "acme"];
+    acme_settings.extend(settings_arguments(&[
+        "--preferences-url",
+        "http://127.0.0.1:9/t/acme/preferences/",
+    ]));
+    cli.ok(&acme_settings);
     let mut server = Command::new(env!("CARGO_BIN_EXE_privacy-guard"))
         .arg("--data-dir")
         .arg(cli.folder.path())
@@ -934,6 +941,17 @@ fn serve_runs_a_scheduler_and_a_delivery_worker_per_tenant_and_stops_them_on_sig
     wait_for(&mut log, &|log| {
         both_tenants(log, "the delivery worker started")
     });
+    let warnings: Vec<&String> = log
+        .iter()
+        .filter(|line| line.contains("links in mail point at"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", log.join("\n"));
+    assert!(
+        warnings[0].contains("acme")
+            && warnings[0].contains("http://127.0.0.1:9/t/acme/preferences/"),
+        "{}",
+        warnings[0]
+    );
 
     let terminated = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
@@ -953,5 +971,113 @@ fn serve_runs_a_scheduler_and_a_delivery_worker_per_tenant_and_stops_them_on_sig
         log.last().is_some_and(|line| line.contains("stopped")),
         "{}",
         log.join("\n")
+    );
+}
+
+#[test]
+fn wrong_input_is_refused_and_settings_change_only_the_options_given() {
+    let cli = Cli::new();
+    cli.settings(&["--retain-field", "name", "--ip-evidence", "hash"]);
+    // A module name with a typo is refused, naming the modules that hold people.
+    let contacts = cli.write("people.csv", "name,email\nAda,ada@example.com\n");
+    let (_, refused) = cli.fails(&["import", "--module", "lead", &contacts]);
+    assert!(
+        refused.contains("`lead`") && refused.contains("contacts, leads"),
+        "{refused}"
+    );
+    assert!(
+        cli.fails(&["show", "lead/1"])
+            .1
+            .contains("no consents are known")
+    );
+    // One option changes one setting; `settings show` prints them all.
+    cli.ok(&["settings", "--flag-new-duplicates"]);
+    let shown = cli.ok(&["settings", "show"]);
+    for line in [
+        "sender-address: privacy@example.org",
+        "flag-new-duplicates: true",
+        "retained-fields: name",
+        "ip-evidence: hash",
+        "person-modules: contacts, leads",
+    ] {
+        assert!(shown.contains(line), "{line} in {shown}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["settings", "show", "--json"])).expect("JSON");
+    assert_eq!(json["retained_fields"], serde_json::json!(["name"]));
+    assert_eq!(json["flag_new_duplicates"], true);
+    cli.ok(&[
+        "settings",
+        "--retain-nothing",
+        "--flag-new-duplicates=false",
+    ]);
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["settings", "show", "--json"])).expect("JSON");
+    assert_eq!(json["retained_fields"], serde_json::json!([]));
+    assert_eq!(json["flag_new_duplicates"], false);
+    assert!(cli.fails(&["settings"]).1.contains("no option given"));
+    // Organisations can hold people too, once configured.
+    cli.ok(&[
+        "settings",
+        "--person-module",
+        "contacts",
+        "--person-module",
+        "accounts",
+    ]);
+    assert!(
+        cli.ok(&["import", "--module", "accounts", &contacts])
+            .contains("1 created")
+    );
+    // A person's current link, for someone who lost their mail.
+    cli.ok(&[
+        "consent",
+        "add",
+        "--id",
+        "news",
+        "--kind",
+        "data:email",
+        "--title",
+        "News",
+        "--purpose",
+        "Our newsletter.",
+    ]);
+    cli.ok(&["enable", "--confirm-deduplication"]);
+    cli.ok(&["import", &contacts]);
+    let link = cli.ok(&["link", "contacts/1"]);
+    assert!(
+        link.trim()
+            .starts_with("http://127.0.0.1:8080/preferences/"),
+        "{link}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["link", "contacts/1", "--json"])).expect("JSON");
+    assert_eq!(json["person"], "contacts/1");
+    assert!(
+        cli.fails(&["link", "contacts/9"])
+            .1
+            .contains("does not know")
+    );
+    // Staff actions name who acted: --actor, else the environment's user.
+    cli.ok(&[
+        "--actor",
+        "alice",
+        "record-decision",
+        "contacts/1",
+        "--consent",
+        "news",
+        "--grant",
+        "--evidence",
+        "Phone call of 1 December",
+    ]);
+    cli.ok(&[
+        "restrict",
+        "contacts/1",
+        "--reason",
+        "Ada disputes her data",
+    ]);
+    let history = cli.ok(&["show", "contacts/1", "--history"]);
+    assert!(
+        history.contains("\"actor\":\"alice\"") && history.contains("\"actor\":\"test-operator\""),
+        "{history}"
     );
 }

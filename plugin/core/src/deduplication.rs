@@ -190,28 +190,41 @@ pub enum Merge {
     Replace,
 }
 
-/// The answer the record's current value of `consent` rests on: the last event of its
-/// history that set the value by an answer (the page, staff, or an earlier carry-over).
-fn answer_behind<'e>(
+/// What the record's current value of `consent` rests on, when it is the person's: the
+/// last event of its history, if it set the value by an answer (the page, staff) or, for
+/// waiting, by a request mailed to the person (or carried over from another record).
+fn event_behind<'e>(
     history: &'e [ConsentEvent],
     consent: &str,
     value: ConsentValue,
 ) -> Option<&'e ConsentEvent> {
+    let original = |cause: &'e Cause| -> &'e Cause {
+        match cause {
+            Cause::CarriedOver { answer, .. } => answer,
+            other => other,
+        }
+    };
     history
         .iter()
         .rev()
         .find(|event| event.consent.as_str() == consent)
-        .filter(|event| event.to == value && event.cause.is_answer())
+        .filter(|event| event.to == value)
+        .filter(|event| match value {
+            ConsentValue::Waiting => matches!(original(&event.cause), Cause::Request { .. }),
+            _ => event.cause.is_answer(),
+        })
 }
 
 /// Carries the answers of `joining` (a record of the same person that was just flagged a
 /// duplicate of `primary`'s record, or the owner giving way, per `merge`) over to the
 /// primary, and returns the events (source `deduplication`, each naming the record and the
-/// answer's own time and evidence). Only answers count: a grant or a refusal given on the
-/// page or recorded by staff; what the rules did on their own (applicability, requests,
-/// the refusals of an erasure's suppression) is not an answer. A consent of the primary's
-/// own module that does not apply to the primary takes nothing. Consents deleted since are
-/// skipped. Both histories stay as they are: the joining record keeps its own.
+/// answer's own time and evidence). Answers are grants and refusals given on the page or
+/// recorded by staff; what the rules did on their own (applicability, the refusals of an
+/// erasure's suppression) is not carried. A request the joining record was sent and not
+/// answered yet (waiting) carries over where the primary has not been asked, so the person
+/// is not asked twice and their answer to it counts. A consent of the primary's own module
+/// that does not apply to the primary takes nothing. Consents deleted since are skipped.
+/// Both histories stay as they are: the joining record keeps its own.
 pub fn carry_answers(
     primary: &mut PersonSnapshot,
     configuration: &Configuration,
@@ -224,14 +237,14 @@ pub fn carry_answers(
     for state in &joining.consents {
         if !matches!(
             state.value,
-            ConsentValue::Granted | ConsentValue::NotGranted
+            ConsentValue::Granted | ConsentValue::NotGranted | ConsentValue::Waiting
         ) {
             continue;
         }
         let Some(stored) = configuration.consent(state.consent.as_str()) else {
             continue;
         };
-        let Some(answer) = answer_behind(joining_history, state.consent.as_str(), state.value)
+        let Some(answer) = event_behind(joining_history, state.consent.as_str(), state.value)
         else {
             continue;
         };
@@ -241,12 +254,18 @@ pub fn carry_answers(
         {
             continue;
         }
-        let takes = match merge {
-            Merge::Replace => current != state.value,
-            Merge::RefusalWins => match state.value {
-                ConsentValue::NotGranted => current != ConsentValue::NotGranted,
-                _ => !matches!(current, ConsentValue::Granted | ConsentValue::NotGranted),
-            },
+        let takes = match (merge, state.value) {
+            (Merge::Replace, _) => current != state.value,
+            (Merge::RefusalWins, ConsentValue::NotGranted) => current != ConsentValue::NotGranted,
+            (Merge::RefusalWins, ConsentValue::Granted) => {
+                !matches!(current, ConsentValue::Granted | ConsentValue::NotGranted)
+            }
+            (Merge::RefusalWins, _) => {
+                matches!(
+                    current,
+                    ConsentValue::NotApplicable | ConsentValue::Applicable
+                )
+            }
         };
         if !takes {
             continue;
@@ -736,5 +755,36 @@ mod tests {
         assert!(
             matches!(&again[0].cause, Cause::CarriedOver { from, answered_at: 2, .. } if *from == contact("9"))
         );
+        // A request sent to the joining record and not answered yet stands for a primary
+        // that was not asked (one request per person), never over an answer.
+        let request = Cause::Request {
+            period: crate::calendar::Date::parse("2024-05-01").unwrap(),
+            link: LinkId([7; 16]),
+        };
+        let mut asked = PersonSnapshot::new(contact("9"), String::new());
+        let history = vec![
+            set(&mut asked, Applicable, &Cause::RecordChange, 1),
+            set(&mut asked, Waiting, &request, 2),
+        ];
+        for (before, after) in [
+            (Applicable, Waiting),
+            (Granted, Granted),
+            (NotGranted, NotGranted),
+        ] {
+            let mut primary = PersonSnapshot::new(contact("1"), String::new());
+            set(&mut primary, Applicable, &Cause::RecordChange, 1);
+            if before != Applicable {
+                set(&mut primary, before, &page, 1);
+            }
+            carry_answers(
+                &mut primary,
+                &configuration,
+                &asked,
+                &history,
+                Merge::RefusalWins,
+                3,
+            );
+            assert_eq!(primary.value_of("news"), after, "{before:?}");
+        }
     }
 }

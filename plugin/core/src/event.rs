@@ -16,7 +16,7 @@
 //! | `daily-run` | the daily run sent the request mail | `link` (link id), `period` |
 //! | `preferences-page` | the person answered on the page | `link`, `ip` (as the setting `ip-evidence` says: whole, truncated to /24 or /48, `sha256:` salted hash, or absent), `user-agent` |
 //! | `admin`, `import`, `api` | staff recorded a decision obtained elsewhere, through that channel | `statement` (the free-text evidence) |
-//! | `deduplication` | records of one person were merged: an answer given on another record carried over to the primary | `carried-from` (that record), `answered-at`, `answer-source` and the answer's own evidence |
+//! | `deduplication` | records of one person were merged: an answer given on another record (or a request it was sent and not answered yet) carried over to the primary | `carried-from` (that record), `answered-at`, `answer-source` and the answer's own evidence |
 //!
 //! Every event names its `actor`: the staff member or API key for `admin`, `import` and
 //! `api` (the name the host gives: the operator, the key's name); `person` for the
@@ -384,8 +384,9 @@ pub enum Cause {
         statement: Statement,
     },
     /// Records of one person were merged under a primary: the answer given on the record
-    /// `from` at `answered_at` counts on the primary, with its own evidence (`answer`: the
-    /// page or a recorded decision, never another carry-over).
+    /// `from` at `answered_at` (or the request it was sent then) counts on the primary,
+    /// with its own evidence (`answer`: the page, a recorded decision or the daily run's
+    /// request, never another carry-over).
     CarriedOver {
         from: RecordRef,
         answered_at: i64,
@@ -646,7 +647,8 @@ impl ConsentEvent {
                     .ok_or(EventError::EvidenceMismatch("deduplication"))?;
                 let answered_by = evidence.answered_by.take();
                 let answer = answer_cause(source, evidence, answered_by)?;
-                if !answer.is_answer() || matches!(answer, Cause::CarriedOver { .. }) {
+                let carried = answer.is_answer() || matches!(answer, Cause::Request { .. });
+                if !carried || matches!(answer, Cause::CarriedOver { .. }) {
                     return Err(EventError::EvidenceMismatch("deduplication"));
                 }
                 Cause::CarriedOver {
@@ -1167,6 +1169,14 @@ pub(crate) mod tests {
                     link: link(4),
                     ip: IpEvidence::observe("203.0.113.7", IpPolicy::Truncate, None),
                     user_agent: None,
+                }),
+            },
+            Cause::CarriedOver {
+                from: RecordRef::new(crate::record::Module::Contacts, "2"),
+                answered_at: 1_714_000_000_000,
+                answer: Box::new(Cause::Request {
+                    period: Date::parse("2024-05-01").unwrap(),
+                    link: link(5),
                 }),
             },
             Cause::CarriedOver {
