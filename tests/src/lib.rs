@@ -36,6 +36,7 @@ pub fn postgres_server_url() -> Option<String> {
         .filter(|url| !url.trim().is_empty())
 }
 
+pub mod model;
 pub mod scenario;
 mod smtp_server;
 pub use smtp_server::SmtpServer;

@@ -78,3 +78,52 @@ pub fn history_of(guard: &Guard, person: &RecordRef) -> Vec<serde_json::Value> {
         .map(|event| serde_json::from_str(event).expect("event JSON"))
         .collect()
 }
+
+/// Every log line of a test process, host and plugin, at every level, captured in memory:
+/// what an operator's log would hold.
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Captures every log line of the process from now on (once per process: the
+    /// subscriber is global, as interest in a log call site is cached process-wide).
+    pub fn install() -> LogCapture {
+        let capture = LogCapture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the process's log subscriber");
+        capture
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Forgets what was logged so far.
+    pub fn clear(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clear();
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -24,7 +24,7 @@ use privacy_guard_core::storage::{Location, person_key, place, record_key};
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::records as wit;
 use crate::bindings::privacy_guard::consent::types::{self, Field, PersonRecord};
-use crate::bindings::privacy_guard::consent::{clock, crm};
+use crate::bindings::privacy_guard::consent::{clock, crm, mail};
 use crate::convert::{fields, record_ref, wit_record_ref};
 use crate::logging::{info, warn};
 use crate::state::{
@@ -196,6 +196,16 @@ pub(crate) fn observe(
     if let Some(released) = &placement.released {
         delete(&person_key(released.as_str()));
         info("address released", &[("record", &reference)]);
+    }
+    // A record leaving an erased address behind: the CRM no longer holds it here, so its
+    // copies go from the host's files too (`mail.forget` also purges them).
+    if let (Some(before), Some(salt)) = (
+        previous_location.as_ref().and_then(Location::address),
+        configuration.suppression_salt(),
+    ) && address.as_ref() != Some(before)
+        && get(&suppression_key(salt, before)).is_some()
+    {
+        mail::forget(before.as_str());
     }
 
     // An erased person stays as the erasure left them; a record bringing back an erased

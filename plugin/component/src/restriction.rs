@@ -2,16 +2,18 @@
 //! `preferences` (the person): the engine's `restriction` transitions carried out through
 //! the imports (events, CRM lock and fields, the lift notice, the suppression marker).
 
+use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
 use privacy_guard_core::event::Staff;
+use privacy_guard_core::record::RecordRef;
 use privacy_guard_core::restriction::{
     Actor, Erasure, SALT_LEN, SuppressionMarker, TransitionError, encode_marker, erase,
-    lift_notice, lift_restriction, restrict, suppression_key,
+    lift_notice, lift_restriction, restrict, suppress, suppression_key,
 };
 use privacy_guard_core::storage::{Location, person_key};
 
 use crate::bindings::privacy_guard::consent::{crm, keys, mail};
-use crate::convert::wit_record_ref;
+use crate::convert::{record_ref, wit_record_ref};
 use crate::logging::{fault, info, warn};
 use crate::state::{StoredPerson, delete, load_configuration, put, save_configuration};
 
@@ -78,6 +80,42 @@ pub(crate) fn lift_person(
     Ok(())
 }
 
+/// Every other record the plugin holds with the erased `address` is the same person to
+/// it (mail to the address is decided by whichever holds it): each is suppressed at once,
+/// as a record bringing the address back would be (every consent refused, status erased,
+/// locked), so no mail reaches the address through another record.
+fn suppress_others(address: &Address, erased: &RecordRef, configuration: &Configuration, now: i64) {
+    let others = match crm::find_by_email(address.as_str()) {
+        Ok(others) => others,
+        Err(_) => {
+            warn(
+                "the CRM refused to find the records of an erased address",
+                &[("record", erased)],
+            );
+            return;
+        }
+    };
+    for other in others.iter().filter_map(record_ref) {
+        if other == *erased {
+            continue;
+        }
+        let Some(mut holder) = StoredPerson::load(&other) else {
+            continue;
+        };
+        let Some((refused, status)) = suppress(&mut holder.snapshot, configuration, now) else {
+            continue;
+        };
+        holder.append(&refused, configuration);
+        holder.append_status(&status);
+        lock(&holder, true);
+        holder.save();
+        info(
+            "record of an erased address suppressed",
+            &[("record", &other)],
+        );
+    }
+}
+
 /// The configuration with a suppression salt, generated and saved the first time.
 fn salted_configuration() -> Configuration {
     let mut configuration = load_configuration();
@@ -142,8 +180,12 @@ pub(crate) fn erase_person(
         }
         mail::forget(address.as_str());
     }
+    let address = person.location.address().cloned();
     person.location = Location::Record { address: None };
     person.save();
+    if let Some(address) = &address {
+        suppress_others(address, &record, &configuration, now);
+    }
     info(
         "person erased",
         &[

@@ -1,0 +1,1032 @@
+//! A reference model of the consent rules, small enough to read in one sitting, written
+//! from `docs/decision-table.md` and `docs/consent-rules.md` (not from the plugin's code).
+//! `tests/tests/properties.rs` runs generated sequences of operations through the real
+//! component in the real host and through this model, and compares what a user relies on
+//! after every step.
+//!
+//! The world is small on purpose, so that sequences collide often: three addresses, three
+//! contacts and two leads, and three consents:
+//!
+//! | consent | module | kind | default | applies |
+//! |---|---|---|---|---|
+//! | `news` | contacts | custom | no | to everyone, or (toggled) to every record whose country is not `US` |
+//! | `phone` | contacts | data (`phone`) | yes | to everyone; can be deleted and defined again |
+//! | `lead-news` | leads | custom | no | to everyone |
+//!
+//! The settings retain `name` at erasure; new duplicates are not flagged on their own
+//! (`flag-new-duplicates` off); confirmations go out for the person's own changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The addresses people have, normalised.
+pub const ADDRESSES: [&str; 3] = ["ada@example.com", "grace@example.com", "linus@example.com"];
+
+/// How an address is written in the CRM: as is, capitalised, with blanks, in capitals.
+pub fn written(address: usize, variant: u8) -> String {
+    let plain = ADDRESSES[address];
+    match variant % 4 {
+        0 => plain.to_owned(),
+        1 => {
+            let mut chars = plain.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().collect::<String>() + chars.as_str())
+                .unwrap_or_default()
+        }
+        2 => format!("  {plain} "),
+        _ => plain.to_uppercase(),
+    }
+}
+
+/// A CRM module of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Module {
+    Contacts,
+    Leads,
+}
+
+impl Module {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Module::Contacts => "contacts",
+            Module::Leads => "leads",
+        }
+    }
+}
+
+/// A record: its module and its id (contacts 1-3, leads 1-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Record {
+    pub module: Module,
+    pub id: u8,
+}
+
+impl Record {
+    pub fn all() -> Vec<Record> {
+        let mut all = Vec::new();
+        for id in 1..=3 {
+            all.push(Record {
+                module: Module::Contacts,
+                id,
+            });
+        }
+        for id in 1..=2 {
+            all.push(Record {
+                module: Module::Leads,
+                id,
+            });
+        }
+        all
+    }
+}
+
+impl std::fmt::Display for Record {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}/{}", self.module.as_str(), self.id)
+    }
+}
+
+/// The model's consents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Consent {
+    News,
+    Phone,
+    LeadNews,
+}
+
+impl Consent {
+    pub const ALL: [Consent; 3] = [Consent::News, Consent::Phone, Consent::LeadNews];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Consent::News => "news",
+            Consent::Phone => "phone",
+            Consent::LeadNews => "lead-news",
+        }
+    }
+
+    pub fn module(self) -> Module {
+        match self {
+            Consent::News | Consent::Phone => Module::Contacts,
+            Consent::LeadNews => Module::Leads,
+        }
+    }
+
+    /// The consent's default while a request waits for an answer.
+    pub fn default_yes(self) -> bool {
+        self == Consent::Phone
+    }
+
+    /// The field a data consent covers.
+    pub fn data_field(self) -> Option<&'static str> {
+        (self == Consent::Phone).then_some("phone")
+    }
+}
+
+/// The five consent values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    NotApplicable,
+    Applicable,
+    Waiting,
+    Granted,
+    NotGranted,
+}
+
+/// What a value rests on: the rules (applicability, suppression), a request mailed to the
+/// person, or the person's answer (on the page, recorded by staff, or at erasure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Rule,
+    Request,
+    Answer,
+}
+
+/// A person's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    Restricted,
+    Erased,
+    Duplicate,
+}
+
+/// Where a record's consents are kept: under its address (it owns the address: mail to it
+/// is decided by this record), or apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    Owner(usize),
+    Apart(Option<usize>),
+}
+
+impl Location {
+    fn address(self) -> Option<usize> {
+        match self {
+            Location::Owner(address) => Some(address),
+            Location::Apart(address) => address,
+        }
+    }
+}
+
+/// What the plugin holds about a record it has seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub status: Status,
+    pub values: BTreeMap<Consent, (Value, Origin)>,
+    pub last_request: Option<u32>,
+    pub location: Location,
+}
+
+impl Person {
+    fn new(location: Location) -> Person {
+        Person {
+            status: Status::Active,
+            values: BTreeMap::new(),
+            last_request: None,
+            location,
+        }
+    }
+
+    pub fn value(&self, consent: Consent) -> Value {
+        self.values
+            .get(&consent)
+            .map_or(Value::NotApplicable, |(value, _)| *value)
+    }
+}
+
+/// A record as the CRM holds it, and what the plugin holds about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The address index and how it is written; none: the email field is empty.
+    pub email: Option<(usize, u8)>,
+    pub country: &'static str,
+    /// The phone number; none when the field was never set, empty when erased.
+    pub phone: Option<String>,
+    pub crm_duplicate: bool,
+    pub locked: bool,
+    pub modified_at: i64,
+    pub person: Option<Person>,
+}
+
+/// A request mailed by the daily run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub address: usize,
+    pub record: Record,
+    pub day: u32,
+    /// The person was erased since: the host destroyed its copy.
+    pub forgotten: bool,
+}
+
+/// What the pre-send check must answer for one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    Allow {
+        basis: Basis,
+        footer: bool,
+        awaiting_consent: bool,
+    },
+    Refuse(Reason),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    Consent,
+    Contract,
+    LegalObligation,
+    LegitimateInterests,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    PurposeUnknown,
+    UnknownRecipient,
+    ConsentNotApplicable,
+    ConsentNotRequested,
+    ConsentPending,
+    ConsentRefused,
+    ProcessingRestricted,
+    Erased,
+    Duplicate,
+}
+
+/// The classes of mail a check asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    AdHoc,
+    Workflow,
+    Marketing,
+    Transactional,
+}
+
+/// Why the model refuses an operation (the host must refuse it too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    UnknownPerson,
+    UnknownConsent,
+    NotChangeable,
+    Status,
+}
+
+/// The whole model.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The CRM's records (imported ones only).
+    pub rows: BTreeMap<Record, Row>,
+    /// Which record owns each address.
+    pub owners: BTreeMap<usize, Record>,
+    /// Addresses an erasure left its suppression marker for.
+    pub suppressed: BTreeSet<usize>,
+    pub requests: Vec<Request>,
+    /// `news` applies only where the country is not `US`.
+    pub news_outside_us: bool,
+    /// Whether `phone` is defined now.
+    pub phone_defined: bool,
+    /// `phone` was once deleted: the host collects the field no more.
+    pub phone_off_layout: bool,
+    /// Phone numbers an erasure or a refusal emptied.
+    pub erased_phones: BTreeSet<String>,
+    /// The current time, unix milliseconds.
+    pub now: i64,
+}
+
+/// 1 December 2026, 09:00 UTC: when the model starts (consents enabled then).
+pub const START: i64 = 1_796_115_600_000;
+/// A day in milliseconds.
+pub const DAY: i64 = 86_400_000;
+
+impl Default for Model {
+    fn default() -> Model {
+        Model::new()
+    }
+}
+
+impl Model {
+    pub fn new() -> Model {
+        Model {
+            rows: BTreeMap::new(),
+            owners: BTreeMap::new(),
+            suppressed: BTreeSet::new(),
+            requests: Vec::new(),
+            news_outside_us: false,
+            phone_defined: true,
+            phone_off_layout: false,
+            erased_phones: BTreeSet::new(),
+            now: START,
+        }
+    }
+
+    /// The day (0: 1 December) whose daily run is the next one due.
+    pub fn next_run_day(&self) -> u32 {
+        // Runs are at 10:00, an hour after START.
+        let since_first = self.now - (START + DAY / 24);
+        if since_first < 0 {
+            0
+        } else {
+            (since_first / DAY + 1) as u32
+        }
+    }
+
+    /// When the daily run of `day` is due.
+    pub fn run_time(day: u32) -> i64 {
+        START + DAY / 24 + i64::from(day) * DAY
+    }
+
+    fn defined(&self, consent: Consent) -> bool {
+        consent != Consent::Phone || self.phone_defined
+    }
+
+    fn consents_of(&self, module: Module) -> Vec<Consent> {
+        Consent::ALL
+            .into_iter()
+            .filter(|consent| consent.module() == module && self.defined(*consent))
+            .collect()
+    }
+
+    /// The consents a person holds: their module's, and others they hold a value for.
+    fn held(&self, record: Record, person: &Person) -> Vec<Consent> {
+        Consent::ALL
+            .into_iter()
+            .filter(|consent| self.defined(*consent))
+            .filter(|consent| {
+                consent.module() == record.module || person.value(*consent) != Value::NotApplicable
+            })
+            .collect()
+    }
+
+    fn applies(&self, consent: Consent, row: &Row) -> bool {
+        match consent {
+            Consent::News if self.news_outside_us => !row.country.eq_ignore_ascii_case("us"),
+            _ => true,
+        }
+    }
+
+    /// The CRM records a change the plugin asked for: it was modified now.
+    fn touch(&mut self, record: Record) {
+        let now = self.now;
+        if let Some(row) = self.rows.get_mut(&record) {
+            row.modified_at = now;
+        }
+    }
+
+    /// Sets a consent value, and carries out what it requires of the CRM: a data field is
+    /// erased when its consent is refused, or waits under default no.
+    fn set(&mut self, record: Record, consent: Consent, value: Value, origin: Origin) {
+        let Some(person) = self
+            .rows
+            .get_mut(&record)
+            .and_then(|row| row.person.as_mut())
+        else {
+            return;
+        };
+        person.values.insert(consent, (value, origin));
+        let erases =
+            value == Value::NotGranted || (value == Value::Waiting && !consent.default_yes());
+        if erases && consent.data_field().is_some() {
+            self.erase_phone(record);
+        }
+    }
+
+    /// The CRM empties the phone field (adding it, empty, to a record without one).
+    fn erase_phone(&mut self, record: Record) {
+        if let Some(row) = self.rows.get_mut(&record) {
+            if let Some(phone) = row.phone.replace(String::new())
+                && !phone.is_empty()
+            {
+                self.erased_phones.insert(phone);
+            }
+            self.touch(record);
+        }
+    }
+
+    /// Re-evaluates which of its module's consents apply to the record.
+    fn reevaluate(&mut self, record: Record) {
+        for consent in self.consents_of(record.module) {
+            let Some(row) = self.rows.get(&record) else {
+                return;
+            };
+            let applies = self.applies(consent, row);
+            let current = row
+                .person
+                .as_ref()
+                .map_or(Value::NotApplicable, |person| person.value(consent));
+            match (applies, current) {
+                (true, Value::NotApplicable) => {
+                    self.set(record, consent, Value::Applicable, Origin::Rule)
+                }
+                (false, value) if value != Value::NotApplicable => {
+                    self.set(record, consent, Value::NotApplicable, Origin::Rule)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The plugin looks at a record as the CRM holds it now (an import, the daily run).
+    fn observe(&mut self, record: Record) {
+        if self.consents_of(record.module).is_empty() {
+            return;
+        }
+        let Some(row) = self.rows.get(&record) else {
+            return;
+        };
+        let address = row.email.map(|(address, _)| address);
+        let previous = row.person.as_ref().map(|person| person.location);
+        let owner = address.and_then(|address| self.owners.get(&address).copied());
+        let location = match (address, owner) {
+            (None, _) => Location::Apart(None),
+            (Some(address), Some(owner)) if owner != record => Location::Apart(Some(address)),
+            (Some(address), _) => Location::Owner(address),
+        };
+        if let Some(Location::Owner(before)) = previous
+            && location != Location::Owner(before)
+        {
+            self.owners.remove(&before);
+        }
+        // A record leaving an erased address behind: its copies are destroyed again.
+        if let Some(before) = previous.and_then(Location::address)
+            && Some(before) != address
+            && self.suppressed.contains(&before)
+        {
+            self.forget(before);
+        }
+        if let Location::Owner(address) = location {
+            self.owners.insert(address, record);
+        }
+        let row = self.rows.get_mut(&record).expect("the row");
+        let person = row.person.get_or_insert_with(|| Person::new(location));
+        person.location = location;
+        let erased = person.status == Status::Erased;
+        if !erased {
+            self.reevaluate(record);
+        }
+        if let Some(address) = address
+            && self.suppressed.contains(&address)
+            && !erased
+        {
+            self.suppress(record);
+            let row = self.rows.get_mut(&record).expect("the row");
+            if !row.locked {
+                row.locked = true;
+                self.touch(record);
+            }
+        }
+    }
+
+    /// A record holding an erased address: every consent it holds refused, status erased.
+    fn suppress(&mut self, record: Record) {
+        let person = self.person(record).expect("observed").clone();
+        for consent in self.held(record, &person) {
+            if person.value(consent) != Value::NotGranted {
+                self.set(record, consent, Value::NotGranted, Origin::Rule);
+            }
+        }
+        self.person_mut(record).expect("observed").status = Status::Erased;
+    }
+
+    /// The host destroys every mail to `address`.
+    fn forget(&mut self, address: usize) {
+        for request in &mut self.requests {
+            if request.address == address {
+                request.forgotten = true;
+            }
+        }
+    }
+
+    pub fn person(&self, record: Record) -> Option<&Person> {
+        self.rows.get(&record).and_then(|row| row.person.as_ref())
+    }
+
+    fn person_mut(&mut self, record: Record) -> Option<&mut Person> {
+        self.rows
+            .get_mut(&record)
+            .and_then(|row| row.person.as_mut())
+    }
+
+    // ---- operations ------------------------------------------------------------------------
+
+    /// Moves the clock on.
+    pub fn advance(&mut self, millis: i64) {
+        self.now += millis;
+    }
+
+    /// The CRM imports a record (creating or updating it), then the plugin observes it.
+    pub fn import(
+        &mut self,
+        record: Record,
+        email: Option<(usize, u8)>,
+        country: &'static str,
+        phone: Option<String>,
+        modified_at: i64,
+    ) {
+        let phone = phone.filter(|_| record.module == Module::Contacts && !self.phone_off_layout);
+        let row = self.rows.entry(record).or_insert_with(|| Row {
+            email: None,
+            country: "",
+            phone: None,
+            crm_duplicate: false,
+            locked: false,
+            modified_at,
+            person: None,
+        });
+        row.email = email;
+        row.country = country;
+        if let Some(phone) = phone {
+            row.phone = Some(phone);
+        }
+        row.modified_at = modified_at;
+        self.observe(record);
+    }
+
+    /// The daily run of the next day that is due: the clock moves to its time.
+    pub fn daily_run(&mut self) -> u32 {
+        let day = self.next_run_day();
+        self.now = self.now.max(Model::run_time(day)) + 5_000;
+        let mut modules: Vec<Module> = Consent::ALL
+            .into_iter()
+            .filter(|consent| self.defined(*consent))
+            .map(Consent::module)
+            .collect();
+        modules.sort();
+        modules.dedup();
+        for module in modules {
+            let records: Vec<Record> = self
+                .rows
+                .keys()
+                .copied()
+                .filter(|record| record.module == module)
+                .collect();
+            for record in records {
+                self.observe(record);
+                self.request(record, day);
+            }
+        }
+        day
+    }
+
+    fn request(&mut self, record: Record, day: u32) {
+        let Some(person) = self.person(record) else {
+            return;
+        };
+        let Location::Owner(address) = person.location else {
+            return;
+        };
+        if person.status != Status::Active || person.last_request == Some(day) {
+            return;
+        }
+        let asked: Vec<Consent> = self
+            .consents_of(record.module)
+            .into_iter()
+            .filter(|consent| person.value(*consent) == Value::Applicable)
+            .collect();
+        if asked.is_empty() {
+            return;
+        }
+        for consent in asked {
+            self.set(record, consent, Value::Waiting, Origin::Request);
+        }
+        self.person_mut(record).expect("a person").last_request = Some(day);
+        self.requests.push(Request {
+            address,
+            record,
+            day,
+            forgotten: false,
+        });
+    }
+
+    /// De-duplication of contacts and leads (`dedupe --apply`).
+    pub fn deduplicate(&mut self) {
+        let mut groups: BTreeMap<&'static str, Vec<Record>> = BTreeMap::new();
+        for (record, row) in &self.rows {
+            if let Some((address, _)) = row.email {
+                groups.entry(ADDRESSES[address]).or_default().push(*record);
+            }
+        }
+        for (text, members) in groups {
+            if members.len() < 2 {
+                continue;
+            }
+            let address = ADDRESSES
+                .iter()
+                .position(|known| *known == text)
+                .expect("known");
+            // The primary: not flagged in the CRM while another is, modified last, then a
+            // contact over a lead, then the smaller id.
+            let primary = *members
+                .iter()
+                .max_by_key(|record| {
+                    let row = &self.rows[record];
+                    (
+                        !row.crm_duplicate,
+                        row.modified_at,
+                        record.module == Module::Contacts,
+                        std::cmp::Reverse(record.id),
+                    )
+                })
+                .expect("a member");
+            self.settle(address, primary, &members);
+        }
+    }
+
+    fn settle(&mut self, address: usize, primary: Record, members: &[Record]) {
+        let holder_before = self.owners.get(&address).copied();
+        let mut joining: Vec<Record> = Vec::new();
+        let mut duplicates: Vec<Record> = members
+            .iter()
+            .copied()
+            .filter(|record| *record != primary)
+            .collect();
+        duplicates.sort();
+        for duplicate in duplicates {
+            self.start(duplicate, address);
+            self.reevaluate(duplicate);
+            let person = self.person_mut(duplicate).expect("started");
+            let flagged = person.status == Status::Active;
+            if flagged {
+                person.status = Status::Duplicate;
+            }
+            let previous = person.location;
+            person.location = Location::Apart(Some(address));
+            if let Location::Owner(before) = previous {
+                self.owners.remove(&before);
+            }
+            if flagged {
+                joining.push(duplicate);
+            }
+            let row = self.rows.get_mut(&duplicate).expect("a row");
+            let mut changed = false;
+            if !row.crm_duplicate {
+                row.crm_duplicate = true;
+                changed = true;
+            }
+            if !row.locked {
+                row.locked = true;
+                changed = true;
+            }
+            if changed {
+                self.touch(duplicate);
+            }
+        }
+        self.start(primary, address);
+        let person = self.person_mut(primary).expect("started");
+        let was_duplicate = person.status == Status::Duplicate;
+        if was_duplicate {
+            person.status = Status::Active;
+        }
+        self.reevaluate(primary);
+        joining.sort_by_key(|record| Some(*record) != holder_before);
+        for joiner in joining {
+            let replace = was_duplicate && Some(joiner) == holder_before;
+            self.carry(joiner, primary, replace);
+        }
+        let previous = self.person(primary).expect("started").location;
+        if let Location::Owner(before) = previous
+            && before != address
+        {
+            self.owners.remove(&before);
+        }
+        self.person_mut(primary).expect("started").location = Location::Owner(address);
+        self.owners.insert(address, primary);
+    }
+
+    /// The plugin's person of a record de-duplication handles: as held, or a new one.
+    fn start(&mut self, record: Record, address: usize) {
+        let row = self.rows.get_mut(&record).expect("a row");
+        row.person
+            .get_or_insert_with(|| Person::new(Location::Apart(Some(address))));
+    }
+
+    /// Answers (and unanswered requests) of `joining` carry over to `primary`: a refusal
+    /// always wins over a grant, a grant counts where the primary has no answer, a request
+    /// where it was not asked; `replace`: the joining record's answers replace.
+    fn carry(&mut self, joining: Record, primary: Record, replace: bool) {
+        let from = self.person(joining).expect("joining").clone();
+        for (consent, (value, origin)) in from.values {
+            if !self.defined(consent) {
+                continue;
+            }
+            let carried = match value {
+                Value::Granted | Value::NotGranted => origin == Origin::Answer,
+                Value::Waiting => origin == Origin::Request,
+                _ => false,
+            };
+            if !carried {
+                continue;
+            }
+            let current = self.person(primary).expect("primary").value(consent);
+            if consent.module() == primary.module && current == Value::NotApplicable {
+                continue;
+            }
+            let takes = match (replace, value) {
+                (true, _) => current != value,
+                (false, Value::NotGranted) => current != Value::NotGranted,
+                (false, Value::Granted) => !matches!(current, Value::Granted | Value::NotGranted),
+                (false, _) => matches!(current, Value::NotApplicable | Value::Applicable),
+            };
+            if takes {
+                self.set(primary, consent, value, origin);
+            }
+        }
+    }
+
+    /// The latest request mail to `address` that still exists: what the person can open.
+    pub fn latest_request(&self, address: usize) -> Option<&Request> {
+        self.requests
+            .iter()
+            .rev()
+            .find(|request| request.address == address && !request.forgotten)
+    }
+
+    /// The person answers on the page opened with the latest request mailed to `address`:
+    /// `Ok(true)` when the value changed (an event), `Ok(false)` when it stayed.
+    pub fn page_answer(
+        &mut self,
+        address: usize,
+        consent: Consent,
+        grant: bool,
+    ) -> Option<Result<(Record, bool), Refused>> {
+        let mailed = self.latest_request(address)?.record;
+        Some(self.page_answer_for(mailed, consent, grant))
+    }
+
+    fn page_answer_for(
+        &mut self,
+        mailed: Record,
+        consent: Consent,
+        grant: bool,
+    ) -> Result<(Record, bool), Refused> {
+        let person = self
+            .person(mailed)
+            .filter(|person| person.status != Status::Erased)
+            .ok_or(Refused::UnknownPerson)?;
+        // A link mailed to a record since flagged a duplicate opens the record holding its
+        // address.
+        let target = match (person.status, person.location.address()) {
+            (Status::Duplicate, Some(address)) => self
+                .owners
+                .get(&address)
+                .copied()
+                .filter(|holder| *holder != mailed)
+                .filter(|holder| {
+                    self.person(*holder)
+                        .is_some_and(|person| person.status != Status::Erased)
+                })
+                .unwrap_or(mailed),
+            _ => mailed,
+        };
+        self.answer(target, consent, grant)
+            .map(|changed| (target, changed))
+    }
+
+    /// Staff record a decision on `record`.
+    pub fn staff_decision(
+        &mut self,
+        record: Record,
+        consent: Consent,
+        grant: bool,
+    ) -> Result<bool, Refused> {
+        let person = self
+            .person(record)
+            .filter(|person| person.status != Status::Erased)
+            .ok_or(Refused::UnknownPerson)?;
+        if person.status == Status::Duplicate && person.location.address().is_some() {
+            return Err(Refused::Status);
+        }
+        self.answer(record, consent, grant)
+    }
+
+    fn answer(&mut self, record: Record, consent: Consent, grant: bool) -> Result<bool, Refused> {
+        let person = self.person(record).expect("a person").clone();
+        if matches!(person.status, Status::Restricted | Status::Erased) {
+            return Err(Refused::Status);
+        }
+        if !self.held(record, &person).contains(&consent) {
+            return Err(Refused::UnknownConsent);
+        }
+        let current = person.value(consent);
+        if current == Value::NotApplicable {
+            return Err(Refused::NotChangeable);
+        }
+        let value = if grant {
+            Value::Granted
+        } else {
+            Value::NotGranted
+        };
+        if current == value {
+            return Ok(false);
+        }
+        self.set(record, consent, value, Origin::Answer);
+        Ok(true)
+    }
+
+    /// Staff restrict processing of `record`.
+    pub fn restrict(&mut self, record: Record) -> Result<(), Refused> {
+        let person = self.person_mut(record).ok_or(Refused::UnknownPerson)?;
+        match person.status {
+            Status::Active | Status::Duplicate => person.status = Status::Restricted,
+            Status::Restricted | Status::Erased => return Err(Refused::Status),
+        }
+        self.rows.get_mut(&record).expect("a row").locked = true;
+        self.touch(record);
+        Ok(())
+    }
+
+    /// Staff lift a restriction of `record`.
+    pub fn lift(&mut self, record: Record) -> Result<(), Refused> {
+        let person = self.person_mut(record).ok_or(Refused::UnknownPerson)?;
+        if person.status != Status::Restricted {
+            return Err(Refused::Status);
+        }
+        person.status = Status::Active;
+        self.rows.get_mut(&record).expect("a row").locked = false;
+        self.touch(record);
+        Ok(())
+    }
+
+    /// Staff erase `record`: its consents refused, its address and data fields emptied,
+    /// the address suppressed and its mail forgotten.
+    pub fn erase(&mut self, record: Record) -> Result<(), Refused> {
+        let person = self.person(record).ok_or(Refused::UnknownPerson)?.clone();
+        if person.status == Status::Erased {
+            return Err(Refused::Status);
+        }
+        for consent in self.held(record, &person) {
+            if person.value(consent) != Value::NotGranted {
+                let person = self.person_mut(record).expect("a person");
+                person
+                    .values
+                    .insert(consent, (Value::NotGranted, Origin::Answer));
+            }
+        }
+        if self.rows[&record].phone.is_some() {
+            self.erase_phone(record);
+        }
+        let row = self.rows.get_mut(&record).expect("a row");
+        row.email = None;
+        row.locked = true;
+        self.touch(record);
+        let person = self.person_mut(record).expect("a person");
+        person.status = Status::Erased;
+        let location = person.location;
+        person.location = Location::Apart(None);
+        if let Some(address) = location.address() {
+            self.suppressed.insert(address);
+            if location == Location::Owner(address) {
+                self.owners.remove(&address);
+            }
+            self.forget(address);
+            // Every other record holding the address is the same person: suppressed now.
+            let others: Vec<Record> = self
+                .rows
+                .iter()
+                .filter(|(other, row)| {
+                    **other != record
+                        && row.email.map(|(held, _)| held) == Some(address)
+                        && row
+                            .person
+                            .as_ref()
+                            .is_some_and(|person| person.status != Status::Erased)
+                })
+                .map(|(other, _)| *other)
+                .collect();
+            for other in others {
+                self.suppress(other);
+                self.rows.get_mut(&other).expect("a row").locked = true;
+                self.touch(other);
+            }
+        }
+        Ok(())
+    }
+
+    /// `news` applies to everyone, or only outside the US (a changed condition takes
+    /// effect when a record is next observed).
+    pub fn toggle_news_condition(&mut self) {
+        self.news_outside_us = !self.news_outside_us;
+    }
+
+    /// Deletes `phone`, or defines it again.
+    pub fn toggle_phone_consent(&mut self) {
+        if self.phone_defined {
+            self.phone_defined = false;
+            self.phone_off_layout = true;
+        } else {
+            self.phone_defined = true;
+        }
+    }
+
+    // ---- what must hold ------------------------------------------------------------------
+
+    /// The pre-send decision for `address` (naming no record), per the decision table.
+    pub fn decide(
+        &self,
+        class: Class,
+        purpose: Option<Consent>,
+        to: bool,
+        address: usize,
+    ) -> Expected {
+        let purpose_defined = purpose.is_some_and(|consent| self.defined(consent));
+        let holder = self
+            .owners
+            .get(&address)
+            .and_then(|record| self.person(*record));
+        let status = match holder {
+            Some(person) => Some(person.status),
+            None if self.suppressed.contains(&address) => Some(Status::Erased),
+            None => None,
+        };
+        let status_refusal = match status {
+            Some(Status::Restricted) => Some(Reason::ProcessingRestricted),
+            Some(Status::Erased) => Some(Reason::Erased),
+            Some(Status::Duplicate) => Some(Reason::Duplicate),
+            _ => None,
+        };
+        let value = match (purpose, holder) {
+            (Some(consent), Some(person)) if purpose_defined => Some(person.value(consent)),
+            _ => None,
+        };
+        let mut awaiting_consent = false;
+        let verdict = match class {
+            Class::Transactional => match status {
+                // The checks name no record, so an erased person is never "the" one named.
+                Some(Status::Erased) => Err(Reason::Erased),
+                Some(Status::Restricted) => Ok(Basis::LegalObligation),
+                _ => Ok(Basis::Contract),
+            },
+            Class::AdHoc => status_refusal.map_or(Ok(Basis::LegitimateInterests), Err),
+            Class::Workflow => match (
+                purpose.is_some() && !purpose_defined,
+                status_refusal,
+                holder,
+            ) {
+                (true, _, _) => Err(Reason::PurposeUnknown),
+                (_, Some(refusal), _) => Err(refusal),
+                (_, None, None) => Ok(Basis::LegitimateInterests),
+                (_, None, Some(_)) => match value {
+                    Some(Value::NotGranted) => Err(Reason::ConsentRefused),
+                    Some(Value::Granted) => Ok(Basis::Consent),
+                    _ => Ok(Basis::LegitimateInterests),
+                },
+            },
+            Class::Marketing => {
+                if !purpose_defined {
+                    Err(Reason::PurposeUnknown)
+                } else if holder.is_none() && status == Some(Status::Erased) {
+                    Err(Reason::Erased)
+                } else if holder.is_none() {
+                    Err(Reason::UnknownRecipient)
+                } else if let Some(refusal) = status_refusal {
+                    Err(refusal)
+                } else {
+                    let default_yes = purpose.is_some_and(Consent::default_yes);
+                    match value.unwrap_or(Value::NotApplicable) {
+                        Value::Granted => Ok(Basis::Consent),
+                        Value::Waiting if default_yes => {
+                            awaiting_consent = true;
+                            Ok(Basis::LegitimateInterests)
+                        }
+                        Value::Waiting => Err(Reason::ConsentPending),
+                        Value::Applicable => Err(Reason::ConsentNotRequested),
+                        Value::NotGranted => Err(Reason::ConsentRefused),
+                        Value::NotApplicable => Err(Reason::ConsentNotApplicable),
+                    }
+                }
+            }
+        };
+        match verdict {
+            Err(reason) => Expected::Refuse(reason),
+            Ok(basis) => Expected::Allow {
+                basis,
+                footer: to && holder.is_some() && matches!(class, Class::AdHoc | Class::Marketing),
+                awaiting_consent,
+            },
+        }
+    }
+
+    /// Values an erasure or a refusal removed that no record of the CRM holds any more:
+    /// none of them may be readable anywhere (database files, outbox, logs). Addresses come
+    /// in every way the model writes them.
+    pub fn gone(&self) -> Vec<String> {
+        let erased_phones = &self.erased_phones;
+        let held_phones: BTreeSet<&str> = self
+            .rows
+            .values()
+            .filter_map(|row| row.phone.as_deref())
+            .collect();
+        let held_addresses: BTreeSet<usize> = self
+            .rows
+            .values()
+            .filter_map(|row| row.email.map(|(address, _)| address))
+            .collect();
+        let mut gone: Vec<String> = erased_phones
+            .iter()
+            .filter(|phone| !held_phones.contains(phone.as_str()))
+            .cloned()
+            .collect();
+        for address in &self.suppressed {
+            if !held_addresses.contains(address) {
+                gone.push(ADDRESSES[*address].to_owned());
+            }
+        }
+        gone
+    }
+}
