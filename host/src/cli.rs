@@ -1778,6 +1778,9 @@ fn check(
                     LawfulBasis::Consent => "consent",
                     LawfulBasis::Contract => "contract",
                     LawfulBasis::LegalObligation => "legal obligation",
+                    LawfulBasis::LegitimateInterests if allowance.awaiting_consent => {
+                        "legitimate interests (consent requested, not answered yet)"
+                    }
                     LawfulBasis::LegitimateInterests => "legitimate interests",
                 };
                 println!(

@@ -20,37 +20,37 @@
 //!
 //! | class | condition | decision |
 //! |---|---|---|
-//! | any | the address does not look like an address | refuse `invalid-address` |
-//! | transactional | unknown, or status active / duplicate | allow `contract` |
-//! | transactional | status restricted | allow `legal-obligation` |
-//! | transactional | status erased (or an erased address), and the recipient names the erased record | allow `legal-obligation` |
-//! | transactional | status erased (or an erased address) otherwise | refuse `erased` |
+//! | any | the address is not a plausible email address | refuse `invalid-address` |
+//! | transactional | unknown, or status active / duplicate | allow, basis `contract` |
+//! | transactional | status restricted | allow, basis `legal-obligation` |
+//! | transactional | status erased (or an erased address), and the recipient names the erased record | allow, basis `legal-obligation` |
+//! | transactional | status erased (or an erased address), otherwise | refuse `erased` |
 //! | ad-hoc | status restricted / erased (or an erased address) / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
-//! | ad-hoc | unknown, or status active | allow `legitimate-interests` |
-//! | workflow | a purpose is named and no consent has that id | refuse `purpose-unknown` |
+//! | ad-hoc | unknown, or status active | allow, basis `legitimate-interests` |
+//! | workflow | names a purpose that no consent has | refuse `purpose-unknown` |
 //! | workflow | status restricted / erased (or an erased address) / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
-//! | workflow | unknown | allow `legitimate-interests` |
-//! | workflow | the purpose's consent is not-granted | refuse `consent-refused` |
-//! | workflow | the purpose's consent is granted | allow `consent` |
-//! | workflow | otherwise (no purpose, or any other value) | allow `legitimate-interests` |
+//! | workflow | unknown | allow, basis `legitimate-interests` |
+//! | workflow | the purpose's consent is Not Granted | refuse `consent-refused` |
+//! | workflow | the purpose's consent is Granted | allow, basis `consent` |
+//! | workflow | otherwise | allow, basis `legitimate-interests` |
 //! | marketing | consents are not enabled | refuse `consents-not-enabled` |
 //! | marketing | no purpose, or no consent has that id | refuse `purpose-unknown` |
 //! | marketing | an erased address | refuse `erased` |
 //! | marketing | unknown | refuse `unknown-recipient` |
 //! | marketing | status restricted / erased / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
-//! | marketing | purpose consent granted | allow `consent` |
-//! | marketing | purpose consent waiting, default yes | allow `legitimate-interests`, awaiting consent |
-//! | marketing | purpose consent waiting, default no | refuse `consent-pending` |
-//! | marketing | purpose consent applicable | refuse `consent-not-requested` |
-//! | marketing | purpose consent not-granted | refuse `consent-refused` |
-//! | marketing | purpose consent not-applicable or no value | refuse `consent-not-applicable` |
+//! | marketing | purpose consent Granted | allow, basis `consent` |
+//! | marketing | purpose consent Waiting, default *yes* | allow, basis `legitimate-interests`, `awaiting-consent` |
+//! | marketing | purpose consent Waiting, default *no* | refuse `consent-pending` |
+//! | marketing | purpose consent Applicable | refuse `consent-not-requested` |
+//! | marketing | purpose consent Not Granted | refuse `consent-refused` |
+//! | marketing | purpose consent Not Applicable, or none | refuse `consent-not-applicable` |
 //!
 //! Obligations of an allowed send:
 //!
 //! | obligation | when |
 //! |---|---|
-//! | `preferences-footer` | ad-hoc or marketing mail, role `to`, known person; never for `cc` / `bcc`, never for transactional or workflow mail |
-//! | `strip-tracking` | the person's email-tracking consent (of their module) is not granted: also when the recipient is unknown, or the module has no email-tracking consent (no consent, no tracking) |
+//! | `preferences-footer` | ad-hoc or marketing mail, role **To**, known person. Never for CC or BCC: each recipient gets the rendering meant for them. |
+//! | `strip-tracking` | the person's email-tracking consent is not Granted, including unknown recipients and modules without an email-tracking consent: no consent, no pixel and no tracked link. |
 //!
 //! Refusals carry no detail on the hot path: the reason says it all.
 
@@ -497,6 +497,33 @@ mod tests {
     }
 
     const DEFINED: PurposeCheck<'static> = PurposeCheck::Defined("newsletter");
+
+    /// The rows of the first table after `heading` in `text` (lines starting with `|`),
+    /// without a leading `//! `.
+    fn table_rows(text: &str, heading: &str) -> Vec<String> {
+        let rows: Vec<String> = text
+            .lines()
+            .map(|line| line.trim_start_matches("//!").trim())
+            .skip_while(|line| *line != heading)
+            .take_while(|line| line.starts_with('|'))
+            .map(str::to_owned)
+            .collect();
+        assert!(!rows.is_empty(), "no table headed {heading}");
+        rows
+    }
+
+    #[test]
+    fn the_documented_decision_table_is_the_one_this_module_implements() {
+        let documented = include_str!("../../../docs/decision-table.md");
+        let here = include_str!("sending.rs");
+        for heading in ["| class | condition | decision |", "| obligation | when |"] {
+            assert_eq!(
+                table_rows(documented, heading),
+                table_rows(here, heading),
+                "docs/decision-table.md and the module documentation differ: the cell-by-cell test below proves the module's"
+            );
+        }
+    }
 
     #[test]
     fn every_cell_of_the_decision_table_decides_as_documented() {
