@@ -92,6 +92,22 @@ impl Cli {
         self.ok(&settings_arguments(extra))
     }
 
+    /// Defines `news`, a data consent over the email address for contacts.
+    fn add_news_consent(&self) {
+        self.ok(&[
+            "consent",
+            "add",
+            "--id",
+            "news",
+            "--kind",
+            "data:email",
+            "--title",
+            "News",
+            "--purpose",
+            "Our newsletter.",
+        ]);
+    }
+
     fn write(&self, name: &str, contents: &str) -> String {
         let path = self.folder.path().join(name);
         std::fs::write(&path, contents).expect("write file");
@@ -702,18 +718,7 @@ fn smtp_settings_are_checked_at_start_and_the_password_never_shows() {
 fn mail_for_an_unreachable_smtp_server_waits_in_the_outbox_for_its_next_attempt() {
     let cli = Cli::new();
     cli.settings(&[]);
-    cli.ok(&[
-        "consent",
-        "add",
-        "--id",
-        "news",
-        "--kind",
-        "data:email",
-        "--title",
-        "News",
-        "--purpose",
-        "Our newsletter.",
-    ]);
+    cli.add_news_consent();
     cli.ok(&["enable", "--confirm-deduplication"]);
     let contacts = cli.write("contacts.csv", "firstname,email\nAda,ada@example.com\n");
     cli.ok(&["import", &contacts]);
@@ -1029,18 +1034,7 @@ fn wrong_input_is_refused_and_settings_change_only_the_options_given() {
             .contains("1 created")
     );
     // A person's current link, for someone who lost their mail.
-    cli.ok(&[
-        "consent",
-        "add",
-        "--id",
-        "news",
-        "--kind",
-        "data:email",
-        "--title",
-        "News",
-        "--purpose",
-        "Our newsletter.",
-    ]);
+    cli.add_news_consent();
     cli.ok(&["enable", "--confirm-deduplication"]);
     cli.ok(&["import", &contacts]);
     let link = cli.ok(&["link", "contacts/1"]);

@@ -85,18 +85,22 @@ pub fn history_of(guard: &Guard, person: &RecordRef) -> Vec<serde_json::Value> {
 pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl LogCapture {
-    /// Captures every log line of the process from now on (once per process: the
-    /// subscriber is global, as interest in a log call site is cached process-wide).
-    pub fn install() -> LogCapture {
-        let capture = LogCapture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the process's log subscriber");
-        capture
+    /// The capture of this process's log, installed by the first call: the subscriber is
+    /// global, as interest in a log call site is cached process-wide.
+    pub fn process() -> &'static LogCapture {
+        static CAPTURE: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
+        CAPTURE.get_or_init(|| {
+            let capture = LogCapture::default();
+            let writer = capture.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("the process's log subscriber");
+            capture
+        })
     }
 
     /// Everything logged so far.

@@ -21,6 +21,7 @@ use privacy_guard_host::contract::tracking::TrackingKind;
 use privacy_guard_host::contract::types::{ConsentValue, Field, RecordRef};
 use privacy_guard_host::guard::{EditRejection, Guard};
 use privacy_guard_host::import::read_records;
+use privacy_guard_tests::scenario::LogCapture;
 use privacy_guard_tests::{
     Mail, TestHost, WebServer, contains_bytes, email_marketing_consent, http_get, http_post_form,
     operator, settings, tracking_consent,
@@ -56,18 +57,10 @@ const BEHAVIOURS: [(&str, Behaviour); 15] = [
     ("15. proof of every change", proof),
 ];
 
-/// Every log line of the suite, host and plugin, at every level.
-static LOGS: std::sync::LazyLock<SharedBuffer> = std::sync::LazyLock::new(SharedBuffer::default);
-
 #[test]
 fn every_behaviour_of_vtigers_privacy_guard_holds_in_the_component() {
-    // Global, not per thread: interest in a log call site is cached process-wide.
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(|| LOGS.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("the suite's log subscriber");
+    // Every log line of the suite, host and plugin, at every level.
+    LogCapture::process();
     let outcomes: Vec<(&str, Result<(), String>)> = std::thread::scope(|scope| {
         let running: Vec<_> = BEHAVIOURS
             .iter()
@@ -103,31 +96,6 @@ fn every_behaviour_of_vtigers_privacy_guard_holds_in_the_component() {
 }
 
 // ---- helpers ---------------------------------------------------------------------------
-
-/// Log output captured in memory.
-#[derive(Clone, Default)]
-struct SharedBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl SharedBuffer {
-    fn text(&self) -> String {
-        let bytes = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
-impl std::io::Write for SharedBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn contact(id: &str) -> RecordRef {
     RecordRef {
@@ -1218,7 +1186,7 @@ fn encrypted_fields() {
     assert_eq!(field(&guard, &contact("1"), "passport"), "P-UNIQUE-4711");
     // Everything the host and the plugin logged (captured for the whole suite): the value
     // never appears there.
-    let logged = LOGS.text();
+    let logged = LogCapture::process().text();
     assert!(
         logged.contains("records changed"),
         "the logs were captured: {logged}"

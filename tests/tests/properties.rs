@@ -718,7 +718,7 @@ fn run_sequence(
 
 #[test]
 fn every_promise_holds_after_any_sequence_of_operations() {
-    let logs = LogCapture::install();
+    let logs = LogCapture::process();
     let postgres = postgres_server_url().is_some();
     let cases = bound(
         "PRIVACY_GUARD_PROPERTY_CASES",
@@ -734,7 +734,7 @@ fn every_promise_holds_after_any_sequence_of_operations() {
     });
     let cache_path = Arc::new(cache.path().to_owned());
     let outcome = runner.run(&prop::collection::vec(op(), 1..=steps), |ops| {
-        run_sequence(&ops, &cache_path, &logs)
+        run_sequence(&ops, &cache_path, logs)
     });
     if let Err(failure) = outcome {
         panic!("{failure}");

@@ -20,7 +20,7 @@ use privacy_guard_tests::scenario::{
 };
 use privacy_guard_tests::{
     Mail, TestHost, WebServer, configure, contains_bytes, email_marketing_consent, http_call,
-    operator, settings,
+    http_get, http_post_form, operator, settings,
 };
 
 const PREFERENCES_URL: &str = "http://127.0.0.1:9/preferences/";
@@ -52,6 +52,17 @@ fn token(mails: &[Mail], address: &str) -> String {
         .unwrap_or_else(|| panic!("no request mail to {address}"));
     let link = mail.link(PREFERENCES_URL).expect("a link in the request");
     link.rsplit('/').next().expect("a token").to_owned()
+}
+
+/// The pre-send decision for newsletter mail (`email-marketing`) to `address` as To.
+fn marketing_to(guard: &Guard, address: &str) -> Decision {
+    decide_for(
+        guard,
+        MessageClass::Marketing,
+        Some("email-marketing"),
+        address,
+        RecipientRole::To,
+    )
 }
 
 fn page_evidence() -> Evidence {
@@ -392,13 +403,7 @@ fn deduplication_keeps_what_people_said_and_takes_the_crms_clock() {
     // Ada's grant, given on her contact, counts on the lead that now holds her address,
     // with its own evidence; both histories stay readable.
     assert_eq!(
-        basis_of(&decide_for(
-            &guard,
-            MessageClass::Marketing,
-            Some("email-marketing"),
-            ADA,
-            RecipientRole::To
-        )),
+        basis_of(&marketing_to(&guard, ADA)),
         Some(LawfulBasis::Consent)
     );
     let carried = history_of(&guard, &lead("7"))
@@ -416,13 +421,7 @@ fn deduplication_keeps_what_people_said_and_takes_the_crms_clock() {
     );
     // Grace's refusal still holds on her contact, the primary.
     assert_eq!(
-        refusal_of(&decide_for(
-            &guard,
-            MessageClass::Marketing,
-            Some("email-marketing"),
-            GRACE,
-            RecipientRole::To
-        )),
+        refusal_of(&marketing_to(&guard, GRACE)),
         Some(RefusalReason::ConsentRefused)
     );
 }
@@ -460,13 +459,7 @@ fn a_refusal_given_on_a_record_that_joins_a_group_wins_over_the_primarys_grant()
     guard.deduplicate().expect("apply");
     // Contact 2 (modified last) is the primary now; contact 1's grant meets its refusal.
     assert_eq!(
-        refusal_of(&decide_for(
-            &guard,
-            MessageClass::Marketing,
-            Some("email-marketing"),
-            ADA,
-            RecipientRole::To
-        )),
+        refusal_of(&marketing_to(&guard, ADA)),
         Some(RefusalReason::ConsentRefused)
     );
     assert_eq!(
@@ -489,13 +482,7 @@ fn a_link_mailed_to_a_record_later_flagged_a_duplicate_answers_for_the_primary()
     // The link in the request mailed to contacts/1 opens the primary's page.
     answer(&guard, &ada_token, "email-marketing", false);
     assert_eq!(
-        refusal_of(&decide_for(
-            &guard,
-            MessageClass::Marketing,
-            Some("email-marketing"),
-            ADA,
-            RecipientRole::To
-        )),
+        refusal_of(&marketing_to(&guard, ADA)),
         Some(RefusalReason::ConsentRefused),
         "the answer was lost on a record nobody mails"
     );
@@ -736,4 +723,60 @@ fn staff_can_hand_a_person_their_current_link() {
         guard.preferences_link(&contact("9")).expect("call"),
         Err(RecordError::UnknownPerson(_))
     ));
+}
+
+#[test]
+fn erasing_and_stopping_processing_on_the_page_take_a_confirming_step() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = Arc::new(host.open().expect("host"));
+    let server = WebServer::start(guard.clone()).expect("server");
+    configure(&guard, &server.preferences_url());
+    import_csv(
+        &guard,
+        "contacts",
+        "name,email\nAda Lovelace,ada@example.com\n",
+    );
+    host.set_now("2026-12-01T10:00:00Z");
+    guard.run_due().expect("run").expect("due");
+    let link = host.mails()[0]
+        .link(&server.preferences_url())
+        .expect("a link");
+    let page = http_get(&link).expect("GET");
+    // The serious actions are links to a confirming step, apart from "Save my choices".
+    assert!(page.body.contains("class=\"serious\""), "{}", page.body);
+    assert!(
+        !page.body.contains("value=\"erase\""),
+        "one click must not erase"
+    );
+    for action in ["stop-processing", "erase"] {
+        let url = format!("{link}/{action}");
+        // A mail scanner follows every link; a form posted without confirming only asks.
+        let scanned = http_get(&url).expect("GET");
+        assert_eq!(scanned.status, 200, "{}", scanned.body);
+        assert!(
+            scanned.body.contains("class=\"danger\""),
+            "{}",
+            scanned.body
+        );
+        let unconfirmed = http_post_form(&url, &[("confirm", action)]).expect("POST");
+        assert_eq!(unconfirmed.status, 200);
+        assert!(
+            unconfirmed.body.contains("value=\"yes\""),
+            "{}",
+            unconfirmed.body
+        );
+        let person = guard.subject(&contact("1")).expect("call").expect("Ada");
+        assert_eq!(
+            person.status,
+            privacy_guard_host::contract::subjects::PersonStatus::Active,
+            "{action} acted unconfirmed"
+        );
+    }
+    let stopped =
+        http_post_form(&format!("{link}/stop-processing"), &[("confirm", "yes")]).expect("POST");
+    assert_eq!(stopped.status, 200, "{}", stopped.body);
+    assert_eq!(
+        refusal_of(&marketing_to(&guard, ADA)),
+        Some(RefusalReason::ProcessingRestricted)
+    );
 }

@@ -9,7 +9,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, LazyLock, Mutex, Once};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use privacy_guard_host::guard::Guard;
@@ -17,6 +17,7 @@ use privacy_guard_host::import::read_records;
 use privacy_guard_host::mail::smtp::SmtpSettings;
 use privacy_guard_host::mail::{DeliveryReport, RetryPolicy, Transport};
 use privacy_guard_host::storage::{MailDelivery, MailboxRow, QueuedMail, UnitOfWork};
+use privacy_guard_tests::scenario::LogCapture;
 use privacy_guard_tests::{Mail, SmtpServer, TestHost, configure, instant, read_outbox};
 
 const PREFERENCES: &str = "https://privacy.example.org/preferences/";
@@ -24,34 +25,12 @@ const START: &str = "2026-12-01T09:30:00Z";
 const RUN: &str = "2026-12-01T10:00:00Z";
 
 /// Every log line of this test binary, to show no address is ever logged.
-static LOGS: LazyLock<Arc<Mutex<Vec<u8>>>> = LazyLock::new(Arc::default);
-
 fn capture_logs() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        struct Writer;
-        impl std::io::Write for Writer {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                LOGS.lock()
-                    .unwrap_or_else(|poison| poison.into_inner())
-                    .extend_from_slice(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(|| Writer)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the log subscriber");
-    });
+    LogCapture::process();
 }
 
 fn logs() -> String {
-    String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|poison| poison.into_inner())).into_owned()
+    LogCapture::process().text()
 }
 
 fn aiosmtpd() -> SmtpServer {
