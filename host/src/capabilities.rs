@@ -1,11 +1,12 @@
 //! What the host supplies to the plugin: one module per imported WIT interface, each an
-//! `impl Host` on the instance's [`HostState`](crate::runtime::HostState).
+//! `impl Host` on the instance's [`HostState`](crate::capabilities::HostState).
 //!
 //! Reads consult the call's unit of work first, then storage; writes go only into the
 //! unit of work, which the caller commits when the call returns.
 
 mod clock;
 mod crm;
+mod host_state;
 mod keys;
 mod log;
 mod mail;
@@ -17,11 +18,11 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 
 pub(crate) use self::crm::{field_name_problem, person_record};
+pub use self::host_state::HostState;
 
 use crate::clock::Clock;
+use crate::contract::imports::types;
 use crate::keys::LinkKeys;
-use crate::runtime::HostState;
-use crate::runtime::bindings::privacy_guard::consent::types;
 use crate::storage::{Database, StorageError};
 
 /// The shared services behind the imports.

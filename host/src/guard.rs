@@ -16,7 +16,9 @@ use std::sync::{Mutex, PoisonError};
 use wasmtime::Store;
 
 use crate::capabilities::Capabilities;
+use crate::capabilities::HostState;
 use crate::clock::Clock;
+use crate::contract::Bindings;
 use crate::contract::configuration::{
     ConsentDefinition, FieldClass, Prerequisite, Problem, Settings, Snapshot, StoredDefinition,
 };
@@ -33,7 +35,7 @@ use crate::contract::types::{Field, RecordRef};
 use crate::keys::LinkKeys;
 use crate::mail::smtp::SmtpSettingsError;
 use crate::mail::{DeliveryError, DeliveryReport, Outbox, RetryPolicy, Transport};
-use crate::runtime::{Bindings, Fault, HostState, LoadError, Runtime, SandboxLimits};
+use crate::runtime::{Fault, LoadError, Runtime, SandboxLimits};
 use crate::schedule::{DAILY_CONSENT_RUN, DailySchedule, period_key};
 use crate::settings::{MissingOptions, SettingsPatch};
 use crate::storage::{

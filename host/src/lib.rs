@@ -9,7 +9,7 @@ pub mod api;
 pub mod capabilities;
 pub mod clock;
 pub mod config;
-pub mod field_encryption;
+pub mod contract;
 pub mod guard;
 pub mod import;
 pub mod keys;
@@ -24,12 +24,3 @@ pub mod worker;
 
 /// The component built together with this host (see `build.rs`).
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("PRIVACY_GUARD_COMPONENT"));
-
-/// The types of the WIT contract (`privacy-guard:consent@0.1.0`) that the host's API
-/// speaks: a change of the contract is a compile error in every caller.
-pub mod contract {
-    pub use crate::runtime::bindings::exports::privacy_guard::consent::{
-        configuration, deduplication, jobs, preferences, records, sending, subjects, tracking,
-    };
-    pub use crate::runtime::bindings::privacy_guard::consent::types;
-}

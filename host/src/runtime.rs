@@ -10,9 +10,6 @@
 //!
 //! The runtime knows the plugin only through `wit/`: nothing here links the plugin's code.
 
-pub(crate) mod bindings;
-mod state;
-
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,10 +20,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
-pub(crate) use self::bindings::PrivacyGuard as Bindings;
-use self::bindings::PrivacyGuardPre;
-pub(crate) use self::state::HostState;
-use crate::capabilities::{Capabilities, HostFailure};
+use crate::capabilities::{Capabilities, HostFailure, HostState};
+use crate::contract::{Bindings, BindingsPre};
 use crate::storage::UnitOfWork;
 
 /// How often the epoch ticker advances; call deadlines are counted in these ticks.
@@ -83,7 +78,7 @@ pub enum LoadError {
 /// The compiled component, ready to instantiate, with a pool of warm instances.
 pub struct Runtime {
     engine: Engine,
-    pre: PrivacyGuardPre<HostState>,
+    pre: BindingsPre<HostState>,
     limits: SandboxLimits,
     capabilities: Capabilities,
     idle: Mutex<Vec<Instance>>,
@@ -118,7 +113,7 @@ impl Runtime {
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(|error| LoadError::WorldMismatch(format!("{error:#}")))?;
-        let pre = PrivacyGuardPre::new(instance_pre)
+        let pre = BindingsPre::new(instance_pre)
             .map_err(|error| LoadError::WorldMismatch(format!("{error:#}")))?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));

@@ -124,7 +124,7 @@ fn main() {
         .clone()
         .expect("config stored");
     let native_request = core::sending::SendRequest {
-        class: core::sending::MessageClass::Marketing,
+        class: core::vocabulary::MessageClass::Marketing,
         purpose: Some("email-marketing".into()),
     };
     let native_batch = measure(rounds, || {

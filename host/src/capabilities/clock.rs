@@ -1,7 +1,7 @@
 //! `clock`: the audited time.
 
-use crate::runtime::HostState;
-use crate::runtime::bindings::privacy_guard::consent::clock;
+use crate::capabilities::HostState;
+use crate::contract::imports::clock;
 
 impl clock::Host for HostState {
     fn now(&mut self) -> wasmtime::Result<i64> {

@@ -1,8 +1,8 @@
 //! `crm`: the person records the reference host keeps, playing the CRM.
 
-use crate::runtime::HostState;
-use crate::runtime::bindings::privacy_guard::consent::crm::{self, CrmError, RecordPage};
-use crate::runtime::bindings::privacy_guard::consent::types::{Field, PersonRecord, RecordRef};
+use crate::capabilities::HostState;
+use crate::contract::imports::crm::{self, CrmError, RecordPage};
+use crate::contract::imports::types::{Field, PersonRecord, RecordRef};
 use crate::storage::{RecordRow, normalise_email};
 
 /// The largest page `list-records` returns, whatever the plugin asks for.

@@ -3,9 +3,9 @@
 use rand::RngCore;
 
 use super::HostFailure;
+use crate::capabilities::HostState;
+use crate::contract::imports::keys;
 use crate::keys::{SIGNING_REFRESH, VERIFY_REFRESH};
-use crate::runtime::HostState;
-use crate::runtime::bindings::privacy_guard::consent::keys;
 
 /// The most random bytes one call may ask for.
 const MAX_RANDOM_BYTES: u32 = 1024;

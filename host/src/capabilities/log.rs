@@ -1,9 +1,9 @@
 //! `log`: the plugin's structured log lines, forwarded to `tracing` under the target
 //! `privacy_guard::plugin`.
 
-use crate::runtime::HostState;
-use crate::runtime::bindings::privacy_guard::consent::log;
-use crate::runtime::bindings::privacy_guard::consent::types::LogLevel;
+use crate::capabilities::HostState;
+use crate::contract::imports::log;
+use crate::contract::imports::types::LogLevel;
 
 impl log::Host for HostState {
     fn log(

@@ -2,8 +2,8 @@
 //! after the commit (see [`crate::mail`]). `forget` cancels and destroys the mail of an
 //! erased address in the same unit of work.
 
-use crate::runtime::HostState;
-use crate::runtime::bindings::privacy_guard::consent::mail::{self, MailError, Mailbox, Message};
+use crate::capabilities::HostState;
+use crate::contract::imports::mail::{self, MailError, Mailbox, Message};
 use crate::storage::{MailboxRow, QueuedMail, normalise_email};
 
 impl mail::Host for HostState {

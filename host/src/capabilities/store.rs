@@ -1,8 +1,8 @@
 //! `store`: the plugin's key-value state and its append-only event log.
 
 use super::HostFailure;
-use crate::runtime::HostState;
-use crate::runtime::bindings::privacy_guard::consent::store::{self, Entry, Event, PackedValues};
+use crate::capabilities::HostState;
+use crate::contract::imports::store::{self, Entry, Event, PackedValues};
 use crate::storage::NewEvent;
 
 impl store::Host for HostState {

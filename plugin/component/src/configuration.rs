@@ -9,8 +9,9 @@ use privacy_guard_core::configuration::{
 };
 use privacy_guard_core::consent::ConsentDefault;
 use privacy_guard_core::definition::{Clause, Condition, ConsentKind, StoredDefinition};
-use privacy_guard_core::event::{CONFIGURATION_STREAM, IpPolicy, consent_deleted_json};
-use privacy_guard_core::notification::ConfirmationPolicy;
+use privacy_guard_core::event::{CONFIGURATION_STREAM, consent_deleted_json};
+use privacy_guard_core::vocabulary::{ConfirmationPolicy, IpPolicy};
+
 use privacy_guard_core::record::Module;
 use privacy_guard_core::restriction::SALT_LEN;
 
@@ -19,11 +20,12 @@ use crate::bindings::exports::privacy_guard::consent::configuration as wit;
 use crate::bindings::privacy_guard::consent::{clock, crm, keys, store};
 use crate::deduplication::deduplicate;
 use crate::logging::{fault, info, warn};
-use crate::state::{load_configuration, save_configuration};
+use crate::state::State;
 
 impl wit::Guest for Plugin {
     fn set_settings(settings: wit::Settings) -> Result<(), Vec<wit::Problem>> {
-        let mut configuration = load_configuration();
+        let mut state = State::new();
+        let mut configuration = state.configuration();
         let hashes_ips = configuration
             .set_settings(settings_input(settings))
             .map_err(problems)?
@@ -33,7 +35,7 @@ impl wit::Guest for Plugin {
         if hashes_ips && configuration.suppression_salt().is_none() {
             configuration.set_suppression_salt(keys::random_bytes(SALT_LEN));
         }
-        save_configuration(&configuration);
+        state.save_configuration(&configuration);
         info("settings replaced", &[]);
         Ok(())
     }
@@ -41,11 +43,12 @@ impl wit::Guest for Plugin {
     fn put_consent(
         definition: wit::ConsentDefinition,
     ) -> Result<wit::StoredDefinition, Vec<wit::Problem>> {
-        let mut configuration = load_configuration();
+        let mut state = State::new();
+        let mut configuration = state.configuration();
         let stored = configuration
             .put_consent(definition_input(definition))
             .map_err(problems)?;
-        save_configuration(&configuration);
+        state.save_configuration(&configuration);
         info(
             "consent stored",
             &[
@@ -58,14 +61,15 @@ impl wit::Guest for Plugin {
     }
 
     fn delete_consent(id: String) -> Result<wit::StoredDefinition, wit::Problem> {
-        let mut configuration = load_configuration();
+        let mut state = State::new();
+        let mut configuration = state.configuration();
         let deleted = configuration
             .delete_consent(&id)
             .map_err(|problem| wit::Problem {
                 at: problem.at,
                 message: problem.message,
             })?;
-        save_configuration(&configuration);
+        state.save_configuration(&configuration);
         let event = consent_deleted_json(&deleted, clock::now())
             .unwrap_or_else(|error| fault("writing an event", &error));
         store::append_event(CONFIGURATION_STREAM, &event);
@@ -86,7 +90,8 @@ impl wit::Guest for Plugin {
     }
 
     fn enable(deduplication_confirmed: bool) -> Result<(), Vec<wit::Prerequisite>> {
-        let mut configuration = load_configuration();
+        let mut state = State::new();
+        let mut configuration = state.configuration();
         let was_enabled = configuration.is_enabled();
         let now = clock::now();
         // Decided on a copy first: de-duplication runs only when enabling will succeed, and
@@ -96,18 +101,19 @@ impl wit::Guest for Plugin {
             return Err(unmet.into_iter().map(wit_prerequisite).collect());
         }
         if deduplication_confirmed {
-            deduplicate(&configuration, now);
+            deduplicate(&mut state, &configuration, now);
         }
         configuration = enabled;
         if !was_enabled {
-            save_configuration(&configuration);
+            state.save_configuration(&configuration);
             info("consents enabled", &[]);
         }
         Ok(())
     }
 
     fn get() -> wit::Snapshot {
-        let configuration = load_configuration();
+        let state = State::new();
+        let configuration = state.configuration();
         wit::Snapshot {
             settings: configuration.settings().map(wit_settings),
             consents: configuration
@@ -126,13 +132,14 @@ impl wit::Guest for Plugin {
     }
 
     fn classify_field(module: String, class: wit::FieldClass) -> Result<(), Vec<wit::Problem>> {
-        let mut configuration = load_configuration();
+        let mut state = State::new();
+        let mut configuration = state.configuration();
         let stored = configuration
             .classify_field(&module, field_class(class))
             .map_err(problems)?;
         let encrypted = stored.encrypted;
         let field = stored.field.clone();
-        save_configuration(&configuration);
+        state.save_configuration(&configuration);
         // Field names are configuration, never personal data.
         info(
             "field classified",
@@ -149,7 +156,8 @@ impl wit::Guest for Plugin {
         let Ok(module) = Module::parse(&module) else {
             return Vec::new();
         };
-        load_configuration()
+        State::new()
+            .configuration()
             .field_classes(&module)
             .map(wit_field_class)
             .collect()
@@ -157,7 +165,9 @@ impl wit::Guest for Plugin {
 
     fn suggested_data_consents(module: String) -> Vec<String> {
         match Module::parse(&module) {
-            Ok(module) => load_configuration().suggested_data_consents(&module),
+            Ok(module) => State::new()
+                .configuration()
+                .suggested_data_consents(&module),
             Err(_) => Vec::new(),
         }
     }

@@ -5,31 +5,25 @@
 //! duplicate the CRM status, the lock, the person status and its event; for each primary,
 //! ownership of `person/<address>`. Enabling consents runs the same [`deduplicate`].
 
-use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
 use privacy_guard_core::deduplication::{
-    Candidate, DuplicateGroup, Merge, Plan, carry_answers, flag_duplicate, plan, reinstate_primary,
+    Candidate, DuplicateGroup, Member, Plan, Settled, plan, settle as decide,
 };
-use privacy_guard_core::event::StatusSource;
-use privacy_guard_core::lifecycle::reevaluate;
-use privacy_guard_core::person::PersonStatus;
-use privacy_guard_core::record::{Fields, RecordRef};
-use privacy_guard_core::storage::{Location, person_key, place};
+use privacy_guard_core::record::RecordRef;
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::deduplication as wit;
 use crate::bindings::privacy_guard::consent::{clock, crm};
 use crate::convert::{fields, record_ref, wit_record_ref};
 use crate::logging::{info, warn};
-use crate::records::mark_duplicate_in_crm;
-use crate::state::{consent_history, delete, load_configuration, load_or_start, load_snapshot};
+use crate::state::{State, StoredPerson, apply_crm, consent_history};
 
 /// Records asked of the CRM per page.
 const PAGE: u32 = 500;
 
 impl wit::Guest for Plugin {
     fn preview() -> wit::Plan {
-        let plan = plan(list_candidates());
+        let plan = plan(list_candidates(&State::new().configuration()));
         wit::Plan {
             groups: plan.groups.iter().map(wit_group).collect(),
             records: count(plan.records),
@@ -38,13 +32,19 @@ impl wit::Guest for Plugin {
     }
 
     fn apply() -> wit::Report {
-        deduplicate(&load_configuration(), clock::now())
+        let mut state = State::new();
+        let configuration = state.configuration();
+        deduplicate(&mut state, &configuration, clock::now())
     }
 }
 
 /// Flags every duplicate of contacts and leads, and gives each address to its primary.
-pub(crate) fn deduplicate(configuration: &Configuration, now: i64) -> wit::Report {
-    let plan: Plan = plan(list_candidates());
+pub(crate) fn deduplicate(
+    state: &mut State,
+    configuration: &Configuration,
+    now: i64,
+) -> wit::Report {
+    let plan: Plan = plan(list_candidates(configuration));
     let mut report = wit::Report {
         groups: count(plan.groups.len()),
         newly_flagged: 0,
@@ -52,7 +52,7 @@ pub(crate) fn deduplicate(configuration: &Configuration, now: i64) -> wit::Repor
         owners_changed: 0,
     };
     for group in &plan.groups {
-        settle(group, configuration, now, &mut report);
+        settle(state, group, configuration, now, &mut report);
     }
     info(
         "duplicates flagged",
@@ -68,9 +68,9 @@ pub(crate) fn deduplicate(configuration: &Configuration, now: i64) -> wit::Repor
 
 /// Every record of every module as a de-duplication candidate. A module the CRM refuses to
 /// list is skipped with a warning.
-fn list_candidates() -> Vec<Candidate> {
+fn list_candidates(configuration: &Configuration) -> Vec<Candidate> {
     let mut candidates = Vec::new();
-    for module in load_configuration().person_modules() {
+    for module in configuration.person_modules() {
         let mut cursor: Option<String> = None;
         loop {
             let page = match crm::list_records(module.as_str(), cursor.as_deref(), PAGE) {
@@ -112,155 +112,105 @@ fn list_candidates() -> Vec<Candidate> {
     candidates
 }
 
-/// A group's record as the CRM holds it now.
-struct Current {
-    fields: Fields,
-    status: String,
-    locked: bool,
-}
-
-fn current(record: &RecordRef) -> Option<Current> {
-    match crm::get_record(&wit_record_ref(record)) {
-        Ok(found) => Some(Current {
-            fields: fields(found.fields),
-            status: found.status,
-            locked: found.locked,
-        }),
+/// A group's record as the CRM holds it now, with what the plugin holds about it; none
+/// (and a warning) when the CRM no longer returns it.
+fn member(state: &State, record: &RecordRef, group: &DuplicateGroup) -> Option<Member> {
+    let found = match crm::get_record(&wit_record_ref(record)) {
+        Ok(found) => found,
         Err(_) => {
             warn(
                 "a record listed for de-duplication is gone; leaving it",
                 &[("record", record)],
             );
-            None
+            return None;
         }
-    }
+    };
+    let fields = fields(found.fields);
+    let person = state.person_or_new(record, fields.person_name(), Some(group.address.clone()));
+    Some(Member {
+        record: record.clone(),
+        fields,
+        crm_status: found.status,
+        crm_locked: found.locked,
+        location: person.location,
+        snapshot: person.snapshot,
+        history: consent_history(record),
+    })
 }
 
-/// Carries out one group: duplicates first (a duplicate that owned the address releases
-/// it), then the primary takes the address and the answers of every record flagged now
-/// (`privacy_guard_core::deduplication::carry_answers`): a refusal always wins over a
-/// grant, and when the primary was itself a duplicate until now, the answers of the record
-/// that held the address replace its own (that record had taken them when it was flagged).
+/// Settles one group: reads its records, lets the engine decide
+/// (`privacy_guard_core::deduplication::settle`: flags, carried answers, who holds the
+/// address), and carries the outcome out, duplicates first.
 fn settle(
+    state: &mut State,
     group: &DuplicateGroup,
     configuration: &Configuration,
     now: i64,
     report: &mut wit::Report,
 ) {
-    let address = &group.address;
-    let holder_before = load_snapshot(address).map(|snapshot| snapshot.record);
-    let mut joining = Vec::new();
-    for duplicate in &group.duplicates {
-        let Some(current) = current(duplicate) else {
-            continue;
-        };
-        let mut person = load_or_start(
-            duplicate,
-            current.fields.person_name(),
-            Some(address.clone()),
-        );
-        let events = reevaluate(&mut person.snapshot, configuration, &current.fields, now);
-        let flagged = flag_duplicate(
-            &mut person.snapshot,
-            &group.primary,
-            StatusSource::Deduplication,
-            now,
-        );
-        let placement = place(
-            duplicate,
-            Some(address.clone()),
-            Some(&person.location),
-            Some(&group.primary),
-        );
-        if let Some(released) = &placement.released {
-            delete(&person_key(released.as_str()));
-        }
-        person.location = placement.location;
-        person.append(&events, configuration);
-        if let Some(flagged) = &flagged {
-            person.append_status(flagged);
-        }
-        person.save();
-        if flagged.is_some() {
-            joining.push(person.snapshot.clone());
-        }
-        let crm_changed = mark_duplicate_in_crm(duplicate, &current.status, current.locked);
-        if flagged.is_some() || crm_changed {
-            report.newly_flagged = report.newly_flagged.saturating_add(1);
-        } else {
-            report.already_flagged = report.already_flagged.saturating_add(1);
-        }
-    }
-
-    let Some(current) = current(&group.primary) else {
-        return;
-    };
-    let mut primary = load_or_start(
-        &group.primary,
-        current.fields.person_name(),
-        Some(address.clone()),
+    let holder = state
+        .snapshot_at(&group.address)
+        .map(|snapshot| snapshot.record);
+    let duplicates: Vec<Member> = group
+        .duplicates
+        .iter()
+        .filter_map(|duplicate| member(state, duplicate, group))
+        .collect();
+    let primary = member(state, &group.primary, group);
+    let settlement = decide(
+        group,
+        duplicates,
+        primary,
+        holder.as_ref(),
+        configuration,
+        now,
     );
-    let was_duplicate = matches!(primary.snapshot.status, PersonStatus::Duplicate { .. });
-    let reinstated = reinstate_primary(&mut primary.snapshot, now);
-    let mut events = reevaluate(&mut primary.snapshot, configuration, &current.fields, now);
-    // The record that held the address goes first: its answers replace a returning
-    // primary's, and the others' then meet them.
-    joining.sort_by_key(|snapshot| Some(&snapshot.record) != holder_before.as_ref());
-    for joiner in &joining {
-        let merge = if was_duplicate && Some(&joiner.record) == holder_before.as_ref() {
-            Merge::Replace
-        } else {
-            Merge::RefusalWins
-        };
-        let history = consent_history(&joiner.record);
-        let carried = carry_answers(
-            &mut primary.snapshot,
-            configuration,
-            joiner,
-            &history,
-            merge,
-            now,
-        );
-        if !carried.is_empty() {
-            info(
-                "answers carried over to the primary",
-                &[
-                    ("record", &joiner.record),
-                    ("primary", &group.primary),
-                    ("answers", &carried.len()),
-                ],
-            );
-        }
-        events.extend(carried);
-    }
-    let placement = place(
-        &group.primary,
-        Some(address.clone()),
-        Some(&primary.location),
-        None,
-    );
-    if let Some(released) = &placement.released {
-        delete(&person_key(released.as_str()));
-    }
-    if !owns(&primary.location, address) {
+    if settlement.owner_changed {
         report.owners_changed = report.owners_changed.saturating_add(1);
     }
-    primary.location = placement.location;
-    if let Some(reinstated) = &reinstated {
-        primary.append_status(reinstated);
-    }
-    primary.append(&events, configuration);
-    primary.save();
-    if primary.snapshot.status != PersonStatus::Active {
-        info(
-            "the primary of a group is not active; mail to its address follows its status",
-            &[("record", &group.primary)],
-        );
+    for settled in settlement.records {
+        if settled.record != group.primary {
+            if settled.newly_flagged {
+                report.newly_flagged = report.newly_flagged.saturating_add(1);
+            } else {
+                report.already_flagged = report.already_flagged.saturating_add(1);
+            }
+        }
+        carry_out(state, settled, configuration);
     }
 }
 
-fn owns(location: &Location, address: &Address) -> bool {
-    matches!(location, Location::Person(owned) if owned == address)
+/// Carries out what settling a group decided for one record.
+fn carry_out(state: &mut State, settled: Settled, configuration: &Configuration) {
+    let Settled {
+        record,
+        location,
+        snapshot,
+        released,
+        consent_events,
+        status_events,
+        crm,
+        carried,
+        ..
+    } = settled;
+    if let Some(released) = &released {
+        state.release(released);
+    }
+    let person = StoredPerson { location, snapshot };
+    person.append(&consent_events, configuration);
+    for event in &status_events {
+        person.append_status(event);
+    }
+    state.save(&person);
+    for effect in &crm {
+        apply_crm(effect);
+    }
+    if carried > 0 {
+        info(
+            "answers carried over to the primary",
+            &[("primary", &record), ("answers", &carried)],
+        );
+    }
 }
 
 fn wit_group(group: &DuplicateGroup) -> wit::DuplicateGroup {

@@ -14,18 +14,19 @@
 use privacy_guard_core::calendar::Date;
 use privacy_guard_core::configuration::{Configuration, Settings};
 use privacy_guard_core::event::Cause;
-use privacy_guard_core::lifecycle::{consents_to_request, mark_requested};
+use privacy_guard_core::lifecycle::{mark_requested, request_due};
 use privacy_guard_core::mail::{ConsentRequest, request_message_id};
+use privacy_guard_core::observation::NewDuplicates;
 use privacy_guard_core::record::Module;
-use privacy_guard_core::storage::{Location, RunCursor};
+use privacy_guard_core::storage::RunCursor;
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::jobs as wit;
 use crate::bindings::privacy_guard::consent::{clock, crm};
+use crate::links::{SignedLink, sign_link};
 use crate::logging::{info, warn};
-use crate::preferences::{SignedLink, sign_link};
-use crate::records::{NewDuplicates, Observed, observe};
-use crate::state::load_configuration;
+use crate::records::{Observed, keys_to_read, observe};
+use crate::state::State;
 
 /// Largest page asked of the CRM.
 const MAX_PAGE: u32 = 500;
@@ -36,7 +37,7 @@ impl wit::Guest for Plugin {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<wit::RunPage, wit::JobError> {
-        let configuration = load_configuration();
+        let configuration = State::new().configuration();
         let settings = match configuration.settings() {
             Some(settings) if configuration.is_enabled() => settings,
             _ => return Err(wit::JobError::NotEnabled),
@@ -109,14 +110,16 @@ impl Run<'_> {
         };
         let mut people: u32 = 0;
         let mut requests: u32 = 0;
+        let mut state = State::reading_ahead(keys_to_read(&records));
         for record in records {
             people = people.saturating_add(1);
             if let Some(mut observed) = observe(
+                &mut state,
                 record,
                 self.configuration,
                 self.now,
                 NewDuplicates::KeepApart,
-            ) && self.request(&mut observed)
+            ) && self.request(&mut state, &mut observed)
             {
                 requests = requests.saturating_add(1);
             }
@@ -154,22 +157,23 @@ impl Run<'_> {
 
     /// Sends the person one request mail for every applicable consent and moves those to
     /// waiting; whether a mail was queued.
-    fn request(&self, observed: &mut Observed) -> bool {
+    fn request(&self, state: &mut State, observed: &mut Observed) -> bool {
         let person = &mut observed.person;
-        let Location::Person(address) = &person.location else {
+        let Some((address, asked)) = request_due(
+            &person.snapshot,
+            &person.location,
+            self.configuration,
+            self.period,
+        ) else {
             return false;
         };
-        let asked = consents_to_request(&person.snapshot, self.configuration, self.period);
-        if asked.is_empty() {
-            return false;
-        }
         let record = person.snapshot.record.clone();
         let SignedLink { url: link, payload } = sign_link(self.settings, record.clone(), self.now);
         let message_id = request_message_id(self.period, &record, self.settings.sender_address());
         let message = ConsentRequest {
             settings: self.settings,
             message_id: &message_id,
-            to: address,
+            to: &address,
             name: &person.snapshot.name,
             consents: &asked,
             link: &link,
@@ -187,7 +191,7 @@ impl Run<'_> {
         };
         let events = mark_requested(&mut person.snapshot, &asked, &cause, self.now);
         person.append(&events, self.configuration);
-        person.save();
+        state.save(person);
         true
     }
 }

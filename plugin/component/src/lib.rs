@@ -15,6 +15,7 @@
 //! | `jobs` | `jobs`: the daily consent run |
 //! | `deduplication` | `deduplication`: flagging duplicate contacts and leads (also run by enabling) |
 //! | `preferences` | `preferences`: the signed-link preferences page |
+//! | `links` | making and opening signed preferences links (shared by the daily run, rendering, confirmations, staff and the page) |
 //! | `subjects` | `subjects`: one person's consents, history and recorded decisions |
 //! | `notification` | confirmation mails after changes, as the consent notification settings say |
 //! | `outgoing` | queuing mail, with message ids keyed to the installation |
@@ -31,6 +32,7 @@ mod configuration;
 mod convert;
 mod deduplication;
 mod jobs;
+mod links;
 mod logging;
 mod notification;
 mod outgoing;

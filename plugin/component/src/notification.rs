@@ -5,8 +5,8 @@ use privacy_guard_core::configuration::Configuration;
 use privacy_guard_core::notification::{ChangeOrigin, Confirmation, ConfirmedChange};
 use privacy_guard_core::storage::Location;
 
+use crate::links::{SignedLink, sign_link};
 use crate::logging::{info, warn};
-use crate::preferences::{SignedLink, sign_link};
 use crate::state::StoredPerson;
 
 /// Queues a confirmation of `changes` to `person` when the setting `confirm-changes` asks

@@ -4,32 +4,32 @@
 //! (`invalid`), its expiry (`expired`), then the person (`unknown-person`), so an expired
 //! or unknown answer is only ever given for a genuine link.
 
-use privacy_guard_core::configuration::{Configuration, Settings};
-use privacy_guard_core::event::{Cause, IpEvidence, IpPolicy, user_agent_evidence};
+use privacy_guard_core::configuration::Configuration;
+use privacy_guard_core::event::{Cause, IpEvidence, user_agent_evidence};
 use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
-use privacy_guard_core::link::{
-    LINK_ID_LEN, LinkError, LinkPayload, UnverifiedToken, preferences_link, signing_input, token,
-};
+use privacy_guard_core::link::{LinkError, LinkPayload};
 use privacy_guard_core::notification::{ChangeOrigin, ConfirmedChange};
 use privacy_guard_core::preferences::{Page, page};
-use privacy_guard_core::record::RecordRef;
+use privacy_guard_core::vocabulary::IpPolicy;
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::preferences as wit;
-use crate::bindings::privacy_guard::consent::{clock, keys};
+use crate::bindings::privacy_guard::consent::clock;
 use crate::convert::consent_value;
-use crate::logging::{fault, info};
+use crate::links::open_link;
+use crate::logging::info;
 use crate::notification::confirm;
 use crate::restriction::{erase_person, restrict_person};
-use crate::state::{StoredPerson, load_configuration, load_snapshot};
-use privacy_guard_core::person::PersonStatus;
+use crate::state::State;
+
 use privacy_guard_core::restriction::Actor;
 
 impl wit::Guest for Plugin {
     fn open(token: String) -> Result<wit::Page, wit::LinkError> {
         let now = clock::now();
-        let (payload, person) = open_link(&token, now).map_err(wit_link_error)?;
-        let configuration = load_configuration();
+        let state = State::new();
+        let (payload, person) = open_link(&state, &token, now).map_err(wit_link_error)?;
+        let configuration = state.configuration();
         Ok(wit_page(page(
             &configuration,
             &person.snapshot,
@@ -43,9 +43,10 @@ impl wit::Guest for Plugin {
         evidence: wit::Evidence,
     ) -> Result<wit::Page, wit::SubmitError> {
         let now = clock::now();
-        let (payload, mut person) = open_link(&token, now)
+        let mut state = State::new();
+        let (payload, mut person) = open_link(&state, &token, now)
             .map_err(|error| wit::SubmitError::Link(wit_link_error(error)))?;
-        let configuration = load_configuration();
+        let configuration = state.configuration();
         let choices: Vec<Choice> = choices
             .into_iter()
             .map(|choice| Choice {
@@ -67,7 +68,7 @@ impl wit::Guest for Plugin {
         )?;
         if !events.is_empty() {
             person.append(&events, &configuration);
-            person.save();
+            state.save(&person);
             info(
                 "preferences saved",
                 &[
@@ -90,10 +91,12 @@ impl wit::Guest for Plugin {
         evidence: wit::Evidence,
     ) -> Result<wit::Page, wit::SubmitError> {
         let now = clock::now();
-        let (payload, mut person) = open_link(&token, now)
+        let mut state = State::new();
+        let (payload, mut person) = open_link(&state, &token, now)
             .map_err(|error| wit::SubmitError::Link(wit_link_error(error)))?;
-        let configuration = load_configuration();
+        let configuration = state.configuration();
         restrict_person(
+            &mut state,
             &mut person,
             &actor(&configuration, &payload, &evidence),
             now,
@@ -115,10 +118,12 @@ impl wit::Guest for Plugin {
 
     fn erase(token: String, evidence: wit::Evidence) -> Result<(), wit::SubmitError> {
         let now = clock::now();
-        let (payload, mut person) = open_link(&token, now)
+        let mut state = State::new();
+        let (payload, mut person) = open_link(&state, &token, now)
             .map_err(|error| wit::SubmitError::Link(wit_link_error(error)))?;
-        let configuration = load_configuration();
+        let configuration = state.configuration();
         erase_person(
+            &mut state,
             &mut person,
             &actor(&configuration, &payload, &evidence),
             now,
@@ -148,52 +153,6 @@ fn ip_evidence(configuration: &Configuration, evidence: &wit::Evidence) -> Optio
         policy,
         configuration.suppression_salt(),
     )
-}
-
-/// A signed preferences link for one person, and what it says.
-pub(crate) struct SignedLink {
-    /// The page's address with the token.
-    pub(crate) url: String,
-    pub(crate) payload: LinkPayload,
-}
-
-/// Makes and signs a new preferences link for `record`, valid for the configured lifetime
-/// from `now`: the one link format shared by the daily run's request mail and the footer of
-/// rendered mail.
-pub(crate) fn sign_link(settings: &Settings, record: RecordRef, now: i64) -> SignedLink {
-    let random = keys::random_bytes(LINK_ID_LEN as u32);
-    let payload = LinkPayload::new(record, now, settings.link_lifetime_ms(), &random)
-        .unwrap_or_else(|error| fault("making a preferences link", &error));
-    let payload_bytes = payload
-        .encode()
-        .unwrap_or_else(|error| fault("making a preferences link", &error));
-    let mac = keys::sign(&signing_input(&payload_bytes));
-    let url = preferences_link(settings.preferences_url(), &token(&payload_bytes, &mac));
-    SignedLink { url, payload }
-}
-
-/// The verified payload of a link and the person it is for. A link sent to a record that
-/// has since been flagged a duplicate opens the record that holds its address now (the
-/// primary, whose consents decide mail to it), so an answer given there is never lost on
-/// a record nobody mails.
-fn open_link(token: &str, now: i64) -> Result<(LinkPayload, StoredPerson), LinkError> {
-    let token = UnverifiedToken::parse(token)?;
-    if !keys::verify(&token.signing_input(), &token.mac) {
-        return Err(LinkError::Invalid);
-    }
-    token.payload.check_expiry(now)?;
-    let person = StoredPerson::load(&token.payload.record)
-        .filter(StoredPerson::is_present)
-        .ok_or(LinkError::UnknownPerson)?;
-    let person = match (&person.snapshot.status, person.location.address()) {
-        (PersonStatus::Duplicate { .. }, Some(address)) => load_snapshot(address)
-            .filter(|holder| holder.record != person.snapshot.record)
-            .and_then(|holder| StoredPerson::load(&holder.record))
-            .filter(StoredPerson::is_present)
-            .unwrap_or(person),
-        _ => person,
-    };
-    Ok((token.payload, person))
 }
 
 fn wit_link_error(error: LinkError) -> wit::LinkError {

@@ -14,12 +14,15 @@
 
 use privacy_guard_core::address::Address;
 use privacy_guard_core::event::LegalGroundEvent;
-use privacy_guard_core::person::PersonStatus;
+use privacy_guard_core::vocabulary::{LawfulBasis, MessageClass, PersonStatus};
+
 use privacy_guard_core::record::RecordRef;
-use privacy_guard_core::rendering::{Footer, FooterKind, MailContent, footer_kind, render};
+use privacy_guard_core::rendering::{
+    Footer, FooterKind, MailContent, footer_kind, render, unsubscribe_headers,
+};
 use privacy_guard_core::sending::{
-    Decision, ErasureFacts, LawfulBasis, MessageClass, Recipient, RecipientRole, RefusalReason,
-    SendRequest, SendingPolicy, decide_batch, person_keys, suppression_lookups,
+    Decision, ErasureFacts, Recipient, RecipientRole, RefusalReason, SendRequest, SendingPolicy,
+    decide_batch, legal_ground_subject, person_keys, suppression_lookups,
 };
 use privacy_guard_core::storage::{CONFIG_KEY, decode_person};
 
@@ -27,9 +30,9 @@ use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::sending as wit;
 use crate::bindings::privacy_guard::consent::{clock, store};
 use crate::convert::record_ref;
+use crate::links::sign_link;
 use crate::logging::{fault, info};
-use crate::preferences::sign_link;
-use crate::state::{StoredPerson, load_configuration, load_snapshot, unpack};
+use crate::state::{State, unpack};
 
 impl wit::Guest for Plugin {
     fn check_send(
@@ -51,22 +54,17 @@ impl wit::Guest for Plugin {
             .collect();
         let (request, recipients, decisions) = decide(request, recipients);
         let now = clock::now();
+        let state = State::new();
         for ((recipient, record), decision) in recipients.iter().zip(&records).zip(&decisions) {
-            if matches!(
+            record_legal_ground(
+                &state,
+                &request,
                 decision,
-                Decision::Allow {
-                    basis: LawfulBasis::LegalObligation,
-                    ..
-                }
-            ) {
-                record_legal_ground(
-                    &request,
-                    mail.message_id.as_deref(),
-                    recipient,
-                    record.as_ref(),
-                    now,
-                );
-            }
+                mail.message_id.as_deref(),
+                recipient,
+                record.as_ref(),
+                now,
+            );
         }
         let content = MailContent {
             subject: mail.subject,
@@ -78,7 +76,7 @@ impl wit::Guest for Plugin {
             matches!(decision, Decision::Allow { obligations, .. }
                 if footer_kind(request.class, *obligations).is_some())
         });
-        let configuration = needs_footer.then(load_configuration);
+        let configuration = needs_footer.then(|| state.configuration());
         let settings = configuration.as_ref().map(|configuration| {
             configuration.settings().unwrap_or_else(|| {
                 fault(
@@ -102,7 +100,7 @@ impl wit::Guest for Plugin {
                     (Some(FooterKind::Preferences), Some(settings)) => {
                         let person = Address::parse(&recipient.address)
                             .ok()
-                            .and_then(|address| load_snapshot(&address))
+                            .and_then(|address| state.snapshot_at(&address))
                             .unwrap_or_else(|| {
                                 fault(
                                     "rendering a mail",
@@ -119,12 +117,8 @@ impl wit::Guest for Plugin {
                     postal_address: settings.postal_address(),
                 });
                 let rendered = render(&content, obligations.strip_tracking, footer.as_ref());
-                let headers = match (request.class, &request.purpose, &link) {
-                    (MessageClass::Marketing, Some(purpose), Some(link)) => {
-                        one_click_unsubscribe(link, purpose)
-                    }
-                    _ => Vec::new(),
-                };
+                let headers =
+                    unsubscribe_headers(request.class, request.purpose.as_deref(), link.as_deref());
                 wit::Rendering::Send(wit::RenderedMail {
                     subject: rendered.subject,
                     text_body: rendered.text_body,
@@ -136,43 +130,38 @@ impl wit::Guest for Plugin {
     }
 }
 
-/// The RFC 8058 one-click unsubscription headers for a marketing mail relying on
-/// `purpose`, for the person whose preferences link is `link`.
-fn one_click_unsubscribe(link: &str, purpose: &str) -> Vec<(String, String)> {
-    vec![
-        (
-            "List-Unsubscribe".to_owned(),
-            format!("<{link}/unsubscribe/{purpose}>"),
-        ),
-        (
-            "List-Unsubscribe-Post".to_owned(),
-            "List-Unsubscribe=One-Click".to_owned(),
-        ),
-    ]
-}
-
-/// Records the ground of a send the decision allowed on `legal-obligation` (a
-/// transactional mail to a restricted or erased person): a `sent-on-legal-ground` event in
-/// the person's stream. The person is the erased record the recipient names (an erased
-/// person no longer holds an address), or else the restricted person holding the address.
+/// Records the ground of a send the decision allowed on `legal-obligation`: a
+/// `sent-on-legal-ground` event in the stream of the person the engine names
+/// (`legal_ground_subject`: the erased record the recipient named, else the person holding
+/// the address). Nothing for any other decision.
 fn record_legal_ground(
+    state: &State,
     request: &SendRequest,
+    decision: &Decision,
     message_id: Option<&str>,
     recipient: &Recipient,
     record: Option<&RecordRef>,
     now: i64,
 ) {
-    let erased = record
-        .and_then(StoredPerson::load)
+    if !matches!(
+        decision,
+        Decision::Allow {
+            basis: LawfulBasis::LegalObligation,
+            ..
+        }
+    ) {
+        return;
+    }
+    let named_erased = record
+        .and_then(|record| state.person(record))
         .filter(|person| matches!(person.snapshot.status, PersonStatus::Erased { .. }))
         .map(|person| person.snapshot.record);
-    let holder = || {
-        Address::parse(&recipient.address)
-            .ok()
-            .and_then(|address| load_snapshot(&address))
-            .map(|snapshot| snapshot.record)
-    };
-    let Some(person) = erased.or_else(holder) else {
+    let holder = Address::parse(&recipient.address)
+        .ok()
+        .and_then(|address| state.snapshot_at(&address))
+        .map(|snapshot| snapshot.record);
+    let Some(person) = legal_ground_subject(decision, named_erased.as_ref(), holder.as_ref())
+    else {
         fault(
             "recording a legal ground",
             &"a send was allowed on a legal obligation to nobody the plugin holds",
@@ -254,8 +243,9 @@ fn erasure_facts(
                     .unwrap_or_else(|error| fault("reading a person", &error)),
                 None => facts.erased_addresses.contains(&index),
             };
+            // Only a recipient whose address an erased person had can need the fact.
             let names_erased = erased_holder
-                && StoredPerson::load(record).is_some_and(|person| {
+                && State::new().person(record).is_some_and(|person| {
                     matches!(person.snapshot.status, PersonStatus::Erased { .. })
                 });
             if names_erased {

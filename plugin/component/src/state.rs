@@ -1,22 +1,29 @@
-//! The plugin's state in the host's store: the configuration, people, and their events.
+//! The plugin's state in the host's store: the configuration, people, suppression markers,
+//! and their events.
 //!
 //! The layout (keys and bytes) is defined and documented in `privacy_guard_core::storage`;
 //! this module only moves those bytes through the `store` import. Values that cannot be
 //! decoded are faults: the call traps rather than decide on facts it cannot read.
+//!
+//! Every export makes one [`State`] and passes it along: a batch reads the keys it will need
+//! ahead in one `get-many` ([`State::reading_ahead`]), so a page of records costs the host
+//! one look-up instead of one per key, and writes through the `State` keep what was read
+//! ahead true. Nothing is kept between calls.
+
+use std::collections::HashMap;
 
 use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
 use privacy_guard_core::editing::fields_to_erase;
 use privacy_guard_core::event::{ConsentEvent, StatusEvent, StreamEvent};
-use privacy_guard_core::person::{PersonSnapshot, PersonStatus, fold_stream};
-use privacy_guard_core::record::RecordRef;
+use privacy_guard_core::person::{PersonSnapshot, fold_stream};
+use privacy_guard_core::record::{CrmEffect, RecordRef};
+use privacy_guard_core::restriction::{SuppressionMarker, encode_marker, suppression_key};
 use privacy_guard_core::storage::{
     CONFIG_KEY, Location, RecordEntry, decode_configuration, decode_person, decode_record_entry,
     encode_configuration, encode_person, encode_record_entry, person_key, record_key,
 };
-
-use std::cell::RefCell;
-use std::collections::HashMap;
+use privacy_guard_core::vocabulary::PersonStatus;
 
 use crate::bindings::privacy_guard::consent::{crm, store};
 use crate::convert::wit_record_ref;
@@ -25,23 +32,164 @@ use crate::logging::{fault, info, warn};
 /// Events read per `read-events` call.
 const EVENTS_PER_READ: u32 = 500;
 
-thread_local! {
-    /// Values read ahead for a batch of records with one `get-many`, so a page of records
-    /// costs the host one look-up instead of one per key. Writes through [`put`] and
-    /// [`delete`] keep it true; [`end_read_ahead`] empties it when the batch is done.
-    static READ_AHEAD: RefCell<HashMap<String, Option<Vec<u8>>>> = RefCell::new(HashMap::new());
+/// The plugin's key-value state as one call sees it.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// Values read ahead (`None`: known to be absent), kept true by writes through `self`.
+    ahead: HashMap<String, Option<Vec<u8>>>,
 }
 
-/// Reads `keys` in one crossing and keeps their values for the following [`get`]s.
-pub(crate) fn read_ahead(keys: Vec<String>) {
-    let packed = store::get_many(&keys);
-    let values = unpack(&packed);
-    READ_AHEAD.with(|read_ahead| {
-        read_ahead.borrow_mut().extend(
-            keys.into_iter()
-                .zip(values.into_iter().map(|value| value.map(<[u8]>::to_vec))),
-        )
-    });
+impl State {
+    /// The state of a call that reads each key when it needs it.
+    pub(crate) fn new() -> State {
+        State::default()
+    }
+
+    /// The state of a call that reads `keys` now, in one crossing.
+    pub(crate) fn reading_ahead(keys: Vec<String>) -> State {
+        let packed = store::get_many(&keys);
+        let values = unpack(&packed);
+        State {
+            ahead: keys
+                .into_iter()
+                .zip(values.into_iter().map(|value| value.map(<[u8]>::to_vec)))
+                .collect(),
+        }
+    }
+
+    /// The value under `key`: read ahead, or from the store.
+    pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
+        match self.ahead.get(key) {
+            Some(value) => value.clone(),
+            None => store::get(key),
+        }
+    }
+
+    /// Stores `value` under `key`.
+    pub(crate) fn put(&mut self, key: &str, value: &[u8]) {
+        self.ahead.remove(key);
+        store::put(key, value);
+    }
+
+    /// Removes `key`.
+    pub(crate) fn delete(&mut self, key: &str) {
+        self.ahead.remove(key);
+        store::delete(key);
+    }
+
+    /// Whether the plugin has seen `record` before (its record entry exists). The entry
+    /// and the record's events are always written in the same unit of work, so a record
+    /// without one has no events either.
+    pub(crate) fn is_known(&self, record: &RecordRef) -> bool {
+        self.get(&record_key(record)).is_some()
+    }
+
+    pub(crate) fn configuration(&self) -> Configuration {
+        let bytes = self.get(CONFIG_KEY);
+        decode_configuration(bytes.as_deref())
+            .unwrap_or_else(|error| fault("reading the configuration", &error))
+    }
+
+    pub(crate) fn save_configuration(&mut self, configuration: &Configuration) {
+        let bytes = encode_configuration(configuration)
+            .unwrap_or_else(|error| fault("writing the configuration", &error));
+        self.put(CONFIG_KEY, &bytes);
+    }
+
+    /// The snapshot stored under `person/<address>`, if any.
+    pub(crate) fn snapshot_at(&self, address: &Address) -> Option<PersonSnapshot> {
+        let bytes = self.get(&person_key(address.as_str()))?;
+        Some(decode_person(&bytes).unwrap_or_else(|error| fault("reading a person", &error)))
+    }
+
+    /// The stored person of `record`, if the plugin knows the record and its snapshot.
+    pub(crate) fn person(&self, record: &RecordRef) -> Option<StoredPerson> {
+        let bytes = self.get(&record_key(record))?;
+        let entry = decode_record_entry(&bytes)
+            .unwrap_or_else(|error| fault("reading a record entry", &error));
+        match entry {
+            RecordEntry::Owner(address) => {
+                let snapshot = self.snapshot_at(&address)?;
+                (snapshot.record == *record).then_some(StoredPerson {
+                    location: Location::Person(address),
+                    snapshot,
+                })
+            }
+            RecordEntry::Detached { address, snapshot } => Some(StoredPerson {
+                location: Location::Record { address },
+                snapshot,
+            }),
+        }
+    }
+
+    /// The stored person of `record`, or a new one kept in the record's own entry (rebuilt
+    /// from its events when the plugin knew it), with the name refreshed.
+    pub(crate) fn person_or_new(
+        &self,
+        record: &RecordRef,
+        name: String,
+        address: Option<Address>,
+    ) -> StoredPerson {
+        match self.person(record) {
+            Some(mut person) => {
+                person.snapshot.name = name;
+                person
+            }
+            None => StoredPerson {
+                location: Location::Record { address },
+                snapshot: if self.is_known(record) {
+                    rebuild(record, name)
+                } else {
+                    PersonSnapshot::new(record.clone(), name)
+                },
+            },
+        }
+    }
+
+    /// Writes the person's snapshot where it lives, and the record entry that points to it.
+    pub(crate) fn save(&mut self, person: &StoredPerson) {
+        if let Location::Person(address) = &person.location {
+            let bytes = encode_person(&person.snapshot)
+                .unwrap_or_else(|error| fault("writing a person", &error));
+            self.put(&person_key(address.as_str()), &bytes);
+        }
+        let entry = RecordEntry::new(&person.location, &person.snapshot);
+        let bytes = encode_record_entry(&entry)
+            .unwrap_or_else(|error| fault("writing a record entry", &error));
+        self.put(&record_key(&person.snapshot.record), &bytes);
+    }
+
+    /// Deletes `person/<address>` (a record gave the address up).
+    pub(crate) fn release(&mut self, address: &Address) {
+        self.delete(&person_key(address.as_str()));
+    }
+
+    /// Whether `address` carries a suppression marker (it was erased).
+    pub(crate) fn is_suppressed(&self, configuration: &Configuration, address: &Address) -> bool {
+        configuration
+            .suppression_salt()
+            .is_some_and(|salt| self.get(&suppression_key(salt, address)).is_some())
+    }
+
+    /// Writes the suppression marker of `address`, erased with `record` at `since`.
+    pub(crate) fn suppress_address(
+        &mut self,
+        configuration: &Configuration,
+        address: &Address,
+        record: &RecordRef,
+        since: i64,
+    ) {
+        let salt = configuration
+            .suppression_salt()
+            .unwrap_or_else(|| fault("erasing a person", &"no suppression salt"));
+        let marker = SuppressionMarker {
+            record: record.clone(),
+            since,
+        };
+        let bytes = encode_marker(&marker)
+            .unwrap_or_else(|error| fault("writing a suppression marker", &error));
+        self.put(&suppression_key(salt, address), &bytes);
+    }
 }
 
 /// The values of a `get-many` answer, in key order, borrowed from its buffer. A span
@@ -67,49 +215,6 @@ pub(crate) fn unpack(packed: &store::PackedValues) -> Vec<Option<&[u8]>> {
         .collect()
 }
 
-/// Forgets the values read ahead.
-pub(crate) fn end_read_ahead() {
-    READ_AHEAD.with(|read_ahead| read_ahead.borrow_mut().clear());
-}
-
-/// The value under `key`: read ahead, or from the store.
-pub(crate) fn get(key: &str) -> Option<Vec<u8>> {
-    READ_AHEAD
-        .with(|read_ahead| read_ahead.borrow().get(key).cloned())
-        .unwrap_or_else(|| store::get(key))
-}
-
-/// Stores `value` under `key`.
-pub(crate) fn put(key: &str, value: &[u8]) {
-    READ_AHEAD.with(|read_ahead| read_ahead.borrow_mut().remove(key));
-    store::put(key, value);
-}
-
-/// Removes `key`.
-pub(crate) fn delete(key: &str) {
-    READ_AHEAD.with(|read_ahead| read_ahead.borrow_mut().remove(key));
-    store::delete(key);
-}
-
-/// Whether the plugin has seen `record` before (its record entry exists). The entry and
-/// the record's events are always written in the same unit of work, so a record without
-/// one has no events either.
-pub(crate) fn is_known(record: &RecordRef) -> bool {
-    get(&record_key(record)).is_some()
-}
-
-pub(crate) fn load_configuration() -> Configuration {
-    let bytes = get(CONFIG_KEY);
-    decode_configuration(bytes.as_deref())
-        .unwrap_or_else(|error| fault("reading the configuration", &error))
-}
-
-pub(crate) fn save_configuration(configuration: &Configuration) {
-    let bytes = encode_configuration(configuration)
-        .unwrap_or_else(|error| fault("writing the configuration", &error));
-    put(CONFIG_KEY, &bytes);
-}
-
 /// A record's snapshot and where it is stored.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredPerson {
@@ -118,42 +223,9 @@ pub(crate) struct StoredPerson {
 }
 
 impl StoredPerson {
-    /// The stored person of `record`, if the plugin knows the record and its snapshot.
-    pub(crate) fn load(record: &RecordRef) -> Option<StoredPerson> {
-        let bytes = get(&record_key(record))?;
-        let entry = decode_record_entry(&bytes)
-            .unwrap_or_else(|error| fault("reading a record entry", &error));
-        match entry {
-            RecordEntry::Owner(address) => {
-                let snapshot = load_snapshot(&address)?;
-                (snapshot.record == *record).then_some(StoredPerson {
-                    location: Location::Person(address),
-                    snapshot,
-                })
-            }
-            RecordEntry::Detached { address, snapshot } => Some(StoredPerson {
-                location: Location::Record { address },
-                snapshot,
-            }),
-        }
-    }
-
     /// Whether the person's data may still be shown and changed (not erased).
     pub(crate) fn is_present(&self) -> bool {
         !matches!(self.snapshot.status, PersonStatus::Erased { .. })
-    }
-
-    /// Writes the snapshot where it lives, and the record entry that points to it.
-    pub(crate) fn save(&self) {
-        if let Location::Person(address) = &self.location {
-            let bytes = encode_person(&self.snapshot)
-                .unwrap_or_else(|error| fault("writing a person", &error));
-            put(&person_key(address.as_str()), &bytes);
-        }
-        let entry = RecordEntry::new(&self.location, &self.snapshot);
-        let bytes = encode_record_entry(&entry)
-            .unwrap_or_else(|error| fault("writing a record entry", &error));
-        put(&record_key(&self.snapshot.record), &bytes);
     }
 
     /// Appends consent events to the record's stream and carries out what they require of
@@ -164,17 +236,10 @@ impl StoredPerson {
         self.append_proof(events);
         let record = &self.snapshot.record;
         for field in fields_to_erase(configuration, events) {
-            if crm::erase_field(&wit_record_ref(record), &field).is_err() {
-                warn(
-                    "the CRM refused to erase a field its consent no longer allows",
-                    &[("record", record), ("field", &field)],
-                );
-            } else {
-                info(
-                    "field erased by its consent value",
-                    &[("record", record), ("field", &field)],
-                );
-            }
+            apply_crm(&CrmEffect::EraseField {
+                record: record.clone(),
+                field,
+            });
         }
     }
 
@@ -199,10 +264,31 @@ impl StoredPerson {
     }
 }
 
-/// The snapshot stored under `person/<address>`, if any.
-pub(crate) fn load_snapshot(address: &Address) -> Option<PersonSnapshot> {
-    let bytes = get(&person_key(address.as_str()))?;
-    Some(decode_person(&bytes).unwrap_or_else(|error| fault("reading a person", &error)))
+/// Asks the CRM to make a change the engine decided; a refusal is logged, never a fault
+/// (the CRM owns its records).
+pub(crate) fn apply_crm(effect: &CrmEffect) {
+    let (record, outcome, what) = match effect {
+        CrmEffect::SetStatus { record, status } => (
+            record,
+            crm::set_status(&wit_record_ref(record), status),
+            "set a record's status",
+        ),
+        CrmEffect::SetLocked { record, locked } => (
+            record,
+            crm::set_locked(&wit_record_ref(record), *locked),
+            "change a record's lock",
+        ),
+        CrmEffect::EraseField { record, field } => {
+            let outcome = crm::erase_field(&wit_record_ref(record), field);
+            if outcome.is_ok() {
+                info("field erased", &[("record", record), ("field", field)]);
+            }
+            (record, outcome, "erase a field")
+        }
+    };
+    if outcome.is_err() {
+        warn(&format!("the CRM refused to {what}"), &[("record", record)]);
+    }
 }
 
 /// Every event payload of a stream, oldest first.
@@ -246,27 +332,4 @@ pub(crate) fn rebuild(record: &RecordRef, name: String) -> PersonSnapshot {
         .collect();
     fold_stream(record.clone(), name, &events)
         .unwrap_or_else(|error| fault("folding events", &error))
-}
-
-/// The stored person of `record`, or a new one kept in the record's own entry (rebuilt
-/// from its events when the plugin knew it), with the name refreshed.
-pub(crate) fn load_or_start(
-    record: &RecordRef,
-    name: String,
-    address: Option<Address>,
-) -> StoredPerson {
-    match StoredPerson::load(record) {
-        Some(mut person) => {
-            person.snapshot.name = name;
-            person
-        }
-        None => StoredPerson {
-            location: Location::Record { address },
-            snapshot: if is_known(record) {
-                rebuild(record, name)
-            } else {
-                PersonSnapshot::new(record.clone(), name)
-            },
-        },
-    }
 }

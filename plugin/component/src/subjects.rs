@@ -3,18 +3,19 @@
 use privacy_guard_core::event::{ActorName, Staff, StaffChannel, Statement};
 use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
 use privacy_guard_core::notification::{ChangeOrigin, ConfirmedChange};
+use privacy_guard_core::vocabulary::PersonStatus;
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::subjects as wit;
 use crate::bindings::privacy_guard::consent::clock;
 use crate::bindings::privacy_guard::consent::types::RecordRef;
 use crate::convert::{consent_value, record_ref, wit_record_ref};
+use crate::links::sign_link;
 use crate::logging::info;
 use crate::notification::confirm;
-use crate::preferences::sign_link;
 use crate::restriction::{erase_person, lift_person, restrict_person};
-use crate::state::{StoredPerson, load_configuration, load_snapshot, read_stream};
-use privacy_guard_core::person::PersonStatus;
+use crate::state::{State, StoredPerson, read_stream};
+
 use privacy_guard_core::restriction::{Actor, TransitionError};
 
 /// The staff action of `actor` with the evidence or reason `statement`: both are required.
@@ -35,7 +36,10 @@ fn staff(actor: wit::StaffActor, statement: &str) -> Result<Staff, wit::RecordEr
 impl wit::Guest for Plugin {
     fn get(person: RecordRef) -> Option<wit::SubjectView> {
         let reference = record_ref(&person)?;
-        StoredPerson::load(&reference).map(|person| subject_view(&person))
+        let state = State::new();
+        state
+            .person(&reference)
+            .map(|person| subject_view(&state, &person))
     }
 
     fn history(person: RecordRef) -> Vec<String> {
@@ -53,22 +57,24 @@ impl wit::Guest for Plugin {
         evidence: String,
     ) -> Result<wit::SubjectView, wit::RecordError> {
         let staff = staff(actor, &evidence)?;
+        let mut state = State::new();
         let mut stored = record_ref(&person)
-            .and_then(|reference| StoredPerson::load(&reference))
+            .and_then(|reference| state.person(&reference))
             .filter(StoredPerson::is_present)
             .ok_or_else(|| wit::RecordError::UnknownPerson(person.clone()))?;
         // A duplicate's answers would never count: mail to its address follows the holder.
         if let (PersonStatus::Duplicate { .. }, Some(address)) =
             (&stored.snapshot.status, stored.location.address())
         {
-            let holder = load_snapshot(address)
+            let holder = state
+                .snapshot_at(address)
                 .map(|holder| format!(": record it on {}", holder.record))
                 .unwrap_or_default();
             return Err(wit::RecordError::StatusRefused(format!(
                 "the record is a duplicate{holder}"
             )));
         }
-        let configuration = load_configuration();
+        let configuration = state.configuration();
         let cause = staff.cause();
         let choice = Choice {
             consent: consent_id,
@@ -86,7 +92,7 @@ impl wit::Guest for Plugin {
         )?;
         if !events.is_empty() {
             stored.append(&events, &configuration);
-            stored.save();
+            state.save(&stored);
             let changes = ConfirmedChange::of_events(&configuration, &events);
             confirm(
                 &stored,
@@ -103,7 +109,7 @@ impl wit::Guest for Plugin {
                 ("changes", &events.len()),
             ],
         );
-        Ok(subject_view(&stored))
+        Ok(subject_view(&state, &stored))
     }
 
     fn restrict(
@@ -112,9 +118,11 @@ impl wit::Guest for Plugin {
         evidence: String,
     ) -> Result<wit::SubjectView, wit::RecordError> {
         let staff = staff(actor, &evidence)?;
-        let mut stored = load_person(&person)?;
-        restrict_person(&mut stored, &Actor::Staff(staff), clock::now()).map_err(status_refused)?;
-        Ok(subject_view(&stored))
+        let mut state = State::new();
+        let mut stored = load_person(&state, &person)?;
+        restrict_person(&mut state, &mut stored, &Actor::Staff(staff), clock::now())
+            .map_err(status_refused)?;
+        Ok(subject_view(&state, &stored))
     }
 
     fn lift_restriction(
@@ -123,13 +131,15 @@ impl wit::Guest for Plugin {
         reason: String,
     ) -> Result<wit::SubjectView, wit::RecordError> {
         let staff = staff(actor, &reason)?;
-        let mut stored = load_person(&person)?;
-        lift_person(&mut stored, &staff, clock::now()).map_err(status_refused)?;
-        Ok(subject_view(&stored))
+        let mut state = State::new();
+        let mut stored = load_person(&state, &person)?;
+        lift_person(&mut state, &mut stored, &staff, clock::now()).map_err(status_refused)?;
+        Ok(subject_view(&state, &stored))
     }
 
     fn preferences_link(person: RecordRef) -> Result<String, wit::RecordError> {
-        let stored = load_person(&person)?;
+        let state = State::new();
+        let stored = load_person(&state, &person)?;
         let refused = |why: &str| Err(wit::RecordError::StatusRefused(why.to_owned()));
         match stored.snapshot.status {
             PersonStatus::Erased { .. } => return refused("the person's data were erased"),
@@ -138,7 +148,7 @@ impl wit::Guest for Plugin {
             }
             PersonStatus::Active | PersonStatus::Restricted { .. } => {}
         }
-        let configuration = load_configuration();
+        let configuration = state.configuration();
         let Some(settings) = configuration.settings() else {
             return refused("no settings are configured: the link needs the preferences URL");
         };
@@ -159,8 +169,9 @@ impl wit::Guest for Plugin {
         evidence: String,
     ) -> Result<wit::ErasureReport, wit::RecordError> {
         let staff = staff(actor, &evidence)?;
-        let mut stored = load_person(&person)?;
-        let erasure = erase_person(&mut stored, &Actor::Staff(staff), clock::now())
+        let mut state = State::new();
+        let mut stored = load_person(&state, &person)?;
+        let erasure = erase_person(&mut state, &mut stored, &Actor::Staff(staff), clock::now())
             .map_err(status_refused)?;
         Ok(wit::ErasureReport {
             erased_fields: erasure.fields.erase,
@@ -170,9 +181,9 @@ impl wit::Guest for Plugin {
 }
 
 /// The stored person of a record the plugin knows (erased ones included).
-fn load_person(person: &RecordRef) -> Result<StoredPerson, wit::RecordError> {
+fn load_person(state: &State, person: &RecordRef) -> Result<StoredPerson, wit::RecordError> {
     record_ref(person)
-        .and_then(|reference| StoredPerson::load(&reference))
+        .and_then(|reference| state.person(&reference))
         .ok_or_else(|| wit::RecordError::UnknownPerson(person.clone()))
 }
 
@@ -189,8 +200,8 @@ fn person_status(status: PersonStatus) -> wit::PersonStatus {
     }
 }
 
-fn subject_view(person: &StoredPerson) -> wit::SubjectView {
-    let configuration = load_configuration();
+fn subject_view(state: &State, person: &StoredPerson) -> wit::SubjectView {
+    let configuration = state.configuration();
     wit::SubjectView {
         person: wit_record_ref(&person.snapshot.record),
         address: person

@@ -6,7 +6,7 @@ use privacy_guard_core::tracking::{TrackingKind, accepts_tracking_event};
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::tracking as wit;
-use crate::state::{load_configuration, load_snapshot};
+use crate::state::State;
 
 impl wit::Guest for Plugin {
     fn accept_tracking_event(kind: wit::TrackingKind, address: String) -> bool {
@@ -17,7 +17,8 @@ impl wit::Guest for Plugin {
             wit::TrackingKind::EmailOpen => TrackingKind::EmailOpen,
             wit::TrackingKind::DocumentView => TrackingKind::DocumentView,
         };
-        let person = load_snapshot(&address);
-        accepts_tracking_event(&load_configuration(), person.as_ref(), kind)
+        let state = State::new();
+        let person = state.snapshot_at(&address);
+        accepts_tracking_event(&state.configuration(), person.as_ref(), kind)
     }
 }

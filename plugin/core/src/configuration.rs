@@ -4,6 +4,7 @@
 //! `ConsentDefinition`, returning every problem at once, each naming the field it is about
 //! (`sender-address`, `consent[newsletter].purpose`, ...).
 
+use crate::vocabulary::{ConfirmationPolicy, IpPolicy};
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
@@ -13,8 +14,7 @@ use crate::consent::ConsentDefault;
 use crate::definition::{
     Clause, Condition, ConsentDefinition, ConsentId, ConsentKind, PurposeVersion, StoredDefinition,
 };
-use crate::event::IpPolicy;
-use crate::notification::ConfirmationPolicy;
+
 use crate::record::Module;
 
 /// Most data consents per module (Vtiger's limit).

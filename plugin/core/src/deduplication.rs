@@ -17,6 +17,7 @@
 //! The functions are pure: the adapter lists the records, passes them in, and carries out
 //! the plan (CRM status and lock, person status, ownership of `person/<address>`).
 
+use crate::vocabulary::PersonStatus;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeMap;
 
@@ -24,8 +25,10 @@ use crate::address::Address;
 use crate::configuration::Configuration;
 use crate::consent::ConsentValue;
 use crate::event::{Cause, ConsentEvent, StatusEvent, StatusSource};
-use crate::person::{PersonSnapshot, PersonStatus};
-use crate::record::RecordRef;
+use crate::lifecycle::reevaluate;
+use crate::person::PersonSnapshot;
+use crate::record::{CrmEffect, Fields, RecordRef};
+use crate::storage::{Location, place};
 
 /// The CRM status of a duplicate record, as Vtiger names it.
 pub const DUPLICATE_STATUS: &str = "Duplicate";
@@ -167,6 +170,29 @@ pub fn flag_duplicate(
     )
 }
 
+/// What the CRM must do to show `record` as a duplicate: status `Duplicate` (overwriting
+/// the status it had) and locked; what is already so is left alone.
+pub fn crm_effects_of_duplicate(
+    record: &RecordRef,
+    crm_status: &str,
+    crm_locked: bool,
+) -> Vec<CrmEffect> {
+    let mut effects = Vec::new();
+    if !is_duplicate_status(crm_status) {
+        effects.push(CrmEffect::SetStatus {
+            record: record.clone(),
+            status: DUPLICATE_STATUS.to_owned(),
+        });
+    }
+    if !crm_locked {
+        effects.push(CrmEffect::SetLocked {
+            record: record.clone(),
+            locked: true,
+        });
+    }
+    effects
+}
+
 /// A record chosen as primary that was flagged as a duplicate earlier (the CRM no longer
 /// shows it as one) becomes active again.
 pub fn reinstate_primary(snapshot: &mut PersonSnapshot, now: i64) -> Option<StatusEvent> {
@@ -175,6 +201,159 @@ pub fn reinstate_primary(snapshot: &mut PersonSnapshot, now: i64) -> Option<Stat
             snapshot.change_status(PersonStatus::Active, StatusSource::Deduplication, None, now)
         }
         _ => None,
+    }
+}
+
+/// One record of a group, as the adapter found it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub record: RecordRef,
+    /// The record as the CRM holds it now.
+    pub fields: Fields,
+    pub crm_status: String,
+    pub crm_locked: bool,
+    /// Where its consents live and what they are (apart, and new, when the plugin never
+    /// held the record).
+    pub location: Location,
+    pub snapshot: PersonSnapshot,
+    /// Its consent events, oldest first: what carrying its answers over reads.
+    pub history: Vec<ConsentEvent>,
+}
+
+/// What settling a group does to one of its records, in the order to carry it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    pub record: RecordRef,
+    pub location: Location,
+    pub snapshot: PersonSnapshot,
+    /// The `person/` address the record gave up: delete that key.
+    pub released: Option<Address>,
+    pub consent_events: Vec<ConsentEvent>,
+    pub status_events: Vec<StatusEvent>,
+    pub crm: Vec<CrmEffect>,
+    /// Answers carried over to this record from others (the primary only).
+    pub carried: usize,
+    /// This duplicate was flagged now (its status or its CRM record changed).
+    pub newly_flagged: bool,
+}
+
+/// What settling a group does: the duplicates, then the primary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    pub records: Vec<Settled>,
+    /// The address changed hands to the primary.
+    pub owner_changed: bool,
+}
+
+/// Settles one group at `now`: each duplicate (its consents re-evaluated, flagged a
+/// duplicate of the primary unless restricted or erased, kept apart, its address released,
+/// shown as a duplicate in the CRM), then the primary (a duplicate flagged earlier becomes
+/// active again, its consents re-evaluated, the answers of every record flagged now carried
+/// over, the address held). `holder` held the address before: when the primary was itself
+/// a duplicate until now, that record's answers replace the primary's own (it had taken
+/// them when it was flagged, and holds every answer given since); every other record's
+/// answers meet them with a refusal always winning. A member the CRM no longer returns is
+/// left out by the adapter; without a primary only the duplicates are settled.
+pub fn settle(
+    group: &DuplicateGroup,
+    duplicates: Vec<Member>,
+    primary: Option<Member>,
+    holder: Option<&RecordRef>,
+    configuration: &Configuration,
+    now: i64,
+) -> Settlement {
+    let address = &group.address;
+    let mut records = Vec::new();
+    let mut joining: Vec<(PersonSnapshot, Vec<ConsentEvent>)> = Vec::new();
+    for member in duplicates {
+        let Member {
+            record,
+            fields,
+            crm_status,
+            crm_locked,
+            location,
+            mut snapshot,
+            mut history,
+        } = member;
+        snapshot.name = fields.person_name();
+        let consent_events = reevaluate(&mut snapshot, configuration, &fields, now);
+        let flagged = flag_duplicate(
+            &mut snapshot,
+            &group.primary,
+            StatusSource::Deduplication,
+            now,
+        );
+        let placement = place(
+            &record,
+            Some(address.clone()),
+            Some(&location),
+            Some(&group.primary),
+        );
+        let crm = crm_effects_of_duplicate(&record, &crm_status, crm_locked);
+        let newly_flagged = flagged.is_some() || !crm.is_empty();
+        if flagged.is_some() {
+            history.extend(consent_events.iter().cloned());
+            joining.push((snapshot.clone(), history));
+        }
+        records.push(Settled {
+            record,
+            location: placement.location,
+            snapshot,
+            released: placement.released,
+            consent_events,
+            status_events: flagged.into_iter().collect(),
+            crm,
+            carried: 0,
+            newly_flagged,
+        });
+    }
+    let Some(primary) = primary else {
+        return Settlement {
+            records,
+            owner_changed: false,
+        };
+    };
+    let Member {
+        record,
+        fields,
+        location,
+        mut snapshot,
+        ..
+    } = primary;
+    snapshot.name = fields.person_name();
+    let was_duplicate = matches!(snapshot.status, PersonStatus::Duplicate { .. });
+    let reinstated = reinstate_primary(&mut snapshot, now);
+    let mut consent_events = reevaluate(&mut snapshot, configuration, &fields, now);
+    // The record that held the address goes first: its answers replace a returning
+    // primary's, and the others' then meet them.
+    joining.sort_by_key(|(joiner, _)| Some(&joiner.record) != holder);
+    let mut carried = 0;
+    for (joiner, history) in &joining {
+        let merge = if was_duplicate && Some(&joiner.record) == holder {
+            Merge::Replace
+        } else {
+            Merge::RefusalWins
+        };
+        let events = carry_answers(&mut snapshot, configuration, joiner, history, merge, now);
+        carried += events.len();
+        consent_events.extend(events);
+    }
+    let placement = place(&record, Some(address.clone()), Some(&location), None);
+    let owner_changed = !matches!(&location, Location::Person(owned) if owned == address);
+    records.push(Settled {
+        record,
+        location: placement.location,
+        snapshot,
+        released: placement.released,
+        consent_events,
+        status_events: reinstated.into_iter().collect(),
+        crm: Vec::new(),
+        carried,
+        newly_flagged: false,
+    });
+    Settlement {
+        records,
+        owner_changed,
     }
 }
 

@@ -25,8 +25,9 @@ use crate::configuration::Configuration;
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::{ConsentId, ConsentKind, StoredDefinition};
 use crate::event::ConsentEvent;
-use crate::person::{PersonSnapshot, PersonStatus};
+use crate::person::PersonSnapshot;
 use crate::restriction::EMAIL_FIELD;
+use crate::vocabulary::PersonStatus;
 
 /// What the table says about a data field while its consent has `value` under `default`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

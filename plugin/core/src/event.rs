@@ -29,7 +29,7 @@
 //! erasure can remove them while the proof stays (a staff actor's name is the business's,
 //! not the person's).
 //!
-//! A change of the person's status (see [`crate::person::PersonStatus`]) is a second kind
+//! A change of the person's status (see [`crate::vocabulary::PersonStatus`]) is a second kind
 //! of event in the same stream:
 //!
 //! ```json
@@ -49,6 +49,8 @@
 //!
 //! [`StreamEvent`] reads either kind back.
 
+use crate::vocabulary::IpPolicy;
+use crate::vocabulary::{LawfulBasis, MessageClass, PersonStatus};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -58,9 +60,8 @@ use crate::calendar::Date;
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::{ConsentId, ConsentKind, PurposeVersion, StoredDefinition};
 use crate::digest::{from_hex, sha256_hex, to_hex};
-use crate::person::PersonStatus;
+
 use crate::record::RecordRef;
-use crate::sending::{LawfulBasis, MessageClass};
 
 /// The format version written into every event.
 const EVENT_FORMAT: u8 = 1;
@@ -97,47 +98,6 @@ impl TryFrom<String> for LinkId {
 impl From<LinkId> for String {
     fn from(link: LinkId) -> String {
         link.to_string()
-    }
-}
-
-/// What the evidence of a preferences-page answer keeps of the IP address the host
-/// observed (setting `ip-evidence`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum IpPolicy {
-    /// The whole address: strongest proof, and personal data kept as long as the event.
-    Keep,
-    /// The network only: IPv4 to /24, IPv6 to /48 (the default: proof of where from,
-    /// without pointing at one machine).
-    #[default]
-    Truncate,
-    /// A salted SHA-256 of the whole address: proves a later claim "it came from this
-    /// address" without keeping the address.
-    Hash,
-    /// Nothing.
-    Drop,
-}
-
-impl IpPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IpPolicy::Keep => "keep",
-            IpPolicy::Truncate => "truncate",
-            IpPolicy::Hash => "hash",
-            IpPolicy::Drop => "drop",
-        }
-    }
-
-    /// The policy named `name` (as [`IpPolicy::as_str`] writes it).
-    pub fn parse(name: &str) -> Option<IpPolicy> {
-        [
-            IpPolicy::Keep,
-            IpPolicy::Truncate,
-            IpPolicy::Hash,
-            IpPolicy::Drop,
-        ]
-        .into_iter()
-        .find(|policy| policy.as_str() == name.trim())
     }
 }
 
@@ -1258,8 +1218,8 @@ pub(crate) mod tests {
         };
         let restricted = StatusEvent {
             at: 1,
-            from: crate::person::PersonStatus::Active,
-            to: crate::person::PersonStatus::Restricted { since: 1 },
+            from: crate::vocabulary::PersonStatus::Active,
+            to: crate::vocabulary::PersonStatus::Restricted { since: 1 },
             source: staff.status_source(),
             primary: None,
             evidence: staff.evidence(),
@@ -1310,7 +1270,7 @@ pub(crate) mod tests {
 
     #[test]
     fn status_events_round_trip_and_fold_with_consent_events() {
-        use crate::person::{PersonStatus, fold_stream};
+        use crate::person::fold_stream;
         use crate::record::Module;
         let record = RecordRef::new(Module::Contacts, "3");
         let flagged = StatusEvent {

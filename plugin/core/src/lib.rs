@@ -9,6 +9,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`vocabulary`] | the words many modules share: message class, lawful basis, person status, IP and confirmation policies (a leaf) |
 //! | [`address`] | normalising and checking email addresses |
 //! | [`record`] | CRM modules, record refs, the fields the engine reads (`email`, name) |
 //! | [`consent`] | the five consent values and the default a request is made under |
@@ -17,6 +18,7 @@
 //! | [`configuration`] | settings and definitions validated from input, enabling consents |
 //! | [`person`] | the person snapshot, its status, and the fold that rebuilds it from events |
 //! | [`event`] | consent events (the proof), their causes and evidence, their JSON form |
+//! | [`observation`] | observing a CRM record: where its consents go, what changes, what the CRM and the host must do |
 //! | [`lifecycle`] | transitions: applicability, requests, answers; each returns its events |
 //! | [`editing`] | which fields may be edited (the consent table's data-field column, locked people) and which values a change erases |
 //! | [`notification`] | consent notification settings and the confirmation mail after a change |
@@ -38,9 +40,10 @@
 //!
 //! ```
 //! use privacy_guard_core::sending::{
-//!     decide_batch, person_keys, suppression_lookups, ErasureFacts, MessageClass, Recipient,
-//!     RecipientRole, SendRequest, SendingPolicy,
+//!     decide_batch, person_keys, suppression_lookups, ErasureFacts, Recipient, RecipientRole,
+//!     SendRequest, SendingPolicy,
 //! };
+//! use privacy_guard_core::vocabulary::MessageClass;
 //!
 //! // 1. the stored `config` value (one `store.get`), read once per batch, in place
 //! let config: Option<Vec<u8>> = None;
@@ -89,6 +92,7 @@ pub mod lifecycle;
 pub mod link;
 pub mod mail;
 pub mod notification;
+pub mod observation;
 pub mod person;
 pub mod preferences;
 pub mod record;
@@ -97,5 +101,6 @@ pub mod restriction;
 pub mod sending;
 pub mod storage;
 pub mod tracking;
+pub mod vocabulary;
 
 pub use storage::{CONFIG_KEY, person_key};

@@ -14,13 +14,16 @@
 //! An answer that keeps both the value and the purpose version writes no event; the same
 //! value under a newer purpose text is a change (the person agreed to the new text).
 
+use crate::address::Address;
 use crate::calendar::Date;
 use crate::configuration::Configuration;
 use crate::consent::ConsentValue;
 use crate::definition::StoredDefinition;
 use crate::event::{Cause, ConsentEvent};
-use crate::person::{PersonSnapshot, PersonStatus};
+use crate::person::PersonSnapshot;
 use crate::record::Fields;
+use crate::storage::Location;
+use crate::vocabulary::PersonStatus;
 
 /// One choice about one consent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +106,23 @@ pub fn consents_to_request<'c>(
         .collect()
 }
 
+/// The request the daily run of `period` mails a person whose consents live at
+/// `location`: to the address they hold, about [`consents_to_request`]. None when there is
+/// nothing to ask, or the person does not hold an address (their consents are kept apart:
+/// a record without an address, or one sharing another's, is never mailed).
+pub fn request_due<'c>(
+    snapshot: &PersonSnapshot,
+    location: &Location,
+    configuration: &'c Configuration,
+    period: Date,
+) -> Option<(Address, Vec<&'c StoredDefinition>)> {
+    let Location::Person(address) = location else {
+        return None;
+    };
+    let asked = consents_to_request(snapshot, configuration, period);
+    (!asked.is_empty()).then(|| (address.clone(), asked))
+}
+
 /// Moves the consents a request mail asked about to waiting.
 pub fn mark_requested(
     snapshot: &mut PersonSnapshot,
@@ -176,10 +196,11 @@ mod tests {
     use crate::consent::ConsentDefault;
     use crate::definition::{Clause, Condition, ConsentKind};
     use crate::event::tests::link;
-    use crate::event::{IpEvidence, IpPolicy, RecordingSource, Statement};
+    use crate::event::{IpEvidence, RecordingSource, Statement};
     use crate::person::fold;
     use crate::record::tests::fields;
     use crate::record::{Module, RecordRef};
+    use crate::vocabulary::IpPolicy;
     use ConsentValue::*;
 
     fn eu_only(mut input: DefinitionInput) -> DefinitionInput {

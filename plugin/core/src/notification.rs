@@ -14,7 +14,7 @@
 //! An erasure is never confirmed by mail: the address is gone the moment it is done, and
 //! the page says so instead.
 
-use serde::{Deserialize, Serialize};
+use crate::vocabulary::ConfirmationPolicy;
 
 use crate::address::Address;
 use crate::calendar::Date;
@@ -28,19 +28,6 @@ use crate::record::RecordRef;
 /// Hex digits of the digest kept in a message id.
 const MESSAGE_ID_DIGITS: usize = 32;
 
-/// Which changes a person is sent a confirmation mail about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConfirmationPolicy {
-    /// No confirmation mails.
-    Never,
-    /// Changes the person made on the preferences page.
-    #[default]
-    OwnChanges,
-    /// Those, and decisions recorded by an administrator, an import or the API.
-    EveryChange,
-}
-
 /// Who made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeOrigin {
@@ -51,25 +38,6 @@ pub enum ChangeOrigin {
 }
 
 impl ConfirmationPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConfirmationPolicy::Never => "never",
-            ConfirmationPolicy::OwnChanges => "own-changes",
-            ConfirmationPolicy::EveryChange => "every-change",
-        }
-    }
-
-    /// The policy named `name` (as [`ConfirmationPolicy::as_str`] writes it).
-    pub fn parse(name: &str) -> Option<ConfirmationPolicy> {
-        [
-            ConfirmationPolicy::Never,
-            ConfirmationPolicy::OwnChanges,
-            ConfirmationPolicy::EveryChange,
-        ]
-        .into_iter()
-        .find(|policy| policy.as_str() == name.trim())
-    }
-
     /// Whether a change made by `origin` is confirmed by mail.
     pub fn confirms(self, origin: ChangeOrigin) -> bool {
         match self {

@@ -4,6 +4,7 @@
 //! transitions, which build events from the current state), so folding a record's events
 //! over a fresh snapshot gives exactly the stored snapshot.
 
+use crate::vocabulary::PersonStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Date;
@@ -12,27 +13,6 @@ use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::{ConsentId, StoredDefinition};
 use crate::event::{Cause, ConsentEvent, StatusEvent, StatusEvidence, StreamEvent, same_status};
 use crate::record::RecordRef;
-
-/// Whether the plugin may process the person at all.
-///
-/// De-duplication sets `Duplicate` (see [`crate::deduplication`]); restriction and erasure
-/// set the others (see [`crate::restriction`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PersonStatus {
-    Active,
-    /// The person asked to stop processing (GDPR Art. 18), since the time given.
-    Restricted {
-        since: i64,
-    },
-    /// The person's data were erased (GDPR Art. 17), since the time given.
-    Erased {
-        since: i64,
-    },
-    /// The record duplicates another record of the same person, since the time given.
-    Duplicate {
-        since: i64,
-    },
-}
 
 /// The current value of one consent for the person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,8 @@
 
 use crate::configuration::Configuration;
 use crate::consent::ConsentValue;
-use crate::person::{PersonSnapshot, PersonStatus};
+use crate::person::PersonSnapshot;
+use crate::vocabulary::PersonStatus;
 
 /// One consent as the person sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -110,6 +110,17 @@ impl fmt::Display for RecordRef {
     }
 }
 
+/// A change the plugin asks the CRM to make to one of its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrmEffect {
+    /// Set the record's CRM status (e.g. `Duplicate`).
+    SetStatus { record: RecordRef, status: String },
+    /// Lock or unlock the record against ordinary edits.
+    SetLocked { record: RecordRef, locked: bool },
+    /// Empty one field of the record.
+    EraseField { record: RecordRef, field: String },
+}
+
 /// One field of a record as the CRM holds it; an empty value means the field is empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {

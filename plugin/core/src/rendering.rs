@@ -15,7 +15,8 @@
 //! its end (an unterminated quote, no `>`) is left as it is.
 
 use crate::mail::escape_html;
-use crate::sending::{MessageClass, Obligations};
+use crate::sending::Obligations;
+use crate::vocabulary::MessageClass;
 
 /// Marks an `<img>` as a tracking pixel.
 pub const TRACKING_PIXEL_ATTRIBUTE: &str = "data-pg-tracking";
@@ -328,6 +329,30 @@ fn read_start_tag(bytes: &[u8], mut at: usize) -> Option<StartTag> {
             name,
             value,
         });
+    }
+}
+
+/// The RFC 8058 one-click unsubscription headers of a marketing mail relying on `purpose`,
+/// for the person whose preferences link is `link`: `List-Unsubscribe: <LINK/unsubscribe/
+/// PURPOSE>` and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. None for other
+/// classes, or without a link (a recipient without a preferences footer).
+pub fn unsubscribe_headers(
+    class: MessageClass,
+    purpose: Option<&str>,
+    link: Option<&str>,
+) -> Vec<(String, String)> {
+    match (class, purpose, link) {
+        (MessageClass::Marketing, Some(purpose), Some(link)) => vec![
+            (
+                "List-Unsubscribe".to_owned(),
+                format!("<{link}/unsubscribe/{purpose}>"),
+            ),
+            (
+                "List-Unsubscribe-Post".to_owned(),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ),
+        ],
+        _ => Vec::new(),
     }
 }
 

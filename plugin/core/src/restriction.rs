@@ -19,6 +19,7 @@
 //! [`suppress`]ed: every consent refused, status erased, so mail to the address is refused
 //! with `erased` and the person is never asked again.
 
+use crate::vocabulary::PersonStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
@@ -31,9 +32,9 @@ use crate::event::{
     StatusSource,
 };
 use crate::mail::{MailMessage, Mailbox};
-use crate::person::{PersonSnapshot, PersonStatus};
+use crate::person::PersonSnapshot;
 use crate::record::RecordRef;
-use crate::storage::StorageError;
+use crate::storage::{Location, StorageError};
 
 /// The field holding the address: always erased.
 pub const EMAIL_FIELD: &str = "email";
@@ -275,6 +276,31 @@ pub fn erase(
     })
 }
 
+/// What an erasure does to the address the person had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressErasure {
+    /// The address erased: its suppression marker is written, the host forgets its mail
+    /// (`mail.forget`), and every other record holding it is suppressed ([`suppress`]): to
+    /// the plugin they are the same person.
+    pub erased: Option<Address>,
+    /// The `person/` key the person held: deleted.
+    pub released: Option<Address>,
+    /// Where the person's consents live from now on: apart, without an address.
+    pub location: Location,
+}
+
+/// What an erasure does to the address of a person whose consents lived at `location`.
+pub fn erase_address(location: &Location) -> AddressErasure {
+    AddressErasure {
+        erased: location.address().cloned(),
+        released: match location {
+            Location::Person(held) => Some(held.clone()),
+            Location::Record { .. } => None,
+        },
+        location: Location::Record { address: None },
+    }
+}
+
 /// Suppresses a record that brings back an erased address: every consent refused, status
 /// erased (`suppressed`). Nothing for a person already erased.
 pub fn suppress(
@@ -405,7 +431,8 @@ pub fn lift_notice(
 mod tests {
     use super::*;
     use crate::configuration::tests::{definition_input, settings_input};
-    use crate::event::IpPolicy;
+    use crate::vocabulary::IpPolicy;
+
     use crate::event::StreamEvent;
     use crate::event::tests::link;
     use crate::lifecycle::reevaluate;

@@ -56,21 +56,14 @@
 
 use crate::address::{Address, looks_like_address};
 use crate::consent::{ConsentDefault, ConsentValue};
-use crate::person::PersonStatus;
+use crate::vocabulary::PersonStatus;
+use crate::vocabulary::{LawfulBasis, MessageClass};
+
+use crate::record::RecordRef;
 use crate::restriction::suppression_key;
 use crate::storage::{
     PersonFacts, SendingIndex, StorageError, decode_sending_index, person_key, read_person_facts,
 };
-
-/// What kind of mail is being sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MessageClass {
-    AdHoc,
-    Workflow,
-    Marketing,
-    Transactional,
-}
 
 /// The recipient's place in the mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,16 +86,6 @@ pub struct SendRequest {
     pub class: MessageClass,
     /// The consent (definition id) the mail relies on.
     pub purpose: Option<String>,
-}
-
-/// The lawful basis an allowed send relies on (GDPR Art. 6(1)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LawfulBasis {
-    Consent,
-    Contract,
-    LegalObligation,
-    LegitimateInterests,
 }
 
 /// What the host must do to the mail for one recipient.
@@ -379,6 +362,23 @@ pub fn decide(
             },
             awaiting_consent,
         },
+    }
+}
+
+/// Whose history records a send the decision allowed on a legal obligation (a
+/// transactional mail to a restricted or erased person): the erased record the recipient
+/// named, else the person holding the address. None for every other decision.
+pub fn legal_ground_subject(
+    decision: &Decision,
+    named_erased: Option<&RecordRef>,
+    holder: Option<&RecordRef>,
+) -> Option<RecordRef> {
+    match decision {
+        Decision::Allow {
+            basis: LawfulBasis::LegalObligation,
+            ..
+        } => named_erased.or(holder).cloned(),
+        _ => None,
     }
 }
 

@@ -24,6 +24,7 @@
 //! address (its next change, or the next daily run), a send to the address finds nobody:
 //! marketing to it is refused, the safe side.
 
+use crate::vocabulary::PersonStatus;
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,7 @@ use crate::address::{Address, push_normalised};
 use crate::configuration::Configuration;
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::ConsentKind;
-use crate::person::{PersonSnapshot, PersonStatus};
+use crate::person::PersonSnapshot;
 use crate::record::{Module, RecordRef};
 
 /// The key of the configuration.

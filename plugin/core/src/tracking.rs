@@ -49,8 +49,9 @@ mod tests {
     use crate::configuration::tests::{definition_input, settings_input};
     use crate::consent::ConsentDefault;
     use crate::definition::ConsentId;
-    use crate::person::{ConsentState, PersonStatus};
+    use crate::person::ConsentState;
     use crate::record::{Module, RecordRef};
+    use crate::vocabulary::PersonStatus;
 
     fn configuration() -> Configuration {
         let mut configuration = Configuration::default();

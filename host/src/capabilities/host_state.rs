@@ -4,7 +4,7 @@ use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::capabilities::Capabilities;
+use super::Capabilities;
 use crate::storage::UnitOfWork;
 
 /// Per-instance host state: the sandbox's (empty) WASI context, its limits, the shared

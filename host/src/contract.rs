@@ -1,0 +1,23 @@
+//! The WIT contract (`wit/privacy-guard.wit`) as the host speaks it: the bindings,
+//! generated here once, and the contract's types the host's API uses. A change of the
+//! contract is a compile error in every caller.
+//!
+//! Every import may trap (`trappable`): a host capability that fails (a database error,
+//! say) aborts the call, so its unit of work is dropped whole instead of half-applied.
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "privacy-guard",
+        imports: { default: trappable },
+        additional_derives: [PartialEq],
+    });
+}
+
+pub(crate) use generated::privacy_guard::consent as imports;
+pub(crate) use generated::{PrivacyGuard as Bindings, PrivacyGuardPre as BindingsPre};
+
+pub use generated::exports::privacy_guard::consent::{
+    configuration, deduplication, jobs, preferences, records, sending, subjects, tracking,
+};
+pub use generated::privacy_guard::consent::types;

@@ -1,0 +1,167 @@
+//! The words many modules share: message classes, lawful bases, a person's status, and the
+//! policies for IP evidence and confirmation mails. A leaf: it imports nothing of the
+//! crate, so every module can use it without an import circle.
+//!
+//! Each word's text is written once, in [`words!`]: events, settings and logs use it.
+
+use serde::{Deserialize, Serialize};
+
+/// Defines an enum of words with one table of their texts: `ALL`, `as_str` and `parse`,
+/// and serde names from the same table. Stored forms (postcard) keep variant order, so
+/// new words are only ever added at the end.
+macro_rules! words {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$variant_meta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// Every word, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The word's text.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// The word whose text is `text` (trimmed).
+            pub fn parse(text: &str) -> Option<$name> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|word| word.as_str() == text.trim())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+words! {
+    /// What kind of mail is being sent: the class decides which rules apply.
+    pub enum MessageClass {
+        AdHoc = "ad-hoc",
+        Workflow = "workflow",
+        Marketing = "marketing",
+        Transactional = "transactional",
+    }
+}
+
+words! {
+    /// The lawful basis an allowed send relies on (GDPR Art. 6(1)).
+    pub enum LawfulBasis {
+        Consent = "consent",
+        Contract = "contract",
+        LegalObligation = "legal-obligation",
+        LegitimateInterests = "legitimate-interests",
+    }
+}
+
+words! {
+    /// What the evidence of a preferences-page answer keeps of the IP address the host
+    /// observed (setting `ip-evidence`).
+    #[derive(Default)]
+    pub enum IpPolicy {
+        /// The whole address: strongest proof, and personal data kept as long as the event.
+        Keep = "keep",
+        /// The network only: IPv4 to /24, IPv6 to /48 (the default: proof of where from,
+        /// without pointing at one machine).
+        #[default]
+        Truncate = "truncate",
+        /// A salted SHA-256 of the whole address: proves a later claim "it came from this
+        /// address" without keeping the address.
+        Hash = "hash",
+        /// Nothing.
+        Drop = "drop",
+    }
+}
+
+words! {
+    /// Which changes a person is sent a confirmation mail about.
+    #[derive(Default)]
+    pub enum ConfirmationPolicy {
+        /// No confirmation mails.
+        Never = "never",
+        /// Changes the person made on the preferences page.
+        #[default]
+        OwnChanges = "own-changes",
+        /// Those, and decisions recorded by an administrator, an import or the API.
+        EveryChange = "every-change",
+    }
+}
+
+/// Whether the plugin may process the person at all.
+///
+/// De-duplication sets `Duplicate` (see `crate::deduplication`); restriction and erasure
+/// set the others (see `crate::restriction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PersonStatus {
+    Active,
+    /// The person asked to stop processing (GDPR Art. 18), since the time given.
+    Restricted {
+        since: i64,
+    },
+    /// The person's data were erased (GDPR Art. 17), since the time given.
+    Erased {
+        since: i64,
+    },
+    /// The record duplicates another record of the same person, since the time given.
+    Duplicate {
+        since: i64,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_reads_back_from_its_text_and_serialises_as_it() {
+        for class in MessageClass::ALL {
+            assert_eq!(MessageClass::parse(class.as_str()), Some(*class));
+            assert_eq!(
+                serde_json::to_string(class).unwrap(),
+                format!("\"{}\"", class.as_str())
+            );
+        }
+        for basis in LawfulBasis::ALL {
+            assert_eq!(LawfulBasis::parse(basis.as_str()), Some(*basis));
+        }
+        for policy in IpPolicy::ALL {
+            assert_eq!(IpPolicy::parse(policy.as_str()), Some(*policy));
+        }
+        for policy in ConfirmationPolicy::ALL {
+            assert_eq!(ConfirmationPolicy::parse(policy.as_str()), Some(*policy));
+        }
+        assert_eq!(IpPolicy::default(), IpPolicy::Truncate);
+        assert_eq!(
+            ConfirmationPolicy::default(),
+            ConfirmationPolicy::OwnChanges
+        );
+        assert_eq!(IpPolicy::parse(" hash "), Some(IpPolicy::Hash));
+        assert_eq!(IpPolicy::parse("scramble"), None);
+    }
+
+    #[test]
+    fn stored_words_keep_their_place() {
+        // Settings are stored by variant index: a word's place never changes.
+        assert_eq!(postcard::to_allocvec(&IpPolicy::Drop).unwrap(), [3]);
+        assert_eq!(
+            postcard::to_allocvec(&ConfirmationPolicy::EveryChange).unwrap(),
+            [2]
+        );
+    }
+}
