@@ -30,8 +30,13 @@ use crate::contract::sending as send;
 use crate::contract::subjects as subj;
 use crate::contract::types::{self, RecordRef};
 use crate::guard::{Guard, GuardError, ImportedRecord, SettingsRefusal};
-use crate::settings::SettingsPatch;
+use crate::settings::{SettingsPatch, SettingsView};
 use crate::tenants::{Tenant, Tenants};
+use crate::wire::{self, Api, Wire};
+use config::{ConditionOp, ConsentDefault};
+use send::{LawfulBasis, MessageClass, RecipientRole, RefusalReason};
+use subj::PersonStatus;
+use types::ConsentValue;
 
 /// Largest request body, in bytes.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -306,52 +311,6 @@ async fn blocking<T: Send + 'static>(
 
 // ---- JSON shapes -----------------------------------------------------------------------------
 
-/// A contract enum mirrored as a snake_case JSON string.
-macro_rules! mirror_enum {
-    ($name:ident <=> $contract:ident { $($variant:ident),* $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),* }
-
-        impl From<$name> for $contract {
-            fn from(value: $name) -> $contract {
-                match value { $($name::$variant => $contract::$variant),* }
-            }
-        }
-
-        impl From<$contract> for $name {
-            fn from(value: $contract) -> $name {
-                match value { $($contract::$variant => $name::$variant),* }
-            }
-        }
-    };
-}
-
-use config::{
-    ConditionOp, ConfirmationPolicy, ConsentDefault, IpPolicy, Prerequisite as ContractPrerequisite,
-};
-use send::{LawfulBasis, MessageClass, RecipientRole, RefusalReason};
-use subj::PersonStatus;
-use types::ConsentValue;
-
-mirror_enum!(ClassDto <=> MessageClass { AdHoc, Workflow, Marketing, Transactional });
-mirror_enum!(RoleDto <=> RecipientRole { To, Cc, Bcc });
-mirror_enum!(BasisDto <=> LawfulBasis { Consent, Contract, LegalObligation, LegitimateInterests });
-mirror_enum!(ReasonDto <=> RefusalReason {
-    ConsentsNotEnabled, PurposeUnknown, InvalidAddress, UnknownRecipient, ConsentNotApplicable,
-    ConsentNotRequested, ConsentPending, ConsentRefused, ProcessingRestricted, Erased, Duplicate,
-    PluginFault,
-});
-mirror_enum!(ValueDto <=> ConsentValue { NotApplicable, Applicable, Waiting, Granted, NotGranted });
-mirror_enum!(StatusDto <=> PersonStatus { Active, Restricted, Erased, Duplicate });
-mirror_enum!(DefaultDto <=> ConsentDefault { Yes, No });
-mirror_enum!(OpDto <=> ConditionOp { OneOf, NoneOf, Present, Absent });
-mirror_enum!(ConfirmDto <=> ConfirmationPolicy { Never, OwnChanges, EveryChange });
-mirror_enum!(IpDto <=> IpPolicy { Keep, Truncate, Hash, Drop });
-mirror_enum!(PrerequisiteDto <=> ContractPrerequisite {
-    DeduplicationNotConfirmed, SenderNotConfigured, NoConsentDefined,
-});
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordRefDto {
@@ -396,7 +355,7 @@ impl From<config::Problem> for ProblemDto {
 #[serde(deny_unknown_fields)]
 pub struct RecipientDto {
     address: String,
-    role: RoleDto,
+    role: Api<RecipientRole>,
     #[serde(default)]
     person: Option<RecordRefDto>,
 }
@@ -412,7 +371,7 @@ fn recipients(recipients: Vec<RecipientDto>) -> Result<Vec<send::Recipient>, Api
         .into_iter()
         .map(|recipient| send::Recipient {
             address: recipient.address,
-            role: recipient.role.into(),
+            role: recipient.role.0,
             person: recipient.person.map(RecordRef::from),
         })
         .collect())
@@ -421,7 +380,7 @@ fn recipients(recipients: Vec<RecipientDto>) -> Result<Vec<send::Recipient>, Api
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSendRequest {
-    class: ClassDto,
+    class: Api<MessageClass>,
     #[serde(default)]
     purpose: Option<String>,
     recipients: Vec<RecipientDto>,
@@ -432,15 +391,15 @@ pub struct DecisionDto {
     address: String,
     allowed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    basis: Option<BasisDto>,
+    basis: Option<Api<LawfulBasis>>,
     /// True when a marketing send relies on legitimate interests only because its consent
     /// awaits the person's answer (waiting, default yes).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     awaiting_consent: bool,
     /// `preferences_footer`, `strip_tracking`.
-    obligations: Vec<&'static str>,
+    obligations: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<ReasonDto>,
+    reason: Option<Api<RefusalReason>>,
     #[serde(skip_serializing_if = "String::is_empty")]
     detail: String,
 }
@@ -470,15 +429,11 @@ impl DecisionDto {
     }
 }
 
-fn obligations(flags: send::Obligations) -> Vec<&'static str> {
-    let mut names = Vec::new();
-    if flags.contains(send::Obligations::PREFERENCES_FOOTER) {
-        names.push("preferences_footer");
-    }
-    if flags.contains(send::Obligations::STRIP_TRACKING) {
-        names.push("strip_tracking");
-    }
-    names
+fn obligations(flags: send::Obligations) -> Vec<String> {
+    wire::obligation_texts(flags)
+        .into_iter()
+        .map(|text| text.replace('-', "_"))
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -495,7 +450,7 @@ pub struct MailDto {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RenderRequest {
-    class: ClassDto,
+    class: Api<MessageClass>,
     #[serde(default)]
     purpose: Option<String>,
     mail: MailDto,
@@ -515,7 +470,7 @@ pub struct RenderingDto {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     headers: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<ReasonDto>,
+    reason: Option<Api<RefusalReason>>,
     #[serde(skip_serializing_if = "String::is_empty")]
     detail: String,
 }
@@ -550,7 +505,7 @@ pub struct CheckEditRequest {
 #[derive(Debug, Serialize)]
 pub struct EditRefusalDto {
     field: String,
-    reason: &'static str,
+    reason: Api<crate::contract::records::EditRefusalReason>,
     #[serde(skip_serializing_if = "Option::is_none")]
     consent_id: Option<String>,
     detail: String,
@@ -558,106 +513,11 @@ pub struct EditRefusalDto {
 
 impl From<EditRefusal> for EditRefusalDto {
     fn from(refusal: EditRefusal) -> EditRefusalDto {
-        use crate::contract::records::EditRefusalReason as Reason;
         EditRefusalDto {
             field: refusal.field,
-            reason: match refusal.reason {
-                Reason::ProcessingRestricted => "processing_restricted",
-                Reason::Erased => "erased",
-                Reason::Duplicate => "duplicate",
-                Reason::ConsentRefuses => "consent_refuses",
-            },
+            reason: Api(refusal.reason),
             consent_id: refusal.consent_id,
             detail: refusal.detail,
-        }
-    }
-}
-
-/// The settings as the API reads them, and as `PUT` replaces them (every option given).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsDto {
-    sender_address: String,
-    sender_name: String,
-    organisation: String,
-    postal_address: String,
-    preferences_url: String,
-    link_valid_days: u32,
-    flag_new_duplicates: bool,
-    retained_fields: Vec<String>,
-    confirm_changes: ConfirmDto,
-    ip_evidence: IpDto,
-    person_modules: Vec<String>,
-}
-
-/// A change of some settings (`PATCH`): the options given replace the current ones, the
-/// others stay.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsPatchDto {
-    sender_address: Option<String>,
-    sender_name: Option<String>,
-    organisation: Option<String>,
-    postal_address: Option<String>,
-    preferences_url: Option<String>,
-    link_valid_days: Option<u32>,
-    flag_new_duplicates: Option<bool>,
-    retained_fields: Option<Vec<String>>,
-    confirm_changes: Option<ConfirmDto>,
-    ip_evidence: Option<IpDto>,
-    person_modules: Option<Vec<String>>,
-}
-
-impl From<SettingsPatchDto> for SettingsPatch {
-    fn from(patch: SettingsPatchDto) -> SettingsPatch {
-        SettingsPatch {
-            sender_address: patch.sender_address,
-            sender_name: patch.sender_name,
-            organisation: patch.organisation,
-            postal_address: patch.postal_address,
-            preferences_url: patch.preferences_url,
-            link_valid_days: patch.link_valid_days,
-            flag_new_duplicates: patch.flag_new_duplicates,
-            retained_fields: patch.retained_fields,
-            confirm_changes: patch.confirm_changes.map(Into::into),
-            ip_evidence: patch.ip_evidence.map(Into::into),
-            person_modules: patch.person_modules,
-        }
-    }
-}
-
-impl From<SettingsDto> for SettingsPatch {
-    fn from(settings: SettingsDto) -> SettingsPatch {
-        SettingsPatch {
-            sender_address: Some(settings.sender_address),
-            sender_name: Some(settings.sender_name),
-            organisation: Some(settings.organisation),
-            postal_address: Some(settings.postal_address),
-            preferences_url: Some(settings.preferences_url),
-            link_valid_days: Some(settings.link_valid_days),
-            flag_new_duplicates: Some(settings.flag_new_duplicates),
-            retained_fields: Some(settings.retained_fields),
-            confirm_changes: Some(settings.confirm_changes.into()),
-            ip_evidence: Some(settings.ip_evidence.into()),
-            person_modules: Some(settings.person_modules),
-        }
-    }
-}
-
-impl From<config::Settings> for SettingsDto {
-    fn from(settings: config::Settings) -> SettingsDto {
-        SettingsDto {
-            sender_address: settings.sender_address,
-            sender_name: settings.sender_name,
-            organisation: settings.organisation,
-            postal_address: settings.postal_address,
-            preferences_url: settings.preferences_url,
-            link_valid_days: settings.link_valid_days,
-            flag_new_duplicates: settings.flag_new_duplicates,
-            retained_fields: settings.retained_fields,
-            confirm_changes: settings.confirm_changes.into(),
-            ip_evidence: settings.ip_evidence.into(),
-            person_modules: settings.person_modules,
         }
     }
 }
@@ -666,7 +526,7 @@ impl From<config::Settings> for SettingsDto {
 #[serde(deny_unknown_fields)]
 pub struct ClauseDto {
     field: String,
-    op: OpDto,
+    op: Api<ConditionOp>,
     #[serde(default)]
     values: Vec<String>,
 }
@@ -684,7 +544,7 @@ pub struct ConsentDto {
     field: Option<String>,
     title: String,
     purpose: String,
-    default_value: DefaultDto,
+    default_value: Api<ConsentDefault>,
     #[serde(default)]
     applies_when: Vec<ClauseDto>,
     #[serde(default, skip_deserializing)]
@@ -695,24 +555,34 @@ pub struct ConsentDto {
 
 impl ConsentDto {
     fn definition(self, id: String) -> Result<config::ConsentDefinition, ApiError> {
-        let kind = match (self.kind.as_str(), self.field) {
-            ("data", Some(field)) => config::ConsentKind::Data(field),
-            ("data", None) => {
+        // The API writes the kinds' names in snake_case.
+        let name = wire::CONSENT_KINDS
+            .iter()
+            .map(|(name, _)| *name)
+            .find(|name| name.replace('-', "_") == self.kind)
+            .unwrap_or_default();
+        let kind = match wire::kind_of(name, self.field) {
+            Ok(kind) => kind,
+            Err(wire::KindError::FieldMissing) => {
                 return Err(ApiError::invalid(
                     "a `data` consent names its `field`, e.g. \"field\": \"phone\"",
                 ));
             }
-            ("custom", None) => config::ConsentKind::Custom,
-            ("email_tracking", None) => config::ConsentKind::EmailTracking,
-            ("document_tracking", None) => config::ConsentKind::DocumentTracking,
-            (kind @ ("custom" | "email_tracking" | "document_tracking"), Some(_)) => {
+            Err(wire::KindError::FieldNotExpected(_)) => {
                 return Err(ApiError::invalid(format!(
-                    "only a `data` consent names a `field`, not `{kind}`"
+                    "only a `data` consent names a `field`, not `{}`",
+                    self.kind
                 )));
             }
-            (other, _) => {
+            Err(wire::KindError::Unknown(_)) => {
+                let known: Vec<String> = wire::CONSENT_KINDS
+                    .iter()
+                    .map(|(name, _)| format!("`{}`", name.replace('-', "_")))
+                    .collect();
                 return Err(ApiError::invalid(format!(
-                    "`kind` is `data`, `custom`, `email_tracking` or `document_tracking`, not `{other}`"
+                    "`kind` is one of {}, not `{}`",
+                    known.join(", "),
+                    self.kind
                 )));
             }
         };
@@ -722,13 +592,13 @@ impl ConsentDto {
             kind,
             title: self.title,
             purpose: self.purpose,
-            default_value: self.default_value.into(),
+            default_value: self.default_value.0,
             applies_when: self
                 .applies_when
                 .into_iter()
                 .map(|clause| config::ConditionClause {
                     field: clause.field,
-                    op: clause.op.into(),
+                    op: clause.op.0,
                     values: clause.values,
                 })
                 .collect(),
@@ -739,16 +609,15 @@ impl ConsentDto {
 impl From<config::StoredDefinition> for ConsentDto {
     fn from(stored: config::StoredDefinition) -> ConsentDto {
         let definition = stored.definition;
-        let (kind, field) = match definition.kind {
-            config::ConsentKind::Data(field) => ("data", Some(field)),
-            config::ConsentKind::Custom => ("custom", None),
-            config::ConsentKind::EmailTracking => ("email_tracking", None),
-            config::ConsentKind::DocumentTracking => ("document_tracking", None),
+        let kind = wire::kind_name(&definition.kind).replace('-', "_");
+        let field = match definition.kind {
+            config::ConsentKind::Data(field) => Some(field),
+            _ => None,
         };
         ConsentDto {
             id: definition.id,
             module: definition.module,
-            kind: kind.to_owned(),
+            kind,
             field,
             title: definition.title,
             purpose: definition.purpose,
@@ -792,14 +661,14 @@ pub struct EnableRequest {
 pub struct SubjectDto {
     person: RecordRefDto,
     address: String,
-    status: StatusDto,
+    status: Api<PersonStatus>,
     consents: Vec<ConsentStateDto>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ConsentStateDto {
     consent_id: String,
-    value: ValueDto,
+    value: Api<ConsentValue>,
     since: i64,
     purpose_version: u32,
 }
@@ -883,7 +752,7 @@ async fn check_send(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let recipients = recipients(request.recipients)?;
     let send_request = send::SendRequest {
-        class: request.class.into(),
+        class: request.class.0,
         purpose: request.purpose,
     };
     let addresses: Vec<String> = recipients.iter().map(|r| r.address.clone()).collect();
@@ -905,7 +774,7 @@ async fn render(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let recipients = recipients(request.recipients)?;
     let send_request = send::SendRequest {
-        class: request.class.into(),
+        class: request.class.0,
         purpose: request.purpose,
     };
     let mail = send::MailContent {
@@ -1000,38 +869,45 @@ async fn check_edit(
     })))
 }
 
-async fn get_settings(tenant: Authenticated) -> Result<Json<SettingsDto>, ApiError> {
+async fn get_settings(tenant: Authenticated) -> Result<Json<SettingsView>, ApiError> {
     let snapshot = blocking(&tenant, |guard| guard.configuration()).await?;
     snapshot
         .settings
-        .map(|settings| Json(SettingsDto::from(settings)))
+        .map(|settings| Json(SettingsView::from(settings)))
         .ok_or_else(|| ApiError::not_found("no settings are configured yet: PUT them first"))
 }
 
 /// Replaces every setting: each option must be given.
 async fn put_settings(
     tenant: Authenticated,
-    ApiJson(settings): ApiJson<SettingsDto>,
-) -> Result<Json<SettingsDto>, ApiError> {
-    change_settings(&tenant, SettingsPatch::from(settings)).await
+    ApiJson(settings): ApiJson<SettingsPatch>,
+) -> Result<Json<SettingsView>, ApiError> {
+    let left_out = settings.left_out();
+    if !left_out.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "PUT replaces every setting, so it names each one; missing: {} (PATCH changes only the options it names)",
+            left_out.join(", ")
+        )));
+    }
+    change_settings(&tenant, settings).await
 }
 
 /// Changes the options given; the others keep their values.
 async fn patch_settings(
     tenant: Authenticated,
-    ApiJson(patch): ApiJson<SettingsPatchDto>,
-) -> Result<Json<SettingsDto>, ApiError> {
-    change_settings(&tenant, SettingsPatch::from(patch)).await
+    ApiJson(patch): ApiJson<SettingsPatch>,
+) -> Result<Json<SettingsView>, ApiError> {
+    change_settings(&tenant, patch).await
 }
 
 /// Applies `patch` to the current settings in one unit of work and answers the result.
 async fn change_settings(
     tenant: &Authenticated,
     patch: SettingsPatch,
-) -> Result<Json<SettingsDto>, ApiError> {
+) -> Result<Json<SettingsView>, ApiError> {
     let saved = blocking(tenant, move |guard| guard.change_settings(patch)).await?;
     match saved {
-        Ok(settings) => Ok(Json(SettingsDto::from(settings))),
+        Ok(settings) => Ok(Json(SettingsView::from(settings))),
         Err(SettingsRefusal::Missing(missing)) => Err(ApiError::invalid(missing.to_string())
             .with_problems(
                 missing
@@ -1095,11 +971,22 @@ async fn enable(
     match blocking(&tenant, move |guard| guard.enable(confirmed)).await? {
         Ok(()) => Ok(Json(serde_json::json!({ "enabled": true }))),
         Err(unmet) => {
-            let unmet: Vec<PrerequisiteDto> = unmet.into_iter().map(Into::into).collect();
-            let names = serde_json::to_string(&unmet).unwrap_or_default();
+            let names: Vec<String> = unmet.iter().map(|unmet| unmet.api_text()).collect();
             Err(ApiError::refused(
                 "prerequisites_unmet",
-                format!("consents were not enabled; unmet prerequisites: {names}"),
+                format!(
+                    "consents were not enabled; unmet prerequisites: {}",
+                    names.join(", ")
+                ),
+            )
+            .with_problems(
+                unmet
+                    .into_iter()
+                    .map(|prerequisite| config::Problem {
+                        at: prerequisite.api_text(),
+                        message: prerequisite.help().to_owned(),
+                    })
+                    .collect(),
             ))
         }
     }

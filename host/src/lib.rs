@@ -8,7 +8,6 @@
 pub mod api;
 pub mod capabilities;
 pub mod clock;
-pub mod config;
 pub mod contract;
 pub mod guard;
 pub mod import;
@@ -20,6 +19,7 @@ pub mod settings;
 pub mod storage;
 pub mod tenants;
 pub mod web;
+pub mod wire;
 pub mod worker;
 
 /// The component built together with this host (see `build.rs`).

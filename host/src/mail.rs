@@ -98,6 +98,34 @@ pub enum DeliveryError {
     SmtpServer { server: String, reason: String },
 }
 
+/// Why a queued mail cannot be made into a message. Retrying would not help: the mail is
+/// marked failed with this reason.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error("address `{address}`: {source}")]
+    Address {
+        address: String,
+        #[source]
+        source: lettre::address::AddressError,
+    },
+    #[error("header name `{name}`: {source}")]
+    HeaderName {
+        name: String,
+        #[source]
+        source: lettre::message::header::InvalidHeaderName,
+    },
+    #[error("could not build message {message_id}: {source}")]
+    Build {
+        message_id: String,
+        #[source]
+        source: lettre::error::Error,
+    },
+    #[error("a mailbox is not a valid address: {0}")]
+    EnvelopeAddress(#[source] lettre::address::AddressError),
+    #[error("the mail has no valid envelope: {0}")]
+    Envelope(#[source] lettre::error::Error),
+}
+
 /// What one delivery pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryReport {
@@ -284,7 +312,7 @@ impl Outbox {
         }
         let message = match render(mail, entry.queued_at) {
             Ok(message) => message,
-            Err(problem) => return Attempt::Fail(problem),
+            Err(problem) => return Attempt::Fail(problem.to_string()),
         };
         match &self.sender {
             Sender::Directory(folder) => {
@@ -370,7 +398,7 @@ pub fn redact_addresses(text: &str) -> String {
 }
 
 /// Renders a queued mail as an RFC 5322 message.
-pub fn render(mail: &QueuedMail, queued_at: i64) -> Result<Vec<u8>, String> {
+pub fn render(mail: &QueuedMail, queued_at: i64) -> Result<Vec<u8>, MessageError> {
     let date = SystemTime::UNIX_EPOCH + Duration::from_millis(queued_at.max(0) as u64);
     let mut builder = lettre::Message::builder()
         .message_id(Some(format!("<{}>", mail.message_id)))
@@ -381,8 +409,12 @@ pub fn render(mail: &QueuedMail, queued_at: i64) -> Result<Vec<u8>, String> {
         builder = builder.to(mailbox(recipient)?);
     }
     for (name, value) in &mail.headers {
-        let name = HeaderName::new_from_ascii(name.clone())
-            .map_err(|error| format!("header name `{name}`: {error}"))?;
+        let name = HeaderName::new_from_ascii(name.clone()).map_err(|source| {
+            MessageError::HeaderName {
+                name: name.clone(),
+                source,
+            }
+        })?;
         builder = builder.raw_header(HeaderValue::new(name, value.clone()));
     }
     let message = match &mail.html_body {
@@ -392,15 +424,21 @@ pub fn render(mail: &QueuedMail, queued_at: i64) -> Result<Vec<u8>, String> {
         )),
         None => builder.body(mail.text_body.clone()),
     }
-    .map_err(|error| format!("could not build message {}: {error}", mail.message_id))?;
+    .map_err(|source| MessageError::Build {
+        message_id: mail.message_id.clone(),
+        source,
+    })?;
     Ok(message.formatted())
 }
 
-fn mailbox(row: &MailboxRow) -> Result<Mailbox, String> {
+fn mailbox(row: &MailboxRow) -> Result<Mailbox, MessageError> {
     let address = row
         .address
         .parse()
-        .map_err(|error| format!("address `{}`: {error}", row.address))?;
+        .map_err(|source| MessageError::Address {
+            address: row.address.clone(),
+            source,
+        })?;
     Ok(Mailbox::new(row.name.clone(), address))
 }
 

@@ -28,14 +28,23 @@ impl Default for DailySchedule {
     }
 }
 
+/// Why a schedule's time or zone cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("`{0}` is not a time of day: write it as HH:MM, e.g. 10:00")]
+    TimeOfDay(String),
+    #[error("`{0}` is not a time zone: use an IANA name such as Europe/Berlin or UTC")]
+    TimeZone(String),
+}
+
 impl DailySchedule {
     /// Parses `HH:MM` and an IANA zone name (e.g. `Europe/Berlin`).
-    pub fn parse(at: &str, zone: &str) -> Result<DailySchedule, String> {
+    pub fn parse(at: &str, zone: &str) -> Result<DailySchedule, ScheduleError> {
         let at = NaiveTime::parse_from_str(at, "%H:%M")
-            .map_err(|_| format!("`{at}` is not a time of day: write it as HH:MM, e.g. 10:00"))?;
-        let zone = zone.parse::<Tz>().map_err(|_| {
-            format!("`{zone}` is not a time zone: use an IANA name such as Europe/Berlin or UTC")
-        })?;
+            .map_err(|_| ScheduleError::TimeOfDay(at.to_owned()))?;
+        let zone = zone
+            .parse::<Tz>()
+            .map_err(|_| ScheduleError::TimeZone(zone.to_owned()))?;
         Ok(DailySchedule { at, zone })
     }
 
@@ -134,11 +143,13 @@ mod tests {
         assert!(
             DailySchedule::parse("25:00", "UTC")
                 .unwrap_err()
+                .to_string()
                 .contains("HH:MM")
         );
         assert!(
             DailySchedule::parse("10:00", "Mars/Olympus")
                 .unwrap_err()
+                .to_string()
                 .contains("IANA")
         );
     }

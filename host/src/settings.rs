@@ -1,16 +1,23 @@
-//! Changing the organisation-wide settings: a patch of the options given, merged onto the
-//! current settings, so that a change never resets an option nobody mentioned. The CLI's
-//! `settings` and the API's `PATCH /api/v1/settings` both make one.
+//! The organisation-wide settings as the host's users read and change them: a change is a
+//! patch of the options given, merged onto the current settings, so that it never resets
+//! an option nobody mentioned (the CLI's `settings` and the API's `PATCH` and `PUT
+//! /api/v1/settings` all make one); [`SettingsView`] is how the API and `settings show`
+//! print them.
+
+use serde::{Deserialize, Serialize};
 
 use crate::contract::configuration::{ConfirmationPolicy, IpPolicy, Settings};
+use crate::wire::{Api, Wire};
 
 /// The preferences page of a host on its default address.
 pub const DEFAULT_PREFERENCES_URL: &str = "http://127.0.0.1:8080/preferences/";
 /// How many days a preferences link stays valid unless configured.
 pub const DEFAULT_LINK_VALID_DAYS: u32 = 30;
 
-/// The options a change sets; `None` keeps the current value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The options a change sets; `None` keeps the current value. In JSON, the options by
+/// their snake_case names (an unknown name is refused).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SettingsPatch {
     pub sender_address: Option<String>,
     pub sender_name: Option<String>,
@@ -20,9 +27,54 @@ pub struct SettingsPatch {
     pub link_valid_days: Option<u32>,
     pub flag_new_duplicates: Option<bool>,
     pub retained_fields: Option<Vec<String>>,
+    #[serde(deserialize_with = "api_option")]
     pub confirm_changes: Option<ConfirmationPolicy>,
+    #[serde(deserialize_with = "api_option")]
     pub ip_evidence: Option<IpPolicy>,
     pub person_modules: Option<Vec<String>>,
+}
+
+/// An optional contract enum by its API text.
+fn api_option<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Wire,
+{
+    Option::<Api<T>>::deserialize(deserializer).map(|value| value.map(|Api(value)| value))
+}
+
+/// The settings as the API answers them and `settings show --json` prints them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingsView {
+    pub sender_address: String,
+    pub sender_name: String,
+    pub organisation: String,
+    pub postal_address: String,
+    pub preferences_url: String,
+    pub link_valid_days: u32,
+    pub flag_new_duplicates: bool,
+    pub retained_fields: Vec<String>,
+    pub confirm_changes: Api<ConfirmationPolicy>,
+    pub ip_evidence: Api<IpPolicy>,
+    pub person_modules: Vec<String>,
+}
+
+impl From<Settings> for SettingsView {
+    fn from(settings: Settings) -> SettingsView {
+        SettingsView {
+            sender_address: settings.sender_address,
+            sender_name: settings.sender_name,
+            organisation: settings.organisation,
+            postal_address: settings.postal_address,
+            preferences_url: settings.preferences_url,
+            link_valid_days: settings.link_valid_days,
+            flag_new_duplicates: settings.flag_new_duplicates,
+            retained_fields: settings.retained_fields,
+            confirm_changes: Api(settings.confirm_changes),
+            ip_evidence: Api(settings.ip_evidence),
+            person_modules: settings.person_modules,
+        }
+    }
 }
 
 /// Options the first settings must give: nothing is configured to keep.
@@ -34,6 +86,27 @@ impl SettingsPatch {
     /// Whether the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         *self == SettingsPatch::default()
+    }
+
+    /// The options the patch leaves out, by their snake_case names: what a replacement of
+    /// every setting lacks.
+    pub fn left_out(&self) -> Vec<&'static str> {
+        [
+            ("sender_address", self.sender_address.is_none()),
+            ("sender_name", self.sender_name.is_none()),
+            ("organisation", self.organisation.is_none()),
+            ("postal_address", self.postal_address.is_none()),
+            ("preferences_url", self.preferences_url.is_none()),
+            ("link_valid_days", self.link_valid_days.is_none()),
+            ("flag_new_duplicates", self.flag_new_duplicates.is_none()),
+            ("retained_fields", self.retained_fields.is_none()),
+            ("confirm_changes", self.confirm_changes.is_none()),
+            ("ip_evidence", self.ip_evidence.is_none()),
+            ("person_modules", self.person_modules.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect()
     }
 
     /// The settings after this change: every option given replaces the current one, the
@@ -139,5 +212,21 @@ mod tests {
         .unwrap_err();
         assert_eq!(missing.0, ["sender-name", "organisation", "postal-address"]);
         assert!(SettingsPatch::default().is_empty());
+    }
+
+    #[test]
+    fn a_patch_reads_from_json_and_names_what_it_leaves_out() {
+        let patch: SettingsPatch =
+            serde_json::from_str(r#"{"ip_evidence": "drop", "link_valid_days": 7}"#).unwrap();
+        assert_eq!(patch.ip_evidence, Some(IpPolicy::Drop));
+        assert_eq!(patch.link_valid_days, Some(7));
+        assert_eq!(patch.left_out().len(), 9);
+        assert!(!patch.left_out().contains(&"ip_evidence"));
+        let unknown = serde_json::from_str::<SettingsPatch>(r#"{"colour": "red"}"#);
+        assert!(unknown.unwrap_err().to_string().contains("colour"));
+        let view = SettingsView::from(current());
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["ip_evidence"], "hash");
+        assert_eq!(json["confirm_changes"], "own_changes");
     }
 }

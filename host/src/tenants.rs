@@ -11,107 +11,25 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
+pub mod config;
+mod keys;
 
 use crate::guard::Guard;
+
+pub use self::keys::{ApiKey, KeyDigest, KeyError};
 
 /// The tenant a host serves at `/preferences/...` when none is named in the path.
 pub const DEFAULT_TENANT: &str = "default";
 
-/// The SHA-256 digest of an API key, as configuration keeps it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct KeyDigest([u8; 32]);
-
-impl std::fmt::Display for ApiKey {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(&self.name)
-    }
-}
-
-impl KeyDigest {
-    /// The digest of a key as a client sends it.
-    pub fn of_key(key: &str) -> KeyDigest {
-        KeyDigest(Sha256::digest(key.trim().as_bytes()).into())
-    }
-
-    /// Reads `sha256:<64 hex digits>`.
-    pub fn parse(text: &str) -> Result<KeyDigest, String> {
-        let hex_digits = text.trim().strip_prefix("sha256:").ok_or_else(|| {
-            "an API key digest is written `sha256:` and 64 hex digits (see `privacy-guard api-key`)"
-                .to_owned()
-        })?;
-        let bytes = hex::decode(hex_digits)
-            .ok()
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-            .ok_or_else(|| format!("`{text}` is not `sha256:` and 64 hex digits"))?;
-        Ok(KeyDigest(bytes))
-    }
-
-    /// `sha256:<hex>`.
-    pub fn to_text(self) -> String {
-        format!("sha256:{}", hex::encode(self.0))
-    }
-
-    /// Equal, in time independent of where the digests differ.
-    fn matches(&self, other: &KeyDigest) -> bool {
-        self.0
-            .iter()
-            .zip(other.0.iter())
-            .fold(0_u8, |difference, (left, right)| {
-                difference | (left ^ right)
-            })
-            == 0
-    }
-}
-
-/// Longest API key name.
-const MAX_KEY_NAME_LEN: usize = 60;
-
-/// An API key as configuration keeps it: its name and its digest.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct ApiKey {
-    pub name: String,
-    pub digest: KeyDigest,
-}
-
-impl ApiKey {
-    /// Reads `NAME=sha256:<64 hex digits>`, or `sha256:<64 hex digits>` for a key named
-    /// after its digest.
-    pub fn parse(text: &str) -> Result<ApiKey, String> {
-        let text = text.trim();
-        let (name, digest) = match text.split_once('=') {
-            Some((name, digest)) => (Some(name.trim()), digest),
-            None => (None, text),
-        };
-        let digest = KeyDigest::parse(digest)?;
-        let name = match name {
-            Some(name) => {
-                let valid = (1..=MAX_KEY_NAME_LEN).contains(&name.len())
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-                if !valid {
-                    return Err(format!(
-                        "`{name}` is not an API key name: use 1-{MAX_KEY_NAME_LEN} letters, digits, `-`, `_` or `.`"
-                    ));
-                }
-                name.to_owned()
-            }
-            None => format!("key-{}", &hex::encode(digest.0)[..8]),
-        };
-        Ok(ApiKey { name, digest })
-    }
-
-    /// `NAME=sha256:<hex>`.
-    pub fn to_text(&self) -> String {
-        format!("{}={}", self.name, self.digest.to_text())
-    }
-}
-
-impl std::fmt::Debug for KeyDigest {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("KeyDigest(..)")
-    }
+/// Why a tenant cannot be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantError {
+    #[error("`{0}` is not a tenant id: use 1-40 lower-case letters, digits or `-`")]
+    Id(String),
+    #[error("the tenant `{0}` is configured twice")]
+    Twice(String),
+    #[error("an API key of `{tenant}` is also a key of `{owner}`: every key belongs to one tenant")]
+    SharedKey { tenant: String, owner: String },
 }
 
 /// One tenant.
@@ -150,22 +68,19 @@ impl Tenants {
 
     /// Adds a tenant; refused when the id is taken, is not a simple name, or one of its
     /// keys already belongs to another tenant.
-    pub fn add(&mut self, tenant: Tenant) -> Result<(), String> {
+    pub fn add(&mut self, tenant: Tenant) -> Result<(), TenantError> {
         if !is_tenant_id(&tenant.id) {
-            return Err(format!(
-                "`{}` is not a tenant id: use 1-40 lower-case letters, digits or `-`",
-                tenant.id
-            ));
+            return Err(TenantError::Id(tenant.id));
         }
         if self.by_id.contains_key(&tenant.id) {
-            return Err(format!("the tenant `{}` is configured twice", tenant.id));
+            return Err(TenantError::Twice(tenant.id));
         }
         for key in &tenant.keys {
             if let Some((owner, _)) = self.owner_of(&key.digest) {
-                return Err(format!(
-                    "an API key of `{}` is also a key of `{}`: every key belongs to one tenant",
-                    tenant.id, owner.id
-                ));
+                return Err(TenantError::SharedKey {
+                    tenant: tenant.id,
+                    owner: owner.id.clone(),
+                });
             }
         }
         self.by_id.insert(tenant.id.clone(), Arc::new(tenant));
@@ -222,43 +137,6 @@ pub fn is_tenant_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_digests_round_trip_and_compare_whole() {
-        let digest = KeyDigest::of_key("pgk_secret");
-        let text = digest.to_text();
-        assert!(text.starts_with("sha256:") && text.len() == 7 + 64);
-        assert!(KeyDigest::parse(&text).unwrap().matches(&digest));
-        assert!(!KeyDigest::of_key("pgk_secreT").matches(&digest));
-        for bad in [
-            "",
-            "sha256:",
-            "sha256:zz",
-            "md5:00",
-            &text[..text.len() - 2],
-        ] {
-            assert!(KeyDigest::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn api_keys_have_names_given_or_made_from_their_digest() {
-        let digest = KeyDigest::of_key("pgk_secret").to_text();
-        let named = ApiKey::parse(&format!("crm-production={digest}")).unwrap();
-        assert_eq!(named.name, "crm-production");
-        assert_eq!(ApiKey::parse(&named.to_text()).unwrap(), named);
-        let unnamed = ApiKey::parse(&digest).unwrap();
-        assert_eq!(unnamed.name, format!("key-{}", &digest[7..15]));
-        assert!(unnamed.digest.matches(&named.digest));
-        for bad in [
-            format!("={digest}"),
-            format!("two words={digest}"),
-            format!("{}={digest}", "x".repeat(61)),
-            "crm=sha256:00".to_owned(),
-        ] {
-            assert!(ApiKey::parse(&bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn tenant_ids_are_simple_names() {

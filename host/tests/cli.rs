@@ -343,7 +343,7 @@ fn an_administrator_sets_up_consents_and_checks_sends_from_the_command_line() {
         "Grace has not answered: {decisions}"
     );
     assert!(
-        decisions.contains("ada@example.com\tallow\tbasis: consent\tadd the preferences footer"),
+        decisions.contains("ada@example.com\tallow\tbasis: consent\tpreferences-footer"),
         "{decisions}"
     );
     assert!(

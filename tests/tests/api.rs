@@ -6,7 +6,17 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use privacy_guard_host::api::{BATCH_LIMIT, BODY_LIMIT, routes};
+use privacy_guard_host::contract::configuration::{
+    ConditionOp, ConfirmationPolicy, ConsentDefault, IpPolicy, Prerequisite,
+};
+use privacy_guard_host::contract::records::EditRefusalReason;
+use privacy_guard_host::contract::sending::{
+    LawfulBasis, MessageClass, RecipientRole, RefusalReason,
+};
+use privacy_guard_host::contract::subjects::PersonStatus;
+use privacy_guard_host::contract::types::ConsentValue;
 use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenant, Tenants};
+use privacy_guard_host::wire::{self, Wire};
 use privacy_guard_tests::{TestHost, WebServer, http_call, http_get};
 use serde_json::{Value, json};
 
@@ -34,6 +44,96 @@ fn the_openapi_document_lists_exactly_the_servers_routes() {
         .map(|(method, path)| (method.to_owned(), path.to_owned()))
         .collect();
     assert_eq!(documented, served);
+}
+
+/// Every array of strings the document offers as an `enum`.
+fn documented_enums(value: &Value, found: &mut Vec<Vec<String>>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::Array(items)) = object.get("enum") {
+                found.push(
+                    items
+                        .iter()
+                        .filter_map(|item| item.as_str().map(str::to_owned))
+                        .collect(),
+                );
+            }
+            object
+                .values()
+                .for_each(|value| documented_enums(value, found));
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|value| documented_enums(value, found)),
+        _ => {}
+    }
+}
+
+/// A wire table's texts as the API writes them.
+fn api_texts<T: Wire>() -> (&'static str, Vec<String>) {
+    (
+        T::WHAT,
+        T::TABLE
+            .iter()
+            .map(|(value, _, _)| value.api_text())
+            .collect(),
+    )
+}
+
+#[test]
+fn the_documented_enums_are_the_wire_tables() {
+    let mut documented = Vec::new();
+    documented_enums(&openapi(), &mut documented);
+    let tables = [
+        api_texts::<MessageClass>(),
+        api_texts::<RecipientRole>(),
+        api_texts::<LawfulBasis>(),
+        api_texts::<RefusalReason>(),
+        api_texts::<ConsentValue>(),
+        api_texts::<PersonStatus>(),
+        api_texts::<ConsentDefault>(),
+        api_texts::<ConditionOp>(),
+        api_texts::<ConfirmationPolicy>(),
+        api_texts::<IpPolicy>(),
+        api_texts::<Prerequisite>(),
+        api_texts::<EditRefusalReason>(),
+        (
+            "obligation",
+            wire::OBLIGATIONS
+                .iter()
+                .map(|(_, text, _)| text.replace('-', "_"))
+                .collect(),
+        ),
+        (
+            "consent kind",
+            wire::CONSENT_KINDS
+                .iter()
+                .map(|(name, _)| name.replace('-', "_"))
+                .collect(),
+        ),
+    ];
+    for (what, texts) in &tables {
+        assert!(
+            documented.contains(texts),
+            "docs/openapi.json offers no {what} enum {texts:?} (the wire table's texts)"
+        );
+    }
+    // What the document enumerates that is no contract enum: error codes, the example
+    // person modules, event kinds (the core's) and the one decision source.
+    let others = documented
+        .iter()
+        .filter(|texts| !tables.iter().any(|(_, table)| table == *texts))
+        .filter(|texts| {
+            !(texts.contains(&"unauthorized".to_owned())
+                || texts.contains(&"contacts".to_owned())
+                || texts.contains(&"consent-changed".to_owned())
+                || **texts == ["api"])
+        })
+        .collect::<Vec<_>>();
+    assert!(
+        others.is_empty(),
+        "docs/openapi.json enumerates texts no wire table has: {others:?}"
+    );
 }
 
 /// Checks `value` against `schema` (the subset of JSON Schema the document uses); the

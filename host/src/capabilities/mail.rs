@@ -9,7 +9,7 @@ use crate::storage::{MailboxRow, QueuedMail, normalise_email};
 impl mail::Host for HostState {
     fn send(&mut self, message: Message) -> wasmtime::Result<Result<(), MailError>> {
         Ok(match check(&message) {
-            Err(problem) => Err(MailError::Rejected(problem)),
+            Err(problem) => Err(MailError::Rejected(problem.to_string())),
             Ok(()) => {
                 self.work.queue_mail(QueuedMail {
                     message_id: message.message_id,
@@ -38,8 +38,28 @@ fn mailbox_row(mailbox: Mailbox) -> MailboxRow {
     }
 }
 
+/// What makes a message unsafe to queue: it would corrupt the mail or let a value inject
+/// headers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum MessageProblem {
+    #[error("message id `{0}` must look like `unique@domain`, without spaces or angle brackets")]
+    MessageId(String),
+    #[error("a message needs at least one recipient")]
+    NoRecipient,
+    #[error("`{0}` is not a valid email address")]
+    Address(String),
+    #[error("the display name for {0} contains a line break")]
+    NameLineBreak(String),
+    #[error("the subject contains a line break")]
+    SubjectLineBreak,
+    #[error("`{0}` is not a valid header name")]
+    HeaderName(String),
+    #[error("the value of header {0} contains a line break")]
+    HeaderLineBreak(String),
+}
+
 /// Refuses what would corrupt the message or let a value inject headers.
-fn check(message: &Message) -> Result<(), String> {
+fn check(message: &Message) -> Result<(), MessageProblem> {
     let id = &message.message_id;
     if id.is_empty()
         || id.len() > 250
@@ -48,36 +68,28 @@ fn check(message: &Message) -> Result<(), String> {
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>'))
     {
-        return Err(format!(
-            "message id `{id}` must look like `unique@domain`, without spaces or angle brackets"
-        ));
+        return Err(MessageProblem::MessageId(id.clone()));
     }
     if message.to.is_empty() {
-        return Err("a message needs at least one recipient".into());
+        return Err(MessageProblem::NoRecipient);
     }
     for mailbox in std::iter::once(&message.sender).chain(&message.to) {
         if mailbox.address.parse::<lettre::Address>().is_err() {
-            return Err(format!(
-                "`{}` is not a valid email address",
-                mailbox.address
-            ));
+            return Err(MessageProblem::Address(mailbox.address.clone()));
         }
         if mailbox.name.as_deref().is_some_and(has_line_break) {
-            return Err(format!(
-                "the display name for {} contains a line break",
-                mailbox.address
-            ));
+            return Err(MessageProblem::NameLineBreak(mailbox.address.clone()));
         }
     }
     if has_line_break(&message.subject) {
-        return Err("the subject contains a line break".into());
+        return Err(MessageProblem::SubjectLineBreak);
     }
     for (name, value) in &message.headers {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_graphic() && c != ':') {
-            return Err(format!("`{name}` is not a valid header name"));
+            return Err(MessageProblem::HeaderName(name.clone()));
         }
         if has_line_break(value) {
-            return Err(format!("the value of header {name} contains a line break"));
+            return Err(MessageProblem::HeaderLineBreak(name.clone()));
         }
     }
     Ok(())

@@ -13,7 +13,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::{Attempt, DeliveryError, redact_addresses};
+use super::{Attempt, DeliveryError, MessageError, redact_addresses};
 use crate::storage::QueuedMail;
 
 /// How long connecting and each SMTP command may take, unless the URL says otherwise.
@@ -380,7 +380,7 @@ impl SmtpSender {
     pub(super) async fn send(&self, mail: &QueuedMail, message: &[u8]) -> Attempt {
         let envelope = match envelope(mail) {
             Ok(envelope) => envelope,
-            Err(problem) => return Attempt::Fail(problem),
+            Err(problem) => return Attempt::Fail(problem.to_string()),
         };
         match self.transport().send_raw(&envelope, message).await {
             Ok(_) => Attempt::Delivered,
@@ -406,18 +406,17 @@ impl SmtpSender {
     }
 }
 
-fn envelope(mail: &QueuedMail) -> Result<Envelope, String> {
+fn envelope(mail: &QueuedMail) -> Result<Envelope, MessageError> {
     let address = |text: &str| {
         text.parse::<lettre::Address>()
-            .map_err(|error| format!("a mailbox is not a valid address: {error}"))
+            .map_err(MessageError::EnvelopeAddress)
     };
     let recipients = mail
         .to
         .iter()
         .map(|mailbox| address(&mailbox.address))
         .collect::<Result<Vec<_>, _>>()?;
-    Envelope::new(Some(address(&mail.from.address)?), recipients)
-        .map_err(|error| format!("the mail has no valid envelope: {error}"))
+    Envelope::new(Some(address(&mail.from.address)?), recipients).map_err(MessageError::Envelope)
 }
 
 /// What went wrong with the server itself, with a hint at the usual cause.

@@ -18,8 +18,47 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::mail::smtp::SmtpSettings;
-use crate::tenants::{ApiKey, is_tenant_id};
+use super::{ApiKey, KeyError, TenantError, is_tenant_id};
+use crate::mail::smtp::{SmtpSettings, SmtpSettingsError};
+
+/// What is wrong with a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    InFile {
+        path: PathBuf,
+        #[source]
+        source: Box<ConfigError>,
+    },
+    #[error("{0}")]
+    Syntax(#[from] toml::de::Error),
+    #[error("no tenant is configured: add a [[tenants]] table")]
+    NoTenant,
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+    #[error("tenant `{tenant}`: {source}")]
+    Key {
+        tenant: String,
+        #[source]
+        source: KeyError,
+    },
+    #[error("tenant `{0}`: smtp_password_env is set but smtp_url is not")]
+    PasswordWithoutServer(String),
+    #[error("tenant `{0}`: smtp_password_env must name an environment variable")]
+    PasswordVariable(String),
+    #[error("tenant `{tenant}`: smtp_url: {source}")]
+    Smtp {
+        tenant: String,
+        #[source]
+        source: SmtpSettingsError,
+    },
+}
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -48,33 +87,35 @@ pub struct TenantConfig {
 
 impl TenantConfig {
     /// The tenant's API keys (named digests), checked.
-    pub fn key_digests(&self) -> Result<Vec<ApiKey>, String> {
+    pub fn key_digests(&self) -> Result<Vec<ApiKey>, ConfigError> {
         self.api_keys
             .iter()
-            .map(|key| ApiKey::parse(key).map_err(|error| format!("tenant `{}`: {error}", self.id)))
+            .map(|key| {
+                ApiKey::parse(key).map_err(|source| ConfigError::Key {
+                    tenant: self.id.clone(),
+                    source,
+                })
+            })
             .collect()
     }
 
     /// Checks the SMTP settings as far as they can be without the password: the URL, and
     /// that a password variable goes with a URL naming a user.
-    fn check_smtp(&self) -> Result<(), String> {
+    fn check_smtp(&self) -> Result<(), ConfigError> {
         match (&self.smtp_url, &self.smtp_password_env) {
             (None, None) => Ok(()),
-            (None, Some(_)) => Err(format!(
-                "tenant `{}`: smtp_password_env is set but smtp_url is not",
-                self.id
-            )),
+            (None, Some(_)) => Err(ConfigError::PasswordWithoutServer(self.id.clone())),
             (Some(url), variable) => {
                 if variable.as_ref().is_some_and(|name| name.trim().is_empty()) {
-                    return Err(format!(
-                        "tenant `{}`: smtp_password_env must name an environment variable",
-                        self.id
-                    ));
+                    return Err(ConfigError::PasswordVariable(self.id.clone()));
                 }
                 // A stand-in password: only whether there is one matters here.
                 SmtpSettings::from_url(url, variable.as_ref().map(|_| String::from("-")))
                     .map(drop)
-                    .map_err(|error| format!("tenant `{}`: smtp_url: {error}", self.id))
+                    .map_err(|source| ConfigError::Smtp {
+                        tenant: self.id.clone(),
+                        source,
+                    })
             }
         }
     }
@@ -87,28 +128,30 @@ impl TenantConfig {
 
 impl HostConfig {
     /// Reads and checks the file at `path`; the error names the file and what is wrong.
-    pub fn load(path: &Path) -> Result<HostConfig, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| format!("could not read {}: {error}", path.display()))?;
-        HostConfig::parse(&text).map_err(|error| format!("{}: {error}", path.display()))
+    pub fn load(path: &Path) -> Result<HostConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        HostConfig::parse(&text).map_err(|source| ConfigError::InFile {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
     }
 
     /// Parses and checks a configuration.
-    pub fn parse(text: &str) -> Result<HostConfig, String> {
-        let config: HostConfig = toml::from_str(text).map_err(|error| error.to_string())?;
+    pub fn parse(text: &str) -> Result<HostConfig, ConfigError> {
+        let config: HostConfig = toml::from_str(text)?;
         if config.tenants.is_empty() {
-            return Err("no tenant is configured: add a [[tenants]] table".to_owned());
+            return Err(ConfigError::NoTenant);
         }
         let mut seen: Vec<&str> = Vec::new();
         for tenant in &config.tenants {
             if !is_tenant_id(&tenant.id) {
-                return Err(format!(
-                    "`{}` is not a tenant id: use 1-40 lower-case letters, digits or `-`",
-                    tenant.id
-                ));
+                return Err(TenantError::Id(tenant.id.clone()).into());
             }
             if seen.contains(&tenant.id.as_str()) {
-                return Err(format!("the tenant `{}` is configured twice", tenant.id));
+                return Err(TenantError::Twice(tenant.id.clone()).into());
             }
             seen.push(&tenant.id);
             tenant.key_digests()?;
@@ -194,7 +237,7 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            let error = HostConfig::parse(text).unwrap_err();
+            let error = HostConfig::parse(text).unwrap_err().to_string();
             assert!(error.contains(expected), "{text:?}: {error}");
         }
     }

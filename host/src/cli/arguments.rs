@@ -1,0 +1,442 @@
+//! The command line as clap reads it: global options, the commands and their arguments.
+//! Contract enums are read by their text in [`privacy_guard_host::wire`].
+
+use std::ffi::OsStr;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use privacy_guard_host::contract::configuration::{
+    ConfirmationPolicy, ConsentDefault, FieldClass, IpPolicy,
+};
+use privacy_guard_host::contract::sending::MessageClass;
+use privacy_guard_host::mail::RetryPolicy;
+use privacy_guard_host::wire::Wire;
+
+/// Privacy Guard: GDPR / CAN-SPAM consent for CRMs. The reference host.
+#[derive(Debug, Parser)]
+#[command(name = "privacy-guard", version, about, long_about = None)]
+pub struct Arguments {
+    /// Folder for the database, the mail outbox and the compiled-component cache.
+    #[arg(
+        long,
+        global = true,
+        env = "PRIVACY_GUARD_DATA_DIR",
+        default_value = "privacy-guard-data"
+    )]
+    pub(super) data_dir: PathBuf,
+    /// Database URL [default: sqlite://DATA_DIR/privacy-guard.db].
+    #[arg(long, global = true, env = "PRIVACY_GUARD_DATABASE_URL")]
+    pub(super) database_url: Option<String>,
+    /// A component file to load instead of the one built with this host.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_COMPONENT")]
+    pub(super) component: Option<PathBuf>,
+    /// Pretend it is this instant (RFC 3339, e.g. 2026-12-01T10:00:00+01:00); the clock
+    /// starts there and runs on. For tests, demos and replays.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_NOW")]
+    pub(super) now: Option<String>,
+    /// Local time of the daily consent run, HH:MM.
+    #[arg(
+        long,
+        global = true,
+        env = "PRIVACY_GUARD_RUN_AT",
+        default_value = "10:00"
+    )]
+    pub(super) run_at: String,
+    /// Time zone of the daily consent run (IANA name).
+    #[arg(
+        long,
+        global = true,
+        env = "PRIVACY_GUARD_TIME_ZONE",
+        default_value = "UTC"
+    )]
+    pub(super) time_zone: String,
+    /// Deliver mail through this SMTP server instead of writing `.eml` files to
+    /// DATA_DIR/outbox: smtp://[USER@]HOST[:PORT][?security=starttls|tls|none]
+    /// [&timeout=SECONDS][&ca_file=PEM]. The password comes from PRIVACY_GUARD_SMTP_PASSWORD
+    /// or --smtp-password-file, never from the URL.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_SMTP_URL")]
+    pub(super) smtp_url: Option<String>,
+    /// A file holding the SMTP password (its first line), instead of
+    /// PRIVACY_GUARD_SMTP_PASSWORD.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_SMTP_PASSWORD_FILE")]
+    pub(super) smtp_password_file: Option<PathBuf>,
+    /// Delivery attempts per mail before it is marked failed for an operator; the wait
+    /// between attempts starts at 1 minute and doubles up to 1 hour.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_DELIVERY_ATTEMPTS", default_value_t = RetryPolicy::default().attempts, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(super) delivery_attempts: u32,
+    /// A configuration file listing the tenants this host serves (TOML; see
+    /// `host/src/config.rs`). Without one the host serves one tenant from these options.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_CONFIG")]
+    pub(super) config: Option<PathBuf>,
+    /// The tenant of the configuration file an administrative command works on.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_TENANT")]
+    pub(super) tenant: Option<String>,
+    /// Digest (`sha256:...`, from `privacy-guard api-key`) of an API key of the single
+    /// tenant served without a configuration file; repeat or separate with commas.
+    #[arg(
+        long = "api-key-digest",
+        global = true,
+        env = "PRIVACY_GUARD_API_KEY_DIGESTS",
+        value_delimiter = ','
+    )]
+    pub(super) api_key_digests: Vec<String>,
+    /// Who is acting, recorded in every event a staff command writes (record-decision,
+    /// restrict, lift-restriction, erase) [default: the operating system's user name].
+    #[arg(long, global = true, env = "PRIVACY_GUARD_ACTOR")]
+    pub(super) actor: Option<String>,
+    /// Log format on standard error.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Serve the preferences page and run the daily consent run on schedule.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "PRIVACY_GUARD_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Seconds between two passes of the delivery worker (queued and retried mail).
+        #[arg(long, env = "PRIVACY_GUARD_DELIVERY_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        delivery_interval: u64,
+    },
+    /// Import people from a CSV file (first line: field names, with an `email` column).
+    Import {
+        /// The module the records belong to.
+        #[arg(long, default_value = "contacts")]
+        module: String,
+        file: PathBuf,
+    },
+    /// Change organisation-wide settings: only the options given change, the others keep
+    /// their values (`settings show` prints them all).
+    Settings(SettingsArgs),
+    /// Define consents.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Classify fields as personal data, and list the classes.
+    #[command(subcommand)]
+    Field(FieldCommand),
+    /// Enable consents (needs the sender, a consent, and the de-duplication confirmation).
+    Enable {
+        /// Confirm that duplicate contacts and leads may be flagged `Duplicate`.
+        #[arg(long)]
+        confirm_deduplication: bool,
+    },
+    /// Show which contacts and leads share an email address and which record of each group
+    /// is kept; with --apply, flag the others `Duplicate` and lock them.
+    Dedupe {
+        /// Flag the duplicates (overwrites their status with `Duplicate`); without it,
+        /// nothing is changed.
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Run the daily consent run now (each period runs once, whatever is asked).
+    RunDaily {
+        /// The period (local date, YYYY-MM-DD) [default: the period due now].
+        #[arg(long)]
+        period: Option<String>,
+    },
+    /// Print a person's current preferences link (signed now, valid for the configured
+    /// days), e.g. for someone who lost the mail with theirs: `link contacts/42`.
+    Link {
+        person: String,
+        /// Print JSON: {"person": ..., "link": ...}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a person's consents, e.g. `show contacts/42`.
+    Show {
+        person: String,
+        /// Also print every consent event (the proof).
+        #[arg(long)]
+        history: bool,
+    },
+    /// Record a consent decision obtained outside the preferences page.
+    RecordDecision {
+        person: String,
+        #[arg(long)]
+        consent: String,
+        #[arg(long, conflicts_with = "refuse", required_unless_present = "refuse")]
+        grant: bool,
+        #[arg(long)]
+        refuse: bool,
+        /// Where the decision comes from (a call on 1 Dec, a signed form, ...).
+        #[arg(long)]
+        evidence: String,
+    },
+    /// Stop processing a person's data (GDPR Art. 18): locked, no mail but transactional.
+    Restrict {
+        person: String,
+        /// Why (the person's request, a dispute, ...).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a restriction; the reason is recorded and sent to the person.
+    LiftRestriction {
+        person: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Erase a person's data (GDPR Art. 17), keeping the settings' retained fields.
+    Erase {
+        person: String,
+        /// The request this erasure answers (a letter of 1 Dec, a ticket, ...).
+        #[arg(long)]
+        evidence: String,
+    },
+    /// Edit a record as a CRM user would, e.g. `edit contacts/42 --set phone=+4420...`:
+    /// refused (exit 4, nothing saved) when Privacy Guard does not allow editing a field.
+    Edit {
+        person: String,
+        /// `FIELD=VALUE`, repeatable; an empty value empties the field.
+        #[arg(long, required = true)]
+        set: Vec<String>,
+    },
+    /// Ask the pre-send check about a mail; exits with 3 if any recipient is refused.
+    Check {
+        #[command(flatten)]
+        mail: MailArgs,
+    },
+    /// Show the mail exactly as each recipient must get it (tracking stripped without
+    /// consent, the preferences footer for To, the postal address on marketing mail);
+    /// exits with 3 if any recipient is refused.
+    Render {
+        #[command(flatten)]
+        mail: MailArgs,
+        #[arg(long)]
+        subject: String,
+        /// The CRM's id of the mail (e.g. an invoice number), recorded with each send on a
+        /// legal ground to a restricted or erased person.
+        #[arg(long)]
+        message_id: Option<String>,
+        /// The plain-text body.
+        #[arg(long)]
+        text_file: PathBuf,
+        /// The HTML body, tracking marked with `data-pg-tracking` (pixels) and
+        /// `data-pg-original-href` (tracked links).
+        #[arg(long)]
+        html_file: Option<PathBuf>,
+    },
+    /// Deliver queued mail that is due now (mail waiting after a failed attempt goes when
+    /// its wait is over).
+    Deliver {
+        /// First queue again the mail marked failed (after fixing the cause).
+        #[arg(long)]
+        retry_failed: bool,
+    },
+    /// List mail not delivered yet: waiting for its next attempt, or failed.
+    Outbox,
+    /// Make a new API key: prints the key (give it to the CRM) and its named digest (put
+    /// it in the configuration file or --api-key-digest; the host keeps only digests).
+    ApiKey {
+        /// The key's name, recorded as the actor of everything done with it (e.g.
+        /// `crm-production`) [default: named after its digest].
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Check the hash chain of the consent event log.
+    VerifyEvents,
+    /// Create a new key for signing preferences links (older links keep working; running
+    /// servers sign with it within 30 seconds).
+    RotateLinkKey,
+    /// Create a new key for encrypting fields at rest (values under older keys keep
+    /// decrypting; running servers encrypt with it after a restart).
+    RotateFieldKey,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum FieldCommand {
+    /// Classify a field of a module, replacing its earlier class.
+    Classify {
+        #[arg(long, default_value = "contacts")]
+        module: String,
+        #[command(flatten)]
+        class: ClassArgs,
+    },
+    /// List a module's field classes and the data consents suggested for it.
+    List {
+        #[arg(long, default_value = "contacts")]
+        module: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(super) struct SettingsArgs {
+    #[command(subcommand)]
+    pub(super) show: Option<SettingsCommand>,
+    #[arg(long)]
+    pub(super) sender_address: Option<String>,
+    #[arg(long)]
+    pub(super) sender_name: Option<String>,
+    #[arg(long)]
+    pub(super) organisation: Option<String>,
+    /// The postal address printed in every mail's footer.
+    #[arg(long)]
+    pub(super) postal_address: Option<String>,
+    /// Base URL of the preferences page; the signed token is appended [first settings
+    /// default: http://127.0.0.1:8080/preferences/].
+    #[arg(long)]
+    pub(super) preferences_url: Option<String>,
+    /// How many days a preferences link stays valid [first settings default: 30].
+    #[arg(long)]
+    pub(super) link_valid_days: Option<u32>,
+    /// Flag a new record whose email address another active record already has as
+    /// `Duplicate` (and lock it) when it is created or changed: `--flag-new-duplicates`
+    /// or `--flag-new-duplicates=false`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub(super) flag_new_duplicates: Option<bool>,
+    /// A field an erasure keeps for a legal obligation (e.g. `name` for invoices);
+    /// repeat for several; replaces the list. `email` is always erased.
+    #[arg(long = "retain-field", conflicts_with = "retain_nothing")]
+    pub(super) retained_fields: Vec<String>,
+    /// Retain no field at erasure (empties the list).
+    #[arg(long)]
+    pub(super) retain_nothing: bool,
+    /// Which changes people get a confirmation mail about.
+    #[arg(long, value_parser = wire::<ConfirmationPolicy>())]
+    pub(super) confirm_changes: Option<ConfirmationPolicy>,
+    /// What consent events keep of the IP address of a preferences-page answer.
+    #[arg(long, value_parser = wire::<IpPolicy>())]
+    pub(super) ip_evidence: Option<IpPolicy>,
+    /// A CRM module that holds people and can carry consents (contacts, leads, accounts,
+    /// a custom module); repeat for several; replaces the list [default: contacts, leads].
+    #[arg(long = "person-module")]
+    pub(super) person_modules: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum SettingsCommand {
+    /// Print the current settings.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ConsentCommand {
+    /// Add a consent or replace the one with the same id.
+    Add(ConsentArgs),
+    /// List the consents.
+    List,
+    /// Delete a consent: its values stop being collected, its history stays; a data
+    /// consent's field is removed from the layout.
+    Delete { id: String },
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ConsentArgs {
+    #[arg(long)]
+    pub(super) id: String,
+    #[arg(long, default_value = "contacts")]
+    pub(super) module: String,
+    /// `data:FIELD`, `custom`, `email-tracking` or `document-tracking`.
+    #[arg(long)]
+    pub(super) kind: String,
+    #[arg(long)]
+    pub(super) title: String,
+    /// The exact text shown to people.
+    #[arg(long)]
+    pub(super) purpose: String,
+    #[arg(long, value_parser = wire::<ConsentDefault>(), default_value = "no")]
+    pub(super) default: ConsentDefault,
+    /// A condition clause, repeatable, all must hold: `FIELD one-of A,B`,
+    /// `FIELD none-of A,B`, `FIELD present`, `FIELD absent`. None: applies to everyone.
+    #[arg(long = "when")]
+    pub(super) when: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ClassArgs {
+    #[arg(long)]
+    field: String,
+    /// The field holds personal data (needed by every other flag).
+    #[arg(long)]
+    personal: bool,
+    /// Needed for operations (invoices, orders), not only marketing.
+    #[arg(long)]
+    essential: bool,
+    /// Sensitive personal data: suggested for a data consent unless essential.
+    #[arg(long)]
+    sensitive: bool,
+    /// Store the field's values encrypted (at most 5 fields per module; not `email`).
+    #[arg(long)]
+    encrypted: bool,
+}
+
+impl From<ClassArgs> for FieldClass {
+    fn from(class: ClassArgs) -> FieldClass {
+        FieldClass {
+            field: class.field,
+            personal: class.personal,
+            essential: class.essential,
+            sensitive: class.sensitive,
+            encrypted: class.encrypted,
+        }
+    }
+}
+
+/// A mail as `check` and `render` name it: its class, purpose and recipients.
+#[derive(Debug, Args)]
+pub(super) struct MailArgs {
+    #[arg(long, value_parser = wire::<MessageClass>())]
+    pub(super) class: MessageClass,
+    /// The consent the mail relies on (needed for marketing).
+    #[arg(long)]
+    pub(super) purpose: Option<String>,
+    #[arg(long)]
+    pub(super) to: Vec<String>,
+    #[arg(long)]
+    pub(super) cc: Vec<String>,
+    #[arg(long)]
+    pub(super) bcc: Vec<String>,
+}
+
+/// Reads a contract enum by its text in the wire table, and offers the table's values (with
+/// their help) in `--help` and in the error for a value that is not one.
+#[derive(Clone)]
+pub(super) struct WireParser<T>(PhantomData<T>);
+
+/// The parser of `T`'s values, for `#[arg(value_parser = wire::<T>())]`.
+pub(super) fn wire<T: Wire>() -> WireParser<T> {
+    WireParser(PhantomData)
+}
+
+impl<T: Wire> WireParser<T> {
+    fn values() -> impl Iterator<Item = PossibleValue> {
+        T::TABLE
+            .iter()
+            .map(|(_, text, help)| PossibleValue::new(*text).help(*help))
+    }
+}
+
+impl<T: Wire> TypedValueParser for WireParser<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        argument: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        let text = PossibleValuesParser::new(Self::values()).parse_ref(command, argument, value)?;
+        T::parse(&text).ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidValue))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(Self::values()))
+    }
+}

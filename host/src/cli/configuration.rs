@@ -1,0 +1,335 @@
+//! `settings`, `consent`, `field`, `enable`, `dedupe`: configuring Privacy Guard.
+
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail};
+use privacy_guard_host::contract::configuration::{
+    ConditionClause, ConditionOp, ConsentDefinition, ConsentKind, FieldClass, Prerequisite,
+};
+use privacy_guard_host::contract::types::RecordRef;
+use privacy_guard_host::guard::{Guard, SettingsRefusal};
+use privacy_guard_host::settings::{SettingsPatch, SettingsView};
+use privacy_guard_host::wire::{self, Wire};
+
+use super::arguments::{ConsentArgs, SettingsArgs, SettingsCommand};
+use super::output::list_problems;
+
+pub(super) fn configure_settings(
+    guard: &Guard,
+    settings: SettingsArgs,
+) -> anyhow::Result<ExitCode> {
+    if let Some(SettingsCommand::Show { json }) = settings.show {
+        return show_settings(guard, json);
+    }
+    let patch = SettingsPatch {
+        sender_address: settings.sender_address,
+        sender_name: settings.sender_name,
+        organisation: settings.organisation,
+        postal_address: settings.postal_address,
+        preferences_url: settings.preferences_url,
+        link_valid_days: settings.link_valid_days,
+        flag_new_duplicates: settings.flag_new_duplicates,
+        retained_fields: match (settings.retain_nothing, settings.retained_fields) {
+            (true, _) => Some(Vec::new()),
+            (false, fields) if fields.is_empty() => None,
+            (false, fields) => Some(fields),
+        },
+        confirm_changes: settings.confirm_changes,
+        ip_evidence: settings.ip_evidence,
+        person_modules: (!settings.person_modules.is_empty()).then_some(settings.person_modules),
+    };
+    if patch.is_empty() {
+        bail!(
+            "no option given: name the settings to change (see `privacy-guard settings --help`), or `settings show` to print them"
+        );
+    }
+    match guard.change_settings(patch)? {
+        Ok(_) => {
+            println!("settings saved (see `privacy-guard settings show`)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(SettingsRefusal::Missing(missing)) => bail!("the settings were not saved: {missing}"),
+        Err(SettingsRefusal::Invalid(problems)) => {
+            bail!("the settings were not saved:\n{}", list_problems(&problems))
+        }
+    }
+}
+
+/// Prints the current settings, as text or JSON.
+pub(super) fn show_settings(guard: &Guard, json: bool) -> anyhow::Result<ExitCode> {
+    let configuration = guard.configuration()?;
+    let Some(settings) = configuration.settings else {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "settings": null, "person_modules": configuration.person_modules })
+            );
+        } else {
+            println!(
+                "no settings are configured yet: set them with `privacy-guard settings --sender-address ...`"
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    // What the settings say, with the person modules in effect (the default when none
+    // are set).
+    let view = SettingsView {
+        person_modules: configuration.person_modules,
+        ..SettingsView::from(settings)
+    };
+    let serde_json::Value::Object(fields) = serde_json::to_value(&view)? else {
+        bail!("the settings did not print as a JSON object");
+    };
+    if json {
+        println!("{}", serde_json::Value::Object(fields));
+    } else {
+        // The command line's own spelling: option names and values in kebab-case.
+        for (name, value) in fields {
+            let name = name.replace('_', "-");
+            let text = match value {
+                serde_json::Value::String(text)
+                    if name == "confirm-changes" || name == "ip-evidence" =>
+                {
+                    text.replace('_', "-")
+                }
+                serde_json::Value::String(text) => text.replace('\n', "\n    "),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            println!("{name}: {text}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn add_consent(guard: &Guard, consent: ConsentArgs) -> anyhow::Result<ExitCode> {
+    let kind = match consent.kind.split_once(':') {
+        Some(("data", field)) => wire::kind_of("data", Some(field.to_owned())),
+        _ => wire::kind_of(&consent.kind, None),
+    };
+    let kind = kind.map_err(|error| {
+        anyhow!(
+            "--kind `{}`: {error}; use data:FIELD, custom, email-tracking or document-tracking",
+            consent.kind
+        )
+    })?;
+    let applies_when = consent
+        .when
+        .iter()
+        .map(|clause| parse_clause(clause))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let definition = ConsentDefinition {
+        id: consent.id,
+        module: consent.module,
+        kind,
+        title: consent.title,
+        purpose: consent.purpose,
+        default_value: consent.default,
+        applies_when,
+    };
+    match guard.put_consent(&definition)? {
+        Ok(stored) => {
+            println!(
+                "consent `{}` saved (purpose text version {}, sha256 {})",
+                stored.definition.id, stored.purpose_version, stored.purpose_hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => bail!("the consent was not saved:\n{}", list_problems(&problems)),
+    }
+}
+
+pub(super) fn delete_consent(guard: &Guard, id: &str) -> anyhow::Result<ExitCode> {
+    match guard.delete_consent(id)? {
+        Ok(deleted) => {
+            print!(
+                "consent `{}` deleted; its history stays",
+                deleted.definition.id
+            );
+            match &deleted.definition.kind {
+                ConsentKind::Data(field) => println!(
+                    "; field `{field}` removed from the {} layout",
+                    deleted.definition.module
+                ),
+                _ => println!(),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problem) => bail!("not deleted: {}: {}", problem.at, problem.message),
+    }
+}
+
+pub(super) fn parse_clause(clause: &str) -> anyhow::Result<ConditionClause> {
+    let mut parts = clause.splitn(3, ' ');
+    let (Some(field), Some(op)) = (parts.next(), parts.next()) else {
+        bail!(
+            "--when `{clause}` must be `FIELD one-of A,B`, `FIELD none-of A,B`, `FIELD present` or `FIELD absent`"
+        );
+    };
+    let values: Vec<String> = parts
+        .next()
+        .map(|values| {
+            values
+                .split(',')
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(op) = ConditionOp::parse(op) else {
+        bail!(
+            "--when `{clause}`: `{op}` is not an operator; use {}",
+            ConditionOp::texts().join(", ")
+        );
+    };
+    Ok(ConditionClause {
+        field: field.to_owned(),
+        op,
+        values,
+    })
+}
+
+pub(super) fn classify_field(
+    guard: &Guard,
+    module: &str,
+    class: FieldClass,
+) -> anyhow::Result<ExitCode> {
+    match guard.classify_field(module, &class)? {
+        Ok(()) => {
+            println!("{module}.{}: {}", class.field, describe_class(&class));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => bail!(
+            "the field was not classified:\n{}",
+            list_problems(&problems)
+        ),
+    }
+}
+
+pub(super) fn list_fields(guard: &Guard, module: &str) -> anyhow::Result<ExitCode> {
+    let classes = guard.field_classes(module)?;
+    if classes.is_empty() {
+        println!("no field of {module} is classified");
+    }
+    for class in &classes {
+        println!("{module}.{}: {}", class.field, describe_class(class));
+    }
+    let suggested = guard.suggested_data_consents(module)?;
+    if suggested.is_empty() {
+        println!("suggested data consents: none");
+    } else {
+        println!("suggested data consents: {}", suggested.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `personal, sensitive, encrypted` or `not personal`.
+pub(super) fn describe_class(class: &FieldClass) -> String {
+    if !class.personal {
+        return "not personal".to_owned();
+    }
+    let mut words = vec!["personal"];
+    words.push(if class.essential {
+        "essential"
+    } else {
+        "non-essential"
+    });
+    if class.sensitive {
+        words.push("sensitive");
+    }
+    if class.encrypted {
+        words.push("encrypted");
+    }
+    words.join(", ")
+}
+
+pub(super) fn list_consents(guard: &Guard) -> anyhow::Result<ExitCode> {
+    let snapshot = guard.configuration()?;
+    println!(
+        "consents are {}",
+        if snapshot.enabled {
+            "enabled"
+        } else {
+            "not enabled"
+        }
+    );
+    for stored in &snapshot.consents {
+        let definition = &stored.definition;
+        let kind = match &definition.kind {
+            ConsentKind::Data(field) => format!("data:{field}"),
+            other => wire::kind_name(other).to_owned(),
+        };
+        println!(
+            "{}\t{}\t{}\tv{}\t{}",
+            definition.id, definition.module, kind, stored.purpose_version, definition.title
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn enable(guard: &Guard, confirmed: bool) -> anyhow::Result<ExitCode> {
+    match guard.enable(confirmed)? {
+        Ok(()) => {
+            if confirmed {
+                println!(
+                    "contacts and leads sharing an address were de-duplicated (see `privacy-guard dedupe`)"
+                );
+            }
+            println!(
+                "consents are enabled; the daily consent run sends the first requests at its next scheduled time"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(missing) => {
+            let lines: Vec<&str> = missing
+                .iter()
+                .map(|prerequisite| match prerequisite {
+                    Prerequisite::DeduplicationNotConfirmed => {
+                        "confirm de-duplication with --confirm-deduplication"
+                    }
+                    Prerequisite::SenderNotConfigured => {
+                        "set the sender with `privacy-guard settings`"
+                    }
+                    Prerequisite::NoConsentDefined => {
+                        "define a consent with `privacy-guard consent add`"
+                    }
+                })
+                .collect();
+            bail!(
+                "consents were not enabled; first:\n  - {}\nthen run `privacy-guard enable --confirm-deduplication` again",
+                lines.join("\n  - ")
+            )
+        }
+    }
+}
+
+pub(super) fn dedupe(guard: &Guard, apply: bool) -> anyhow::Result<ExitCode> {
+    if apply {
+        let report = guard.deduplicate()?;
+        println!(
+            "{} group(s) of records sharing an address: {} duplicate(s) newly flagged, {} already flagged, {} address(es) given to their primary",
+            report.groups, report.newly_flagged, report.already_flagged, report.owners_changed
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let plan = guard.deduplication_preview()?;
+    let record = |record: &RecordRef| format!("{}/{}", record.module, record.id);
+    for group in &plan.groups {
+        println!("{}", group.address);
+        println!("  keep   {} (modified last)", record(&group.primary));
+        for duplicate in &group.duplicates {
+            println!("  flag   {}", record(duplicate));
+        }
+    }
+    println!(
+        "{} record(s) looked at: {} group(s), {} duplicate(s) to flag; nothing was changed (run `privacy-guard dedupe --apply` to flag them)",
+        plan.records,
+        plan.groups.len(),
+        plan.duplicates
+    );
+    Ok(ExitCode::SUCCESS)
+}

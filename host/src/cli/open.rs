@@ -1,0 +1,221 @@
+//! Opening the host a command works on: the tenant, its database, clock, schedule and mail
+//! transport, and the staff member acting.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use privacy_guard_host::clock::Clock;
+use privacy_guard_host::contract::subjects::{StaffActor, StaffChannel};
+use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
+use privacy_guard_host::mail::smtp::SmtpSettings;
+use privacy_guard_host::mail::{RetryPolicy, Transport};
+use privacy_guard_host::runtime::SandboxLimits;
+use privacy_guard_host::schedule::DailySchedule;
+use privacy_guard_host::tenants::config::{HostConfig, TenantConfig};
+use privacy_guard_host::tenants::{Tenant, Tenants};
+
+use super::Arguments;
+
+/// The tenant of the configuration file a command works on: `--tenant`, or the only one.
+pub(super) fn select_tenant<'c>(
+    arguments: &Arguments,
+    config: &'c HostConfig,
+) -> anyhow::Result<&'c TenantConfig> {
+    let names = || {
+        config
+            .tenants
+            .iter()
+            .map(|tenant| tenant.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &arguments.tenant {
+        Some(id) => config.tenant(id).with_context(|| {
+            format!(
+                "no tenant `{id}` in the configuration; there are: {}",
+                names()
+            )
+        }),
+        None if config.tenants.len() == 1 => Ok(&config.tenants[0]),
+        None => bail!("name the tenant with --tenant (one of: {})", names()),
+    }
+}
+
+/// Opens every tenant of the configuration file.
+pub(super) fn open_tenants(arguments: &Arguments, config: &HostConfig) -> anyhow::Result<Tenants> {
+    let mut tenants = Tenants::default();
+    for tenant in &config.tenants {
+        let guard = open(arguments, Some(tenant))
+            .with_context(|| format!("tenant `{}` could not be opened", tenant.id))?;
+        let digests = tenant.key_digests()?;
+        tenants.add(Tenant::new(tenant.id.clone(), Arc::new(guard), digests))?;
+        tracing::info!(tenant = %tenant.id, "tenant opened");
+    }
+    Ok(tenants)
+}
+
+/// The staff member a command acts as: --actor, else the operating system's user (from
+/// the environment, else `id -un`).
+pub(super) fn staff_actor(actor: &Option<String>) -> anyhow::Result<StaffActor> {
+    let os_user = || {
+        ["USER", "LOGNAME", "USERNAME"]
+            .into_iter()
+            .find_map(|variable| std::env::var(variable).ok())
+            .filter(|name| !name.trim().is_empty())
+            .or_else(|| {
+                std::process::Command::new("id")
+                    .arg("-un")
+                    .output()
+                    .ok()
+                    .filter(|output| output.status.success())
+                    .and_then(|output| String::from_utf8(output.stdout).ok())
+                    .map(|name| name.trim().to_owned())
+            })
+    };
+    let name = actor
+        .clone()
+        .or_else(os_user)
+        .filter(|name| !name.trim().is_empty())
+        .context("say who is acting with --actor NAME (or PRIVACY_GUARD_ACTOR): every staff action names its actor")?;
+    Ok(StaffActor {
+        channel: StaffChannel::Admin,
+        name,
+    })
+}
+
+/// Opens the host: the single tenant of the command line, or `tenant` of the configuration
+/// file in its own folder (`DATA_DIR/tenants/<id>`), with its own schedule.
+pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyhow::Result<Guard> {
+    let data_dir = match tenant {
+        Some(tenant) => tenant.folder(&arguments.data_dir),
+        None => arguments.data_dir.clone(),
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("could not create the data folder {}", data_dir.display()))?;
+    let database_url = tenant
+        .and_then(|tenant| tenant.database_url.clone())
+        .or_else(|| {
+            // --database-url names one database: it serves the single tenant only.
+            tenant
+                .is_none()
+                .then(|| arguments.database_url.clone())
+                .flatten()
+        })
+        .unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("privacy-guard.db").display()
+            )
+        });
+    let clock = match &arguments.now {
+        Some(now) => Clock::starting_at(
+            chrono::DateTime::parse_from_rfc3339(now)
+                .with_context(|| {
+                    format!(
+                        "--now `{now}` is not an RFC 3339 instant such as 2026-12-01T10:00:00+01:00"
+                    )
+                })?
+                .to_utc(),
+        ),
+        None => Clock::system(),
+    };
+    let run_at = tenant
+        .and_then(|tenant| tenant.run_at.as_deref())
+        .unwrap_or(&arguments.run_at);
+    let time_zone = tenant
+        .and_then(|tenant| tenant.time_zone.as_deref())
+        .unwrap_or(&arguments.time_zone);
+    let schedule = DailySchedule::parse(run_at, time_zone)?;
+    let options = GuardOptions {
+        database_url,
+        cache_dir: Some(arguments.data_dir.join("cache")),
+        component: arguments
+            .component
+            .clone()
+            .map_or(ComponentSource::Embedded, ComponentSource::File),
+        clock,
+        limits: SandboxLimits::default(),
+        transport: transport(arguments, &data_dir, tenant)?,
+        retry: RetryPolicy {
+            attempts: arguments.delivery_attempts,
+            ..RetryPolicy::default()
+        },
+        schedule,
+    };
+    Guard::open(options).context("could not open the host")
+}
+
+/// Where `tenant`'s mail goes: the tenant's own SMTP server (`smtp_url` in the
+/// configuration file, the password from the environment variable `smtp_password_env`
+/// names), else the host's (--smtp-url with its password), else `.eml` files in the
+/// tenant's outbox folder (`data_dir/outbox`).
+pub(super) fn transport(
+    arguments: &Arguments,
+    data_dir: &Path,
+    tenant: Option<&TenantConfig>,
+) -> anyhow::Result<Transport> {
+    if let Some(tenant) = tenant
+        && let Some(url) = &tenant.smtp_url
+    {
+        let password = tenant
+            .smtp_password_env
+            .as_deref()
+            .map(|variable| {
+                std::env::var(variable)
+                    .ok()
+                    .filter(|password| !password.is_empty())
+                    .with_context(|| {
+                        format!(
+                            "tenant `{}`: the environment variable {variable} (smtp_password_env) holds no SMTP password",
+                            tenant.id
+                        )
+                    })
+            })
+            .transpose()?;
+        let settings = SmtpSettings::from_url(url, password).with_context(|| {
+            format!(
+                "tenant `{}`: the SMTP settings (smtp_url, password from smtp_password_env) are not valid",
+                tenant.id
+            )
+        })?;
+        tracing::debug!(tenant = %tenant.id, server = %settings.server(), security = ?settings.security, "the tenant's mail goes through its own SMTP server");
+        return Ok(Transport::Smtp(settings));
+    }
+    let from_environment = std::env::var("PRIVACY_GUARD_SMTP_PASSWORD")
+        .ok()
+        .filter(|password| !password.is_empty());
+    let from_file = arguments
+        .smtp_password_file
+        .as_ref()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("could not read the SMTP password file {}", path.display())
+            })?;
+            let password = text.lines().next().unwrap_or_default().to_owned();
+            if password.is_empty() {
+                bail!("the SMTP password file {} is empty", path.display());
+            }
+            Ok(password)
+        })
+        .transpose()?;
+    let password = match (from_environment, from_file) {
+        (Some(_), Some(_)) => bail!(
+            "the SMTP password is given twice: set PRIVACY_GUARD_SMTP_PASSWORD or --smtp-password-file, not both"
+        ),
+        (password, None) | (None, password) => password,
+    };
+    let Some(url) = &arguments.smtp_url else {
+        if password.is_some() {
+            bail!(
+                "an SMTP password is given but no SMTP server: set --smtp-url (PRIVACY_GUARD_SMTP_URL) too"
+            );
+        }
+        return Ok(Transport::Directory(data_dir.join("outbox")));
+    };
+    let settings = SmtpSettings::from_url(url, password).context(
+        "the SMTP settings (--smtp-url / PRIVACY_GUARD_SMTP_URL, password from PRIVACY_GUARD_SMTP_PASSWORD or --smtp-password-file) are not valid",
+    )?;
+    tracing::debug!(server = %settings.server(), security = ?settings.security, "mail goes through SMTP");
+    Ok(Transport::Smtp(settings))
+}
