@@ -5,11 +5,11 @@
 //! Start at [`guard::Guard`]: it puts the pieces together. The host knows the plugin only
 //! through `wit/`; [`contract`] re-exports the WIT types its API speaks.
 
-pub mod api;
 pub mod capabilities;
 pub mod clock;
 pub mod contract;
 pub mod guard;
+pub mod http;
 pub mod import;
 pub mod keys;
 pub mod mail;
@@ -18,7 +18,6 @@ pub mod schedule;
 pub mod settings;
 pub mod storage;
 pub mod tenants;
-pub mod web;
 pub mod wire;
 pub mod worker;
 

@@ -453,10 +453,10 @@ pub struct WebServer {
 impl WebServer {
     /// Serves the host's routes on an ephemeral loopback port.
     pub fn start(guard: Arc<Guard>) -> anyhow::Result<WebServer> {
-        WebServer::serve(privacy_guard_host::web::router(guard))
+        WebServer::serve(privacy_guard_host::http::router(guard))
     }
 
-    /// Serves `app` (e.g. [`privacy_guard_host::web::app`] of many tenants) on an
+    /// Serves `app` (e.g. [`privacy_guard_host::http::app`] of many tenants) on an
     /// ephemeral loopback port.
     pub fn serve(app: axum::Router) -> anyhow::Result<WebServer> {
         let runtime = tokio::runtime::Builder::new_multi_thread()

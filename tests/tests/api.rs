@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use privacy_guard_host::api::{BATCH_LIMIT, BODY_LIMIT, routes};
 use privacy_guard_host::contract::configuration::{
     ConditionOp, ConfirmationPolicy, ConsentDefault, IpPolicy, Prerequisite,
 };
@@ -15,6 +14,7 @@ use privacy_guard_host::contract::sending::{
 };
 use privacy_guard_host::contract::subjects::PersonStatus;
 use privacy_guard_host::contract::types::ConsentValue;
+use privacy_guard_host::http::api::{BATCH_LIMIT, BODY_LIMIT, routes};
 use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenant, Tenants};
 use privacy_guard_host::wire::{self, Wire};
 use privacy_guard_tests::{TestHost, WebServer, http_call, http_get};
@@ -318,7 +318,7 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
         .add(tenant("globex", GLOBEX_KEY, &globex_host))
         .expect("globex");
     let tenants = Arc::new(tenants);
-    let server = WebServer::serve(privacy_guard_host::web::app(tenants.clone())).expect("server");
+    let server = WebServer::serve(privacy_guard_host::http::app(tenants.clone())).expect("server");
     let exercised = Arc::new(Mutex::new(BTreeSet::new()));
     let client = |key| Client {
         base: format!("http://{}", server.address),

@@ -81,7 +81,7 @@ impl Site {
             .expect("tenant");
         Site {
             _host: host,
-            app: privacy_guard_host::web::app(Arc::new(tenants)),
+            app: privacy_guard_host::http::app(Arc::new(tenants)),
             guard,
             runtime: tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

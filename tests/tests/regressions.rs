@@ -303,7 +303,8 @@ fn evidence_is_the_channels_and_every_staff_event_names_its_actor() {
             }],
         ))
         .expect("tenant");
-    let server = WebServer::serve(privacy_guard_host::web::app(Arc::new(tenants))).expect("server");
+    let server =
+        WebServer::serve(privacy_guard_host::http::app(Arc::new(tenants))).expect("server");
     let decide = |body: serde_json::Value| {
         http_call(
             "POST",

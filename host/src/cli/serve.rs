@@ -45,7 +45,7 @@ pub(super) fn serve(
             ));
         }
         drop(stopped);
-        let app = privacy_guard_host::web::app(tenants).into_make_service_with_connect_info::<SocketAddr>();
+        let app = privacy_guard_host::http::app(tenants).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("the server failed");
         // Requests are done; let every scheduler and delivery worker finish its pass.
         stop.send_replace(true);
@@ -82,7 +82,7 @@ async fn warn_about_preferences_urls(tenants: &Arc<Tenants>, listen: SocketAddr)
         let problems: Vec<String> = bases
             .iter()
             .filter_map(|base| {
-                privacy_guard_host::web::preferences_url_problem(
+                privacy_guard_host::http::preferences_url_problem(
                     &settings.preferences_url,
                     listen,
                     base,

@@ -1,4 +1,4 @@
-//! The host's HTTP side: the contact-facing preferences page and a health check.
+//! The contact-facing preferences page.
 //!
 //! `GET /preferences/{token}` shows the page a signed link opens; `POST` to the same
 //! address applies the choices. Stopping processing (GDPR Art. 18) and erasure (Art. 17)
@@ -15,16 +15,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 
+use super::blocking;
 use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
 use crate::contract::types::ConsentValue;
 use crate::guard::{Guard, GuardError};
-use crate::tenants::Tenants;
 
 /// One tenant's preferences pages: its host, and the path prefix they are served under
 /// (empty for the default tenant, `/t/<tenant>` for every tenant).
@@ -32,37 +32,6 @@ use crate::tenants::Tenants;
 struct Site {
     guard: Arc<Guard>,
     base: String,
-}
-
-/// The routes of a host with one tenant: the preferences page, the health check and the
-/// API (which answers no key until keys are configured; see [`app`]).
-pub fn router(guard: Arc<Guard>) -> Router {
-    app(Arc::new(Tenants::single(guard, Vec::new())))
-}
-
-/// Every route of the host: `/health`; each tenant's preferences pages under
-/// `/t/<tenant>/preferences/...`, the default tenant's also under `/preferences/...`; and
-/// the JSON API under `/api/v1` (see [`crate::api`]).
-pub fn app(tenants: Arc<Tenants>) -> Router {
-    let checked = tenants.clone();
-    let mut app = Router::new().route("/health", get(move || health(checked.clone())));
-    if let Some(tenant) = tenants.default_tenant() {
-        app = app.merge(preferences(Site {
-            guard: tenant.guard.clone(),
-            base: String::new(),
-        }));
-    }
-    for tenant in tenants.iter() {
-        let base = format!("/t/{}", tenant.id);
-        app = app.nest(
-            &base,
-            preferences(Site {
-                guard: tenant.guard.clone(),
-                base: base.clone(),
-            }),
-        );
-    }
-    app.merge(crate::api::router(tenants))
 }
 
 /// Why links to `url` would not reach the preferences pages a server listening on
@@ -101,7 +70,9 @@ pub fn preferences_url_problem(url: &str, listen: SocketAddr, base: &str) -> Opt
     })
 }
 
-fn preferences(site: Site) -> Router {
+/// One tenant's preferences pages, under `base`.
+pub(super) fn preferences(guard: Arc<Guard>, base: String) -> Router {
+    let site = Site { guard, base };
     Router::new()
         .route(
             "/preferences/{token}",
@@ -119,47 +90,12 @@ fn preferences(site: Site) -> Router {
         .with_state(site)
 }
 
-/// `200 {"status": "ok", "tenants": {...}}` when every tenant's database answers, `503`
-/// with `"degraded"` and the failing tenants marked `unavailable` otherwise (the cause is
-/// logged, not shown).
-async fn health(tenants: Arc<Tenants>) -> Response {
-    let mut states = serde_json::Map::new();
-    let mut healthy = true;
-    for tenant in tenants.iter() {
-        let guard = tenant.guard.clone();
-        let outcome = tokio::task::spawn_blocking(move || guard.check_health()).await;
-        let state = match outcome {
-            Ok(Ok(())) => "ok",
-            Ok(Err(error)) => {
-                tracing::error!(tenant = %tenant.id, %error, "health check: the database does not answer");
-                "unavailable"
-            }
-            Err(error) => {
-                tracing::error!(tenant = %tenant.id, %error, "health check: the check failed");
-                "unavailable"
-            }
-        };
-        healthy &= state == "ok";
-        states.insert(tenant.id.clone(), state.into());
-    }
-    let status = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = serde_json::json!({
-        "status": if healthy { "ok" } else { "degraded" },
-        "tenants": states,
-    });
-    (status, Json(body)).into_response()
-}
-
 async fn show_preferences(
     State(Site { guard, base }): State<Site>,
     Path(token): Path<String>,
 ) -> Response {
     let opened = token.clone();
-    let outcome = blocking(guard.clone(), move |guard| guard.open_preferences(&opened)).await;
+    let outcome = blocking(&guard, move |guard| guard.open_preferences(&opened)).await;
     let organisation = organisation(&guard).await;
     match outcome {
         Ok(Ok(page)) => render(
@@ -200,7 +136,7 @@ async fn save_preferences(
     }
     let evidence = evidence_of(peer, &headers);
     let submitted_token = token.clone();
-    let outcome = blocking(guard.clone(), move |guard| {
+    let outcome = blocking(&guard, move |guard| {
         guard.submit_preferences(&submitted_token, &choices, &evidence)
     })
     .await;
@@ -226,7 +162,7 @@ async fn save_preferences(
         ),
         Ok(Err(SubmitError::UnknownConsent(id) | SubmitError::NotChangeable(id))) => {
             let opened = token.clone();
-            let page = blocking(guard, move |guard| guard.open_preferences(&opened)).await;
+            let page = blocking(&guard, move |guard| guard.open_preferences(&opened)).await;
             let problem = format!(
                 "“{id}” cannot be changed here. Nothing was changed; please check your choices and save again."
             );
@@ -286,7 +222,7 @@ async fn unsubscribe(
         consent_id: consent,
         grant: false,
     };
-    let outcome = blocking(guard, move |guard| {
+    let outcome = blocking(&guard, move |guard| {
         guard.submit_preferences(&token, &[choice], &evidence)
     })
     .await;
@@ -338,7 +274,7 @@ fn confirmed(form: &[(String, String)]) -> bool {
 /// The confirming step of a serious action, for the person the link is for.
 async fn confirmation(guard: Arc<Guard>, base: String, token: String, action: Serious) -> Response {
     let opened = token.clone();
-    let outcome = blocking(guard.clone(), move |guard| guard.open_preferences(&opened)).await;
+    let outcome = blocking(&guard, move |guard| guard.open_preferences(&opened)).await;
     let organisation = organisation(&guard).await;
     match outcome {
         Ok(Ok(page)) if action == Serious::StopProcessing && page.restricted => render(
@@ -386,7 +322,7 @@ async fn stop_processing(
     }
     let evidence = evidence_of(peer, &headers);
     let submitted = token.clone();
-    let outcome = blocking(guard.clone(), move |guard| {
+    let outcome = blocking(&guard, move |guard| {
         guard.stop_processing(&submitted, &evidence)
     })
     .await;
@@ -425,7 +361,7 @@ async fn erase(
         return confirmation(guard, base, token, Serious::Erase).await;
     }
     let evidence = evidence_of(peer, &headers);
-    let outcome = blocking(guard.clone(), move |guard| {
+    let outcome = blocking(&guard, move |guard| {
         guard.erase_from_page(&token, &evidence)
     })
     .await;
@@ -451,25 +387,12 @@ async fn erase(
 }
 
 async fn organisation(guard: &Arc<Guard>) -> String {
-    blocking(guard.clone(), |guard| guard.configuration())
+    blocking(guard, |guard| guard.configuration())
         .await
         .ok()
         .and_then(|snapshot| snapshot.settings)
         .map(|settings| settings.organisation)
         .unwrap_or_default()
-}
-
-async fn blocking<T: Send + 'static>(
-    guard: Arc<Guard>,
-    work: impl FnOnce(&Guard) -> Result<T, GuardError> + Send + 'static,
-) -> Result<T, GuardError> {
-    tokio::task::spawn_blocking(move || work(&guard))
-        .await
-        .unwrap_or_else(|join_error| {
-            Err(GuardError::Invalid(format!(
-                "the request's worker failed: {join_error}"
-            )))
-        })
 }
 
 fn link_status(error: &LinkError) -> StatusCode {

@@ -1,0 +1,189 @@
+//! Configuring the plugin: settings, consents, enabling, field classes and field keys.
+
+use std::sync::PoisonError;
+
+use super::{ENCRYPTABLE_MODULES, Guard, GuardError};
+use crate::contract::configuration::{
+    ConsentDefinition, FieldClass, Prerequisite, Problem, Settings, Snapshot, StoredDefinition,
+};
+use crate::settings::{MissingOptions, SettingsPatch};
+use crate::storage::UnitOfWork;
+
+/// Why a change of settings was not saved.
+#[derive(Debug, Clone)]
+pub enum SettingsRefusal {
+    /// No settings exist yet and the change does not give the options they need.
+    Missing(MissingOptions),
+    /// The plugin refused the settings the change would make.
+    Invalid(Vec<Problem>),
+}
+
+impl Guard {
+    /// Replaces the organisation-wide settings.
+    pub fn set_settings(
+        &self,
+        settings: &Settings,
+    ) -> Result<Result<(), Vec<Problem>>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_set_settings(store, settings)
+        })
+    }
+
+    /// Changes the options `patch` gives and keeps the others, in one unit of work;
+    /// returns the settings as saved.
+    pub fn change_settings(
+        &self,
+        patch: SettingsPatch,
+    ) -> Result<Result<Settings, SettingsRefusal>, GuardError> {
+        let (outcome, _delivered) = self.unit(|| {
+            let (current, work) = self
+                .runtime
+                .with_instance(UnitOfWork::default(), |store, plugin| {
+                    plugin.privacy_guard_consent_configuration().call_get(store)
+                })?;
+            let settings = match patch.clone().apply(current.settings) {
+                Ok(settings) => settings,
+                Err(missing) => {
+                    return Ok((
+                        Err(SettingsRefusal::Missing(missing)),
+                        UnitOfWork::default(),
+                    ));
+                }
+            };
+            let (saved, work) = self.runtime.with_instance(work, |store, plugin| {
+                plugin
+                    .privacy_guard_consent_configuration()
+                    .call_set_settings(store, &settings)
+            })?;
+            if let Err(problems) = saved {
+                return Ok((
+                    Err(SettingsRefusal::Invalid(problems)),
+                    UnitOfWork::default(),
+                ));
+            }
+            let (after, work) = self.runtime.with_instance(work, |store, plugin| {
+                plugin.privacy_guard_consent_configuration().call_get(store)
+            })?;
+            Ok((
+                after.settings.ok_or(SettingsRefusal::Invalid(Vec::new())),
+                work,
+            ))
+        })?;
+        Ok(outcome)
+    }
+
+    /// Adds or replaces a consent definition.
+    pub fn put_consent(
+        &self,
+        definition: &ConsentDefinition,
+    ) -> Result<Result<StoredDefinition, Vec<Problem>>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_put_consent(store, definition)
+        })
+    }
+
+    /// Deletes a consent: its values stop being collected, its history stays, and a data
+    /// consent's field is removed from the layout.
+    pub fn delete_consent(
+        &self,
+        id: &str,
+    ) -> Result<Result<StoredDefinition, Problem>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_delete_consent(store, id)
+        })
+    }
+
+    /// The fields removed from `module`'s layout.
+    pub fn removed_layout_fields(&self, module: &str) -> Result<Vec<String>, GuardError> {
+        Ok(self.block_on(self.database().removed_layout_fields(module))?)
+    }
+
+    /// Enables consents, given the administrator's de-duplication confirmation.
+    pub fn enable(
+        &self,
+        deduplication_confirmed: bool,
+    ) -> Result<Result<(), Vec<Prerequisite>>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_enable(store, deduplication_confirmed)
+        })
+    }
+
+    /// Classifies a field of `module` (personal, essential, sensitive, encrypted). Values
+    /// a field newly classified `encrypted` already holds are encrypted before this
+    /// returns.
+    pub fn classify_field(
+        &self,
+        module: &str,
+        class: &FieldClass,
+    ) -> Result<Result<(), Vec<Problem>>, GuardError> {
+        let outcome = self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_classify_field(store, module, class)
+        })?;
+        self.refresh_encrypted_fields()?;
+        if outcome.is_ok() && class.encrypted {
+            let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let sealed = self.block_on(self.database().seal_plain_values(module))?;
+            tracing::info!(
+                module,
+                records = sealed,
+                "stored values of a newly encrypted field encrypted"
+            );
+        }
+        Ok(outcome)
+    }
+
+    /// The classified fields of `module`.
+    pub fn field_classes(&self, module: &str) -> Result<Vec<FieldClass>, GuardError> {
+        self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_field_classes(store, module)
+        })
+    }
+
+    /// The sensitive, non-essential personal fields of `module` without a data consent.
+    pub fn suggested_data_consents(&self, module: &str) -> Result<Vec<String>, GuardError> {
+        self.read(|store, plugin| {
+            plugin
+                .privacy_guard_consent_configuration()
+                .call_suggested_data_consents(store, module)
+        })
+    }
+
+    /// Creates a new field-encryption key: values written from now on are encrypted with
+    /// it; values under older keys keep decrypting.
+    pub fn rotate_field_key(&self) -> Result<String, GuardError> {
+        Ok(self.block_on(self.database().add_field_key(self.clock().now_millis()))?)
+    }
+
+    /// Asks the plugin which fields are encrypted and tells storage.
+    pub(super) fn refresh_encrypted_fields(&self) -> Result<(), GuardError> {
+        let mut by_module = Vec::with_capacity(ENCRYPTABLE_MODULES.len());
+        for module in ENCRYPTABLE_MODULES {
+            let encrypted: Vec<String> = self
+                .field_classes(module)?
+                .into_iter()
+                .filter(|class| class.encrypted)
+                .map(|class| class.field)
+                .collect();
+            by_module.push((module.to_owned(), encrypted));
+        }
+        self.database().set_encrypted_fields(by_module);
+        Ok(())
+    }
+
+    /// The whole configuration.
+    pub fn configuration(&self) -> Result<Snapshot, GuardError> {
+        self.read(|store, plugin| plugin.privacy_guard_consent_configuration().call_get(store))
+    }
+}

@@ -1,0 +1,202 @@
+//! The API's errors (`{"error": {"code", "message", "problems"}}` with the status the code
+//! implies), its JSON body extractor, and authentication by API key.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::BODY_LIMIT;
+use super::dto::ProblemDto;
+use crate::contract::configuration as config;
+use crate::contract::subjects as subj;
+use crate::guard::GuardError;
+use crate::tenants::{Tenant, Tenants};
+
+/// An API error: a status, a stable code, a sentence, and the problems of the input.
+#[derive(Debug, Serialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<ProblemDto>,
+}
+
+impl ApiError {
+    pub(super) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            problems: Vec::new(),
+        }
+    }
+
+    pub(super) fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+    }
+
+    pub(super) fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub(super) fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub(super) fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    pub(super) fn with_problems(mut self, problems: Vec<config::Problem>) -> ApiError {
+        self.problems = problems.into_iter().map(ProblemDto::from).collect();
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        let mut response = (status, Json(serde_json::json!({ "error": self }))).into_response();
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+        response
+    }
+}
+
+impl From<GuardError> for ApiError {
+    fn from(error: GuardError) -> ApiError {
+        match &error {
+            GuardError::Invalid(message) => ApiError::invalid(message.clone()),
+            GuardError::Plugin(_) => {
+                tracing::error!(%error, "an API call failed in the plugin; nothing was changed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "plugin_fault",
+                    format!("{error}; retry later"),
+                )
+            }
+            _ => {
+                tracing::error!(%error, "an API call failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    format!("{error}; nothing was changed, retry later"),
+                )
+            }
+        }
+    }
+}
+
+/// A JSON body whose rejection is an [`ApiError`].
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
+        _ => "invalid_json",
+    };
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the request body is larger than {BODY_LIMIT} bytes; send smaller batches")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "send the body as JSON with `Content-Type: application/json`".to_owned()
+        }
+        _ => rejection.body_text(),
+    };
+    ApiError::new(status, code, message)
+}
+
+/// The tenant the request's API key belongs to, and the key as the actor of what the
+/// request does (every event it writes names the key).
+pub struct Authenticated(pub(super) Arc<Tenant>, pub(super) subj::StaffActor);
+
+impl FromRequestParts<Arc<Tenants>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        tenants: &Arc<Tenants>,
+    ) -> Result<Self, ApiError> {
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        let key = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "send the tenant's API key as `Authorization: Bearer <key>`",
+                )
+            })?;
+        let actor = |name: String| subj::StaffActor {
+            channel: subj::StaffChannel::Api,
+            name,
+        };
+        tenants
+            .authenticate(key)
+            .map(|(tenant, name)| Authenticated(tenant, actor(name)))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the API key is not valid for any tenant",
+                )
+            })
+    }
+}
+
+pub(super) fn record_error(error: subj::RecordError) -> ApiError {
+    match error {
+        subj::RecordError::UnknownPerson(reference) => ApiError::not_found(format!(
+            "no person {}/{} is known to Privacy Guard",
+            reference.module, reference.id
+        )),
+        subj::RecordError::UnknownConsent(id) => {
+            ApiError::not_found(format!("no consent `{id}` is defined"))
+        }
+        subj::RecordError::NotApplicable(id) => ApiError::refused(
+            "consent_not_applicable",
+            format!("the consent `{id}` does not apply to this person"),
+        ),
+        subj::RecordError::EvidenceRequired => ApiError::invalid(
+            "say where the decision or request comes from: the evidence or reason is empty",
+        ),
+        subj::RecordError::StatusRefused(why) => ApiError::refused("status_refused", why),
+        subj::RecordError::ActorRequired => {
+            ApiError::internal("the API key has no name to record as the actor")
+        }
+    }
+}
