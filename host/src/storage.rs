@@ -76,6 +76,12 @@ pub enum StorageError {
     /// An encrypted field could not be encrypted or decrypted (names record and field).
     #[error(transparent)]
     Field(#[from] FieldCryptoError),
+    /// A stored event's chain hash is not a SHA-256 digest: the log was changed outside
+    /// the host, and nothing is chained onto it.
+    #[error(
+        "the event log is corrupt: event {sequence} has a chain hash of {length} bytes, not 32; nothing was saved. Restore the database from a backup (`privacy-guard verify-events` checks the whole chain)"
+    )]
+    CorruptChainHash { sequence: i64, length: usize },
     #[error(
         "the database URL must start with sqlite: (e.g. sqlite://privacy-guard.db?mode=rwc) or postgres: (e.g. postgres://user@host/database); {found}"
     )]

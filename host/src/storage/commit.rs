@@ -1,23 +1,26 @@
-//! Making a unit of work durable: one transaction that advances the commit generation
-//! (the writers' lock), writes the plugin's state, appends the events to the chain, writes
-//! the records, queues the mail, forgets the mail of erased addresses, and records job
-//! progress; then the cache is brought up to date.
+//! Making a unit of work durable: one transaction of named steps — take the writers' lock
+//! by advancing the commit generation, write the plugin's state, append the events to the
+//! chain, write the records, queue the mail, forget the mail of erased addresses, remove
+//! layout fields, record job progress — then bring the cache up to date.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
-use sqlx::Row;
+use sqlx::any::AnyArguments;
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::events::chain_hash;
 use super::outbox::forget_mail_to;
 use super::{
-    ADVANCE_GENERATION, Database, NewEvent, PARAMETERS_PER_STATEMENT, RecordRow, StorageError,
-    UnitOfWork, encoding, failed, normalise_email, placeholders, rows_sql,
+    ADVANCE_GENERATION, Database, JobProgress, NewEvent, PARAMETERS_PER_STATEMENT, QueuedMail,
+    RecordRow, StorageError, UnitOfWork, encoding, failed, normalise_email, placeholders, rows_sql,
 };
 
-impl Database {
-    // ---- commit --------------------------------------------------------------------------
+/// A statement with bound values, ready to run.
+type Query = sqlx::query::Query<'static, Any, AnyArguments>;
 
+impl Database {
     /// Makes a unit of work durable in one transaction, then updates the cache.
     pub async fn commit(&self, work: &UnitOfWork, now: i64) -> Result<Committed, StorageError> {
         if work.is_empty() {
@@ -28,235 +31,102 @@ impl Database {
             .begin()
             .await
             .map_err(failed("starting a transaction"))?;
-        // Advancing the generation first takes the writers' lock (see `LOCK_WRITERS`), so
-        // concurrent writers of every host process queue here; a generation that moved
-        // since this process last looked means the unit's reads may be stale. On PostgreSQL
-        // a writer that waited for the row sees the other's increment (READ COMMITTED
-        // re-reads the updated row), so the check below catches it.
+        let generation = self.advance_generation(&mut transaction).await?;
+        write_state(&mut transaction, &work.kv).await?;
+        append_events(&mut transaction, &work.events, now).await?;
+        self.write_records(&mut transaction, &work.records).await?;
+        queue_mail(&mut transaction, &work.mails, now).await?;
+        let mut forgotten_deliveries = Vec::new();
+        for address in &work.forgotten_addresses {
+            forgotten_deliveries.extend(forget_mail_to(&mut transaction, address, now).await?);
+        }
+        remove_layout_fields(&mut transaction, &work.removed_layout_fields, now).await?;
+        if let Some(progress) = &work.job_progress {
+            record_job_progress(&mut transaction, progress, now).await?;
+        }
+        transaction.commit().await.map_err(failed("committing"))?;
+        self.cache_committed(&work.kv, generation);
+        Ok(Committed {
+            forgotten_deliveries,
+        })
+    }
+
+    /// Takes the writers' lock by advancing the generation (see `LOCK_WRITERS`), so
+    /// concurrent writers of every host process queue here. A generation that moved since
+    /// this process last looked means the unit's reads may be stale: the unit is refused
+    /// as a [`StorageError::Conflict`]. On PostgreSQL a writer that waited for the row sees
+    /// the other's increment (READ COMMITTED re-reads the updated row), so this catches it.
+    async fn advance_generation(
+        &self,
+        transaction: &mut Transaction<'_, Any>,
+    ) -> Result<i64, StorageError> {
         let expected = self.generation.load(Ordering::SeqCst);
         let generation: i64 = sqlx::query_scalar(ADVANCE_GENERATION)
-            .fetch_one(&mut *transaction)
+            .fetch_one(&mut **transaction)
             .await
             .map_err(failed("advancing the commit generation"))?;
         if generation != expected + 1 {
-            drop(transaction);
             self.refresh().await?;
             return Err(StorageError::Conflict);
         }
-        let (upserts, deletions): (Vec<_>, Vec<_>) =
-            work.kv.iter().partition(|(_, value)| value.is_some());
-        for chunk in upserts.chunks(PARAMETERS_PER_STATEMENT / 2) {
-            let sql = rows_sql(
-                "INSERT INTO plugin_kv (key, value) VALUES ",
-                2,
-                chunk.len(),
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (key, value) in chunk {
-                query = query
-                    .bind(key.as_str())
-                    .bind((*value).clone().unwrap_or_default());
-            }
-            query
-                .execute(&mut *transaction)
-                .await
-                .map_err(failed("writing plugin state"))?;
-        }
-        for chunk in deletions.chunks(PARAMETERS_PER_STATEMENT) {
-            let sql = format!(
-                "DELETE FROM plugin_kv WHERE key IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (key, _) in chunk {
-                query = query.bind(key.as_str());
-            }
-            query
-                .execute(&mut *transaction)
-                .await
-                .map_err(failed("writing plugin state"))?;
-        }
-        if !work.events.is_empty() {
-            // Under the writers' lock no other transaction appends, so numbering on from the
-            // last event keeps the sequence gapless and the chain a single line; the primary
-            // key would refuse a second event with the same number.
-            let last = sqlx::query(
-                "SELECT sequence, chain_hash FROM plugin_events ORDER BY sequence DESC LIMIT 1",
-            )
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(failed("reading the event chain"))?;
-            let (mut sequence, mut previous): (i64, [u8; 32]) = match last {
-                Some(row) => {
-                    let sequence: i64 =
-                        row.try_get(0).map_err(failed("reading the event chain"))?;
-                    let hash: Vec<u8> =
-                        row.try_get(1).map_err(failed("reading the event chain"))?;
-                    (sequence, hash.try_into().unwrap_or([0; 32]))
-                }
-                None => (0, [0; 32]),
-            };
-            let chained: Vec<(i64, &NewEvent, [u8; 32])> = work
-                .events
-                .iter()
-                .map(|event| {
-                    sequence += 1;
-                    previous = chain_hash(&previous, &event.stream, &event.payload, now);
-                    (sequence, event, previous)
+        Ok(generation)
+    }
+
+    /// Writes the records in their complete new form, the fields the plugin classifies
+    /// `encrypted` sealed.
+    async fn write_records(
+        &self,
+        connection: &mut AnyConnection,
+        records: &BTreeMap<(String, String), RecordRow>,
+    ) -> Result<(), StorageError> {
+        let rows = {
+            let cipher = self
+                .field_cipher
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            records
+                .values()
+                .map(|record| {
+                    let sealed = cipher.seal_fields(&record.module, &record.id, &record.fields)?;
+                    let fields = serde_json::to_string(&sealed)
+                        .map_err(|error| encoding("encoding a record", error))?;
+                    Ok((record, fields))
                 })
-                .collect();
-            for chunk in chained.chunks(PARAMETERS_PER_STATEMENT / 5) {
-                let sql = rows_sql(
-                    "INSERT INTO plugin_events (sequence, stream, payload, recorded_at, chain_hash) VALUES ",
-                    5,
-                    chunk.len(),
-                    "",
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (sequence, event, hash) in chunk {
-                    query = query
-                        .bind(*sequence)
-                        .bind(event.stream.as_str())
-                        .bind(event.payload.as_str())
-                        .bind(now)
-                        .bind(hash.to_vec());
-                }
+                .collect::<Result<Vec<_>, StorageError>>()?
+        };
+        insert_rows(
+            connection,
+            Insert {
+                into: "records (module, id, email, fields, status, locked, modified_at)",
+                columns: 7,
+                on_conflict: " ON CONFLICT (module, id) DO UPDATE SET email = excluded.email, fields = excluded.fields, status = excluded.status, locked = excluded.locked, modified_at = excluded.modified_at",
+                operation: "writing records",
+            },
+            &rows,
+            |query, (record, fields)| {
                 query
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(failed("appending events"))?;
-            }
-        }
-        let records: Vec<&RecordRow> = work.records.values().collect();
-        for chunk in records.chunks(PARAMETERS_PER_STATEMENT / 7) {
-            let sql = rows_sql(
-                "INSERT INTO records (module, id, email, fields, status, locked, modified_at) VALUES ",
-                7,
-                chunk.len(),
-                " ON CONFLICT (module, id) DO UPDATE SET email = excluded.email, fields = excluded.fields, status = excluded.status, locked = excluded.locked, modified_at = excluded.modified_at",
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for record in chunk {
-                let sealed = self
-                    .field_cipher
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .seal_fields(&record.module, &record.id, &record.fields)?;
-                let fields = serde_json::to_string(&sealed)
-                    .map_err(|error| encoding("encoding a record", error))?;
-                query = query
                     .bind(record.module.as_str())
                     .bind(record.id.as_str())
                     .bind(record.normalised_email())
-                    .bind(fields)
+                    .bind(fields.as_str())
                     .bind(record.status.as_str())
                     .bind(i64::from(record.locked))
-                    .bind(record.modified_at);
-            }
-            query
-                .execute(&mut *transaction)
-                .await
-                .map_err(failed("writing records"))?;
-        }
-        for chunk in work.mails.chunks(PARAMETERS_PER_STATEMENT / 4) {
-            let sql = rows_sql(
-                "INSERT INTO outbox (message_id, queued_at, message, attempts) VALUES ",
-                4,
-                chunk.len(),
-                " ON CONFLICT (message_id) DO NOTHING",
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for mail in chunk {
-                let message = serde_json::to_string(mail)
-                    .map_err(|error| encoding("encoding a mail", error))?;
-                query = query
-                    .bind(mail.message_id.as_str())
-                    .bind(now)
-                    .bind(message)
-                    .bind(0_i64);
-            }
-            query
-                .execute(&mut *transaction)
-                .await
-                .map_err(failed("queuing mail"))?;
-        }
-        let recipients: Vec<(&str, String)> = work
-            .mails
-            .iter()
-            .flat_map(|mail| {
-                let mut addresses: Vec<String> = mail
-                    .to
-                    .iter()
-                    .map(|mailbox| normalise_email(&mailbox.address))
-                    .collect();
-                addresses.sort();
-                addresses.dedup();
-                addresses
-                    .into_iter()
-                    .map(|address| (mail.message_id.as_str(), address))
-            })
-            .collect();
-        for chunk in recipients.chunks(PARAMETERS_PER_STATEMENT / 2) {
-            let sql = rows_sql(
-                "INSERT INTO outbox_recipients (message_id, address) VALUES ",
-                2,
-                chunk.len(),
-                " ON CONFLICT (message_id, address) DO NOTHING",
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (message_id, address) in chunk {
-                query = query.bind(*message_id).bind(address.as_str());
-            }
-            query
-                .execute(&mut *transaction)
-                .await
-                .map_err(failed("queuing mail"))?;
-        }
-        let mut forgotten = Vec::new();
-        for address in &work.forgotten_addresses {
-            forgotten.extend(forget_mail_to(&mut transaction, address, now).await?);
-        }
-        for (module, field) in &work.removed_layout_fields {
-            sqlx::query(
-                "INSERT INTO layout_removed_fields (module, field, removed_at) VALUES ($1, $2, $3) ON CONFLICT (module, field) DO NOTHING",
-            )
-            .bind(module.as_str())
-            .bind(field.as_str())
-            .bind(now)
-            .execute(&mut *transaction)
-            .await
-            .map_err(failed("removing a field from the layout"))?;
-        }
-        if let Some(progress) = &work.job_progress {
-            sqlx::query(
-                "INSERT INTO job_runs (job, period, started_at, finished_at, cursor, people, requests) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (job, period) DO UPDATE SET finished_at = excluded.finished_at, cursor = excluded.cursor, people = excluded.people, requests = excluded.requests",
-            )
-            .bind(progress.job.as_str())
-            .bind(progress.period.as_str())
-            .bind(now)
-            .bind(progress.finished.then_some(now))
-            .bind(progress.cursor.clone())
-            .bind(progress.people as i64)
-            .bind(progress.requests as i64)
-            .execute(&mut *transaction)
-            .await
-            .map_err(failed("recording job progress"))?;
-        }
-        transaction.commit().await.map_err(failed("committing"))?;
+                    .bind(record.modified_at)
+            },
+        )
+        .await
+    }
 
+    /// Brings the cache up to the committed state and generation.
+    fn cache_committed(&self, kv: &BTreeMap<String, Option<Vec<u8>>>, generation: i64) {
         let mut cache = self
             .kv_cache
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        for (key, value) in &work.kv {
+        for (key, value) in kv {
             cache.insert(key.clone(), value.as_deref().map(Arc::from));
         }
         self.generation.store(generation, Ordering::SeqCst);
-        Ok(Committed {
-            forgotten_deliveries: forgotten,
-        })
     }
 }
 
@@ -266,4 +136,244 @@ pub struct Committed {
     /// Ids of delivered mail to forgotten addresses, whose stored copies are destroyed:
     /// the transport's own copies (`.eml` files) go too.
     pub forgotten_deliveries: Vec<String>,
+}
+
+/// A multi-row `INSERT`: `INSERT INTO {into} VALUES (…), … {on_conflict}`.
+struct Insert {
+    into: &'static str,
+    columns: usize,
+    on_conflict: &'static str,
+    /// What failed, for the error.
+    operation: &'static str,
+}
+
+/// Inserts `rows`, as many per statement as [`PARAMETERS_PER_STATEMENT`] allows; `bind`
+/// binds one row's values in the columns' order.
+async fn insert_rows<R>(
+    connection: &mut AnyConnection,
+    insert: Insert,
+    rows: &[R],
+    bind: impl Fn(Query, &R) -> Query,
+) -> Result<(), StorageError> {
+    for chunk in rows.chunks(PARAMETERS_PER_STATEMENT / insert.columns) {
+        let sql = rows_sql(
+            &format!("INSERT INTO {} VALUES ", insert.into),
+            insert.columns,
+            chunk.len(),
+            insert.on_conflict,
+        );
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), &bind);
+        query
+            .execute(&mut *connection)
+            .await
+            .map_err(failed(insert.operation))?;
+    }
+    Ok(())
+}
+
+/// Writes the plugin's key-value changes: values set, keys deleted.
+async fn write_state(
+    connection: &mut AnyConnection,
+    kv: &BTreeMap<String, Option<Vec<u8>>>,
+) -> Result<(), StorageError> {
+    let (upserts, deletions): (Vec<_>, Vec<_>) = kv.iter().partition(|(_, value)| value.is_some());
+    insert_rows(
+        connection,
+        Insert {
+            into: "plugin_kv (key, value)",
+            columns: 2,
+            on_conflict: " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            operation: "writing plugin state",
+        },
+        &upserts,
+        |query, (key, value)| {
+            query
+                .bind(key.as_str())
+                .bind(value.as_deref().unwrap_or_default())
+        },
+    )
+    .await?;
+    for chunk in deletions.chunks(PARAMETERS_PER_STATEMENT) {
+        let sql = format!(
+            "DELETE FROM plugin_kv WHERE key IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, (key, _)| {
+                query.bind(key.as_str())
+            });
+        query
+            .execute(&mut *connection)
+            .await
+            .map_err(failed("writing plugin state"))?;
+    }
+    Ok(())
+}
+
+/// Appends the events to the chain, each hashed with the one before. Under the writers'
+/// lock no other transaction appends, so numbering on from the last event keeps the
+/// sequence gapless and the chain a single line; the primary key would refuse a second
+/// event with the same number. A stored hash that is not 32 bytes is corruption: the
+/// commit is refused naming the event, and nothing is chained onto it.
+async fn append_events(
+    connection: &mut AnyConnection,
+    events: &[NewEvent],
+    now: i64,
+) -> Result<(), StorageError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let last = sqlx::query(
+        "SELECT sequence, chain_hash FROM plugin_events ORDER BY sequence DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *connection)
+    .await
+    .map_err(failed("reading the event chain"))?;
+    let (mut sequence, mut previous): (i64, [u8; 32]) = match last {
+        Some(row) => {
+            let sequence: i64 = row.try_get(0).map_err(failed("reading the event chain"))?;
+            let hash: Vec<u8> = row.try_get(1).map_err(failed("reading the event chain"))?;
+            let hash = <[u8; 32]>::try_from(hash.as_slice()).map_err(|_| {
+                StorageError::CorruptChainHash {
+                    sequence,
+                    length: hash.len(),
+                }
+            })?;
+            (sequence, hash)
+        }
+        None => (0, [0; 32]),
+    };
+    let chained: Vec<(i64, &NewEvent, [u8; 32])> = events
+        .iter()
+        .map(|event| {
+            sequence += 1;
+            previous = chain_hash(&previous, &event.stream, &event.payload, now);
+            (sequence, event, previous)
+        })
+        .collect();
+    insert_rows(
+        connection,
+        Insert {
+            into: "plugin_events (sequence, stream, payload, recorded_at, chain_hash)",
+            columns: 5,
+            on_conflict: "",
+            operation: "appending events",
+        },
+        &chained,
+        |query, (sequence, event, hash)| {
+            query
+                .bind(*sequence)
+                .bind(event.stream.as_str())
+                .bind(event.payload.as_str())
+                .bind(now)
+                .bind(hash.to_vec())
+        },
+    )
+    .await
+}
+
+/// Queues the mail, with each message's recipients (normalised) so that an erasure finds
+/// the mail of an address.
+async fn queue_mail(
+    connection: &mut AnyConnection,
+    mails: &[QueuedMail],
+    now: i64,
+) -> Result<(), StorageError> {
+    let messages = mails
+        .iter()
+        .map(|mail| {
+            serde_json::to_string(mail)
+                .map(|message| (mail.message_id.clone(), message))
+                .map_err(|error| encoding("encoding a mail", error))
+        })
+        .collect::<Result<Vec<_>, StorageError>>()?;
+    insert_rows(
+        connection,
+        Insert {
+            into: "outbox (message_id, queued_at, message, attempts)",
+            columns: 4,
+            on_conflict: " ON CONFLICT (message_id) DO NOTHING",
+            operation: "queuing mail",
+        },
+        &messages,
+        |query, (message_id, message)| {
+            query
+                .bind(message_id.as_str())
+                .bind(now)
+                .bind(message.as_str())
+                .bind(0_i64)
+        },
+    )
+    .await?;
+    let recipients: Vec<(&str, String)> = mails
+        .iter()
+        .flat_map(|mail| {
+            let addresses: BTreeSet<String> = mail
+                .to
+                .iter()
+                .map(|mailbox| normalise_email(&mailbox.address))
+                .collect();
+            addresses
+                .into_iter()
+                .map(|address| (mail.message_id.as_str(), address))
+        })
+        .collect();
+    insert_rows(
+        connection,
+        Insert {
+            into: "outbox_recipients (message_id, address)",
+            columns: 2,
+            on_conflict: " ON CONFLICT (message_id, address) DO NOTHING",
+            operation: "queuing mail",
+        },
+        &recipients,
+        |query, (message_id, address)| query.bind(*message_id).bind(address.as_str()),
+    )
+    .await
+}
+
+/// Records the fields removed from the layout, which the host stops collecting.
+async fn remove_layout_fields(
+    connection: &mut AnyConnection,
+    fields: &BTreeSet<(String, String)>,
+    now: i64,
+) -> Result<(), StorageError> {
+    for (module, field) in fields {
+        sqlx::query(
+            "INSERT INTO layout_removed_fields (module, field, removed_at) VALUES ($1, $2, $3) ON CONFLICT (module, field) DO NOTHING",
+        )
+        .bind(module.as_str())
+        .bind(field.as_str())
+        .bind(now)
+        .execute(&mut *connection)
+        .await
+        .map_err(failed("removing a field from the layout"))?;
+    }
+    Ok(())
+}
+
+/// Records how far a scheduled job got, with the page that got it there.
+async fn record_job_progress(
+    connection: &mut AnyConnection,
+    progress: &JobProgress,
+    now: i64,
+) -> Result<(), StorageError> {
+    sqlx::query(
+        "INSERT INTO job_runs (job, period, started_at, finished_at, cursor, people, requests) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (job, period) DO UPDATE SET finished_at = excluded.finished_at, cursor = excluded.cursor, people = excluded.people, requests = excluded.requests",
+    )
+    .bind(progress.job.as_str())
+    .bind(progress.period.as_str())
+    .bind(now)
+    .bind(progress.finished.then_some(now))
+    .bind(progress.cursor.clone())
+    .bind(progress.people as i64)
+    .bind(progress.requests as i64)
+    .execute(&mut *connection)
+    .await
+    .map_err(failed("recording job progress"))?;
+    Ok(())
 }
