@@ -1,0 +1,70 @@
+//! Reading configurations stored by older formats: format 5 had no person modules in the
+//! settings (they take the defaults, contacts and leads). See
+//! [`crate::storage::decode_configuration`].
+
+use serde::Deserialize;
+
+use super::settings::Settings;
+use super::{Configuration, Enablement};
+use crate::address::Address;
+use crate::classification::FieldClass;
+use crate::definition::StoredDefinition;
+use crate::record::Module;
+use crate::vocabulary::{ConfirmationPolicy, IpPolicy};
+
+/// The settings as stored by configuration format 5 (before person modules).
+#[derive(Deserialize)]
+pub(crate) struct SettingsV5 {
+    sender_address: Address,
+    sender_name: String,
+    organisation: String,
+    postal_address: String,
+    preferences_url: String,
+    link_valid_days: u32,
+    flag_new_duplicates: bool,
+    retained_fields: Vec<String>,
+    confirm_changes: ConfirmationPolicy,
+    ip_evidence: IpPolicy,
+}
+
+impl From<SettingsV5> for Settings {
+    fn from(old: SettingsV5) -> Settings {
+        Settings {
+            sender_address: old.sender_address,
+            sender_name: old.sender_name,
+            organisation: old.organisation,
+            postal_address: old.postal_address,
+            preferences_url: old.preferences_url,
+            link_valid_days: old.link_valid_days,
+            flag_new_duplicates: old.flag_new_duplicates,
+            retained_fields: old.retained_fields,
+            confirm_changes: old.confirm_changes,
+            ip_evidence: old.ip_evidence,
+            person_modules: Module::defaults(),
+        }
+    }
+}
+
+/// The configuration as stored by format 5: the same but for the settings.
+#[derive(Deserialize)]
+pub(crate) struct ConfigurationV5 {
+    settings: Option<SettingsV5>,
+    consents: Vec<StoredDefinition>,
+    enablement: Enablement,
+    suppression_salt: Option<Vec<u8>>,
+    field_classes: Vec<(Module, FieldClass)>,
+    deleted: Vec<StoredDefinition>,
+}
+
+impl From<ConfigurationV5> for Configuration {
+    fn from(old: ConfigurationV5) -> Configuration {
+        Configuration {
+            settings: old.settings.map(Settings::from),
+            consents: old.consents,
+            enablement: old.enablement,
+            suppression_salt: old.suppression_salt,
+            field_classes: old.field_classes,
+            deleted: old.deleted,
+        }
+    }
+}
