@@ -552,8 +552,11 @@ fn http(url: &str, method: &str, headers: &str, body: Option<&[u8]>) -> anyhow::
     )
     .into_bytes();
     request.extend_from_slice(body.unwrap_or_default());
-    // A server may answer before reading a body it refuses (e.g. one too large).
-    let _ = stream.write_all(&request);
+    // A server may answer before reading a body it refuses (e.g. one too large), and close
+    // the connection: the answer below is what counts, a failed write is not an error.
+    if let Err(error) = stream.write_all(&request) {
+        eprintln!("{method} {path}: the request was not sent whole ({error}); reading the answer");
+    }
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let raw = String::from_utf8_lossy(&raw).into_owned();

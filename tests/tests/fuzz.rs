@@ -173,8 +173,14 @@ fn link_tokens_from_strangers_are_refused_without_a_panic() {
     ]);
     let tokens = prop_oneof![mangled, made_up];
     let outcome = runner().run(&tokens, |token| {
-        // The engine's parser alone, and the page it guards.
-        let _ = privacy_guard_core::link::UnverifiedToken::parse(&token);
+        // The engine's parser alone: whatever it takes apart is exactly the token it was
+        // given (no second spelling of one token), and the page it guards.
+        if let Ok(parsed) = privacy_guard_core::link::UnverifiedToken::parse(&token) {
+            prop_assert_eq!(
+                privacy_guard_core::link::token(&parsed.payload_bytes, &parsed.mac),
+                token.trim()
+            );
+        }
         let encoded: String = token
             .bytes()
             .map(|byte| match byte {
