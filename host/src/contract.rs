@@ -5,6 +5,9 @@
 //! Every import may trap (`trappable`): a host capability that fails (a database error,
 //! say) aborts the call, so its unit of work is dropped whole instead of half-applied.
 
+/// The contract this host speaks: the WIT package and its version (see `wit/CHANGES.md`).
+pub const CONTRACT: &str = "privacy-guard:consent@0.2.0";
+
 mod generated {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -21,3 +24,17 @@ pub use generated::exports::privacy_guard::consent::{
     configuration, deduplication, jobs, preferences, records, sending, subjects, tracking,
 };
 pub use generated::privacy_guard::consent::types;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_contract_constant_is_the_wit_package() {
+        let wit = include_str!("../../wit/privacy-guard.wit");
+        assert!(
+            wit.lines()
+                .any(|line| line == format!("package {};", super::CONTRACT)),
+            "wit/privacy-guard.wit declares another package than {}",
+            super::CONTRACT
+        );
+    }
+}

@@ -21,7 +21,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
 use crate::capabilities::{Capabilities, HostFailure, HostState};
-use crate::contract::{Bindings, BindingsPre};
+use crate::contract::{Bindings, BindingsPre, CONTRACT};
 use crate::storage::UnitOfWork;
 
 /// How often the epoch ticker advances; call deadlines are counted in these ticks.
@@ -69,7 +69,10 @@ pub enum LoadError {
     },
     #[error("could not compile the component: {0}")]
     Compile(String),
-    #[error("the component does not implement privacy-guard:consent@0.1.0: {0}")]
+    #[error(
+        "the component does not implement {contract}, the contract this host speaks (a plugin built for another version?): {0}",
+        contract = CONTRACT
+    )]
     WorldMismatch(String),
     #[error("could not set up the wasmtime engine: {0}")]
     Engine(String),
