@@ -68,7 +68,7 @@ pub struct Arguments {
     #[arg(long, global = true, env = "PRIVACY_GUARD_DELIVERY_ATTEMPTS", default_value_t = RetryPolicy::default().attempts, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(super) delivery_attempts: u32,
     /// A configuration file listing the tenants this host serves (TOML; see
-    /// `host/src/config.rs`). Without one the host serves one tenant from these options.
+    /// `host/src/tenants/config.rs`). Without one the host serves one tenant from these options.
     #[arg(long, global = true, env = "PRIVACY_GUARD_CONFIG")]
     pub(super) config: Option<PathBuf>,
     /// The tenant of the configuration file an administrative command works on.
