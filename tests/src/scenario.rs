@@ -131,3 +131,13 @@ impl std::io::Write for LogCapture {
         Ok(())
     }
 }
+
+/// Runs `future` to its end on a runtime of its own: for tests that reach the database
+/// directly, as someone with access to it would.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}

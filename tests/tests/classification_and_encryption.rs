@@ -7,6 +7,7 @@ use privacy_guard_host::contract::configuration::{
 };
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::import::read_records;
+use privacy_guard_tests::scenario::block_on;
 use privacy_guard_tests::{TestHost, contains_bytes};
 
 fn class(field: &str, flags: &str) -> FieldClass {
@@ -34,14 +35,6 @@ fn import(guard: &Guard, csv: &str) {
             &|_| {},
         )
         .expect("import");
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
 }
 
 /// Runs `statement` on the host's database directly, as someone with access to it would.

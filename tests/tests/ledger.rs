@@ -4,6 +4,7 @@
 
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::storage::LedgerCheck;
+use privacy_guard_tests::scenario::block_on;
 use privacy_guard_tests::{TestHost, configure};
 
 #[test]
@@ -26,11 +27,7 @@ fn events_cannot_be_changed_and_an_edit_behind_the_databases_back_is_detected() 
     assert_eq!(events, 4, "applicable and waiting, for two people");
     drop(guard);
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
+    block_on(async {
         let mut connection = host.database.connect_directly().await.expect("connect");
         let mut refused = vec![
             "UPDATE plugin_events SET payload = '{}' WHERE sequence = 2",
@@ -95,11 +92,7 @@ fn a_corrupt_stored_chain_hash_refuses_the_next_commit_naming_the_event() {
     };
     drop(guard);
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
+    block_on(async {
         let mut connection = host.database.connect_directly().await.expect("connect");
         let switch_off = if host.database.is_postgres() {
             "ALTER TABLE plugin_events DISABLE TRIGGER plugin_events_are_append_only_update"

@@ -12,16 +12,9 @@ use privacy_guard_host::storage::{
     Database, LedgerCheck, MailboxRow, NewEvent, OutboxEntry, QueuedMail, RecordRow, StorageError,
     UnitOfWork,
 };
+use privacy_guard_tests::scenario::block_on;
 use privacy_guard_tests::{TestDatabase, TestHost, postgres_server_url};
 use sqlx::{Connection, Row};
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
 
 /// A host process's storage on `database`, ready to write records (no encrypted fields).
 async fn storage(database: &TestDatabase) -> Database {

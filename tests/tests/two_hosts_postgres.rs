@@ -17,6 +17,7 @@ use privacy_guard_host::import::read_records;
 use privacy_guard_host::mail::Transport;
 use privacy_guard_host::schedule::DAILY_CONSENT_RUN;
 use privacy_guard_host::storage::{JobRun, LedgerCheck};
+use privacy_guard_tests::scenario::block_on;
 use privacy_guard_tests::{TestHost, configure, postgres_server_url, read_outbox};
 use sqlx::Row;
 
@@ -94,14 +95,6 @@ fn assert_one_request_each(counts: &BTreeMap<String, usize>, contacts: usize) {
         repeated.iter().take(5).collect::<Vec<_>>(),
         counts.len()
     );
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
 }
 
 fn recorded_run(guard: &Guard) -> JobRun {

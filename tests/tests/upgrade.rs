@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 use privacy_guard_host::contract::configuration::ConsentKind;
 use privacy_guard_host::contract::preferences::{Choice, Evidence};
 use privacy_guard_host::contract::sending::{
-    Decision, LawfulBasis, MessageClass, Recipient, RecipientRole, RefusalReason, SendRequest,
+    Decision, LawfulBasis, MessageClass, RecipientRole, RefusalReason,
 };
 use privacy_guard_host::contract::subjects::PersonStatus;
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::settings::SettingsPatch;
 use privacy_guard_host::storage::LedgerCheck;
+use privacy_guard_tests::scenario::{basis_of, block_on, contact, decide_for, lead, refusal_of};
 use privacy_guard_tests::{TestDatabase, TestHost, read_outbox};
 
 /// The releases whose databases today's host must open, by folder under
@@ -50,11 +51,7 @@ fn open_release(release: &str) -> (TestHost, Guard) {
 
 /// The first byte of the stored configuration: its format.
 fn stored_config_format(host: &TestHost) -> u8 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
+    block_on(async {
         let mut connection = host.database.connect_directly().await.expect("connect");
         let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM plugin_kv WHERE key = 'config'")
             .fetch_one(&mut connection)
@@ -64,40 +61,14 @@ fn stored_config_format(host: &TestHost) -> u8 {
     })
 }
 
-fn contact(id: &str) -> RecordRef {
-    RecordRef {
-        module: "contacts".into(),
-        id: id.into(),
-    }
-}
-
-fn check(guard: &Guard, class: MessageClass, purpose: Option<&str>, address: &str) -> Decision {
-    let decisions = guard.check_send(
-        &SendRequest {
-            class,
-            purpose: purpose.map(str::to_owned),
-        },
-        &[Recipient {
-            address: address.into(),
-            role: RecipientRole::To,
-            person: None,
-        }],
-    );
-    decisions.into_iter().next().expect("one decision")
-}
-
-fn refused(decision: &Decision) -> Option<RefusalReason> {
-    match decision {
-        Decision::Refuse(refusal) => Some(refusal.reason),
-        Decision::Allow(_) => None,
-    }
-}
-
-fn basis(decision: &Decision) -> Option<LawfulBasis> {
-    match decision {
-        Decision::Allow(allowance) => Some(allowance.basis),
-        Decision::Refuse(_) => None,
-    }
+fn marketing(guard: &Guard, address: &str) -> Decision {
+    decide_for(
+        guard,
+        MessageClass::Marketing,
+        Some("news"),
+        address,
+        RecipientRole::To,
+    )
 }
 
 fn value_of(guard: &Guard, person: &RecordRef, consent: &str) -> ConsentValue {
@@ -147,46 +118,51 @@ fn every_release_database_opens_in_todays_host_with_its_promises_kept() {
         );
 
         // Every answer and status the release recorded still decides the sends.
-        let news = Some("news");
-        let marketing = |address| check(&guard, MessageClass::Marketing, news, address);
         assert_eq!(
-            basis(&marketing("ada@example.com")),
+            basis_of(&marketing(&guard, "ada@example.com")),
             Some(LawfulBasis::Consent),
             "{release}: Ada granted news"
         );
         assert_eq!(
-            refused(&marketing("grace@example.com")),
+            refusal_of(&marketing(&guard, "grace@example.com")),
             Some(RefusalReason::ConsentRefused),
             "{release}: Grace refused news"
         );
         assert_eq!(
-            refused(&marketing("linus@example.com")),
+            refusal_of(&marketing(&guard, "linus@example.com")),
             Some(RefusalReason::ConsentPending),
             "{release}: Linus was asked"
         );
         assert_eq!(
-            refused(&marketing("alan@example.com")),
+            refusal_of(&marketing(&guard, "alan@example.com")),
             Some(RefusalReason::ProcessingRestricted),
             "{release}: Alan is restricted"
         );
         assert_eq!(
-            refused(&marketing("mary@example.com")),
+            refusal_of(&marketing(&guard, "mary@example.com")),
             Some(RefusalReason::Erased),
             "{release}: Mary was erased"
         );
         for class in [MessageClass::AdHoc, MessageClass::Workflow] {
             assert_eq!(
-                refused(&check(&guard, class, None, "mary@example.com")),
+                refusal_of(&decide_for(
+                    &guard,
+                    class,
+                    None,
+                    "mary@example.com",
+                    RecipientRole::To
+                )),
                 Some(RefusalReason::Erased),
                 "{release}: no mail of any class reaches an erased address"
             );
         }
         assert_eq!(
-            basis(&check(
+            basis_of(&decide_for(
                 &guard,
                 MessageClass::Transactional,
                 None,
-                "alan@example.com"
+                "alan@example.com",
+                RecipientRole::To
             )),
             Some(LawfulBasis::LegalObligation),
             "{release}"
@@ -210,10 +186,7 @@ fn every_release_database_opens_in_todays_host_with_its_promises_kept() {
             "{release}: the encrypted field decrypts"
         );
         let lead = guard
-            .subject(&RecordRef {
-                module: "leads".into(),
-                id: "1".into(),
-            })
+            .subject(&lead("1"))
             .expect("subject")
             .expect("the lead");
         assert_eq!(lead.status, PersonStatus::Duplicate, "{release}");
@@ -271,7 +244,7 @@ fn every_release_database_opens_in_todays_host_with_its_promises_kept() {
             .expect("call")
             .unwrap_or_else(|error| panic!("{release}: Linus answers: {error:?}"));
         assert_eq!(
-            basis(&marketing("linus@example.com")),
+            basis_of(&marketing(&guard, "linus@example.com")),
             Some(LawfulBasis::Consent),
             "{release}"
         );
@@ -299,13 +272,9 @@ fn every_release_database_opens_in_todays_host_with_its_promises_kept() {
         // And the upgraded database opens again.
         let guard = host.open().expect("re-opens");
         assert_eq!(
-            basis(&marketing_of(&guard, "ada@example.com")),
+            basis_of(&marketing(&guard, "ada@example.com")),
             Some(LawfulBasis::Consent),
             "{release}"
         );
     }
-}
-
-fn marketing_of(guard: &Guard, address: &str) -> Decision {
-    check(guard, MessageClass::Marketing, Some("news"), address)
 }

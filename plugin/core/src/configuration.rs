@@ -17,7 +17,7 @@ use crate::definition::{
 use crate::record::Module;
 
 pub use self::settings::{LINK_VALID_DAYS, Settings, SettingsInput};
-pub(crate) use self::upgrade::ConfigurationV5;
+pub(crate) use self::upgrade::{ConfigurationV4, ConfigurationV5};
 
 /// Most data consents per module (Vtiger's limit).
 pub const MAX_DATA_CONSENTS: usize = 10;

@@ -362,7 +362,8 @@ pub fn decode_marker(bytes: &[u8]) -> Result<SuppressionMarker, StorageError> {
         Some((&version, _)) => Err(StorageError::UnknownFormat {
             what: WHAT,
             version,
-            expected: SUPPRESSION_FORMAT,
+            oldest: SUPPRESSION_FORMAT,
+            newest: SUPPRESSION_FORMAT,
         }),
     }
 }

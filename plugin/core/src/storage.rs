@@ -2,7 +2,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `config` | [`CONFIG_FORMAT`] byte, then the *sending index* (postcard: enabled flag, per consent its id, module and whether it is the module's email-tracking consent, and the suppression salt), then the whole [`Configuration`] (postcard: settings, stored definitions with purpose version and hash, enablement with enabled-at and the de-duplication confirmation, suppression salt, field classes per module, deleted consents). Format 5 (no salt in the index, no person modules in the settings) is still read: see [`decode_configuration`] |
+//! | `config` | [`CONFIG_FORMAT`] byte, then the *sending index* (postcard: enabled flag, per consent its id, module and whether it is the module's email-tracking consent, and the suppression salt), then the whole [`Configuration`] (postcard: settings, stored definitions with purpose version and hash, enablement with enabled-at and the de-duplication confirmation, suppression salt, field classes per module, deleted consents). Formats 4 and 5 (no salt in the index; format 5 without person modules in the settings, format 4 also without the notification and IP policies and deleted consents) are still read: see [`decode_configuration`] |
 //! | `person/<address>` | [`PERSON_FORMAT`] byte, then the [`PersonSnapshot`] (postcard) of the record that owns the normalised address: status, record ref, consent states sorted by id (value, since, purpose version, default at the time), last request period, name |
 //! | `record/<module>/<id>` | [`RECORD_FORMAT`] byte, then a [`RecordEntry`] (postcard): `Owner(address)` when the record's snapshot is `person/<address>`; `Detached { address, snapshot }` when the record has no usable address, or another record owns its address, so its snapshot lives here and it is never mailed |
 //!
@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::address::{Address, push_normalised};
-use crate::configuration::Configuration;
+use crate::configuration::{Configuration, ConfigurationV4, ConfigurationV5};
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::ConsentKind;
 use crate::person::PersonSnapshot;
@@ -44,7 +44,7 @@ pub const CONFIG_KEY: &str = "config";
 /// sending index carries the suppression salt, the settings the person modules).
 pub const CONFIG_FORMAT: u8 = 6;
 /// The oldest `config` format this engine still reads (and upgrades when it next writes).
-pub const OLDEST_CONFIG_FORMAT: u8 = 5;
+pub const OLDEST_CONFIG_FORMAT: u8 = 4;
 /// Format version of `person/` values.
 pub const PERSON_FORMAT: u8 = 1;
 /// Format version of `record/` values.
@@ -57,11 +57,14 @@ const PERSON_PREFIX: &str = "person/";
 pub enum StorageError {
     #[error("the stored {what} is empty")]
     Empty { what: &'static str },
-    #[error("the stored {what} has format version {version}; this engine reads version {expected}")]
+    #[error(
+        "the stored {what} has format version {version}; this engine reads versions {oldest} to {newest} (a newer plugin wrote it, or it is damaged)"
+    )]
     UnknownFormat {
         what: &'static str,
         version: u8,
-        expected: u8,
+        oldest: u8,
+        newest: u8,
     },
     #[error("the stored {what} cannot be decoded: {source}")]
     Decode {
@@ -270,7 +273,8 @@ fn versioned<'a>(
         Some((&version, _)) => Err(StorageError::UnknownFormat {
             what,
             version,
-            expected: *readable.end(),
+            oldest: *readable.start(),
+            newest: *readable.end(),
         }),
     }
 }
@@ -297,8 +301,8 @@ pub fn encode_configuration(configuration: &Configuration) -> Result<Vec<u8>, St
 }
 
 /// The configuration stored as `bytes`; the empty configuration when nothing is stored.
-/// Format 5 is upgraded on the way (its settings get the default person modules); the
-/// next write stores the current format.
+/// Formats 4 and 5 are upgraded on the way, a step at a time
+/// (`configuration/upgrade.rs`); the next write stores the current format.
 pub fn decode_configuration(bytes: Option<&[u8]>) -> Result<Configuration, StorageError> {
     const WHAT: &str = "configuration";
     let Some(bytes) = bytes else {
@@ -309,17 +313,22 @@ pub fn decode_configuration(bytes: Option<&[u8]>) -> Result<Configuration, Stora
             let (_index, rest): (SendingIndex<'_>, _) = take(rest, WHAT)?;
             whole(rest, WHAT)
         }
+        (5, rest) => {
+            let (_index, rest): (SendingIndexV5<'_>, _) = take(rest, WHAT)?;
+            let v5: ConfigurationV5 = whole(rest, WHAT)?;
+            Ok(Configuration::from(v5))
+        }
         (_, rest) => {
             let (_index, rest): (SendingIndexV5<'_>, _) = take(rest, WHAT)?;
-            let legacy: crate::configuration::ConfigurationV5 = whole(rest, WHAT)?;
-            Ok(Configuration::from(legacy))
+            let v4: ConfigurationV4 = whole(rest, WHAT)?;
+            Ok(Configuration::from(ConfigurationV5::from(v4)))
         }
     }
 }
 
 /// The sending index of the configuration stored as `bytes`, borrowing from them; consents
-/// are disabled and none defined when nothing is stored. Format 5, whose index lacks the
-/// suppression salt, is read whole to find it.
+/// are disabled and none defined when nothing is stored. Formats 4 and 5, whose index
+/// lacks the suppression salt, are read whole to find it.
 pub fn decode_sending_index(bytes: Option<&[u8]>) -> Result<SendingIndex<'_>, StorageError> {
     const WHAT: &str = "configuration";
     let Some(bytes) = bytes else {
@@ -645,7 +654,7 @@ mod tests {
     fn a_configuration_of_format_5_is_read_and_upgraded() {
         // Written by the engine of configuration format 5: settings without person
         // modules, a sending index without the suppression salt (salt: 32 bytes of 7).
-        let hex = include_str!("../fixtures/config-v5.hex").trim();
+        let hex = include_str!("../../../tests/fixtures/plugin/config-v5.hex").trim();
         let bytes: Vec<u8> = (0..hex.len())
             .step_by(2)
             .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())

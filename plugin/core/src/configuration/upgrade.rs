@@ -1,6 +1,15 @@
-//! Reading configurations stored by older formats: format 5 had no person modules in the
-//! settings (they take the defaults, contacts and leads). See
-//! [`crate::storage::decode_configuration`].
+//! Reading configurations stored by older formats, each one step at a time up to today's
+//! (see [`crate::storage::decode_configuration`]):
+//!
+//! | format | released | what the step adds |
+//! |---|---|---|
+//! | 4 | 29 Nov 2026 (first release) | the confirmation policy (`never`: that release sent no confirmation mails) and the IP policy (`truncate`: what it did), deleted consents (none) |
+//! | 5 | 29 Nov 2026 | the person modules (the defaults, contacts and leads) |
+//! | 6 | today | (the sending index carries the suppression salt) |
+//!
+//! Formats 1 to 3 were never released and are refused naming their version. Each step
+//! keeps what an installation did: an upgrade changes no behaviour an administrator did
+//! not choose.
 
 use serde::Deserialize;
 
@@ -11,6 +20,60 @@ use crate::classification::FieldClass;
 use crate::definition::StoredDefinition;
 use crate::record::Module;
 use crate::vocabulary::{ConfirmationPolicy, IpPolicy};
+
+/// The settings as stored by configuration format 4 (before the notification and IP
+/// policies).
+#[derive(Deserialize)]
+pub(crate) struct SettingsV4 {
+    sender_address: Address,
+    sender_name: String,
+    organisation: String,
+    postal_address: String,
+    preferences_url: String,
+    link_valid_days: u32,
+    flag_new_duplicates: bool,
+    retained_fields: Vec<String>,
+}
+
+impl From<SettingsV4> for SettingsV5 {
+    fn from(old: SettingsV4) -> SettingsV5 {
+        SettingsV5 {
+            sender_address: old.sender_address,
+            sender_name: old.sender_name,
+            organisation: old.organisation,
+            postal_address: old.postal_address,
+            preferences_url: old.preferences_url,
+            link_valid_days: old.link_valid_days,
+            flag_new_duplicates: old.flag_new_duplicates,
+            retained_fields: old.retained_fields,
+            confirm_changes: ConfirmationPolicy::Never,
+            ip_evidence: IpPolicy::Truncate,
+        }
+    }
+}
+
+/// The configuration as stored by format 4: no deleted consents.
+#[derive(Deserialize)]
+pub(crate) struct ConfigurationV4 {
+    settings: Option<SettingsV4>,
+    consents: Vec<StoredDefinition>,
+    enablement: Enablement,
+    suppression_salt: Option<Vec<u8>>,
+    field_classes: Vec<(Module, FieldClass)>,
+}
+
+impl From<ConfigurationV4> for ConfigurationV5 {
+    fn from(old: ConfigurationV4) -> ConfigurationV5 {
+        ConfigurationV5 {
+            settings: old.settings.map(SettingsV5::from),
+            consents: old.consents,
+            enablement: old.enablement,
+            suppression_salt: old.suppression_salt,
+            field_classes: old.field_classes,
+            deleted: Vec::new(),
+        }
+    }
+}
 
 /// The settings as stored by configuration format 5 (before person modules).
 #[derive(Deserialize)]
