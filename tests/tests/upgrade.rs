@@ -10,22 +10,27 @@
 
 use std::path::{Path, PathBuf};
 
-use privacy_guard_host::contract::configuration::ConsentKind;
+use privacy_guard_host::contract::CONTRACT;
+use privacy_guard_host::contract::configuration::{ConfirmationPolicy, ConsentKind, IpPolicy};
 use privacy_guard_host::contract::preferences::{Choice, Evidence};
 use privacy_guard_host::contract::sending::{
     Decision, LawfulBasis, MessageClass, RecipientRole, RefusalReason,
 };
 use privacy_guard_host::contract::subjects::PersonStatus;
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
-use privacy_guard_host::guard::Guard;
+use privacy_guard_host::guard::{ComponentSource, Guard};
 use privacy_guard_host::settings::SettingsPatch;
 use privacy_guard_host::storage::LedgerCheck;
 use privacy_guard_tests::scenario::{basis_of, block_on, contact, decide_for, lead, refusal_of};
 use privacy_guard_tests::{TestDatabase, TestHost, read_outbox};
 
 /// The releases whose databases today's host must open, by folder under
-/// `tests/fixtures/upgrade/`, with the configuration format each wrote.
-const RELEASES: [(&str, u8); 2] = [("2026-11-29-e9a9756", 4), ("2026-11-29-033b898", 5)];
+/// `tests/fixtures/upgrade/`: the configuration format each wrote, and which changes it
+/// confirmed by mail (the first release sent no confirmations; an upgrade keeps that).
+const RELEASES: [(&str, u8, ConfirmationPolicy); 2] = [
+    ("2026-11-29-e9a9756", 4, ConfirmationPolicy::Never),
+    ("2026-11-29-033b898", 5, ConfirmationPolicy::OwnChanges),
+];
 
 /// The configuration format today's plugin writes.
 const CONFIG_FORMAT: u8 = 6;
@@ -84,7 +89,7 @@ fn value_of(guard: &Guard, person: &RecordRef, consent: &str) -> ConsentValue {
 
 #[test]
 fn every_release_database_opens_in_todays_host_with_its_promises_kept() {
-    for (release, format) in RELEASES {
+    for (release, format, confirmations) in RELEASES {
         let (host, guard) = open_release(release);
         assert_eq!(
             stored_config_format(&host),
@@ -97,6 +102,8 @@ fn every_release_database_opens_in_todays_host_with_its_promises_kept() {
         let settings = configuration.settings.expect("settings");
         assert_eq!(settings.organisation, "Example Ltd", "{release}");
         assert_eq!(settings.retained_fields, ["name"], "{release}");
+        assert_eq!(settings.confirm_changes, confirmations, "{release}");
+        assert_eq!(settings.ip_evidence, IpPolicy::Truncate, "{release}");
         assert!(configuration.enabled, "{release}");
         assert_eq!(
             configuration.person_modules,
@@ -277,4 +284,24 @@ fn every_release_database_opens_in_todays_host_with_its_promises_kept() {
             "{release}"
         );
     }
+}
+
+/// A vendor who installs a plugin built for another contract (here: a component that
+/// implements nothing of it) gets an error naming the contract this host speaks, not a
+/// host that runs without its rules.
+#[test]
+fn a_component_of_another_contract_is_refused_naming_the_contract_the_host_speaks() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let component = host.folder.path().join("other.wasm");
+    // The smallest valid component: the magic number and the component layer's version.
+    std::fs::write(&component, b"\0asm\x0d\x00\x01\x00").expect("write");
+    let error = host
+        .open_with(|options| options.component = ComponentSource::File(component))
+        .err()
+        .map(|error| format!("{error:#}"))
+        .expect("the host refuses the component");
+    assert!(
+        error.contains(&format!("does not implement {CONTRACT}")),
+        "{error}"
+    );
 }

@@ -650,15 +650,60 @@ mod tests {
         }
     }
 
+    fn from_hex(hex: &str) -> Vec<u8> {
+        let hex = hex.trim();
+        (0..hex.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_configuration_of_format_4_is_read_and_upgraded_keeping_what_it_did() {
+        // Written by the first release (tests/fixtures/upgrade/2026-11-29-e9a9756): settings
+        // without the notification and IP policies, no deleted consents, no person modules.
+        let bytes = from_hex(include_str!("../../../tests/fixtures/plugin/config-v4.hex"));
+        assert_eq!(bytes[0], 4);
+        let configuration = decode_configuration(Some(&bytes)).unwrap();
+        assert!(configuration.is_enabled());
+        let ids: Vec<&str> = configuration
+            .consents()
+            .iter()
+            .map(|stored| stored.id().as_str())
+            .collect();
+        assert_eq!(ids, ["news", "phone"]);
+        let settings = configuration.settings().unwrap();
+        assert_eq!(settings.organisation(), "Example Ltd");
+        assert_eq!(settings.retained_fields(), ["name"]);
+        // That release sent no confirmation mails and truncated IP addresses.
+        assert_eq!(
+            settings.confirm_changes(),
+            crate::vocabulary::ConfirmationPolicy::Never
+        );
+        assert_eq!(
+            settings.ip_evidence(),
+            crate::vocabulary::IpPolicy::Truncate
+        );
+        assert_eq!(configuration.person_modules(), Module::defaults());
+        let index = decode_sending_index(Some(&bytes)).unwrap();
+        assert!(index.enabled);
+        assert_eq!(
+            index.suppression_salt.as_deref(),
+            configuration.suppression_salt()
+        );
+        let upgraded = encode_configuration(&configuration).unwrap();
+        assert_eq!(upgraded[0], CONFIG_FORMAT);
+        assert_eq!(
+            decode_configuration(Some(&upgraded)).unwrap(),
+            configuration
+        );
+    }
+
     #[test]
     fn a_configuration_of_format_5_is_read_and_upgraded() {
         // Written by the engine of configuration format 5: settings without person
         // modules, a sending index without the suppression salt (salt: 32 bytes of 7).
-        let hex = include_str!("../../../tests/fixtures/plugin/config-v5.hex").trim();
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
-            .collect();
+        let bytes = from_hex(include_str!("../../../tests/fixtures/plugin/config-v5.hex"));
         assert_eq!(bytes[0], 5);
         let configuration = decode_configuration(Some(&bytes)).unwrap();
         assert!(configuration.is_enabled());
