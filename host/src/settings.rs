@@ -4,9 +4,12 @@
 //! /api/v1/settings` all make one); [`SettingsView`] is how the API and `settings show`
 //! print them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::contract::configuration::{ConfirmationPolicy, IpPolicy, Settings};
+use crate::contract::configuration::{ConfirmationPolicy, IpPolicy, RegimeRules, Settings};
+use crate::contract::types::Regime;
 use crate::wire::{Api, Wire};
 
 /// The preferences page of a host on its default address.
@@ -32,6 +35,52 @@ pub struct SettingsPatch {
     #[serde(deserialize_with = "api_option")]
     pub ip_evidence: Option<IpPolicy>,
     pub person_modules: Option<Vec<String>>,
+    /// Changes of the regime rules, each part on its own (left out of a `PUT`, the rules
+    /// stay as they are).
+    pub regimes: RegimesPatch,
+}
+
+/// The parts of the regime rules a change sets; `None` keeps the current part.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegimesPatch {
+    pub field: Option<String>,
+    /// Values of the field and their regime; replaces the whole list.
+    #[serde(deserialize_with = "api_map")]
+    pub values: Option<Vec<(String, Regime)>>,
+    #[serde(deserialize_with = "api_option")]
+    pub default_regime: Option<Regime>,
+    pub purchase_field: Option<String>,
+    pub enquiry_field: Option<String>,
+    pub soft_opt_in: Option<Vec<String>>,
+}
+
+impl RegimesPatch {
+    fn apply(self, current: RegimeRules) -> RegimeRules {
+        RegimeRules {
+            field: self.field.unwrap_or(current.field),
+            values: self.values.unwrap_or(current.values),
+            default_regime: self.default_regime.unwrap_or(current.default_regime),
+            purchase_field: self.purchase_field.unwrap_or(current.purchase_field),
+            enquiry_field: self.enquiry_field.unwrap_or(current.enquiry_field),
+            soft_opt_in: self.soft_opt_in.unwrap_or(current.soft_opt_in),
+        }
+    }
+}
+
+/// An optional map of texts to contract enums by their API text, as pairs in key order.
+fn api_map<'de, D, T>(deserializer: D) -> Result<Option<Vec<(String, T)>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Wire,
+{
+    Option::<BTreeMap<String, Api<T>>>::deserialize(deserializer).map(|map| {
+        map.map(|map| {
+            map.into_iter()
+                .map(|(key, Api(value))| (key, value))
+                .collect()
+        })
+    })
 }
 
 /// An optional contract enum by its API text.
@@ -57,6 +106,35 @@ pub struct SettingsView {
     pub confirm_changes: Api<ConfirmationPolicy>,
     pub ip_evidence: Api<IpPolicy>,
     pub person_modules: Vec<String>,
+    pub regimes: RegimesView,
+}
+
+/// The regime rules as the API answers them: values as an object of value to regime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegimesView {
+    pub field: String,
+    pub values: BTreeMap<String, Api<Regime>>,
+    pub default_regime: Api<Regime>,
+    pub purchase_field: String,
+    pub enquiry_field: String,
+    pub soft_opt_in: Vec<String>,
+}
+
+impl From<RegimeRules> for RegimesView {
+    fn from(rules: RegimeRules) -> RegimesView {
+        RegimesView {
+            field: rules.field,
+            values: rules
+                .values
+                .into_iter()
+                .map(|(value, regime)| (value, Api(regime)))
+                .collect(),
+            default_regime: Api(rules.default_regime),
+            purchase_field: rules.purchase_field,
+            enquiry_field: rules.enquiry_field,
+            soft_opt_in: rules.soft_opt_in,
+        }
+    }
 }
 
 impl From<Settings> for SettingsView {
@@ -73,6 +151,7 @@ impl From<Settings> for SettingsView {
             confirm_changes: Api(settings.confirm_changes),
             ip_evidence: Api(settings.ip_evidence),
             person_modules: settings.person_modules,
+            regimes: RegimesView::from(settings.regimes),
         }
     }
 }
@@ -140,6 +219,14 @@ impl SettingsPatch {
                     confirm_changes: ConfirmationPolicy::OwnChanges,
                     ip_evidence: IpPolicy::Truncate,
                     person_modules: Vec::new(),
+                    regimes: RegimeRules {
+                        field: String::new(),
+                        values: Vec::new(),
+                        default_regime: Regime::OptIn,
+                        purchase_field: String::new(),
+                        enquiry_field: String::new(),
+                        soft_opt_in: Vec::new(),
+                    },
                 }
             }
         };
@@ -157,6 +244,7 @@ impl SettingsPatch {
             confirm_changes: self.confirm_changes.unwrap_or(current.confirm_changes),
             ip_evidence: self.ip_evidence.unwrap_or(current.ip_evidence),
             person_modules: self.person_modules.unwrap_or(current.person_modules),
+            regimes: self.regimes.apply(current.regimes),
         })
     }
 }

@@ -21,7 +21,7 @@ use crate::contract::sending::{
     LawfulBasis, MessageClass, Obligations, RecipientRole, RefusalReason,
 };
 use crate::contract::subjects::PersonStatus;
-use crate::contract::types::ConsentValue;
+use crate::contract::types::{ConsentValue, Regime};
 
 /// A contract enum with its row in the table.
 pub trait Wire: Copy + Eq + Send + Sync + 'static {
@@ -117,6 +117,7 @@ table! {
         ProcessingRestricted = "processing-restricted": "Processing is stopped for the person",
         Erased = "erased": "The person's data was erased",
         Duplicate = "duplicate": "The record is a duplicate of another",
+        NotAToRecipient = "not-a-to-recipient": "Marketing goes to each person as To, with an opt-out of their own",
         PluginFault = "plugin-fault": "The plugin failed: nothing may be sent",
     }
     ConsentValue "consent value" {
@@ -131,6 +132,11 @@ table! {
         Restricted = "restricted": "Processing stopped: locked, only transactional mail",
         Erased = "erased": "The data was erased",
         Duplicate = "duplicate": "Another record with the address is kept",
+    }
+    Regime "legal regime" {
+        OptIn = "opt-in": "Consent first (GDPR, ePrivacy); the soft opt-in where configured",
+        OptOut = "opt-out": "Until the person opts out (CAN-SPAM)",
+        ImpliedConsent = "implied-consent": "Implied for a while after a purchase or enquiry, then express (CASL)",
     }
     ConsentDefault "consent default" {
         Yes = "yes": "Counts as given until the person refuses",
@@ -319,6 +325,7 @@ mod tests {
         round_trips::<IpPolicy>();
         round_trips::<Prerequisite>();
         round_trips::<EditRefusalReason>();
+        round_trips::<Regime>();
     }
 
     #[test]

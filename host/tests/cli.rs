@@ -333,8 +333,10 @@ fn an_administrator_sets_up_consents_and_checks_sends_from_the_command_line() {
         "email-marketing",
         "--to",
         "ada@example.com",
-        "--cc",
+        "--to",
         "grace@example.com",
+        "--cc",
+        "ADA@example.com",
     ]);
     let decisions = text(&output.stdout);
     assert_eq!(
@@ -348,6 +350,11 @@ fn an_administrator_sets_up_consents_and_checks_sends_from_the_command_line() {
     );
     assert!(
         decisions.contains("grace@example.com\trefuse\tconsent-pending"),
+        "{decisions}"
+    );
+    // Marketing goes to each person as To, with an opt-out of their own.
+    assert!(
+        decisions.contains("ADA@example.com\trefuse\tnot-a-to-recipient"),
         "{decisions}"
     );
     let history = cli.ok(&["show", "contacts/1", "--history"]);

@@ -155,6 +155,7 @@ fn main() {
                 &native_recipients,
                 &views,
                 &core::sending::ErasureFacts::default(),
+                host.clock.now_millis(),
             )
             .expect("decisions"),
         );

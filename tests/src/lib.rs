@@ -15,9 +15,11 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use privacy_guard_host::clock::Clock;
 use privacy_guard_host::contract::configuration::{
-    ConfirmationPolicy, ConsentDefault, ConsentDefinition, ConsentKind, IpPolicy, Settings,
+    ConfirmationPolicy, ConsentDefault, ConsentDefinition, ConsentKind, IpPolicy, RegimeRules,
+    Settings,
 };
 use privacy_guard_host::contract::subjects::{StaffActor, StaffChannel};
+use privacy_guard_host::contract::types::Regime;
 use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
 use privacy_guard_host::mail::{RetryPolicy, Transport};
 use privacy_guard_host::runtime::SandboxLimits;
@@ -303,6 +305,19 @@ pub fn settings(preferences_url: &str) -> Settings {
         confirm_changes: ConfirmationPolicy::OwnChanges,
         ip_evidence: IpPolicy::Truncate,
         person_modules: Vec::new(),
+        regimes: opt_in_everywhere(),
+    }
+}
+
+/// Regime rules that give everyone the opt-in regime (the default).
+pub fn opt_in_everywhere() -> RegimeRules {
+    RegimeRules {
+        field: String::new(),
+        values: Vec::new(),
+        default_regime: Regime::OptIn,
+        purchase_field: String::new(),
+        enquiry_field: String::new(),
+        soft_opt_in: Vec::new(),
     }
 }
 

@@ -54,6 +54,7 @@ pub enum Reason {
     ProcessingRestricted,
     Erased,
     Duplicate,
+    NotAToRecipient,
 }
 
 /// The classes of mail a check asks about.

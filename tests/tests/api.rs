@@ -13,7 +13,7 @@ use privacy_guard_host::contract::sending::{
     LawfulBasis, MessageClass, RecipientRole, RefusalReason,
 };
 use privacy_guard_host::contract::subjects::PersonStatus;
-use privacy_guard_host::contract::types::ConsentValue;
+use privacy_guard_host::contract::types::{ConsentValue, Regime};
 use privacy_guard_host::http::api::{BATCH_LIMIT, BODY_LIMIT, routes};
 use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenant, Tenants};
 use privacy_guard_host::wire::{self, Wire};
@@ -97,6 +97,7 @@ fn the_documented_enums_are_the_wire_tables() {
         api_texts::<IpPolicy>(),
         api_texts::<Prerequisite>(),
         api_texts::<EditRefusalReason>(),
+        api_texts::<Regime>(),
         (
             "obligation",
             wire::OBLIGATIONS

@@ -642,6 +642,7 @@ fn observed(decision: &Decision) -> Expected {
             RefusalReason::ProcessingRestricted => Reason::ProcessingRestricted,
             RefusalReason::Erased => Reason::Erased,
             RefusalReason::Duplicate => Reason::Duplicate,
+            RefusalReason::NotAToRecipient => Reason::NotAToRecipient,
             other => panic!(
                 "not a refusal the rules give here: {other:?} ({})",
                 refusal.detail

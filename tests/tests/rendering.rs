@@ -212,25 +212,22 @@ fn marketing_mail_carries_the_postal_address_and_refused_recipients_get_the_chec
     };
     let recipients = [
         recipient("ada@example.com", RecipientRole::To),
-        recipient("grace@example.com", RecipientRole::Bcc),
+        recipient("grace@example.com", RecipientRole::To),
         recipient("linus@example.com", RecipientRole::To),
+        recipient("grace@example.com", RecipientRole::Bcc),
         recipient("not an address", RecipientRole::Cc),
     ];
     let renderings = guard.render(&request, &mail(), &recipients);
-    assert_eq!(renderings.len(), 4);
+    assert_eq!(renderings.len(), 5);
 
+    // Each person as To gets a mail of their own: their own link, their own one-click
+    // unsubscription (RFC 8058) to the mail's purpose, and the postal address.
     let ada = sent(&renderings[0]);
-    assert!(
-        preferences_link(&ada.text_body).is_some(),
-        "{}",
-        ada.text_body
-    );
     let grace = sent(&renderings[1]);
-    assert!(
-        preferences_link(&grace.text_body).is_none(),
-        "no link for BCC"
-    );
-    for mail in [ada, grace] {
+    let ada_link = preferences_link(&ada.text_body).expect("Ada's link");
+    let grace_link = preferences_link(&grace.text_body).expect("Grace's link");
+    assert_ne!(ada_link, grace_link, "no one sees another's opt-out");
+    for (mail, link) in [(ada, ada_link), (grace, grace_link)] {
         assert!(
             mail.text_body
                 .ends_with(&format!("Example Ltd\n{POSTAL_ADDRESS}\n")),
@@ -239,31 +236,21 @@ fn marketing_mail_carries_the_postal_address_and_refused_recipients_get_the_chec
         );
         let html = mail.html_body.as_deref().expect("HTML");
         assert!(html.contains(POSTAL_ADDRESS), "{html}");
+        assert!(html.contains(link), "{html}");
+        assert_eq!(
+            mail.headers,
+            [
+                (
+                    "List-Unsubscribe".to_owned(),
+                    format!("<{link}/unsubscribe/email-marketing>")
+                ),
+                (
+                    "List-Unsubscribe-Post".to_owned(),
+                    "List-Unsubscribe=One-Click".to_owned()
+                ),
+            ]
+        );
     }
-    assert!(
-        !grace
-            .html_body
-            .as_deref()
-            .expect("HTML")
-            .contains(PREFERENCES_URL)
-    );
-    // One-click unsubscription (RFC 8058) for the person with the footer, to their own
-    // link and the mail's purpose; nothing for BCC, who has no link.
-    let link = preferences_link(&ada.text_body).expect("link");
-    assert_eq!(
-        ada.headers,
-        [
-            (
-                "List-Unsubscribe".to_owned(),
-                format!("<{link}/unsubscribe/email-marketing>")
-            ),
-            (
-                "List-Unsubscribe-Post".to_owned(),
-                "List-Unsubscribe=One-Click".to_owned()
-            ),
-        ]
-    );
-    assert!(grace.headers.is_empty());
 
     let decisions = guard.check_send(&request, &recipients);
     let reasons = |index: usize| match (&renderings[index], &decisions[index]) {
@@ -274,7 +261,9 @@ fn marketing_mail_carries_the_postal_address_and_refused_recipients_get_the_chec
         other => panic!("expected two refusals, got {other:?}"),
     };
     assert_eq!(reasons(2), RefusalReason::ConsentNotRequested);
-    assert_eq!(reasons(3), RefusalReason::InvalidAddress);
+    // Marketing goes to each person as To: a blind copy would carry no opt-out of its own.
+    assert_eq!(reasons(3), RefusalReason::NotAToRecipient);
+    assert_eq!(reasons(4), RefusalReason::InvalidAddress);
 }
 
 #[test]

@@ -12,6 +12,7 @@ use privacy_guard_host::contract::configuration::{
     ConfirmationPolicy, ConsentDefault, FieldClass, IpPolicy,
 };
 use privacy_guard_host::contract::sending::MessageClass;
+use privacy_guard_host::contract::types::Regime;
 use privacy_guard_host::mail::RetryPolicy;
 use privacy_guard_host::wire::Wire;
 
@@ -314,6 +315,51 @@ pub(super) struct SettingsArgs {
     /// a custom module); repeat for several; replaces the list [default: contacts, leads].
     #[arg(long = "person-module")]
     pub(super) person_modules: Vec<String>,
+    /// The field of a person's record whose value picks their legal regime (e.g.
+    /// `country`); `--regime-field ''` names none.
+    #[arg(long)]
+    pub(super) regime_field: Option<String>,
+    /// `VALUE=REGIME`: people whose regime field holds VALUE (ignoring case) have REGIME
+    /// (opt-in, opt-out, implied-consent), e.g. `--regime US=opt-out`; repeat for
+    /// several; replaces the list.
+    #[arg(long = "regime", value_parser = regime_value, conflicts_with = "no_regime_values")]
+    pub(super) regime_values: Vec<(String, Regime)>,
+    /// Map no value to a regime (empties the list).
+    #[arg(long)]
+    pub(super) no_regime_values: bool,
+    /// The regime of everyone whose value is not mapped [first settings default: opt-in].
+    #[arg(long, value_parser = wire::<Regime>())]
+    pub(super) default_regime: Option<Regime>,
+    /// The date field (YYYY-MM-DD) of a person's last purchase: a customer for the soft
+    /// opt-in, implied consent for two years; `''` names none.
+    #[arg(long)]
+    pub(super) purchase_field: Option<String>,
+    /// The date field (YYYY-MM-DD) of a person's last enquiry: implied consent for six
+    /// months; `''` names none.
+    #[arg(long)]
+    pub(super) enquiry_field: Option<String>,
+    /// A consent (id) for similar products that an existing customer may get marketing of
+    /// under opt-in until they object (ePrivacy Art. 13(2)); repeat; replaces the list.
+    #[arg(long = "soft-opt-in", conflicts_with = "no_soft_opt_in")]
+    pub(super) soft_opt_in: Vec<String>,
+    /// Name no consent for the soft opt-in (empties the list).
+    #[arg(long)]
+    pub(super) no_soft_opt_in: bool,
+}
+
+/// Reads `VALUE=REGIME`.
+fn regime_value(text: &str) -> Result<(String, Regime), String> {
+    let (value, regime) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("`{text}` is not VALUE=REGIME, e.g. US=opt-out"))?;
+    let regime = Regime::parse(regime.trim()).ok_or_else(|| {
+        format!(
+            "`{}` is not a regime: use {}",
+            regime.trim(),
+            Regime::texts().join(", ")
+        )
+    })?;
+    Ok((value.to_owned(), regime))
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,7 @@ use privacy_guard_host::contract::configuration::{
 };
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::{Guard, SettingsRefusal};
-use privacy_guard_host::settings::{SettingsPatch, SettingsView};
+use privacy_guard_host::settings::{RegimesPatch, SettingsPatch, SettingsView};
 use privacy_guard_host::wire::{self, Wire};
 
 use super::arguments::{ConsentArgs, SettingsArgs, SettingsCommand};
@@ -37,6 +37,22 @@ pub(super) fn configure_settings(
         confirm_changes: settings.confirm_changes,
         ip_evidence: settings.ip_evidence,
         person_modules: (!settings.person_modules.is_empty()).then_some(settings.person_modules),
+        regimes: RegimesPatch {
+            field: settings.regime_field,
+            values: match (settings.no_regime_values, settings.regime_values) {
+                (true, _) => Some(Vec::new()),
+                (false, values) if values.is_empty() => None,
+                (false, values) => Some(values),
+            },
+            default_regime: settings.default_regime,
+            purchase_field: settings.purchase_field,
+            enquiry_field: settings.enquiry_field,
+            soft_opt_in: match (settings.no_soft_opt_in, settings.soft_opt_in) {
+                (true, _) => Some(Vec::new()),
+                (false, ids) if ids.is_empty() => None,
+                (false, ids) => Some(ids),
+            },
+        },
     };
     if patch.is_empty() {
         bail!(
@@ -77,31 +93,55 @@ pub(super) fn show_settings(guard: &Guard, json: bool) -> anyhow::Result<ExitCod
         person_modules: configuration.person_modules,
         ..SettingsView::from(settings)
     };
-    let serde_json::Value::Object(fields) = serde_json::to_value(&view)? else {
-        bail!("the settings did not print as a JSON object");
-    };
     if json {
-        println!("{}", serde_json::Value::Object(fields));
-    } else {
-        // The command line's own spelling: option names and values in kebab-case.
-        for (name, value) in fields {
-            let name = name.replace('_', "-");
-            let text = match value {
-                serde_json::Value::String(text)
-                    if name == "confirm-changes" || name == "ip-evidence" =>
-                {
-                    text.replace('_', "-")
-                }
-                serde_json::Value::String(text) => text.replace('\n', "\n    "),
-                serde_json::Value::Array(items) => items
-                    .iter()
-                    .filter_map(serde_json::Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                other => other.to_string(),
-            };
-            println!("{name}: {text}");
+        println!("{}", serde_json::to_value(&view)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The command line's own spelling: option names and values in kebab-case.
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "(none)".to_owned()
+        } else {
+            items.join(", ")
         }
+    };
+    let or_none = |text: &str| {
+        if text.is_empty() {
+            "(none)".to_owned()
+        } else {
+            text.to_owned()
+        }
+    };
+    let regimes = &view.regimes;
+    let values: Vec<String> = regimes
+        .values
+        .iter()
+        .map(|(value, regime)| format!("{value}={}", regime.0.text()))
+        .collect();
+    let lines = [
+        ("sender-address", view.sender_address.clone()),
+        ("sender-name", view.sender_name.clone()),
+        ("organisation", view.organisation.clone()),
+        (
+            "postal-address",
+            view.postal_address.replace('\n', "\n    "),
+        ),
+        ("preferences-url", view.preferences_url.clone()),
+        ("link-valid-days", view.link_valid_days.to_string()),
+        ("flag-new-duplicates", view.flag_new_duplicates.to_string()),
+        ("retained-fields", list(&view.retained_fields)),
+        ("confirm-changes", view.confirm_changes.0.text().to_owned()),
+        ("ip-evidence", view.ip_evidence.0.text().to_owned()),
+        ("person-modules", list(&view.person_modules)),
+        ("regime-field", or_none(&regimes.field)),
+        ("regimes", list(&values)),
+        ("default-regime", regimes.default_regime.0.text().to_owned()),
+        ("purchase-field", or_none(&regimes.purchase_field)),
+        ("enquiry-field", or_none(&regimes.enquiry_field)),
+        ("soft-opt-in", list(&regimes.soft_opt_in)),
+    ];
+    for (name, text) in lines {
+        println!("{name}: {text}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@
 
 use privacy_guard_core::classification::FieldClass;
 use privacy_guard_core::configuration::{
-    DefinitionInput, Prerequisite, Problem, Settings, SettingsInput,
+    DefinitionInput, Prerequisite, Problem, RegimeRulesInput, Settings, SettingsInput,
 };
 use privacy_guard_core::consent::ConsentDefault;
 use privacy_guard_core::definition::{Clause, Condition, ConsentKind, StoredDefinition};
@@ -225,6 +225,19 @@ fn settings_input(settings: wit::Settings) -> SettingsInput {
             wit::IpPolicy::Drop => IpPolicy::Drop,
         },
         person_modules: settings.person_modules,
+        regimes: RegimeRulesInput {
+            field: settings.regimes.field,
+            values: settings
+                .regimes
+                .values
+                .into_iter()
+                .map(|(value, regime)| (value, crate::convert::regime(regime)))
+                .collect(),
+            default: crate::convert::regime(settings.regimes.default_regime),
+            purchase_field: settings.regimes.purchase_field,
+            enquiry_field: settings.regimes.enquiry_field,
+            soft_opt_in: settings.regimes.soft_opt_in,
+        },
     }
 }
 
@@ -251,6 +264,19 @@ fn wit_settings(settings: &Settings) -> wit::Settings {
             IpPolicy::Drop => wit::IpPolicy::Drop,
         },
         person_modules: input.person_modules,
+        regimes: wit::RegimeRules {
+            field: input.regimes.field,
+            values: input
+                .regimes
+                .values
+                .into_iter()
+                .map(|(value, regime)| (value, crate::convert::wit_regime(regime)))
+                .collect(),
+            default_regime: crate::convert::wit_regime(input.regimes.default),
+            purchase_field: input.regimes.purchase_field,
+            enquiry_field: input.regimes.enquiry_field,
+            soft_opt_in: input.regimes.soft_opt_in,
+        },
     }
 }
 

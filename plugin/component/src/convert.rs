@@ -2,6 +2,7 @@
 
 use privacy_guard_core::consent::ConsentValue;
 use privacy_guard_core::record::{Field, Fields, RecordRef};
+use privacy_guard_core::vocabulary::Regime;
 
 use crate::bindings::privacy_guard::consent::types;
 
@@ -36,5 +37,21 @@ pub(crate) fn consent_value(value: ConsentValue) -> types::ConsentValue {
         ConsentValue::Waiting => types::ConsentValue::Waiting,
         ConsentValue::Granted => types::ConsentValue::Granted,
         ConsentValue::NotGranted => types::ConsentValue::NotGranted,
+    }
+}
+
+pub(crate) fn regime(regime: types::Regime) -> Regime {
+    match regime {
+        types::Regime::OptIn => Regime::OptIn,
+        types::Regime::OptOut => Regime::OptOut,
+        types::Regime::ImpliedConsent => Regime::ImpliedConsent,
+    }
+}
+
+pub(crate) fn wit_regime(regime: Regime) -> types::Regime {
+    match regime {
+        Regime::OptIn => types::Regime::OptIn,
+        Regime::OptOut => types::Regime::OptOut,
+        Regime::ImpliedConsent => types::Regime::ImpliedConsent,
     }
 }

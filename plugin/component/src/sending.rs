@@ -205,8 +205,15 @@ fn decide(
     let packed = store::get_many(&person_keys(&recipients));
     let snapshots = unpack(&packed);
     let erasures = erasure_facts(&policy, &request, &recipients, &snapshots, &named);
-    let decisions = decide_batch(&policy, &request, &recipients, &snapshots, &erasures)
-        .unwrap_or_else(|error| fault("deciding a send", &error));
+    let decisions = decide_batch(
+        &policy,
+        &request,
+        &recipients,
+        &snapshots,
+        &erasures,
+        clock::now(),
+    )
+    .unwrap_or_else(|error| fault("deciding a send", &error));
     (request, recipients, decisions)
 }
 
@@ -279,6 +286,7 @@ fn wit_decision(decision: Decision) -> wit::Decision {
             basis,
             obligations,
             awaiting_consent,
+            regime,
         } => {
             let mut flags = wit::Obligations::empty();
             if obligations.preferences_footer {
@@ -296,6 +304,7 @@ fn wit_decision(decision: Decision) -> wit::Decision {
                 },
                 obligations: flags,
                 awaiting_consent,
+                regime: crate::convert::wit_regime(regime),
             })
         }
         Decision::Refuse(reason) => wit::Decision::Refuse(wit_refusal(reason)),
@@ -317,6 +326,7 @@ fn wit_refusal(reason: RefusalReason) -> wit::Refusal {
             RefusalReason::ProcessingRestricted => wit::RefusalReason::ProcessingRestricted,
             RefusalReason::Erased => wit::RefusalReason::Erased,
             RefusalReason::Duplicate => wit::RefusalReason::Duplicate,
+            RefusalReason::NotAToRecipient => wit::RefusalReason::NotAToRecipient,
         },
         detail: String::new(),
     }

@@ -117,7 +117,7 @@ impl State {
             }
             RecordEntry::Detached { address, snapshot } => Some(StoredPerson {
                 location: Location::Record { address },
-                snapshot,
+                snapshot: *snapshot,
             }),
         }
     }

@@ -53,6 +53,19 @@ impl Date {
     pub fn of_instant(at: i64) -> Date {
         civil_from_days(at.div_euclid(DAY_MS))
     }
+
+    /// The same day `months` calendar months later; the month's last day when it is
+    /// shorter (31 August + 6 months is 28 or 29 February).
+    pub fn add_months(self, months: u32) -> Date {
+        let index = u32::from(self.year) * 12 + u32::from(self.month - 1) + months;
+        let year = u16::try_from(index / 12).unwrap_or(u16::MAX).min(9999);
+        let month = (index % 12) as u8 + 1;
+        Date {
+            year,
+            month,
+            day: self.day.min(days_in_month(year, month)),
+        }
+    }
 }
 
 impl fmt::Display for Date {
@@ -140,6 +153,16 @@ fn civil_from_days(days: i64) -> Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_are_added_by_the_calendar_ending_at_a_shorter_months_last_day() {
+        let date = |text: &str| Date::parse(text).unwrap();
+        assert_eq!(date("2026-11-30").add_months(6), date("2027-05-30"));
+        assert_eq!(date("2026-08-31").add_months(6), date("2027-02-28"));
+        assert_eq!(date("2027-08-31").add_months(6), date("2028-02-29"));
+        assert_eq!(date("2026-02-28").add_months(24), date("2028-02-28"));
+        assert_eq!(date("2026-12-15").add_months(1), date("2027-01-15"));
+    }
 
     #[test]
     fn periods_must_be_real_calendar_days_written_yyyy_mm_dd() {

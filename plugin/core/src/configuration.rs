@@ -4,6 +4,7 @@
 //! `ConsentDefinition`, returning every problem at once, each naming the field it is about
 //! (`sender-address`, `consent[newsletter].purpose`, ...).
 
+pub mod regimes;
 mod settings;
 mod upgrade;
 
@@ -16,8 +17,9 @@ use crate::definition::{
 };
 use crate::record::Module;
 
+pub use self::regimes::{RegimeRules, RegimeRulesInput};
 pub use self::settings::{LINK_VALID_DAYS, Settings, SettingsInput};
-pub(crate) use self::upgrade::{ConfigurationV4, ConfigurationV5};
+pub(crate) use self::upgrade::{ConfigurationV4, ConfigurationV5, ConfigurationV6};
 
 /// Most data consents per module (Vtiger's limit).
 pub const MAX_DATA_CONSENTS: usize = 10;
@@ -329,14 +331,26 @@ impl Configuration {
             .filter(|module| !settings.person_modules().contains(module))
             .map(|module| module.as_str().to_owned())
             .collect();
+        let mut problems = Vec::new();
         if !orphaned.is_empty() {
-            return Err(vec![Problem::new(
+            problems.push(Problem::new(
                 "person-modules",
                 format!(
                     "consents are defined for {}: keep the module, or delete its consents first",
                     orphaned.join(", ")
                 ),
-            )]);
+            ));
+        }
+        for id in &settings.regimes().soft_opt_in {
+            if self.consent(id).is_none() {
+                problems.push(Problem::new(
+                    "regimes.soft-opt-in",
+                    format!("no consent `{id}` is defined"),
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
         }
         Ok(self.settings.insert(settings))
     }
@@ -603,6 +617,7 @@ pub(crate) mod tests {
             confirm_changes: ConfirmationPolicy::OwnChanges,
             ip_evidence: IpPolicy::Truncate,
             person_modules: Vec::new(),
+            regimes: RegimeRulesInput::default(),
         }
     }
 

@@ -275,7 +275,7 @@ pub fn settle(
             mut snapshot,
             mut history,
         } = member;
-        snapshot.name = fields.person_name();
+        snapshot.read_fields(&fields, configuration);
         let consent_events = reevaluate(&mut snapshot, configuration, &fields, now);
         let flagged = flag_duplicate(
             &mut snapshot,
@@ -320,7 +320,7 @@ pub fn settle(
         mut snapshot,
         ..
     } = primary;
-    snapshot.name = fields.person_name();
+    snapshot.read_fields(&fields, configuration);
     let was_duplicate = matches!(snapshot.status, PersonStatus::Duplicate { .. });
     let reinstated = reinstate_primary(&mut snapshot, now);
     let mut consent_events = reevaluate(&mut snapshot, configuration, &fields, now);

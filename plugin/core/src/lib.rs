@@ -55,10 +55,12 @@
 //! // 3. only once someone was erased: the suppression markers of unknown recipients (one
 //! //    more `store.get-many`); nothing here, as nothing was ever erased
 //! assert!(suppression_lookups(&policy, &recipients, &stored).is_empty());
-//! // 4. one decision per recipient, in order
+//! // 4. one decision per recipient, in order, at the time of the send (`clock.now`)
 //! let request = SendRequest { class: MessageClass::AdHoc, purpose: None };
+//! let now = 1_796_119_200_000;
 //! let decisions =
-//!     decide_batch(&policy, &request, &recipients, &stored, &ErasureFacts::default()).unwrap();
+//!     decide_batch(&policy, &request, &recipients, &stored, &ErasureFacts::default(), now)
+//!         .unwrap();
 //! assert_eq!(decisions.len(), 1);
 //! ```
 //!
@@ -70,8 +72,8 @@
 //! - `suppression_lookups<S>(policy: &SendingPolicy<'_>, recipients: &[Recipient],
 //!   snapshots: &[Option<S>]) -> Vec<(usize, String)>`
 //! - `decide_batch<S: AsRef<[u8]>>(policy: &SendingPolicy<'_>, request: &SendRequest,
-//!   recipients: &[Recipient], snapshots: &[Option<S>], erasures: &ErasureFacts)
-//!   -> Result<Vec<Decision>, StorageError>`
+//!   recipients: &[Recipient], snapshots: &[Option<S>], erasures: &ErasureFacts,
+//!   now: i64) -> Result<Vec<Decision>, StorageError>`
 //!
 //! To build stored bytes natively: [`configuration::Configuration`] (`set_settings`,
 //! `put_consent`, `enable`) with [`storage::encode_configuration`], and

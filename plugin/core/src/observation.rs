@@ -104,7 +104,7 @@ pub fn observe(
         address_erased,
         previous_address_erased,
     } = facts;
-    snapshot.name = fields.person_name();
+    snapshot.read_fields(fields, configuration);
     let address = fields.address().ok();
     let holder_record = holder.as_ref().map(|(record, _)| record.clone());
     let placement = place(

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::Date;
 use crate::configuration::Configuration;
+use crate::configuration::regimes::RegimeFacts;
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::{ConsentId, StoredDefinition};
 use crate::event::{Cause, ConsentEvent, StatusEvent, StatusEvidence, StreamEvent, same_status};
-use crate::record::RecordRef;
+use crate::record::{Fields, RecordRef};
 
 /// The current value of one consent for the person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +42,8 @@ pub struct PersonSnapshot {
     pub last_request: Option<Date>,
     /// The person's name as the CRM holds it (may be empty).
     pub name: String,
+    /// What the regime rules read of the record when it was last seen.
+    pub regime_facts: RegimeFacts,
 }
 
 /// An event does not follow from the state before it: the stream is not a valid history.
@@ -68,7 +71,20 @@ impl PersonSnapshot {
             consents: Vec::new(),
             last_request: None,
             name,
+            regime_facts: RegimeFacts::default(),
         }
+    }
+
+    /// Takes what the snapshot keeps of the record's fields: the name, and what the regime
+    /// rules read (nothing of an erased person).
+    pub fn read_fields(&mut self, fields: &Fields, configuration: &Configuration) {
+        self.name = fields.person_name();
+        self.regime_facts = match (self.status, configuration.settings()) {
+            (PersonStatus::Erased { .. }, _) | (_, None) => RegimeFacts::default(),
+            (_, Some(settings)) => {
+                RegimeFacts::read(settings.regimes(), |name| Some(fields.get(name)))
+            }
+        };
     }
 
     /// The state of `consent`, if it ever had a value.

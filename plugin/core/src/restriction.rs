@@ -23,6 +23,7 @@ use crate::vocabulary::PersonStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::configuration::regimes::RegimeFacts;
 use crate::configuration::{Configuration, Settings};
 use crate::consent::ConsentValue;
 use crate::definition::ConsentKind;
@@ -269,6 +270,7 @@ pub fn erase(
         now,
     ))?;
     snapshot.name.clear();
+    snapshot.regime_facts = RegimeFacts::default();
     Ok(Erasure {
         consent_events,
         status_event,

@@ -16,34 +16,40 @@
 //! consents, and `duplicate` is refused only when the owner itself is flagged. An *erased
 //! address* is one nobody holds any more whose suppression marker an erasure left
 //! ([`crate::restriction::suppression_key`]); it counts as status erased. *Names the erased
-//! record*: the recipient names a CRM record the plugin holds as erased.
+//! record*: the recipient names a CRM record the plugin holds as erased. A *regime* is the
+//! known person's legal regime ([`Standing`]: the setting `regimes` maps a field of their
+//! record to one, else its default), read at the time of the send.
 //!
-//! | class | condition | decision |
-//! |---|---|---|
-//! | any | the address is not a plausible email address | refuse `invalid-address` |
-//! | transactional | unknown, or status active / duplicate | allow, basis `contract` |
-//! | transactional | status restricted | allow, basis `legal-obligation` |
-//! | transactional | status erased (or an erased address), and the recipient names the erased record | allow, basis `legal-obligation` |
-//! | transactional | status erased (or an erased address), otherwise | refuse `erased` |
-//! | ad-hoc | status restricted / erased (or an erased address) / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
-//! | ad-hoc | unknown, or status active | allow, basis `legitimate-interests` |
-//! | workflow | names a purpose that no consent has | refuse `purpose-unknown` |
-//! | workflow | status restricted / erased (or an erased address) / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
-//! | workflow | unknown | allow, basis `legitimate-interests` |
-//! | workflow | the purpose's consent is Not Granted | refuse `consent-refused` |
-//! | workflow | the purpose's consent is Granted | allow, basis `consent` |
-//! | workflow | otherwise | allow, basis `legitimate-interests` |
-//! | marketing | consents are not enabled | refuse `consents-not-enabled` |
-//! | marketing | no purpose, or no consent has that id | refuse `purpose-unknown` |
-//! | marketing | an erased address | refuse `erased` |
-//! | marketing | unknown | refuse `unknown-recipient` |
-//! | marketing | status restricted / erased / duplicate | refuse `processing-restricted` / `erased` / `duplicate` |
-//! | marketing | purpose consent Granted | allow, basis `consent` |
-//! | marketing | purpose consent Waiting, default *yes* | allow, basis `legitimate-interests`, `awaiting-consent` |
-//! | marketing | purpose consent Waiting, default *no* | refuse `consent-pending` |
-//! | marketing | purpose consent Applicable | refuse `consent-not-requested` |
-//! | marketing | purpose consent Not Granted | refuse `consent-refused` |
-//! | marketing | purpose consent Not Applicable, or none | refuse `consent-not-applicable` |
+//! | class | condition | decision | source |
+//! |---|---|---|---|
+//! | any | the address is not a plausible email address | refuse `invalid-address` | (no mail can reach it) |
+//! | transactional | unknown, or status active / duplicate | allow, basis `contract` | GDPR Art. 6(1)(b) |
+//! | transactional | status restricted | allow, basis `legal-obligation` | GDPR Art. 18(2), 6(1)(c) |
+//! | transactional | status erased (or an erased address), and the recipient names the erased record | allow, basis `legal-obligation` | GDPR Art. 17(3)(b) |
+//! | transactional | status erased (or an erased address), otherwise | refuse `erased` | GDPR Art. 17(1) |
+//! | ad-hoc | status restricted / erased (or an erased address) / duplicate | refuse `processing-restricted` / `erased` / `duplicate` | GDPR Art. 18(2), 17(1); de-duplication |
+//! | ad-hoc | unknown, or status active | allow, basis `legitimate-interests` | GDPR Art. 6(1)(f) |
+//! | workflow | names a purpose that no consent has | refuse `purpose-unknown` | (a mistake in the CRM's workflow) |
+//! | workflow | status restricted / erased (or an erased address) / duplicate | refuse `processing-restricted` / `erased` / `duplicate` | GDPR Art. 18(2), 17(1); de-duplication |
+//! | workflow | unknown | allow, basis `legitimate-interests` | GDPR Art. 6(1)(f) |
+//! | workflow | the purpose's consent is Not Granted | refuse `consent-refused` | GDPR Art. 7(3), 21(2) |
+//! | workflow | the purpose's consent is Granted | allow, basis `consent` | GDPR Art. 6(1)(a) |
+//! | workflow | otherwise | allow, basis `legitimate-interests` | GDPR Art. 6(1)(f) |
+//! | marketing | consents are not enabled | refuse `consents-not-enabled` | (nothing configured to decide by) |
+//! | marketing | no purpose, or no consent has that id | refuse `purpose-unknown` | GDPR Art. 5(1)(b) |
+//! | marketing | an erased address | refuse `erased` | GDPR Art. 17(1) |
+//! | marketing | unknown | refuse `unknown-recipient` | (an opt-out needs a record to honour it) |
+//! | marketing | status restricted / erased / duplicate | refuse `processing-restricted` / `erased` / `duplicate` | GDPR Art. 18(2), 17(1); de-duplication |
+//! | marketing | role CC or BCC | refuse `not-a-to-recipient` | CAN-SPAM 15 U.S.C. 7704(a)(3); ePrivacy Art. 13(2): each recipient's own opt-out |
+//! | marketing, any regime | purpose consent Granted | allow, basis `consent` | GDPR Art. 6(1)(a); CASL s. 6(1)(a) |
+//! | marketing, any regime | purpose consent Not Granted (refused, or opted out) | refuse `consent-refused` | GDPR Art. 21(3); CAN-SPAM 7704(a)(4); CASL s. 11(3) |
+//! | marketing, opt-out | any other value, none included | allow, basis `legitimate-interests` | CAN-SPAM 15 U.S.C. 7704(a)(3)-(5) |
+//! | marketing, implied consent | consent implied today: a purchase in the last two years or an enquiry in the last six months | allow, basis `consent` | CASL s. 10(9)(a), 10(10) |
+//! | marketing, opt-in | the settings name the purpose for the soft opt-in, the person has a purchase on record, and the consent is Applicable or Waiting | allow, basis `legitimate-interests` | ePrivacy Art. 13(2); PECR reg. 22(3) |
+//! | marketing, opt-in (or implied consent lapsed) | purpose consent Waiting, default *yes* | allow, basis `legitimate-interests`, `awaiting-consent` | GDPR Art. 6(1)(f), Recital 47 |
+//! | marketing, opt-in (or implied consent lapsed) | purpose consent Waiting, default *no* | refuse `consent-pending` | GDPR Art. 6(1)(a), 7(1) |
+//! | marketing, opt-in (or implied consent lapsed) | purpose consent Applicable | refuse `consent-not-requested` | GDPR Art. 6(1)(a) |
+//! | marketing, opt-in (or implied consent lapsed) | purpose consent Not Applicable, or none | refuse `consent-not-applicable` | ePrivacy Art. 13(1) |
 //!
 //! Obligations of an allowed send:
 //!
@@ -55,14 +61,17 @@
 //! Refusals carry no detail on the hot path: the reason says it all.
 
 use crate::address::{Address, looks_like_address};
+use crate::calendar::Date;
+use crate::configuration::regimes::{ENQUIRY_IMPLIES_MONTHS, PURCHASE_IMPLIES_MONTHS};
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::vocabulary::PersonStatus;
-use crate::vocabulary::{LawfulBasis, MessageClass};
+use crate::vocabulary::{LawfulBasis, MessageClass, Regime};
 
 use crate::record::RecordRef;
 use crate::restriction::suppression_key;
 use crate::storage::{
-    PersonFacts, SendingIndex, StorageError, decode_sending_index, person_key, read_person_facts,
+    PersonFacts, RegimeFactsInPlace, RegimeIndex, SendingIndex, StorageError, decode_sending_index,
+    person_key, read_person_facts,
 };
 
 /// The recipient's place in the mail.
@@ -109,6 +118,8 @@ pub enum RefusalReason {
     ProcessingRestricted,
     Erased,
     Duplicate,
+    /// Marketing goes to each person as To, so that each gets an opt-out only they can use.
+    NotAToRecipient,
 }
 
 /// The decision for one recipient.
@@ -120,8 +131,59 @@ pub enum Decision {
         /// The send relies on legitimate interests only while the purpose's consent awaits
         /// the person's answer (waiting, default yes): nobody has consented yet.
         awaiting_consent: bool,
+        /// The legal regime the decision was made under.
+        regime: Regime,
     },
     Refuse(RefusalReason),
+}
+
+/// What the regime rules make of a recipient at the time of a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Standing {
+    pub regime: Regime,
+    /// Under the implied-consent regime, consent is implied today: a purchase within the
+    /// last two years or an enquiry within the last six months (CASL s. 10(10)).
+    pub implied: bool,
+    /// An existing customer (a purchase on record): the soft opt-in may apply.
+    pub customer: bool,
+}
+
+impl Standing {
+    /// The standing of a person whose snapshot holds `facts`, on the day `today`. Facts
+    /// read from other fields than the rules name now are stale: the person stands
+    /// opt-in, the strictest reading, until the record is seen again. Nobody known stands
+    /// under the default regime.
+    pub fn of(
+        rules: &RegimeIndex<'_>,
+        facts: Option<&RegimeFactsInPlace<'_>>,
+        today: Date,
+    ) -> Standing {
+        let Some(facts) = facts else {
+            return Standing {
+                regime: rules.default,
+                ..Standing::default()
+            };
+        };
+        let named = [rules.field, rules.purchase_field, rules.enquiry_field];
+        if facts.fields != named {
+            return Standing::default();
+        }
+        let regime = facts
+            .region
+            .and_then(|value| rules.values.iter().find(|(known, _)| *known == value))
+            .map_or(rules.default, |(_, regime)| *regime);
+        let date = |text: Option<&str>| text.and_then(|text| Date::parse(text).ok());
+        let purchased = date(facts.purchased);
+        let enquired = date(facts.enquired);
+        let implied = regime == Regime::ImpliedConsent
+            && (purchased.is_some_and(|at| at.add_months(PURCHASE_IMPLIES_MONTHS) >= today)
+                || enquired.is_some_and(|at| at.add_months(ENQUIRY_IMPLIES_MONTHS) >= today));
+        Standing {
+            regime,
+            implied,
+            customer: purchased.is_some(),
+        }
+    }
 }
 
 /// The purpose a request names, resolved against the configuration.
@@ -143,7 +205,7 @@ pub enum Holder<'a> {
     /// Nobody any more: the address was erased (its suppression marker is stored).
     ErasedAddress,
     /// The person whose snapshot is stored under the address.
-    Person(&'a PersonFacts),
+    Person(&'a PersonFacts<'a>),
 }
 
 impl Holder<'_> {
@@ -236,6 +298,7 @@ pub fn decide_batch<S: AsRef<[u8]>>(
     recipients: &[Recipient],
     snapshots: &[Option<S>],
     erasures: &ErasureFacts,
+    now: i64,
 ) -> Result<Vec<Decision>, StorageError> {
     if recipients.len() != snapshots.len() {
         return Err(StorageError::BatchMismatch {
@@ -248,6 +311,9 @@ pub fn decide_batch<S: AsRef<[u8]>>(
         PurposeCheck::Defined(id) => Some(id),
         PurposeCheck::None | PurposeCheck::Undefined => None,
     };
+    let rules = &policy.index.regimes;
+    let soft_opt_in = purpose_id.is_some_and(|id| rules.soft_opt_in.contains(&id));
+    let today = Date::of_instant(now);
     let mut decisions = Vec::with_capacity(recipients.len());
     for (index, (recipient, snapshot)) in recipients.iter().zip(snapshots).enumerate() {
         if !looks_like_address(&recipient.address) {
@@ -268,6 +334,7 @@ pub fn decide_batch<S: AsRef<[u8]>>(
             None => Holder::Nobody,
         };
         let names_erased_record = erasures.naming_erased_records.contains(&index);
+        let standing = Standing::of(rules, person.as_ref().map(|person| &person.regime), today);
         decisions.push(decide(
             request.class,
             recipient.role,
@@ -275,12 +342,16 @@ pub fn decide_batch<S: AsRef<[u8]>>(
             purpose,
             holder,
             names_erased_record,
+            standing,
+            soft_opt_in,
         ));
     }
     Ok(decisions)
 }
 
-/// The decision table for a recipient whose address looks like an address.
+/// The decision table for a recipient whose address looks like an address. `soft_opt_in`:
+/// the settings name the purpose for the soft opt-in.
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     class: MessageClass,
     role: RecipientRole,
@@ -288,6 +359,8 @@ pub fn decide(
     purpose: PurposeCheck<'_>,
     holder: Holder<'_>,
     names_erased_record: bool,
+    standing: Standing,
+    soft_opt_in: bool,
 ) -> Decision {
     use RefusalReason as Refuse;
     let status_refusal = match holder.status() {
@@ -338,12 +411,10 @@ pub fn decide(
             (true, PurposeCheck::Defined(_), Holder::Nobody) => Err(Refuse::UnknownRecipient),
             (true, PurposeCheck::Defined(_), Holder::Person(person)) => match status_refusal {
                 Some(refusal) => Err(refusal),
+                None if role != RecipientRole::To => Err(Refuse::NotAToRecipient),
                 None => {
-                    let basis = marketing_consent(person.purpose);
-                    awaiting_consent = matches!(
-                        person.purpose,
-                        Some((ConsentValue::Waiting, ConsentDefault::Yes))
-                    );
+                    let (basis, awaiting) = marketing(person.purpose, standing, soft_opt_in);
+                    awaiting_consent = awaiting;
                     basis
                 }
             },
@@ -361,6 +432,7 @@ pub fn decide(
                     != Some(ConsentValue::Granted),
             },
             awaiting_consent,
+            regime: standing.regime,
         },
     }
 }
@@ -382,18 +454,52 @@ pub fn legal_ground_subject(
     }
 }
 
-/// Marketing to an active person: what their purpose consent allows. Waiting under default
-/// yes sends on legitimate interests, never on consent: nobody has consented yet.
-fn marketing_consent(
+/// Marketing to an active person, as To: what their purpose consent allows under their
+/// regime, and whether the send only awaits their answer (waiting, default yes).
+fn marketing(
     purpose: Option<(ConsentValue, ConsentDefault)>,
-) -> Result<LawfulBasis, RefusalReason> {
+    standing: Standing,
+    soft_opt_in: bool,
+) -> (Result<LawfulBasis, RefusalReason>, bool) {
+    let value = purpose.map(|(value, _)| value);
+    match (standing.regime, value) {
+        // Every regime: an express grant is consent, a refusal or opt-out is final.
+        (_, Some(ConsentValue::Granted)) => (Ok(LawfulBasis::Consent), false),
+        (_, Some(ConsentValue::NotGranted)) => (Err(RefusalReason::ConsentRefused), false),
+        // CAN-SPAM: commercial mail is allowed until the person opts out.
+        (Regime::OptOut, _) => (Ok(LawfulBasis::LegitimateInterests), false),
+        // CASL s. 10(9): implied consent counts as consent while it lasts.
+        (Regime::ImpliedConsent, _) if standing.implied => (Ok(LawfulBasis::Consent), false),
+        // ePrivacy Art. 13(2): an existing customer may get marketing of similar products
+        // (a purpose the settings name) until they object; the consent must apply.
+        (Regime::OptIn, Some(ConsentValue::Applicable | ConsentValue::Waiting))
+            if soft_opt_in && standing.customer =>
+        {
+            (Ok(LawfulBasis::LegitimateInterests), false)
+        }
+        // Opt-in, and implied consent once it lapsed: express consent is needed.
+        _ => opt_in(purpose),
+    }
+}
+
+/// Marketing under opt-in: Waiting under default yes sends on legitimate interests, never
+/// on consent (nobody has consented yet); everything else short of a grant is refused.
+fn opt_in(
+    purpose: Option<(ConsentValue, ConsentDefault)>,
+) -> (Result<LawfulBasis, RefusalReason>, bool) {
     match purpose {
-        Some((ConsentValue::Granted, _)) => Ok(LawfulBasis::Consent),
-        Some((ConsentValue::Waiting, ConsentDefault::Yes)) => Ok(LawfulBasis::LegitimateInterests),
-        Some((ConsentValue::Waiting, ConsentDefault::No)) => Err(RefusalReason::ConsentPending),
-        Some((ConsentValue::Applicable, _)) => Err(RefusalReason::ConsentNotRequested),
-        Some((ConsentValue::NotGranted, _)) => Err(RefusalReason::ConsentRefused),
-        Some((ConsentValue::NotApplicable, _)) | None => Err(RefusalReason::ConsentNotApplicable),
+        Some((ConsentValue::Granted, _)) => (Ok(LawfulBasis::Consent), false),
+        Some((ConsentValue::Waiting, ConsentDefault::Yes)) => {
+            (Ok(LawfulBasis::LegitimateInterests), true)
+        }
+        Some((ConsentValue::Waiting, ConsentDefault::No)) => {
+            (Err(RefusalReason::ConsentPending), false)
+        }
+        Some((ConsentValue::Applicable, _)) => (Err(RefusalReason::ConsentNotRequested), false),
+        Some((ConsentValue::NotGranted, _)) => (Err(RefusalReason::ConsentRefused), false),
+        Some((ConsentValue::NotApplicable, _)) | None => {
+            (Err(RefusalReason::ConsentNotApplicable), false)
+        }
     }
 }
 
@@ -437,11 +543,12 @@ mod tests {
         status: PersonStatus,
         purpose: Option<(ConsentValue, ConsentDefault)>,
         tracking: bool,
-    ) -> PersonFacts {
+    ) -> PersonFacts<'static> {
         PersonFacts {
             status,
             purpose,
             email_tracking: Some(if tracking { Granted } else { Waiting }),
+            regime: RegimeFactsInPlace::default(),
         }
     }
 
@@ -466,7 +573,16 @@ mod tests {
             (None, true) => Holder::ErasedAddress,
             (None, false) => Holder::Nobody,
         };
-        decide(class, role, enabled, purpose, holder, named)
+        decide(
+            class,
+            role,
+            enabled,
+            purpose,
+            holder,
+            named,
+            Standing::default(),
+            false,
+        )
     }
 
     fn allow(basis: LawfulBasis, footer: bool, strip: bool) -> Decision {
@@ -477,6 +593,7 @@ mod tests {
                 strip_tracking: strip,
             },
             awaiting_consent: false,
+            regime: Regime::OptIn,
         }
     }
 
@@ -489,6 +606,7 @@ mod tests {
                 strip_tracking: strip,
             },
             awaiting_consent: true,
+            regime: Regime::OptIn,
         }
     }
 
@@ -497,6 +615,8 @@ mod tests {
     }
 
     const DEFINED: PurposeCheck<'static> = PurposeCheck::Defined("newsletter");
+    /// 1 December 2026, 10:00 UTC.
+    const NOW: i64 = 1_796_119_200_000;
 
     /// The rows of the first table after `heading` in `text` (lines starting with `|`),
     /// without a leading `//! `.
@@ -516,7 +636,10 @@ mod tests {
     fn the_documented_decision_table_is_the_one_this_module_implements() {
         let documented = include_str!("../../../docs/decision-table.md");
         let here = include_str!("sending.rs");
-        for heading in ["| class | condition | decision |", "| obligation | when |"] {
+        for heading in [
+            "| class | condition | decision | source |",
+            "| obligation | when |",
+        ] {
             assert_eq!(
                 table_rows(documented, heading),
                 table_rows(here, heading),
@@ -914,7 +1037,7 @@ mod tests {
                 true,
                 DEFINED,
                 active(Some((Granted, No))),
-                allow(Consent, false, true),
+                refuse(R::NotAToRecipient),
             ),
             (
                 Marketing,
@@ -922,7 +1045,23 @@ mod tests {
                 true,
                 DEFINED,
                 Who::Known(ACTIVE, Some((Granted, Yes)), true),
-                allow(Consent, false, false),
+                refuse(R::NotAToRecipient),
+            ),
+            (
+                Marketing,
+                Cc,
+                true,
+                DEFINED,
+                Who::Unknown,
+                refuse(R::UnknownRecipient),
+            ),
+            (
+                Marketing,
+                Bcc,
+                true,
+                DEFINED,
+                Who::Known(RESTRICTED, Some((Granted, No)), true),
+                refuse(R::ProcessingRestricted),
             ),
             (
                 Marketing,
@@ -988,6 +1127,305 @@ mod tests {
                 "{class:?} {role:?} enabled={enabled} {purpose:?} {who:?}"
             );
         }
+    }
+
+    /// A regime cell: the standing, whether the settings name the purpose for the soft
+    /// opt-in, the purpose's value, and the decision.
+    type RegimeRow = (
+        Standing,
+        bool,
+        Option<(ConsentValue, ConsentDefault)>,
+        Decision,
+    );
+
+    #[test]
+    fn every_regime_cell_of_marketing_decides_as_documented() {
+        use RefusalReason as R;
+        use Regime::{ImpliedConsent, OptIn, OptOut};
+        /// A standing: the regime, whether consent is implied today, whether the person
+        /// has a purchase on record.
+        fn standing(regime: Regime, implied: bool, customer: bool) -> Standing {
+            Standing {
+                regime,
+                implied,
+                customer,
+            }
+        }
+        let allowed = |regime, basis, awaiting| Decision::Allow {
+            basis,
+            obligations: Obligations {
+                preferences_footer: true,
+                strip_tracking: true,
+            },
+            awaiting_consent: awaiting,
+            regime,
+        };
+        // (standing, the purpose is named for the soft opt-in, purpose value, decision)
+        let rows: Vec<RegimeRow> = vec![
+            // opt-in: consent first.
+            (
+                standing(OptIn, false, false),
+                false,
+                Some((Granted, No)),
+                allowed(OptIn, Consent, false),
+            ),
+            (
+                standing(OptIn, false, false),
+                false,
+                Some((NotGranted, Yes)),
+                refuse(R::ConsentRefused),
+            ),
+            (
+                standing(OptIn, false, false),
+                false,
+                Some((Waiting, Yes)),
+                allowed(OptIn, LegitimateInterests, true),
+            ),
+            (
+                standing(OptIn, false, false),
+                false,
+                Some((Waiting, No)),
+                refuse(R::ConsentPending),
+            ),
+            (
+                standing(OptIn, false, false),
+                false,
+                Some((Applicable, No)),
+                refuse(R::ConsentNotRequested),
+            ),
+            (
+                standing(OptIn, false, false),
+                false,
+                Some((NotApplicable, No)),
+                refuse(R::ConsentNotApplicable),
+            ),
+            (
+                standing(OptIn, false, false),
+                false,
+                None,
+                refuse(R::ConsentNotApplicable),
+            ),
+            // opt-in, soft opt-in: a customer, for a purpose the settings name.
+            (
+                standing(OptIn, false, true),
+                true,
+                Some((Applicable, No)),
+                allowed(OptIn, LegitimateInterests, false),
+            ),
+            (
+                standing(OptIn, false, true),
+                true,
+                Some((Waiting, No)),
+                allowed(OptIn, LegitimateInterests, false),
+            ),
+            (
+                standing(OptIn, false, true),
+                true,
+                Some((NotGranted, No)),
+                refuse(R::ConsentRefused),
+            ),
+            (
+                standing(OptIn, false, true),
+                true,
+                Some((NotApplicable, No)),
+                refuse(R::ConsentNotApplicable),
+            ),
+            (
+                standing(OptIn, false, true),
+                false,
+                Some((Applicable, No)),
+                refuse(R::ConsentNotRequested),
+            ),
+            (
+                standing(OptIn, false, false),
+                true,
+                Some((Applicable, No)),
+                refuse(R::ConsentNotRequested),
+            ),
+            // opt-out: allowed until the person opts out.
+            (
+                standing(OptOut, false, false),
+                false,
+                Some((Granted, No)),
+                allowed(OptOut, Consent, false),
+            ),
+            (
+                standing(OptOut, false, false),
+                false,
+                Some((NotGranted, No)),
+                refuse(R::ConsentRefused),
+            ),
+            (
+                standing(OptOut, false, false),
+                false,
+                Some((Waiting, No)),
+                allowed(OptOut, LegitimateInterests, false),
+            ),
+            (
+                standing(OptOut, false, false),
+                false,
+                Some((Applicable, No)),
+                allowed(OptOut, LegitimateInterests, false),
+            ),
+            (
+                standing(OptOut, false, false),
+                false,
+                Some((NotApplicable, No)),
+                allowed(OptOut, LegitimateInterests, false),
+            ),
+            (
+                standing(OptOut, false, false),
+                false,
+                None,
+                allowed(OptOut, LegitimateInterests, false),
+            ),
+            // implied consent while it lasts, then express consent.
+            (
+                standing(ImpliedConsent, true, true),
+                false,
+                Some((Granted, No)),
+                allowed(ImpliedConsent, Consent, false),
+            ),
+            (
+                standing(ImpliedConsent, true, true),
+                false,
+                Some((NotGranted, No)),
+                refuse(R::ConsentRefused),
+            ),
+            (
+                standing(ImpliedConsent, true, false),
+                false,
+                Some((Waiting, No)),
+                allowed(ImpliedConsent, Consent, false),
+            ),
+            (
+                standing(ImpliedConsent, true, false),
+                false,
+                Some((Applicable, No)),
+                allowed(ImpliedConsent, Consent, false),
+            ),
+            (
+                standing(ImpliedConsent, true, false),
+                false,
+                None,
+                allowed(ImpliedConsent, Consent, false),
+            ),
+            (
+                standing(ImpliedConsent, false, true),
+                false,
+                Some((Waiting, No)),
+                refuse(R::ConsentPending),
+            ),
+            (
+                standing(ImpliedConsent, false, true),
+                false,
+                Some((Waiting, Yes)),
+                allowed(ImpliedConsent, LegitimateInterests, true),
+            ),
+            (
+                standing(ImpliedConsent, false, true),
+                false,
+                Some((Applicable, No)),
+                refuse(R::ConsentNotRequested),
+            ),
+            (
+                standing(ImpliedConsent, false, true),
+                true,
+                Some((Applicable, No)),
+                refuse(R::ConsentNotRequested),
+            ),
+            (
+                standing(ImpliedConsent, false, false),
+                false,
+                None,
+                refuse(R::ConsentNotApplicable),
+            ),
+        ];
+        for (standing, soft, value, expected) in rows {
+            let person = facts(ACTIVE, value, false);
+            let decided = decide(
+                Marketing,
+                To,
+                true,
+                DEFINED,
+                Holder::Person(&person),
+                false,
+                standing,
+                soft,
+            );
+            assert_eq!(decided, expected, "{standing:?} soft={soft} {value:?}");
+        }
+        // Whatever the regime, marketing goes to each person as To.
+        for regime in Regime::ALL {
+            let person = facts(ACTIVE, Some((Granted, No)), false);
+            for role in [Cc, Bcc] {
+                let decided = decide(
+                    Marketing,
+                    role,
+                    true,
+                    DEFINED,
+                    Holder::Person(&person),
+                    false,
+                    standing(*regime, true, true),
+                    true,
+                );
+                assert_eq!(decided, refuse(R::NotAToRecipient), "{regime} {role:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_persons_standing_is_read_from_the_facts_the_current_rules_name() {
+        let rules = RegimeIndex {
+            field: Some("country"),
+            values: vec![("us", Regime::OptOut), ("ca", Regime::ImpliedConsent)],
+            default: Regime::OptIn,
+            purchase_field: Some("purchased"),
+            enquiry_field: Some("asked"),
+            soft_opt_in: Vec::new(),
+        };
+        let fields = [Some("country"), Some("purchased"), Some("asked")];
+        let today = Date::parse("2026-12-01").unwrap();
+        let facts = |region, purchased, enquired| RegimeFactsInPlace {
+            fields,
+            region,
+            purchased,
+            enquired,
+        };
+        let of = |facts: RegimeFactsInPlace<'_>| Standing::of(&rules, Some(&facts), today);
+        assert_eq!(of(facts(Some("us"), None, None)).regime, Regime::OptOut);
+        assert_eq!(of(facts(Some("de"), None, None)).regime, Regime::OptIn);
+        assert_eq!(of(facts(None, None, None)).regime, Regime::OptIn);
+        // Implied consent: two years from a purchase, six months from an enquiry, the
+        // last day included.
+        let canada = |purchased, enquired| of(facts(Some("ca"), purchased, enquired));
+        assert!(canada(Some("2024-12-01"), None).implied);
+        assert!(!canada(Some("2024-11-30"), None).implied);
+        assert!(canada(None, Some("2026-06-01")).implied);
+        assert!(!canada(None, Some("2026-05-31")).implied);
+        assert!(canada(Some("2024-11-30"), Some("2026-06-01")).implied);
+        assert!(canada(Some("2020-01-01"), None).customer);
+        assert!(!canada(Some("not a date"), None).customer);
+        // Implied consent only counts under its regime.
+        assert!(!of(facts(Some("us"), Some("2026-11-01"), None)).implied);
+        // Facts read from other fields than the rules name now: the strictest reading.
+        let stale = RegimeFactsInPlace {
+            fields: [Some("region"), None, None],
+            region: Some("us"),
+            purchased: None,
+            enquired: None,
+        };
+        assert_eq!(of(stale), Standing::default());
+        assert_eq!(Standing::default().regime, Regime::OptIn);
+        // Nobody known: the default regime.
+        let opt_out_by_default = RegimeIndex {
+            default: Regime::OptOut,
+            ..rules.clone()
+        };
+        assert_eq!(
+            Standing::of(&opt_out_by_default, None, today).regime,
+            Regime::OptOut
+        );
     }
 
     fn stored_configuration(enabled: bool) -> Vec<u8> {
@@ -1084,13 +1522,14 @@ mod tests {
             &recipients,
             &snapshots,
             &ErasureFacts::default(),
+            NOW,
         )
         .unwrap();
         assert_eq!(
             decisions,
             [
                 allow(Consent, true, false),
-                allow(Consent, false, true),
+                refuse(R::NotAToRecipient),
                 refuse(R::InvalidAddress),
                 refuse(R::UnknownRecipient),
                 refuse(R::ConsentNotApplicable),
@@ -1117,6 +1556,7 @@ mod tests {
                 &recipients,
                 &[None],
                 &ErasureFacts::default(),
+                NOW,
             )
             .unwrap();
             assert_eq!(decided, [expected], "{class:?}");
@@ -1133,6 +1573,7 @@ mod tests {
             &recipients,
             &[None],
             &ErasureFacts::default(),
+            NOW,
         )
         .unwrap();
         assert_eq!(decided, [refuse(RefusalReason::ConsentsNotEnabled)]);
@@ -1153,7 +1594,8 @@ mod tests {
                 &request,
                 &recipients,
                 &[Some(vec![9_u8, 9, 9])],
-                &ErasureFacts::default()
+                &ErasureFacts::default(),
+                NOW,
             )
             .is_err()
         );
@@ -1163,7 +1605,8 @@ mod tests {
                 &request,
                 &recipients,
                 &[],
-                &ErasureFacts::default()
+                &ErasureFacts::default(),
+                NOW,
             )
             .is_err()
         );

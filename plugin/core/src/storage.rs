@@ -24,16 +24,18 @@
 //! address (its next change, or the next daily run), a send to the address finds nobody:
 //! marketing to it is refused, the safe side.
 
-use crate::vocabulary::PersonStatus;
+use crate::vocabulary::{PersonStatus, Regime};
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
 use crate::address::{Address, push_normalised};
-use crate::configuration::{Configuration, ConfigurationV4, ConfigurationV5};
+use crate::calendar::Date;
+use crate::configuration::regimes::{RegimeFacts, RegimeRules};
+use crate::configuration::{Configuration, ConfigurationV4, ConfigurationV5, ConfigurationV6};
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::ConsentKind;
-use crate::person::PersonSnapshot;
+use crate::person::{ConsentState, PersonSnapshot};
 use crate::record::{Module, RecordRef};
 
 /// The key of the configuration.
@@ -41,14 +43,21 @@ pub const CONFIG_KEY: &str = "config";
 /// Format version of the `config` value (2: settings carry `flag_new_duplicates`; 3:
 /// settings carry `retained_fields`, the configuration its suppression salt; 4: the
 /// configuration carries the fields' personal-data classes; 5: deleted consents; 6: the
-/// sending index carries the suppression salt, the settings the person modules).
-pub const CONFIG_FORMAT: u8 = 6;
+/// sending index carries the suppression salt, the settings the person modules; 7: the
+/// settings and the sending index carry the regime rules).
+pub const CONFIG_FORMAT: u8 = 7;
 /// The oldest `config` format this engine still reads (and upgrades when it next writes).
 pub const OLDEST_CONFIG_FORMAT: u8 = 4;
-/// Format version of `person/` values.
-pub const PERSON_FORMAT: u8 = 1;
-/// Format version of `record/` values.
-pub const RECORD_FORMAT: u8 = 1;
+/// Format version of `person/` values (2: the regime facts at the end).
+pub const PERSON_FORMAT: u8 = 2;
+/// The oldest `person/` format this engine still reads: 1, without regime facts (read as
+/// none: the person counts under the default regime until the record is seen again).
+pub const OLDEST_PERSON_FORMAT: u8 = 1;
+/// Format version of `record/` values (2: a detached snapshot is of person format 2).
+pub const RECORD_FORMAT: u8 = 2;
+/// The oldest `record/` format this engine still reads: 1, whose detached snapshot is of
+/// person format 1.
+pub const OLDEST_RECORD_FORMAT: u8 = 1;
 
 const PERSON_PREFIX: &str = "person/";
 
@@ -102,7 +111,7 @@ pub enum RecordEntry {
     /// owns it.
     Detached {
         address: Option<Address>,
-        snapshot: PersonSnapshot,
+        snapshot: Box<PersonSnapshot>,
     },
 }
 
@@ -113,7 +122,7 @@ impl RecordEntry {
             Location::Person(address) => RecordEntry::Owner(address.clone()),
             Location::Record { address } => RecordEntry::Detached {
                 address: address.clone(),
-                snapshot: snapshot.clone(),
+                snapshot: Box::new(snapshot.clone()),
             },
         }
     }
@@ -212,11 +221,59 @@ pub struct SendingIndex<'a> {
     /// is looked up by it, so mail to an erased address is refused.
     #[serde(borrow)]
     pub suppression_salt: Option<Cow<'a, [u8]>>,
+    /// Which legal regime applies to whom.
+    #[serde(borrow)]
+    pub regimes: RegimeIndex<'a>,
 }
 
-/// The sending index of format 5: without the suppression salt.
+/// The regime rules as the hot path reads them, borrowed from the stored bytes (see
+/// [`crate::configuration::regimes::RegimeRules`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RegimeIndex<'a> {
+    #[serde(borrow)]
+    pub field: Option<&'a str>,
+    /// Normalised values and their regime.
+    #[serde(borrow)]
+    pub values: Vec<(&'a str, Regime)>,
+    pub default: Regime,
+    #[serde(borrow)]
+    pub purchase_field: Option<&'a str>,
+    #[serde(borrow)]
+    pub enquiry_field: Option<&'a str>,
+    #[serde(borrow)]
+    pub soft_opt_in: Vec<&'a str>,
+}
+
+impl<'a> RegimeIndex<'a> {
+    fn of(rules: &'a RegimeRules) -> RegimeIndex<'a> {
+        RegimeIndex {
+            field: rules.field.as_deref(),
+            values: rules
+                .values
+                .iter()
+                .map(|(value, regime)| (value.as_str(), *regime))
+                .collect(),
+            default: rules.default,
+            purchase_field: rules.purchase_field.as_deref(),
+            enquiry_field: rules.enquiry_field.as_deref(),
+            soft_opt_in: rules.soft_opt_in.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// The sending index of format 6: without the regime rules.
 #[derive(Deserialize)]
-struct SendingIndexV5<'a> {
+struct SendingIndexV6<'a> {
+    enabled: bool,
+    #[serde(borrow)]
+    consents: Vec<IndexedConsent<'a>>,
+    #[serde(borrow)]
+    suppression_salt: Option<Cow<'a, [u8]>>,
+}
+
+/// The sending index of formats 4 and 5: without the suppression salt.
+#[derive(Deserialize)]
+struct SendingIndexV4<'a> {
     enabled: bool,
     #[serde(borrow)]
     consents: Vec<IndexedConsent<'a>>,
@@ -236,6 +293,10 @@ impl<'a> SendingIndex<'a> {
                 })
                 .collect(),
             suppression_salt: configuration.suppression_salt().map(Cow::Borrowed),
+            regimes: configuration
+                .settings()
+                .map(|settings| RegimeIndex::of(settings.regimes()))
+                .unwrap_or_default(),
         }
     }
 }
@@ -254,11 +315,6 @@ fn append<T: Serialize>(
     what: &'static str,
 ) -> Result<Vec<u8>, StorageError> {
     postcard::to_extend(value, bytes).map_err(|source| StorageError::Encode { what, source })
-}
-
-/// The bytes after the format byte, if the format is `expected`.
-fn body<'a>(bytes: &'a [u8], expected: u8, what: &'static str) -> Result<&'a [u8], StorageError> {
-    versioned(bytes, expected..=expected, what).map(|(_, rest)| rest)
 }
 
 /// The format byte and the bytes after it, if the format is one of `readable`.
@@ -313,15 +369,22 @@ pub fn decode_configuration(bytes: Option<&[u8]>) -> Result<Configuration, Stora
             let (_index, rest): (SendingIndex<'_>, _) = take(rest, WHAT)?;
             whole(rest, WHAT)
         }
+        (6, rest) => {
+            let (_index, rest): (SendingIndexV6<'_>, _) = take(rest, WHAT)?;
+            let v6: ConfigurationV6 = whole(rest, WHAT)?;
+            Ok(Configuration::from(v6))
+        }
         (5, rest) => {
-            let (_index, rest): (SendingIndexV5<'_>, _) = take(rest, WHAT)?;
+            let (_index, rest): (SendingIndexV4<'_>, _) = take(rest, WHAT)?;
             let v5: ConfigurationV5 = whole(rest, WHAT)?;
-            Ok(Configuration::from(v5))
+            Ok(Configuration::from(ConfigurationV6::from(v5)))
         }
         (_, rest) => {
-            let (_index, rest): (SendingIndexV5<'_>, _) = take(rest, WHAT)?;
+            let (_index, rest): (SendingIndexV4<'_>, _) = take(rest, WHAT)?;
             let v4: ConfigurationV4 = whole(rest, WHAT)?;
-            Ok(Configuration::from(ConfigurationV5::from(v4)))
+            Ok(Configuration::from(ConfigurationV6::from(
+                ConfigurationV5::from(v4),
+            )))
         }
     }
 }
@@ -336,8 +399,17 @@ pub fn decode_sending_index(bytes: Option<&[u8]>) -> Result<SendingIndex<'_>, St
     };
     match versioned(bytes, OLDEST_CONFIG_FORMAT..=CONFIG_FORMAT, WHAT)? {
         (CONFIG_FORMAT, rest) => take(rest, WHAT).map(|(index, _)| index),
+        (6, rest) => {
+            let (index, _): (SendingIndexV6<'_>, _) = take(rest, WHAT)?;
+            Ok(SendingIndex {
+                enabled: index.enabled,
+                consents: index.consents,
+                suppression_salt: index.suppression_salt,
+                regimes: RegimeIndex::default(),
+            })
+        }
         (_, rest) => {
-            let (index, _): (SendingIndexV5<'_>, _) = take(rest, WHAT)?;
+            let (index, _): (SendingIndexV4<'_>, _) = take(rest, WHAT)?;
             let salt = decode_configuration(Some(bytes))?
                 .suppression_salt()
                 .map(|salt| Cow::Owned(salt.to_vec()));
@@ -345,6 +417,7 @@ pub fn decode_sending_index(bytes: Option<&[u8]>) -> Result<SendingIndex<'_>, St
                 enabled: index.enabled,
                 consents: index.consents,
                 suppression_salt: salt,
+                regimes: RegimeIndex::default(),
             })
         }
     }
@@ -356,7 +429,34 @@ pub fn encode_person(snapshot: &PersonSnapshot) -> Result<Vec<u8>, StorageError>
 }
 
 pub fn decode_person(bytes: &[u8]) -> Result<PersonSnapshot, StorageError> {
-    whole(body(bytes, PERSON_FORMAT, "person")?, "person")
+    const WHAT: &str = "person";
+    match versioned(bytes, OLDEST_PERSON_FORMAT..=PERSON_FORMAT, WHAT)? {
+        (PERSON_FORMAT, rest) => whole(rest, WHAT),
+        (_, rest) => whole::<PersonSnapshotV1>(rest, WHAT).map(PersonSnapshot::from),
+    }
+}
+
+/// A `person/` value of format 1: the same but for the regime facts.
+#[derive(Deserialize)]
+struct PersonSnapshotV1 {
+    status: PersonStatus,
+    record: RecordRef,
+    consents: Vec<ConsentState>,
+    last_request: Option<Date>,
+    name: String,
+}
+
+impl From<PersonSnapshotV1> for PersonSnapshot {
+    fn from(old: PersonSnapshotV1) -> PersonSnapshot {
+        PersonSnapshot {
+            status: old.status,
+            record: old.record,
+            consents: old.consents,
+            last_request: old.last_request,
+            name: old.name,
+            regime_facts: RegimeFacts::default(),
+        }
+    }
 }
 
 pub fn encode_record_entry(entry: &RecordEntry) -> Result<Vec<u8>, StorageError> {
@@ -364,7 +464,33 @@ pub fn encode_record_entry(entry: &RecordEntry) -> Result<Vec<u8>, StorageError>
 }
 
 pub fn decode_record_entry(bytes: &[u8]) -> Result<RecordEntry, StorageError> {
-    whole(body(bytes, RECORD_FORMAT, "record entry")?, "record entry")
+    const WHAT: &str = "record entry";
+    match versioned(bytes, OLDEST_RECORD_FORMAT..=RECORD_FORMAT, WHAT)? {
+        (RECORD_FORMAT, rest) => whole(rest, WHAT),
+        (_, rest) => whole::<RecordEntryV1>(rest, WHAT).map(RecordEntry::from),
+    }
+}
+
+/// A `record/` value of format 1: a detached snapshot of person format 1.
+#[derive(Deserialize)]
+enum RecordEntryV1 {
+    Owner(Address),
+    Detached {
+        address: Option<Address>,
+        snapshot: PersonSnapshotV1,
+    },
+}
+
+impl From<RecordEntryV1> for RecordEntry {
+    fn from(old: RecordEntryV1) -> RecordEntry {
+        match old {
+            RecordEntryV1::Owner(address) => RecordEntry::Owner(address),
+            RecordEntryV1::Detached { address, snapshot } => RecordEntry::Detached {
+                address,
+                snapshot: Box::new(PersonSnapshot::from(snapshot)),
+            },
+        }
+    }
 }
 
 /// A consent state as stored, its id borrowed from the stored bytes. Mirrors
@@ -378,26 +504,41 @@ struct ConsentStateInPlace<'a> {
     default: ConsentDefault,
 }
 
-/// What a send decision needs to know about a stored person.
+/// What a send decision needs to know about a stored person, borrowed from its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PersonFacts {
+pub struct PersonFacts<'a> {
     pub status: PersonStatus,
     /// The value of the consent asked about, with its default; none if it has no value.
     pub purpose: Option<(ConsentValue, ConsentDefault)>,
     /// The value of the module's email-tracking consent; none if it has no value.
     pub email_tracking: Option<ConsentValue>,
+    /// What the regime rules read of the record (none in format 1).
+    pub regime: RegimeFactsInPlace<'a>,
+}
+
+/// [`RegimeFacts`] as stored, borrowed from the stored bytes (dates as their text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub struct RegimeFactsInPlace<'a> {
+    #[serde(borrow)]
+    pub fields: [Option<&'a str>; 3],
+    #[serde(borrow)]
+    pub region: Option<&'a str>,
+    #[serde(borrow)]
+    pub purchased: Option<&'a str>,
+    #[serde(borrow)]
+    pub enquired: Option<&'a str>,
 }
 
 /// Reads, in place and without allocating, the status, module and the values of the
 /// consent `purpose` and of the email-tracking consent the index names for the person's
 /// module, from a stored snapshot.
-pub fn read_person_facts(
-    bytes: &[u8],
+pub fn read_person_facts<'a>(
+    bytes: &'a [u8],
     purpose: Option<&str>,
     index: &SendingIndex<'_>,
-) -> Result<PersonFacts, StorageError> {
+) -> Result<PersonFacts<'a>, StorageError> {
     const WHAT: &str = "person";
-    let rest = body(bytes, PERSON_FORMAT, WHAT)?;
+    let (format, rest) = versioned(bytes, OLDEST_PERSON_FORMAT..=PERSON_FORMAT, WHAT)?;
     let (status, rest): (PersonStatus, _) = take(rest, WHAT)?;
     let (module, rest): (ModuleInPlace<'_>, _) = take(rest, WHAT)?;
     let (_id, rest): (&str, _) = take(rest, WHAT)?;
@@ -411,6 +552,7 @@ pub fn read_person_facts(
         status,
         purpose: None,
         email_tracking: None,
+        regime: RegimeFactsInPlace::default(),
     };
     for _ in 0..count {
         let (state, remaining): (ConsentStateInPlace<'_>, _) = take(rest, WHAT)?;
@@ -421,6 +563,11 @@ pub fn read_person_facts(
         if Some(state.consent) == tracking {
             facts.email_tracking = Some(state.value);
         }
+    }
+    if format == PERSON_FORMAT {
+        let (_last_request, rest): (Option<&str>, _) = take(rest, WHAT)?;
+        let (_name, rest): (&str, _) = take(rest, WHAT)?;
+        facts.regime = take(rest, WHAT)?.0;
     }
     Ok(facts)
 }
@@ -549,11 +696,11 @@ mod tests {
             ),
             RecordEntry::Detached {
                 address: None,
-                snapshot: person.clone(),
+                snapshot: Box::new(person.clone()),
             },
             RecordEntry::Detached {
                 address: Some(Address::parse("ada@example.org").unwrap()),
-                snapshot: person,
+                snapshot: Box::new(person),
             },
         ];
         for entry in entries {
@@ -700,6 +847,32 @@ mod tests {
     }
 
     #[test]
+    fn a_configuration_of_format_6_is_read_and_upgraded_with_everyone_opt_in() {
+        // Written by the host of 1 December 2026 before regimes (tests/fixtures/upgrade/make.sh
+        // run with that commit's binary): settings without regime rules.
+        let bytes = from_hex(include_str!("../../../tests/fixtures/plugin/config-v6.hex"));
+        assert_eq!(bytes[0], 6);
+        let configuration = decode_configuration(Some(&bytes)).unwrap();
+        let settings = configuration.settings().unwrap();
+        assert_eq!(settings.organisation(), "Example Ltd");
+        assert_eq!(settings.regimes(), &RegimeRules::default());
+        assert_eq!(settings.regimes().default, Regime::OptIn);
+        let index = decode_sending_index(Some(&bytes)).unwrap();
+        assert_eq!(index.regimes, RegimeIndex::default());
+        assert!(
+            index.suppression_salt.is_some(),
+            "an erasure salted the markers"
+        );
+        let upgraded = encode_configuration(&configuration).unwrap();
+        assert_eq!(upgraded[0], CONFIG_FORMAT);
+        assert_eq!(
+            decode_configuration(Some(&upgraded)).unwrap(),
+            configuration
+        );
+        assert_eq!(decode_sending_index(Some(&upgraded)).unwrap(), index);
+    }
+
+    #[test]
     fn a_configuration_of_format_5_is_read_and_upgraded() {
         // Written by the engine of configuration format 5: settings without person
         // modules, a sending index without the suppression salt (salt: 32 bytes of 7).
@@ -726,13 +899,87 @@ mod tests {
     }
 
     #[test]
+    fn a_person_of_format_1_reads_with_no_regime_facts() {
+        // Ada, as the release of 29 November 2026 (033b898) stored her: granted `news`.
+        let bytes = from_hex(include_str!("../../../tests/fixtures/plugin/person-v1.hex"));
+        assert_eq!(bytes[0], 1);
+        let person = decode_person(&bytes).unwrap();
+        assert_eq!(person.record, RecordRef::new(Module::Contacts, "1"));
+        assert_eq!(person.value_of("news"), ConsentValue::Granted);
+        assert_eq!(person.regime_facts, RegimeFacts::default());
+        let mut configuration = Configuration::default();
+        configuration.set_settings(settings_input()).unwrap();
+        let index = SendingIndex::of(&configuration);
+        let facts = read_person_facts(&bytes, Some("news"), &index).unwrap();
+        assert_eq!(
+            facts.purpose.map(|(value, _)| value),
+            Some(ConsentValue::Granted)
+        );
+        assert_eq!(facts.regime, RegimeFactsInPlace::default());
+        // Written again, it is format 2, and its facts read back in place.
+        let mut person = person;
+        person.regime_facts = RegimeFacts {
+            fields: [Some("country".into()), Some("bought".into()), None],
+            region: Some("us".into()),
+            purchased: Some(Date::parse("2026-01-31").unwrap()),
+            enquired: None,
+        };
+        let upgraded = encode_person(&person).unwrap();
+        assert_eq!(upgraded[0], PERSON_FORMAT);
+        assert_eq!(decode_person(&upgraded).unwrap(), person);
+        let facts = read_person_facts(&upgraded, Some("news"), &index).unwrap();
+        assert_eq!(
+            facts.regime,
+            RegimeFactsInPlace {
+                fields: [Some("country"), Some("bought"), None],
+                region: Some("us"),
+                purchased: Some("2026-01-31"),
+                enquired: None,
+            }
+        );
+        assert_eq!(
+            facts.purpose.map(|(value, _)| value),
+            Some(ConsentValue::Granted)
+        );
+    }
+
+    #[test]
+    fn a_record_entry_of_format_1_reads_its_detached_snapshot() {
+        // The lead sharing Ada's address, as the release of 29 November 2026 (033b898)
+        // stored it: a duplicate, its snapshot kept in its own entry.
+        let bytes = from_hex(include_str!(
+            "../../../tests/fixtures/plugin/record-v1-detached.hex"
+        ));
+        assert_eq!(bytes[0], 1);
+        let RecordEntry::Detached { address, snapshot } = decode_record_entry(&bytes).unwrap()
+        else {
+            panic!("the lead's snapshot is detached");
+        };
+        assert_eq!(
+            address.map(|address| address.to_string()).as_deref(),
+            Some("ada@example.com")
+        );
+        assert_eq!(snapshot.record, RecordRef::new(Module::Leads, "1"));
+        assert!(matches!(snapshot.status, PersonStatus::Duplicate { .. }));
+        assert_eq!(snapshot.regime_facts, RegimeFacts::default());
+        let entry = RecordEntry::Detached {
+            address: None,
+            snapshot,
+        };
+        let upgraded = encode_record_entry(&entry).unwrap();
+        assert_eq!(upgraded[0], RECORD_FORMAT);
+        assert_eq!(decode_record_entry(&upgraded).unwrap(), entry);
+    }
+
+    #[test]
     fn stored_values_of_another_format_are_refused() {
         let person = snapshot(PersonStatus::Active, &[]);
         let mut bytes = encode_person(&person).unwrap();
-        bytes[0] = 2;
+        bytes[0] = PERSON_FORMAT + 1;
         assert!(matches!(
             decode_person(&bytes),
-            Err(StorageError::UnknownFormat { version: 2, .. })
+            Err(StorageError::UnknownFormat { version, oldest: 1, newest: PERSON_FORMAT, .. })
+                if version == PERSON_FORMAT + 1
         ));
         assert!(matches!(
             decode_person(&[]),

@@ -1,5 +1,5 @@
-//! The words many modules share: message classes, lawful bases, a person's status, and the
-//! policies for IP evidence and confirmation mails. A leaf: it imports nothing of the
+//! The words many modules share: message classes, lawful bases, legal regimes, a person's
+//! status, and the policies for IP evidence and confirmation mails. A leaf: it imports nothing of the
 //! crate, so every module can use it without an import circle.
 //!
 //! Each word's text is written once, in [`words!`]: events, settings and logs use it.
@@ -100,6 +100,28 @@ words! {
         OwnChanges = "own-changes",
         /// Those, and decisions recorded by an administrator, an import or the API.
         EveryChange = "every-change",
+    }
+}
+
+words! {
+    /// Which law's model of marketing consent applies to a person: the setting `regimes`
+    /// maps a field of the person's record (a country, a region) to one, with a default.
+    /// `docs/decision-table.md` gives each its rows and legal source.
+    #[derive(Default)]
+    pub enum Regime {
+        /// Consent first (GDPR Art. 6(1)(a), ePrivacy Directive Art. 13(1)): marketing needs
+        /// the purpose's consent Granted (or Waiting with default yes); the soft opt-in for
+        /// existing customers (Art. 13(2)) only where the settings name the purpose. The
+        /// default: the strictest model, and the only one before regimes existed.
+        #[default]
+        OptIn = "opt-in",
+        /// Until the person objects (CAN-SPAM, 15 U.S.C. 7704(a)(3)-(5)): commercial mail is
+        /// allowed unless the person opted out, and every such mail carries an opt-out that
+        /// works for 30 days and the sender's postal address.
+        OptOut = "opt-out",
+        /// Implied consent for a while, then express consent (CASL, S.C. 2010 c. 23,
+        /// s. 10(9)-(10)): two years from a purchase, six months from an enquiry.
+        ImpliedConsent = "implied-consent",
     }
 }
 

@@ -66,6 +66,8 @@ impl Model {
                     Err(Reason::UnknownRecipient)
                 } else if let Some(refusal) = status_refusal {
                     Err(refusal)
+                } else if !to {
+                    Err(Reason::NotAToRecipient)
                 } else {
                     let default_yes = purpose.is_some_and(Consent::default_yes);
                     match value.unwrap_or(Value::NotApplicable) {

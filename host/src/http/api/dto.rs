@@ -13,7 +13,7 @@ use crate::contract::sending::{
     self as send, LawfulBasis, MessageClass, RecipientRole, RefusalReason,
 };
 use crate::contract::subjects::{self as subj, PersonStatus};
-use crate::contract::types::{ConsentValue, RecordRef};
+use crate::contract::types::{ConsentValue, RecordRef, Regime};
 use crate::wire::{self, Api};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +103,9 @@ pub struct DecisionDto {
     pub(super) awaiting_consent: bool,
     /// `preferences_footer`, `strip_tracking`.
     pub(super) obligations: Vec<String>,
+    /// The legal regime an allowed send was decided under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) regime: Option<Api<Regime>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) reason: Option<Api<RefusalReason>>,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -118,6 +121,7 @@ impl DecisionDto {
                 basis: Some(allowance.basis.into()),
                 awaiting_consent: allowance.awaiting_consent,
                 obligations: obligations(allowance.obligations),
+                regime: Some(allowance.regime.into()),
                 reason: None,
                 detail: String::new(),
             },
@@ -127,6 +131,7 @@ impl DecisionDto {
                 basis: None,
                 awaiting_consent: false,
                 obligations: Vec::new(),
+                regime: None,
                 reason: Some(refusal.reason.into()),
                 detail: refusal.detail,
             },

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Problem;
+use super::regimes::{RegimeRules, RegimeRulesInput};
 use crate::address::Address;
 use crate::calendar::DAY_MS;
 use crate::record::Module;
@@ -32,6 +33,8 @@ pub struct SettingsInput {
     /// The CRM modules that hold people and can carry consents (empty: the defaults,
     /// contacts and leads).
     pub person_modules: Vec<String>,
+    /// Which legal regime applies to whom.
+    pub regimes: RegimeRulesInput,
 }
 
 /// Organisation-wide settings, validated.
@@ -48,6 +51,7 @@ pub struct Settings {
     pub(super) confirm_changes: ConfirmationPolicy,
     pub(super) ip_evidence: IpPolicy,
     pub(super) person_modules: Vec<Module>,
+    pub(super) regimes: RegimeRules,
 }
 
 impl Settings {
@@ -137,6 +141,7 @@ impl Settings {
         if person_modules.is_empty() {
             person_modules = Module::defaults();
         }
+        let regimes = RegimeRules::validate(input.regimes, input.link_valid_days, &mut problems);
         match sender_address {
             Some(sender_address) if problems.is_empty() => Ok(Settings {
                 sender_address,
@@ -150,6 +155,7 @@ impl Settings {
                 confirm_changes: input.confirm_changes,
                 ip_evidence: input.ip_evidence,
                 person_modules,
+                regimes,
             }),
             _ => Err(problems),
         }
@@ -205,6 +211,11 @@ impl Settings {
         &self.person_modules
     }
 
+    /// Which legal regime applies to whom.
+    pub fn regimes(&self) -> &RegimeRules {
+        &self.regimes
+    }
+
     /// How long a preferences link stays valid, in milliseconds.
     pub fn link_lifetime_ms(&self) -> i64 {
         i64::from(self.link_valid_days) * DAY_MS
@@ -228,6 +239,7 @@ impl Settings {
                 .iter()
                 .map(|module| module.as_str().to_owned())
                 .collect(),
+            regimes: self.regimes.to_input(),
         }
     }
 }

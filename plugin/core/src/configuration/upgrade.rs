@@ -5,7 +5,8 @@
 //! |---|---|---|
 //! | 4 | 29 Nov 2026 (first release) | the confirmation policy (`never`: that release sent no confirmation mails) and the IP policy (`truncate`: what it did), deleted consents (none) |
 //! | 5 | 29 Nov 2026 | the person modules (the defaults, contacts and leads) |
-//! | 6 | today | (the sending index carries the suppression salt) |
+//! | 6 | 1 Dec 2026 | the regime rules (none: everyone opt-in, as before) |
+//! | 7 | today | (the sending index carries the regime rules) |
 //!
 //! Formats 1 to 3 were never released and are refused naming their version. Each step
 //! keeps what an installation did: an upgrade changes no behaviour an administrator did
@@ -13,6 +14,7 @@
 
 use serde::Deserialize;
 
+use super::regimes::RegimeRules;
 use super::settings::Settings;
 use super::{Configuration, Enablement};
 use crate::address::Address;
@@ -90,9 +92,9 @@ pub(crate) struct SettingsV5 {
     ip_evidence: IpPolicy,
 }
 
-impl From<SettingsV5> for Settings {
-    fn from(old: SettingsV5) -> Settings {
-        Settings {
+impl From<SettingsV5> for SettingsV6 {
+    fn from(old: SettingsV5) -> SettingsV6 {
+        SettingsV6 {
             sender_address: old.sender_address,
             sender_name: old.sender_name,
             organisation: old.organisation,
@@ -108,7 +110,7 @@ impl From<SettingsV5> for Settings {
     }
 }
 
-/// The configuration as stored by format 5: the same but for the settings.
+/// The configuration as stored by format 5: no person modules in the settings.
 #[derive(Deserialize)]
 pub(crate) struct ConfigurationV5 {
     settings: Option<SettingsV5>,
@@ -119,8 +121,67 @@ pub(crate) struct ConfigurationV5 {
     deleted: Vec<StoredDefinition>,
 }
 
-impl From<ConfigurationV5> for Configuration {
-    fn from(old: ConfigurationV5) -> Configuration {
+impl From<ConfigurationV5> for ConfigurationV6 {
+    fn from(old: ConfigurationV5) -> ConfigurationV6 {
+        ConfigurationV6 {
+            settings: old.settings.map(SettingsV6::from),
+            consents: old.consents,
+            enablement: old.enablement,
+            suppression_salt: old.suppression_salt,
+            field_classes: old.field_classes,
+            deleted: old.deleted,
+        }
+    }
+}
+
+/// The settings as stored by configuration format 6 (before regimes).
+#[derive(Deserialize)]
+pub(crate) struct SettingsV6 {
+    sender_address: Address,
+    sender_name: String,
+    organisation: String,
+    postal_address: String,
+    preferences_url: String,
+    link_valid_days: u32,
+    flag_new_duplicates: bool,
+    retained_fields: Vec<String>,
+    confirm_changes: ConfirmationPolicy,
+    ip_evidence: IpPolicy,
+    person_modules: Vec<Module>,
+}
+
+impl From<SettingsV6> for Settings {
+    fn from(old: SettingsV6) -> Settings {
+        Settings {
+            sender_address: old.sender_address,
+            sender_name: old.sender_name,
+            organisation: old.organisation,
+            postal_address: old.postal_address,
+            preferences_url: old.preferences_url,
+            link_valid_days: old.link_valid_days,
+            flag_new_duplicates: old.flag_new_duplicates,
+            retained_fields: old.retained_fields,
+            confirm_changes: old.confirm_changes,
+            ip_evidence: old.ip_evidence,
+            person_modules: old.person_modules,
+            regimes: RegimeRules::default(),
+        }
+    }
+}
+
+/// The configuration as stored by format 6: no regimes in the settings.
+#[derive(Deserialize)]
+pub(crate) struct ConfigurationV6 {
+    settings: Option<SettingsV6>,
+    consents: Vec<StoredDefinition>,
+    enablement: Enablement,
+    suppression_salt: Option<Vec<u8>>,
+    field_classes: Vec<(Module, FieldClass)>,
+    deleted: Vec<StoredDefinition>,
+}
+
+impl From<ConfigurationV6> for Configuration {
+    fn from(old: ConfigurationV6) -> Configuration {
         Configuration {
             settings: old.settings.map(Settings::from),
             consents: old.consents,
