@@ -1082,3 +1082,64 @@ fn wrong_input_is_refused_and_settings_change_only_the_options_given() {
         "{history}"
     );
 }
+
+#[test]
+fn legal_regimes_are_configured_part_by_part_and_shown() {
+    let cli = Cli::new();
+    cli.settings(&[]);
+    cli.ok(&[
+        "settings",
+        "--regime-field",
+        "country",
+        "--regime",
+        "US=opt-out",
+        "--regime",
+        "CA=implied-consent",
+        "--purchase-field",
+        "last_purchase",
+    ]);
+    let shown = cli.ok(&["settings", "show"]);
+    for line in [
+        "regime-field: country",
+        "regimes: ca=implied-consent, us=opt-out",
+        "default-regime: opt-in",
+        "purchase-field: last_purchase",
+        "enquiry-field: (none)",
+        "soft-opt-in: (none)",
+    ] {
+        assert!(shown.contains(line), "{line} in {shown}");
+    }
+    // One part changes, the others stay.
+    cli.ok(&["settings", "--default-regime", "opt-out"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["settings", "show", "--json"])).expect("JSON");
+    assert_eq!(
+        json["regimes"],
+        serde_json::json!({
+            "field": "country",
+            "values": {"ca": "implied_consent", "us": "opt_out"},
+            "default_regime": "opt_out",
+            "purchase_field": "last_purchase",
+            "enquiry_field": "",
+            "soft_opt_in": []
+        })
+    );
+    // Wrong input names what to write; the opt-out regime needs links that live 30 days.
+    let (_, bad) = cli.fails(&["settings", "--regime", "US=maybe"]);
+    assert!(
+        bad.contains("`maybe` is not a regime") && bad.contains("opt-out"),
+        "{bad}"
+    );
+    let (_, short) = cli.fails(&["settings", "--link-valid-days", "14"]);
+    assert!(
+        short.contains("link-valid-days") && short.contains("30 days"),
+        "{short}"
+    );
+    cli.ok(&[
+        "settings",
+        "--no-regime-values",
+        "--default-regime",
+        "opt-in",
+    ]);
+    assert!(cli.ok(&["settings", "show"]).contains("regimes: (none)"));
+}
