@@ -120,6 +120,17 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Restrict { person, reason } => {
             people::restrict(&guard, &actor()?, &person, &reason)
         }
+        Command::AskAgain {
+            person,
+            module,
+            consent,
+        } => people::ask_again(
+            &guard,
+            &actor()?,
+            person.as_deref(),
+            module.as_deref(),
+            consent.as_deref(),
+        ),
         Command::LiftRestriction { person, reason } => {
             people::lift_restriction(&guard, &actor()?, &person, &reason)
         }

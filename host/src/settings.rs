@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::contract::configuration::{ConfirmationPolicy, IpPolicy, RegimeRules, Settings};
+use crate::contract::configuration::{
+    ConfirmationPolicy, IpPolicy, RegimeRules, RequestPolicy, Settings,
+};
 use crate::contract::types::Regime;
 use crate::wire::{Api, Wire};
 
@@ -38,6 +40,36 @@ pub struct SettingsPatch {
     /// Changes of the regime rules, each part on its own (left out of a `PUT`, the rules
     /// stay as they are).
     pub regimes: RegimesPatch,
+    /// Changes of the request policy, each part on its own (left out of a `PUT`, the
+    /// policy stays as it is).
+    pub requests: RequestsPatch,
+}
+
+/// The parts of the request policy a change sets; `None` keeps the current part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestsPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remind_after_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reminders: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lapse_after_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ask_again_after_days: Option<u32>,
+}
+
+impl RequestsPatch {
+    fn apply(self, current: RequestPolicy) -> RequestPolicy {
+        RequestPolicy {
+            remind_after_days: self.remind_after_days.unwrap_or(current.remind_after_days),
+            reminders: self.reminders.unwrap_or(current.reminders),
+            lapse_after_days: self.lapse_after_days.unwrap_or(current.lapse_after_days),
+            ask_again_after_days: self
+                .ask_again_after_days
+                .unwrap_or(current.ask_again_after_days),
+        }
+    }
 }
 
 /// The parts of the regime rules a change sets; `None` keeps the current part.
@@ -107,6 +139,27 @@ pub struct SettingsView {
     pub ip_evidence: Api<IpPolicy>,
     pub person_modules: Vec<String>,
     pub regimes: RegimesView,
+    pub requests: RequestsView,
+}
+
+/// The request policy as the API answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RequestsView {
+    pub remind_after_days: u32,
+    pub reminders: u32,
+    pub lapse_after_days: u32,
+    pub ask_again_after_days: u32,
+}
+
+impl From<RequestPolicy> for RequestsView {
+    fn from(policy: RequestPolicy) -> RequestsView {
+        RequestsView {
+            remind_after_days: policy.remind_after_days,
+            reminders: policy.reminders,
+            lapse_after_days: policy.lapse_after_days,
+            ask_again_after_days: policy.ask_again_after_days,
+        }
+    }
 }
 
 /// The regime rules as the API answers them: values as an object of value to regime.
@@ -152,6 +205,7 @@ impl From<Settings> for SettingsView {
             ip_evidence: Api(settings.ip_evidence),
             person_modules: settings.person_modules,
             regimes: RegimesView::from(settings.regimes),
+            requests: RequestsView::from(settings.requests),
         }
     }
 }
@@ -227,6 +281,12 @@ impl SettingsPatch {
                         enquiry_field: String::new(),
                         soft_opt_in: Vec::new(),
                     },
+                    requests: RequestPolicy {
+                        remind_after_days: 0,
+                        reminders: 0,
+                        lapse_after_days: 0,
+                        ask_again_after_days: 0,
+                    },
                 }
             }
         };
@@ -245,6 +305,7 @@ impl SettingsPatch {
             ip_evidence: self.ip_evidence.unwrap_or(current.ip_evidence),
             person_modules: self.person_modules.unwrap_or(current.person_modules),
             regimes: self.regimes.apply(current.regimes),
+            requests: self.requests.apply(current.requests),
         })
     }
 }

@@ -1143,3 +1143,116 @@ fn legal_regimes_are_configured_part_by_part_and_shown() {
     ]);
     assert!(cli.ok(&["settings", "show"]).contains("regimes: (none)"));
 }
+
+/// The reminder mails in the outbox (their subject says so).
+fn reminders_in(folder: &Path) -> usize {
+    std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| {
+                    std::fs::read_to_string(entry.path())
+                        .is_ok_and(|mail| mail.contains("Subject: Reminder:"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_unanswered_request_is_reminded_lapses_and_is_asked_again_over_time() {
+    let cli = Cli::new();
+    cli.settings(&[
+        "--remind-after-days",
+        "7",
+        "--reminders",
+        "1",
+        "--lapse-after-days",
+        "30",
+        "--ask-again-after-days",
+        "60",
+    ]);
+    cli.add_news_consent();
+    let people = cli.write(
+        "people.csv",
+        "name,email\nAda,ada@example.com\nGrace,grace@example.com\n",
+    );
+    cli.ok(&["import", &people]);
+    cli.ok(&["enable", "--confirm-deduplication"]);
+    let outbox = cli.folder.path().join("outbox");
+    let marketing_to_ada = |cli: &Cli| {
+        text(
+            &cli.run(&[
+                "check",
+                "--class",
+                "marketing",
+                "--purpose",
+                "news",
+                "--to",
+                "ada@example.com",
+            ])
+            .stdout,
+        )
+    };
+
+    // 1 December: the requests; Grace answers, Ada does not.
+    cli.set_now(FIRST_RUN);
+    cli.ok(&["run-daily"]);
+    assert_eq!(cli.outbox_files(), 2);
+    cli.ok(&[
+        "record-decision",
+        "contacts/2",
+        "--consent",
+        "news",
+        "--grant",
+        "--evidence",
+        "phone call",
+    ]);
+    // 8 December: one reminder, to Ada only, with a fresh link.
+    cli.set_now("2026-12-08T10:00:05Z");
+    cli.ok(&["run-daily"]);
+    assert_eq!(cli.outbox_files(), 3);
+    assert_eq!(reminders_in(&outbox), 1);
+    assert!(
+        cli.ok(&["show", "contacts/1", "--history"])
+            .contains("request-repeated")
+    );
+    // 15 December: no second reminder (one was configured).
+    cli.set_now("2026-12-15T10:00:05Z");
+    cli.ok(&["run-daily"]);
+    assert_eq!(cli.outbox_files(), 3);
+    assert!(marketing_to_ada(&cli).contains("consent-pending"));
+    // 31 December: thirty days after the request it lapses; silence is not consent.
+    cli.set_now("2026-12-31T10:00:05Z");
+    cli.ok(&["run-daily"]);
+    assert!(
+        marketing_to_ada(&cli).contains("consent-not-requested"),
+        "{}",
+        marketing_to_ada(&cli)
+    );
+    let history = cli.ok(&["show", "contacts/1", "--history"]);
+    assert!(history.contains("\"lapsed\":true"), "{history}");
+    assert!(cli.ok(&["show", "contacts/2"]).contains("granted"));
+    // Not asked again before sixty days have passed...
+    cli.set_now("2027-01-15T10:00:05Z");
+    cli.ok(&["run-daily"]);
+    assert_eq!(cli.outbox_files(), 3);
+    // ...unless staff ask again: then at the next run.
+    assert!(cli.ok(&["ask-again", "contacts/1"]).contains("asked again"));
+    assert!(
+        cli.ok(&["ask-again", "contacts/2"])
+            .contains("nothing to ask")
+    );
+    cli.set_now("2027-01-16T10:00:05Z");
+    cli.ok(&["run-daily"]);
+    assert_eq!(cli.outbox_files(), 4);
+    assert!(marketing_to_ada(&cli).contains("consent-pending"));
+    let shown = cli.ok(&["settings", "show"]);
+    for line in [
+        "remind-after-days: 7",
+        "reminders: 1",
+        "lapse-after-days: 30",
+    ] {
+        assert!(shown.contains(line), "{line} in {shown}");
+    }
+}

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use privacy_guard_host::clock::Clock;
 use privacy_guard_host::contract::configuration::{
     ConfirmationPolicy, ConsentDefault, ConsentDefinition, ConsentKind, IpPolicy, RegimeRules,
-    Settings,
+    RequestPolicy, Settings,
 };
 use privacy_guard_host::contract::subjects::{StaffActor, StaffChannel};
 use privacy_guard_host::contract::types::Regime;
@@ -306,6 +306,12 @@ pub fn settings(preferences_url: &str) -> Settings {
         ip_evidence: IpPolicy::Truncate,
         person_modules: Vec::new(),
         regimes: opt_in_everywhere(),
+        requests: RequestPolicy {
+            remind_after_days: 0,
+            reminders: 0,
+            lapse_after_days: 0,
+            ask_again_after_days: 0,
+        },
     }
 }
 

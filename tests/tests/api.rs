@@ -532,6 +532,27 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
     let (_, checked) = globex.call("POST", "/api/v1/check-send", &[], Some(marketing));
     assert_eq!(checked["decisions"][0]["reason"], "unknown_recipient");
 
+    // Staff ask a person again: the next daily run sends a new request about what they
+    // have not answered.
+    let (status, asked) = acme.call(
+        "POST",
+        "/api/v1/subjects/{module}/{id}/ask-again",
+        &["contacts", "1"],
+        None,
+    );
+    assert_eq!(
+        (status, asked["asked"].as_bool()),
+        (200, Some(true)),
+        "{asked}"
+    );
+    let (status, _) = acme.call(
+        "POST",
+        "/api/v1/subjects/{module}/{id}/ask-again",
+        &["contacts", "99"],
+        None,
+    );
+    assert_eq!(status, 404);
+
     // The API cannot claim that the person answered on the page (or that the daily run
     // did anything): the source is the channel's, and nothing is recorded.
     for forged in ["preferences_page", "daily_run", "admin"] {

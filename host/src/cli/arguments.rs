@@ -183,6 +183,20 @@ pub(super) enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Ask again at the next daily run: a new request about every consent not answered yet,
+    /// for one person (`ask-again contacts/42`) or every person of a module
+    /// (`ask-again --module contacts [--consent news]`).
+    AskAgain {
+        /// The person, MODULE/ID.
+        #[arg(conflicts_with = "module", required_unless_present = "module")]
+        person: Option<String>,
+        /// Every person of this module whose consents are unanswered.
+        #[arg(long)]
+        module: Option<String>,
+        /// With --module: only people whose answer to this consent is missing.
+        #[arg(long, requires = "module")]
+        consent: Option<String>,
+    },
     /// Lift a restriction; the reason is recorded and sent to the person.
     LiftRestriction {
         person: String,
@@ -345,6 +359,20 @@ pub(super) struct SettingsArgs {
     /// Name no consent for the soft opt-in (empties the list).
     #[arg(long)]
     pub(super) no_soft_opt_in: bool,
+    /// Days after a request, and after each reminder, until the next reminder (0: none).
+    #[arg(long)]
+    pub(super) remind_after_days: Option<u32>,
+    /// Reminders per request, at most 3 (0: none).
+    #[arg(long)]
+    pub(super) reminders: Option<u32>,
+    /// Days after a request until an unanswered one lapses: its consents are Applicable
+    /// again, never granted (0: requests never lapse).
+    #[arg(long)]
+    pub(super) lapse_after_days: Option<u32>,
+    /// Days after a lapse until the daily run asks again, at least 30 (0: only when staff
+    /// ask again with `ask-again`).
+    #[arg(long)]
+    pub(super) ask_again_after_days: Option<u32>,
 }
 
 /// Reads `VALUE=REGIME`.

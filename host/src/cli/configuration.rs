@@ -8,7 +8,7 @@ use privacy_guard_host::contract::configuration::{
 };
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::{Guard, SettingsRefusal};
-use privacy_guard_host::settings::{RegimesPatch, SettingsPatch, SettingsView};
+use privacy_guard_host::settings::{RegimesPatch, RequestsPatch, SettingsPatch, SettingsView};
 use privacy_guard_host::wire::{self, Wire};
 
 use super::arguments::{ConsentArgs, SettingsArgs, SettingsCommand};
@@ -52,6 +52,12 @@ pub(super) fn configure_settings(
                 (false, ids) if ids.is_empty() => None,
                 (false, ids) => Some(ids),
             },
+        },
+        requests: RequestsPatch {
+            remind_after_days: settings.remind_after_days,
+            reminders: settings.reminders,
+            lapse_after_days: settings.lapse_after_days,
+            ask_again_after_days: settings.ask_again_after_days,
         },
     };
     if patch.is_empty() {
@@ -139,6 +145,19 @@ pub(super) fn show_settings(guard: &Guard, json: bool) -> anyhow::Result<ExitCod
         ("purchase-field", or_none(&regimes.purchase_field)),
         ("enquiry-field", or_none(&regimes.enquiry_field)),
         ("soft-opt-in", list(&regimes.soft_opt_in)),
+        (
+            "remind-after-days",
+            view.requests.remind_after_days.to_string(),
+        ),
+        ("reminders", view.requests.reminders.to_string()),
+        (
+            "lapse-after-days",
+            view.requests.lapse_after_days.to_string(),
+        ),
+        (
+            "ask-again-after-days",
+            view.requests.ask_again_after_days.to_string(),
+        ),
     ];
     for (name, text) in lines {
         println!("{name}: {text}");

@@ -255,3 +255,34 @@ pub(super) fn erase(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub(super) fn ask_again(
+    guard: &Guard,
+    actor: &StaffActor,
+    person: Option<&str>,
+    module: Option<&str>,
+    consent: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    match (person, module) {
+        (Some(person), _) => {
+            let person = parse_person(person)?;
+            match guard.ask_again(&person, actor)? {
+                Ok(true) => println!(
+                    "{}/{} is asked again at the next daily consent run",
+                    person.module, person.id
+                ),
+                Ok(false) => println!(
+                    "{}/{} has answered every consent: nothing to ask",
+                    person.module, person.id
+                ),
+                Err(error) => bail!("not asked again: {}", record_error(&error)),
+            }
+        }
+        (None, Some(module)) => {
+            let asked = guard.ask_again_all(module, consent, actor)?;
+            println!("{asked} person(s) of {module} are asked again at the next daily consent run");
+        }
+        (None, None) => bail!("name a person (MODULE/ID) or --module"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

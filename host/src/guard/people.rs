@@ -4,7 +4,7 @@
 use super::{Guard, GuardError};
 use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
 use crate::contract::subjects::{ErasureReport, RecordError, StaffActor, SubjectView};
-use crate::contract::types::RecordRef;
+use crate::contract::types::{ConsentValue, RecordRef};
 
 impl Guard {
     /// The page a signed link opens.
@@ -112,6 +112,65 @@ impl Guard {
                 .privacy_guard_consent_subjects()
                 .call_preferences_link(store, person)
         })
+    }
+
+    /// Asks the person again at the next daily run (see `subjects.ask-again`): whether
+    /// there was anything unanswered to ask.
+    pub fn ask_again(
+        &self,
+        person: &RecordRef,
+        actor: &StaffActor,
+    ) -> Result<Result<bool, RecordError>, GuardError> {
+        self.write(|store, plugin| {
+            plugin
+                .privacy_guard_consent_subjects()
+                .call_ask_again(store, person, actor)
+        })
+    }
+
+    /// Asks again every person of `module` whose consents are unanswered (only those whose
+    /// `consent` is, when one is named), skipping whom the plugin refuses (restricted,
+    /// erased, duplicates): how many will be asked.
+    pub fn ask_again_all(
+        &self,
+        module: &str,
+        consent: Option<&str>,
+        actor: &StaffActor,
+    ) -> Result<u64, GuardError> {
+        const PAGE: u32 = 500;
+        let mut asked = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page =
+                self.block_on(self.database().records_page(module, after.as_deref(), PAGE))?;
+            for record in &page {
+                let person = RecordRef {
+                    module: record.module.clone(),
+                    id: record.id.clone(),
+                };
+                if let Some(consent) = consent {
+                    let unanswered = self.subject(&person)?.is_some_and(|subject| {
+                        subject.consents.iter().any(|state| {
+                            state.consent_id == consent
+                                && matches!(
+                                    state.value,
+                                    ConsentValue::Applicable | ConsentValue::Waiting
+                                )
+                        })
+                    });
+                    if !unanswered {
+                        continue;
+                    }
+                }
+                if let Ok(true) = self.ask_again(&person, actor)? {
+                    asked += 1;
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE as usize => after = Some(last.id.clone()),
+                _ => return Ok(asked),
+            }
+        }
     }
 
     /// A person's consents.

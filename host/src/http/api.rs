@@ -75,6 +75,11 @@ fn table() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Tenants>>)> {
             get(preferences_link),
         ),
         (
+            "POST",
+            "/api/v1/subjects/{module}/{id}/ask-again",
+            post(ask_again),
+        ),
+        (
             "GET",
             "/api/v1/subjects/{module}/{id}/history",
             get(history),
@@ -569,6 +574,22 @@ async fn lift_restriction(
         guard.lift_restriction(reference, &actor, &request.reason)
     })
     .await
+}
+
+/// Asks the person again at the next daily run: `{"asked": false}` when every consent is
+/// answered.
+async fn ask_again(
+    tenant: Authenticated,
+    Path((module, id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let reference = person(module, id);
+    let actor = tenant.1.clone();
+    let asked = blocking(&tenant.0.guard, move |guard| {
+        guard.ask_again(&reference, &actor)
+    })
+    .await?
+    .map_err(record_error)?;
+    Ok(Json(serde_json::json!({ "asked": asked })))
 }
 
 async fn preferences_link(

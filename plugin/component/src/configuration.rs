@@ -5,7 +5,8 @@
 
 use privacy_guard_core::classification::FieldClass;
 use privacy_guard_core::configuration::{
-    DefinitionInput, Prerequisite, Problem, RegimeRulesInput, Settings, SettingsInput,
+    DefinitionInput, Prerequisite, Problem, RegimeRulesInput, RequestPolicy, Settings,
+    SettingsInput,
 };
 use privacy_guard_core::consent::ConsentDefault;
 use privacy_guard_core::definition::{Clause, Condition, ConsentKind, StoredDefinition};
@@ -238,6 +239,12 @@ fn settings_input(settings: wit::Settings) -> SettingsInput {
             enquiry_field: settings.regimes.enquiry_field,
             soft_opt_in: settings.regimes.soft_opt_in,
         },
+        requests: RequestPolicy {
+            remind_after_days: settings.requests.remind_after_days,
+            reminders: settings.requests.reminders,
+            lapse_after_days: settings.requests.lapse_after_days,
+            ask_again_after_days: settings.requests.ask_again_after_days,
+        },
     }
 }
 
@@ -276,6 +283,12 @@ fn wit_settings(settings: &Settings) -> wit::Settings {
             purchase_field: input.regimes.purchase_field,
             enquiry_field: input.regimes.enquiry_field,
             soft_opt_in: input.regimes.soft_opt_in,
+        },
+        requests: wit::RequestPolicy {
+            remind_after_days: input.requests.remind_after_days,
+            reminders: input.requests.reminders,
+            lapse_after_days: input.requests.lapse_after_days,
+            ask_again_after_days: input.requests.ask_again_after_days,
         },
     }
 }

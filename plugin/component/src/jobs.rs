@@ -1,8 +1,10 @@
 //! The `jobs` export: the daily consent run, one page of CRM records per call.
 //!
 //! Each page re-evaluates the records it lists (so consents defined after the records were
-//! last changed are covered), then sends every active person who owns their address and
-//! has applicable consents one request mail, and moves those consents to waiting. A
+//! last changed are covered), then takes each person's step of the run: a request about
+//! their applicable consents, a reminder about those still waiting, or the lapse of an
+//! unanswered request, as the settings' request policy says (at most one mail per person
+//! and period). A
 //! duplicate is never mailed twice over: it does not own its address once de-duplicated
 //! (the primary does), and its status is not active. The
 //! message id is derived from the period and the record, and a person asked in a period is
@@ -13,8 +15,7 @@
 
 use privacy_guard_core::calendar::Date;
 use privacy_guard_core::configuration::{Configuration, Settings};
-use privacy_guard_core::event::Cause;
-use privacy_guard_core::lifecycle::{mark_requested, request_due};
+use privacy_guard_core::lifecycle::{DailyStep, MailKind, daily_step, lapse, mailed};
 use privacy_guard_core::mail::{ConsentRequest, request_message_id};
 use privacy_guard_core::observation::NewDuplicates;
 use privacy_guard_core::record::Module;
@@ -119,7 +120,7 @@ impl Run<'_> {
                 self.configuration,
                 self.now,
                 NewDuplicates::KeepApart,
-            ) && self.request(&mut state, &mut observed)
+            ) && self.step(&mut state, &mut observed)
             {
                 requests = requests.saturating_add(1);
             }
@@ -155,43 +156,71 @@ impl Run<'_> {
         }
     }
 
-    /// Sends the person one request mail for every applicable consent and moves those to
-    /// waiting; whether a mail was queued.
-    fn request(&self, state: &mut State, observed: &mut Observed) -> bool {
+    /// Carries out the person's step of the daily run (`privacy_guard_core::lifecycle::daily_step`):
+    /// a lapse, a reminder, or a request; whether a mail was queued.
+    fn step(&self, state: &mut State, observed: &mut Observed) -> bool {
         let person = &mut observed.person;
-        let Some((address, asked)) = request_due(
+        match daily_step(
             &person.snapshot,
             &person.location,
             self.configuration,
             self.period,
-        ) else {
-            return false;
-        };
-        let record = person.snapshot.record.clone();
-        let SignedLink { url: link, payload } = sign_link(self.settings, record.clone(), self.now);
-        let message_id = request_message_id(self.period, &record, self.settings.sender_address());
-        let message = ConsentRequest {
-            settings: self.settings,
-            message_id: &message_id,
-            to: &address,
-            name: &person.snapshot.name,
-            consents: &asked,
-            link: &link,
-            link_expires_at: payload.expires_at,
+        ) {
+            DailyStep::Nothing => false,
+            DailyStep::Lapse(waiting) => {
+                let events = lapse(&mut person.snapshot, &waiting, self.period, self.now);
+                person.append(&events, self.configuration);
+                state.save(person);
+                info(
+                    "unanswered request lapsed",
+                    &[("record", &person.snapshot.record)],
+                );
+                false
+            }
+            DailyStep::Mail {
+                address,
+                consents,
+                kind,
+            } => {
+                let record = person.snapshot.record.clone();
+                let SignedLink { url: link, payload } =
+                    sign_link(self.settings, record.clone(), self.now);
+                let message_id =
+                    request_message_id(self.period, &record, self.settings.sender_address());
+                let message = ConsentRequest {
+                    settings: self.settings,
+                    message_id: &message_id,
+                    to: &address,
+                    name: &person.snapshot.name,
+                    consents: &consents,
+                    link: &link,
+                    link_expires_at: payload.expires_at,
+                    reminding_of: match kind {
+                        MailKind::Reminder { asked_on } => Some(asked_on),
+                        MailKind::Request | MailKind::AskedAgain => None,
+                    },
+                }
+                .to_mail();
+                if crate::outgoing::queue(message).is_err() {
+                    // The host's reason may quote the address: log the record, not the reason.
+                    warn("consent request mail rejected", &[("record", &record)]);
+                    return false;
+                }
+                let (events, repeated) = mailed(
+                    &mut person.snapshot,
+                    &consents,
+                    kind,
+                    self.period,
+                    payload.link,
+                    self.now,
+                );
+                person.append(&events, self.configuration);
+                if let Some(repeated) = &repeated {
+                    person.append_repeated(repeated);
+                }
+                state.save(person);
+                true
+            }
         }
-        .to_mail();
-        if crate::outgoing::queue(message).is_err() {
-            // The host's reason may quote the address: log the record, not the reason.
-            warn("consent request mail rejected", &[("record", &record)]);
-            return false;
-        }
-        let cause = Cause::Request {
-            period: self.period,
-            link: payload.link,
-        };
-        let events = mark_requested(&mut person.snapshot, &asked, &cause, self.now);
-        person.append(&events, self.configuration);
-        state.save(person);
-        true
     }
 }

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
 use privacy_guard_core::editing::fields_to_erase;
-use privacy_guard_core::event::{ConsentEvent, StatusEvent, StreamEvent};
+use privacy_guard_core::event::{ConsentEvent, RequestRepeatedEvent, StatusEvent, StreamEvent};
 use privacy_guard_core::person::{PersonSnapshot, fold_stream};
 use privacy_guard_core::record::{CrmEffect, RecordRef};
 use privacy_guard_core::restriction::{SuppressionMarker, encode_marker, suppression_key};
@@ -262,6 +262,14 @@ impl StoredPerson {
             .unwrap_or_else(|error| fault("writing an event", &error));
         store::append_event(&self.snapshot.record.stream(), &payload);
     }
+
+    /// Appends a repeated request (a reminder, or a new request staff asked for).
+    pub(crate) fn append_repeated(&self, event: &RequestRepeatedEvent) {
+        let payload = event
+            .to_json()
+            .unwrap_or_else(|error| fault("writing an event", &error));
+        store::append_event(&self.snapshot.record.stream(), &payload);
+    }
 }
 
 /// Asks the CRM to make a change the engine decided; a refusal is logged, never a fault
@@ -315,7 +323,9 @@ pub(crate) fn consent_history(record: &RecordRef) -> Vec<ConsentEvent> {
                 .unwrap_or_else(|error| fault("reading an event", &error))
             {
                 StreamEvent::Consent(event) => Some(event),
-                StreamEvent::Status(_) | StreamEvent::LegalGround(_) => None,
+                StreamEvent::Status(_)
+                | StreamEvent::LegalGround(_)
+                | StreamEvent::RequestRepeated(_) => None,
             }
         })
         .collect()

@@ -1,7 +1,7 @@
 //! The `subjects` export: one person's consents, their history, and recorded decisions.
 
 use privacy_guard_core::event::{ActorName, Staff, StaffChannel, Statement};
-use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
+use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer, ask_again};
 use privacy_guard_core::notification::{ChangeOrigin, ConfirmedChange};
 use privacy_guard_core::vocabulary::PersonStatus;
 
@@ -161,6 +161,33 @@ impl wit::Guest for Plugin {
             ],
         );
         Ok(link.url)
+    }
+
+    fn ask_again(person: RecordRef, actor: wit::StaffActor) -> Result<bool, wit::RecordError> {
+        let name = ActorName::parse(&actor.name).map_err(|_| wit::RecordError::ActorRequired)?;
+        let mut state = State::new();
+        let mut stored = load_person(&state, &person)?;
+        let refused = |why: &str| Err(wit::RecordError::StatusRefused(why.to_owned()));
+        match stored.snapshot.status {
+            PersonStatus::Restricted { .. } => {
+                return refused("processing is restricted: lift the restriction first");
+            }
+            PersonStatus::Erased { .. } => return refused("the person's data were erased"),
+            PersonStatus::Duplicate { .. } => {
+                return refused("the record is a duplicate: ask its primary record");
+            }
+            PersonStatus::Active => {}
+        }
+        let configuration = state.configuration();
+        let asked = ask_again(&mut stored.snapshot, &configuration);
+        if asked {
+            state.save(&stored);
+            info(
+                "asked again at the next daily run",
+                &[("record", &stored.snapshot.record), ("actor", &name)],
+            );
+        }
+        Ok(asked)
     }
 
     fn erase(

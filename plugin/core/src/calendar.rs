@@ -54,6 +54,11 @@ impl Date {
         civil_from_days(at.div_euclid(DAY_MS))
     }
 
+    /// The day `days` days later.
+    pub fn add_days(self, days: u32) -> Date {
+        civil_from_days(days_from_civil(self) + i64::from(days))
+    }
+
     /// The same day `months` calendar months later; the month's last day when it is
     /// shorter (31 August + 6 months is 28 or 29 February).
     pub fn add_months(self, months: u32) -> Date {
@@ -113,6 +118,19 @@ fn days_in_month(year: u16, month: u8) -> u8 {
     }
 }
 
+/// Days from 1970-01-01 to `date` (Howard Hinnant's algorithm, the inverse of
+/// [`civil_from_days`]).
+fn days_from_civil(date: Date) -> i64 {
+    let month = i64::from(date.month);
+    let year = i64::from(date.year) - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let month_index = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * month_index + 2) / 5 + i64::from(date.day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// The proleptic Gregorian date `days` days after 1970-01-01 (Howard Hinnant's algorithm),
 /// clamped to the years 1..=9999 that a `Date` can print.
 fn civil_from_days(days: i64) -> Date {
@@ -153,6 +171,19 @@ fn civil_from_days(days: i64) -> Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_are_added_across_months_years_and_leap_days() {
+        let date = |text: &str| Date::parse(text).unwrap();
+        assert_eq!(date("2026-12-01").add_days(7), date("2026-12-08"));
+        assert_eq!(date("2026-12-25").add_days(30), date("2027-01-24"));
+        assert_eq!(date("2028-02-28").add_days(1), date("2028-02-29"));
+        assert_eq!(date("1970-01-01").add_days(0), date("1970-01-01"));
+        assert_eq!(Date::of_instant(0).add_days(19_692), date("2023-12-01"));
+        for text in ["1999-12-31", "2000-02-29", "2026-06-30"] {
+            assert_eq!(civil_from_days(days_from_civil(date(text))), date(text));
+        }
+    }
 
     #[test]
     fn months_are_added_by_the_calendar_ending_at_a_shorter_months_last_day() {

@@ -5,6 +5,7 @@
 //! (`sender-address`, `consent[newsletter].purpose`, ...).
 
 pub mod regimes;
+pub mod requests;
 mod settings;
 mod upgrade;
 
@@ -18,6 +19,7 @@ use crate::definition::{
 use crate::record::Module;
 
 pub use self::regimes::{RegimeRules, RegimeRulesInput};
+pub use self::requests::RequestPolicy;
 pub use self::settings::{LINK_VALID_DAYS, Settings, SettingsInput};
 pub(crate) use self::upgrade::{ConfigurationV4, ConfigurationV5, ConfigurationV6};
 
@@ -618,6 +620,7 @@ pub(crate) mod tests {
             ip_evidence: IpPolicy::Truncate,
             person_modules: Vec::new(),
             regimes: RegimeRulesInput::default(),
+            requests: RequestPolicy::default(),
         }
     }
 

@@ -51,6 +51,7 @@
 
 mod evidence;
 mod legal_ground;
+mod request;
 mod status;
 
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,7 @@ use crate::record::RecordRef;
 
 pub use self::evidence::*;
 pub use self::legal_ground::*;
+pub use self::request::*;
 pub use self::status::*;
 
 /// The format version written into every event.
@@ -102,6 +104,7 @@ enum EventKind {
     ConsentChanged,
     StatusChanged,
     SentOnLegalGround,
+    RequestRepeated,
 }
 
 /// Every source an event names.
@@ -150,6 +153,9 @@ struct WireEvidence {
     user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     statement: Option<Statement>,
+    /// The request lapsed unanswered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    lapsed: bool,
 }
 
 impl WireEvidence {
@@ -163,6 +169,7 @@ impl WireEvidence {
             && self.ip.is_none()
             && self.user_agent.is_none()
             && self.statement.is_none()
+            && !self.lapsed
     }
 }
 
@@ -195,6 +202,14 @@ fn answer_wire(cause: &Cause) -> (WireSource, WireEvidence) {
             WireEvidence {
                 link: Some(*link),
                 period: Some(*period),
+                ..WireEvidence::default()
+            },
+        ),
+        Cause::Lapsed { period } => (
+            WireSource::DailyRun,
+            WireEvidence {
+                period: Some(*period),
+                lapsed: true,
                 ..WireEvidence::default()
             },
         ),
@@ -244,9 +259,10 @@ fn wire_actor(cause: &Cause) -> Option<String> {
     match cause {
         Cause::Recorded { actor, .. } => actor.as_ref().map(|actor| actor.to_string()),
         Cause::PreferencesPage { .. } => Some(PERSON_ACTOR.to_owned()),
-        Cause::RecordChange | Cause::Request { .. } | Cause::CarriedOver { .. } => {
-            Some(PLUGIN_ACTOR.to_owned())
-        }
+        Cause::RecordChange
+        | Cause::Request { .. }
+        | Cause::Lapsed { .. }
+        | Cause::CarriedOver { .. } => Some(PLUGIN_ACTOR.to_owned()),
     }
 }
 
@@ -352,6 +368,9 @@ pub enum StreamEvent {
     Status(StatusEvent),
     /// A send on a legal ground: the proof of why, changing no state.
     LegalGround(LegalGroundEvent),
+    /// A request mailed again (a reminder, or staff asked again) about consents already
+    /// waiting: no value changes, the request's schedule does.
+    RequestRepeated(RequestRepeatedEvent),
 }
 
 /// Only the kind of an event, to choose how to read the rest.
@@ -370,6 +389,9 @@ impl StreamEvent {
             EventKind::SentOnLegalGround => {
                 LegalGroundEvent::from_json(json).map(StreamEvent::LegalGround)
             }
+            EventKind::RequestRepeated => {
+                RequestRepeatedEvent::from_json(json).map(StreamEvent::RequestRepeated)
+            }
         }
     }
 
@@ -378,6 +400,7 @@ impl StreamEvent {
             StreamEvent::Consent(event) => event.to_json(),
             StreamEvent::Status(event) => event.to_json(),
             StreamEvent::LegalGround(event) => event.to_json(),
+            StreamEvent::RequestRepeated(event) => event.to_json(),
         }
     }
 }
@@ -403,8 +426,9 @@ fn answer_cause(
             actor,
             statement,
         },
-        (WireSource::DailyRun, None) => match (evidence.link, evidence.period) {
-            (Some(link), Some(period)) => Cause::Request { period, link },
+        (WireSource::DailyRun, None) => match (evidence.link, evidence.period, evidence.lapsed) {
+            (Some(link), Some(period), false) => Cause::Request { period, link },
+            (None, Some(period), true) => Cause::Lapsed { period },
             _ => return Err(EventError::EvidenceMismatch("daily-run")),
         },
         (WireSource::PreferencesPage, None) => match evidence.link {

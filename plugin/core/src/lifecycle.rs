@@ -18,8 +18,8 @@ use crate::address::Address;
 use crate::calendar::Date;
 use crate::configuration::Configuration;
 use crate::consent::ConsentValue;
-use crate::definition::StoredDefinition;
-use crate::event::{Cause, ConsentEvent};
+use crate::definition::{ConsentId, StoredDefinition};
+use crate::event::{Cause, ConsentEvent, LinkId, RequestRepeatedEvent};
 use crate::person::PersonSnapshot;
 use crate::record::Fields;
 use crate::storage::Location;
@@ -89,38 +89,201 @@ pub fn reevaluate(
     events
 }
 
-/// The consents the daily run of `period` asks the person about: every applicable one of
-/// their module, in configuration order. Nothing for a person who is not active or who was
-/// already asked in this period.
-pub fn consents_to_request<'c>(
-    snapshot: &PersonSnapshot,
-    configuration: &'c Configuration,
-    period: Date,
-) -> Vec<&'c StoredDefinition> {
-    if !snapshot.is_active() || snapshot.last_request == Some(period) {
-        return Vec::new();
-    }
-    configuration
-        .consents_of(&snapshot.record.module)
-        .filter(|stored| snapshot.value_of(stored.id().as_str()) == ConsentValue::Applicable)
-        .collect()
+/// What the daily run of `period` does for one person: at most one thing, and at most one
+/// mail per person and period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DailyStep<'c> {
+    Nothing,
+    /// The request lapsed unanswered: these waiting consents are Applicable again.
+    Lapse(Vec<&'c StoredDefinition>),
+    /// A mail to the address the person holds, about these consents.
+    Mail {
+        address: Address,
+        consents: Vec<&'c StoredDefinition>,
+        kind: MailKind,
+    },
 }
 
-/// The request the daily run of `period` mails a person whose consents live at
-/// `location`: to the address they hold, about [`consents_to_request`]. None when there is
-/// nothing to ask, or the person does not hold an address (their consents are kept apart:
-/// a record without an address, or one sharing another's, is never mailed).
-pub fn request_due<'c>(
+/// Which mail the daily run sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    /// A request about consents never asked (or asked again after a lapse): they become
+    /// waiting.
+    Request,
+    /// A reminder about the consents still waiting since the request of this period.
+    Reminder { asked_on: Date },
+    /// A new request staff asked for: about every consent applicable or waiting; the
+    /// schedule starts again.
+    AskedAgain,
+}
+
+/// What the daily run of `period` does for the person whose consents live at `location`,
+/// under the settings' request policy (see [`crate::configuration::RequestPolicy`]), first
+/// that applies:
+///
+/// | when | step |
+/// |---|---|
+/// | the person is not active, or was mailed this period | nothing |
+/// | consents wait, and the request is `lapse-after-days` old | they lapse (Applicable) |
+/// | consents wait, fewer than `reminders` were sent, and `remind-after-days` passed since the request or the last reminder | a reminder about them |
+/// | staff asked to ask again, and consents are applicable or waiting | a new request about them |
+/// | consents are applicable, and the last request did not lapse, or lapsed `ask-again-after-days` ago | a request about them |
+///
+/// Mail goes only to a person who holds an address (one whose consents are kept apart is
+/// never mailed).
+pub fn daily_step<'c>(
     snapshot: &PersonSnapshot,
     location: &Location,
     configuration: &'c Configuration,
     period: Date,
-) -> Option<(Address, Vec<&'c StoredDefinition>)> {
-    let Location::Person(address) = location else {
-        return None;
+) -> DailyStep<'c> {
+    if !snapshot.is_active() || snapshot.last_request == Some(period) {
+        return DailyStep::Nothing;
+    }
+    let policy = configuration
+        .settings()
+        .map(|settings| settings.requests())
+        .unwrap_or_default();
+    let with_value = |values: &[ConsentValue]| -> Vec<&'c StoredDefinition> {
+        configuration
+            .consents_of(&snapshot.record.module)
+            .filter(|stored| values.contains(&snapshot.value_of(stored.id().as_str())))
+            .collect()
     };
-    let asked = consents_to_request(snapshot, configuration, period);
-    (!asked.is_empty()).then(|| (address.clone(), asked))
+    let waiting = with_value(&[ConsentValue::Waiting]);
+    let state = snapshot.requests;
+    // A request stored before the schedule existed counts from its period.
+    let asked_on = state.asked_on.or(snapshot.last_request);
+    if let Some(asked_on) = asked_on
+        && !waiting.is_empty()
+        && !state.ask_again
+    {
+        if policy.lapse_after_days > 0 && period >= asked_on.add_days(policy.lapse_after_days) {
+            return DailyStep::Lapse(waiting);
+        }
+        let sent = u32::from(state.reminders);
+        if sent < policy.reminders
+            && policy.remind_after_days > 0
+            && period >= asked_on.add_days(policy.remind_after_days.saturating_mul(sent + 1))
+        {
+            return mail(location, waiting, MailKind::Reminder { asked_on });
+        }
+    }
+    if state.ask_again {
+        let open = with_value(&[ConsentValue::Applicable, ConsentValue::Waiting]);
+        return mail(location, open, MailKind::AskedAgain);
+    }
+    let applicable = with_value(&[ConsentValue::Applicable]);
+    let asked_again_after_lapse = match state.lapsed_on {
+        None => true,
+        Some(lapsed) => {
+            policy.ask_again_after_days > 0
+                && period >= lapsed.add_days(policy.ask_again_after_days)
+        }
+    };
+    if asked_again_after_lapse {
+        mail(location, applicable, MailKind::Request)
+    } else {
+        DailyStep::Nothing
+    }
+}
+
+fn mail<'c>(
+    location: &Location,
+    consents: Vec<&'c StoredDefinition>,
+    kind: MailKind,
+) -> DailyStep<'c> {
+    match location {
+        Location::Person(address) if !consents.is_empty() => DailyStep::Mail {
+            address: address.clone(),
+            consents,
+            kind,
+        },
+        _ => DailyStep::Nothing,
+    }
+}
+
+/// What a mail of the daily run of `period`, sent with the signed link `link`, did: the
+/// applicable consents it asked about are waiting (a request), the waiting ones it named
+/// again are recorded as a repeated request (a reminder, or a new request staff asked for).
+pub fn mailed(
+    snapshot: &mut PersonSnapshot,
+    consents: &[&StoredDefinition],
+    kind: MailKind,
+    period: Date,
+    link: LinkId,
+    now: i64,
+) -> (Vec<ConsentEvent>, Option<RequestRepeatedEvent>) {
+    let cause = Cause::Request { period, link };
+    let events = match kind {
+        MailKind::Reminder { .. } => Vec::new(),
+        MailKind::Request | MailKind::AskedAgain => mark_requested(snapshot, consents, &cause, now),
+    };
+    let repeated: Vec<ConsentId> = consents
+        .iter()
+        .filter(|stored| {
+            events
+                .iter()
+                .all(|event| event.consent.as_str() != stored.id().as_str())
+                && snapshot.value_of(stored.id().as_str()) == ConsentValue::Waiting
+        })
+        .map(|stored| stored.id().clone())
+        .collect();
+    let repeated = (!repeated.is_empty() && kind != MailKind::Request).then(|| {
+        let event = RequestRepeatedEvent {
+            at: now,
+            period,
+            link,
+            consents: repeated,
+            reminder: matches!(kind, MailKind::Reminder { .. }),
+        };
+        snapshot.repeat_request(&event);
+        event
+    });
+    (events, repeated)
+}
+
+/// Lets the person's unanswered request lapse: the waiting consents are Applicable again
+/// (never a grant), and the daily run asks again only as the policy says.
+pub fn lapse(
+    snapshot: &mut PersonSnapshot,
+    waiting: &[&StoredDefinition],
+    period: Date,
+    now: i64,
+) -> Vec<ConsentEvent> {
+    let cause = Cause::Lapsed { period };
+    let mut events = Vec::with_capacity(waiting.len());
+    for stored in waiting {
+        if snapshot.value_of(stored.id().as_str()) == ConsentValue::Waiting {
+            events.push(change(
+                snapshot,
+                stored,
+                ConsentValue::Applicable,
+                cause.clone(),
+                now,
+            ));
+        }
+    }
+    events
+}
+
+/// Staff ask the person again: the next daily run sends a new request about every consent
+/// applicable or waiting (never one the person refused or granted). False, and nothing
+/// changes, when the person is not active or has nothing unanswered.
+pub fn ask_again(snapshot: &mut PersonSnapshot, configuration: &Configuration) -> bool {
+    let open = snapshot.is_active()
+        && configuration
+            .consents_of(&snapshot.record.module)
+            .any(|stored| {
+                matches!(
+                    snapshot.value_of(stored.id().as_str()),
+                    ConsentValue::Applicable | ConsentValue::Waiting
+                )
+            });
+    if open {
+        snapshot.requests.ask_again = true;
+    }
+    open
 }
 
 /// Moves the consents a request mail asked about to waiting.
@@ -191,12 +354,29 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The consents the daily run of `period` requests (a first request), if any.
+    fn to_request<'c>(
+        snapshot: &PersonSnapshot,
+        configuration: &'c Configuration,
+        period: Date,
+    ) -> Vec<&'c StoredDefinition> {
+        let location = Location::Person(Address::parse("ada@example.org").unwrap());
+        match daily_step(snapshot, &location, configuration, period) {
+            DailyStep::Mail {
+                consents,
+                kind: MailKind::Request,
+                ..
+            } => consents,
+            _ => Vec::new(),
+        }
+    }
     use crate::configuration::DefinitionInput;
     use crate::configuration::tests::{definition_input, settings_input};
     use crate::consent::ConsentDefault;
     use crate::definition::{Clause, Condition, ConsentKind};
     use crate::event::tests::link;
-    use crate::event::{IpEvidence, RecordingSource, Statement};
+    use crate::event::{IpEvidence, RecordingSource, Statement, StreamEvent};
     use crate::person::fold;
     use crate::record::tests::fields;
     use crate::record::{Module, RecordRef};
@@ -228,6 +408,103 @@ mod tests {
             .put_consent(definition_input("lead-news", "leads", ConsentKind::Custom))
             .unwrap();
         configuration
+    }
+
+    #[test]
+    fn an_unanswered_request_is_reminded_then_lapses_and_is_asked_again_on_schedule() {
+        use crate::configuration::RequestPolicy;
+        use crate::person::fold_stream;
+        let mut configuration = configuration();
+        let mut settings = settings_input();
+        settings.requests = RequestPolicy {
+            remind_after_days: 7,
+            reminders: 2,
+            lapse_after_days: 30,
+            ask_again_after_days: 60,
+        };
+        configuration.set_settings(settings).unwrap();
+        let record = RecordRef::new(Module::Contacts, "1");
+        let mut snapshot = PersonSnapshot::new(record.clone(), String::new());
+        let mut stream: Vec<StreamEvent> = reevaluate(
+            &mut snapshot,
+            &configuration,
+            &fields(&[("country", "DE")]),
+            0,
+        )
+        .into_iter()
+        .map(StreamEvent::Consent)
+        .collect();
+        let location = Location::Person(Address::parse("ada@example.org").unwrap());
+        let mut run = |snapshot: &mut PersonSnapshot, day: &str| -> String {
+            let period = Date::parse(day).unwrap();
+            match daily_step(snapshot, &location, &configuration, period) {
+                DailyStep::Nothing => "nothing".to_owned(),
+                DailyStep::Lapse(waiting) => {
+                    let events = lapse(snapshot, &waiting, period, 1);
+                    stream.extend(events.into_iter().map(StreamEvent::Consent));
+                    "lapse".to_owned()
+                }
+                DailyStep::Mail { consents, kind, .. } => {
+                    let (events, repeated) = mailed(snapshot, &consents, kind, period, link(2), 1);
+                    stream.extend(events.into_iter().map(StreamEvent::Consent));
+                    stream.extend(repeated.map(StreamEvent::RequestRepeated));
+                    let names: Vec<&str> =
+                        consents.iter().map(|stored| stored.id().as_str()).collect();
+                    format!("{kind:?} {}", names.join(","))
+                }
+            }
+        };
+        let steps = [
+            ("2026-12-01", "Request newsletter,tracking"),
+            ("2026-12-07", "nothing"),
+            (
+                "2026-12-08",
+                "Reminder { asked_on: Date { year: 2026, month: 12, day: 1 } } newsletter,tracking",
+            ),
+            ("2026-12-08", "nothing"),
+            ("2026-12-14", "nothing"),
+            (
+                "2026-12-15",
+                "Reminder { asked_on: Date { year: 2026, month: 12, day: 1 } } newsletter,tracking",
+            ),
+            ("2026-12-22", "nothing"),
+            ("2026-12-31", "lapse"),
+            ("2027-01-01", "nothing"),
+            ("2027-02-28", "nothing"),
+            ("2027-03-01", "Request newsletter,tracking"),
+        ];
+        for (day, expected) in steps {
+            assert_eq!(run(&mut snapshot, day), expected, "{day}");
+        }
+        assert_eq!(snapshot.value_of("newsletter"), ConsentValue::Waiting);
+        // Staff ask again: the next run sends a new request about what still waits, and the
+        // schedule starts again from it.
+        assert!(ask_again(&mut snapshot, &configuration));
+        assert_eq!(
+            run(&mut snapshot, "2027-03-02"),
+            "AskedAgain newsletter,tracking"
+        );
+        assert_eq!(snapshot.requests.asked_on, Date::parse("2027-03-02").ok());
+        assert_eq!(run(&mut snapshot, "2027-03-08"), "nothing");
+        assert!(run(&mut snapshot, "2027-03-09").starts_with("Reminder"));
+        // A lapse is never a grant: the values went back to Applicable in between.
+        assert!(stream.iter().any(|event| matches!(
+            event,
+            StreamEvent::Consent(ConsentEvent {
+                to: ConsentValue::Applicable,
+                cause: Cause::Lapsed { .. },
+                ..
+            })
+        )));
+        // The schedule is a fold of the events.
+        let folded = fold_stream(record, String::new(), &stream).unwrap();
+        assert_eq!(folded.requests, snapshot.requests);
+        assert_eq!(folded.consents, snapshot.consents);
+        assert_eq!(folded.last_request, snapshot.last_request);
+        // Nothing to ask of someone who answered.
+        let mut answered =
+            PersonSnapshot::new(RecordRef::new(Module::Contacts, "2"), String::new());
+        assert!(!ask_again(&mut answered, &configuration));
     }
 
     fn request(period: &str) -> Cause {
@@ -376,11 +653,7 @@ mod tests {
                     reevaluate(&mut snapshot, &configuration, &fields(pairs), index as i64)
                 }
                 Step::Request(period) => {
-                    let asked = consents_to_request(
-                        &snapshot,
-                        &configuration,
-                        Date::parse(period).unwrap(),
-                    );
+                    let asked = to_request(&snapshot, &configuration, Date::parse(period).unwrap());
                     mark_requested(&mut snapshot, &asked, &request(period), index as i64)
                 }
                 Step::Answer(choices, cause) => answer(
@@ -467,7 +740,7 @@ mod tests {
             ("a restricted person", restricted, vec![]),
         ];
         for (name, snapshot, expected) in cases {
-            let asked: Vec<_> = consents_to_request(&snapshot, &configuration, period)
+            let asked: Vec<_> = to_request(&snapshot, &configuration, period)
                 .iter()
                 .map(|stored| stored.id().as_str())
                 .collect();

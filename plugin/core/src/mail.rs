@@ -70,6 +70,8 @@ pub struct ConsentRequest<'a> {
     /// The signed preferences link.
     pub link: &'a str,
     pub link_expires_at: i64,
+    /// A reminder of the request of this period, not yet answered; none for a request.
+    pub reminding_of: Option<Date>,
 }
 
 impl ConsentRequest<'_> {
@@ -90,7 +92,10 @@ impl ConsentRequest<'_> {
                 address: self.to.to_string(),
                 name: (!name.is_empty()).then(|| name.to_owned()),
             }],
-            subject: format!("{organisation} asks for your consent"),
+            subject: match self.reminding_of {
+                None => format!("{organisation} asks for your consent"),
+                Some(_) => format!("Reminder: {organisation} asks for your consent"),
+            },
             text_body: self.text_body(name, expires),
             html_body: Some(self.html_body(name, expires)),
             headers: Vec::new(),
@@ -105,6 +110,12 @@ impl ConsentRequest<'_> {
             text.push_str("Hello,\n\n");
         } else {
             push_line!(text, "Hello {name},\n");
+        }
+        if let Some(asked) = self.reminding_of {
+            push_line!(
+                text,
+                "We asked you on {asked} and have not heard from you yet, so we ask once more.\n"
+            );
         }
         push_line!(
             text,
@@ -151,6 +162,12 @@ impl ConsentRequest<'_> {
             html.push_str("<p>Hello,</p>\n");
         } else {
             push_line!(html, "<p>Hello {},</p>", escape_html(name));
+        }
+        if let Some(asked) = self.reminding_of {
+            push_line!(
+                html,
+                "<p>We asked you on {asked} and have not heard from you yet, so we ask once more.</p>"
+            );
         }
         push_line!(
             html,
@@ -277,6 +294,7 @@ mod tests {
             consents: &asked,
             link: "https://crm.example.org/preferences/abc.def?x=1&y=2",
             link_expires_at: 1_717_200_000_000,
+            reminding_of: None,
         };
         let mail = request.to_mail();
         assert_eq!(mail.message_id, "id@example.org");
@@ -331,6 +349,36 @@ mod tests {
     }
 
     #[test]
+    fn a_reminder_says_so_in_its_subject_and_first_lines() {
+        let configuration = configuration();
+        let to = Address::parse("ada@example.org").unwrap();
+        let asked: Vec<_> = configuration.consents().iter().collect();
+        let mail = ConsentRequest {
+            settings: configuration.settings().unwrap(),
+            message_id: "id@example.org",
+            to: &to,
+            name: "Ada",
+            consents: &asked,
+            link: "https://x.example/p/t",
+            link_expires_at: 0,
+            reminding_of: Some(Date::parse("2026-12-01").unwrap()),
+        }
+        .to_mail();
+        assert!(mail.subject.starts_with("Reminder: "), "{}", mail.subject);
+        assert!(
+            mail.text_body
+                .contains("We asked you on 2026-12-01 and have not heard from you yet"),
+            "{}",
+            mail.text_body
+        );
+        assert!(
+            mail.html_body
+                .unwrap()
+                .contains("We asked you on 2026-12-01")
+        );
+    }
+
+    #[test]
     fn a_person_without_a_name_is_greeted_plainly() {
         let configuration = configuration();
         let to = Address::parse("ada@example.org").unwrap();
@@ -343,6 +391,7 @@ mod tests {
             consents: &asked,
             link: "https://x.example/p/t",
             link_expires_at: 0,
+            reminding_of: None,
         }
         .to_mail();
         assert_eq!(mail.to[0].name, None);

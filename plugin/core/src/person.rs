@@ -12,7 +12,10 @@ use crate::configuration::Configuration;
 use crate::configuration::regimes::RegimeFacts;
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::{ConsentId, StoredDefinition};
-use crate::event::{Cause, ConsentEvent, StatusEvent, StatusEvidence, StreamEvent, same_status};
+use crate::event::{
+    Cause, ConsentEvent, RequestRepeatedEvent, StatusEvent, StatusEvidence, StreamEvent,
+    same_status,
+};
 use crate::record::{Fields, RecordRef};
 
 /// The current value of one consent for the person.
@@ -44,6 +47,23 @@ pub struct PersonSnapshot {
     pub name: String,
     /// What the regime rules read of the record when it was last seen.
     pub regime_facts: RegimeFacts,
+    /// Where the person's request stands: its reminders, its lapse, a new request asked for.
+    pub requests: RequestState,
+}
+
+/// Where a person's request stands (see [`crate::lifecycle::daily_step`]). Everything but
+/// `ask_again` is a fold of the person's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RequestState {
+    /// The period of the request that started the schedule: the last request, or the last
+    /// request staff asked for.
+    pub asked_on: Option<Date>,
+    /// Reminders sent since.
+    pub reminders: u8,
+    /// The period the last request lapsed unanswered; none once asked again.
+    pub lapsed_on: Option<Date>,
+    /// Staff asked for a new request at the next daily run.
+    pub ask_again: bool,
 }
 
 /// An event does not follow from the state before it: the stream is not a valid history.
@@ -72,6 +92,7 @@ impl PersonSnapshot {
             last_request: None,
             name,
             regime_facts: RegimeFacts::default(),
+            requests: RequestState::default(),
         }
     }
 
@@ -131,8 +152,35 @@ impl PersonSnapshot {
             Ok(index) => self.consents[index] = state,
             Err(index) => self.consents.insert(index, state),
         }
-        if let Cause::Request { period, .. } = &event.cause {
-            self.last_request = Some(*period);
+        match &event.cause {
+            Cause::Request { period, .. } => {
+                self.last_request = Some(*period);
+                self.requests = RequestState {
+                    asked_on: Some(*period),
+                    ..RequestState::default()
+                };
+            }
+            Cause::Lapsed { period } => {
+                self.requests = RequestState {
+                    lapsed_on: Some(*period),
+                    ..RequestState::default()
+                };
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies a request mailed again: a reminder counts, a new request staff asked for
+    /// starts the schedule again.
+    pub fn repeat_request(&mut self, event: &RequestRepeatedEvent) {
+        self.last_request = Some(event.period);
+        if event.reminder {
+            self.requests.reminders = self.requests.reminders.saturating_add(1);
+        } else {
+            self.requests = RequestState {
+                asked_on: Some(event.period),
+                ..RequestState::default()
+            };
         }
     }
 
@@ -231,6 +279,7 @@ pub fn fold_stream(
             StreamEvent::Consent(event) => snapshot.apply(event)?,
             StreamEvent::Status(event) => snapshot.apply_status(event)?,
             StreamEvent::LegalGround(_) => {}
+            StreamEvent::RequestRepeated(event) => snapshot.repeat_request(event),
         }
     }
     Ok(snapshot)

@@ -35,7 +35,7 @@ use crate::configuration::regimes::{RegimeFacts, RegimeRules};
 use crate::configuration::{Configuration, ConfigurationV4, ConfigurationV5, ConfigurationV6};
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::ConsentKind;
-use crate::person::{ConsentState, PersonSnapshot};
+use crate::person::{ConsentState, PersonSnapshot, RequestState};
 use crate::record::{Module, RecordRef};
 
 /// The key of the configuration.
@@ -48,7 +48,8 @@ pub const CONFIG_KEY: &str = "config";
 pub const CONFIG_FORMAT: u8 = 7;
 /// The oldest `config` format this engine still reads (and upgrades when it next writes).
 pub const OLDEST_CONFIG_FORMAT: u8 = 4;
-/// Format version of `person/` values (2: the regime facts at the end).
+/// Format version of `person/` values (2: the regime facts and the request state at the
+/// end).
 pub const PERSON_FORMAT: u8 = 2;
 /// The oldest `person/` format this engine still reads: 1, without regime facts (read as
 /// none: the person counts under the default regime until the record is seen again).
@@ -455,6 +456,7 @@ impl From<PersonSnapshotV1> for PersonSnapshot {
             last_request: old.last_request,
             name: old.name,
             regime_facts: RegimeFacts::default(),
+            requests: RequestState::default(),
         }
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Problem;
 use super::regimes::{RegimeRules, RegimeRulesInput};
+use super::requests::RequestPolicy;
 use crate::address::Address;
 use crate::calendar::DAY_MS;
 use crate::record::Module;
@@ -35,6 +36,8 @@ pub struct SettingsInput {
     pub person_modules: Vec<String>,
     /// Which legal regime applies to whom.
     pub regimes: RegimeRulesInput,
+    /// Reminders, the lapse of unanswered requests, asking again.
+    pub requests: RequestPolicy,
 }
 
 /// Organisation-wide settings, validated.
@@ -52,6 +55,7 @@ pub struct Settings {
     pub(super) ip_evidence: IpPolicy,
     pub(super) person_modules: Vec<Module>,
     pub(super) regimes: RegimeRules,
+    pub(super) requests: RequestPolicy,
 }
 
 impl Settings {
@@ -142,6 +146,7 @@ impl Settings {
             person_modules = Module::defaults();
         }
         let regimes = RegimeRules::validate(input.regimes, input.link_valid_days, &mut problems);
+        let requests = input.requests.validate(&mut problems);
         match sender_address {
             Some(sender_address) if problems.is_empty() => Ok(Settings {
                 sender_address,
@@ -156,6 +161,7 @@ impl Settings {
                 ip_evidence: input.ip_evidence,
                 person_modules,
                 regimes,
+                requests,
             }),
             _ => Err(problems),
         }
@@ -216,6 +222,11 @@ impl Settings {
         &self.regimes
     }
 
+    /// Reminders, the lapse of unanswered requests, asking again.
+    pub fn requests(&self) -> RequestPolicy {
+        self.requests
+    }
+
     /// How long a preferences link stays valid, in milliseconds.
     pub fn link_lifetime_ms(&self) -> i64 {
         i64::from(self.link_valid_days) * DAY_MS
@@ -240,6 +251,7 @@ impl Settings {
                 .map(|module| module.as_str().to_owned())
                 .collect(),
             regimes: self.regimes.to_input(),
+            requests: self.requests,
         }
     }
 }

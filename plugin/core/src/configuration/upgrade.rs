@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | 4 | 29 Nov 2026 (first release) | the confirmation policy (`never`: that release sent no confirmation mails) and the IP policy (`truncate`: what it did), deleted consents (none) |
 //! | 5 | 29 Nov 2026 | the person modules (the defaults, contacts and leads) |
-//! | 6 | 1 Dec 2026 | the regime rules (none: everyone opt-in, as before) |
+//! | 6 | 1 Dec 2026 | the regime rules (none: everyone opt-in, as before) and the request policy (off: requests wait for an answer, as before) |
 //! | 7 | today | (the sending index carries the regime rules) |
 //!
 //! Formats 1 to 3 were never released and are refused naming their version. Each step
@@ -15,6 +15,7 @@
 use serde::Deserialize;
 
 use super::regimes::RegimeRules;
+use super::requests::RequestPolicy;
 use super::settings::Settings;
 use super::{Configuration, Enablement};
 use crate::address::Address;
@@ -165,6 +166,7 @@ impl From<SettingsV6> for Settings {
             ip_evidence: old.ip_evidence,
             person_modules: old.person_modules,
             regimes: RegimeRules::default(),
+            requests: RequestPolicy::default(),
         }
     }
 }

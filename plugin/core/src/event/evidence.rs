@@ -262,6 +262,9 @@ pub enum Cause {
     RecordChange,
     /// The daily run of `period` sent a request mail with the signed link `link`.
     Request { period: Date, link: LinkId },
+    /// The request was not answered in time: the daily run of `period` let it lapse (the
+    /// consent is Applicable again, not requested; never a grant).
+    Lapsed { period: Date },
     /// The person answered on the preferences page opened with the link `link`.
     PreferencesPage {
         link: LinkId,
