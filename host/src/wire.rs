@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::contract::configuration::{
     ConditionOp, ConfirmationPolicy, ConsentDefault, ConsentKind, IpPolicy, Prerequisite,
+    PurposeChange,
 };
 use crate::contract::records::EditRefusalReason;
 use crate::contract::sending::{
@@ -114,6 +115,7 @@ table! {
         ConsentNotRequested = "consent-not-requested": "The consent was not requested yet",
         ConsentPending = "consent-pending": "The request awaits the person's answer",
         ConsentRefused = "consent-refused": "The person refused the consent",
+        ConsentOutdated = "consent-outdated": "The person granted an earlier text, changed materially since",
         ProcessingRestricted = "processing-restricted": "Processing is stopped for the person",
         Erased = "erased": "The person's data was erased",
         Duplicate = "duplicate": "The record is a duplicate of another",
@@ -158,6 +160,10 @@ table! {
         Truncate = "truncate": "The network only (/24, /48)",
         Hash = "hash": "A salted SHA-256 of the address",
         Drop = "drop": "Nothing",
+    }
+    PurposeChange "purpose change" {
+        Correction = "correction": "A typo or a clearer word: grants of the earlier text still count",
+        Material = "material": "A new use or recipient: people who granted the earlier text are asked again",
     }
     Prerequisite "prerequisite" {
         DeduplicationNotConfirmed = "deduplication-not-confirmed": "Confirm that duplicates may be flagged",
@@ -324,6 +330,7 @@ mod tests {
         round_trips::<ConfirmationPolicy>();
         round_trips::<IpPolicy>();
         round_trips::<Prerequisite>();
+        round_trips::<PurposeChange>();
         round_trips::<EditRefusalReason>();
         round_trips::<Regime>();
     }

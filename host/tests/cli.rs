@@ -364,6 +364,52 @@ fn an_administrator_sets_up_consents_and_checks_sends_from_the_command_line() {
 
     assert!(cli.ok(&["rotate-link-key"]).contains("new link key"));
     assert!(cli.ok(&["verify-events"]).contains("intact"));
+
+    // A new purpose text needs its kind; a material change asks Ada again the next day.
+    let new_text = [
+        "consent",
+        "add",
+        "--id",
+        "email-marketing",
+        "--kind",
+        "data:email",
+        "--title",
+        "News by email",
+        "--purpose",
+        "Our monthly newsletter, and offers of our partners.",
+    ];
+    let (_, unsaid) = cli.fails(&new_text);
+    assert!(
+        unsaid.contains("correction") && unsaid.contains("material"),
+        "{unsaid}"
+    );
+    let (_, wrong) = cli.fails(&[&new_text[..], &["--purpose-change", "big"]].concat());
+    assert!(
+        wrong.contains("correction") && wrong.contains("material"),
+        "{wrong}"
+    );
+    let saved = cli.ok(&[&new_text[..], &["--purpose-change", "material"]].concat());
+    assert!(
+        saved.contains("version 2") && saved.contains("asks the people who gave them again"),
+        "{saved}"
+    );
+    let output = cli.run(&[
+        "check",
+        "--class",
+        "marketing",
+        "--purpose",
+        "email-marketing",
+        "--to",
+        "ada@example.com",
+    ]);
+    assert!(
+        text(&output.stdout).contains("ada@example.com\trefuse\tconsent-outdated"),
+        "{}",
+        text(&output.stdout)
+    );
+    cli.set_now("2026-12-02T10:00:00Z");
+    let run = cli.ok(&["run-daily"]);
+    assert!(run.contains("1 request(s) sent"), "{run}");
 }
 
 #[test]

@@ -387,7 +387,7 @@ pub fn configure(guard: &Guard, preferences_url: &str) {
         .expect("call")
         .expect("settings accepted");
     guard
-        .put_consent(&email_marketing_consent())
+        .put_consent(&email_marketing_consent(), None)
         .expect("call")
         .expect("consent accepted");
     guard.enable(true).expect("call").expect("consents enabled");

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use privacy_guard_host::contract::configuration::{
-    ConditionOp, ConfirmationPolicy, ConsentDefault, IpPolicy, Prerequisite,
+    ConditionOp, ConfirmationPolicy, ConsentDefault, IpPolicy, Prerequisite, PurposeChange,
 };
 use privacy_guard_host::contract::records::EditRefusalReason;
 use privacy_guard_host::contract::sending::{
@@ -98,6 +98,7 @@ fn the_documented_enums_are_the_wire_tables() {
         api_texts::<Prerequisite>(),
         api_texts::<EditRefusalReason>(),
         api_texts::<Regime>(),
+        api_texts::<PurposeChange>(),
         (
             "obligation",
             wire::OBLIGATIONS
@@ -428,6 +429,36 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
         ),
     );
     assert_eq!(status, 200);
+    // A changed purpose text needs its kind; a material change is the next version from
+    // which grants count.
+    let mut changed = json!({"module": "contacts", "kind": "data", "field": "phone", "title": "Calls",
+                             "purpose": "We call you about offers and surveys.", "default_value": "no"});
+    let (status, refused) = acme.call(
+        "PUT",
+        "/api/v1/consents/{id}",
+        &["phone-calls"],
+        Some(changed.clone()),
+    );
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(
+        refused["error"]["problems"][0]["at"],
+        "consent[phone-calls].purpose"
+    );
+    changed["purpose_change"] = json!("material");
+    let (status, revised) = acme.call(
+        "PUT",
+        "/api/v1/consents/{id}",
+        &["phone-calls"],
+        Some(changed),
+    );
+    assert_eq!(status, 200, "{revised}");
+    assert_eq!(
+        (
+            revised["purpose_version"].as_u64(),
+            revised["counts_from_version"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
     let (status, error) = acme.call(
         "PUT",
         "/api/v1/consents/{id}",

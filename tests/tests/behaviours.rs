@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use privacy_guard_host::contract::configuration::{
     ConditionClause, ConditionOp, ConfirmationPolicy, ConsentDefault, ConsentDefinition,
-    ConsentKind, FieldClass, IpPolicy, Prerequisite, Settings,
+    ConsentKind, FieldClass, IpPolicy, Prerequisite, PurposeChange, Settings,
 };
 use privacy_guard_host::contract::preferences::{Choice, Evidence, LinkError};
 use privacy_guard_host::contract::records::EditRefusalReason;
@@ -132,7 +132,7 @@ fn save_settings(guard: &Guard, settings: &Settings) {
 
 fn put(guard: &Guard, definition: &ConsentDefinition) {
     guard
-        .put_consent(definition)
+        .put_consent(definition, None)
         .expect("call")
         .unwrap_or_else(|problems| panic!("{} refused: {problems:?}", definition.id));
 }
@@ -401,7 +401,7 @@ fn three_kinds() {
         ("custom-11", ConsentKind::Custom),
     ] {
         let problems = guard
-            .put_consent(&consent(id, kind, ConsentDefault::No))
+            .put_consent(&consent(id, kind, ConsentDefault::No), None)
             .expect("call")
             .expect_err("over the limit");
         assert!(problems[0].message.contains("limit"), "{id}: {problems:?}");
@@ -1286,10 +1286,13 @@ fn deleting_a_consent() {
         .expect_err("unknown");
     assert!(problem.message.contains("no consent"), "{problem:?}");
     let again = guard
-        .put_consent(&ConsentDefinition {
-            purpose: "A new purpose for phone numbers.".into(),
-            ..phone
-        })
+        .put_consent(
+            &ConsentDefinition {
+                purpose: "A new purpose for phone numbers.".into(),
+                ..phone
+            },
+            None,
+        )
         .expect("call")
         .expect("defined again");
     assert_eq!(again.purpose_version, 2);
@@ -1374,12 +1377,24 @@ fn proof() {
         events.last().expect("event")["evidence"]["statement"],
         "Imported from the 2025 trade fair list, row 17"
     );
-    // A changed purpose text is a new version with its own hash.
+    // A changed purpose text is a new version with its own hash, once the administrator
+    // says what kind of change it is.
+    let corrected = ConsentDefinition {
+        purpose: "A new purpose text.".into(),
+        ..email_marketing_consent()
+    };
+    let problems = guard
+        .put_consent(&corrected, None)
+        .expect("call")
+        .expect_err("the change needs a kind");
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.at.ends_with(".purpose")),
+        "{problems:?}"
+    );
     let changed = guard
-        .put_consent(&ConsentDefinition {
-            purpose: "A new purpose text.".into(),
-            ..email_marketing_consent()
-        })
+        .put_consent(&corrected, Some(PurposeChange::Correction))
         .expect("call")
         .expect("saved");
     assert_eq!(changed.purpose_version, 2);

@@ -118,15 +118,18 @@ fn sensitive_non_essential_fields_without_a_data_consent_are_suggested() {
         ["phone", "birthday"]
     );
     guard
-        .put_consent(&ConsentDefinition {
-            id: "phone-calls".into(),
-            module: "contacts".into(),
-            kind: ConsentKind::Data("phone".into()),
-            title: "Calls about offers".into(),
-            purpose: "We call you about offers that fit your contract.".into(),
-            default_value: ConsentDefault::No,
-            applies_when: Vec::new(),
-        })
+        .put_consent(
+            &ConsentDefinition {
+                id: "phone-calls".into(),
+                module: "contacts".into(),
+                kind: ConsentKind::Data("phone".into()),
+                title: "Calls about offers".into(),
+                purpose: "We call you about offers that fit your contract.".into(),
+                default_value: ConsentDefault::No,
+                applies_when: Vec::new(),
+            },
+            None,
+        )
         .expect("call")
         .expect("consent");
     assert_eq!(

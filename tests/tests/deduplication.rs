@@ -50,7 +50,7 @@ fn configured_host(flag_new_duplicates: bool) -> (TestHost, Guard) {
         .expect("settings accepted");
     for consent in [email_marketing_consent(), lead_marketing_consent()] {
         guard
-            .put_consent(&consent)
+            .put_consent(&consent, None)
             .expect("call")
             .expect("consent accepted");
     }

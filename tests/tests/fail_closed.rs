@@ -120,7 +120,7 @@ fn a_faulted_import_commits_nothing() {
             .expect("call")
             .expect("settings");
         guard
-            .put_consent(&email_marketing_consent())
+            .put_consent(&email_marketing_consent(), None)
             .expect("call")
             .expect("consent");
     }

@@ -205,7 +205,7 @@ impl World {
             .expect("settings");
         for consent in Consent::ALL {
             guard
-                .put_consent(&consent_definition(consent, false))
+                .put_consent(&consent_definition(consent, false), None)
                 .expect("call")
                 .expect("consent");
         }
@@ -357,10 +357,10 @@ impl World {
             Op::ToggleNewsCondition => {
                 self.model.toggle_news_condition();
                 self.guard
-                    .put_consent(&consent_definition(
-                        Consent::News,
-                        self.model.news_outside_us,
-                    ))
+                    .put_consent(
+                        &consent_definition(Consent::News, self.model.news_outside_us),
+                        None,
+                    )
                     .expect("call")
                     .expect("consent");
             }
@@ -372,7 +372,7 @@ impl World {
                         .expect("deleted");
                 } else {
                     self.guard
-                        .put_consent(&consent_definition(Consent::Phone, false))
+                        .put_consent(&consent_definition(Consent::Phone, false), None)
                         .expect("call")
                         .expect("defined again");
                 }

@@ -143,7 +143,7 @@ fn host_with_every_cell() -> (TestHost, Guard) {
         .expect("call")
         .expect("settings with regimes accepted");
     guard
-        .put_consent(&newsletter())
+        .put_consent(&newsletter(), None)
         .expect("call")
         .expect("consent");
     configured.regimes = rules();

@@ -258,7 +258,10 @@ fn a_value_refused_on_the_page_is_gone_from_the_database_files() {
         data_consent("phone", "phone", ConsentDefault::Yes),
         data_consent("fax", "fax", ConsentDefault::No),
     ] {
-        guard.put_consent(&consent).expect("call").expect("stored");
+        guard
+            .put_consent(&consent, None)
+            .expect("call")
+            .expect("stored");
     }
     import_csv(
         &guard,
@@ -531,7 +534,7 @@ fn an_unknown_module_is_refused_naming_the_known_ones() {
         ..email_marketing_consent()
     };
     let refused = guard
-        .put_consent(&accounts)
+        .put_consent(&accounts, None)
         .expect("call")
         .expect_err("not yet");
     assert!(
@@ -547,7 +550,10 @@ fn an_unknown_module_is_refused_naming_the_known_ones() {
         })
         .expect("call")
         .expect("saved");
-    guard.put_consent(&accounts).expect("call").expect("stored");
+    guard
+        .put_consent(&accounts, None)
+        .expect("call")
+        .expect("stored");
     import_csv(
         &guard,
         "accounts",
@@ -663,7 +669,7 @@ fn marketing_while_a_consent_waits_under_default_yes_is_never_on_consent() {
         ..email_marketing_consent()
     };
     guard
-        .put_consent(&opted_out_by_default)
+        .put_consent(&opted_out_by_default, None)
         .expect("call")
         .expect("stored");
     guard.enable(true).expect("call").expect("enabled");

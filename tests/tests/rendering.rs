@@ -66,7 +66,7 @@ fn host_with_contacts() -> (TestHost, Guard) {
         tracking_consent("document-tracking", ConsentKind::DocumentTracking),
     ] {
         guard
-            .put_consent(&consent)
+            .put_consent(&consent, None)
             .expect("call")
             .expect("consent accepted");
     }

@@ -33,7 +33,7 @@ const RELEASES: [(&str, u8, ConfirmationPolicy); 2] = [
 ];
 
 /// The configuration format today's plugin writes.
-const CONFIG_FORMAT: u8 = 7;
+const CONFIG_FORMAT: u8 = 8;
 
 fn fixture(release: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

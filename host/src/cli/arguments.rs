@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use privacy_guard_host::contract::configuration::{
-    ConfirmationPolicy, ConsentDefault, FieldClass, IpPolicy,
+    ConfirmationPolicy, ConsentDefault, FieldClass, IpPolicy, PurposeChange,
 };
 use privacy_guard_host::contract::sending::MessageClass;
 use privacy_guard_host::contract::types::Regime;
@@ -431,6 +431,11 @@ pub(super) struct ConsentArgs {
     /// `FIELD none-of A,B`, `FIELD present`, `FIELD absent`. None: applies to everyone.
     #[arg(long = "when")]
     pub(super) when: Vec<String>,
+    /// Needed when the purpose text of an existing consent changes: `correction` (grants
+    /// of the earlier text still count) or `material` (people who granted it are asked
+    /// again, and marketing to them is refused until they answer).
+    #[arg(long, value_parser = wire::<PurposeChange>())]
+    pub(super) purpose_change: Option<PurposeChange>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail};
 use privacy_guard_host::contract::configuration::{
     ConditionClause, ConditionOp, ConsentDefinition, ConsentKind, FieldClass, Prerequisite,
+    PurposeChange,
 };
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::{Guard, SettingsRefusal};
@@ -190,12 +191,19 @@ pub(super) fn add_consent(guard: &Guard, consent: ConsentArgs) -> anyhow::Result
         default_value: consent.default,
         applies_when,
     };
-    match guard.put_consent(&definition)? {
+    match guard.put_consent(&definition, consent.purpose_change)? {
         Ok(stored) => {
             println!(
                 "consent `{}` saved (purpose text version {}, sha256 {})",
                 stored.definition.id, stored.purpose_version, stored.purpose_hash
             );
+            if stored.counts_from_version == stored.purpose_version
+                && consent.purpose_change == Some(PurposeChange::Material)
+            {
+                println!(
+                    "grants of earlier texts no longer count: the next run-daily asks the people who gave them again"
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(problems) => bail!("the consent was not saved:\n{}", list_problems(&problems)),

@@ -4,7 +4,8 @@ use std::sync::PoisonError;
 
 use super::{ENCRYPTABLE_MODULES, Guard, GuardError};
 use crate::contract::configuration::{
-    ConsentDefinition, FieldClass, Prerequisite, Problem, Settings, Snapshot, StoredDefinition,
+    ConsentDefinition, FieldClass, Prerequisite, Problem, PurposeChange, Settings, Snapshot,
+    StoredDefinition,
 };
 use crate::settings::{MissingOptions, SettingsPatch};
 use crate::storage::UnitOfWork;
@@ -75,14 +76,20 @@ impl Guard {
     }
 
     /// Adds or replaces a consent definition.
+    ///
+    /// A changed purpose text needs `change`: a correction, or a material change after which
+    /// grants of earlier texts stop counting.
     pub fn put_consent(
         &self,
         definition: &ConsentDefinition,
+        change: Option<PurposeChange>,
     ) -> Result<Result<StoredDefinition, Vec<Problem>>, GuardError> {
         self.write(|store, plugin| {
-            plugin
-                .privacy_guard_consent_configuration()
-                .call_put_consent(store, definition)
+            let configuration = plugin.privacy_guard_consent_configuration();
+            match change {
+                None => configuration.call_put_consent(store, definition),
+                Some(change) => configuration.call_revise_consent(store, definition, change),
+            }
         })
     }
 

@@ -341,12 +341,13 @@ async fn put_consent(
     Path(id): Path<String>,
     ApiJson(consent): ApiJson<ConsentDto>,
 ) -> Result<Json<ConsentDto>, ApiError> {
+    let change = consent.purpose_change();
     let definition = consent.definition(id)?;
-    let stored = blocking(&tenant.0.guard, move |guard| guard.put_consent(&definition))
-        .await?
-        .map_err(|problems| {
-            ApiError::invalid("the consent was not saved").with_problems(problems)
-        })?;
+    let stored = blocking(&tenant.0.guard, move |guard| {
+        guard.put_consent(&definition, change)
+    })
+    .await?
+    .map_err(|problems| ApiError::invalid("the consent was not saved").with_problems(problems))?;
     Ok(Json(ConsentDto::from(stored)))
 }
 

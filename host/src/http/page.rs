@@ -496,6 +496,14 @@ struct ConsentRow {
     changeable: bool,
     granted: bool,
     refused: bool,
+    /// The earlier text the person agreed to, shown under the new one.
+    agreed: Option<AgreedRow>,
+}
+
+struct AgreedRow {
+    version: u32,
+    purpose: String,
+    still_counts: bool,
 }
 
 impl PreferencesPage {
@@ -521,6 +529,11 @@ impl PreferencesPage {
                     changeable: consent.changeable,
                     granted: consent.value == ConsentValue::Granted,
                     refused: consent.value == ConsentValue::NotGranted,
+                    agreed: consent.agreed.as_ref().map(|agreed| AgreedRow {
+                        version: agreed.purpose_version,
+                        purpose: agreed.purpose.clone(),
+                        still_counts: agreed.still_counts,
+                    }),
                 }
             })
             .collect();

@@ -9,8 +9,10 @@ use privacy_guard_core::configuration::{
     SettingsInput,
 };
 use privacy_guard_core::consent::ConsentDefault;
-use privacy_guard_core::definition::{Clause, Condition, ConsentKind, StoredDefinition};
-use privacy_guard_core::event::{CONFIGURATION_STREAM, consent_deleted_json};
+use privacy_guard_core::definition::{
+    Clause, Condition, ConsentKind, PurposeChange, StoredDefinition,
+};
+use privacy_guard_core::event::{CONFIGURATION_STREAM, consent_deleted_json, purpose_changed_json};
 use privacy_guard_core::vocabulary::{ConfirmationPolicy, IpPolicy};
 
 use privacy_guard_core::record::Module;
@@ -44,21 +46,18 @@ impl wit::Guest for Plugin {
     fn put_consent(
         definition: wit::ConsentDefinition,
     ) -> Result<wit::StoredDefinition, Vec<wit::Problem>> {
-        let mut state = State::new();
-        let mut configuration = state.configuration();
-        let stored = configuration
-            .put_consent(definition_input(definition))
-            .map_err(problems)?;
-        state.save_configuration(&configuration);
-        info(
-            "consent stored",
-            &[
-                ("consent", &stored.id()),
-                ("module", &stored.definition.module),
-                ("purpose-version", &stored.purpose.version),
-            ],
-        );
-        Ok(wit_stored_definition(&stored))
+        store_consent(definition, None)
+    }
+
+    fn revise_consent(
+        definition: wit::ConsentDefinition,
+        change: wit::PurposeChange,
+    ) -> Result<wit::StoredDefinition, Vec<wit::Problem>> {
+        let change = match change {
+            wit::PurposeChange::Correction => PurposeChange::Correction,
+            wit::PurposeChange::Material => PurposeChange::Material,
+        };
+        store_consent(definition, Some(change))
     }
 
     fn delete_consent(id: String) -> Result<wit::StoredDefinition, wit::Problem> {
@@ -326,6 +325,44 @@ fn definition_input(definition: wit::ConsentDefinition) -> DefinitionInput {
     }
 }
 
+/// Stores `definition`; a changed purpose text needs `change` (`revise-consent`), which
+/// only an existing consent can take, and is recorded in the configuration stream.
+fn store_consent(
+    definition: wit::ConsentDefinition,
+    change: Option<PurposeChange>,
+) -> Result<wit::StoredDefinition, Vec<wit::Problem>> {
+    let mut state = State::new();
+    let mut configuration = state.configuration();
+    let before = configuration.consent(definition.id.trim()).cloned();
+    if change.is_some() && before.is_none() {
+        return Err(vec![wit::Problem {
+            at: format!("consent[{}]", definition.id.trim()),
+            message: "no consent with this id is defined: define it with put-consent".into(),
+        }]);
+    }
+    let stored = configuration
+        .put_consent(definition_input(definition), change)
+        .map_err(problems)?;
+    state.save_configuration(&configuration);
+    if let (Some(before), Some(change)) = (&before, change)
+        && before.purpose != stored.purpose
+    {
+        let event = purpose_changed_json(before, &stored, change, clock::now())
+            .unwrap_or_else(|error| fault("writing an event", &error));
+        store::append_event(CONFIGURATION_STREAM, &event);
+    }
+    info(
+        "consent stored",
+        &[
+            ("consent", &stored.id()),
+            ("module", &stored.definition.module),
+            ("purpose-version", &stored.purpose.version),
+            ("counts-from-version", &stored.counts_from),
+        ],
+    );
+    Ok(wit_stored_definition(&stored))
+}
+
 fn wit_stored_definition(stored: &StoredDefinition) -> wit::StoredDefinition {
     let definition = &stored.definition;
     wit::StoredDefinition {
@@ -364,6 +401,7 @@ fn wit_stored_definition(stored: &StoredDefinition) -> wit::StoredDefinition {
         },
         purpose_version: stored.purpose.version,
         purpose_hash: stored.purpose.hash.clone(),
+        counts_from_version: stored.counts_from,
     }
 }
 

@@ -15,7 +15,9 @@
 
 use privacy_guard_core::calendar::Date;
 use privacy_guard_core::configuration::{Configuration, Settings};
-use privacy_guard_core::lifecycle::{DailyStep, MailKind, daily_step, lapse, mailed};
+use privacy_guard_core::lifecycle::{
+    DailyStep, MailKind, daily_step, lapse, mailed, outdated_grant,
+};
 use privacy_guard_core::mail::{ConsentRequest, request_message_id};
 use privacy_guard_core::observation::NewDuplicates;
 use privacy_guard_core::record::Module;
@@ -187,6 +189,10 @@ impl Run<'_> {
                     sign_link(self.settings, record.clone(), self.now);
                 let message_id =
                     request_message_id(self.period, &record, self.settings.sender_address());
+                let agreed_versions: Vec<Option<u32>> = consents
+                    .iter()
+                    .map(|stored| outdated_grant(&person.snapshot, stored))
+                    .collect();
                 let message = ConsentRequest {
                     settings: self.settings,
                     message_id: &message_id,
@@ -199,6 +205,7 @@ impl Run<'_> {
                         MailKind::Reminder { asked_on } => Some(asked_on),
                         MailKind::Request | MailKind::AskedAgain => None,
                     },
+                    agreed_versions: &agreed_versions,
                 }
                 .to_mail();
                 if crate::outgoing::queue(message).is_err() {

@@ -5,7 +5,7 @@
 //! or unknown answer is only ever given for a genuine link.
 
 use privacy_guard_core::configuration::Configuration;
-use privacy_guard_core::event::{Cause, IpEvidence, user_agent_evidence};
+use privacy_guard_core::event::{Cause, ConsentEvent, IpEvidence, user_agent_evidence};
 use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
 use privacy_guard_core::link::{LinkError, LinkPayload};
 use privacy_guard_core::notification::{ChangeOrigin, ConfirmedChange};
@@ -20,7 +20,7 @@ use crate::links::open_link;
 use crate::logging::info;
 use crate::notification::confirm;
 use crate::restriction::{erase_person, restrict_person};
-use crate::state::State;
+use crate::state::{State, StoredPerson, consent_history};
 
 use privacy_guard_core::restriction::Actor;
 
@@ -30,11 +30,12 @@ impl wit::Guest for Plugin {
         let state = State::new();
         let (payload, person) = open_link(&state, &token, now).map_err(wit_link_error)?;
         let configuration = state.configuration();
-        Ok(wit_page(page(
+        Ok(person_page(
             &configuration,
-            &person.snapshot,
+            &person,
+            &[],
             payload.expires_at,
-        )))
+        ))
     }
 
     fn submit(
@@ -79,11 +80,12 @@ impl wit::Guest for Plugin {
             let changes = ConfirmedChange::of_events(&configuration, &events);
             confirm(&person, &configuration, ChangeOrigin::Person, &changes, now);
         }
-        Ok(wit_page(page(
+        Ok(person_page(
             &configuration,
-            &person.snapshot,
+            &person,
+            &events,
             payload.expires_at,
-        )))
+        ))
     }
 
     fn stop_processing(
@@ -109,11 +111,12 @@ impl wit::Guest for Plugin {
             &[ConfirmedChange::ProcessingStopped],
             now,
         );
-        Ok(wit_page(page(
+        Ok(person_page(
             &configuration,
-            &person.snapshot,
+            &person,
+            &[],
             payload.expires_at,
-        )))
+        ))
     }
 
     fn erase(token: String, evidence: wit::Evidence) -> Result<(), wit::SubmitError> {
@@ -163,6 +166,20 @@ fn wit_link_error(error: LinkError) -> wit::LinkError {
     }
 }
 
+/// The page of `person`, with the texts they agreed to from their history and `appended`
+/// (events of this call, which a host may not show before its unit of work commits; read
+/// twice, they change nothing: only the last grant counts).
+fn person_page(
+    configuration: &Configuration,
+    person: &StoredPerson,
+    appended: &[ConsentEvent],
+    expires_at: i64,
+) -> wit::Page {
+    let mut history = consent_history(&person.snapshot.record);
+    history.extend_from_slice(appended);
+    wit_page(page(configuration, &person.snapshot, &history, expires_at))
+}
+
 fn wit_page(page: Page) -> wit::Page {
     wit::Page {
         name: page.name,
@@ -177,6 +194,11 @@ fn wit_page(page: Page) -> wit::Page {
                 purpose_version: view.purpose_version,
                 value: consent_value(view.value),
                 changeable: view.changeable,
+                agreed: view.agreed.map(|agreed| wit::AgreedText {
+                    purpose_version: agreed.version,
+                    purpose: agreed.purpose,
+                    still_counts: agreed.still_counts,
+                }),
             })
             .collect(),
         link_expires_at: page.link_expires_at,

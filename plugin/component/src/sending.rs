@@ -323,6 +323,7 @@ fn wit_refusal(reason: RefusalReason) -> wit::Refusal {
             RefusalReason::ConsentNotRequested => wit::RefusalReason::ConsentNotRequested,
             RefusalReason::ConsentPending => wit::RefusalReason::ConsentPending,
             RefusalReason::ConsentRefused => wit::RefusalReason::ConsentRefused,
+            RefusalReason::ConsentOutdated => wit::RefusalReason::ConsentOutdated,
             RefusalReason::ProcessingRestricted => wit::RefusalReason::ProcessingRestricted,
             RefusalReason::Erased => wit::RefusalReason::Erased,
             RefusalReason::Duplicate => wit::RefusalReason::Duplicate,

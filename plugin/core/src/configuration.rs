@@ -14,14 +14,16 @@ use serde::{Deserialize, Serialize};
 use crate::classification::{FieldClass, MAX_ENCRYPTED_FIELDS};
 use crate::consent::ConsentDefault;
 use crate::definition::{
-    Clause, Condition, ConsentDefinition, ConsentId, ConsentKind, PurposeVersion, StoredDefinition,
+    Clause, Condition, ConsentDefinition, ConsentId, ConsentKind, PurposeChange, StoredDefinition,
 };
 use crate::record::Module;
 
 pub use self::regimes::{RegimeRules, RegimeRulesInput};
 pub use self::requests::RequestPolicy;
 pub use self::settings::{LINK_VALID_DAYS, Settings, SettingsInput};
-pub(crate) use self::upgrade::{ConfigurationV4, ConfigurationV5, ConfigurationV6};
+pub(crate) use self::upgrade::{
+    ConfigurationV4, ConfigurationV5, ConfigurationV6, ConfigurationV7,
+};
 
 /// Most data consents per module (Vtiger's limit).
 pub const MAX_DATA_CONSENTS: usize = 10;
@@ -362,36 +364,38 @@ impl Configuration {
     pub fn put_consent(
         &mut self,
         input: DefinitionInput,
+        change: Option<PurposeChange>,
     ) -> Result<StoredDefinition, Vec<Problem>> {
         let definition = self.validate_definition(input)?;
         let existing = self
             .consents
             .iter()
             .position(|stored| stored.definition.id == definition.id);
-        let deleted = self
-            .deleted
-            .iter()
-            .position(|stored| stored.definition.id == definition.id)
-            .map(|index| self.deleted.remove(index));
         let stored = match existing {
             Some(index) => {
-                let purpose = self.consents[index].purpose.next(&definition.purpose);
-                let stored = StoredDefinition {
-                    definition,
-                    purpose,
+                let current = &self.consents[index];
+                let text_changed = current.purpose.next(&definition.purpose) != current.purpose;
+                let change = match (text_changed, change) {
+                    (false, _) => PurposeChange::Correction,
+                    (true, Some(change)) => change,
+                    (true, None) => {
+                        return Err(vec![Problem::new(
+                            format!("consent[{}].purpose", definition.id),
+                            "the purpose text changed: say whether it is a correction (grants still count) or a material change (people are asked again)",
+                        )]);
+                    }
                 };
+                let stored = current.changed(definition, change);
                 self.consents[index] = stored.clone();
                 stored
             }
             None => {
-                let purpose = match deleted {
-                    Some(deleted) => deleted.purpose.next(&definition.purpose),
-                    None => PurposeVersion::first(&definition.purpose),
-                };
-                let stored = StoredDefinition {
-                    purpose,
-                    definition,
-                };
+                let deleted = self
+                    .deleted
+                    .iter()
+                    .position(|stored| stored.definition.id == definition.id)
+                    .map(|index| self.deleted.remove(index));
+                let stored = StoredDefinition::new(definition, deleted.as_ref());
                 self.consents.push(stored.clone());
                 stored
             }
@@ -796,7 +800,7 @@ pub(crate) mod tests {
         for (name, edit, expected) in cases {
             let mut input = definition_input("newsletter", "contacts", ConsentKind::Custom);
             edit(&mut input);
-            let found = match Configuration::default().put_consent(input) {
+            let found = match Configuration::default().put_consent(input, None) {
                 Ok(_) => Vec::new(),
                 Err(problems) => problem_fields(&problems)
                     .into_iter()
@@ -815,31 +819,31 @@ pub(crate) mod tests {
                 field: format!("field{index}"),
             };
             configuration
-                .put_consent(definition_input(&format!("data-{index}"), "contacts", kind))
+                .put_consent(
+                    definition_input(&format!("data-{index}"), "contacts", kind),
+                    None,
+                )
                 .unwrap();
         }
         for index in 0..MAX_CUSTOM_CONSENTS {
             configuration
-                .put_consent(definition_input(
-                    &format!("custom-{index}"),
-                    "contacts",
-                    ConsentKind::Custom,
-                ))
+                .put_consent(
+                    definition_input(&format!("custom-{index}"), "contacts", ConsentKind::Custom),
+                    None,
+                )
                 .unwrap();
         }
         configuration
-            .put_consent(definition_input(
-                "tracking",
-                "contacts",
-                ConsentKind::EmailTracking,
-            ))
+            .put_consent(
+                definition_input("tracking", "contacts", ConsentKind::EmailTracking),
+                None,
+            )
             .unwrap();
         configuration
-            .put_consent(definition_input(
-                "documents",
-                "contacts",
-                ConsentKind::DocumentTracking,
-            ))
+            .put_consent(
+                definition_input("documents", "contacts", ConsentKind::DocumentTracking),
+                None,
+            )
             .unwrap();
         let cases: &[(DefinitionInput, Option<&str>)] = &[
             (
@@ -902,7 +906,7 @@ pub(crate) mod tests {
             ),
         ];
         for (input, expected) in cases {
-            let outcome = configuration.clone().put_consent(input.clone());
+            let outcome = configuration.clone().put_consent(input.clone(), None);
             match (outcome, expected) {
                 (Ok(_), None) => {}
                 (Err(problems), Some(message)) => {
@@ -921,33 +925,51 @@ pub(crate) mod tests {
     fn replacing_a_consent_keeps_its_place_and_versions_its_purpose() {
         let mut configuration = Configuration::default();
         let first = configuration
-            .put_consent(definition_input(
-                "newsletter",
-                "contacts",
-                ConsentKind::Custom,
-            ))
+            .put_consent(
+                definition_input("newsletter", "contacts", ConsentKind::Custom),
+                None,
+            )
             .unwrap();
         configuration
-            .put_consent(definition_input(
-                "partners",
-                "contacts",
-                ConsentKind::Custom,
-            ))
+            .put_consent(
+                definition_input("partners", "contacts", ConsentKind::Custom),
+                None,
+            )
             .unwrap();
         assert_eq!(first.purpose.version, 1);
         let mut retitled = definition_input("newsletter", "contacts", ConsentKind::Custom);
         retitled.title = "Monthly news".into();
         assert_eq!(
-            configuration.put_consent(retitled.clone()).unwrap().purpose,
+            configuration
+                .put_consent(retitled.clone(), None)
+                .unwrap()
+                .purpose,
             first.purpose
         );
         retitled.purpose = "We send news every month.".into();
-        let second = configuration.put_consent(retitled).unwrap();
+        // A changed text must say what kind of change it is.
+        let problems = configuration
+            .put_consent(retitled.clone(), None)
+            .unwrap_err();
+        assert_eq!(problems[0].at, "consent[newsletter].purpose");
+        let second = configuration
+            .put_consent(retitled.clone(), Some(PurposeChange::Correction))
+            .unwrap();
         assert_eq!(second.purpose.version, 2);
+        assert_eq!(second.counts_from, 1, "a correction: earlier grants count");
         assert_eq!(
             second.purpose.hash,
             crate::definition::purpose_hash("We send news every month.")
         );
+        retitled.purpose = "We send news and partners' offers every month.".into();
+        let third = configuration
+            .put_consent(retitled, Some(PurposeChange::Material))
+            .unwrap();
+        assert_eq!(third.purpose.version, 3);
+        assert_eq!(third.counts_from, 3, "a material change: asked again");
+        assert!(!third.grant_counts(2) && third.grant_counts(3));
+        assert_eq!(third.text_of(2), Some("We send news every month."));
+        assert_eq!(third.text_of(1), Some(first.definition.purpose.as_str()));
         let ids: Vec<_> = configuration
             .consents()
             .iter()
@@ -965,11 +987,10 @@ pub(crate) mod tests {
         };
         let with_consent = |mut configuration: Configuration| {
             configuration
-                .put_consent(definition_input(
-                    "newsletter",
-                    "contacts",
-                    ConsentKind::Custom,
-                ))
+                .put_consent(
+                    definition_input("newsletter", "contacts", ConsentKind::Custom),
+                    None,
+                )
                 .unwrap();
             configuration
         };
@@ -1033,11 +1054,10 @@ pub(crate) mod tests {
         assert!(configuration.enable(true, 1).is_err());
         configuration.set_settings(settings_input()).unwrap();
         configuration
-            .put_consent(definition_input(
-                "newsletter",
-                "contacts",
-                ConsentKind::Custom,
-            ))
+            .put_consent(
+                definition_input("newsletter", "contacts", ConsentKind::Custom),
+                None,
+            )
             .unwrap();
         assert_eq!(
             configuration.enable(false, 2),
@@ -1136,13 +1156,16 @@ pub(crate) mod tests {
                 .unwrap();
         }
         configuration
-            .put_consent(definition_input(
-                "birthday",
-                "contacts",
-                ConsentKind::Data {
-                    field: "birthday".into(),
-                },
-            ))
+            .put_consent(
+                definition_input(
+                    "birthday",
+                    "contacts",
+                    ConsentKind::Data {
+                        field: "birthday".into(),
+                    },
+                ),
+                None,
+            )
             .unwrap();
         assert_eq!(
             configuration.suggested_data_consents(&Module::Contacts),

@@ -727,10 +727,16 @@ mod tests {
         let mut configuration = Configuration::default();
         configuration.set_settings(settings_input()).unwrap();
         configuration
-            .put_consent(definition_input("news", "contacts", ConsentKind::Custom))
+            .put_consent(
+                definition_input("news", "contacts", ConsentKind::Custom),
+                None,
+            )
             .unwrap();
         configuration
-            .put_consent(definition_input("lead-news", "leads", ConsentKind::Custom))
+            .put_consent(
+                definition_input("lead-news", "leads", ConsentKind::Custom),
+                None,
+            )
             .unwrap();
         let stored = configuration.consent("news").unwrap().clone();
         let page = Cause::PreferencesPage {

@@ -182,11 +182,87 @@ pub fn purpose_hash(purpose: &str) -> String {
 pub struct StoredDefinition {
     pub definition: ConsentDefinition,
     pub purpose: PurposeVersion,
+    /// The first purpose version whose grants count: the version of the last material
+    /// change of the text (1 until one). A grant of an earlier text asks again.
+    pub counts_from: u32,
+    /// The earlier purpose texts, by version, oldest first: what people agreed to before.
+    pub earlier_texts: Vec<(u32, String)>,
+}
+
+/// How a changed purpose text changes what people agreed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PurposeChange {
+    /// A correction (a typo, a clearer word): grants of earlier versions still count, and
+    /// nobody is asked again. The new version is recorded.
+    Correction,
+    /// A material change (a new use, a new recipient): grants of earlier versions stop
+    /// counting, and people are asked again about the new text.
+    Material,
 }
 
 impl StoredDefinition {
+    /// A consent defined for the first time (or again after a deletion, following the
+    /// versions of `earlier`).
+    pub fn new(
+        definition: ConsentDefinition,
+        earlier: Option<&StoredDefinition>,
+    ) -> StoredDefinition {
+        match earlier {
+            Some(earlier) => earlier.changed(definition, PurposeChange::Material),
+            None => StoredDefinition {
+                purpose: PurposeVersion::first(&definition.purpose),
+                definition,
+                counts_from: 1,
+                earlier_texts: Vec::new(),
+            },
+        }
+    }
+
+    /// This consent defined anew as `definition`; a changed purpose text is the next
+    /// version, `change` saying whether earlier grants still count.
+    pub fn changed(
+        &self,
+        definition: ConsentDefinition,
+        change: PurposeChange,
+    ) -> StoredDefinition {
+        let purpose = self.purpose.next(&definition.purpose);
+        if purpose == self.purpose {
+            return StoredDefinition {
+                definition,
+                ..self.clone()
+            };
+        }
+        let mut earlier_texts = self.earlier_texts.clone();
+        earlier_texts.push((self.purpose.version, self.definition.purpose.clone()));
+        StoredDefinition {
+            counts_from: match change {
+                PurposeChange::Correction => self.counts_from,
+                PurposeChange::Material => purpose.version,
+            },
+            purpose,
+            definition,
+            earlier_texts,
+        }
+    }
+
     pub fn id(&self) -> &ConsentId {
         &self.definition.id
+    }
+
+    /// Whether a grant of purpose version `version` counts for this consent now.
+    pub fn grant_counts(&self, version: u32) -> bool {
+        version >= self.counts_from
+    }
+
+    /// The text of purpose version `version`, if this consent had it.
+    pub fn text_of(&self, version: u32) -> Option<&str> {
+        if version == self.purpose.version {
+            return Some(&self.definition.purpose);
+        }
+        self.earlier_texts
+            .iter()
+            .find(|(known, _)| *known == version)
+            .map(|(_, text)| text.as_str())
     }
 }
 

@@ -169,6 +169,12 @@ pub fn fields_to_erase(configuration: &Configuration, events: &[ConsentEvent]) -
         if FieldRule::of(event.to, event.default) != FieldRule::LockedErased {
             continue;
         }
+        // Asked again about a new text of a consent they granted: the data they gave under
+        // the earlier text stays until they answer (a refusal erases it) or the request
+        // lapses.
+        if event.from == ConsentValue::Granted && event.to == ConsentValue::Waiting {
+            continue;
+        }
         let Some(stored) = configuration.consent(event.consent.as_str()) else {
             continue;
         };
@@ -225,7 +231,7 @@ mod tests {
             },
         );
         phone.default = default;
-        configuration.put_consent(phone).unwrap();
+        configuration.put_consent(phone, None).unwrap();
         configuration
     }
 
@@ -311,13 +317,16 @@ mod tests {
         let mut configuration = Configuration::default();
         configuration.set_settings(settings_input()).unwrap();
         configuration
-            .put_consent(definition_input(
-                "email-marketing",
-                "contacts",
-                ConsentKind::Data {
-                    field: "email".to_owned(),
-                },
-            ))
+            .put_consent(
+                definition_input(
+                    "email-marketing",
+                    "contacts",
+                    ConsentKind::Data {
+                        field: "email".to_owned(),
+                    },
+                ),
+                None,
+            )
             .unwrap();
         let mut snapshot =
             PersonSnapshot::new(RecordRef::new(Module::Contacts, "1"), "Ada".to_owned());
@@ -352,19 +361,21 @@ mod tests {
     fn refusing_or_waiting_under_default_no_erases_the_data_field() {
         use ConsentValue::*;
         let cases = [
-            (Applicable, ConsentDefault::No, false),
-            (Waiting, ConsentDefault::Yes, false),
-            (Waiting, ConsentDefault::No, true),
-            (Granted, ConsentDefault::No, false),
-            (NotGranted, ConsentDefault::Yes, true),
-            (NotApplicable, ConsentDefault::No, false),
+            (Applicable, Applicable, ConsentDefault::No, false),
+            (Applicable, Waiting, ConsentDefault::Yes, false),
+            (Applicable, Waiting, ConsentDefault::No, true),
+            (Applicable, Granted, ConsentDefault::No, false),
+            (Applicable, NotGranted, ConsentDefault::Yes, true),
+            (Applicable, NotApplicable, ConsentDefault::No, false),
+            // Asked again about a new text: the data given under the old one stays.
+            (Granted, Waiting, ConsentDefault::No, false),
         ];
-        for (to, default, erased) in cases {
+        for (from, to, default, erased) in cases {
             let configuration = configuration(default);
             let event = ConsentEvent {
                 at: 1,
                 consent: ConsentId::parse("phone-calls").unwrap(),
-                from: Applicable,
+                from,
                 to,
                 purpose: PurposeVersion::first("Calls"),
                 default,

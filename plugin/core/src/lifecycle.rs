@@ -127,7 +127,7 @@ pub enum MailKind {
 /// | consents wait, and the request is `lapse-after-days` old | they lapse (Applicable) |
 /// | consents wait, fewer than `reminders` were sent, and `remind-after-days` passed since the request or the last reminder | a reminder about them |
 /// | staff asked to ask again, and consents are applicable or waiting | a new request about them |
-/// | consents are applicable, and the last request did not lapse, or lapsed `ask-again-after-days` ago | a request about them |
+/// | consents are applicable (or granted for a text before its last material change), and the last request did not lapse, or lapsed `ask-again-after-days` ago | a request about them |
 ///
 /// Mail goes only to a person who holds an address (one whose consents are kept apart is
 /// never mailed).
@@ -173,7 +173,14 @@ pub fn daily_step<'c>(
         let open = with_value(&[ConsentValue::Applicable, ConsentValue::Waiting]);
         return mail(location, open, MailKind::AskedAgain);
     }
-    let applicable = with_value(&[ConsentValue::Applicable]);
+    // Applicable, and granted for a text before its last material change: asked again.
+    let applicable: Vec<&'c StoredDefinition> = configuration
+        .consents_of(&snapshot.record.module)
+        .filter(|stored| {
+            snapshot.value_of(stored.id().as_str()) == ConsentValue::Applicable
+                || outdated_grant(snapshot, stored).is_some()
+        })
+        .collect();
     let asked_again_after_lapse = match state.lapsed_on {
         None => true,
         Some(lapsed) => {
@@ -286,7 +293,19 @@ pub fn ask_again(snapshot: &mut PersonSnapshot, configuration: &Configuration) -
     open
 }
 
-/// Moves the consents a request mail asked about to waiting.
+/// The purpose version the person granted `stored` for, when that grant no longer counts
+/// (a material change of the text since).
+pub fn outdated_grant(snapshot: &PersonSnapshot, stored: &StoredDefinition) -> Option<u32> {
+    snapshot
+        .state_of(stored.id().as_str())
+        .filter(|state| {
+            state.value == ConsentValue::Granted && !stored.grant_counts(state.purpose_version)
+        })
+        .map(|state| state.purpose_version)
+}
+
+/// Moves the consents a request mail asked about to waiting: the applicable ones, and those
+/// granted for a text before its last material change.
 pub fn mark_requested(
     snapshot: &mut PersonSnapshot,
     asked: &[&StoredDefinition],
@@ -295,7 +314,9 @@ pub fn mark_requested(
 ) -> Vec<ConsentEvent> {
     let mut events = Vec::with_capacity(asked.len());
     for stored in asked {
-        if snapshot.value_of(stored.id().as_str()) == ConsentValue::Applicable {
+        if snapshot.value_of(stored.id().as_str()) == ConsentValue::Applicable
+            || outdated_grant(snapshot, stored).is_some()
+        {
             events.push(change(
                 snapshot,
                 stored,
@@ -395,17 +416,23 @@ mod tests {
         let mut configuration = Configuration::default();
         configuration.set_settings(settings_input()).unwrap();
         configuration
-            .put_consent(eu_only(definition_input(
-                "newsletter",
-                "contacts",
-                ConsentKind::Custom,
-            )))
+            .put_consent(
+                eu_only(definition_input(
+                    "newsletter",
+                    "contacts",
+                    ConsentKind::Custom,
+                )),
+                None,
+            )
             .unwrap();
         let mut tracking = definition_input("tracking", "contacts", ConsentKind::EmailTracking);
         tracking.default = ConsentDefault::Yes;
-        configuration.put_consent(tracking).unwrap();
+        configuration.put_consent(tracking, None).unwrap();
         configuration
-            .put_consent(definition_input("lead-news", "leads", ConsentKind::Custom))
+            .put_consent(
+                definition_input("lead-news", "leads", ConsentKind::Custom),
+                None,
+            )
             .unwrap();
         configuration
     }
@@ -681,7 +708,9 @@ mod tests {
                     Vec::new()
                 }
                 Step::Reconfigure(input) => {
-                    configuration.put_consent(input).unwrap();
+                    configuration
+                        .put_consent(input, Some(crate::definition::PurposeChange::Correction))
+                        .unwrap();
                     Vec::new()
                 }
             };

@@ -72,6 +72,10 @@ pub struct ConsentRequest<'a> {
     pub link_expires_at: i64,
     /// A reminder of the request of this period, not yet answered; none for a request.
     pub reminding_of: Option<Date>,
+    /// For each consent asked about (in the same order), the purpose version the person
+    /// granted before its text changed materially: they are asked again about the new
+    /// text. Empty: none.
+    pub agreed_versions: &'a [Option<u32>],
 }
 
 impl ConsentRequest<'_> {
@@ -137,6 +141,12 @@ impl ConsentRequest<'_> {
             if !definition.purpose.ends_with('\n') {
                 text.push('\n');
             }
+            if let Some(Some(agreed)) = self.agreed_versions.get(number) {
+                push_line!(
+                    text,
+                    "(You agreed to version {agreed} of this text. It has changed, so we ask you again.)"
+                );
+            }
             text.push('\n');
         }
         push_line!(
@@ -176,11 +186,17 @@ impl ConsentRequest<'_> {
              easily as you make them.</p>"
         );
         html.push_str("<ol>\n");
-        for stored in self.consents {
+        for (number, stored) in self.consents.iter().enumerate() {
             let definition = &stored.definition;
+            let changed = match self.agreed_versions.get(number) {
+                Some(Some(agreed)) => format!(
+                    "<br><em>You agreed to version {agreed} of this text. It has changed, so we ask you again.</em>"
+                ),
+                _ => String::new(),
+            };
             push_line!(
                 html,
-                "<li><strong>{}</strong> (purpose text version {})<br>{}</li>",
+                "<li><strong>{}</strong> (purpose text version {})<br>{}{changed}</li>",
                 escape_html(&definition.title),
                 stored.purpose.version,
                 escape_multiline(&definition.purpose)
@@ -247,13 +263,12 @@ mod tests {
         let mut newsletter = definition_input("newsletter", "contacts", ConsentKind::Custom);
         newsletter.title = "News \"letter\"".into();
         newsletter.purpose = "We send news <b>monthly</b>.\nUnsubscribe any time.".into();
-        configuration.put_consent(newsletter).unwrap();
+        configuration.put_consent(newsletter, None).unwrap();
         configuration
-            .put_consent(definition_input(
-                "tracking",
-                "contacts",
-                ConsentKind::EmailTracking,
-            ))
+            .put_consent(
+                definition_input("tracking", "contacts", ConsentKind::EmailTracking),
+                None,
+            )
             .unwrap();
         configuration
     }
@@ -295,6 +310,7 @@ mod tests {
             link: "https://crm.example.org/preferences/abc.def?x=1&y=2",
             link_expires_at: 1_717_200_000_000,
             reminding_of: None,
+            agreed_versions: &[],
         };
         let mail = request.to_mail();
         assert_eq!(mail.message_id, "id@example.org");
@@ -362,6 +378,7 @@ mod tests {
             link: "https://x.example/p/t",
             link_expires_at: 0,
             reminding_of: Some(Date::parse("2026-12-01").unwrap()),
+            agreed_versions: &[Some(1), None],
         }
         .to_mail();
         assert!(mail.subject.starts_with("Reminder: "), "{}", mail.subject);
@@ -392,6 +409,7 @@ mod tests {
             link: "https://x.example/p/t",
             link_expires_at: 0,
             reminding_of: None,
+            agreed_versions: &[],
         }
         .to_mail();
         assert_eq!(mail.to[0].name, None);

@@ -181,7 +181,10 @@ mod tests {
         let mut configuration = Configuration::default();
         configuration.set_settings(settings_input()).unwrap();
         configuration
-            .put_consent(definition_input("news", "contacts", ConsentKind::Custom))
+            .put_consent(
+                definition_input("news", "contacts", ConsentKind::Custom),
+                None,
+            )
             .unwrap();
         configuration
     }

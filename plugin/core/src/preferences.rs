@@ -2,6 +2,7 @@
 
 use crate::configuration::Configuration;
 use crate::consent::ConsentValue;
+use crate::event::ConsentEvent;
 use crate::person::PersonSnapshot;
 use crate::vocabulary::PersonStatus;
 
@@ -16,6 +17,18 @@ pub struct ConsentView {
     pub value: ConsentValue,
     /// Whether the person can grant or withdraw it on the page.
     pub changeable: bool,
+    /// The earlier text the person agreed to, when their last grant was of another
+    /// version than the current one and they have not refused since.
+    pub agreed: Option<AgreedText>,
+}
+
+/// A purpose text the person agreed to before it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgreedText {
+    pub version: u32,
+    pub purpose: String,
+    /// Whether their grant of it still counts (the change was a correction).
+    pub still_counts: bool,
 }
 
 /// The page for one person.
@@ -31,10 +44,12 @@ pub struct Page {
     pub restricted: bool,
 }
 
-/// The page for the person of `snapshot`, opened with a link valid until `link_expires_at`.
+/// The page for the person of `snapshot`, opened with a link valid until `link_expires_at`;
+/// `history` is the record's consent events, oldest first (for the texts agreed to).
 pub fn page(
     configuration: &Configuration,
     snapshot: &PersonSnapshot,
+    history: &[ConsentEvent],
     link_expires_at: i64,
 ) -> Page {
     let restricted = !matches!(
@@ -53,6 +68,7 @@ pub fn page(
                 purpose_version: stored.purpose.version,
                 value,
                 changeable: value.is_changeable() && !restricted,
+                agreed: agreed_text(stored, value, history),
             })
         })
         .collect();
@@ -66,6 +82,32 @@ pub fn page(
         link_expires_at,
         restricted,
     }
+}
+
+/// The text of `stored` the person last granted, when it is not the current one and the
+/// person has not refused since (granted still, or asked again about the new text).
+fn agreed_text(
+    stored: &crate::definition::StoredDefinition,
+    value: ConsentValue,
+    history: &[ConsentEvent],
+) -> Option<AgreedText> {
+    if !matches!(value, ConsentValue::Granted | ConsentValue::Waiting) {
+        return None;
+    }
+    let version = history
+        .iter()
+        .rev()
+        .find(|event| event.consent == *stored.id() && event.to == ConsentValue::Granted)?
+        .purpose
+        .version;
+    if version == stored.purpose.version {
+        return None;
+    }
+    Some(AgreedText {
+        version,
+        purpose: stored.text_of(version)?.to_owned(),
+        still_counts: stored.grant_counts(version),
+    })
 }
 
 #[cfg(test)]
@@ -84,7 +126,7 @@ mod tests {
         configuration.set_settings(settings_input()).unwrap();
         let mut newsletter = definition_input("newsletter", "contacts", ConsentKind::Custom);
         newsletter.purpose = "  We send news <monthly> & more.\n".to_owned();
-        configuration.put_consent(newsletter).unwrap();
+        configuration.put_consent(newsletter, None).unwrap();
         let mut phone = definition_input(
             "phone",
             "contacts",
@@ -96,9 +138,12 @@ mod tests {
             field: "phone".into(),
             condition: crate::definition::Condition::Present,
         }];
-        configuration.put_consent(phone).unwrap();
+        configuration.put_consent(phone, None).unwrap();
         configuration
-            .put_consent(definition_input("lead-news", "leads", ConsentKind::Custom))
+            .put_consent(
+                definition_input("lead-news", "leads", ConsentKind::Custom),
+                None,
+            )
             .unwrap();
         let mut snapshot = PersonSnapshot::new(RecordRef::new(Module::Contacts, "1"), "Ada".into());
         reevaluate(&mut snapshot, &configuration, &fields(&[("phone", "")]), 1);
@@ -107,7 +152,7 @@ mod tests {
             actor: None,
             statement: Statement::parse("form").unwrap(),
         };
-        answer(
+        let history = answer(
             &mut snapshot,
             &configuration,
             &[Choice {
@@ -119,7 +164,7 @@ mod tests {
         )
         .unwrap();
 
-        let page = page(&configuration, &snapshot, 99);
+        let page = page(&configuration, &snapshot, &history, 99);
         assert_eq!(page.name, "Ada");
         assert_eq!(page.organisation, "Example Ltd");
         assert_eq!(page.link_expires_at, 99);
@@ -132,7 +177,58 @@ mod tests {
                 purpose_version: 1,
                 value: ConsentValue::Granted,
                 changeable: true,
+                agreed: None,
             }]
         );
+    }
+
+    #[test]
+    fn the_page_shows_the_text_agreed_to_until_the_person_answers_the_new_one() {
+        let mut configuration = Configuration::default();
+        configuration.set_settings(settings_input()).unwrap();
+        let mut newsletter = definition_input("newsletter", "contacts", ConsentKind::Custom);
+        newsletter.purpose = "Monthly news.".to_owned();
+        configuration.put_consent(newsletter.clone(), None).unwrap();
+        let mut snapshot = PersonSnapshot::new(RecordRef::new(Module::Contacts, "1"), "Ada".into());
+        reevaluate(&mut snapshot, &configuration, &fields(&[]), 1);
+        let cause = Cause::Recorded {
+            source: RecordingSource::Admin,
+            actor: None,
+            statement: Statement::parse("form").unwrap(),
+        };
+        let choose = |snapshot: &mut PersonSnapshot, configuration: &Configuration, grant| {
+            answer(
+                snapshot,
+                configuration,
+                &[Choice {
+                    consent: "newsletter".into(),
+                    grant,
+                }],
+                &cause,
+                2,
+            )
+            .unwrap()
+        };
+        let mut history = choose(&mut snapshot, &configuration, true);
+
+        newsletter.purpose = "Monthly news, shared with partners.".to_owned();
+        configuration
+            .put_consent(newsletter, Some(crate::definition::PurposeChange::Material))
+            .unwrap();
+        let view = &page(&configuration, &snapshot, &history, 99).consents[0];
+        assert_eq!(view.purpose, "Monthly news, shared with partners.");
+        assert_eq!(
+            view.agreed,
+            Some(AgreedText {
+                version: 1,
+                purpose: "Monthly news.".into(),
+                still_counts: false,
+            })
+        );
+
+        // Once they answer the new text, the old one is history.
+        history.extend(choose(&mut snapshot, &configuration, false));
+        let view = &page(&configuration, &snapshot, &history, 99).consents[0];
+        assert_eq!(view.agreed, None);
     }
 }

@@ -468,7 +468,7 @@ mod tests {
             ("news", ConsentKind::Custom),
         ] {
             configuration
-                .put_consent(definition_input(id, "contacts", kind))
+                .put_consent(definition_input(id, "contacts", kind), None)
                 .unwrap();
         }
         configuration

@@ -33,7 +33,7 @@
 //! | workflow | status restricted / erased (or an erased address) / duplicate | refuse `processing-restricted` / `erased` / `duplicate` | GDPR Art. 18(2), 17(1); de-duplication |
 //! | workflow | unknown | allow, basis `legitimate-interests` | GDPR Art. 6(1)(f) |
 //! | workflow | the purpose's consent is Not Granted | refuse `consent-refused` | GDPR Art. 7(3), 21(2) |
-//! | workflow | the purpose's consent is Granted | allow, basis `consent` | GDPR Art. 6(1)(a) |
+//! | workflow | the purpose's consent is Granted, for its current text (since its last material change) | allow, basis `consent` | GDPR Art. 6(1)(a) |
 //! | workflow | otherwise | allow, basis `legitimate-interests` | GDPR Art. 6(1)(f) |
 //! | marketing | consents are not enabled | refuse `consents-not-enabled` | (nothing configured to decide by) |
 //! | marketing | no purpose, or no consent has that id | refuse `purpose-unknown` | GDPR Art. 5(1)(b) |
@@ -41,6 +41,7 @@
 //! | marketing | unknown | refuse `unknown-recipient` | (an opt-out needs a record to honour it) |
 //! | marketing | status restricted / erased / duplicate | refuse `processing-restricted` / `erased` / `duplicate` | GDPR Art. 18(2), 17(1); de-duplication |
 //! | marketing | role CC or BCC | refuse `not-a-to-recipient` | CAN-SPAM 15 U.S.C. 7704(a)(3); ePrivacy Art. 13(2): each recipient's own opt-out |
+//! | marketing, any regime | purpose consent Granted for a text before its last material change | decided as Applicable below, refused `consent-outdated` where that refuses `consent-not-requested` | GDPR Art. 7(1), Recital 42: consent is to the purpose as stated |
 //! | marketing, any regime | purpose consent Granted | allow, basis `consent` | GDPR Art. 6(1)(a); CASL s. 6(1)(a) |
 //! | marketing, any regime | purpose consent Not Granted (refused, or opted out) | refuse `consent-refused` | GDPR Art. 21(3); CAN-SPAM 7704(a)(4); CASL s. 11(3) |
 //! | marketing, opt-out | any other value, none included | allow, basis `legitimate-interests` | CAN-SPAM 15 U.S.C. 7704(a)(3)-(5) |
@@ -115,6 +116,9 @@ pub enum RefusalReason {
     ConsentNotRequested,
     ConsentPending,
     ConsentRefused,
+    /// The person granted the consent for an earlier purpose text, before a material
+    /// change: they are asked again about the new one.
+    ConsentOutdated,
     ProcessingRestricted,
     Erased,
     Duplicate,
@@ -373,8 +377,12 @@ pub fn decide(
         Holder::Person(person) => Some(person),
         Holder::Nobody | Holder::ErasedAddress => None,
     };
-    // The person's purpose value counts only when the request names a defined purpose.
+    // The person's purpose value counts only when the request names a defined purpose; a
+    // grant of a text before the last material change is no grant any more.
     let purpose_value = match (purpose, person) {
+        (PurposeCheck::Defined(_), Some(person)) if person.purpose_outdated => {
+            Some(ConsentValue::Applicable)
+        }
         (PurposeCheck::Defined(_), Some(person)) => person.purpose.map(|(value, _)| value),
         _ => None,
     };
@@ -413,7 +421,23 @@ pub fn decide(
                 Some(refusal) => Err(refusal),
                 None if role != RecipientRole::To => Err(Refuse::NotAToRecipient),
                 None => {
-                    let (basis, awaiting) = marketing(person.purpose, standing, soft_opt_in);
+                    let (basis, awaiting) = if person.purpose_outdated {
+                        // Decided as if not asked yet, refused as outdated.
+                        let (basis, awaiting) = marketing(
+                            person
+                                .purpose
+                                .map(|(_, default)| (ConsentValue::Applicable, default)),
+                            standing,
+                            soft_opt_in,
+                        );
+                        let basis = match basis {
+                            Err(Refuse::ConsentNotRequested) => Err(Refuse::ConsentOutdated),
+                            other => other,
+                        };
+                        (basis, awaiting)
+                    } else {
+                        marketing(person.purpose, standing, soft_opt_in)
+                    };
                     awaiting_consent = awaiting;
                     basis
                 }
@@ -547,6 +571,7 @@ mod tests {
         PersonFacts {
             status,
             purpose,
+            purpose_outdated: false,
             email_tracking: Some(if tracking { Granted } else { Waiting }),
             regime: RegimeFactsInPlace::default(),
         }
@@ -1375,6 +1400,47 @@ mod tests {
     }
 
     #[test]
+    fn a_grant_of_a_text_before_a_material_change_no_longer_counts() {
+        use RefusalReason as R;
+        let outdated = PersonFacts {
+            purpose_outdated: true,
+            ..facts(ACTIVE, Some((Granted, No)), false)
+        };
+        let decide_outdated = |class, standing| {
+            decide(
+                class,
+                To,
+                true,
+                DEFINED,
+                Holder::Person(&outdated),
+                false,
+                standing,
+                false,
+            )
+        };
+        assert_eq!(
+            decide_outdated(Marketing, Standing::default()),
+            refuse(R::ConsentOutdated)
+        );
+        let opt_out = Standing {
+            regime: Regime::OptOut,
+            ..Standing::default()
+        };
+        assert!(matches!(
+            decide_outdated(Marketing, opt_out),
+            Decision::Allow {
+                basis: LegitimateInterests,
+                regime: Regime::OptOut,
+                ..
+            }
+        ));
+        assert_eq!(
+            decide_outdated(Workflow, Standing::default()),
+            allow(LegitimateInterests, false, true)
+        );
+    }
+
+    #[test]
     fn a_persons_standing_is_read_from_the_facts_the_current_rules_name() {
         let rules = RegimeIndex {
             field: Some("country"),
@@ -1432,21 +1498,22 @@ mod tests {
         let mut configuration = Configuration::default();
         configuration.set_settings(settings_input()).unwrap();
         configuration
-            .put_consent(definition_input(
-                "newsletter",
-                "contacts",
-                ConsentKind::Custom,
-            ))
+            .put_consent(
+                definition_input("newsletter", "contacts", ConsentKind::Custom),
+                None,
+            )
             .unwrap();
         configuration
-            .put_consent(definition_input(
-                "tracking",
-                "contacts",
-                ConsentKind::EmailTracking,
-            ))
+            .put_consent(
+                definition_input("tracking", "contacts", ConsentKind::EmailTracking),
+                None,
+            )
             .unwrap();
         configuration
-            .put_consent(definition_input("lead-news", "leads", ConsentKind::Custom))
+            .put_consent(
+                definition_input("lead-news", "leads", ConsentKind::Custom),
+                None,
+            )
             .unwrap();
         if enabled {
             configuration.enable(true, 1).unwrap();

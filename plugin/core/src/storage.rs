@@ -2,7 +2,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `config` | [`CONFIG_FORMAT`] byte, then the *sending index* (postcard: enabled flag, per consent its id, module and whether it is the module's email-tracking consent, and the suppression salt), then the whole [`Configuration`] (postcard: settings, stored definitions with purpose version and hash, enablement with enabled-at and the de-duplication confirmation, suppression salt, field classes per module, deleted consents). Formats 4 and 5 (no salt in the index; format 5 without person modules in the settings, format 4 also without the notification and IP policies and deleted consents) are still read: see [`decode_configuration`] |
+//! | `config` | [`CONFIG_FORMAT`] byte, then the *sending index* (postcard: enabled flag, per consent its id, module, whether it is the module's email-tracking consent and the first purpose version whose grants count; the suppression salt; the regime rules), then the whole [`Configuration`] (postcard: settings, stored definitions with purpose version and hash, enablement with enabled-at and the de-duplication confirmation, suppression salt, field classes per module, deleted consents). Formats 4 to 7 are still read, each upgraded a step at a time (`configuration/upgrade.rs`): see [`decode_configuration`] |
 //! | `person/<address>` | [`PERSON_FORMAT`] byte, then the [`PersonSnapshot`] (postcard) of the record that owns the normalised address: status, record ref, consent states sorted by id (value, since, purpose version, default at the time), last request period, name |
 //! | `record/<module>/<id>` | [`RECORD_FORMAT`] byte, then a [`RecordEntry`] (postcard): `Owner(address)` when the record's snapshot is `person/<address>`; `Detached { address, snapshot }` when the record has no usable address, or another record owns its address, so its snapshot lives here and it is never mailed |
 //!
@@ -32,7 +32,9 @@ use serde::{Deserialize, Serialize};
 use crate::address::{Address, push_normalised};
 use crate::calendar::Date;
 use crate::configuration::regimes::{RegimeFacts, RegimeRules};
-use crate::configuration::{Configuration, ConfigurationV4, ConfigurationV5, ConfigurationV6};
+use crate::configuration::{
+    Configuration, ConfigurationV4, ConfigurationV5, ConfigurationV6, ConfigurationV7,
+};
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::ConsentKind;
 use crate::person::{ConsentState, PersonSnapshot, RequestState};
@@ -45,7 +47,7 @@ pub const CONFIG_KEY: &str = "config";
 /// configuration carries the fields' personal-data classes; 5: deleted consents; 6: the
 /// sending index carries the suppression salt, the settings the person modules; 7: the
 /// settings and the sending index carry the regime rules).
-pub const CONFIG_FORMAT: u8 = 7;
+pub const CONFIG_FORMAT: u8 = 8;
 /// The oldest `config` format this engine still reads (and upgrades when it next writes).
 pub const OLDEST_CONFIG_FORMAT: u8 = 4;
 /// Format version of `person/` values (2: the regime facts and the request state at the
@@ -210,6 +212,29 @@ pub struct IndexedConsent<'a> {
     #[serde(borrow)]
     pub module: ModuleInPlace<'a>,
     pub email_tracking: bool,
+    /// The first purpose version whose grants count (see
+    /// [`StoredDefinition::counts_from`]).
+    pub counts_from: u32,
+}
+
+/// One consent of the sending index of formats 4 to 6: before material changes.
+#[derive(Deserialize)]
+struct IndexedConsentV6<'a> {
+    id: &'a str,
+    #[serde(borrow)]
+    module: ModuleInPlace<'a>,
+    email_tracking: bool,
+}
+
+impl<'a> From<IndexedConsentV6<'a>> for IndexedConsent<'a> {
+    fn from(old: IndexedConsentV6<'a>) -> IndexedConsent<'a> {
+        IndexedConsent {
+            id: old.id,
+            module: old.module,
+            email_tracking: old.email_tracking,
+            counts_from: 1,
+        }
+    }
 }
 
 /// What a send decision needs from the configuration, read in place from `config`.
@@ -262,12 +287,24 @@ impl<'a> RegimeIndex<'a> {
     }
 }
 
+/// The sending index of format 7: consents without the version their grants count from.
+#[derive(Deserialize)]
+struct SendingIndexV7<'a> {
+    enabled: bool,
+    #[serde(borrow)]
+    consents: Vec<IndexedConsentV6<'a>>,
+    #[serde(borrow)]
+    suppression_salt: Option<Cow<'a, [u8]>>,
+    #[serde(borrow)]
+    regimes: RegimeIndex<'a>,
+}
+
 /// The sending index of format 6: without the regime rules.
 #[derive(Deserialize)]
 struct SendingIndexV6<'a> {
     enabled: bool,
     #[serde(borrow)]
-    consents: Vec<IndexedConsent<'a>>,
+    consents: Vec<IndexedConsentV6<'a>>,
     #[serde(borrow)]
     suppression_salt: Option<Cow<'a, [u8]>>,
 }
@@ -277,7 +314,7 @@ struct SendingIndexV6<'a> {
 struct SendingIndexV4<'a> {
     enabled: bool,
     #[serde(borrow)]
-    consents: Vec<IndexedConsent<'a>>,
+    consents: Vec<IndexedConsentV6<'a>>,
 }
 
 impl<'a> SendingIndex<'a> {
@@ -291,6 +328,7 @@ impl<'a> SendingIndex<'a> {
                     id: stored.id().as_str(),
                     module: ModuleInPlace::of(&stored.definition.module),
                     email_tracking: stored.definition.kind == ConsentKind::EmailTracking,
+                    counts_from: stored.counts_from,
                 })
                 .collect(),
             suppression_salt: configuration.suppression_salt().map(Cow::Borrowed),
@@ -370,21 +408,28 @@ pub fn decode_configuration(bytes: Option<&[u8]>) -> Result<Configuration, Stora
             let (_index, rest): (SendingIndex<'_>, _) = take(rest, WHAT)?;
             whole(rest, WHAT)
         }
+        (7, rest) => {
+            let (_index, rest): (SendingIndexV7<'_>, _) = take(rest, WHAT)?;
+            let v7: ConfigurationV7 = whole(rest, WHAT)?;
+            Ok(Configuration::from(v7))
+        }
         (6, rest) => {
             let (_index, rest): (SendingIndexV6<'_>, _) = take(rest, WHAT)?;
             let v6: ConfigurationV6 = whole(rest, WHAT)?;
-            Ok(Configuration::from(v6))
+            Ok(Configuration::from(ConfigurationV7::from(v6)))
         }
         (5, rest) => {
             let (_index, rest): (SendingIndexV4<'_>, _) = take(rest, WHAT)?;
             let v5: ConfigurationV5 = whole(rest, WHAT)?;
-            Ok(Configuration::from(ConfigurationV6::from(v5)))
+            Ok(Configuration::from(ConfigurationV7::from(
+                ConfigurationV6::from(v5),
+            )))
         }
         (_, rest) => {
             let (_index, rest): (SendingIndexV4<'_>, _) = take(rest, WHAT)?;
             let v4: ConfigurationV4 = whole(rest, WHAT)?;
-            Ok(Configuration::from(ConfigurationV6::from(
-                ConfigurationV5::from(v4),
+            Ok(Configuration::from(ConfigurationV7::from(
+                ConfigurationV6::from(ConfigurationV5::from(v4)),
             )))
         }
     }
@@ -400,27 +445,51 @@ pub fn decode_sending_index(bytes: Option<&[u8]>) -> Result<SendingIndex<'_>, St
     };
     match versioned(bytes, OLDEST_CONFIG_FORMAT..=CONFIG_FORMAT, WHAT)? {
         (CONFIG_FORMAT, rest) => take(rest, WHAT).map(|(index, _)| index),
+        (7, rest) => {
+            let (index, _): (SendingIndexV7<'_>, _) = take(rest, WHAT)?;
+            Ok(upgraded_index(
+                index.enabled,
+                index.consents,
+                index.suppression_salt,
+                index.regimes,
+            ))
+        }
         (6, rest) => {
             let (index, _): (SendingIndexV6<'_>, _) = take(rest, WHAT)?;
-            Ok(SendingIndex {
-                enabled: index.enabled,
-                consents: index.consents,
-                suppression_salt: index.suppression_salt,
-                regimes: RegimeIndex::default(),
-            })
+            Ok(upgraded_index(
+                index.enabled,
+                index.consents,
+                index.suppression_salt,
+                RegimeIndex::default(),
+            ))
         }
         (_, rest) => {
             let (index, _): (SendingIndexV4<'_>, _) = take(rest, WHAT)?;
             let salt = decode_configuration(Some(bytes))?
                 .suppression_salt()
                 .map(|salt| Cow::Owned(salt.to_vec()));
-            Ok(SendingIndex {
-                enabled: index.enabled,
-                consents: index.consents,
-                suppression_salt: salt,
-                regimes: RegimeIndex::default(),
-            })
+            Ok(upgraded_index(
+                index.enabled,
+                index.consents,
+                salt,
+                RegimeIndex::default(),
+            ))
         }
+    }
+}
+
+/// The index of today's format from the parts of an older one.
+fn upgraded_index<'a>(
+    enabled: bool,
+    consents: Vec<IndexedConsentV6<'a>>,
+    suppression_salt: Option<Cow<'a, [u8]>>,
+    regimes: RegimeIndex<'a>,
+) -> SendingIndex<'a> {
+    SendingIndex {
+        enabled,
+        consents: consents.into_iter().map(IndexedConsent::from).collect(),
+        suppression_salt,
+        regimes,
     }
 }
 
@@ -502,7 +571,7 @@ struct ConsentStateInPlace<'a> {
     consent: &'a str,
     value: ConsentValue,
     _since: i64,
-    _purpose_version: u32,
+    purpose_version: u32,
     default: ConsentDefault,
 }
 
@@ -512,6 +581,9 @@ pub struct PersonFacts<'a> {
     pub status: PersonStatus,
     /// The value of the consent asked about, with its default; none if it has no value.
     pub purpose: Option<(ConsentValue, ConsentDefault)>,
+    /// The consent asked about is Granted, but for a purpose text before its last material
+    /// change: the grant no longer counts.
+    pub purpose_outdated: bool,
     /// The value of the module's email-tracking consent; none if it has no value.
     pub email_tracking: Option<ConsentValue>,
     /// What the regime rules read of the record (none in format 1).
@@ -550,9 +622,15 @@ pub fn read_person_facts<'a>(
         .iter()
         .find(|consent| consent.email_tracking && consent.module == module)
         .map(|consent| consent.id);
+    let counts_from = index
+        .consents
+        .iter()
+        .find(|consent| Some(consent.id) == purpose)
+        .map_or(1, |consent| consent.counts_from);
     let mut facts = PersonFacts {
         status,
         purpose: None,
+        purpose_outdated: false,
         email_tracking: None,
         regime: RegimeFactsInPlace::default(),
     };
@@ -561,6 +639,8 @@ pub fn read_person_facts<'a>(
         rest = remaining;
         if Some(state.consent) == purpose {
             facts.purpose = Some((state.value, state.default));
+            facts.purpose_outdated =
+                state.value == ConsentValue::Granted && state.purpose_version < counts_from;
         }
         if Some(state.consent) == tracking {
             facts.email_tracking = Some(state.value);
@@ -636,21 +716,22 @@ mod tests {
         let mut configuration = Configuration::default();
         configuration.set_settings(settings_input()).unwrap();
         configuration
-            .put_consent(definition_input("newsletter", "leads", ConsentKind::Custom))
+            .put_consent(
+                definition_input("newsletter", "leads", ConsentKind::Custom),
+                None,
+            )
             .unwrap();
         configuration
-            .put_consent(definition_input(
-                "tracking",
-                "leads",
-                ConsentKind::EmailTracking,
-            ))
+            .put_consent(
+                definition_input("tracking", "leads", ConsentKind::EmailTracking),
+                None,
+            )
             .unwrap();
         configuration
-            .put_consent(definition_input(
-                "contact-tracking",
-                "contacts",
-                ConsentKind::EmailTracking,
-            ))
+            .put_consent(
+                definition_input("contact-tracking", "contacts", ConsentKind::EmailTracking),
+                None,
+            )
             .unwrap();
         configuration.enable(true, 9).unwrap();
         configuration
@@ -846,6 +927,45 @@ mod tests {
             decode_configuration(Some(&upgraded)).unwrap(),
             configuration
         );
+    }
+
+    #[test]
+    fn a_configuration_of_format_7_is_read_and_every_grant_still_counts() {
+        // Written by the engine of 1 December 2026 with regimes (commit c3be0c6): `news`
+        // changed its purpose text once (version 2), `phone` deleted, the US opt-out.
+        let bytes = from_hex(include_str!("../../../tests/fixtures/plugin/config-v7.hex"));
+        assert_eq!(bytes[0], 7);
+        let configuration = decode_configuration(Some(&bytes)).unwrap();
+        let news = configuration.consent("news").unwrap();
+        assert_eq!(news.purpose.version, 2);
+        assert_eq!(news.counts_from, 1, "a grant of either text still counts");
+        assert!(news.grant_counts(1));
+        assert!(
+            news.earlier_texts.is_empty(),
+            "format 7 kept no earlier text"
+        );
+        let deleted: Vec<&str> = configuration
+            .deleted_consents_of(&Module::Contacts)
+            .map(|stored| stored.id().as_str())
+            .collect();
+        assert_eq!(deleted, ["phone"]);
+        let settings = configuration.settings().unwrap();
+        assert_eq!(settings.regimes().default, Regime::OptIn);
+        assert_eq!(
+            settings.regimes().values,
+            [("us".to_owned(), Regime::OptOut)]
+        );
+        let index = decode_sending_index(Some(&bytes)).unwrap();
+        assert!(index.enabled);
+        assert_eq!(index.regimes.values, [("us", Regime::OptOut)]);
+        assert_eq!(index.consents[0].counts_from, 1);
+        let upgraded = encode_configuration(&configuration).unwrap();
+        assert_eq!(upgraded[0], CONFIG_FORMAT);
+        assert_eq!(
+            decode_configuration(Some(&upgraded)).unwrap(),
+            configuration
+        );
+        assert_eq!(decode_sending_index(Some(&upgraded)).unwrap(), index);
     }
 
     #[test]

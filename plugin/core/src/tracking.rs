@@ -62,7 +62,7 @@ mod tests {
             ("lead-doc-tracking", "leads", ConsentKind::DocumentTracking),
         ] {
             configuration
-                .put_consent(definition_input(id, module, kind))
+                .put_consent(definition_input(id, module, kind), None)
                 .unwrap();
         }
         configuration

@@ -261,9 +261,20 @@ pub struct ConsentDto {
     pub(super) purpose_version: u32,
     #[serde(default, skip_deserializing)]
     pub(super) purpose_hash: String,
+    #[serde(default, skip_deserializing)]
+    pub(super) counts_from_version: u32,
+    /// Needed when the purpose text of an existing consent changes: `correction` or
+    /// `material`. Never written back.
+    #[serde(default, skip_serializing)]
+    pub(super) purpose_change: Option<Api<config::PurposeChange>>,
 }
 
 impl ConsentDto {
+    /// What the client says the change of the purpose text is, if it says.
+    pub(super) fn purpose_change(&self) -> Option<config::PurposeChange> {
+        self.purpose_change.map(|change| change.0)
+    }
+
     pub(super) fn definition(self, id: String) -> Result<config::ConsentDefinition, ApiError> {
         // The API writes the kinds' names in snake_case.
         let name = wire::CONSENT_KINDS
@@ -343,6 +354,8 @@ impl From<config::StoredDefinition> for ConsentDto {
                 .collect(),
             purpose_version: stored.purpose_version,
             purpose_hash: stored.purpose_hash,
+            counts_from_version: stored.counts_from_version,
+            purpose_change: None,
         }
     }
 }

@@ -5,8 +5,9 @@
 //! |---|---|---|
 //! | 4 | 29 Nov 2026 (first release) | the confirmation policy (`never`: that release sent no confirmation mails) and the IP policy (`truncate`: what it did), deleted consents (none) |
 //! | 5 | 29 Nov 2026 | the person modules (the defaults, contacts and leads) |
-//! | 6 | 1 Dec 2026 | the regime rules (none: everyone opt-in, as before) and the request policy (off: requests wait for an answer, as before) |
-//! | 7 | today | (the sending index carries the regime rules) |
+//! | 6 | 1 Dec 2026 | the regime rules (none: everyone opt-in, as before), the request policy (off: requests wait for an answer, as before) |
+//! | 7 | 1 Dec 2026 | per consent, the version grants count from (1: every grant counts, as before) and the earlier texts (none kept) |
+//! | 8 | today | (the sending index carries the version grants count from) |
 //!
 //! Formats 1 to 3 were never released and are refused naming their version. Each step
 //! keeps what an installation did: an upgrade changes no behaviour an administrator did
@@ -20,7 +21,7 @@ use super::settings::Settings;
 use super::{Configuration, Enablement};
 use crate::address::Address;
 use crate::classification::FieldClass;
-use crate::definition::StoredDefinition;
+use crate::definition::{ConsentDefinition, PurposeVersion, StoredDefinition};
 use crate::record::Module;
 use crate::vocabulary::{ConfirmationPolicy, IpPolicy};
 
@@ -59,7 +60,7 @@ impl From<SettingsV4> for SettingsV5 {
 #[derive(Deserialize)]
 pub(crate) struct ConfigurationV4 {
     settings: Option<SettingsV4>,
-    consents: Vec<StoredDefinition>,
+    consents: Vec<StoredDefinitionV6>,
     enablement: Enablement,
     suppression_salt: Option<Vec<u8>>,
     field_classes: Vec<(Module, FieldClass)>,
@@ -115,11 +116,11 @@ impl From<SettingsV5> for SettingsV6 {
 #[derive(Deserialize)]
 pub(crate) struct ConfigurationV5 {
     settings: Option<SettingsV5>,
-    consents: Vec<StoredDefinition>,
+    consents: Vec<StoredDefinitionV6>,
     enablement: Enablement,
     suppression_salt: Option<Vec<u8>>,
     field_classes: Vec<(Module, FieldClass)>,
-    deleted: Vec<StoredDefinition>,
+    deleted: Vec<StoredDefinitionV6>,
 }
 
 impl From<ConfigurationV5> for ConfigurationV6 {
@@ -175,22 +176,76 @@ impl From<SettingsV6> for Settings {
 #[derive(Deserialize)]
 pub(crate) struct ConfigurationV6 {
     settings: Option<SettingsV6>,
-    consents: Vec<StoredDefinition>,
+    consents: Vec<StoredDefinitionV6>,
     enablement: Enablement,
     suppression_salt: Option<Vec<u8>>,
     field_classes: Vec<(Module, FieldClass)>,
-    deleted: Vec<StoredDefinition>,
+    deleted: Vec<StoredDefinitionV6>,
 }
 
-impl From<ConfigurationV6> for Configuration {
-    fn from(old: ConfigurationV6) -> Configuration {
-        Configuration {
+impl From<ConfigurationV6> for ConfigurationV7 {
+    fn from(old: ConfigurationV6) -> ConfigurationV7 {
+        ConfigurationV7 {
             settings: old.settings.map(Settings::from),
             consents: old.consents,
             enablement: old.enablement,
             suppression_salt: old.suppression_salt,
             field_classes: old.field_classes,
             deleted: old.deleted,
+        }
+    }
+}
+
+/// The configuration as stored by format 7: consents without the version their grants
+/// count from.
+#[derive(Deserialize)]
+pub(crate) struct ConfigurationV7 {
+    settings: Option<Settings>,
+    consents: Vec<StoredDefinitionV6>,
+    enablement: Enablement,
+    suppression_salt: Option<Vec<u8>>,
+    field_classes: Vec<(Module, FieldClass)>,
+    deleted: Vec<StoredDefinitionV6>,
+}
+
+impl From<ConfigurationV7> for Configuration {
+    fn from(old: ConfigurationV7) -> Configuration {
+        Configuration {
+            settings: old.settings,
+            consents: old
+                .consents
+                .into_iter()
+                .map(StoredDefinition::from)
+                .collect(),
+            enablement: old.enablement,
+            suppression_salt: old.suppression_salt,
+            field_classes: old.field_classes,
+            deleted: old
+                .deleted
+                .into_iter()
+                .map(StoredDefinition::from)
+                .collect(),
+        }
+    }
+}
+
+/// A consent as stored by configuration formats 4 to 7: its definition and purpose
+/// version, before material changes were told from corrections.
+#[derive(Deserialize)]
+pub(crate) struct StoredDefinitionV6 {
+    definition: ConsentDefinition,
+    purpose: PurposeVersion,
+}
+
+impl From<StoredDefinitionV6> for StoredDefinition {
+    /// Every grant counted whatever its version: it still does, until the next material
+    /// change; the earlier texts were not kept.
+    fn from(old: StoredDefinitionV6) -> StoredDefinition {
+        StoredDefinition {
+            definition: old.definition,
+            purpose: old.purpose,
+            counts_from: 1,
+            earlier_texts: Vec::new(),
         }
     }
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{EVENT_FORMAT, EventError, EventKind};
-use crate::definition::{ConsentId, ConsentKind, StoredDefinition};
+use crate::definition::{ConsentId, ConsentKind, PurposeChange, StoredDefinition};
 use crate::vocabulary::{LawfulBasis, MessageClass};
 
 /// Longest CRM message id kept with a send on a legal ground, in bytes.
@@ -81,7 +81,8 @@ impl LegalGroundEvent {
     }
 }
 
-/// The stream of configuration events (consent deletions), beside the per-record streams.
+/// The stream of configuration events (consent deletions and purpose changes), beside the
+/// per-record streams.
 pub const CONFIGURATION_STREAM: &str = "configuration";
 
 #[derive(Serialize)]
@@ -118,5 +119,53 @@ pub fn consent_deleted_json(stored: &StoredDefinition, at: i64) -> Result<String
         purpose_version: stored.purpose.version,
         purpose_hash: &stored.purpose.hash,
         field,
+    })?)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct WirePurposeChanged<'a> {
+    v: u8,
+    kind: &'static str,
+    at: i64,
+    consent: &'a ConsentId,
+    module: &'a str,
+    change: &'static str,
+    from_version: u32,
+    from_hash: &'a str,
+    purpose_version: u32,
+    purpose_hash: &'a str,
+    counts_from_version: u32,
+}
+
+/// The event of the [`CONFIGURATION_STREAM`] recording that the purpose text of a consent
+/// changed from `before` to `after` at `at`, as a correction or a material change:
+///
+/// ```json
+/// {"v":1,"kind":"purpose-changed","at":1714557600000,"consent":"newsletter",
+///  "module":"contacts","change":"material","from-version":1,"from-hash":"9f86…",
+///  "purpose-version":2,"purpose-hash":"60303…","counts-from-version":2}
+/// ```
+pub fn purpose_changed_json(
+    before: &StoredDefinition,
+    after: &StoredDefinition,
+    change: PurposeChange,
+    at: i64,
+) -> Result<String, EventError> {
+    Ok(serde_json::to_string(&WirePurposeChanged {
+        v: EVENT_FORMAT,
+        kind: "purpose-changed",
+        at,
+        consent: after.id(),
+        module: after.definition.module.as_str(),
+        change: match change {
+            PurposeChange::Correction => "correction",
+            PurposeChange::Material => "material",
+        },
+        from_version: before.purpose.version,
+        from_hash: &before.purpose.hash,
+        purpose_version: after.purpose.version,
+        purpose_hash: &after.purpose.hash,
+        counts_from_version: after.counts_from,
     })?)
 }
