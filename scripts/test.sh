@@ -10,6 +10,10 @@
 #
 # SMTP: the SMTP tests start a real aiosmtpd; scripts/smtp-test-tools.sh installs it, and
 # openssl, only when missing.
+#
+# Browser: the preferences page is tested in headless Chromium in every language
+# (scripts/browser-tests.sh: as root it installs Debian's chromium when missing, and the
+# npm packages of tests/browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +31,9 @@ unset PRIVACY_GUARD_TEST_POSTGRES_URL
 
 step "building and running the test suite on SQLite"
 cargo test --workspace --locked
+
+step "the preferences page in headless Chromium, in every language"
+./scripts/browser-tests.sh
 
 if [ -z "$postgres_url" ]; then
     step "starting a throw-away PostgreSQL server"

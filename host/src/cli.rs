@@ -88,7 +88,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         }
         Command::ApiKey { name } => keys::new_api_key(name.as_deref()),
         Command::Import { module, file } => people::import(&guard, &module, &file),
-        Command::Settings(settings) => configuration::configure_settings(&guard, settings),
+        Command::Settings(settings) => configuration::configure_settings(&guard, *settings),
         Command::Consent(ConsentCommand::Add(consent)) => {
             configuration::add_consent(&guard, consent)
         }

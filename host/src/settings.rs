@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::configuration::{
-    ConfirmationPolicy, IpPolicy, RegimeRules, RequestPolicy, Settings,
+    ConfirmationPolicy, IpPolicy, LanguageRules, RegimeRules, RequestPolicy, Settings, Template,
 };
 use crate::contract::types::Regime;
 use crate::wire::{Api, Wire};
@@ -43,6 +43,60 @@ pub struct SettingsPatch {
     /// Changes of the request policy, each part on its own (left out of a `PUT`, the
     /// policy stays as it is).
     pub requests: RequestsPatch,
+    /// Changes of the language rules, each part on its own (left out of a `PUT`, the rules
+    /// stay as they are).
+    pub languages: LanguagesPatch,
+}
+
+/// The parts of the language rules a change sets; `None` keeps the current part.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LanguagesPatch {
+    pub field: Option<String>,
+    pub default_language: Option<String>,
+    /// The tenant's templates by language (Fluent text); replaces them all. An empty text
+    /// removes a language's template.
+    pub templates: Option<BTreeMap<String, String>>,
+}
+
+impl LanguagesPatch {
+    fn apply(self, current: LanguageRules) -> LanguageRules {
+        LanguageRules {
+            field: self.field.unwrap_or(current.field),
+            default_language: self.default_language.unwrap_or(current.default_language),
+            templates: match self.templates {
+                Some(templates) => templates
+                    .into_iter()
+                    .filter(|(_, ftl)| !ftl.trim().is_empty())
+                    .map(|(language, ftl)| Template { language, ftl })
+                    .collect(),
+                None => current.templates,
+            },
+        }
+    }
+}
+
+/// The language rules as the API answers them: templates as an object of language to
+/// Fluent text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LanguagesView {
+    pub field: String,
+    pub default_language: String,
+    pub templates: BTreeMap<String, String>,
+}
+
+impl From<LanguageRules> for LanguagesView {
+    fn from(rules: LanguageRules) -> LanguagesView {
+        LanguagesView {
+            field: rules.field,
+            default_language: rules.default_language,
+            templates: rules
+                .templates
+                .into_iter()
+                .map(|template| (template.language, template.ftl))
+                .collect(),
+        }
+    }
 }
 
 /// The parts of the request policy a change sets; `None` keeps the current part.
@@ -140,6 +194,7 @@ pub struct SettingsView {
     pub person_modules: Vec<String>,
     pub regimes: RegimesView,
     pub requests: RequestsView,
+    pub languages: LanguagesView,
 }
 
 /// The request policy as the API answers it.
@@ -206,6 +261,7 @@ impl From<Settings> for SettingsView {
             person_modules: settings.person_modules,
             regimes: RegimesView::from(settings.regimes),
             requests: RequestsView::from(settings.requests),
+            languages: LanguagesView::from(settings.languages),
         }
     }
 }
@@ -287,6 +343,11 @@ impl SettingsPatch {
                         lapse_after_days: 0,
                         ask_again_after_days: 0,
                     },
+                    languages: LanguageRules {
+                        field: String::new(),
+                        default_language: String::new(),
+                        templates: Vec::new(),
+                    },
                 }
             }
         };
@@ -306,6 +367,7 @@ impl SettingsPatch {
             person_modules: self.person_modules.unwrap_or(current.person_modules),
             regimes: self.regimes.apply(current.regimes),
             requests: self.requests.apply(current.requests),
+            languages: self.languages.apply(current.languages),
         })
     }
 }

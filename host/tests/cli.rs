@@ -1190,6 +1190,80 @@ fn legal_regimes_are_configured_part_by_part_and_shown() {
     assert!(cli.ok(&["settings", "show"]).contains("regimes: (none)"));
 }
 
+#[test]
+fn languages_templates_and_translations_are_configured_from_the_command_line() {
+    let cli = Cli::new();
+    cli.settings(&[]);
+    let good = cli.write("de.ftl", "request-subject = { $organisation } fragt Sie\n");
+    cli.ok(&[
+        "settings",
+        "--language-field",
+        "language",
+        "--default-language",
+        "fr",
+        "--template",
+        &format!("de={good}"),
+    ]);
+    let shown = cli.ok(&["settings", "show"]);
+    for line in [
+        "language-field: language",
+        "default-language: fr",
+        "templates: de",
+    ] {
+        assert!(shown.contains(line), "{line} in {shown}");
+    }
+    // A template that would break a mail is refused naming what and where; nothing changes.
+    let broken = cli.write("es.ftl", "request-link = Elija en la página.\n");
+    let (_, refused) = cli.fails(&["settings", "--template", &format!("es={broken}")]);
+    assert!(
+        refused.contains("languages.templates[es]") && refused.contains("{ $link }"),
+        "{refused}"
+    );
+    let (_, unreadable) = cli.fails(&["settings", "--template", "es=/no/such/file.ftl"]);
+    assert!(unreadable.contains("/no/such/file.ftl"), "{unreadable}");
+    let (_, unknown) = cli.fails(&["settings", "--default-language", "pt"]);
+    assert!(unknown.contains("en, de, fr, es"), "{unknown}");
+    assert!(cli.ok(&["settings", "show"]).contains("templates: de"));
+    cli.ok(&["settings", "--no-templates"]);
+    assert!(cli.ok(&["settings", "show"]).contains("templates: (none)"));
+
+    // A consent with its German title and purpose; a malformed translation is refused.
+    let consent = [
+        "consent",
+        "add",
+        "--id",
+        "news",
+        "--kind",
+        "custom",
+        "--title",
+        "News",
+        "--purpose",
+        "Monthly news.",
+    ];
+    let (_, malformed) = cli.fails(&[&consent[..], &["--translation", "de|Neuigkeiten"]].concat());
+    assert!(malformed.contains("LANG|TITLE|PURPOSE"), "{malformed}");
+    cli.ok(&[
+        &consent[..],
+        &["--translation", "de|Neuigkeiten|Monatliche Neuigkeiten."],
+    ]
+    .concat());
+    let contacts = cli.write(
+        "contacts.csv",
+        "name,email,language\nBernd,bernd@example.com,de\n",
+    );
+    cli.ok(&["enable", "--confirm-deduplication"]);
+    cli.ok(&["import", &contacts]);
+    cli.set_now(FIRST_RUN);
+    assert!(cli.ok(&["run-daily"]).contains("1 request(s) sent"));
+    let mail = std::fs::read_dir(cli.folder.path().join("outbox"))
+        .expect("outbox")
+        .filter_map(Result::ok)
+        .map(|entry| std::fs::read_to_string(entry.path()).expect("eml"))
+        .find(|mail| mail.contains("bernd@example.com"))
+        .expect("Bernd's request");
+    assert!(mail.contains("Neuigkeiten"), "{mail}");
+}
+
 /// The reminder mails in the outbox (their subject says so).
 fn reminders_in(folder: &Path) -> usize {
     std::fs::read_dir(folder)

@@ -15,8 +15,8 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use privacy_guard_host::clock::Clock;
 use privacy_guard_host::contract::configuration::{
-    ConfirmationPolicy, ConsentDefault, ConsentDefinition, ConsentKind, IpPolicy, RegimeRules,
-    RequestPolicy, Settings,
+    ConfirmationPolicy, ConsentDefault, ConsentDefinition, ConsentKind, IpPolicy, LanguageRules,
+    RegimeRules, RequestPolicy, Settings,
 };
 use privacy_guard_host::contract::subjects::{StaffActor, StaffChannel};
 use privacy_guard_host::contract::types::Regime;
@@ -312,6 +312,11 @@ pub fn settings(preferences_url: &str) -> Settings {
             lapse_after_days: 0,
             ask_again_after_days: 0,
         },
+        languages: LanguageRules {
+            field: String::new(),
+            default_language: String::new(),
+            templates: Vec::new(),
+        },
     }
 }
 
@@ -337,6 +342,7 @@ pub fn email_marketing_consent() -> ConsentDefinition {
         purpose: "We use your email address to send you our newsletter and offers, at most twice a month.".into(),
         default_value: ConsentDefault::No,
         applies_when: Vec::new(),
+        translations: Vec::new(),
     }
 }
 
@@ -351,6 +357,7 @@ pub fn tracking_consent(id: &str, kind: ConsentKind) -> ConsentDefinition {
         purpose: "We see when you open our mails, follow their links or view documents we share, to learn what interests you.".into(),
         default_value: ConsentDefault::No,
         applies_when: Vec::new(),
+        translations: Vec::new(),
     }
 }
 

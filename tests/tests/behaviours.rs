@@ -151,6 +151,7 @@ fn consent(id: &str, kind: ConsentKind, default_value: ConsentDefault) -> Consen
         purpose: format!("Purpose of {id}: what we do with your data."),
         default_value,
         applies_when: Vec::new(),
+        translations: Vec::new(),
     }
 }
 

@@ -127,6 +127,7 @@ fn sensitive_non_essential_fields_without_a_data_consent_are_suggested() {
                 purpose: "We call you about offers that fit your contract.".into(),
                 default_value: ConsentDefault::No,
                 applies_when: Vec::new(),
+                translations: Vec::new(),
             },
             None,
         )

@@ -183,6 +183,7 @@ fn consent_definition(consent: Consent, outside_us: bool) -> ConsentDefinition {
         purpose: format!("{title}: what we do with it, in plain words."),
         default_value,
         applies_when,
+        translations: Vec::new(),
     }
 }
 

@@ -32,6 +32,7 @@ fn newsletter() -> ConsentDefinition {
             op: ConditionOp::NoneOf,
             values: vec!["excluded".into()],
         }],
+        translations: Vec::new(),
     }
 }
 

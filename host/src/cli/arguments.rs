@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use privacy_guard_host::contract::configuration::{
-    ConfirmationPolicy, ConsentDefault, FieldClass, IpPolicy, PurposeChange,
+    ConfirmationPolicy, ConsentDefault, FieldClass, IpPolicy, PurposeChange, Translation,
 };
 use privacy_guard_host::contract::sending::MessageClass;
 use privacy_guard_host::contract::types::Regime;
@@ -121,7 +121,7 @@ pub(super) enum Command {
     },
     /// Change organisation-wide settings: only the options given change, the others keep
     /// their values (`settings show` prints them all).
-    Settings(SettingsArgs),
+    Settings(Box<SettingsArgs>),
     /// Define consents.
     #[command(subcommand)]
     Consent(ConsentCommand),
@@ -373,6 +373,27 @@ pub(super) struct SettingsArgs {
     /// ask again with `ask-again`).
     #[arg(long)]
     pub(super) ask_again_after_days: Option<u32>,
+    /// The record field holding a person's language tag (`de`, `fr-CA`); "" for none.
+    #[arg(long)]
+    pub(super) language_field: Option<String>,
+    /// The language of everyone whose record names none the mails speak: en, de, fr, es.
+    #[arg(long)]
+    pub(super) default_language: Option<String>,
+    /// `LANG=FILE`, repeatable: the tenant's Fluent template over the built-in mails of a
+    /// language (replaces the templates given before), checked when saved.
+    #[arg(long = "template", value_parser = template_file, conflicts_with = "no_templates")]
+    pub(super) templates: Vec<(String, PathBuf)>,
+    /// Remove every template: the mails use the built-in words.
+    #[arg(long)]
+    pub(super) no_templates: bool,
+}
+
+/// Reads `LANG=FILE`.
+fn template_file(text: &str) -> Result<(String, PathBuf), String> {
+    let (language, file) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not LANG=FILE, e.g. de=mails-de.ftl"))?;
+    Ok((language.trim().to_owned(), PathBuf::from(file)))
 }
 
 /// Reads `VALUE=REGIME`.
@@ -436,6 +457,25 @@ pub(super) struct ConsentArgs {
     /// again, and marketing to them is refused until they answer).
     #[arg(long, value_parser = wire::<PurposeChange>())]
     pub(super) purpose_change: Option<PurposeChange>,
+    /// `LANG|TITLE|PURPOSE`, repeatable: the title and purpose text in another language
+    /// (en, de, fr, es). Changing a translated purpose is a change of the purpose text.
+    #[arg(long = "translation", value_parser = translation)]
+    pub(super) translations: Vec<Translation>,
+}
+
+/// Reads `LANG|TITLE|PURPOSE`.
+fn translation(text: &str) -> Result<Translation, String> {
+    let mut parts = text.splitn(3, '|');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(language), Some(title), Some(purpose)) => Ok(Translation {
+            language: language.trim().to_owned(),
+            title: title.to_owned(),
+            purpose: purpose.to_owned(),
+        }),
+        _ => Err(format!(
+            "`{text}` is not LANG|TITLE|PURPOSE, e.g. \"de|Neuigkeiten|Wir senden Ihnen monatlich Neuigkeiten.\""
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,7 @@
 //! `settings`, `consent`, `field`, `enable`, `dedupe`: configuring Privacy Guard.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
@@ -9,7 +11,9 @@ use privacy_guard_host::contract::configuration::{
 };
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::{Guard, SettingsRefusal};
-use privacy_guard_host::settings::{RegimesPatch, RequestsPatch, SettingsPatch, SettingsView};
+use privacy_guard_host::settings::{
+    LanguagesPatch, RegimesPatch, RequestsPatch, SettingsPatch, SettingsView,
+};
 use privacy_guard_host::wire::{self, Wire};
 
 use super::arguments::{ConsentArgs, SettingsArgs, SettingsCommand};
@@ -60,6 +64,15 @@ pub(super) fn configure_settings(
             lapse_after_days: settings.lapse_after_days,
             ask_again_after_days: settings.ask_again_after_days,
         },
+        languages: LanguagesPatch {
+            field: settings.language_field,
+            default_language: settings.default_language,
+            templates: match (settings.no_templates, settings.templates) {
+                (true, _) => Some(BTreeMap::new()),
+                (false, templates) if templates.is_empty() => None,
+                (false, templates) => Some(read_templates(templates)?),
+            },
+        },
     };
     if patch.is_empty() {
         bail!(
@@ -76,6 +89,22 @@ pub(super) fn configure_settings(
             bail!("the settings were not saved:\n{}", list_problems(&problems))
         }
     }
+}
+
+/// The templates of `LANG=FILE` options, each file read whole.
+fn read_templates(files: Vec<(String, PathBuf)>) -> anyhow::Result<BTreeMap<String, String>> {
+    files
+        .into_iter()
+        .map(|(language, file)| {
+            let text = std::fs::read_to_string(&file).map_err(|error| {
+                anyhow!(
+                    "cannot read the {language} template {}: {error}",
+                    file.display()
+                )
+            })?;
+            Ok((language, text))
+        })
+        .collect()
 }
 
 /// Prints the current settings, as text or JSON.
@@ -159,6 +188,18 @@ pub(super) fn show_settings(guard: &Guard, json: bool) -> anyhow::Result<ExitCod
             "ask-again-after-days",
             view.requests.ask_again_after_days.to_string(),
         ),
+        ("language-field", or_none(&view.languages.field)),
+        (
+            "default-language",
+            match view.languages.default_language.as_str() {
+                "" => "en".to_owned(),
+                language => language.to_owned(),
+            },
+        ),
+        (
+            "templates",
+            list(&view.languages.templates.keys().cloned().collect::<Vec<_>>()),
+        ),
     ];
     for (name, text) in lines {
         println!("{name}: {text}");
@@ -190,6 +231,7 @@ pub(super) fn add_consent(guard: &Guard, consent: ConsentArgs) -> anyhow::Result
         purpose: consent.purpose,
         default_value: consent.default,
         applies_when,
+        translations: consent.translations,
     };
     match guard.put_consent(&definition, consent.purpose_change)? {
         Ok(stored) => {

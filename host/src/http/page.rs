@@ -21,10 +21,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use self::view::{PreferencesPage, Serious};
+use self::words::Words;
 use super::blocking;
-use crate::contract::preferences::{Choice, Evidence, LinkError, Page, SubmitError};
-use crate::contract::types::ConsentValue;
+use crate::contract::preferences::{Choice, Evidence, LinkError, SubmitError};
 use crate::guard::{Guard, GuardError};
+
+mod view;
+mod words;
 
 /// One tenant's preferences pages: its host, and the path prefix they are served under
 /// (empty for the default tenant, `/t/<tenant>` for every tenant).
@@ -93,6 +97,7 @@ pub(super) fn preferences(guard: Arc<Guard>, base: String) -> Router {
 async fn show_preferences(
     State(Site { guard, base }): State<Site>,
     Path(token): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
     let opened = token.clone();
     let outcome = blocking(&guard, move |guard| guard.open_preferences(&opened)).await;
@@ -102,12 +107,32 @@ async fn show_preferences(
             StatusCode::OK,
             PreferencesPage::form(organisation, &base, &token, &page, None),
         ),
-        Ok(Err(error)) => render(
-            link_status(&error),
-            PreferencesPage::problem(organisation, link_problem(&error)),
-        ),
-        Err(error) => server_error(&error),
+        Ok(Err(error)) => link_refused(&headers, organisation, &error),
+        Err(error) => server_error(&headers, &error),
     }
+}
+
+/// The page for a link refused with `error`, in the browser's language.
+fn link_refused(headers: &HeaderMap, organisation: String, error: &LinkError) -> Response {
+    let words = Words::negotiate(headers);
+    render(
+        link_status(error),
+        PreferencesPage::problem(words, organisation, link_problem(words, error)),
+    )
+}
+
+/// A page that says `problem` (a message id) in the browser's language.
+fn refused(
+    headers: &HeaderMap,
+    status: StatusCode,
+    organisation: String,
+    problem: &str,
+) -> Response {
+    let words = Words::negotiate(headers);
+    render(
+        status,
+        PreferencesPage::problem(words, organisation, words.get(problem)),
+    )
 }
 
 async fn save_preferences(
@@ -123,11 +148,13 @@ async fn save_preferences(
             "grant" => true,
             "refuse" => false,
             _ => {
+                let words = Words::negotiate(&headers);
                 return render(
                     StatusCode::BAD_REQUEST,
                     PreferencesPage::problem(
+                        words,
                         organisation(&guard).await,
-                        format!("The answer for “{consent_id}” must be grant or refuse."),
+                        words.arg("problem-answer", "consent", &consent_id),
                     ),
                 );
             }
@@ -144,47 +171,43 @@ async fn save_preferences(
     match outcome {
         Ok(Ok(page)) => render(
             StatusCode::OK,
-            PreferencesPage::form(
-                organisation,
-                &base,
-                &token,
-                &page,
-                Some("Your choices were saved. Thank you.".into()),
-            ),
+            PreferencesPage::form(organisation, &base, &token, &page, Some("notice-saved")),
         ),
-        Ok(Err(SubmitError::Link(error))) => render(
-            link_status(&error),
-            PreferencesPage::problem(organisation, link_problem(&error)),
-        ),
-        Ok(Err(SubmitError::ProcessingRestricted)) => render(
+        Ok(Err(SubmitError::Link(error))) => link_refused(&headers, organisation, &error),
+        Ok(Err(SubmitError::ProcessingRestricted)) => refused(
+            &headers,
             StatusCode::CONFLICT,
-            PreferencesPage::problem(organisation, RESTRICTED_PROBLEM.into()),
+            organisation,
+            "problem-restricted",
         ),
         Ok(Err(SubmitError::UnknownConsent(id) | SubmitError::NotChangeable(id))) => {
             let opened = token.clone();
             let page = blocking(&guard, move |guard| guard.open_preferences(&opened)).await;
-            let problem = format!(
-                "“{id}” cannot be changed here. Nothing was changed; please check your choices and save again."
-            );
             match page {
-                Ok(Ok(page)) => render(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    PreferencesPage {
-                        problem: Some(problem),
-                        ..PreferencesPage::form(organisation, &base, &token, &page, None)
-                    },
-                ),
-                _ => render(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    PreferencesPage::problem(organisation, problem),
-                ),
+                Ok(Ok(page)) => {
+                    let form = PreferencesPage::form(organisation, &base, &token, &page, None);
+                    let problem = form.words.arg("problem-not-changeable", "consent", &id);
+                    render(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        PreferencesPage {
+                            problem: Some(problem),
+                            ..form
+                        },
+                    )
+                }
+                _ => {
+                    let words = Words::negotiate(&headers);
+                    let problem = words.arg("problem-not-changeable", "consent", &id);
+                    render(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        PreferencesPage::problem(words, organisation, problem),
+                    )
+                }
             }
         }
-        Err(error) => server_error(&error),
+        Err(error) => server_error(&headers, &error),
     }
 }
-
-const RESTRICTED_PROBLEM: &str = "You asked us to stop processing your data, so your choices cannot be changed now. Nothing was changed. Please contact us to lift the restriction.";
 
 fn evidence_of(peer: SocketAddr, headers: &HeaderMap) -> Evidence {
     Evidence {
@@ -227,7 +250,10 @@ async fn unsubscribe(
     })
     .await;
     match outcome {
-        Ok(Ok(_)) => plain(StatusCode::OK, "unsubscribed"),
+        Ok(Ok(page)) => plain(
+            StatusCode::OK,
+            Words::of(&page.language).get("unsubscribed"),
+        ),
         Ok(Err(SubmitError::Link(error))) => plain(link_status(&error), "this link is not valid"),
         Ok(Err(SubmitError::UnknownConsent(_) | SubmitError::NotChangeable(_))) => {
             plain(StatusCode::NOT_FOUND, "there is no such subscription")
@@ -236,7 +262,7 @@ async fn unsubscribe(
             StatusCode::CONFLICT,
             "processing of your data is stopped: nothing is sent to you but what the law requires",
         ),
-        Err(error) => server_error(&error),
+        Err(error) => server_error(&headers, &error),
     }
 }
 
@@ -252,7 +278,8 @@ async fn unsubscribe_page(
     response
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response {
+fn plain(status: StatusCode, text: impl Into<String>) -> Response {
+    let text: String = text.into();
     let mut response = (status, text).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -272,42 +299,50 @@ fn confirmed(form: &[(String, String)]) -> bool {
 }
 
 /// The confirming step of a serious action, for the person the link is for.
-async fn confirmation(guard: Arc<Guard>, base: String, token: String, action: Serious) -> Response {
+async fn confirmation(
+    guard: Arc<Guard>,
+    base: String,
+    token: String,
+    headers: HeaderMap,
+    action: Serious,
+) -> Response {
     let opened = token.clone();
     let outcome = blocking(&guard, move |guard| guard.open_preferences(&opened)).await;
     let organisation = organisation(&guard).await;
     match outcome {
-        Ok(Ok(page)) if action == Serious::StopProcessing && page.restricted => render(
-            StatusCode::CONFLICT,
-            PreferencesPage::problem(
-                organisation,
-                "Processing of your data is already stopped. Nothing was changed.".into(),
-            ),
-        ),
-        Ok(Ok(_)) => render(
-            StatusCode::OK,
-            PreferencesPage::confirm(organisation, &base, &token, action),
-        ),
-        Ok(Err(error)) => render(
-            link_status(&error),
-            PreferencesPage::problem(organisation, link_problem(&error)),
-        ),
-        Err(error) => server_error(&error),
+        Ok(Ok(page)) => {
+            let words = Words::of(&page.language);
+            if action == Serious::StopProcessing && page.restricted {
+                let problem = words.get("problem-already-stopped");
+                return render(
+                    StatusCode::CONFLICT,
+                    PreferencesPage::problem(words, organisation, problem),
+                );
+            }
+            render(
+                StatusCode::OK,
+                PreferencesPage::confirm(words, organisation, &base, &token, action),
+            )
+        }
+        Ok(Err(error)) => link_refused(&headers, organisation, &error),
+        Err(error) => server_error(&headers, &error),
     }
 }
 
 async fn confirm_stop_processing(
     State(Site { guard, base }): State<Site>,
     Path(token): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
-    confirmation(guard, base, token, Serious::StopProcessing).await
+    confirmation(guard, base, token, headers, Serious::StopProcessing).await
 }
 
 async fn confirm_erase(
     State(Site { guard, base }): State<Site>,
     Path(token): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
-    confirmation(guard, base, token, Serious::Erase).await
+    confirmation(guard, base, token, headers, Serious::Erase).await
 }
 
 async fn stop_processing(
@@ -318,7 +353,7 @@ async fn stop_processing(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     if !confirmed(&form) {
-        return confirmation(guard, base, token, Serious::StopProcessing).await;
+        return confirmation(guard, base, token, headers, Serious::StopProcessing).await;
     }
     let evidence = evidence_of(peer, &headers);
     let submitted = token.clone();
@@ -330,23 +365,16 @@ async fn stop_processing(
     match outcome {
         Ok(Ok(page)) => render(
             StatusCode::OK,
-            PreferencesPage::form(
-                organisation,
-                &base,
-                &token,
-                &page,
-                Some("We stopped processing your data. We will only send you what the law requires (such as invoices).".into()),
-            ),
+            PreferencesPage::form(organisation, &base, &token, &page, Some("notice-stopped")),
         ),
-        Ok(Err(SubmitError::Link(error))) => render(
-            link_status(&error),
-            PreferencesPage::problem(organisation, link_problem(&error)),
-        ),
-        Ok(Err(_)) => render(
+        Ok(Err(SubmitError::Link(error))) => link_refused(&headers, organisation, &error),
+        Ok(Err(_)) => refused(
+            &headers,
             StatusCode::CONFLICT,
-            PreferencesPage::problem(organisation, "Processing of your data is already stopped. Nothing was changed.".into()),
+            organisation,
+            "problem-already-stopped",
         ),
-        Err(error) => server_error(&error),
+        Err(error) => server_error(&headers, &error),
     }
 }
 
@@ -358,9 +386,15 @@ async fn erase(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     if !confirmed(&form) {
-        return confirmation(guard, base, token, Serious::Erase).await;
+        return confirmation(guard, base, token, headers, Serious::Erase).await;
     }
     let evidence = evidence_of(peer, &headers);
+    // The person's language, read before they are gone: the answer is in it.
+    let opened = token.clone();
+    let words = match blocking(&guard, move |guard| guard.open_preferences(&opened)).await {
+        Ok(Ok(page)) => Words::of(&page.language),
+        _ => Words::negotiate(&headers),
+    };
     let outcome = blocking(&guard, move |guard| {
         guard.erase_from_page(&token, &evidence)
     })
@@ -370,19 +404,16 @@ async fn erase(
         Ok(Ok(())) => render(
             StatusCode::OK,
             PreferencesPage {
-                notice: Some("Your data were erased. We keep only what the law requires, and a record that you asked for erasure, so we never contact you again.".into()),
-                ..PreferencesPage::problem(organisation, String::new())
+                notice: Some(words.get("notice-erased")),
+                ..PreferencesPage::problem(words, organisation, String::new())
             },
         ),
-        Ok(Err(SubmitError::Link(error))) => render(
-            link_status(&error),
-            PreferencesPage::problem(organisation, link_problem(&error)),
-        ),
+        Ok(Err(SubmitError::Link(error))) => link_refused(&headers, organisation, &error),
         Ok(Err(_)) => render(
             StatusCode::CONFLICT,
-            PreferencesPage::problem(organisation, "Your data cannot be erased from here. Nothing was changed.".into()),
+            PreferencesPage::problem(words, organisation, words.get("problem-cannot-erase")),
         ),
-        Err(error) => server_error(&error),
+        Err(error) => server_error(&headers, &error),
     }
 }
 
@@ -402,17 +433,22 @@ fn link_status(error: &LinkError) -> StatusCode {
     }
 }
 
-fn link_problem(error: &LinkError) -> String {
-    match error {
-        LinkError::Invalid => "This link is not valid. Please use the link from your most recent email exactly as it was sent.".into(),
-        LinkError::Expired => "This link has expired. You will receive a new one with our next email, or you can ask us for one.".into(),
-        LinkError::UnknownPerson => "We no longer hold any data about you, so there is nothing to choose.".into(),
-    }
+fn link_problem(words: Words, error: &LinkError) -> String {
+    words.get(match error {
+        LinkError::Invalid => "problem-link-invalid",
+        LinkError::Expired => "problem-link-expired",
+        LinkError::UnknownPerson => "problem-unknown-person",
+    })
 }
 
-fn server_error(error: &GuardError) -> Response {
+fn server_error(headers: &HeaderMap, error: &GuardError) -> Response {
     tracing::error!(%error, "the preferences page failed");
-    render(StatusCode::SERVICE_UNAVAILABLE, PreferencesPage::problem(String::new(), "Your preferences cannot be shown right now. Nothing was changed; please try again in a few minutes.".into()))
+    refused(
+        headers,
+        StatusCode::SERVICE_UNAVAILABLE,
+        String::new(),
+        "problem-unavailable",
+    )
 }
 
 fn render(status: StatusCode, page: PreferencesPage) -> Response {
@@ -446,176 +482,6 @@ fn render(status: StatusCode, page: PreferencesPage) -> Response {
             )
                 .into_response()
         }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "preferences.html")]
-struct PreferencesPage {
-    organisation: String,
-    notice: Option<String>,
-    problem: Option<String>,
-    form: Option<FormView>,
-    confirm: Option<ConfirmView>,
-}
-
-/// An action on the page that cannot be taken back by the person: it takes a confirming
-/// step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Serious {
-    StopProcessing,
-    Erase,
-}
-
-/// The confirming step of a [`Serious`] action.
-struct ConfirmView {
-    title: &'static str,
-    consequences: &'static [&'static str],
-    action_url: String,
-    button: &'static str,
-    back_url: String,
-}
-
-struct FormView {
-    name: String,
-    restricted: bool,
-    save_url: String,
-    stop_url: String,
-    erase_url: String,
-    consents: Vec<ConsentRow>,
-    expires: String,
-}
-
-struct ConsentRow {
-    id: String,
-    title: String,
-    purpose: String,
-    version: u32,
-    value_code: &'static str,
-    value_label: &'static str,
-    changeable: bool,
-    granted: bool,
-    refused: bool,
-    /// The earlier text the person agreed to, shown under the new one.
-    agreed: Option<AgreedRow>,
-}
-
-struct AgreedRow {
-    version: u32,
-    purpose: String,
-    still_counts: bool,
-}
-
-impl PreferencesPage {
-    fn form(
-        organisation: String,
-        base: &str,
-        token: &str,
-        page: &Page,
-        notice: Option<String>,
-    ) -> PreferencesPage {
-        let consents = page
-            .consents
-            .iter()
-            .map(|consent| {
-                let (value_code, value_label) = value_text(consent.value);
-                ConsentRow {
-                    id: consent.id.clone(),
-                    title: consent.title.clone(),
-                    purpose: consent.purpose.clone(),
-                    version: consent.purpose_version,
-                    value_code,
-                    value_label,
-                    changeable: consent.changeable,
-                    granted: consent.value == ConsentValue::Granted,
-                    refused: consent.value == ConsentValue::NotGranted,
-                    agreed: consent.agreed.as_ref().map(|agreed| AgreedRow {
-                        version: agreed.purpose_version,
-                        purpose: agreed.purpose.clone(),
-                        still_counts: agreed.still_counts,
-                    }),
-                }
-            })
-            .collect();
-        let expires = chrono::DateTime::from_timestamp_millis(page.link_expires_at)
-            .map(|at| at.format("%-d %B %Y, %H:%M UTC").to_string())
-            .unwrap_or_default();
-        let organisation = if page.organisation.is_empty() {
-            organisation
-        } else {
-            page.organisation.clone()
-        };
-        PreferencesPage {
-            organisation,
-            notice,
-            problem: None,
-            confirm: None,
-            form: Some(FormView {
-                name: page.name.clone(),
-                restricted: page.restricted,
-                save_url: format!("{base}/preferences/{token}"),
-                stop_url: format!("{base}/preferences/{token}/stop-processing"),
-                erase_url: format!("{base}/preferences/{token}/erase"),
-                consents,
-                expires,
-            }),
-        }
-    }
-
-    fn problem(organisation: String, problem: String) -> PreferencesPage {
-        PreferencesPage {
-            organisation,
-            notice: None,
-            problem: (!problem.is_empty()).then_some(problem),
-            form: None,
-            confirm: None,
-        }
-    }
-
-    fn confirm(organisation: String, base: &str, token: &str, action: Serious) -> PreferencesPage {
-        let page = format!("{base}/preferences/{token}");
-        let confirm = match action {
-            Serious::StopProcessing => ConfirmView {
-                title: "Stop processing your data?",
-                consequences: &[
-                    "We stop using your personal data (GDPR Art. 18): no newsletters, no campaigns, no automated mail.",
-                    "We still send what the law requires of us, such as invoices.",
-                    "Your choices on this page cannot be changed until we lift the restriction; we tell you by email before we do.",
-                ],
-                action_url: format!("{page}/stop-processing"),
-                button: "Yes, stop processing my data",
-                back_url: page,
-            },
-            Serious::Erase => ConfirmView {
-                title: "Erase your data?",
-                consequences: &[
-                    "We erase your personal data (GDPR Art. 17), except what the law requires us to keep, such as data on invoices.",
-                    "This cannot be undone. This link stops working, and we never contact you again at this address.",
-                    "We keep only a record that you asked for erasure, without your address, so that we can honour it.",
-                ],
-                action_url: format!("{page}/erase"),
-                button: "Yes, erase my data",
-                back_url: page,
-            },
-        };
-        PreferencesPage {
-            organisation,
-            notice: None,
-            problem: None,
-            form: None,
-            confirm: Some(confirm),
-        }
-    }
-}
-
-/// The value's code (for machines) and its label (for the person).
-fn value_text(value: ConsentValue) -> (&'static str, &'static str) {
-    match value {
-        ConsentValue::NotApplicable => ("not-applicable", "Does not apply to you"),
-        ConsentValue::Applicable => ("applicable", "Not asked yet"),
-        ConsentValue::Waiting => ("waiting", "Waiting for your answer"),
-        ConsentValue::Granted => ("granted", "You agreed"),
-        ConsentValue::NotGranted => ("not-granted", "You did not agree"),
     }
 }
 

@@ -5,8 +5,8 @@
 
 use privacy_guard_core::classification::FieldClass;
 use privacy_guard_core::configuration::{
-    DefinitionInput, Prerequisite, Problem, RegimeRulesInput, RequestPolicy, Settings,
-    SettingsInput,
+    DefinitionInput, LanguageRulesInput, Prerequisite, Problem, RegimeRulesInput, RequestPolicy,
+    Settings, SettingsInput, TranslationInput,
 };
 use privacy_guard_core::consent::ConsentDefault;
 use privacy_guard_core::definition::{
@@ -244,6 +244,16 @@ fn settings_input(settings: wit::Settings) -> SettingsInput {
             lapse_after_days: settings.requests.lapse_after_days,
             ask_again_after_days: settings.requests.ask_again_after_days,
         },
+        languages: LanguageRulesInput {
+            field: settings.languages.field,
+            default: settings.languages.default_language,
+            templates: settings
+                .languages
+                .templates
+                .into_iter()
+                .map(|template| (template.language, template.ftl))
+                .collect(),
+        },
     }
 }
 
@@ -289,6 +299,16 @@ fn wit_settings(settings: &Settings) -> wit::Settings {
             lapse_after_days: input.requests.lapse_after_days,
             ask_again_after_days: input.requests.ask_again_after_days,
         },
+        languages: wit::LanguageRules {
+            field: input.languages.field,
+            default_language: input.languages.default,
+            templates: input
+                .languages
+                .templates
+                .into_iter()
+                .map(|(language, ftl)| wit::Template { language, ftl })
+                .collect(),
+        },
     }
 }
 
@@ -320,6 +340,15 @@ fn definition_input(definition: wit::ConsentDefinition) -> DefinitionInput {
                     wit::ConditionOp::Present => Condition::Present,
                     wit::ConditionOp::Absent => Condition::Absent,
                 },
+            })
+            .collect(),
+        translations: definition
+            .translations
+            .into_iter()
+            .map(|translation| TranslationInput {
+                language: translation.language,
+                title: translation.title,
+                purpose: translation.purpose,
             })
             .collect(),
     }
@@ -396,6 +425,15 @@ fn wit_stored_definition(stored: &StoredDefinition) -> wit::StoredDefinition {
                         op,
                         values,
                     }
+                })
+                .collect(),
+            translations: definition
+                .translations
+                .iter()
+                .map(|translation| wit::Translation {
+                    language: translation.language.as_str().to_owned(),
+                    title: translation.title.clone(),
+                    purpose: translation.purpose.clone(),
                 })
                 .collect(),
         },

@@ -198,6 +198,7 @@ impl Run<'_> {
                     message_id: &message_id,
                     to: &address,
                     name: &person.snapshot.name,
+                    language: person.snapshot.language(self.configuration),
                     consents: &consents,
                     link: &link,
                     link_expires_at: payload.expires_at,

@@ -35,6 +35,7 @@ pub(crate) fn confirm(
         record,
         to: address,
         name: &person.snapshot.name,
+        language: person.snapshot.language(configuration),
         changes,
         link: &url,
         at: now,

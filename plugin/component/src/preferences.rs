@@ -194,6 +194,7 @@ fn wit_page(page: Page) -> wit::Page {
                 purpose_version: view.purpose_version,
                 value: consent_value(view.value),
                 changeable: view.changeable,
+                text_language: view.text_language.as_str().to_owned(),
                 agreed: view.agreed.map(|agreed| wit::AgreedText {
                     purpose_version: agreed.version,
                     purpose: agreed.purpose,
@@ -203,5 +204,6 @@ fn wit_page(page: Page) -> wit::Page {
             .collect(),
         link_expires_at: page.link_expires_at,
         restricted: page.restricted,
+        language: page.language.as_str().to_owned(),
     }
 }

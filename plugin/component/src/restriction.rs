@@ -61,6 +61,7 @@ pub(crate) fn lift_person(
                 record,
                 address,
                 &person.snapshot.name,
+                person.snapshot.language(&configuration),
                 &staff.statement,
                 now,
             );

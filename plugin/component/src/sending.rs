@@ -16,6 +16,7 @@ use privacy_guard_core::address::Address;
 use privacy_guard_core::event::LegalGroundEvent;
 use privacy_guard_core::vocabulary::{LawfulBasis, MessageClass, PersonStatus};
 
+use privacy_guard_core::localisation::Texts;
 use privacy_guard_core::record::RecordRef;
 use privacy_guard_core::rendering::{
     Footer, FooterKind, MailContent, footer_kind, render, unsubscribe_headers,
@@ -96,26 +97,43 @@ impl wit::Guest for Plugin {
                 let kind = footer_kind(request.class, obligations);
                 // Some whenever a footer is due (`needs_footer` read the settings then).
                 let settings = kind.and(settings);
+                // The person the footer is for, when known: their link and their language.
+                let person = settings.and_then(|_| {
+                    Address::parse(&recipient.address)
+                        .ok()
+                        .and_then(|address| state.snapshot_at(&address))
+                });
                 let link = match (kind, settings) {
                     (Some(FooterKind::Preferences), Some(settings)) => {
-                        let person = Address::parse(&recipient.address)
-                            .ok()
-                            .and_then(|address| state.snapshot_at(&address))
-                            .unwrap_or_else(|| {
-                                fault(
-                                    "rendering a mail",
-                                    &"a preferences footer is due for a person who is not stored",
-                                )
-                            });
-                        Some(sign_link(settings, person.record, now).url)
+                        let person = person.as_ref().unwrap_or_else(|| {
+                            fault(
+                                "rendering a mail",
+                                &"a preferences footer is due for a person who is not stored",
+                            )
+                        });
+                        Some(sign_link(settings, person.record.clone(), now).url)
                     }
                     _ => None,
                 };
-                let footer = settings.map(|settings| Footer {
-                    preferences_link: link.as_deref(),
-                    organisation: settings.organisation(),
-                    postal_address: settings.postal_address(),
-                });
+                let texts =
+                    settings
+                        .zip(configuration.as_ref())
+                        .map(|(settings, configuration)| {
+                            let language = person
+                                .as_ref()
+                                .map_or(settings.languages().default, |person| {
+                                    person.language(configuration)
+                                });
+                            Texts::of(language, settings.languages().template(language))
+                        });
+                let footer = settings
+                    .zip(texts.as_deref())
+                    .map(|(settings, texts)| Footer {
+                        preferences_link: link.as_deref(),
+                        organisation: settings.organisation(),
+                        postal_address: settings.postal_address(),
+                        texts,
+                    });
                 let rendered = render(&content, obligations.strip_tracking, footer.as_ref());
                 let headers =
                     unsubscribe_headers(request.class, request.purpose.as_deref(), link.as_deref());

@@ -4,6 +4,7 @@
 //! `ConsentDefinition`, returning every problem at once, each naming the field it is about
 //! (`sender-address`, `consent[newsletter].purpose`, ...).
 
+pub mod languages;
 pub mod regimes;
 pub mod requests;
 mod settings;
@@ -18,6 +19,7 @@ use crate::definition::{
 };
 use crate::record::Module;
 
+pub use self::languages::{LanguageFact, LanguageRules, LanguageRulesInput};
 pub use self::regimes::{RegimeRules, RegimeRulesInput};
 pub use self::requests::RequestPolicy;
 pub use self::settings::{LINK_VALID_DAYS, Settings, SettingsInput};
@@ -57,6 +59,16 @@ pub struct DefinitionInput {
     pub purpose: String,
     pub default: ConsentDefault,
     pub applies_when: Vec<Clause>,
+    /// Title and purpose per language (a tag).
+    pub translations: Vec<TranslationInput>,
+}
+
+/// A consent's title and purpose in one language, as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranslationInput {
+    pub language: String,
+    pub title: String,
+    pub purpose: String,
 }
 
 /// A prerequisite for enabling consents that is not met.
@@ -374,7 +386,7 @@ impl Configuration {
         let stored = match existing {
             Some(index) => {
                 let current = &self.consents[index];
-                let text_changed = current.purpose.next(&definition.purpose) != current.purpose;
+                let text_changed = current.purpose.next(&definition) != current.purpose;
                 let change = match (text_changed, change) {
                     (false, _) => PurposeChange::Correction,
                     (true, Some(change)) => change,
@@ -503,6 +515,7 @@ impl Configuration {
         if let (Some(id), Some(module)) = (&id, &module) {
             problems.extend(self.module_problems(id, module, &input.kind, &at));
         }
+        let translations = languages::translations(input.translations, &at, &mut problems);
         match (id, module) {
             (Some(id), Some(module)) if problems.is_empty() => Ok(ConsentDefinition {
                 id,
@@ -512,6 +525,7 @@ impl Configuration {
                 purpose: input.purpose,
                 default: input.default,
                 applies_when: input.applies_when,
+                translations,
             }),
             _ => Err(problems),
         }
@@ -625,6 +639,7 @@ pub(crate) mod tests {
             person_modules: Vec::new(),
             regimes: RegimeRulesInput::default(),
             requests: RequestPolicy::default(),
+            languages: LanguageRulesInput::default(),
         }
     }
 
@@ -637,6 +652,7 @@ pub(crate) mod tests {
             purpose: format!("Purpose of {id}."),
             default: ConsentDefault::No,
             applies_when: Vec::new(),
+            translations: Vec::new(),
         }
     }
 
@@ -968,8 +984,12 @@ pub(crate) mod tests {
         assert_eq!(third.purpose.version, 3);
         assert_eq!(third.counts_from, 3, "a material change: asked again");
         assert!(!third.grant_counts(2) && third.grant_counts(3));
-        assert_eq!(third.text_of(2), Some("We send news every month."));
-        assert_eq!(third.text_of(1), Some(first.definition.purpose.as_str()));
+        let english = crate::vocabulary::Language::English;
+        assert_eq!(third.text_of(2, english), Some("We send news every month."));
+        assert_eq!(
+            third.text_of(1, english),
+            Some(first.definition.purpose.as_str())
+        );
         let ids: Vec<_> = configuration
             .consents()
             .iter()

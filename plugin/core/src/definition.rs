@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::consent::ConsentDefault;
 use crate::digest::sha256_hex;
 use crate::record::{Fields, Module};
+use crate::vocabulary::Language;
 
 /// Longest consent id accepted.
 pub const MAX_CONSENT_ID_LEN: usize = 40;
@@ -131,12 +132,59 @@ pub struct ConsentDefinition {
     pub default: ConsentDefault,
     /// Every clause must hold; none: the consent applies to every record of the module.
     pub applies_when: Vec<Clause>,
+    /// The title and purpose in other languages, at most one per language; a person whose
+    /// language has none reads `title` and `purpose`.
+    pub translations: Vec<Translation>,
+}
+
+/// A consent's title and purpose text in one language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Translation {
+    pub language: Language,
+    pub title: String,
+    /// The exact purpose text in this language: part of what the person agrees to, so
+    /// changing it is a change of the purpose text.
+    pub purpose: String,
 }
 
 impl ConsentDefinition {
     /// Whether the consent applies to a record with `fields`.
     pub fn applies_to(&self, fields: &Fields) -> bool {
         self.applies_when.iter().all(|clause| clause.holds(fields))
+    }
+
+    /// The title and purpose text a person of `language` reads.
+    pub fn texts_in(&self, language: Language) -> (&str, &str) {
+        self.translation(language)
+            .map_or((&self.title, &self.purpose), |translation| {
+                (&translation.title, &translation.purpose)
+            })
+    }
+
+    /// The translation into `language`, if the consent has one.
+    pub fn translation(&self, language: Language) -> Option<&Translation> {
+        self.translations
+            .iter()
+            .find(|translation| translation.language == language)
+    }
+
+    /// SHA-256 of the purpose texts: the purpose alone, exactly as given, when it has no
+    /// translation (so hashes stay as they were before translations); else the purpose
+    /// and each translated purpose, in the order given, each after its language tag.
+    pub fn purpose_hash(&self) -> String {
+        if self.translations.is_empty() {
+            return purpose_hash(&self.purpose);
+        }
+        let mut parts: Vec<&[u8]> = vec![self.purpose.as_bytes()];
+        for translation in &self.translations {
+            parts.extend([
+                b"\0".as_slice(),
+                translation.language.as_str().as_bytes(),
+                b"\0".as_slice(),
+                translation.purpose.as_bytes(),
+            ]);
+        }
+        sha256_hex(&parts)
     }
 }
 
@@ -158,9 +206,18 @@ impl PurposeVersion {
         }
     }
 
-    /// The version of `purpose` that follows `self`: the same when the text is unchanged.
-    pub fn next(&self, purpose: &str) -> PurposeVersion {
-        let hash = purpose_hash(purpose);
+    /// The first version of the purpose texts of `definition`.
+    pub fn of(definition: &ConsentDefinition) -> PurposeVersion {
+        PurposeVersion {
+            version: 1,
+            hash: definition.purpose_hash(),
+        }
+    }
+
+    /// The version of the purpose texts of `definition` that follows `self`: the same when
+    /// no text changed.
+    pub fn next(&self, definition: &ConsentDefinition) -> PurposeVersion {
+        let hash = definition.purpose_hash();
         if hash == self.hash {
             self.clone()
         } else {
@@ -186,7 +243,16 @@ pub struct StoredDefinition {
     /// change of the text (1 until one). A grant of an earlier text asks again.
     pub counts_from: u32,
     /// The earlier purpose texts, by version, oldest first: what people agreed to before.
-    pub earlier_texts: Vec<(u32, String)>,
+    pub earlier_texts: Vec<EarlierPurpose>,
+}
+
+/// The purpose texts of an earlier version of a consent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarlierPurpose {
+    pub version: u32,
+    pub purpose: String,
+    /// The translated purpose texts of that version.
+    pub translations: Vec<(Language, String)>,
 }
 
 /// How a changed purpose text changes what people agreed to.
@@ -210,7 +276,7 @@ impl StoredDefinition {
         match earlier {
             Some(earlier) => earlier.changed(definition, PurposeChange::Material),
             None => StoredDefinition {
-                purpose: PurposeVersion::first(&definition.purpose),
+                purpose: PurposeVersion::of(&definition),
                 definition,
                 counts_from: 1,
                 earlier_texts: Vec::new(),
@@ -225,7 +291,7 @@ impl StoredDefinition {
         definition: ConsentDefinition,
         change: PurposeChange,
     ) -> StoredDefinition {
-        let purpose = self.purpose.next(&definition.purpose);
+        let purpose = self.purpose.next(&definition);
         if purpose == self.purpose {
             return StoredDefinition {
                 definition,
@@ -233,7 +299,16 @@ impl StoredDefinition {
             };
         }
         let mut earlier_texts = self.earlier_texts.clone();
-        earlier_texts.push((self.purpose.version, self.definition.purpose.clone()));
+        earlier_texts.push(EarlierPurpose {
+            version: self.purpose.version,
+            purpose: self.definition.purpose.clone(),
+            translations: self
+                .definition
+                .translations
+                .iter()
+                .map(|translation| (translation.language, translation.purpose.clone()))
+                .collect(),
+        });
         StoredDefinition {
             counts_from: match change {
                 PurposeChange::Correction => self.counts_from,
@@ -254,15 +329,23 @@ impl StoredDefinition {
         version >= self.counts_from
     }
 
-    /// The text of purpose version `version`, if this consent had it.
-    pub fn text_of(&self, version: u32) -> Option<&str> {
+    /// The purpose text of version `version` a person of `language` read, if this consent
+    /// had that version (the untranslated text where that version had no translation).
+    pub fn text_of(&self, version: u32, language: Language) -> Option<&str> {
         if version == self.purpose.version {
-            return Some(&self.definition.purpose);
+            return Some(self.definition.texts_in(language).1);
         }
-        self.earlier_texts
+        let earlier = self
+            .earlier_texts
             .iter()
-            .find(|(known, _)| *known == version)
-            .map(|(_, text)| text.as_str())
+            .find(|earlier| earlier.version == version)?;
+        Some(
+            earlier
+                .translations
+                .iter()
+                .find(|(translated, _)| *translated == language)
+                .map_or(earlier.purpose.as_str(), |(_, text)| text.as_str()),
+        )
     }
 }
 
@@ -333,6 +416,7 @@ mod tests {
             purpose: "We send news.".to_owned(),
             default: ConsentDefault::No,
             applies_when,
+            translations: Vec::new(),
         };
         let in_eu = Clause {
             field: "country".to_owned(),
@@ -359,20 +443,53 @@ mod tests {
     }
 
     #[test]
-    fn the_purpose_version_goes_up_only_when_the_text_changes() {
-        let first = PurposeVersion::first("We send news.");
-        assert_eq!(first.version, 1);
+    fn the_purpose_version_goes_up_only_when_a_text_changes() {
+        let definition = |purpose: &str, translations: &[(Language, &str)]| ConsentDefinition {
+            id: ConsentId::parse("newsletter").unwrap(),
+            module: Module::Contacts,
+            kind: ConsentKind::Custom,
+            title: "Newsletter".to_owned(),
+            purpose: purpose.to_owned(),
+            default: ConsentDefault::No,
+            applies_when: Vec::new(),
+            translations: translations
+                .iter()
+                .map(|(language, purpose)| Translation {
+                    language: *language,
+                    title: "Titel".to_owned(),
+                    purpose: (*purpose).to_owned(),
+                })
+                .collect(),
+        };
+        let first = PurposeVersion::of(&definition("We send news.", &[]));
+        assert_eq!(first, PurposeVersion::first("We send news."));
         assert_eq!(first.hash, purpose_hash("We send news."));
-        assert_eq!(first.next("We send news."), first);
-        let second = first.next("We send news monthly.");
+        assert_eq!(first.next(&definition("We send news.", &[])), first);
+        let second = first.next(&definition("We send news monthly.", &[]));
         assert_eq!(second.version, 2);
         assert_eq!(second.hash, purpose_hash("We send news monthly."));
         assert_eq!(
-            second.next("We send news."),
+            second.next(&definition("We send news.", &[])),
             PurposeVersion {
                 version: 3,
-                hash: first.hash
+                hash: first.hash.clone()
             }
+        );
+        // A translated purpose is part of what people agree to: adding or changing one is
+        // a new version; a changed title is not.
+        let german = definition("We send news.", &[(Language::German, "Wir senden News.")]);
+        let translated = first.next(&german);
+        assert_eq!(translated.version, 2);
+        assert_eq!(translated.next(&german), translated);
+        let reworded = definition("We send news.", &[(Language::German, "Wir schicken News.")]);
+        assert_eq!(translated.next(&reworded).version, 3);
+        assert_eq!(
+            german.texts_in(Language::German),
+            ("Titel", "Wir senden News.")
+        );
+        assert_eq!(
+            german.texts_in(Language::French),
+            ("Newsletter", "We send news.")
         );
     }
 }

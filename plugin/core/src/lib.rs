@@ -92,6 +92,7 @@ pub mod editing;
 pub mod event;
 pub mod lifecycle;
 pub mod link;
+pub mod localisation;
 pub mod mail;
 pub mod notification;
 pub mod observation;

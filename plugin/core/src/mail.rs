@@ -1,11 +1,15 @@
-//! The consent request mail of the daily run: stable message id, text and HTML bodies.
+//! The consent request mail of the daily run: stable message id, text and HTML bodies in
+//! the person's language, and the [`Body`] every mail of the plugin is written with.
 
 use crate::address::Address;
 use crate::calendar::Date;
 use crate::configuration::Settings;
 use crate::definition::StoredDefinition;
 use crate::digest::sha256_hex;
+use crate::localisation::Texts;
+pub use crate::localisation::escape_html;
 use crate::record::RecordRef;
+use crate::vocabulary::Language;
 
 /// Appends one formatted line to a `String` (formatting into memory cannot fail, so there
 /// is no `fmt::Result` to drop).
@@ -65,6 +69,8 @@ pub struct ConsentRequest<'a> {
     pub to: &'a Address,
     /// The person's name (may be empty).
     pub name: &'a str,
+    /// The language the person reads.
+    pub language: Language,
     /// The consents asked about, in the order shown.
     pub consents: &'a [&'a StoredDefinition],
     /// The signed preferences link.
@@ -80,11 +86,12 @@ pub struct ConsentRequest<'a> {
 
 impl ConsentRequest<'_> {
     /// The mail: who asks, every purpose with its exact text, the link and its expiry, and
-    /// the organisation's name and postal address at the end.
+    /// the organisation's name and postal address at the end, in the person's language
+    /// with the tenant's template over it.
     pub fn to_mail(&self) -> MailMessage {
         let settings = self.settings;
+        let texts = Texts::of(self.language, settings.languages().template(self.language));
         let organisation = settings.organisation();
-        let expires = Date::of_instant(self.link_expires_at);
         let name = self.name.trim();
         MailMessage {
             message_id: self.message_id.to_owned(),
@@ -96,147 +103,198 @@ impl ConsentRequest<'_> {
                 address: self.to.to_string(),
                 name: (!name.is_empty()).then(|| name.to_owned()),
             }],
-            subject: match self.reminding_of {
-                None => format!("{organisation} asks for your consent"),
-                Some(_) => format!("Reminder: {organisation} asks for your consent"),
-            },
-            text_body: self.text_body(name, expires),
-            html_body: Some(self.html_body(name, expires)),
+            subject: texts.text(
+                match self.reminding_of {
+                    None => "request-subject",
+                    Some(_) => "reminder-subject",
+                },
+                &[("organisation", organisation)],
+            ),
+            text_body: self.body(&texts, name, Format::Text),
+            html_body: Some(self.body(&texts, name, Format::Html)),
             headers: Vec::new(),
         }
     }
 
-    fn text_body(&self, name: &str, expires: Date) -> String {
+    /// The body in `format`: the same paragraphs, as plain text or escaped HTML.
+    fn body(&self, texts: &Texts, name: &str, format: Format) -> String {
         let settings = self.settings;
-        let organisation = settings.organisation();
-        let mut text = String::new();
-        if name.is_empty() {
-            text.push_str("Hello,\n\n");
-        } else {
-            push_line!(text, "Hello {name},\n");
-        }
+        let expires = Date::of_instant(self.link_expires_at).to_string();
+        let mut out = Body::new(texts, format);
+        out.greeting(name);
         if let Some(asked) = self.reminding_of {
-            push_line!(
-                text,
-                "We asked you on {asked} and have not heard from you yet, so we ask once more.\n"
-            );
+            out.paragraph("reminder-intro", &[("asked", &asked.to_string())]);
         }
-        push_line!(
-            text,
-            "{organisation} asks for your consent to use your personal data for the purposes \
-             below. Please tell us what you allow. You can change your choices at any time, \
-             as easily as you make them.\n"
+        out.paragraph(
+            "request-intro",
+            &[("organisation", settings.organisation())],
         );
+        out.open_list();
         for (number, stored) in self.consents.iter().enumerate() {
-            let definition = &stored.definition;
-            push_line!(
-                text,
-                "{}. {} (purpose text version {})",
-                number + 1,
-                definition.title,
-                stored.purpose.version
+            let (title, purpose) = stored.definition.texts_in(self.language);
+            let version = stored.purpose.version.to_string();
+            let heading = texts.text(
+                "request-purpose",
+                &[("title", title), ("version", &version)],
             );
-            // The purpose exactly as defined, unindented: it is what the person agrees to.
-            text.push_str(&definition.purpose);
-            if !definition.purpose.ends_with('\n') {
-                text.push('\n');
-            }
-            if let Some(Some(agreed)) = self.agreed_versions.get(number) {
-                push_line!(
-                    text,
-                    "(You agreed to version {agreed} of this text. It has changed, so we ask you again.)"
-                );
-            }
-            text.push('\n');
-        }
-        push_line!(
-            text,
-            "Choose what you allow on your preferences page:\n{}\n",
-            self.link
-        );
-        push_line!(
-            text,
-            "This link is personal. It works until {expires} (UTC).\n"
-        );
-        push_line!(text, "{}\n", settings.sender_name());
-        push_line!(text, "{organisation}\n{}", settings.postal_address());
-        text
-    }
-
-    fn html_body(&self, name: &str, expires: Date) -> String {
-        let settings = self.settings;
-        let organisation = escape_html(settings.organisation());
-        let mut html =
-            String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n");
-        if name.is_empty() {
-            html.push_str("<p>Hello,</p>\n");
-        } else {
-            push_line!(html, "<p>Hello {},</p>", escape_html(name));
-        }
-        if let Some(asked) = self.reminding_of {
-            push_line!(
-                html,
-                "<p>We asked you on {asked} and have not heard from you yet, so we ask once more.</p>"
-            );
-        }
-        push_line!(
-            html,
-            "<p>{organisation} asks for your consent to use your personal data for the purposes \
-             below. Please tell us what you allow. You can change your choices at any time, as \
-             easily as you make them.</p>"
-        );
-        html.push_str("<ol>\n");
-        for (number, stored) in self.consents.iter().enumerate() {
-            let definition = &stored.definition;
-            let changed = match self.agreed_versions.get(number) {
-                Some(Some(agreed)) => format!(
-                    "<br><em>You agreed to version {agreed} of this text. It has changed, so we ask you again.</em>"
-                ),
-                _ => String::new(),
+            let agreed = match self.agreed_versions.get(number) {
+                Some(Some(agreed)) => Some(texts.text(
+                    "request-purpose-changed",
+                    &[("agreed", &agreed.to_string())],
+                )),
+                _ => None,
             };
-            push_line!(
-                html,
-                "<li><strong>{}</strong> (purpose text version {})<br>{}{changed}</li>",
-                escape_html(&definition.title),
-                stored.purpose.version,
-                escape_multiline(&definition.purpose)
-            );
+            out.purpose(number + 1, &heading, purpose, agreed.as_deref());
         }
-        html.push_str("</ol>\n");
-        let link = escape_html(self.link);
-        push_line!(
-            html,
-            "<p><a href=\"{link}\">Choose what you allow on your preferences page</a><br>{link}</p>"
-        );
-        push_line!(
-            html,
-            "<p>This link is personal. It works until {expires} (UTC).</p>"
-        );
-        push_line!(html, "<p>{}</p>", escape_html(settings.sender_name()));
-        push_line!(
-            html,
-            "<hr><p>{organisation}<br>{}</p>",
-            escape_multiline(settings.postal_address())
-        );
-        html.push_str("</body></html>\n");
-        html
+        out.close_list();
+        out.link_paragraph("request-link", &[("link", self.link)]);
+        out.paragraph("request-link-personal", &[("expires", &expires)]);
+        out.signature(settings);
+        out.finish()
     }
 }
 
-/// `text` with the characters HTML gives meaning to escaped.
-pub fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
+/// Plain text or HTML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Html,
+}
+
+/// A mail body under construction: paragraphs of messages, in text or HTML.
+pub struct Body<'t> {
+    texts: &'t Texts,
+    format: Format,
+    out: String,
+}
+
+impl<'t> Body<'t> {
+    pub fn new(texts: &'t Texts, format: Format) -> Body<'t> {
+        let out = match format {
+            Format::Text => String::new(),
+            Format::Html => format!(
+                "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"></head><body>\n",
+                texts.language()
+            ),
+        };
+        Body { texts, format, out }
+    }
+
+    /// "Hello NAME," or "Hello," for a person without a name.
+    pub fn greeting(&mut self, name: &str) {
+        if name.is_empty() {
+            self.paragraph("greeting-anonymous", &[]);
+        } else {
+            self.paragraph("greeting", &[("name", name)]);
         }
     }
-    escaped
+
+    /// Message `id` as a paragraph.
+    pub fn paragraph(&mut self, id: &str, args: &[(&str, &str)]) {
+        match self.format {
+            Format::Text => push_line!(self.out, "{}\n", self.texts.text(id, args)),
+            Format::Html => {
+                push_line!(self.out, "<p>{}</p>", multiline(&self.texts.html(id, args)));
+            }
+        }
+    }
+
+    /// Message `id` carrying a link: in HTML its `-html` twin, with the link as an anchor.
+    pub fn link_paragraph(&mut self, id: &str, args: &[(&str, &str)]) {
+        match self.format {
+            Format::Text => self.paragraph(id, args),
+            Format::Html => {
+                let html = self.texts.html(&format!("{id}-html"), args);
+                push_line!(self.out, "<p>{html}</p>");
+            }
+        }
+    }
+
+    /// Lines one under the other, then a blank line (text only).
+    pub fn lines(&mut self, lines: &[String]) {
+        match self.format {
+            Format::Text => {
+                for line in lines {
+                    push_line!(self.out, "{line}");
+                }
+                self.out.push('\n');
+            }
+            Format::Html => {
+                let lines: Vec<String> = lines.iter().map(|line| escape_html(line)).collect();
+                push_line!(self.out, "<p>{}</p>", lines.join("<br>"));
+            }
+        }
+    }
+
+    fn open_list(&mut self) {
+        if self.format == Format::Html {
+            self.out.push_str("<ol>\n");
+        }
+    }
+
+    fn close_list(&mut self) {
+        if self.format == Format::Html {
+            self.out.push_str("</ol>\n");
+        }
+    }
+
+    /// One numbered purpose: its heading, its exact text, and a note that it changed.
+    fn purpose(&mut self, number: usize, heading: &str, purpose: &str, changed: Option<&str>) {
+        match self.format {
+            Format::Text => {
+                push_line!(self.out, "{number}. {heading}");
+                // The purpose exactly as defined, unindented: it is what the person agrees to.
+                self.out.push_str(purpose);
+                if !purpose.ends_with('\n') {
+                    self.out.push('\n');
+                }
+                if let Some(changed) = changed {
+                    push_line!(self.out, "({changed})");
+                }
+                self.out.push('\n');
+            }
+            Format::Html => {
+                let changed = changed
+                    .map(|changed| format!("<br><em>{}</em>", escape_html(changed)))
+                    .unwrap_or_default();
+                let heading = escape_html(heading);
+                let purpose = escape_multiline(purpose);
+                push_line!(
+                    self.out,
+                    "<li><strong>{heading}</strong><br>{purpose}{changed}</li>"
+                );
+            }
+        }
+    }
+
+    /// The sender's name, then the organisation and its postal address.
+    pub fn signature(&mut self, settings: &Settings) {
+        self.paragraph("signature", &[("sender", settings.sender_name())]);
+        let address = [
+            ("organisation", settings.organisation()),
+            ("address", settings.postal_address().trim_end()),
+        ];
+        match self.format {
+            Format::Text => push_line!(self.out, "{}", self.texts.text("postal-footer", &address)),
+            Format::Html => push_line!(
+                self.out,
+                "<hr><p>{}</p>",
+                multiline(&self.texts.html("postal-footer", &address))
+            ),
+        }
+    }
+
+    pub fn finish(mut self) -> String {
+        if self.format == Format::Html {
+            self.out.push_str("</body></html>\n");
+        }
+        self.out
+    }
+}
+
+/// Escaped HTML with its line breaks as `<br>`.
+fn multiline(html: &str) -> String {
+    html.lines().collect::<Vec<_>>().join("<br>")
 }
 
 /// Escaped `text` with its line breaks kept as `<br>`.
@@ -310,6 +368,7 @@ mod tests {
             link: "https://crm.example.org/preferences/abc.def?x=1&y=2",
             link_expires_at: 1_717_200_000_000,
             reminding_of: None,
+            language: Language::English,
             agreed_versions: &[],
         };
         let mail = request.to_mail();
@@ -352,7 +411,7 @@ mod tests {
         let expected_in_html = [
             "<p>Hello Ada &lt;Countess&gt;,</p>",
             "Smith &amp; Sons &lt;Ltd&gt; asks",
-            "<strong>News &quot;letter&quot;</strong>",
+            "<strong>News &quot;letter&quot; (purpose text version 1)</strong>",
             "We send news &lt;b&gt;monthly&lt;/b&gt;.<br>Unsubscribe any time.",
             "href=\"https://crm.example.org/preferences/abc.def?x=1&amp;y=2\"",
             "until 2024-06-01 (UTC)",
@@ -378,6 +437,7 @@ mod tests {
             link: "https://x.example/p/t",
             link_expires_at: 0,
             reminding_of: Some(Date::parse("2026-12-01").unwrap()),
+            language: Language::English,
             agreed_versions: &[Some(1), None],
         }
         .to_mail();
@@ -409,6 +469,7 @@ mod tests {
             link: "https://x.example/p/t",
             link_expires_at: 0,
             reminding_of: None,
+            language: Language::English,
             agreed_versions: &[],
         }
         .to_mail();
@@ -422,5 +483,59 @@ mod tests {
             escape_html(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn the_request_speaks_the_persons_language_with_their_translation_and_the_tenants_words() {
+        let mut configuration = Configuration::default();
+        let mut settings = crate::configuration::tests::settings_input();
+        settings.languages.templates = vec![(
+            "de".into(),
+            "request-subject = { $organisation } fragt nach Ihrer Zustimmung\n".into(),
+        )];
+        configuration.set_settings(settings).unwrap();
+        let mut newsletter = definition_input("newsletter", "contacts", ConsentKind::Custom);
+        newsletter.translations = vec![crate::configuration::TranslationInput {
+            language: "de".into(),
+            title: "Neuigkeiten".into(),
+            purpose: "Wir senden Ihnen monatlich Neuigkeiten.".into(),
+        }];
+        configuration.put_consent(newsletter, None).unwrap();
+        let to = Address::parse("ada@example.org").unwrap();
+        let asked: Vec<_> = configuration.consents().iter().collect();
+        let request = |language| {
+            ConsentRequest {
+                settings: configuration.settings().unwrap(),
+                message_id: "id@example.org",
+                to: &to,
+                name: "Ada",
+                language,
+                consents: &asked,
+                link: "https://x.example/p/t",
+                link_expires_at: 0,
+                reminding_of: None,
+                agreed_versions: &[],
+            }
+            .to_mail()
+        };
+        let german = request(Language::German);
+        assert_eq!(german.subject, "Example Ltd fragt nach Ihrer Zustimmung");
+        assert!(
+            german.text_body.contains("Neuigkeiten"),
+            "{}",
+            german.text_body
+        );
+        assert!(
+            german
+                .text_body
+                .contains("Wir senden Ihnen monatlich Neuigkeiten.")
+        );
+        assert!(german.text_body.contains("https://x.example/p/t"));
+        assert!(german.html_body.unwrap().contains("<html lang=\"de\">"));
+        // French has no translation of the purpose: the untranslated text, French words.
+        let french = request(Language::French);
+        assert!(french.text_body.contains("Purpose of newsletter."));
+        assert_ne!(french.subject, request(Language::English).subject);
+        assert!(!french.text_body.contains("Hello"), "{}", french.text_body);
     }
 }

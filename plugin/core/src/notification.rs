@@ -22,8 +22,10 @@ use crate::configuration::{Configuration, Settings};
 use crate::consent::ConsentValue;
 use crate::digest::sha256_hex;
 use crate::event::ConsentEvent;
-use crate::mail::{MailMessage, Mailbox};
+use crate::localisation::Texts;
+use crate::mail::{Body, Format, MailMessage, Mailbox};
 use crate::record::RecordRef;
+use crate::vocabulary::Language;
 
 /// Hex digits of the digest kept in a message id.
 const MESSAGE_ID_DIGITS: usize = 32;
@@ -82,6 +84,8 @@ pub struct Confirmation<'a> {
     pub to: &'a Address,
     /// The person's name (may be empty).
     pub name: &'a str,
+    /// The language the person reads.
+    pub language: Language,
     pub changes: &'a [ConfirmedChange],
     /// A signed preferences link, so the person can undo or change it again.
     pub link: &'a str,
@@ -93,7 +97,7 @@ impl Confirmation<'_> {
     /// The stable id of this confirmation: the same record, time and changes always give
     /// the same id, so a call run again queues nothing new.
     pub fn message_id(&self) -> String {
-        let changes: String = self.changes.iter().map(describe).collect();
+        let changes: String = self.changes.iter().map(key).collect();
         let digest = sha256_hex(&[
             b"privacy-guard/change-confirmation\0",
             self.record.module.as_str().as_bytes(),
@@ -111,30 +115,28 @@ impl Confirmation<'_> {
         )
     }
 
+    /// The mail, in the person's language with the tenant's template over it.
     pub fn to_mail(&self) -> MailMessage {
         let settings = self.settings;
+        let texts = Texts::of(self.language, settings.languages().template(self.language));
         let organisation = settings.organisation();
         let name = self.name.trim();
-        let mut text = if name.is_empty() {
-            "Hello,\n\n".to_owned()
-        } else {
-            format!("Hello {name},\n\n")
-        };
-        text.push_str(&format!(
-            "on {} (UTC) {organisation} recorded these changes to your privacy choices:\n\n",
-            Date::of_instant(self.at)
-        ));
-        for change in self.changes {
-            text.push_str(&describe(change));
-        }
-        text.push_str(&format!(
-            "\nYou can review and change your choices at any time:\n{}\n\n\
-             If you did not make this change, please reply to this email.\n\n\
-             {}\n{organisation}\n{}\n",
-            self.link,
-            settings.sender_name(),
-            settings.postal_address()
-        ));
+        let mut body = Body::new(&texts, Format::Text);
+        body.greeting(name);
+        let date = Date::of_instant(self.at).to_string();
+        body.paragraph(
+            "confirmation-intro",
+            &[("date", &date), ("organisation", organisation)],
+        );
+        let changes: Vec<String> = self
+            .changes
+            .iter()
+            .map(|change| describe(&texts, change))
+            .collect();
+        body.lines(&changes);
+        body.link_paragraph("confirmation-review", &[("link", self.link)]);
+        body.paragraph("confirmation-not-you", &[]);
+        body.signature(settings);
         MailMessage {
             message_id: self.message_id(),
             from: Mailbox {
@@ -145,32 +147,30 @@ impl Confirmation<'_> {
                 address: self.to.to_string(),
                 name: (!name.is_empty()).then(|| name.to_owned()),
             }],
-            subject: format!("Your privacy choices at {organisation} were updated"),
-            text_body: text,
+            subject: texts.text("confirmation-subject", &[("organisation", organisation)]),
+            text_body: body.finish(),
             html_body: None,
             headers: Vec::new(),
         }
     }
 }
 
-/// One line of the list of changes.
-fn describe(change: &ConfirmedChange) -> String {
+/// What a change is, in no language: the message id's digest reads it.
+fn key(change: &ConfirmedChange) -> String {
     match change {
-        ConfirmedChange::Consent { title, value } => {
-            let said = match value {
-                ConsentValue::Granted => "granted",
-                ConsentValue::NotGranted => "not granted (withdrawn or refused)",
-                ConsentValue::Waiting => "waiting for your answer",
-                ConsentValue::Applicable => "not asked yet",
-                ConsentValue::NotApplicable => "does not apply to you",
-            };
-            format!("- {title}: {said}\n")
-        }
-        ConfirmedChange::ProcessingStopped => {
-            "- You asked us to stop processing your personal data: we keep it stored, \
-             and use it only where the law obliges us to.\n"
-                .to_owned()
-        }
+        ConfirmedChange::Consent { title, value } => format!("{title}\0{value}\n"),
+        ConfirmedChange::ProcessingStopped => "processing-stopped\n".to_owned(),
+    }
+}
+
+/// One line of the list of changes.
+fn describe(texts: &Texts, change: &ConfirmedChange) -> String {
+    match change {
+        ConfirmedChange::Consent { title, value } => texts.text(
+            "confirmation-consent",
+            &[("title", title), ("value", value.as_str())],
+        ),
+        ConfirmedChange::ProcessingStopped => texts.text("confirmation-processing-stopped", &[]),
     }
 }
 
@@ -229,11 +229,30 @@ mod tests {
             record: &record,
             to: &to,
             name: "Ada",
+            language: Language::English,
             changes: &changes,
             link: "https://crm.example.org/preferences/t0ken",
             at: 1_714_557_600_000,
         };
         let mail = confirmation.to_mail();
+        // In another language: the same changes in its words, the same message id.
+        let german = Confirmation {
+            language: Language::German,
+            ..confirmation
+        };
+        let in_german = german.to_mail();
+        assert_eq!(in_german.message_id, mail.message_id);
+        assert!(
+            in_german.text_body.contains("- Newsletter: "),
+            "{}",
+            in_german.text_body
+        );
+        assert!(
+            !in_german.text_body.contains(": granted"),
+            "{}",
+            in_german.text_body
+        );
+        assert_ne!(in_german.subject, mail.subject);
         assert!(mail.text_body.starts_with("Hello Ada,"));
         assert!(mail.text_body.contains("- Newsletter: granted\n"));
         assert!(mail.text_body.contains("- Phone calls: not granted"));

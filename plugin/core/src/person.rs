@@ -4,11 +4,12 @@
 //! transitions, which build events from the current state), so folding a record's events
 //! over a fresh snapshot gives exactly the stored snapshot.
 
-use crate::vocabulary::PersonStatus;
+use crate::vocabulary::{Language, PersonStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Date;
 use crate::configuration::Configuration;
+use crate::configuration::LanguageFact;
 use crate::configuration::regimes::RegimeFacts;
 use crate::consent::{ConsentDefault, ConsentValue};
 use crate::definition::{ConsentId, StoredDefinition};
@@ -49,6 +50,8 @@ pub struct PersonSnapshot {
     pub regime_facts: RegimeFacts,
     /// Where the person's request stands: its reminders, its lapse, a new request asked for.
     pub requests: RequestState,
+    /// The language the record names, when the language rules read one.
+    pub language: Option<LanguageFact>,
 }
 
 /// Where a person's request stands (see [`crate::lifecycle::daily_step`]). Everything but
@@ -93,19 +96,30 @@ impl PersonSnapshot {
             name,
             regime_facts: RegimeFacts::default(),
             requests: RequestState::default(),
+            language: None,
         }
     }
 
     /// Takes what the snapshot keeps of the record's fields: the name, and what the regime
-    /// rules read (nothing of an erased person).
+    /// and language rules read (nothing of an erased person).
     pub fn read_fields(&mut self, fields: &Fields, configuration: &Configuration) {
         self.name = fields.person_name();
-        self.regime_facts = match (self.status, configuration.settings()) {
-            (PersonStatus::Erased { .. }, _) | (_, None) => RegimeFacts::default(),
-            (_, Some(settings)) => {
-                RegimeFacts::read(settings.regimes(), |name| Some(fields.get(name)))
-            }
+        (self.regime_facts, self.language) = match (self.status, configuration.settings()) {
+            (PersonStatus::Erased { .. }, _) | (_, None) => (RegimeFacts::default(), None),
+            (_, Some(settings)) => (
+                RegimeFacts::read(settings.regimes(), |name| Some(fields.get(name))),
+                settings.languages().read(|name| Some(fields.get(name))),
+            ),
         };
+    }
+
+    /// The language the person is written to in.
+    pub fn language(&self, configuration: &Configuration) -> Language {
+        configuration
+            .settings()
+            .map_or(Language::English, |settings| {
+                settings.languages().language_of(self.language.as_ref())
+            })
     }
 
     /// The state of `consent`, if it ever had a value.

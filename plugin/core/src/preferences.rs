@@ -4,7 +4,7 @@ use crate::configuration::Configuration;
 use crate::consent::ConsentValue;
 use crate::event::ConsentEvent;
 use crate::person::PersonSnapshot;
-use crate::vocabulary::PersonStatus;
+use crate::vocabulary::{Language, PersonStatus};
 
 /// One consent as the person sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,9 @@ pub struct ConsentView {
     pub value: ConsentValue,
     /// Whether the person can grant or withdraw it on the page.
     pub changeable: bool,
+    /// The language the title and purpose are in: the page's where the consent has a
+    /// translation into it, else the default language (that of the untranslated text).
+    pub text_language: Language,
     /// The earlier text the person agreed to, when their last grant was of another
     /// version than the current one and they have not refused since.
     pub agreed: Option<AgreedText>,
@@ -42,6 +45,8 @@ pub struct Page {
     pub link_expires_at: i64,
     /// The person stopped processing: the page shows it and offers no changes.
     pub restricted: bool,
+    /// The language the person reads: the page's words, titles and purpose texts.
+    pub language: Language,
 }
 
 /// The page for the person of `snapshot`, opened with a link valid until `link_expires_at`;
@@ -56,19 +61,28 @@ pub fn page(
         snapshot.status,
         PersonStatus::Active | PersonStatus::Duplicate { .. }
     );
+    let language = snapshot.language(configuration);
+    let default = configuration
+        .settings()
+        .map_or(Language::English, |settings| settings.languages().default);
     let consents = snapshot
         .held_consents(configuration)
         .into_iter()
         .filter_map(|stored| {
             let value = snapshot.value_of(stored.id().as_str());
+            let (title, purpose) = stored.definition.texts_in(language);
             (value != ConsentValue::NotApplicable).then(|| ConsentView {
                 id: stored.id().to_string(),
-                title: stored.definition.title.clone(),
-                purpose: stored.definition.purpose.clone(),
+                title: title.to_owned(),
+                purpose: purpose.to_owned(),
                 purpose_version: stored.purpose.version,
                 value,
                 changeable: value.is_changeable() && !restricted,
-                agreed: agreed_text(stored, value, history),
+                text_language: stored
+                    .definition
+                    .translation(language)
+                    .map_or(default, |translation| translation.language),
+                agreed: agreed_text(stored, value, history, language),
             })
         })
         .collect();
@@ -81,6 +95,7 @@ pub fn page(
         consents,
         link_expires_at,
         restricted,
+        language,
     }
 }
 
@@ -90,6 +105,7 @@ fn agreed_text(
     stored: &crate::definition::StoredDefinition,
     value: ConsentValue,
     history: &[ConsentEvent],
+    language: Language,
 ) -> Option<AgreedText> {
     if !matches!(value, ConsentValue::Granted | ConsentValue::Waiting) {
         return None;
@@ -105,7 +121,7 @@ fn agreed_text(
     }
     Some(AgreedText {
         version,
-        purpose: stored.text_of(version)?.to_owned(),
+        purpose: stored.text_of(version, language)?.to_owned(),
         still_counts: stored.grant_counts(version),
     })
 }
@@ -177,6 +193,7 @@ mod tests {
                 purpose_version: 1,
                 value: ConsentValue::Granted,
                 changeable: true,
+                text_language: Language::English,
                 agreed: None,
             }]
         );

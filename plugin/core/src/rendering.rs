@@ -14,7 +14,7 @@
 //! quotes), skips comments, and copies every other byte unchanged. A tag it cannot read to
 //! its end (an unterminated quote, no `>`) is left as it is.
 
-use crate::mail::escape_html;
+use crate::localisation::{Texts, escape_html};
 use crate::sending::Obligations;
 use crate::vocabulary::MessageClass;
 
@@ -53,12 +53,14 @@ pub fn footer_kind(class: MessageClass, obligations: Obligations) -> Option<Foot
 }
 
 /// What a footer says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Footer<'a> {
     /// The recipient's signed preferences link; none for a postal-address-only footer.
     pub preferences_link: Option<&'a str>,
     pub organisation: &'a str,
     pub postal_address: &'a str,
+    /// The words, in the recipient's language.
+    pub texts: &'a Texts,
 }
 
 impl Footer<'_> {
@@ -66,8 +68,7 @@ impl Footer<'_> {
     pub fn text(&self) -> String {
         let mut text = String::from("-- \n");
         if let Some(link) = self.preferences_link {
-            text.push_str("Choose what you receive and what you allow on your preferences page:\n");
-            text.push_str(link);
+            text.push_str(&self.texts.text("footer-preferences", &[("link", link)]));
             text.push('\n');
         }
         text.push_str(self.organisation);
@@ -81,11 +82,10 @@ impl Footer<'_> {
     pub fn html(&self) -> String {
         let mut html = String::from("<div class=\"privacy-guard-footer\"><hr>");
         if let Some(link) = self.preferences_link {
-            let link = escape_html(link);
-            html.push_str(&format!(
-                "<p>Choose what you receive and what you allow on \
-                 <a href=\"{link}\">your preferences page</a>:<br>{link}</p>"
-            ));
+            let words = self
+                .texts
+                .html("footer-preferences-html", &[("link", link)]);
+            html.push_str(&format!("<p>{words}</p>"));
         }
         let address = self
             .postal_address
@@ -469,11 +469,38 @@ mod tests {
         }
     }
 
-    fn footer(link: Option<&'static str>) -> Footer<'static> {
-        Footer {
+    fn footer(link: Option<&str>, texts: &Texts) -> String {
+        let footer = Footer {
             preferences_link: link,
             organisation: "Smith & Sons <Ltd>",
             postal_address: "1 Example Street\nExampleton",
+            texts,
+        };
+        format!("{}\u{0}{}", footer.text(), footer.html())
+    }
+
+    fn rendered(content: &MailContent, strip: bool, link: Option<&str>) -> MailContent {
+        let texts = Texts::of(crate::vocabulary::Language::English, "");
+        let footer = Footer {
+            preferences_link: link,
+            organisation: "Smith & Sons <Ltd>",
+            postal_address: "1 Example Street\nExampleton",
+            texts: &texts,
+        };
+        render(content, strip, Some(&footer))
+    }
+
+    #[test]
+    fn the_footer_speaks_the_recipients_language() {
+        use crate::vocabulary::Language;
+        let english = footer(Some("https://x/p"), &Texts::of(Language::English, ""));
+        for language in &Language::ALL[1..] {
+            let theirs = footer(Some("https://x/p"), &Texts::of(*language, ""));
+            assert_ne!(theirs, english, "{language}");
+            assert!(
+                theirs.contains("href=\"https://x/p\""),
+                "{language}: {theirs}"
+            );
         }
     }
 
@@ -487,7 +514,7 @@ mod tests {
             ),
         };
         let link = "https://crm.example.org/p/a.b?x=1&y=\"2\"";
-        let rendered = render(&content, true, Some(&footer(Some(link))));
+        let rendered = rendered(&content, true, Some(link));
         assert_eq!(rendered.subject, "S");
         assert_eq!(
             rendered.text_body,
@@ -509,7 +536,7 @@ mod tests {
             text_body: "Hello\n".into(),
             html_body: Some("<p>Hi</p><img data-pg-tracking>".into()),
         };
-        let postal = render(&content, false, Some(&footer(None)));
+        let postal = rendered(&content, false, None);
         assert_eq!(
             postal.text_body,
             "Hello\n\n-- \nSmith & Sons <Ltd>\n1 Example Street\nExampleton\n"

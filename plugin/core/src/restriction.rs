@@ -19,7 +19,7 @@
 //! [`suppress`]ed: every consent refused, status erased, so mail to the address is refused
 //! with `erased` and the person is never asked again.
 
-use crate::vocabulary::PersonStatus;
+use crate::vocabulary::{Language, PersonStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
@@ -32,7 +32,8 @@ use crate::event::{
     Cause, ConsentEvent, IpEvidence, LinkId, Staff, Statement, StatusEvent, StatusEvidence,
     StatusSource,
 };
-use crate::mail::{MailMessage, Mailbox};
+use crate::localisation::Texts;
+use crate::mail::{Body, Format, MailMessage, Mailbox};
 use crate::person::PersonSnapshot;
 use crate::record::RecordRef;
 use crate::storage::{Location, StorageError};
@@ -271,6 +272,7 @@ pub fn erase(
     ))?;
     snapshot.name.clear();
     snapshot.regime_facts = RegimeFacts::default();
+    snapshot.language = None;
     Ok(Erasure {
         consent_events,
         status_event,
@@ -394,25 +396,19 @@ pub fn lift_notice(
     record: &RecordRef,
     to: &Address,
     name: &str,
+    language: Language,
     reason: &Statement,
     at: i64,
 ) -> MailMessage {
+    let texts = Texts::of(language, settings.languages().template(language));
     let organisation = settings.organisation();
     let name = name.trim();
-    let greeting = if name.is_empty() {
-        "Hello,".to_owned()
-    } else {
-        format!("Hello {name},")
-    };
-    let text_body = format!(
-        "{greeting}\n\n\
-         you asked {organisation} to stop processing your personal data. We have lifted \
-         this restriction, for this reason:\n\n{}\n\n\
-         Your earlier choices about your consents apply again. If you disagree, please \
-         reply to this email.\n\n--\n{organisation}\n{}\n",
-        reason.as_str(),
-        settings.postal_address()
-    );
+    let mut body = Body::new(&texts, Format::Text);
+    body.greeting(name);
+    body.paragraph("lift-intro", &[("organisation", organisation)]);
+    body.lines(&[reason.as_str().to_owned()]);
+    body.paragraph("lift-outro", &[]);
+    body.signature(settings);
     MailMessage {
         message_id: lift_notice_message_id(record, at, settings.sender_address()),
         from: Mailbox {
@@ -423,8 +419,8 @@ pub fn lift_notice(
             address: to.to_string(),
             name: (!name.is_empty()).then(|| name.to_owned()),
         }],
-        subject: format!("{organisation} resumes processing your data"),
-        text_body,
+        subject: texts.text("lift-subject", &[("organisation", organisation)]),
+        text_body: body.finish(),
         html_body: None,
         headers: Vec::new(),
     }
@@ -715,10 +711,27 @@ mod tests {
         let settings = configuration.settings().unwrap();
         let to = Address::parse("ada@example.org").unwrap();
         let reason = Statement::parse("Your objection was decided").unwrap();
-        let mail = lift_notice(settings, &contact(), &to, "Ada", &reason, 7);
+        let mail = lift_notice(
+            settings,
+            &contact(),
+            &to,
+            "Ada",
+            Language::English,
+            &reason,
+            7,
+        );
         assert_eq!(
             mail.message_id,
-            lift_notice(settings, &contact(), &to, "Ada", &reason, 7).message_id
+            lift_notice(
+                settings,
+                &contact(),
+                &to,
+                "Ada",
+                Language::English,
+                &reason,
+                7
+            )
+            .message_id
         );
         assert_ne!(
             mail.message_id,

@@ -46,18 +46,20 @@ pub const CONFIG_KEY: &str = "config";
 /// settings carry `retained_fields`, the configuration its suppression salt; 4: the
 /// configuration carries the fields' personal-data classes; 5: deleted consents; 6: the
 /// sending index carries the suppression salt, the settings the person modules; 7: the
-/// settings and the sending index carry the regime rules).
+/// settings and the sending index carry the regime rules; 8: consents carry the version
+/// grants count from, earlier texts and translations, the settings the language rules).
 pub const CONFIG_FORMAT: u8 = 8;
 /// The oldest `config` format this engine still reads (and upgrades when it next writes).
 pub const OLDEST_CONFIG_FORMAT: u8 = 4;
 /// Format version of `person/` values (2: the regime facts and the request state at the
-/// end).
-pub const PERSON_FORMAT: u8 = 2;
+/// end; 3: the language fact after them).
+pub const PERSON_FORMAT: u8 = 3;
 /// The oldest `person/` format this engine still reads: 1, without regime facts (read as
 /// none: the person counts under the default regime until the record is seen again).
 pub const OLDEST_PERSON_FORMAT: u8 = 1;
-/// Format version of `record/` values (2: a detached snapshot is of person format 2).
-pub const RECORD_FORMAT: u8 = 2;
+/// Format version of `record/` values (2: a detached snapshot is of person format 2; 3: of
+/// person format 3).
+pub const RECORD_FORMAT: u8 = 3;
 /// The oldest `record/` format this engine still reads: 1, whose detached snapshot is of
 /// person format 1.
 pub const OLDEST_RECORD_FORMAT: u8 = 1;
@@ -502,7 +504,36 @@ pub fn decode_person(bytes: &[u8]) -> Result<PersonSnapshot, StorageError> {
     const WHAT: &str = "person";
     match versioned(bytes, OLDEST_PERSON_FORMAT..=PERSON_FORMAT, WHAT)? {
         (PERSON_FORMAT, rest) => whole(rest, WHAT),
+        (2, rest) => whole::<PersonSnapshotV2>(rest, WHAT).map(PersonSnapshot::from),
         (_, rest) => whole::<PersonSnapshotV1>(rest, WHAT).map(PersonSnapshot::from),
+    }
+}
+
+/// A `person/` value of format 2: the same but for the language fact.
+#[derive(Deserialize)]
+struct PersonSnapshotV2 {
+    status: PersonStatus,
+    record: RecordRef,
+    consents: Vec<ConsentState>,
+    last_request: Option<Date>,
+    name: String,
+    regime_facts: RegimeFacts,
+    requests: RequestState,
+}
+
+impl From<PersonSnapshotV2> for PersonSnapshot {
+    /// No language was read: the person gets the default until the record is seen again.
+    fn from(old: PersonSnapshotV2) -> PersonSnapshot {
+        PersonSnapshot {
+            status: old.status,
+            record: old.record,
+            consents: old.consents,
+            last_request: old.last_request,
+            name: old.name,
+            regime_facts: old.regime_facts,
+            requests: old.requests,
+            language: None,
+        }
     }
 }
 
@@ -526,6 +557,7 @@ impl From<PersonSnapshotV1> for PersonSnapshot {
             name: old.name,
             regime_facts: RegimeFacts::default(),
             requests: RequestState::default(),
+            language: None,
         }
     }
 }
@@ -538,7 +570,31 @@ pub fn decode_record_entry(bytes: &[u8]) -> Result<RecordEntry, StorageError> {
     const WHAT: &str = "record entry";
     match versioned(bytes, OLDEST_RECORD_FORMAT..=RECORD_FORMAT, WHAT)? {
         (RECORD_FORMAT, rest) => whole(rest, WHAT),
+        (2, rest) => whole::<RecordEntryV2>(rest, WHAT).map(RecordEntry::from),
         (_, rest) => whole::<RecordEntryV1>(rest, WHAT).map(RecordEntry::from),
+    }
+}
+
+/// A `record/` value of format 2: a detached snapshot of person format 2.
+#[derive(Deserialize)]
+enum RecordEntryV2 {
+    Owner(Address),
+    Detached {
+        address: Option<Address>,
+        // Boxed as today's entry is; postcard reads it as the snapshot itself.
+        snapshot: Box<PersonSnapshotV2>,
+    },
+}
+
+impl From<RecordEntryV2> for RecordEntry {
+    fn from(old: RecordEntryV2) -> RecordEntry {
+        match old {
+            RecordEntryV2::Owner(address) => RecordEntry::Owner(address),
+            RecordEntryV2::Detached { address, snapshot } => RecordEntry::Detached {
+                address,
+                snapshot: Box::new(PersonSnapshot::from(*snapshot)),
+            },
+        }
     }
 }
 
@@ -646,7 +702,8 @@ pub fn read_person_facts<'a>(
             facts.email_tracking = Some(state.value);
         }
     }
-    if format == PERSON_FORMAT {
+    // Formats 2 on carry the regime facts after the last request and the name.
+    if format >= 2 {
         let (_last_request, rest): (Option<&str>, _) = take(rest, WHAT)?;
         let (_name, rest): (&str, _) = take(rest, WHAT)?;
         facts.regime = take(rest, WHAT)?.0;
@@ -1018,6 +1075,35 @@ mod tests {
             configuration
         );
         assert_eq!(decode_sending_index(Some(&upgraded)).unwrap(), index);
+    }
+
+    #[test]
+    fn a_person_of_format_2_reads_with_no_language_and_keeps_its_facts() {
+        // Ada as the engine of 1 December 2026 (c3be0c6) stored her: granted `news`, a US
+        // opt-out fact, asked on 30 November and reminded once.
+        let bytes = from_hex(include_str!("../../../tests/fixtures/plugin/person-v2.hex"));
+        assert_eq!(bytes[0], 2);
+        let person = decode_person(&bytes).unwrap();
+        assert_eq!(person.value_of("news"), ConsentValue::Granted);
+        assert_eq!(person.regime_facts.region.as_deref(), Some("us"));
+        assert_eq!(person.requests.reminders, 1);
+        assert_eq!(person.language, None);
+        let mut configuration = Configuration::default();
+        configuration.set_settings(settings_input()).unwrap();
+        let index = SendingIndex::of(&configuration);
+        let facts = read_person_facts(&bytes, Some("news"), &index).unwrap();
+        assert_eq!(facts.regime.region, Some("us"));
+        // Written again it is today's format, read in place the same way.
+        let mut person = person;
+        person.language = Some(crate::configuration::LanguageFact {
+            field: "language".into(),
+            language: crate::vocabulary::Language::French,
+        });
+        let upgraded = encode_person(&person).unwrap();
+        assert_eq!(upgraded[0], PERSON_FORMAT);
+        assert_eq!(decode_person(&upgraded).unwrap(), person);
+        let facts = read_person_facts(&upgraded, Some("news"), &index).unwrap();
+        assert_eq!(facts.regime.region, Some("us"));
     }
 
     #[test]

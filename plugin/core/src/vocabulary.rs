@@ -1,5 +1,5 @@
 //! The words many modules share: message classes, lawful bases, legal regimes, a person's
-//! status, and the policies for IP evidence and confirmation mails. A leaf: it imports nothing of the
+//! status, languages, and the policies for IP evidence and confirmation mails. A leaf: it imports nothing of the
 //! crate, so every module can use it without an import circle.
 //!
 //! Each word's text is written once, in [`words!`]: events, settings and logs use it.
@@ -185,5 +185,29 @@ mod tests {
             postcard::to_allocvec(&ConfirmationPolicy::EveryChange).unwrap(),
             [2]
         );
+    }
+}
+
+words! {
+    /// A language mails and the preferences page speak (ISO 639-1).
+    pub enum Language {
+        English = "en",
+        German = "de",
+        French = "fr",
+        Spanish = "es",
+    }
+}
+
+impl Language {
+    /// The language a CRM field's value names: a language tag (`de`, `de-AT`, `fr_CA`,
+    /// any case) by its primary subtag. None for a value naming another language.
+    pub fn of_tag(value: &str) -> Option<Language> {
+        let primary = value
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        Language::parse(&primary)
     }
 }

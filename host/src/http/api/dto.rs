@@ -257,6 +257,9 @@ pub struct ConsentDto {
     pub(super) default_value: Api<ConsentDefault>,
     #[serde(default)]
     pub(super) applies_when: Vec<ClauseDto>,
+    /// The title and purpose in other languages.
+    #[serde(default)]
+    pub(super) translations: Vec<TranslationDto>,
     #[serde(default, skip_deserializing)]
     pub(super) purpose_version: u32,
     #[serde(default, skip_deserializing)]
@@ -267,6 +270,15 @@ pub struct ConsentDto {
     /// `material`. Never written back.
     #[serde(default, skip_serializing)]
     pub(super) purpose_change: Option<Api<config::PurposeChange>>,
+}
+
+/// A consent's title and purpose in one language.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranslationDto {
+    language: String,
+    title: String,
+    purpose: String,
 }
 
 impl ConsentDto {
@@ -323,6 +335,15 @@ impl ConsentDto {
                     values: clause.values,
                 })
                 .collect(),
+            translations: self
+                .translations
+                .into_iter()
+                .map(|translation| config::Translation {
+                    language: translation.language,
+                    title: translation.title,
+                    purpose: translation.purpose,
+                })
+                .collect(),
         })
     }
 }
@@ -350,6 +371,15 @@ impl From<config::StoredDefinition> for ConsentDto {
                     field: clause.field,
                     op: clause.op.into(),
                     values: clause.values,
+                })
+                .collect(),
+            translations: definition
+                .translations
+                .into_iter()
+                .map(|translation| TranslationDto {
+                    language: translation.language,
+                    title: translation.title,
+                    purpose: translation.purpose,
                 })
                 .collect(),
             purpose_version: stored.purpose_version,

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Problem;
+use super::languages::{LanguageRules, LanguageRulesInput};
 use super::regimes::{RegimeRules, RegimeRulesInput};
 use super::requests::RequestPolicy;
 use crate::address::Address;
@@ -38,6 +39,8 @@ pub struct SettingsInput {
     pub regimes: RegimeRulesInput,
     /// Reminders, the lapse of unanswered requests, asking again.
     pub requests: RequestPolicy,
+    /// Who is written to in which language, and the tenant's templates.
+    pub languages: LanguageRulesInput,
 }
 
 /// Organisation-wide settings, validated.
@@ -56,6 +59,7 @@ pub struct Settings {
     pub(super) person_modules: Vec<Module>,
     pub(super) regimes: RegimeRules,
     pub(super) requests: RequestPolicy,
+    pub(super) languages: LanguageRules,
 }
 
 impl Settings {
@@ -147,6 +151,7 @@ impl Settings {
         }
         let regimes = RegimeRules::validate(input.regimes, input.link_valid_days, &mut problems);
         let requests = input.requests.validate(&mut problems);
+        let languages = LanguageRules::validate(input.languages, &mut problems);
         match sender_address {
             Some(sender_address) if problems.is_empty() => Ok(Settings {
                 sender_address,
@@ -162,6 +167,7 @@ impl Settings {
                 person_modules,
                 regimes,
                 requests,
+                languages,
             }),
             _ => Err(problems),
         }
@@ -227,6 +233,11 @@ impl Settings {
         self.requests
     }
 
+    /// Who is written to in which language, and the tenant's templates.
+    pub fn languages(&self) -> &LanguageRules {
+        &self.languages
+    }
+
     /// How long a preferences link stays valid, in milliseconds.
     pub fn link_lifetime_ms(&self) -> i64 {
         i64::from(self.link_valid_days) * DAY_MS
@@ -252,6 +263,16 @@ impl Settings {
                 .collect(),
             regimes: self.regimes.to_input(),
             requests: self.requests,
+            languages: LanguageRulesInput {
+                field: self.languages.field.clone().unwrap_or_default(),
+                default: self.languages.default.as_str().to_owned(),
+                templates: self
+                    .languages
+                    .templates
+                    .iter()
+                    .map(|(language, template)| (language.as_str().to_owned(), template.clone()))
+                    .collect(),
+            },
         }
     }
 }
