@@ -343,6 +343,7 @@ pub fn email_marketing_consent() -> ConsentDefinition {
         default_value: ConsentDefault::No,
         applies_when: Vec::new(),
         translations: Vec::new(),
+        max_age_months: 0,
     }
 }
 
@@ -358,6 +359,7 @@ pub fn tracking_consent(id: &str, kind: ConsentKind) -> ConsentDefinition {
         default_value: ConsentDefault::No,
         applies_when: Vec::new(),
         translations: Vec::new(),
+        max_age_months: 0,
     }
 }
 

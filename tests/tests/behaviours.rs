@@ -152,6 +152,7 @@ fn consent(id: &str, kind: ConsentKind, default_value: ConsentDefault) -> Consen
         default_value,
         applies_when: Vec::new(),
         translations: Vec::new(),
+        max_age_months: 0,
     }
 }
 

@@ -128,6 +128,7 @@ fn sensitive_non_essential_fields_without_a_data_consent_are_suggested() {
                 default_value: ConsentDefault::No,
                 applies_when: Vec::new(),
                 translations: Vec::new(),
+                max_age_months: 0,
             },
             None,
         )

@@ -184,6 +184,7 @@ fn consent_definition(consent: Consent, outside_us: bool) -> ConsentDefinition {
         default_value,
         applies_when,
         translations: Vec::new(),
+        max_age_months: 0,
     }
 }
 

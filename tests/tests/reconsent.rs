@@ -11,7 +11,9 @@ use privacy_guard_host::contract::sending::{
 };
 use privacy_guard_host::contract::types::ConsentValue;
 use privacy_guard_host::guard::Guard;
-use privacy_guard_tests::scenario::{basis_of, contact, decide_for, import_csv, refusal_of};
+use privacy_guard_tests::scenario::{
+    basis_of, contact, decide_for, history_of, import_csv, refusal_of,
+};
 use privacy_guard_tests::{
     Mail, TestHost, WebServer, configure, contains_bytes, email_marketing_consent, http_get,
     http_post_form,
@@ -235,4 +237,101 @@ fn a_changed_purpose_text_without_its_kind_is_refused_and_changes_nothing() {
         .expect("call")
         .expect_err("refused");
     assert_eq!(problems[0].at, "consent[nothing-here]");
+}
+
+#[test]
+fn a_grant_is_asked_to_be_renewed_before_its_maximum_age_and_stops_counting_after() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = Arc::new(host.open().expect("host"));
+    let server = WebServer::start(guard.clone()).expect("server");
+    configure(&guard, &server.preferences_url());
+    // Grants of this consent count for a year (no change of the text: no new version).
+    let yearly = guard
+        .put_consent(
+            &ConsentDefinition {
+                max_age_months: 12,
+                ..email_marketing_consent()
+            },
+            None,
+        )
+        .expect("call")
+        .expect("stored");
+    assert_eq!(yearly.purpose_version, 1);
+    import_csv(
+        &guard,
+        "contacts",
+        "name,email\nAda,ada@example.com\nGrace,grace@example.com\n",
+    );
+    host.set_now("2026-12-01T10:00:00Z");
+    guard.run_due().expect("run").expect("due");
+    for address in ["ada@example.com", "grace@example.com"] {
+        let link = requests_to(&host, address)[0]
+            .link(&server.preferences_url())
+            .expect("link");
+        let saved = http_post_form(&link, &[("email-marketing", "grant")]).expect("POST");
+        assert_eq!(saved.status, 200, "{}", saved.body);
+    }
+
+    // Until 30 days before the year is up nobody is asked; then each is asked to renew,
+    // once, and the grant counts meanwhile.
+    host.set_now("2027-10-31T10:00:00Z");
+    assert_eq!(guard.run_due().expect("run").expect("due").requests, 0);
+    host.set_now("2027-11-01T10:00:00Z");
+    assert_eq!(guard.run_due().expect("run").expect("due").requests, 2);
+    let renewal = requests_to(&host, "ada@example.com")
+        .into_iter()
+        .find(|mail| mail.text.contains("ends on"))
+        .expect("a renewal request");
+    assert!(
+        renewal
+            .text
+            .contains("Your agreement to this ends on 2027-12-01. To keep it, please agree again."),
+        "{}",
+        renewal.text
+    );
+    assert_eq!(value(&guard, "1"), ConsentValue::Granted);
+    assert_eq!(
+        marketing(&guard, "ada@example.com"),
+        Ok(LawfulBasis::Consent)
+    );
+    host.set_now("2027-11-02T10:00:00Z");
+    assert_eq!(guard.run_due().expect("run").expect("due").requests, 0);
+
+    // Ada agrees again: a new grant, recorded as one, counting for another year.
+    let link = renewal.link(&server.preferences_url()).expect("link");
+    let saved = http_post_form(&link, &[("email-marketing", "grant")]).expect("POST");
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let grants = history_of(&guard, &contact("1"))
+        .iter()
+        .filter(|event| event["consent"] == "email-marketing" && event["to"] == "granted")
+        .count();
+    assert_eq!(grants, 2, "the renewal is an event of its own");
+
+    // A year after the first grant: Ada's renewed grant counts, Grace's does not, and the
+    // daily run asks Grace again.
+    host.set_now("2027-12-01T10:00:00Z");
+    assert_eq!(
+        marketing(&guard, "ada@example.com"),
+        Ok(LawfulBasis::Consent)
+    );
+    assert_eq!(
+        marketing(&guard, "grace@example.com"),
+        Err(RefusalReason::ConsentOutdated)
+    );
+    assert_eq!(guard.run_due().expect("run").expect("due").requests, 1);
+    assert_eq!(value(&guard, "2"), ConsentValue::Waiting);
+    assert_eq!(value(&guard, "1"), ConsentValue::Granted);
+
+    // A maximum age that cannot hold is refused naming it.
+    let problems = guard
+        .put_consent(
+            &ConsentDefinition {
+                max_age_months: 1,
+                ..email_marketing_consent()
+            },
+            None,
+        )
+        .expect("call")
+        .expect_err("refused");
+    assert_eq!(problems[0].at, "consent[email-marketing].max-age-months");
 }

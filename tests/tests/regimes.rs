@@ -33,6 +33,7 @@ fn newsletter() -> ConsentDefinition {
             values: vec!["excluded".into()],
         }],
         translations: Vec::new(),
+        max_age_months: 0,
     }
 }
 

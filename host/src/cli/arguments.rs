@@ -461,6 +461,10 @@ pub(super) struct ConsentArgs {
     /// (en, de, fr, es). Changing a translated purpose is a change of the purpose text.
     #[arg(long = "translation", value_parser = translation)]
     pub(super) translations: Vec<Translation>,
+    /// Months a grant counts, 2 to 120; the daily run asks to renew it 30 days before
+    /// (0: until withdrawn).
+    #[arg(long, default_value_t = 0)]
+    pub(super) max_age_months: u32,
 }
 
 /// Reads `LANG|TITLE|PURPOSE`.

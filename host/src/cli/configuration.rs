@@ -232,6 +232,7 @@ pub(super) fn add_consent(guard: &Guard, consent: ConsentArgs) -> anyhow::Result
         default_value: consent.default,
         applies_when,
         translations: consent.translations,
+        max_age_months: consent.max_age_months,
     };
     match guard.put_consent(&definition, consent.purpose_change)? {
         Ok(stored) => {

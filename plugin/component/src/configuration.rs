@@ -351,6 +351,7 @@ fn definition_input(definition: wit::ConsentDefinition) -> DefinitionInput {
                 purpose: translation.purpose,
             })
             .collect(),
+        max_age_months: definition.max_age_months,
     }
 }
 
@@ -436,6 +437,7 @@ fn wit_stored_definition(stored: &StoredDefinition) -> wit::StoredDefinition {
                     purpose: translation.purpose.clone(),
                 })
                 .collect(),
+            max_age_months: definition.max_age_months,
         },
         purpose_version: stored.purpose.version,
         purpose_hash: stored.purpose.hash.clone(),

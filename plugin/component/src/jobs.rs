@@ -16,7 +16,7 @@
 use privacy_guard_core::calendar::Date;
 use privacy_guard_core::configuration::{Configuration, Settings};
 use privacy_guard_core::lifecycle::{
-    DailyStep, MailKind, daily_step, lapse, mailed, outdated_grant,
+    DailyStep, MailKind, daily_step, lapse, mailed, outdated_grant, renewal_due,
 };
 use privacy_guard_core::mail::{ConsentRequest, request_message_id};
 use privacy_guard_core::observation::NewDuplicates;
@@ -193,6 +193,10 @@ impl Run<'_> {
                     .iter()
                     .map(|stored| outdated_grant(&person.snapshot, stored))
                     .collect();
+                let renewals: Vec<Option<Date>> = consents
+                    .iter()
+                    .map(|stored| renewal_due(&person.snapshot, stored, self.period))
+                    .collect();
                 let message = ConsentRequest {
                     settings: self.settings,
                     message_id: &message_id,
@@ -207,6 +211,7 @@ impl Run<'_> {
                         MailKind::Request | MailKind::AskedAgain => None,
                     },
                     agreed_versions: &agreed_versions,
+                    renewals: &renewals,
                 }
                 .to_mail();
                 if crate::outgoing::queue(message).is_err() {

@@ -22,6 +22,7 @@ reminder-intro = wir haben Sie am { $asked } um Ihre Einwilligung gebeten und no
 request-intro = { $organisation } bittet um Ihre Einwilligung in die Verarbeitung Ihrer personenbezogenen Daten für die unten genannten Zwecke. Bitte teilen Sie uns mit, was Sie erlauben. Sie können Ihre Auswahl jederzeit ändern, und zwar ebenso einfach, wie Sie sie treffen.
 request-purpose = { $title } (Version { $version } der Zweckbeschreibung)
 request-purpose-changed = Sie haben Version { $agreed } dieses Textes zugestimmt. Da er sich geändert hat, fragen wir Sie erneut.
+request-purpose-renew = Ihre Einwilligung hierzu endet am { $expires }. Wenn Sie sie behalten möchten, willigen Sie bitte erneut ein.
 # needs $link
 request-link = Wählen Sie auf Ihrer Einstellungsseite, was Sie erlauben:
     { $link }

@@ -22,6 +22,7 @@ reminder-intro = We asked you on { $asked } and have not heard from you yet, so 
 request-intro = { $organisation } asks for your consent to use your personal data for the purposes below. Please tell us what you allow. You can change your choices at any time, as easily as you make them.
 request-purpose = { $title } (purpose text version { $version })
 request-purpose-changed = You agreed to version { $agreed } of this text. It has changed, so we ask you again.
+request-purpose-renew = Your agreement to this ends on { $expires }. To keep it, please agree again.
 # needs $link
 request-link = Choose what you allow on your preferences page:
     { $link }

@@ -22,6 +22,7 @@ reminder-intro = Le solicitamos su consentimiento el { $asked } y aún no hemos 
 request-intro = { $organisation } solicita su consentimiento para tratar sus datos personales con las finalidades que se indican a continuación. Indíquenos qué nos autoriza. Puede cambiar sus opciones en cualquier momento, con la misma facilidad con que las elige.
 request-purpose = { $title } (texto de la finalidad, versión { $version })
 request-purpose-changed = Usted aceptó la versión { $agreed } de este texto. Como ha cambiado, volvemos a solicitar su consentimiento.
+request-purpose-renew = Su consentimiento para esto finaliza el { $expires }. Si desea mantenerlo, vuelva a darnos su consentimiento.
 # needs $link
 request-link = Elija qué nos autoriza en su página de preferencias:
     { $link }

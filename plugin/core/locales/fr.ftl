@@ -22,6 +22,7 @@ reminder-intro = Nous vous avons adressé notre demande le { $asked } et n’avo
 request-intro = { $organisation } sollicite votre consentement au traitement de vos données personnelles pour les finalités ci-dessous. Merci de nous indiquer ce que vous autorisez. Vous pouvez modifier vos choix à tout moment, aussi facilement que vous les avez exprimés.
 request-purpose = { $title } (texte de la finalité, version { $version })
 request-purpose-changed = Vous aviez accepté la version { $agreed } de ce texte. Celui-ci a été modifié ; nous vous demandons donc à nouveau votre consentement.
+request-purpose-renew = Votre consentement à ceci prend fin le { $expires }. Pour le conserver, veuillez consentir à nouveau.
 # needs $link
 request-link = Indiquez ce que vous autorisez sur votre page de préférences :
     { $link }

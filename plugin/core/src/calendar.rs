@@ -54,9 +54,19 @@ impl Date {
         civil_from_days(at.div_euclid(DAY_MS))
     }
 
+    /// The first instant of the day, UTC (unix milliseconds).
+    pub fn start_ms(self) -> i64 {
+        days_from_civil(self) * DAY_MS
+    }
+
     /// The day `days` days later.
     pub fn add_days(self, days: u32) -> Date {
         civil_from_days(days_from_civil(self) + i64::from(days))
+    }
+
+    /// The day `days` days earlier.
+    pub fn add_days_back(self, days: u32) -> Date {
+        civil_from_days(days_from_civil(self) - i64::from(days))
     }
 
     /// The same day `months` calendar months later; the month's last day when it is

@@ -61,7 +61,13 @@ pub struct DefinitionInput {
     pub applies_when: Vec<Clause>,
     /// Title and purpose per language (a tag).
     pub translations: Vec<TranslationInput>,
+    /// Months a grant counts (0: until withdrawn).
+    pub max_age_months: u32,
 }
+
+/// The shortest and longest maximum age of a grant, in months, when one is set: long
+/// enough for the renewal request before it, short enough to mean something.
+pub const MAX_AGE_MONTHS: std::ops::RangeInclusive<u32> = 2..=120;
 
 /// A consent's title and purpose in one language, as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -516,6 +522,16 @@ impl Configuration {
             problems.extend(self.module_problems(id, module, &input.kind, &at));
         }
         let translations = languages::translations(input.translations, &at, &mut problems);
+        if input.max_age_months != 0 && !MAX_AGE_MONTHS.contains(&input.max_age_months) {
+            problems.push(Problem::new(
+                at("max-age-months"),
+                format!(
+                    "0 (grants count until withdrawn) or {} to {} months",
+                    MAX_AGE_MONTHS.start(),
+                    MAX_AGE_MONTHS.end()
+                ),
+            ));
+        }
         match (id, module) {
             (Some(id), Some(module)) if problems.is_empty() => Ok(ConsentDefinition {
                 id,
@@ -526,6 +542,7 @@ impl Configuration {
                 default: input.default,
                 applies_when: input.applies_when,
                 translations,
+                max_age_months: input.max_age_months,
             }),
             _ => Err(problems),
         }
@@ -653,6 +670,7 @@ pub(crate) mod tests {
             default: ConsentDefault::No,
             applies_when: Vec::new(),
             translations: Vec::new(),
+            max_age_months: 0,
         }
     }
 

@@ -135,7 +135,14 @@ pub struct ConsentDefinition {
     /// The title and purpose in other languages, at most one per language; a person whose
     /// language has none reads `title` and `purpose`.
     pub translations: Vec<Translation>,
+    /// How many months a grant counts (0: until withdrawn). The daily run asks for it again
+    /// [`RENEWAL_DAYS`] before it lapses.
+    pub max_age_months: u32,
 }
+
+/// Days before a grant reaches its consent's maximum age that the daily run asks the
+/// person to renew it.
+pub const RENEWAL_DAYS: u32 = 30;
 
 /// A consent's title and purpose text in one language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,6 +234,13 @@ impl PurposeVersion {
             }
         }
     }
+}
+
+/// The first day a grant given at `since` (unix ms) no longer counts under a maximum age
+/// of `max_age_months` (0: none): the same day of the month, that many months later.
+pub fn grant_expires(since: i64, max_age_months: u32) -> Option<crate::calendar::Date> {
+    (max_age_months > 0)
+        .then(|| crate::calendar::Date::of_instant(since).add_months(max_age_months))
 }
 
 /// Lower-case hex SHA-256 of a purpose text, exactly as given.
@@ -329,6 +343,12 @@ impl StoredDefinition {
         version >= self.counts_from
     }
 
+    /// The first day a grant given at `since` (unix ms) no longer counts; none when grants
+    /// of this consent count until withdrawn.
+    pub fn grant_expires(&self, since: i64) -> Option<crate::calendar::Date> {
+        grant_expires(since, self.definition.max_age_months)
+    }
+
     /// The purpose text of version `version` a person of `language` read, if this consent
     /// had that version (the untranslated text where that version had no translation).
     pub fn text_of(&self, version: u32, language: Language) -> Option<&str> {
@@ -417,6 +437,7 @@ mod tests {
             default: ConsentDefault::No,
             applies_when,
             translations: Vec::new(),
+            max_age_months: 0,
         };
         let in_eu = Clause {
             field: "country".to_owned(),
@@ -452,6 +473,7 @@ mod tests {
             purpose: purpose.to_owned(),
             default: ConsentDefault::No,
             applies_when: Vec::new(),
+            max_age_months: 0,
             translations: translations
                 .iter()
                 .map(|(language, purpose)| Translation {

@@ -18,7 +18,7 @@ use crate::address::Address;
 use crate::calendar::Date;
 use crate::configuration::Configuration;
 use crate::consent::ConsentValue;
-use crate::definition::{ConsentId, StoredDefinition};
+use crate::definition::{ConsentId, RENEWAL_DAYS, StoredDefinition};
 use crate::event::{Cause, ConsentEvent, LinkId, RequestRepeatedEvent};
 use crate::person::PersonSnapshot;
 use crate::record::Fields;
@@ -173,12 +173,14 @@ pub fn daily_step<'c>(
         let open = with_value(&[ConsentValue::Applicable, ConsentValue::Waiting]);
         return mail(location, open, MailKind::AskedAgain);
     }
-    // Applicable, and granted for a text before its last material change: asked again.
+    // Applicable; granted for a text before its last material change, or past its
+    // maximum age: asked again; granted and about to reach its maximum age: asked to renew.
     let applicable: Vec<&'c StoredDefinition> = configuration
         .consents_of(&snapshot.record.module)
         .filter(|stored| {
             snapshot.value_of(stored.id().as_str()) == ConsentValue::Applicable
-                || outdated_grant(snapshot, stored).is_some()
+                || no_longer_counts(snapshot, stored, period)
+                || renewal_due(snapshot, stored, period).is_some()
         })
         .collect();
     let asked_again_after_lapse = match state.lapsed_on {
@@ -226,17 +228,22 @@ pub fn mailed(
         MailKind::Reminder { .. } => Vec::new(),
         MailKind::Request | MailKind::AskedAgain => mark_requested(snapshot, consents, &cause, now),
     };
+    // Asked again without a change of value: a reminder or a new request about consents
+    // waiting, and a request to renew a grant (which stays granted).
     let repeated: Vec<ConsentId> = consents
         .iter()
         .filter(|stored| {
             events
                 .iter()
                 .all(|event| event.consent.as_str() != stored.id().as_str())
-                && snapshot.value_of(stored.id().as_str()) == ConsentValue::Waiting
+                && matches!(
+                    snapshot.value_of(stored.id().as_str()),
+                    ConsentValue::Waiting | ConsentValue::Granted
+                )
         })
         .map(|stored| stored.id().clone())
         .collect();
-    let repeated = (!repeated.is_empty() && kind != MailKind::Request).then(|| {
+    let repeated = (!repeated.is_empty()).then(|| {
         let event = RequestRepeatedEvent {
             at: now,
             period,
@@ -304,18 +311,51 @@ pub fn outdated_grant(snapshot: &PersonSnapshot, stored: &StoredDefinition) -> O
         .map(|state| state.purpose_version)
 }
 
+/// The day the person's grant of `stored` reaches the consent's maximum age, when that is
+/// within [`RENEWAL_DAYS`] of `today` and they were not asked since: the daily run asks
+/// them to renew it, the grant counting until then.
+pub fn renewal_due(
+    snapshot: &PersonSnapshot,
+    stored: &StoredDefinition,
+    today: Date,
+) -> Option<Date> {
+    let state = snapshot
+        .state_of(stored.id().as_str())
+        .filter(|state| state.value == ConsentValue::Granted)?;
+    let expires = stored.grant_expires(state.since)?;
+    let window = expires.add_days_back(RENEWAL_DAYS);
+    let asked_in_window = snapshot
+        .requests
+        .asked_on
+        .is_some_and(|asked| asked >= window && asked >= Date::of_instant(state.since));
+    (today >= window && today < expires && !asked_in_window).then_some(expires)
+}
+
+/// Whether the person's grant of `stored` no longer counts on `today`: given for a text
+/// before its last material change, or reached the consent's maximum age.
+pub fn no_longer_counts(snapshot: &PersonSnapshot, stored: &StoredDefinition, today: Date) -> bool {
+    outdated_grant(snapshot, stored).is_some()
+        || snapshot
+            .state_of(stored.id().as_str())
+            .filter(|state| state.value == ConsentValue::Granted)
+            .and_then(|state| stored.grant_expires(state.since))
+            .is_some_and(|expires| today >= expires)
+}
+
 /// Moves the consents a request mail asked about to waiting: the applicable ones, and those
-/// granted for a text before its last material change.
+/// whose grant no longer counts on the request's day. A grant only due for renewal stays
+/// granted until the person renews it or it lapses.
 pub fn mark_requested(
     snapshot: &mut PersonSnapshot,
     asked: &[&StoredDefinition],
     cause: &Cause,
     now: i64,
 ) -> Vec<ConsentEvent> {
+    let today = Date::of_instant(now);
     let mut events = Vec::with_capacity(asked.len());
     for stored in asked {
         if snapshot.value_of(stored.id().as_str()) == ConsentValue::Applicable
-            || outdated_grant(snapshot, stored).is_some()
+            || no_longer_counts(snapshot, stored, today)
         {
             events.push(change(
                 snapshot,
@@ -358,13 +398,21 @@ pub fn answer(
         }
         decided.push((stored, ConsentValue::answer(choice.grant)));
     }
+    let today = Date::of_instant(now);
     let mut events = Vec::new();
     for (stored, target) in decided {
-        let unchanged = snapshot
-            .state_of(stored.id().as_str())
-            .is_some_and(|state| {
-                state.value == target && state.purpose_version == stored.purpose.version
-            });
+        // Granting again a grant due for renewal (or past its age) renews it.
+        let renewing = target == ConsentValue::Granted
+            && snapshot
+                .state_of(stored.id().as_str())
+                .and_then(|state| stored.grant_expires(state.since))
+                .is_some_and(|expires| today >= expires.add_days_back(RENEWAL_DAYS));
+        let unchanged = !renewing
+            && snapshot
+                .state_of(stored.id().as_str())
+                .is_some_and(|state| {
+                    state.value == target && state.purpose_version == stored.purpose.version
+                });
         if !unchanged {
             events.push(change(snapshot, stored, target, cause.clone(), now));
         }
@@ -801,5 +849,75 @@ mod tests {
             (tracking.from, tracking.to, tracking.at),
             (NotApplicable, Applicable, 5)
         );
+    }
+
+    #[test]
+    fn a_grant_is_asked_to_be_renewed_in_its_last_month_and_lapses_at_its_age() {
+        let mut configuration = configuration();
+        let mut news = definition_input("news", "contacts", ConsentKind::Custom);
+        news.max_age_months = 12;
+        configuration.put_consent(news, None).unwrap();
+        let stored = configuration.consent("news").unwrap().clone();
+        let day = |text: &str| Date::parse(text).unwrap();
+        let at = |text: &str| day(text).start_ms();
+        let mut snapshot =
+            PersonSnapshot::new(RecordRef::new(Module::Contacts, "1"), String::new());
+        reevaluate(
+            &mut snapshot,
+            &configuration,
+            &fields(&[]),
+            at("2026-12-01"),
+        );
+        let cause = Cause::Recorded {
+            source: RecordingSource::Admin,
+            actor: None,
+            statement: Statement::parse("form").unwrap(),
+        };
+        let grant = Choice {
+            consent: "news".into(),
+            grant: true,
+        };
+        answer(
+            &mut snapshot,
+            &configuration,
+            std::slice::from_ref(&grant),
+            &cause,
+            at("2026-12-01"),
+        )
+        .unwrap();
+        assert_eq!(renewal_due(&snapshot, &stored, day("2027-10-31")), None);
+        assert_eq!(
+            renewal_due(&snapshot, &stored, day("2027-11-01")),
+            Some(day("2027-12-01"))
+        );
+        assert!(!no_longer_counts(&snapshot, &stored, day("2027-11-30")));
+        assert!(no_longer_counts(&snapshot, &stored, day("2027-12-01")));
+        assert_eq!(renewal_due(&snapshot, &stored, day("2027-12-01")), None);
+        // Granting again before the window writes nothing; in it, a renewal.
+        let early = answer(
+            &mut snapshot,
+            &configuration,
+            std::slice::from_ref(&grant),
+            &cause,
+            at("2027-06-01"),
+        );
+        assert_eq!(early.unwrap(), []);
+        let renewed = answer(
+            &mut snapshot,
+            &configuration,
+            &[grant],
+            &cause,
+            at("2027-11-15"),
+        )
+        .unwrap();
+        assert_eq!(
+            renewed
+                .iter()
+                .map(|event| (event.from, event.to))
+                .collect::<Vec<_>>(),
+            [(Granted, Granted)]
+        );
+        assert!(!no_longer_counts(&snapshot, &stored, day("2028-11-14")));
+        assert!(no_longer_counts(&snapshot, &stored, day("2028-11-15")));
     }
 }

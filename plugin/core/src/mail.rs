@@ -82,6 +82,9 @@ pub struct ConsentRequest<'a> {
     /// granted before its text changed materially: they are asked again about the new
     /// text. Empty: none.
     pub agreed_versions: &'a [Option<u32>],
+    /// For each consent asked about (in the same order), the day the person's grant of it
+    /// reaches the consent's maximum age: they are asked to renew it. Empty: none.
+    pub renewals: &'a [Option<Date>],
 }
 
 impl ConsentRequest<'_> {
@@ -137,10 +140,14 @@ impl ConsentRequest<'_> {
                 "request-purpose",
                 &[("title", title), ("version", &version)],
             );
-            let agreed = match self.agreed_versions.get(number) {
-                Some(Some(agreed)) => Some(texts.text(
+            let agreed = match (self.agreed_versions.get(number), self.renewals.get(number)) {
+                (Some(Some(agreed)), _) => Some(texts.text(
                     "request-purpose-changed",
                     &[("agreed", &agreed.to_string())],
+                )),
+                (_, Some(Some(expires))) => Some(texts.text(
+                    "request-purpose-renew",
+                    &[("expires", &expires.to_string())],
                 )),
                 _ => None,
             };
@@ -370,6 +377,7 @@ mod tests {
             reminding_of: None,
             language: Language::English,
             agreed_versions: &[],
+            renewals: &[],
         };
         let mail = request.to_mail();
         assert_eq!(mail.message_id, "id@example.org");
@@ -439,6 +447,7 @@ mod tests {
             reminding_of: Some(Date::parse("2026-12-01").unwrap()),
             language: Language::English,
             agreed_versions: &[Some(1), None],
+            renewals: &[],
         }
         .to_mail();
         assert!(mail.subject.starts_with("Reminder: "), "{}", mail.subject);
@@ -471,6 +480,7 @@ mod tests {
             reminding_of: None,
             language: Language::English,
             agreed_versions: &[],
+            renewals: &[],
         }
         .to_mail();
         assert_eq!(mail.to[0].name, None);
@@ -515,6 +525,7 @@ mod tests {
                 link_expires_at: 0,
                 reminding_of: None,
                 agreed_versions: &[],
+                renewals: &[],
             }
             .to_mail()
         };

@@ -41,7 +41,7 @@
 //! | marketing | unknown | refuse `unknown-recipient` | (an opt-out needs a record to honour it) |
 //! | marketing | status restricted / erased / duplicate | refuse `processing-restricted` / `erased` / `duplicate` | GDPR Art. 18(2), 17(1); de-duplication |
 //! | marketing | role CC or BCC | refuse `not-a-to-recipient` | CAN-SPAM 15 U.S.C. 7704(a)(3); ePrivacy Art. 13(2): each recipient's own opt-out |
-//! | marketing, any regime | purpose consent Granted for a text before its last material change | decided as Applicable below, refused `consent-outdated` where that refuses `consent-not-requested` | GDPR Art. 7(1), Recital 42: consent is to the purpose as stated |
+//! | marketing, any regime | purpose consent Granted for a text before its last material change, or longer ago than the consent's maximum age | decided as Applicable below, refused `consent-outdated` where that refuses `consent-not-requested` | GDPR Art. 7(1), Recital 42: consent is to the purpose as stated, and is refreshed at appropriate intervals (EDPB Guidelines 05/2020 on consent) |
 //! | marketing, any regime | purpose consent Granted | allow, basis `consent` | GDPR Art. 6(1)(a); CASL s. 6(1)(a) |
 //! | marketing, any regime | purpose consent Not Granted (refused, or opted out) | refuse `consent-refused` | GDPR Art. 21(3); CAN-SPAM 7704(a)(4); CASL s. 11(3) |
 //! | marketing, opt-out | any other value, none included | allow, basis `legitimate-interests` | CAN-SPAM 15 U.S.C. 7704(a)(3)-(5) |
@@ -325,11 +325,15 @@ pub fn decide_batch<S: AsRef<[u8]>>(
             continue;
         }
         let person = match snapshot {
-            Some(bytes) => Some(read_person_facts(
-                bytes.as_ref(),
-                purpose_id,
-                &policy.index,
-            )?),
+            Some(bytes) => {
+                let mut facts = read_person_facts(bytes.as_ref(), purpose_id, &policy.index)?;
+                // A grant past its consent's maximum age no longer counts, as one of an
+                // outdated text.
+                facts.purpose_outdated |= facts
+                    .purpose_expires
+                    .is_some_and(|expires| today >= expires);
+                Some(facts)
+            }
             None => None,
         };
         let holder = match &person {
@@ -572,6 +576,7 @@ mod tests {
             status,
             purpose,
             purpose_outdated: false,
+            purpose_expires: None,
             email_tracking: Some(if tracking { Granted } else { Waiting }),
             regime: RegimeFactsInPlace::default(),
         }

@@ -217,6 +217,8 @@ pub struct IndexedConsent<'a> {
     /// The first purpose version whose grants count (see
     /// [`StoredDefinition::counts_from`]).
     pub counts_from: u32,
+    /// Months a grant counts (0: until withdrawn).
+    pub max_age_months: u32,
 }
 
 /// One consent of the sending index of formats 4 to 6: before material changes.
@@ -235,6 +237,7 @@ impl<'a> From<IndexedConsentV6<'a>> for IndexedConsent<'a> {
             module: old.module,
             email_tracking: old.email_tracking,
             counts_from: 1,
+            max_age_months: 0,
         }
     }
 }
@@ -331,6 +334,7 @@ impl<'a> SendingIndex<'a> {
                     module: ModuleInPlace::of(&stored.definition.module),
                     email_tracking: stored.definition.kind == ConsentKind::EmailTracking,
                     counts_from: stored.counts_from,
+                    max_age_months: stored.definition.max_age_months,
                 })
                 .collect(),
             suppression_salt: configuration.suppression_salt().map(Cow::Borrowed),
@@ -626,7 +630,7 @@ impl From<RecordEntryV1> for RecordEntry {
 struct ConsentStateInPlace<'a> {
     consent: &'a str,
     value: ConsentValue,
-    _since: i64,
+    since: i64,
     purpose_version: u32,
     default: ConsentDefault,
 }
@@ -640,6 +644,9 @@ pub struct PersonFacts<'a> {
     /// The consent asked about is Granted, but for a purpose text before its last material
     /// change: the grant no longer counts.
     pub purpose_outdated: bool,
+    /// The first day the grant of the consent asked about no longer counts (its maximum
+    /// age); none when it is not Granted or counts until withdrawn.
+    pub purpose_expires: Option<crate::calendar::Date>,
     /// The value of the module's email-tracking consent; none if it has no value.
     pub email_tracking: Option<ConsentValue>,
     /// What the regime rules read of the record (none in format 1).
@@ -678,15 +685,18 @@ pub fn read_person_facts<'a>(
         .iter()
         .find(|consent| consent.email_tracking && consent.module == module)
         .map(|consent| consent.id);
-    let counts_from = index
+    let (counts_from, max_age_months) = index
         .consents
         .iter()
         .find(|consent| Some(consent.id) == purpose)
-        .map_or(1, |consent| consent.counts_from);
+        .map_or((1, 0), |consent| {
+            (consent.counts_from, consent.max_age_months)
+        });
     let mut facts = PersonFacts {
         status,
         purpose: None,
         purpose_outdated: false,
+        purpose_expires: None,
         email_tracking: None,
         regime: RegimeFactsInPlace::default(),
     };
@@ -695,8 +705,11 @@ pub fn read_person_facts<'a>(
         rest = remaining;
         if Some(state.consent) == purpose {
             facts.purpose = Some((state.value, state.default));
-            facts.purpose_outdated =
-                state.value == ConsentValue::Granted && state.purpose_version < counts_from;
+            let granted = state.value == ConsentValue::Granted;
+            facts.purpose_outdated = granted && state.purpose_version < counts_from;
+            facts.purpose_expires = granted
+                .then(|| crate::definition::grant_expires(state.since, max_age_months))
+                .flatten();
         }
         if Some(state.consent) == tracking {
             facts.email_tracking = Some(state.value);

@@ -260,6 +260,9 @@ pub struct ConsentDto {
     /// The title and purpose in other languages.
     #[serde(default)]
     pub(super) translations: Vec<TranslationDto>,
+    /// Months a grant counts (0: until withdrawn).
+    #[serde(default)]
+    pub(super) max_age_months: u32,
     #[serde(default, skip_deserializing)]
     pub(super) purpose_version: u32,
     #[serde(default, skip_deserializing)]
@@ -344,6 +347,7 @@ impl ConsentDto {
                     purpose: translation.purpose,
                 })
                 .collect(),
+            max_age_months: self.max_age_months,
         })
     }
 }
@@ -382,6 +386,7 @@ impl From<config::StoredDefinition> for ConsentDto {
                     purpose: translation.purpose,
                 })
                 .collect(),
+            max_age_months: definition.max_age_months,
             purpose_version: stored.purpose_version,
             purpose_hash: stored.purpose_hash,
             counts_from_version: stored.counts_from_version,

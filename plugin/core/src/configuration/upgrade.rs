@@ -6,7 +6,7 @@
 //! | 4 | 29 Nov 2026 (first release) | the confirmation policy (`never`: that release sent no confirmation mails) and the IP policy (`truncate`: what it did), deleted consents (none) |
 //! | 5 | 29 Nov 2026 | the person modules (the defaults, contacts and leads) |
 //! | 6 | 1 Dec 2026 | the regime rules (none: everyone opt-in, as before), the request policy (off: requests wait for an answer, as before) |
-//! | 7 | 1 Dec 2026 | per consent, the version grants count from (1: every grant counts, as before), the earlier texts (none kept) and the translations (none: everyone reads the one text, as before); the language rules (none: everyone in English, as before) |
+//! | 7 | 1 Dec 2026 | per consent, the version grants count from (1: every grant counts, as before), the earlier texts (none kept), the translations (none: everyone reads the one text, as before) and the maximum age of a grant (none, as before); the language rules (none: everyone in English, as before) |
 //! | 8 | today | (the sending index carries the version grants count from) |
 //!
 //! Formats 1 to 3 were never released and are refused naming their version. Each step
@@ -308,6 +308,7 @@ impl From<StoredDefinitionV6> for StoredDefinition {
                 default: definition.default,
                 applies_when: definition.applies_when,
                 translations: Vec::new(),
+                max_age_months: 0,
             },
             purpose: old.purpose,
             counts_from: 1,
