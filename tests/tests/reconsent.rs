@@ -176,9 +176,15 @@ fn a_material_change_asks_again_and_the_page_shows_the_text_agreed_to() {
     );
     assert!(page.body.contains("share your address with our partners"));
     assert!(page.body.contains("You agreed to version 1 of this text"));
+    // The text agreed to beside the new one, its words removed and added marked.
+    let agreed = &page.body[page
+        .body
+        .find("id=\"agreed-email-marketing\"")
+        .expect("shown")..];
+    let agreed = &agreed[..agreed.find("</details>").expect("closed")];
     assert!(
-        page.body.contains(&email_marketing_consent().purpose),
-        "the text agreed to is shown beside the new one"
+        agreed.contains("<del>") && agreed.contains("<ins>") && agreed.contains("twice"),
+        "{agreed}"
     );
 
     // Agreeing to the new text counts again, and the old text leaves the page.

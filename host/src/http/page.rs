@@ -27,6 +27,7 @@ use super::blocking;
 use crate::contract::preferences::{Choice, Evidence, LinkError, SubmitError};
 use crate::guard::{Guard, GuardError};
 
+mod diff;
 mod view;
 mod words;
 

@@ -3,6 +3,7 @@
 
 use askama::Template;
 
+use super::diff::{Part, changes};
 use super::words::Words;
 use crate::contract::preferences::Page;
 use crate::contract::types::ConsentValue;
@@ -64,7 +65,9 @@ struct ConsentRow {
 struct AgreedRow {
     /// What the person is told about it, in their language.
     summary: String,
-    purpose: String,
+    /// The text they agreed to, word by word against the new one: what was removed, what
+    /// was added.
+    changes: Vec<Part>,
 }
 
 impl PreferencesPage {
@@ -104,7 +107,7 @@ impl PreferencesPage {
                             "version",
                             &agreed.purpose_version.to_string(),
                         ),
-                        purpose: agreed.purpose.clone(),
+                        changes: changes(&agreed.purpose, &consent.purpose),
                     }),
                 }
             })
