@@ -14,7 +14,9 @@
 //! | `lead-news` | leads | custom | no | to everyone |
 //!
 //! The settings retain `name` at erasure; new duplicates are not flagged on their own
-//! (`flag-new-duplicates` off); confirmations go out for the person's own changes.
+//! (`flag-new-duplicates` off); confirmations go out for the person's own changes. The
+//! text of `news` can be revised, as a correction or a material change: a grant of a text
+//! before the last material change no longer counts, and the daily run asks again.
 
 mod deduplication;
 mod holds;
@@ -51,6 +53,7 @@ pub enum Reason {
     ConsentNotRequested,
     ConsentPending,
     ConsentRefused,
+    ConsentOutdated,
     ProcessingRestricted,
     Erased,
     Duplicate,
@@ -93,6 +96,10 @@ pub struct Model {
     pub phone_off_layout: bool,
     /// Phone numbers an erasure or a refusal emptied.
     pub erased_phones: BTreeSet<String>,
+    /// The version of the text of `news` (1 until revised).
+    pub news_version: u32,
+    /// The first version of `news` whose grants count (the last material change).
+    pub news_counts_from: u32,
     /// The current time, unix milliseconds.
     pub now: i64,
 }
@@ -119,6 +126,8 @@ impl Model {
             phone_defined: true,
             phone_off_layout: false,
             erased_phones: BTreeSet::new(),
+            news_version: 1,
+            news_counts_from: 1,
             now: START,
         }
     }
@@ -141,6 +150,22 @@ impl Model {
 
     fn defined(&self, consent: Consent) -> bool {
         consent != Consent::Phone || self.phone_defined
+    }
+
+    /// The current version of `consent`'s text.
+    pub fn version(&self, consent: Consent) -> u32 {
+        match consent {
+            Consent::News => self.news_version,
+            Consent::Phone | Consent::LeadNews => 1,
+        }
+    }
+
+    /// Whether the person's grant of `consent` was of a text before its last material
+    /// change: it no longer counts.
+    pub fn outdated(&self, person: &Person, consent: Consent) -> bool {
+        consent == Consent::News
+            && person.value(consent) == Value::Granted
+            && person.version_of(consent) < self.news_counts_from
     }
 
     fn consents_of(&self, module: Module) -> Vec<Consent> {
@@ -179,6 +204,7 @@ impl Model {
     /// Sets a consent value, and carries out what it requires of the CRM: a data field is
     /// erased when its consent is refused, or waits under default no.
     fn set(&mut self, record: Record, consent: Consent, value: Value, origin: Origin) {
+        let version = self.version(consent);
         let Some(person) = self
             .rows
             .get_mut(&record)
@@ -187,6 +213,7 @@ impl Model {
             return;
         };
         person.values.insert(consent, (value, origin));
+        person.versions.insert(consent, version);
         let erases =
             value == Value::NotGranted || (value == Value::Waiting && !consent.default_yes());
         if erases && consent.data_field().is_some() {
@@ -384,7 +411,9 @@ impl Model {
         let asked: Vec<Consent> = self
             .consents_of(record.module)
             .into_iter()
-            .filter(|consent| person.value(*consent) == Value::Applicable)
+            .filter(|consent| {
+                person.value(*consent) == Value::Applicable || self.outdated(person, *consent)
+            })
             .collect();
         if asked.is_empty() {
             return;
@@ -484,7 +513,8 @@ impl Model {
         } else {
             Value::NotGranted
         };
-        if current == value {
+        // The same answer to the same text changes nothing; to a newer text it is recorded.
+        if current == value && person.version_of(consent) == self.version(consent) {
             return Ok(false);
         }
         self.set(record, consent, value, Origin::Answer);
@@ -524,10 +554,12 @@ impl Model {
         }
         for consent in self.held(record, &person) {
             if person.value(consent) != Value::NotGranted {
+                let version = self.version(consent);
                 let person = self.person_mut(record).expect("a person");
                 person
                     .values
                     .insert(consent, (Value::NotGranted, Origin::Answer));
+                person.versions.insert(consent, version);
             }
         }
         if self.rows[&record].phone.is_some() {
@@ -574,6 +606,15 @@ impl Model {
     /// effect when a record is next observed).
     pub fn toggle_news_condition(&mut self) {
         self.news_outside_us = !self.news_outside_us;
+    }
+
+    /// Revises the text of `news`: a new version; a material change stops the grants of
+    /// earlier versions counting.
+    pub fn revise_news(&mut self, material: bool) {
+        self.news_version += 1;
+        if material {
+            self.news_counts_from = self.news_version;
+        }
     }
 
     /// Deletes `phone`, or defines it again.

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use privacy_guard_host::contract::configuration::{
-    ConditionClause, ConditionOp, ConsentDefault, ConsentDefinition, ConsentKind,
+    ConditionClause, ConditionOp, ConsentDefault, ConsentDefinition, ConsentKind, PurposeChange,
 };
 use privacy_guard_host::contract::preferences::{Choice, Evidence, LinkError, SubmitError};
 use privacy_guard_host::contract::sending::{
@@ -82,6 +82,10 @@ enum Op {
     Erase(Record),
     ToggleNewsCondition,
     TogglePhoneConsent,
+    /// The text of `news` is revised: a correction, or a material change.
+    ReviseNews {
+        material: bool,
+    },
 }
 
 fn record() -> impl Strategy<Value = Record> {
@@ -120,6 +124,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => record().prop_map(Op::Erase),
         1 => Just(Op::ToggleNewsCondition),
         1 => Just(Op::TogglePhoneConsent),
+        2 => any::<bool>().prop_map(|material| Op::ReviseNews { material }),
     ]
 }
 
@@ -153,6 +158,11 @@ fn reference(record: Record) -> RecordRef {
 }
 
 fn consent_definition(consent: Consent, outside_us: bool) -> ConsentDefinition {
+    consent_definition_of(consent, outside_us, 1)
+}
+
+/// The definition of `consent` with version `version` of its text.
+fn consent_definition_of(consent: Consent, outside_us: bool, version: u32) -> ConsentDefinition {
     let (kind, default_value, title) = match consent {
         Consent::News => (ConsentKind::Custom, ConsentDefault::No, "News"),
         Consent::Phone => (
@@ -180,7 +190,10 @@ fn consent_definition(consent: Consent, outside_us: bool) -> ConsentDefinition {
         module: consent.module().as_str().into(),
         kind,
         title: title.into(),
-        purpose: format!("{title}: what we do with it, in plain words."),
+        purpose: match version {
+            1 => format!("{title}: what we do with it, in plain words."),
+            revised => format!("{title}: what we do with it, in plain words (revision {revised})."),
+        },
         default_value,
         applies_when,
         translations: Vec::new(),
@@ -360,11 +373,36 @@ impl World {
                 self.model.toggle_news_condition();
                 self.guard
                     .put_consent(
-                        &consent_definition(Consent::News, self.model.news_outside_us),
+                        &consent_definition_of(
+                            Consent::News,
+                            self.model.news_outside_us,
+                            self.model.news_version,
+                        ),
                         None,
                     )
                     .expect("call")
                     .expect("consent");
+            }
+            Op::ReviseNews { material } => {
+                self.model.revise_news(*material);
+                let stored = self
+                    .guard
+                    .put_consent(
+                        &consent_definition_of(
+                            Consent::News,
+                            self.model.news_outside_us,
+                            self.model.news_version,
+                        ),
+                        Some(if *material {
+                            PurposeChange::Material
+                        } else {
+                            PurposeChange::Correction
+                        }),
+                    )
+                    .expect("call")
+                    .expect("revised");
+                prop_assert_eq!(stored.purpose_version, self.model.news_version);
+                prop_assert_eq!(stored.counts_from_version, self.model.news_counts_from);
             }
             Op::TogglePhoneConsent => {
                 if self.model.phone_defined {
@@ -641,6 +679,7 @@ fn observed(decision: &Decision) -> Expected {
             RefusalReason::ConsentNotRequested => Reason::ConsentNotRequested,
             RefusalReason::ConsentPending => Reason::ConsentPending,
             RefusalReason::ConsentRefused => Reason::ConsentRefused,
+            RefusalReason::ConsentOutdated => Reason::ConsentOutdated,
             RefusalReason::ProcessingRestricted => Reason::ProcessingRestricted,
             RefusalReason::Erased => Reason::Erased,
             RefusalReason::Duplicate => Reason::Duplicate,

@@ -113,7 +113,7 @@ impl Model {
     /// where it was not asked; `replace`: the joining record's answers replace.
     fn carry(&mut self, joining: Record, primary: Record, replace: bool) {
         let from = self.person(joining).expect("joining").clone();
-        for (consent, (value, origin)) in from.values {
+        for (consent, (value, origin)) in from.values.clone() {
             if !self.defined(consent) {
                 continue;
             }
@@ -137,6 +137,12 @@ impl Model {
             };
             if takes {
                 self.set(primary, consent, value, origin);
+                // A carried answer keeps the text it was given to.
+                let version = from.version_of(consent);
+                self.person_mut(primary)
+                    .expect("primary")
+                    .versions
+                    .insert(consent, version);
             }
         }
     }

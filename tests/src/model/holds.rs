@@ -30,7 +30,13 @@ impl Model {
             Some(Status::Duplicate) => Some(Reason::Duplicate),
             _ => None,
         };
+        // A grant of a text before the last material change is decided as not asked yet.
+        let outdated = match (purpose, holder) {
+            (Some(consent), Some(person)) if purpose_defined => self.outdated(person, consent),
+            _ => false,
+        };
         let value = match (purpose, holder) {
+            (Some(_), Some(_)) if outdated => Some(Value::Applicable),
             (Some(consent), Some(person)) if purpose_defined => Some(person.value(consent)),
             _ => None,
         };
@@ -77,6 +83,7 @@ impl Model {
                             Ok(Basis::LegitimateInterests)
                         }
                         Value::Waiting => Err(Reason::ConsentPending),
+                        Value::Applicable if outdated => Err(Reason::ConsentOutdated),
                         Value::Applicable => Err(Reason::ConsentNotRequested),
                         Value::NotGranted => Err(Reason::ConsentRefused),
                         Value::NotApplicable => Err(Reason::ConsentNotApplicable),

@@ -157,6 +157,8 @@ impl Location {
 pub struct Person {
     pub status: Status,
     pub values: BTreeMap<Consent, (Value, Origin)>,
+    /// The version of each consent's text its value was set for.
+    pub versions: BTreeMap<Consent, u32>,
     pub last_request: Option<u32>,
     pub location: Location,
 }
@@ -166,6 +168,7 @@ impl Person {
         Person {
             status: Status::Active,
             values: BTreeMap::new(),
+            versions: BTreeMap::new(),
             last_request: None,
             location,
         }
@@ -175,6 +178,11 @@ impl Person {
         self.values
             .get(&consent)
             .map_or(Value::NotApplicable, |(value, _)| *value)
+    }
+
+    /// The version of `consent`'s text its value was set for (1 when it has none).
+    pub fn version_of(&self, consent: Consent) -> u32 {
+        self.versions.get(&consent).copied().unwrap_or(1)
     }
 }
 
