@@ -920,4 +920,57 @@ mod tests {
         assert!(!no_longer_counts(&snapshot, &stored, day("2028-11-14")));
         assert!(no_longer_counts(&snapshot, &stored, day("2028-11-15")));
     }
+
+    #[test]
+    fn a_grant_carried_over_from_a_duplicate_keeps_its_age() {
+        use crate::deduplication::{Merge, carry_answers};
+        let mut configuration = configuration();
+        let mut news = definition_input("news", "contacts", ConsentKind::Custom);
+        news.max_age_months = 12;
+        configuration.put_consent(news, None).unwrap();
+        let stored = configuration.consent("news").unwrap().clone();
+        let at = |text: &str| Date::parse(text).unwrap().start_ms();
+        let cause = Cause::Recorded {
+            source: RecordingSource::Admin,
+            actor: None,
+            statement: Statement::parse("form").unwrap(),
+        };
+        let mut joining = PersonSnapshot::new(RecordRef::new(Module::Contacts, "2"), String::new());
+        let mut history = reevaluate(&mut joining, &configuration, &fields(&[]), at("2026-12-01"));
+        let grant = Choice {
+            consent: "news".into(),
+            grant: true,
+        };
+        history.extend(
+            answer(
+                &mut joining,
+                &configuration,
+                &[grant],
+                &cause,
+                at("2026-12-01"),
+            )
+            .unwrap(),
+        );
+        let mut primary = PersonSnapshot::new(RecordRef::new(Module::Contacts, "1"), String::new());
+        reevaluate(&mut primary, &configuration, &fields(&[]), at("2026-12-01"));
+        let carried = carry_answers(
+            &mut primary,
+            &configuration,
+            &joining,
+            &history,
+            Merge::RefusalWins,
+            at("2027-06-01"),
+        );
+        assert_eq!(carried.len(), 1);
+        assert_eq!(primary.value_of("news"), Granted);
+        // A year from when it was given, not from when it was carried.
+        assert!(!no_longer_counts(&primary, &stored, day_of("2027-11-30")));
+        assert!(no_longer_counts(&primary, &stored, day_of("2027-12-01")));
+        // Folding the carried event gives the same snapshot.
+        assert_eq!(primary.state_of("news").unwrap().since, at("2026-12-01"));
+    }
+
+    fn day_of(text: &str) -> Date {
+        Date::parse(text).unwrap()
+    }
 }

@@ -24,7 +24,8 @@ use crate::record::{Fields, RecordRef};
 pub struct ConsentState {
     pub consent: ConsentId,
     pub value: ConsentValue,
-    /// When the value last changed.
+    /// When the value last changed; for an answer carried over from another record, when
+    /// it was given there.
     pub since: i64,
     /// The purpose-text version the value refers to.
     pub purpose_version: u32,
@@ -158,7 +159,12 @@ impl PersonSnapshot {
         let state = ConsentState {
             consent: event.consent.clone(),
             value: event.to,
-            since: event.at,
+            // An answer carried over from another record counts from when it was given
+            // (what a grant's maximum age counts from), not from the carrying.
+            since: match &event.cause {
+                Cause::CarriedOver { answered_at, .. } => *answered_at,
+                _ => event.at,
+            },
             purpose_version: event.purpose.version,
             default: event.default,
         };
