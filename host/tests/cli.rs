@@ -1262,6 +1262,11 @@ fn languages_templates_and_translations_are_configured_from_the_command_line() {
         .find(|mail| mail.contains("bernd@example.com"))
         .expect("Bernd's request");
     assert!(mail.contains("Neuigkeiten"), "{mail}");
+    let shown = cli.ok(&["show", "contacts/1"]);
+    assert!(
+        shown.contains("regime opt-in") && shown.contains("language de"),
+        "{shown}"
+    );
 }
 
 /// The reminder mails in the outbox (their subject says so).

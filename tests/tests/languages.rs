@@ -99,6 +99,21 @@ fn every_person_reads_mails_and_the_page_in_their_language() {
     host.set_now("2026-12-01T10:00:00Z");
     guard.run_due().expect("run").expect("due");
 
+    // Each person's language, as staff see it.
+    for (id, language) in [
+        ("1", "en"),
+        ("2", "de"),
+        ("3", "fr"),
+        ("4", "es"),
+        ("5", "en"),
+    ] {
+        let subject = guard
+            .subject(&privacy_guard_tests::scenario::contact(id))
+            .expect("call")
+            .expect("known");
+        assert_eq!(subject.language, language, "contacts/{id}");
+    }
+
     // The request: the tenant's German subject, the built-in words of each language, the
     // consent's translation where it has one.
     let bernd = request_to(&host, "bernd@example.com");

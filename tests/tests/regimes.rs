@@ -208,6 +208,11 @@ fn every_regime_consent_value_class_and_role_decides_as_the_table_says() {
                 .find(|state| state.consent_id == "news")
                 .map_or(ConsentValue::NotApplicable, |state| state.value);
             assert_eq!(held, value, "{kind:?}: the cell's value was made");
+            assert_eq!(
+                subject.regime,
+                kind.regime(),
+                "{kind:?}: the view shows the regime"
+            );
             for class in [
                 MessageClass::Marketing,
                 MessageClass::Workflow,

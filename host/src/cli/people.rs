@@ -156,8 +156,12 @@ pub(super) fn show(guard: &Guard, person: &str, history: bool) -> anyhow::Result
         other => other.text(),
     };
     println!(
-        "{}/{} <{}> {status}",
-        subject.person.module, subject.person.id, subject.address
+        "{}/{} <{}> {status}\tregime {}\tlanguage {}",
+        subject.person.module,
+        subject.person.id,
+        subject.address,
+        subject.regime.text(),
+        subject.language
     );
     for consent in &subject.consents {
         let since = chrono::DateTime::from_timestamp_millis(consent.since)

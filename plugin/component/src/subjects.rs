@@ -1,8 +1,10 @@
 //! The `subjects` export: one person's consents, their history, and recorded decisions.
 
+use privacy_guard_core::calendar::Date;
 use privacy_guard_core::event::{ActorName, Staff, StaffChannel, Statement};
 use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer, ask_again};
 use privacy_guard_core::notification::{ChangeOrigin, ConfirmedChange};
+use privacy_guard_core::sending::Standing;
 use privacy_guard_core::vocabulary::PersonStatus;
 
 use crate::Plugin;
@@ -250,5 +252,14 @@ fn subject_view(state: &State, person: &StoredPerson) -> wit::SubjectView {
             })
             .collect(),
         status: person_status(person.snapshot.status),
+        regime: crate::convert::wit_regime(
+            Standing::of_snapshot(
+                &configuration,
+                &person.snapshot.regime_facts,
+                Date::of_instant(clock::now()),
+            )
+            .regime,
+        ),
+        language: person.snapshot.language(&configuration).as_str().to_owned(),
     }
 }

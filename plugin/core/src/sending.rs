@@ -153,6 +153,33 @@ pub struct Standing {
 }
 
 impl Standing {
+    /// The standing of a person whose snapshot holds `facts`, on `today`, under the
+    /// configured rules: what a view shows (the pre-send check reads the same in place).
+    pub fn of_snapshot(
+        configuration: &crate::configuration::Configuration,
+        facts: &crate::configuration::regimes::RegimeFacts,
+        today: Date,
+    ) -> Standing {
+        let none = crate::configuration::RegimeRules::default();
+        let rules = configuration
+            .settings()
+            .map_or(&none, |settings| settings.regimes());
+        let index = crate::storage::RegimeIndex::of(rules);
+        let purchased = facts.purchased.map(|date| date.to_string());
+        let enquired = facts.enquired.map(|date| date.to_string());
+        let in_place = crate::storage::RegimeFactsInPlace {
+            fields: [
+                facts.fields[0].as_deref(),
+                facts.fields[1].as_deref(),
+                facts.fields[2].as_deref(),
+            ],
+            region: facts.region.as_deref(),
+            purchased: purchased.as_deref(),
+            enquired: enquired.as_deref(),
+        };
+        Standing::of(&index, Some(&in_place), today)
+    }
+
     /// The standing of a person whose snapshot holds `facts`, on the day `today`. Facts
     /// read from other fields than the rules name now are stale: the person stands
     /// opt-in, the strictest reading, until the record is seen again. Nobody known stands

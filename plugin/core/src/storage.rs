@@ -276,7 +276,7 @@ pub struct RegimeIndex<'a> {
 }
 
 impl<'a> RegimeIndex<'a> {
-    fn of(rules: &'a RegimeRules) -> RegimeIndex<'a> {
+    pub(crate) fn of(rules: &'a RegimeRules) -> RegimeIndex<'a> {
         RegimeIndex {
             field: rules.field.as_deref(),
             values: rules

@@ -421,6 +421,10 @@ pub struct SubjectDto {
     pub(super) address: String,
     pub(super) status: Api<PersonStatus>,
     pub(super) consents: Vec<ConsentStateDto>,
+    /// The legal regime the person's marketing is decided under today.
+    pub(super) regime: Api<Regime>,
+    /// The language the person is written to in.
+    pub(super) language: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -447,6 +451,8 @@ impl From<subj::SubjectView> for SubjectDto {
                     purpose_version: state.purpose_version,
                 })
                 .collect(),
+            regime: view.regime.into(),
+            language: view.language,
         }
     }
 }
