@@ -4,6 +4,7 @@
 //! Reads consult the call's unit of work first, then storage; writes go only into the
 //! unit of work, which the caller commits when the call returns.
 
+mod budget;
 mod clock;
 mod crm;
 mod host_state;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
+pub use self::budget::{BudgetExceeded, CallBudget};
 pub(crate) use self::crm::{field_name_problem, person_record};
 pub use self::host_state::HostState;
 

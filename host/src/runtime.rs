@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
-use crate::capabilities::{Capabilities, HostFailure, HostState};
+use crate::capabilities::{BudgetExceeded, CallBudget, Capabilities, HostFailure, HostState};
 use crate::contract::{Bindings, BindingsPre, CONTRACT};
 use crate::storage::UnitOfWork;
 
@@ -35,6 +35,8 @@ pub struct SandboxLimits {
     /// Wall-clock budget of one call; rounded up to the ticker's 10 ms granularity.
     /// Zero makes every call time out at once (used to prove the fail-closed path).
     pub call_timeout: Duration,
+    /// What one call may make the host hold or do.
+    pub budget: CallBudget,
 }
 
 impl Default for SandboxLimits {
@@ -42,6 +44,7 @@ impl Default for SandboxLimits {
         SandboxLimits {
             memory_bytes: 256 << 20,
             call_timeout: Duration::from_secs(30),
+            budget: CallBudget::default(),
         }
     }
 }
@@ -57,6 +60,8 @@ pub enum Fault {
     Trap(String),
     #[error("a host capability failed during the call: {0}")]
     Host(String),
+    #[error("the plugin exceeded its budget: {0}")]
+    Budget(BudgetExceeded),
 }
 
 /// Why the component could not be loaded.
@@ -181,7 +186,11 @@ impl Runtime {
     }
 
     fn instantiate(&self) -> Result<Instance, Fault> {
-        let state = HostState::new(self.capabilities.clone(), self.store_limits());
+        let state = HostState::new(
+            self.capabilities.clone(),
+            self.store_limits(),
+            self.limits.budget,
+        );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limits_mut());
         store.set_epoch_deadline(
@@ -211,6 +220,9 @@ impl Runtime {
     fn classify(&self, error: wasmtime::Error) -> Fault {
         if let Some(host_failure) = error.downcast_ref::<HostFailure>() {
             return Fault::Host(host_failure.to_string());
+        }
+        if let Some(exceeded) = error.downcast_ref::<BudgetExceeded>() {
+            return Fault::Budget(exceeded.clone());
         }
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Fault::Timeout(self.limits.call_timeout),

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use privacy_guard_host::capabilities::CallBudget;
 use privacy_guard_host::contract::sending::{
     Decision, MailContent, MessageClass, Recipient, RecipientRole, RefusalReason, Rendering,
     SendRequest,
@@ -157,4 +158,139 @@ fn a_faulted_import_commits_nothing() {
         None,
         "no consent state was stored"
     );
+}
+
+/// A host whose calls may queue at most `mails` mails and append at most `events` events.
+fn host_with_budget(mails: u64, events: u64) -> TestHost {
+    let mut host = TestHost::new("2026-12-01T09:00:00Z");
+    host.limits = SandboxLimits {
+        budget: CallBudget {
+            mails,
+            events,
+            ..CallBudget::default()
+        },
+        ..SandboxLimits::default()
+    };
+    host
+}
+
+#[test]
+fn a_call_that_queues_more_mail_than_its_budget_fails_closed_and_commits_nothing() {
+    let host = host_with_budget(2, CallBudget::default().events);
+    let guard = host.open().expect("host opens");
+    privacy_guard_tests::configure(&guard, "http://127.0.0.1:9/preferences/");
+    guard
+        .import_records(
+            "contacts",
+            read_records(
+                "name,email\nAda,ada@example.com\nGrace,grace@example.com\nLinus,linus@example.com\n"
+                    .as_bytes(),
+            )
+            .expect("csv"),
+            &|_| {},
+        )
+        .expect("three contacts");
+    host.set_now("2026-12-01T10:00:00Z");
+    // The day's run would queue three requests in one call: the call traps at the third.
+    let outcome = guard.run_due();
+    let Err(GuardError::Plugin(Fault::Budget(exceeded))) = &outcome else {
+        panic!("the budget stops the run: {outcome:?}");
+    };
+    assert_eq!(
+        exceeded.to_string(),
+        "the call spent more than its budget of 2 mails"
+    );
+    assert!(
+        host.mails().is_empty(),
+        "nothing of the failed call was delivered"
+    );
+    let subject = guard
+        .subject(&RecordRef {
+            module: "contacts".into(),
+            id: "1".into(),
+        })
+        .expect("call")
+        .expect("known");
+    assert!(
+        subject
+            .consents
+            .iter()
+            .all(|state| state.value != privacy_guard_host::contract::types::ConsentValue::Waiting),
+        "no request was recorded: {subject:?}"
+    );
+    // A check still answers (fresh instance), and with the default budget the run goes on.
+    assert!(matches!(
+        guard.check_send(&ad_hoc(), &[to("ada@example.com")])[0],
+        Decision::Allow(_)
+    ));
+    drop(guard);
+    let mut host = host;
+    host.limits = SandboxLimits::default();
+    let guard = host.open().expect("host re-opens");
+    assert_eq!(guard.run_due().expect("run").expect("due").requests, 3);
+    assert_eq!(host.mails().len(), 3);
+}
+
+#[test]
+fn an_import_that_appends_more_events_than_its_budget_imports_nothing() {
+    let host = host_with_budget(CallBudget::default().mails, 3);
+    let guard = host.open().expect("host opens");
+    privacy_guard_tests::configure(&guard, "http://127.0.0.1:9/preferences/");
+    let outcome = guard.import_records(
+        "contacts",
+        read_records("name,email\nAda,ada@example.com\nGrace,grace@example.com\nLinus,linus@example.com\nMary,mary@example.com\n".as_bytes())
+            .expect("csv"),
+        &|_| {},
+    );
+    assert!(
+        matches!(&outcome, Err(GuardError::Plugin(Fault::Budget(exceeded))) if exceeded.what == "events"),
+        "{outcome:?}"
+    );
+    assert!(
+        guard
+            .subject(&RecordRef {
+                module: "contacts".into(),
+                id: "1".into(),
+            })
+            .expect("call")
+            .is_none(),
+        "the import is all or nothing"
+    );
+}
+
+#[test]
+fn a_call_past_its_store_or_log_budget_fails_closed_naming_the_budget() {
+    for (budget, what) in [
+        (
+            CallBudget {
+                store_bytes: 64,
+                ..CallBudget::default()
+            },
+            "store bytes",
+        ),
+        (
+            CallBudget {
+                log_bytes: 8,
+                ..CallBudget::default()
+            },
+            "log bytes",
+        ),
+    ] {
+        let mut host = TestHost::new("2026-12-01T09:00:00Z");
+        host.limits = SandboxLimits {
+            budget,
+            ..SandboxLimits::default()
+        };
+        let guard = host.open().expect("host opens");
+        // Saving the settings writes the configuration (well over 64 bytes) and logs it.
+        let outcome = guard.set_settings(&settings("http://127.0.0.1:9/preferences/"));
+        assert!(
+            matches!(&outcome, Err(GuardError::Plugin(Fault::Budget(exceeded))) if exceeded.what == what),
+            "{what}: {outcome:?}"
+        );
+        assert!(
+            guard.configuration().expect("call").settings.is_none(),
+            "{what}: nothing was saved"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! `privacy_guard::plugin`.
 
 use crate::capabilities::HostState;
+use crate::capabilities::budget::Spending;
 use crate::contract::imports::log;
 use crate::contract::imports::types::LogLevel;
 
@@ -12,6 +13,12 @@ impl log::Host for HostState {
         message: String,
         fields: Vec<(String, String)>,
     ) -> wasmtime::Result<()> {
+        let bytes = message.len()
+            + fields
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum::<usize>();
+        self.spend(Spending::LogBytes, bytes)?;
         let fields = fields
             .iter()
             .map(|(name, value)| format!("{name}={value}"))

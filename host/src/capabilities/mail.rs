@@ -3,11 +3,22 @@
 //! erased address in the same unit of work.
 
 use crate::capabilities::HostState;
+use crate::capabilities::budget::Spending;
 use crate::contract::imports::mail::{self, MailError, Mailbox, Message};
 use crate::storage::{MailboxRow, QueuedMail, normalise_email};
 
 impl mail::Host for HostState {
     fn send(&mut self, message: Message) -> wasmtime::Result<Result<(), MailError>> {
+        self.spend(Spending::Mails, 1)?;
+        let bytes = message.subject.len()
+            + message.text_body.len()
+            + message.html_body.as_ref().map_or(0, String::len)
+            + message
+                .headers
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum::<usize>();
+        self.spend(Spending::MailBytes, bytes)?;
         Ok(match check(&message) {
             Err(problem) => Err(MailError::Rejected(problem.to_string())),
             Ok(()) => {

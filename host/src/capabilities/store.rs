@@ -2,6 +2,7 @@
 
 use super::HostFailure;
 use crate::capabilities::HostState;
+use crate::capabilities::budget::Spending;
 use crate::contract::imports::store::{self, Entry, Event, PackedValues};
 use crate::storage::NewEvent;
 
@@ -53,11 +54,13 @@ impl store::Host for HostState {
     }
 
     fn put(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
+        self.spend(Spending::StoreBytes, key.len() + value.len())?;
         self.work.kv.insert(key, Some(value));
         Ok(())
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        self.spend(Spending::StoreBytes, key.len())?;
         self.work.kv.insert(key, None);
         Ok(())
     }
@@ -99,6 +102,8 @@ impl store::Host for HostState {
     }
 
     fn append_event(&mut self, stream_id: String, payload: String) -> wasmtime::Result<()> {
+        self.spend(Spending::Events, 1)?;
+        self.spend(Spending::StoreBytes, stream_id.len() + payload.len())?;
         self.work.events.push(NewEvent {
             stream: stream_id,
             payload,
