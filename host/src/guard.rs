@@ -160,6 +160,12 @@ impl Guard {
         self.runtime.capabilities()
     }
 
+    /// How many plugin instances this host has made: never more alive at once than the
+    /// sandbox's `max_instances`.
+    pub fn plugin_instances_made(&self) -> usize {
+        self.runtime.instances_made()
+    }
+
     /// The host's clock.
     pub fn clock(&self) -> &Clock {
         self.capabilities().clock()

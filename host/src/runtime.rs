@@ -11,7 +11,7 @@
 //! The runtime knows the plugin only through `wit/`: nothing here links the plugin's code.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
@@ -20,7 +20,10 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
+use self::gate::Gate;
 use crate::capabilities::{BudgetExceeded, CallBudget, Capabilities, HostFailure, HostState};
+
+mod gate;
 use crate::contract::{Bindings, BindingsPre, CONTRACT};
 use crate::storage::UnitOfWork;
 
@@ -37,6 +40,11 @@ pub struct SandboxLimits {
     pub call_timeout: Duration,
     /// What one call may make the host hold or do.
     pub budget: CallBudget,
+    /// Calls that may run in the plugin at once (each on an instance of its own): guest
+    /// memory stays under `memory_bytes` × this.
+    pub max_instances: usize,
+    /// How long a call waits for a free instance before it is refused.
+    pub queue_wait: Duration,
 }
 
 impl Default for SandboxLimits {
@@ -45,6 +53,8 @@ impl Default for SandboxLimits {
             memory_bytes: 256 << 20,
             call_timeout: Duration::from_secs(30),
             budget: CallBudget::default(),
+            max_instances: 8,
+            queue_wait: Duration::from_secs(10),
         }
     }
 }
@@ -62,6 +72,8 @@ pub enum Fault {
     Host(String),
     #[error("the plugin exceeded its budget: {0}")]
     Budget(BudgetExceeded),
+    #[error("all {0} plugin instances stayed busy for {1:?}: try again later")]
+    Busy(usize, Duration),
 }
 
 /// Why the component could not be loaded.
@@ -90,6 +102,10 @@ pub struct Runtime {
     limits: SandboxLimits,
     capabilities: Capabilities,
     idle: Mutex<Vec<Instance>>,
+    /// Calls running in the plugin now, at most `limits.max_instances`.
+    gate: Gate,
+    /// Instances made since the start (each call beyond the warm ones makes one).
+    instantiated: AtomicUsize,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -132,6 +148,8 @@ impl Runtime {
             limits,
             capabilities,
             idle: Mutex::new(Vec::new()),
+            gate: Gate::default(),
+            instantiated: AtomicUsize::new(0),
             ticker_stop,
         })
     }
@@ -152,6 +170,13 @@ impl Runtime {
         work: UnitOfWork,
         call: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
     ) -> Result<(T, UnitOfWork), Fault> {
+        let _place = self
+            .gate
+            .enter(self.limits.max_instances, self.limits.queue_wait)
+            .ok_or(Fault::Busy(
+                self.limits.max_instances,
+                self.limits.queue_wait,
+            ))?;
         let mut instance = match self.take_idle() {
             Some(instance) => instance,
             None => self.instantiate()?,
@@ -185,7 +210,13 @@ impl Runtime {
             .pop()
     }
 
+    /// How many instances this runtime has made: at most `max_instances` are ever alive.
+    pub fn instances_made(&self) -> usize {
+        self.instantiated.load(Ordering::Relaxed)
+    }
+
     fn instantiate(&self) -> Result<Instance, Fault> {
+        self.instantiated.fetch_add(1, Ordering::Relaxed);
         let state = HostState::new(
             self.capabilities.clone(),
             self.store_limits(),

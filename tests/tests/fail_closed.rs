@@ -294,3 +294,41 @@ fn a_call_past_its_store_or_log_budget_fails_closed_naming_the_budget() {
         );
     }
 }
+
+#[test]
+fn concurrent_calls_queue_for_a_bounded_number_of_instances() {
+    let mut host = TestHost::new("2026-12-01T10:00:00Z");
+    host.limits = SandboxLimits {
+        max_instances: 2,
+        queue_wait: Duration::from_secs(120),
+        ..SandboxLimits::default()
+    };
+    let guard = std::sync::Arc::new(host.open().expect("host opens"));
+    let batch: Vec<Recipient> = (0..2_000)
+        .map(|index| to(&format!("person-{index:04}@example.com")))
+        .collect();
+    std::thread::scope(|scope| {
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..5).all(|_| {
+                        guard
+                            .check_send(&ad_hoc(), &batch)
+                            .iter()
+                            .all(|decision| matches!(decision, Decision::Allow(_)))
+                    })
+                })
+            })
+            .collect();
+        for caller in callers {
+            assert!(caller.join().expect("a caller"), "every call was answered");
+        }
+    });
+    // Eight callers at once, yet never more than two instances: guest memory stays under
+    // twice the cap.
+    assert!(
+        (1..=2).contains(&guard.plugin_instances_made()),
+        "{} instances",
+        guard.plugin_instances_made()
+    );
+}
