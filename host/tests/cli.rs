@@ -1381,3 +1381,30 @@ fn an_unanswered_request_is_reminded_lapses_and_is_asked_again_over_time() {
         assert!(shown.contains(line), "{line} in {shown}");
     }
 }
+
+#[test]
+fn a_call_past_the_budget_given_on_the_command_line_fails_closed_and_delivers_nothing() {
+    let cli = Cli::new();
+    cli.settings(&[]);
+    cli.add_news_consent();
+    cli.ok(&["enable", "--confirm-deduplication"]);
+    let contacts = cli.write(
+        "contacts.csv",
+        "name,email\nAda,ada@example.com\nGrace,grace@example.com\n",
+    );
+    cli.ok(&["import", &contacts]);
+    cli.set_now(FIRST_RUN);
+    let (_, refused) = cli.fails(&["--plugin-budget", "mails=1", "run-daily"]);
+    assert!(refused.contains("budget of 1 mails"), "{refused}");
+    assert_eq!(cli.outbox_files(), 0);
+    let (_, unknown) = cli.fails(&["--plugin-budget", "letters=1", "run-daily"]);
+    assert!(
+        unknown.contains("letters") && unknown.contains("store-bytes, events, mails"),
+        "{unknown}"
+    );
+    let (_, zero) = cli.fails(&["--plugin-instances", "0", "run-daily"]);
+    assert!(zero.contains("--plugin-instances"), "{zero}");
+    // The defaults let the run through.
+    assert!(cli.ok(&["run-daily"]).contains("2 request(s) sent"));
+    assert_eq!(cli.outbox_files(), 2);
+}

@@ -34,6 +34,31 @@ impl Default for CallBudget {
     }
 }
 
+impl CallBudget {
+    /// The limits by name, as the command line takes them.
+    pub const NAMES: [&'static str; 5] =
+        ["store-bytes", "events", "mails", "mail-bytes", "log-bytes"];
+
+    /// Sets the limit named `name` (one of [`CallBudget::NAMES`]).
+    pub fn set(&mut self, name: &str, limit: u64) -> Result<(), String> {
+        let slot = match name {
+            "store-bytes" => &mut self.store_bytes,
+            "events" => &mut self.events,
+            "mails" => &mut self.mails,
+            "mail-bytes" => &mut self.mail_bytes,
+            "log-bytes" => &mut self.log_bytes,
+            other => {
+                return Err(format!(
+                    "`{other}` is no budget of a call: use {}",
+                    CallBudget::NAMES.join(", ")
+                ));
+            }
+        };
+        *slot = limit;
+        Ok(())
+    }
+}
+
 /// What a call spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spending {

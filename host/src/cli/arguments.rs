@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use privacy_guard_host::capabilities::CallBudget;
 use privacy_guard_host::contract::configuration::{
     ConfirmationPolicy, ConsentDefault, FieldClass, IpPolicy, PurposeChange, Translation,
 };
@@ -88,6 +89,15 @@ pub struct Arguments {
     /// restrict, lift-restriction, erase) [default: the operating system's user name].
     #[arg(long, global = true, env = "PRIVACY_GUARD_ACTOR")]
     pub(super) actor: Option<String>,
+    /// Calls that may run in the plugin at once, per tenant (each on an instance of its
+    /// own, up to 256 MiB); the others wait up to 10 s, then fail closed.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_PLUGIN_INSTANCES", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(super) plugin_instances: u16,
+    /// NAME=LIMIT, repeatable or comma-separated: what one call may make the host hold
+    /// (store-bytes, events, mails, mail-bytes, log-bytes); a call past a limit fails
+    /// closed and commits nothing.
+    #[arg(long = "plugin-budget", global = true, env = "PRIVACY_GUARD_PLUGIN_BUDGET", value_delimiter = ',', value_parser = budget_limit)]
+    pub(super) plugin_budget: Vec<(String, u64)>,
     /// Log format on standard error.
     #[arg(long, global = true, env = "PRIVACY_GUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -394,6 +404,19 @@ fn template_file(text: &str) -> Result<(String, PathBuf), String> {
         .split_once('=')
         .ok_or_else(|| format!("`{text}` is not LANG=FILE, e.g. de=mails-de.ftl"))?;
     Ok((language.trim().to_owned(), PathBuf::from(file)))
+}
+
+/// Reads `NAME=LIMIT` of a call's budget.
+fn budget_limit(text: &str) -> Result<(String, u64), String> {
+    let (name, limit) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=LIMIT, e.g. mails=10000"))?;
+    let limit = limit
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| format!("`{}` is not a whole number", limit.trim()))?;
+    CallBudget::default().set(name.trim(), limit)?;
+    Ok((name.trim().to_owned(), limit))
 }
 
 /// Reads `VALUE=REGIME`.

@@ -135,7 +135,7 @@ pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyh
             .clone()
             .map_or(ComponentSource::Embedded, ComponentSource::File),
         clock,
-        limits: SandboxLimits::default(),
+        limits: sandbox_limits(arguments)?,
         transport: transport(arguments, &data_dir, tenant)?,
         retry: RetryPolicy {
             attempts: arguments.delivery_attempts,
@@ -144,6 +144,21 @@ pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyh
         schedule,
     };
     Guard::open(options).context("could not open the host")
+}
+
+/// The sandbox limits of the command line: the defaults, the instances and budget given.
+fn sandbox_limits(arguments: &Arguments) -> anyhow::Result<SandboxLimits> {
+    let mut limits = SandboxLimits {
+        max_instances: usize::from(arguments.plugin_instances),
+        ..SandboxLimits::default()
+    };
+    for (name, limit) in &arguments.plugin_budget {
+        limits
+            .budget
+            .set(name, *limit)
+            .map_err(|problem| anyhow::anyhow!("--plugin-budget: {problem}"))?;
+    }
+    Ok(limits)
 }
 
 /// Where `tenant`'s mail goes: the tenant's own SMTP server (`smtp_url` in the
