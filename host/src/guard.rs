@@ -94,6 +94,24 @@ pub enum GuardError {
     Worker(#[from] tokio::task::JoinError),
 }
 
+impl GuardError {
+    /// The error in one line, for whoever asked: the operator's log has the whole of it.
+    pub fn summary(&self) -> String {
+        match self {
+            GuardError::Plugin(fault) => format!(
+                "the plugin failed, nothing was changed: {}",
+                fault.summary()
+            ),
+            other => other
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    }
+}
+
 /// The host.
 pub struct Guard {
     runtime: Runtime,

@@ -76,6 +76,21 @@ pub enum Fault {
     Busy(usize, Duration),
 }
 
+impl Fault {
+    /// The fault in one line, for whoever asked (a CRM, an API client): the operator's log
+    /// has the whole of it.
+    pub fn summary(&self) -> String {
+        const LONGEST: usize = 200;
+        let text = self.to_string();
+        let line = text.lines().next().unwrap_or_default().trim_end();
+        let line = line.strip_suffix(':').unwrap_or(line);
+        match line.char_indices().nth(LONGEST) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_owned(),
+        }
+    }
+}
+
 /// Why the component could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -365,5 +380,28 @@ fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
         // Without a ticker no call can time out by wall clock; calls still end at their
         // deadline of zero ticks (immediately) if configured so, and memory caps hold.
         tracing::error!(%error, "could not start the epoch ticker thread: call timeouts are not enforced");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_is_summed_up_in_one_short_line() {
+        let trap = Fault::Trap(
+            "error while executing at wasm backtrace:\n    0: 0x1234 - plugin!alloc\n    1: 0x5678 - plugin!main"
+                .into(),
+        );
+        assert_eq!(
+            trap.summary(),
+            "the plugin trapped: error while executing at wasm backtrace"
+        );
+        let long = Fault::Host("x".repeat(500));
+        assert_eq!(long.summary().chars().count(), 201);
+        assert_eq!(
+            Fault::Timeout(Duration::from_secs(30)).summary(),
+            "the plugin ran past its 30s time limit"
+        );
     }
 }

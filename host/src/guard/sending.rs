@@ -27,7 +27,7 @@ impl Guard {
             ),
             Err(fault) => {
                 tracing::error!(%fault, recipients = recipients.len(), "pre-send check failed; refusing every recipient");
-                refuse_all(recipients.len(), &fault.to_string())
+                refuse_all(recipients.len(), &fault.summary())
             }
         }
     }
@@ -68,7 +68,7 @@ impl Guard {
             )),
             Err(fault) => {
                 tracing::error!(%fault, recipients = recipients.len(), "rendering failed; refusing every recipient");
-                refused(&fault.to_string())
+                refused(&fault.summary())
             }
         }
     }

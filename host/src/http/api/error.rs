@@ -86,7 +86,7 @@ impl From<GuardError> for ApiError {
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "plugin_fault",
-                    format!("{error}; retry later"),
+                    format!("{}; retry later", error.summary()),
                 )
             }
             _ => {
