@@ -474,6 +474,15 @@ pub(crate) fn parse_mail(file: &Path) -> Mail {
     }
 }
 
+/// A host at `now` (RFC 3339) with its web server on a real TCP port: what a test of the
+/// preferences page starts from.
+pub fn served_host(now: &str) -> (TestHost, Arc<Guard>, WebServer) {
+    let host = TestHost::new(now);
+    let guard = Arc::new(host.open().expect("host"));
+    let server = WebServer::start(guard.clone()).expect("server");
+    (host, guard, server)
+}
+
 /// The host's web server on a real TCP port, stopped when dropped.
 pub struct WebServer {
     pub address: SocketAddr,

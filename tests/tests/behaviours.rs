@@ -4,7 +4,6 @@
 //! to, and the preferences page is driven over real TCP.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 
 use privacy_guard_host::contract::configuration::{
     ConditionClause, ConditionOp, ConfirmationPolicy, ConsentDefault, ConsentDefinition,
@@ -23,8 +22,8 @@ use privacy_guard_host::guard::{EditRejection, Guard};
 use privacy_guard_host::import::read_records;
 use privacy_guard_tests::scenario::LogCapture;
 use privacy_guard_tests::{
-    Mail, TestHost, WebServer, contains_bytes, email_marketing_consent, http_get, http_post_form,
-    operator, settings, tracking_consent,
+    Mail, TestHost, contains_bytes, email_marketing_consent, http_get, http_post_form, operator,
+    served_host, settings, tracking_consent,
 };
 
 /// The preferences URL of hosts whose page is not served in the case.
@@ -717,9 +716,7 @@ fn daily_run() {
 }
 
 fn preferences_page() {
-    let host = TestHost::new("2026-12-01T09:00:00Z");
-    let guard = Arc::new(host.open().expect("host"));
-    let server = WebServer::start(guard.clone()).expect("server");
+    let (host, guard, server) = served_host("2026-12-01T09:00:00Z");
     save_settings(&guard, &settings(&server.preferences_url()));
     put(&guard, &email_marketing_consent());
     enable(&guard);

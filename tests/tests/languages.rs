@@ -4,8 +4,6 @@
 //! and the tenant's template over the built-in words; a template that would break a mail
 //! is refused when saved.
 
-use std::sync::Arc;
-
 use privacy_guard_host::contract::configuration::{
     ConsentDefinition, LanguageRules, Settings, Template, Translation,
 };
@@ -15,7 +13,7 @@ use privacy_guard_host::contract::sending::{
 use privacy_guard_host::guard::Guard;
 use privacy_guard_tests::scenario::import_csv;
 use privacy_guard_tests::{
-    Mail, TestHost, WebServer, email_marketing_consent, http_call, http_get, http_post_form,
+    Mail, TestHost, email_marketing_consent, http_call, http_get, http_post_form, served_host,
     settings,
 };
 
@@ -82,9 +80,7 @@ fn configure(guard: &Guard, preferences_url: &str) {
 
 #[test]
 fn every_person_reads_mails_and_the_page_in_their_language() {
-    let host = TestHost::new("2026-12-01T09:00:00Z");
-    let guard = Arc::new(host.open().expect("host"));
-    let server = WebServer::start(guard.clone()).expect("server");
+    let (host, guard, server) = served_host("2026-12-01T09:00:00Z");
     configure(&guard, &server.preferences_url());
     import_csv(
         &guard,

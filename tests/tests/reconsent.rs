@@ -3,8 +3,6 @@
 //! grants of the earlier text counting, the next daily run asks their givers again (the
 //! mail and the page saying which text they agreed to), and a new answer counts again.
 
-use std::sync::Arc;
-
 use privacy_guard_host::contract::configuration::{ConsentDefinition, PurposeChange};
 use privacy_guard_host::contract::sending::{
     LawfulBasis, MessageClass, RecipientRole, RefusalReason,
@@ -15,8 +13,8 @@ use privacy_guard_tests::scenario::{
     basis_of, contact, decide_for, history_of, import_csv, refusal_of,
 };
 use privacy_guard_tests::{
-    Mail, TestHost, WebServer, configure, contains_bytes, email_marketing_consent, http_get,
-    http_post_form,
+    Mail, TestHost, configure, contains_bytes, email_marketing_consent, http_get, http_post_form,
+    served_host,
 };
 
 const CORRECTED: &str =
@@ -69,9 +67,7 @@ fn value(guard: &Guard, id: &str) -> ConsentValue {
 
 #[test]
 fn a_material_change_asks_again_and_the_page_shows_the_text_agreed_to() {
-    let host = TestHost::new("2026-12-01T09:00:00Z");
-    let guard = Arc::new(host.open().expect("host"));
-    let server = WebServer::start(guard.clone()).expect("server");
+    let (host, guard, server) = served_host("2026-12-01T09:00:00Z");
     configure(&guard, &server.preferences_url());
     import_csv(
         &guard,
@@ -247,9 +243,7 @@ fn a_changed_purpose_text_without_its_kind_is_refused_and_changes_nothing() {
 
 #[test]
 fn a_grant_is_asked_to_be_renewed_before_its_maximum_age_and_stops_counting_after() {
-    let host = TestHost::new("2026-12-01T09:00:00Z");
-    let guard = Arc::new(host.open().expect("host"));
-    let server = WebServer::start(guard.clone()).expect("server");
+    let (host, guard, server) = served_host("2026-12-01T09:00:00Z");
     configure(&guard, &server.preferences_url());
     // Grants of this consent count for a year (no change of the text: no new version).
     let yearly = guard

@@ -20,7 +20,7 @@ use privacy_guard_tests::scenario::{
 };
 use privacy_guard_tests::{
     Mail, TestHost, WebServer, configure, contains_bytes, email_marketing_consent, http_call,
-    http_get, http_post_form, operator, settings,
+    http_get, http_post_form, operator, served_host, settings,
 };
 
 const PREFERENCES_URL: &str = "http://127.0.0.1:9/preferences/";
@@ -734,9 +734,7 @@ fn staff_can_hand_a_person_their_current_link() {
 
 #[test]
 fn erasing_and_stopping_processing_on_the_page_take_a_confirming_step() {
-    let host = TestHost::new("2026-12-01T09:00:00Z");
-    let guard = Arc::new(host.open().expect("host"));
-    let server = WebServer::start(guard.clone()).expect("server");
+    let (host, guard, server) = served_host("2026-12-01T09:00:00Z");
     configure(&guard, &server.preferences_url());
     import_csv(
         &guard,

@@ -11,7 +11,9 @@ use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::storage::LedgerCheck;
-use privacy_guard_tests::{TestHost, WebServer, configure, http_get, http_post_form, operator};
+use privacy_guard_tests::{
+    TestHost, WebServer, configure, http_get, http_post_form, operator, served_host,
+};
 
 fn contact(id: &str) -> RecordRef {
     RecordRef {
@@ -52,9 +54,7 @@ fn import(guard: &Guard, csv: &str) {
 
 /// Ada (contacts/1) with a request mailed and her link; the web server runs.
 fn ada_with_link() -> (TestHost, Arc<Guard>, WebServer, String) {
-    let host = TestHost::new("2026-12-01T09:00:00Z");
-    let guard = Arc::new(host.open().expect("host"));
-    let server = WebServer::start(guard.clone()).expect("server");
+    let (host, guard, server) = served_host("2026-12-01T09:00:00Z");
     configure(&guard, &server.preferences_url());
     import(
         &guard,

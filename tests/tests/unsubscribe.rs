@@ -1,21 +1,17 @@
 //! One-click unsubscription (RFC 8058): the `List-Unsubscribe` header `render` gives a
 //! marketing mail, posted to over real TCP, withdraws the consent at once.
 
-use std::sync::Arc;
-
 use privacy_guard_host::contract::sending::{
     Decision, MailContent, MessageClass, Recipient, RecipientRole, RefusalReason, Rendering,
     SendRequest,
 };
 use privacy_guard_host::contract::types::{ConsentValue, RecordRef};
 use privacy_guard_host::import::read_records;
-use privacy_guard_tests::{TestHost, WebServer, configure, http_get, http_post_form};
+use privacy_guard_tests::{configure, http_get, http_post_form, served_host};
 
 #[test]
 fn the_one_click_post_withdraws_the_marketing_consent_and_a_get_changes_nothing() {
-    let host = TestHost::new("2026-12-01T09:00:00Z");
-    let guard = Arc::new(host.open().expect("host"));
-    let server = WebServer::start(guard.clone()).expect("server");
+    let (host, guard, server) = served_host("2026-12-01T09:00:00Z");
     configure(&guard, &server.preferences_url());
     guard
         .import_records(
