@@ -1,16 +1,17 @@
 //! Builds the Privacy Guard component so that building the host builds the plugin too.
 //!
 //! Runs a nested `cargo build` of `privacy-guard-plugin` for `wasm32-wasip2` (always in
-//! release mode: the component is what ships) with its own target directory beside the
-//! outer one, so it never waits on the outer build's lock, and hands the component's path
-//! to the host through the `PRIVACY_GUARD_COMPONENT` compile-time variable.
+//! release mode: the component is what ships; see `build/component.rs`) and hands the
+//! component's path to the host through the `PRIVACY_GUARD_COMPONENT` compile-time
+//! variable.
 
 use std::env;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+#[path = "build/component.rs"]
+mod component;
 
 const PLUGIN_PACKAGE: &str = "privacy-guard-plugin";
-const WASM_TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir =
@@ -25,6 +26,7 @@ fn main() {
         "plugin/component/Cargo.toml",
         "wit",
         "Cargo.lock",
+        "host/build",
     ] {
         println!(
             "cargo:rerun-if-changed={}",
@@ -42,108 +44,9 @@ fn main() {
         return;
     }
 
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    // OUT_DIR is <target>/<profile>/build/<crate>-<hash>/out: share one nested target
-    // directory across profiles so dev, test and release builds compile the plugin once.
-    // The directory is named after the workspace's path: checkouts sharing one target
-    // directory (git worktrees) must not overwrite each other's component.
-    let checkout = {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        workspace.hash(&mut hasher);
-        format!("plugin-component-{:016x}", hasher.finish())
-    };
-    let nested_target = out_dir.ancestors().nth(4).map_or_else(
-        || out_dir.join("plugin-target"),
-        |target| target.join(&checkout),
-    );
-
-    ensure_wasm_target();
-
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(workspace)
-        .args([
-            "build",
-            "--locked",
-            "--release",
-            "--package",
-            PLUGIN_PACKAGE,
-            "--target",
-            WASM_TARGET,
-        ])
-        .arg("--target-dir")
-        .arg(&nested_target);
-    // Flags meant for the outer build (its target, clippy's wrapper, coverage) must not
-    // leak into the guest build.
-    for variable in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTC_WRAPPER",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_PRIMARY_PACKAGE",
-        "CARGO_LLVM_COV",
-        "LLVM_PROFILE_FILE",
-    ] {
-        command.env_remove(variable);
-    }
-    let status = command
-        .status()
-        .expect("could not start cargo to build the plugin component");
-    assert!(
-        status.success(),
-        "building the plugin component failed: run `cargo build -p {PLUGIN_PACKAGE} --release --target {WASM_TARGET}` to see why"
-    );
-
-    let component = nested_target
-        .join(WASM_TARGET)
-        .join("release")
-        .join("privacy_guard_plugin.wasm");
-    assert!(
-        component.exists(),
-        "the plugin build succeeded but {} is missing",
-        component.display()
-    );
+    let component = component::build(workspace, PLUGIN_PACKAGE, "privacy_guard_plugin");
     println!(
         "cargo:rustc-env=PRIVACY_GUARD_COMPONENT={}",
         component.display()
     );
-}
-
-/// Installs the wasm32-wasip2 target with rustup when the toolchain lacks it.
-///
-/// rust-toolchain.toml names the target, but rustup only adds targets when it installs the
-/// toolchain itself; a machine that already had the pinned toolchain would otherwise fail
-/// here with "can't find crate for `core`".
-fn ensure_wasm_target() {
-    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = Command::new(rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .ok()
-        .filter(|output| output.status.success())
-        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
-    let installed =
-        sysroot.is_some_and(|sysroot| sysroot.join("lib/rustlib").join(WASM_TARGET).exists());
-    if installed {
-        return;
-    }
-    println!(
-        "cargo:warning=installing the {WASM_TARGET} target with rustup (needed to build the plugin component)"
-    );
-    let mut rustup = Command::new("rustup");
-    rustup.args(["target", "add", WASM_TARGET]);
-    if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
-        rustup.arg("--toolchain").arg(toolchain);
-    }
-    match rustup.status() {
-        Ok(status) if status.success() => {}
-        _ => panic!(
-            "the {WASM_TARGET} target is missing and `rustup target add {WASM_TARGET}` failed: install it by hand, then build again"
-        ),
-    }
 }

@@ -45,6 +45,10 @@ pub struct SandboxLimits {
     pub max_instances: usize,
     /// How long a call waits for a free instance before it is refused.
     pub queue_wait: Duration,
+    /// Fuel mode: the instructions one call may execute (wasmtime's fuel, roughly one
+    /// unit per instruction), a budget that, unlike the wall-clock deadline, gives the same
+    /// answer on every machine. Off (`None`) by default: counting costs some speed.
+    pub fuel: Option<u64>,
 }
 
 impl Default for SandboxLimits {
@@ -55,6 +59,7 @@ impl Default for SandboxLimits {
             budget: CallBudget::default(),
             max_instances: 8,
             queue_wait: Duration::from_secs(10),
+            fuel: None,
         }
     }
 }
@@ -74,7 +79,18 @@ pub enum Fault {
     Budget(BudgetExceeded),
     #[error("all {0} plugin instances stayed busy for {1:?}: try again later")]
     Busy(usize, Duration),
+    #[error("the plugin ran out of fuel ({0} units for one call)")]
+    OutOfFuel(u64),
+    #[error("the plugin gave an impossible answer: {0}")]
+    WrongAnswer(String),
 }
+
+/// An answer no correct plugin gives (a decision count unlike the recipients'...): the
+/// caller returns it from its call to make the call a fault, and the instance that gave it
+/// is never used again.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct WrongAnswer(pub String);
 
 impl Fault {
     /// The fault in one line, for whoever asked (a CRM, an API client): the operator's log
@@ -139,7 +155,7 @@ impl Runtime {
         limits: SandboxLimits,
         capabilities: Capabilities,
     ) -> Result<Runtime, LoadError> {
-        let engine = engine()?;
+        let engine = engine(&limits)?;
         let component = compile_cached(&engine, component_bytes, cache_dir)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
@@ -203,6 +219,11 @@ impl Runtime {
             .as_millis()
             .div_ceil(EPOCH_TICK.as_millis()) as u64;
         instance.store.set_epoch_deadline(ticks);
+        if let Some(fuel) = self.limits.fuel {
+            instance.store.set_fuel(fuel).map_err(|error| {
+                Fault::Host(format!("could not set the call's fuel: {error:#}"))
+            })?;
+        }
         let outcome = call(&mut instance.store, &instance.bindings);
         match outcome {
             Ok(value) => {
@@ -239,6 +260,11 @@ impl Runtime {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limits_mut());
+        if let Some(fuel) = self.limits.fuel {
+            store.set_fuel(fuel).map_err(|error| {
+                Fault::Host(format!("could not set the call's fuel: {error:#}"))
+            })?;
+        }
         store.set_epoch_deadline(
             self.limits
                 .call_timeout
@@ -270,8 +296,12 @@ impl Runtime {
         if let Some(exceeded) = error.downcast_ref::<BudgetExceeded>() {
             return Fault::Budget(exceeded.clone());
         }
+        if let Some(WrongAnswer(what)) = error.downcast_ref::<WrongAnswer>() {
+            return Fault::WrongAnswer(what.clone());
+        }
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Fault::Timeout(self.limits.call_timeout),
+            Some(Trap::OutOfFuel) => Fault::OutOfFuel(self.limits.fuel.unwrap_or_default()),
             Some(Trap::AllocationTooLarge) => Fault::MemoryLimit(self.limits.memory_bytes),
             _ => {
                 let text = format!("{error:#}");
@@ -293,8 +323,10 @@ impl Drop for Runtime {
     }
 }
 
-fn engine() -> Result<Engine, LoadError> {
+fn engine(limits: &SandboxLimits) -> Result<Engine, LoadError> {
     let mut config = Config::new();
+    // Part of the compiled code (and of the cached artifact's key): only when asked for.
+    config.consume_fuel(limits.fuel.is_some());
     // Sync calls cost 2.5-3.6x more with the component-model concurrency machinery on,
     // and nothing here needs WASI p3.
     config.concurrency_support(false);

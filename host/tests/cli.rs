@@ -1404,7 +1404,60 @@ fn a_call_past_the_budget_given_on_the_command_line_fails_closed_and_delivers_no
     );
     let (_, zero) = cli.fails(&["--plugin-instances", "0", "run-daily"]);
     assert!(zero.contains("--plugin-instances"), "{zero}");
-    // The defaults let the run through.
-    assert!(cli.ok(&["run-daily"]).contains("2 request(s) sent"));
+    let (_, fuel) = cli.fails(&["--plugin-fuel", "1000", "run-daily"]);
+    assert!(fuel.contains("ran out of fuel (1000 units"), "{fuel}");
+    let (_, timeout) = cli.fails(&["--plugin-timeout-seconds", "0", "run-daily"]);
+    assert!(timeout.contains("--plugin-timeout-seconds"), "{timeout}");
+    assert_eq!(cli.outbox_files(), 0);
+    // The defaults let the run through, as does a generous fuel.
+    assert!(
+        cli.ok(&["--plugin-fuel", "5000000000", "run-daily"])
+            .contains("2 request(s) sent")
+    );
     assert_eq!(cli.outbox_files(), 2);
+}
+
+#[test]
+fn a_tenant_of_the_configuration_file_has_its_own_sandbox_over_the_hosts() {
+    let cli = Cli::new();
+    let config = cli.write(
+        "tenants.toml",
+        "[[tenants]]\nid = \"acme\"\n[tenants.plugin]\nfuel = 1000\n\n[[tenants]]\nid = \"globex\"\n",
+    );
+    let check = |tenant: &str| {
+        cli.run(&[
+            "--config",
+            &config,
+            "--tenant",
+            tenant,
+            "--plugin-fuel",
+            "5000000000",
+            "check",
+            "--class",
+            "ad-hoc",
+            "--to",
+            "ada@example.com",
+        ])
+    };
+    // acme's fuel (over the command line's) is too little for any call: refused, failing
+    // closed; globex runs on the command line's.
+    let acme = check("acme");
+    assert_eq!(acme.status.code(), Some(3), "{acme:?}");
+    assert!(
+        text(&acme.stdout).contains("plugin-fault") && text(&acme.stdout).contains("fuel"),
+        "{acme:?}"
+    );
+    let globex = check("globex");
+    assert!(globex.status.success(), "{globex:?}");
+    assert!(text(&globex.stdout).contains("allow"), "{globex:?}");
+
+    let wrong = cli.write(
+        "wrong.toml",
+        "[[tenants]]\nid = \"acme\"\n[tenants.plugin]\nmemory_mib = 1\n",
+    );
+    let (_, refused) = cli.fails(&["--config", &wrong, "outbox"]);
+    assert!(
+        refused.contains("tenant `acme`: [tenants.plugin]: memory_mib = 1: use 16 to 4096"),
+        "{refused}"
+    );
 }

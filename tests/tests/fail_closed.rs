@@ -332,3 +332,43 @@ fn concurrent_calls_queue_for_a_bounded_number_of_instances() {
         guard.plugin_instances_made()
     );
 }
+
+#[test]
+fn in_fuel_mode_the_plugin_works_within_its_fuel_and_a_call_past_it_fails_closed() {
+    let mut host = TestHost::new("2026-12-01T09:00:00Z");
+    host.limits = SandboxLimits {
+        fuel: Some(2_000_000_000),
+        ..SandboxLimits::default()
+    };
+    let guard = host.open().expect("host opens in fuel mode");
+    privacy_guard_tests::configure(&guard, "http://127.0.0.1:9/preferences/");
+    guard
+        .import_records(
+            "contacts",
+            read_records("name,email\nAda,ada@example.com\nGrace,grace@example.com\n".as_bytes())
+                .expect("csv"),
+            &|_| {},
+        )
+        .expect("an import within its fuel");
+    host.set_now("2026-12-01T10:00:00Z");
+    assert_eq!(guard.run_due().expect("run").expect("due").requests, 2);
+    assert!(matches!(
+        guard.check_send(&ad_hoc(), &[to("ada@example.com")])[0],
+        Decision::Allow(_)
+    ));
+    drop(guard);
+
+    // The same host with fuel for a few thousand instructions: every call runs out.
+    host.limits.fuel = Some(5_000);
+    let guard = host.open().expect("host re-opens");
+    let decisions = guard.check_send(&ad_hoc(), &[to("ada@example.com"), to("grace@example.com")]);
+    assert!(all_refused_as_fault(&decisions), "{decisions:?}");
+    let Decision::Refuse(refusal) = &decisions[0] else {
+        unreachable!()
+    };
+    assert!(
+        refusal.detail.contains("ran out of fuel (5000 units"),
+        "{}",
+        refusal.detail
+    );
+}

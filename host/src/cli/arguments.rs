@@ -98,6 +98,17 @@ pub struct Arguments {
     /// closed and commits nothing.
     #[arg(long = "plugin-budget", global = true, env = "PRIVACY_GUARD_PLUGIN_BUDGET", value_delimiter = ',', value_parser = budget_limit)]
     pub(super) plugin_budget: Vec<(String, u64)>,
+    /// Memory one plugin instance may grow to, in MiB.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_PLUGIN_MEMORY_MIB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..=4096))]
+    pub(super) plugin_memory_mib: u32,
+    /// Wall-clock time one call into the plugin may take, in seconds; past it the call
+    /// fails closed.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_PLUGIN_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub(super) plugin_timeout_seconds: u32,
+    /// Fuel mode: the instructions one call may execute (about one unit each), the same
+    /// on every machine; a call past it fails closed [default: off].
+    #[arg(long, global = true, env = "PRIVACY_GUARD_PLUGIN_FUEL", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(super) plugin_fuel: Option<u64>,
     /// Log format on standard error.
     #[arg(long, global = true, env = "PRIVACY_GUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -135,7 +135,7 @@ pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyh
             .clone()
             .map_or(ComponentSource::Embedded, ComponentSource::File),
         clock,
-        limits: sandbox_limits(arguments)?,
+        limits: sandbox_limits(arguments, tenant)?,
         transport: transport(arguments, &data_dir, tenant)?,
         retry: RetryPolicy {
             attempts: arguments.delivery_attempts,
@@ -146,10 +146,17 @@ pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyh
     Guard::open(options).context("could not open the host")
 }
 
-/// The sandbox limits of the command line: the defaults, the instances and budget given.
-fn sandbox_limits(arguments: &Arguments) -> anyhow::Result<SandboxLimits> {
+/// The sandbox limits of a tenant: the command line's (`--plugin-*`), with the tenant's
+/// `[tenants.plugin]` of the configuration file over them.
+fn sandbox_limits(
+    arguments: &Arguments,
+    tenant: Option<&TenantConfig>,
+) -> anyhow::Result<SandboxLimits> {
     let mut limits = SandboxLimits {
         max_instances: usize::from(arguments.plugin_instances),
+        memory_bytes: (arguments.plugin_memory_mib as usize) << 20,
+        call_timeout: std::time::Duration::from_secs(u64::from(arguments.plugin_timeout_seconds)),
+        fuel: arguments.plugin_fuel,
         ..SandboxLimits::default()
     };
     for (name, limit) in &arguments.plugin_budget {
@@ -158,7 +165,12 @@ fn sandbox_limits(arguments: &Arguments) -> anyhow::Result<SandboxLimits> {
             .set(name, *limit)
             .map_err(|problem| anyhow::anyhow!("--plugin-budget: {problem}"))?;
     }
-    Ok(limits)
+    match tenant {
+        Some(tenant) => tenant.plugin.over(&limits).map_err(|problem| {
+            anyhow::anyhow!("tenant `{}`: [tenants.plugin]: {problem}", tenant.id)
+        }),
+        None => Ok(limits),
+    }
 }
 
 /// Where `tenant`'s mail goes: the tenant's own SMTP server (`smtp_url` in the

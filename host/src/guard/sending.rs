@@ -5,6 +5,7 @@ use crate::contract::sending::{
     Decision, MailContent, Recipient, Refusal, RefusalReason, Rendering, SendRequest,
 };
 use crate::contract::tracking::TrackingKind;
+use crate::runtime::WrongAnswer;
 
 impl Guard {
     /// The pre-send decision for every recipient, in order. Fails closed: when the plugin
@@ -14,17 +15,10 @@ impl Guard {
             plugin
                 .privacy_guard_consent_sending()
                 .call_check_send(store, request, recipients)
+                .and_then(|decisions| one_each(decisions, recipients, "decisions"))
         });
         match outcome {
-            Ok(decisions) if decisions.len() == recipients.len() => decisions,
-            Ok(decisions) => refuse_all(
-                recipients.len(),
-                &format!(
-                    "the plugin answered {} decisions for {} recipients",
-                    decisions.len(),
-                    recipients.len()
-                ),
-            ),
+            Ok(decisions) => decisions,
             Err(fault) => {
                 tracing::error!(%fault, recipients = recipients.len(), "pre-send check failed; refusing every recipient");
                 refuse_all(recipients.len(), &fault.summary())
@@ -45,10 +39,12 @@ impl Guard {
         mail: &MailContent,
         recipients: &[Recipient],
     ) -> Vec<Rendering> {
+        // A wrong count fails the call, so that nothing it wrote is committed.
         let outcome = self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_sending()
                 .call_render(store, request, mail, recipients)
+                .and_then(|renderings| one_each(renderings, recipients, "renderings"))
         });
         let refused = |detail: &str| {
             refuse_all(recipients.len(), detail)
@@ -60,12 +56,7 @@ impl Guard {
                 .collect()
         };
         match outcome {
-            Ok(renderings) if renderings.len() == recipients.len() => renderings,
-            Ok(renderings) => refused(&format!(
-                "the plugin answered {} renderings for {} recipients",
-                renderings.len(),
-                recipients.len()
-            )),
+            Ok(renderings) => renderings,
             Err(fault) => {
                 tracing::error!(%fault, recipients = recipients.len(), "rendering failed; refusing every recipient");
                 refused(&fault.summary())
@@ -86,6 +77,20 @@ impl Guard {
             tracing::error!(%fault, "the tracking check failed; dropping the event");
             false
         })
+    }
+}
+
+/// The plugin's answers when there is one per recipient; else a wrong answer, which
+/// fails the call and retires the instance that gave it.
+fn one_each<T>(answers: Vec<T>, recipients: &[Recipient], what: &str) -> wasmtime::Result<Vec<T>> {
+    if answers.len() == recipients.len() {
+        Ok(answers)
+    } else {
+        Err(wasmtime::Error::new(WrongAnswer(format!(
+            "{} {what} for {} recipients",
+            answers.len(),
+            recipients.len()
+        ))))
     }
 }
 

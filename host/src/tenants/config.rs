@@ -9,6 +9,13 @@
 //! time_zone = "Europe/Berlin"                   # default: the host's --time-zone
 //! smtp_url = "smtp://acme@mail.acme.example"     # default: the host's --smtp-url
 //! smtp_password_env = "ACME_SMTP_PASSWORD"       # the variable holding smtp_url's password
+//!
+//! [tenants.plugin]                              # the tenant's sandbox; default: the host's --plugin-*
+//! instances = 4                                 # calls in the plugin at once
+//! memory_mib = 128                              # memory of one instance
+//! timeout_seconds = 10                          # wall-clock time of one call
+//! fuel = 5_000_000_000                          # instructions of one call (fuel mode)
+//! budget = { mails = 10000, log-bytes = 1048576 } # what one call may make the host hold
 //! ```
 //!
 //! Everything not in the file comes from the command line or its `PRIVACY_GUARD_*`
@@ -20,6 +27,7 @@ use serde::Deserialize;
 
 use super::{ApiKey, KeyError, TenantError, is_tenant_id};
 use crate::mail::smtp::{SmtpSettings, SmtpSettingsError};
+use crate::runtime::SandboxLimits;
 
 /// What is wrong with a configuration file.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +66,8 @@ pub enum ConfigError {
         #[source]
         source: SmtpSettingsError,
     },
+    #[error("tenant `{tenant}`: [tenants.plugin]: {problem}")]
+    Plugin { tenant: String, problem: String },
 }
 
 /// The whole file.
@@ -83,6 +93,63 @@ pub struct TenantConfig {
     /// The name of the environment variable holding the password of `smtp_url`'s user
     /// (the password itself is never in the file).
     pub smtp_password_env: Option<String>,
+    /// The tenant's sandbox, over the host's.
+    #[serde(default)]
+    pub plugin: PluginLimits,
+}
+
+/// A tenant's sandbox limits (`[tenants.plugin]`); what it leaves out comes from the host.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginLimits {
+    pub instances: Option<u16>,
+    pub memory_mib: Option<u32>,
+    pub timeout_seconds: Option<u32>,
+    pub fuel: Option<u64>,
+    /// Per-call budget by name (`store-bytes`, `events`, `mails`, `mail-bytes`,
+    /// `log-bytes`).
+    #[serde(default)]
+    pub budget: std::collections::BTreeMap<String, u64>,
+}
+
+impl PluginLimits {
+    /// `host`'s limits with this tenant's over them; the error names the wrong value.
+    pub fn over(&self, host: &SandboxLimits) -> Result<SandboxLimits, String> {
+        let mut limits = host.clone();
+        if let Some(instances) = self.instances {
+            if !(1..=256).contains(&instances) {
+                return Err(format!("instances = {instances}: use 1 to 256"));
+            }
+            limits.max_instances = usize::from(instances);
+        }
+        if let Some(memory_mib) = self.memory_mib {
+            if !(16..=4096).contains(&memory_mib) {
+                return Err(format!("memory_mib = {memory_mib}: use 16 to 4096"));
+            }
+            limits.memory_bytes = (memory_mib as usize) << 20;
+        }
+        if let Some(seconds) = self.timeout_seconds {
+            if !(1..=3600).contains(&seconds) {
+                return Err(format!("timeout_seconds = {seconds}: use 1 to 3600"));
+            }
+            limits.call_timeout = std::time::Duration::from_secs(u64::from(seconds));
+        }
+        if let Some(fuel) = self.fuel {
+            if fuel == 0 {
+                return Err(
+                    "fuel = 0: a call needs some fuel; leave it out to turn fuel off".into(),
+                );
+            }
+            limits.fuel = Some(fuel);
+        }
+        for (name, limit) in &self.budget {
+            limits
+                .budget
+                .set(name, *limit)
+                .map_err(|problem| format!("budget: {problem}"))?;
+        }
+        Ok(limits)
+    }
 }
 
 impl TenantConfig {
@@ -156,6 +223,13 @@ impl HostConfig {
             seen.push(&tenant.id);
             tenant.key_digests()?;
             tenant.check_smtp()?;
+            tenant
+                .plugin
+                .over(&SandboxLimits::default())
+                .map_err(|problem| ConfigError::Plugin {
+                    tenant: tenant.id.clone(),
+                    problem,
+                })?;
         }
         Ok(config)
     }
@@ -206,6 +280,28 @@ mod tests {
     }
 
     #[test]
+    fn a_tenant_may_have_a_sandbox_of_its_own_over_the_hosts() {
+        let config = HostConfig::parse(
+            "[[tenants]]\nid = \"acme\"\n[tenants.plugin]\ninstances = 2\nmemory_mib = 64\ntimeout_seconds = 5\nfuel = 1000000\nbudget = { mails = 10, log-bytes = 4096 }\n\n[[tenants]]\nid = \"globex\"\n",
+        )
+        .unwrap();
+        let host = SandboxLimits {
+            max_instances: 3,
+            ..SandboxLimits::default()
+        };
+        let acme = config.tenant("acme").unwrap().plugin.over(&host).unwrap();
+        assert_eq!(acme.max_instances, 2);
+        assert_eq!(acme.memory_bytes, 64 << 20);
+        assert_eq!(acme.call_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(acme.fuel, Some(1_000_000));
+        assert_eq!((acme.budget.mails, acme.budget.log_bytes), (10, 4096));
+        assert_eq!(acme.budget.events, host.budget.events);
+        let globex = config.tenant("globex").unwrap().plugin.over(&host).unwrap();
+        assert_eq!(globex.max_instances, 3);
+        assert_eq!(globex.fuel, None);
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let cases = [
             ("", "no tenant"),
@@ -219,6 +315,18 @@ mod tests {
                 "tenant `a`",
             ),
             ("[[tenants]]\nid = \"a\"\nport = 1\n", "unknown field"),
+            (
+                "[[tenants]]\nid = \"a\"\n[tenants.plugin]\nbudget = { letters = 1 }\n",
+                "tenant `a`: [tenants.plugin]: budget: `letters` is no budget",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\n[tenants.plugin]\ninstances = 0\n",
+                "instances = 0: use 1 to 256",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\n[tenants.plugin]\nthreads = 2\n",
+                "unknown field",
+            ),
             (
                 "[[tenants]]\nid = \"a\"\nsmtp_password_env = \"A_PASSWORD\"\n",
                 "smtp_url is not",

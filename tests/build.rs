@@ -1,0 +1,28 @@
+//! Builds the hostile plugin (`tests/hostile`) for the containment tests, as the host's
+//! build script builds the real one, and hands its path to the tests through the
+//! `PRIVACY_GUARD_HOSTILE_COMPONENT` compile-time variable.
+
+use std::env;
+use std::path::PathBuf;
+
+#[path = "../host/build/component.rs"]
+mod component;
+
+fn main() {
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let workspace = manifest_dir
+        .parent()
+        .expect("the tests crate lives inside the workspace");
+    for watched in ["tests/hostile", "wit", "Cargo.lock", "host/build"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
+    }
+    let component = component::build(workspace, "privacy-guard-hostile", "privacy_guard_hostile");
+    println!(
+        "cargo:rustc-env=PRIVACY_GUARD_HOSTILE_COMPONENT={}",
+        component.display()
+    );
+}
