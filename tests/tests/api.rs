@@ -120,14 +120,19 @@ fn the_documented_enums_are_the_wire_tables() {
             "docs/openapi.json offers no {what} enum {texts:?} (the wire table's texts)"
         );
     }
-    // What the document enumerates that is no contract enum: error codes, the example
-    // person modules, event kinds (the core's) and the one decision source.
+    // What the document enumerates that is no contract enum: error codes (all of them, and
+    // each response's own), event kinds (the core's) and the one decision source.
+    let error_codes: Vec<String> = openapi()["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("the ErrorCode enum")
+        .iter()
+        .filter_map(|code| code.as_str().map(str::to_owned))
+        .collect();
     let others = documented
         .iter()
         .filter(|texts| !tables.iter().any(|(_, table)| table == *texts))
         .filter(|texts| {
-            !(texts.contains(&"unauthorized".to_owned())
-                || texts.contains(&"contacts".to_owned())
+            !(texts.iter().all(|text| error_codes.contains(text))
                 || texts.contains(&"consent-changed".to_owned())
                 || **texts == ["api"])
         })
@@ -202,6 +207,17 @@ fn check(document: &Value, schema: &Value, value: &Value, at: &str) -> Result<()
             }
         }
     }
+    if let Some(array) = value.as_array() {
+        let bound = |name: &str| schema.get(name).and_then(Value::as_u64);
+        if bound("minItems").is_some_and(|least| (array.len() as u64) < least)
+            || bound("maxItems").is_some_and(|most| (array.len() as u64) > most)
+        {
+            return Err(format!(
+                "{at}: {} items are out of the schema's bounds",
+                array.len()
+            ));
+        }
+    }
     if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
         for (index, item) in array.iter().enumerate() {
             check(document, items, item, &format!("{at}[{index}]"))?;
@@ -228,6 +244,24 @@ impl Client<'_> {
         arguments: &[&str],
         body: Option<Value>,
     ) -> (u16, Value) {
+        let bytes = body.map(|body| body.to_string().into_bytes());
+        self.send(
+            method,
+            template,
+            arguments,
+            bytes.as_deref().map(|bytes| ("application/json", bytes)),
+        )
+    }
+
+    /// Sends `body` as it is, with its content type: bodies that are not JSON, or not
+    /// labelled as JSON, are answered as documented too.
+    fn send(
+        &self,
+        method: &str,
+        template: &str,
+        arguments: &[&str],
+        body: Option<(&str, &[u8])>,
+    ) -> (u16, Value) {
         let mut path = template.to_owned();
         for argument in arguments {
             let start = path.find('{').expect("a parameter");
@@ -239,14 +273,8 @@ impl Client<'_> {
             .iter()
             .map(|value| ("Authorization", value.as_str()))
             .collect();
-        let bytes = body.map(|body| body.to_string().into_bytes());
-        let response = http_call(
-            method,
-            &format!("{}{path}", self.base),
-            &headers,
-            bytes.as_deref().map(|bytes| ("application/json", bytes)),
-        )
-        .expect("the API answers");
+        let response = http_call(method, &format!("{}{path}", self.base), &headers, body)
+            .expect("the API answers");
         let value: Value = serde_json::from_str(&response.body)
             .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {}", response.body));
         let operation = &self.document["paths"][template][method.to_lowercase()];
@@ -788,23 +816,26 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
     let (status, _) = wrong.call("GET", "/api/v1/consents", &[], None);
     assert_eq!(status, 401);
     let raw = |body: &[u8]| {
-        http_call(
+        acme.send(
             "POST",
-            &format!("http://{}/api/v1/check-send", server.address),
-            &[("Authorization", &format!("Bearer {ACME_KEY}"))],
+            "/api/v1/check-send",
+            &[],
             Some(("application/json", body)),
         )
-        .expect("answer")
     };
-    let broken = raw(b"{\"class\": ");
-    assert_eq!(broken.status, 400);
-    assert!(broken.body.contains("invalid_json"), "{}", broken.body);
-    let unknown_field = raw(br#"{"class": "ad_hoc", "recipients": [], "colour": "red"}"#);
-    assert_eq!(unknown_field.status, 422, "{}", unknown_field.body);
+    let (status, broken) = raw(b"{\"class\": ");
+    assert_eq!(
+        (status, broken["error"]["code"].as_str()),
+        (400, Some("invalid_json"))
+    );
+    let (status, unknown_field) = raw(br#"{"class": "ad_hoc", "recipients": [], "colour": "red"}"#);
+    assert_eq!(status, 422, "{unknown_field}");
     let huge = vec![b' '; BODY_LIMIT + 1];
-    let too_large = raw(&huge);
-    assert_eq!(too_large.status, 413, "{}", too_large.body);
-    assert!(too_large.body.contains("payload_too_large"));
+    let (status, too_large) = raw(&huge);
+    assert_eq!(
+        (status, too_large["error"]["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
     let many: Vec<Value> = (0..=BATCH_LIMIT)
         .map(|n| json!({"address": format!("p{n}@example.com"), "role": "bcc"}))
         .collect();
@@ -829,4 +860,147 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
         .collect();
     let missing: Vec<_> = documented.difference(&exercised).collect();
     assert!(missing.is_empty(), "not exercised: {missing:?}");
+}
+
+/// Every object a request body may hold, reached through `$ref`s from `schema`.
+fn request_objects<'d>(
+    document: &'d Value,
+    schema: &'d Value,
+    at: String,
+    found: &mut Vec<(String, &'d Value)>,
+) {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let mut target = document;
+        for part in reference.trim_start_matches("#/").split('/') {
+            target = &target[part];
+        }
+        return request_objects(document, target, at, found);
+    }
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        found.push((at.clone(), schema));
+        for (name, property) in properties {
+            request_objects(document, property, format!("{at}.{name}"), found);
+        }
+    }
+    if let Some(additional) = schema
+        .get("additionalProperties")
+        .filter(|value| value.is_object())
+    {
+        request_objects(document, additional, format!("{at}.*"), found);
+    }
+    if let Some(items) = schema.get("items") {
+        request_objects(document, items, format!("{at}[]"), found);
+    }
+}
+
+/// The server refuses a field it does not know in every body (`deny_unknown_fields`), so
+/// the document closes every object a request may send.
+#[test]
+fn the_document_closes_every_request_object_as_the_server_does() {
+    let document = openapi();
+    let mut open = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+            let mut found = Vec::new();
+            request_objects(
+                &document,
+                schema,
+                format!("{method} {path}: body"),
+                &mut found,
+            );
+            open.extend(
+                found
+                    .into_iter()
+                    .filter(|(_, object)| {
+                        object.get("additionalProperties") != Some(&Value::Bool(false))
+                    })
+                    .map(|(at, _)| at),
+            );
+        }
+    }
+    assert!(
+        open.is_empty(),
+        "request objects without additionalProperties: false: {open:#?}"
+    );
+}
+
+/// Every operation that takes a body answers a body without its content type, one that is
+/// not JSON, one with a field it does not know and one past the size limit with the
+/// status and code the document lists for it.
+#[test]
+fn every_body_the_server_cannot_take_is_refused_as_documented() {
+    let document = openapi();
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let mut tenants = Tenants::default();
+    tenants.add(tenant("acme", ACME_KEY, &host)).expect("acme");
+    let server =
+        WebServer::serve(privacy_guard_host::http::app(Arc::new(tenants))).expect("server");
+    let client = Client {
+        base: format!("http://{}", server.address),
+        key: Some(ACME_KEY),
+        document: &document,
+        exercised: Arc::new(Mutex::new(BTreeSet::new())),
+    };
+    let too_large = vec![b' '; BODY_LIMIT + 1];
+    let mut with_body = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            if operation.get("requestBody").is_none() {
+                continue;
+            }
+            with_body += 1;
+            let method = method.to_uppercase();
+            let arguments: Vec<&str> = path
+                .match_indices('{')
+                .map(|(start, _)| match &path[start..] {
+                    rest if rest.starts_with("{module}") => "contacts",
+                    rest if rest.starts_with("{field}") => "phone",
+                    _ => "1",
+                })
+                .collect();
+            // An array, even one serde could read as the fields by position, is no body.
+            let cases: [(Option<(&str, &[u8])>, u16, &str); 7] = [
+                (None, 415, "unsupported_media_type"),
+                (Some(("text/plain", b"{}")), 415, "unsupported_media_type"),
+                (Some(("application/json", b"{\"")), 400, "invalid_json"),
+                (
+                    Some(("application/json", br#"{"not_a_field": 1}"#)),
+                    422,
+                    "invalid_request",
+                ),
+                (Some(("application/json", b"[]")), 422, "invalid_request"),
+                (
+                    Some(("application/json", b"[null, null]")),
+                    422,
+                    "invalid_request",
+                ),
+                (Some(("application/json", b"null")), 422, "invalid_request"),
+            ];
+            for (body, status, code) in cases {
+                let (answered, error) = client.send(&method, path, &arguments, body);
+                assert_eq!(
+                    (answered, error["error"]["code"].as_str()),
+                    (status, Some(code)),
+                    "{method} {path} with {:?}: {error}",
+                    body.map(|(kind, bytes)| (kind, String::from_utf8_lossy(bytes)))
+                );
+            }
+            let (answered, error) = client.send(
+                &method,
+                path,
+                &arguments,
+                Some(("application/json", &too_large)),
+            );
+            assert_eq!(
+                (answered, error["error"]["code"].as_str()),
+                (413, Some("payload_too_large")),
+                "{method} {path}: {error}"
+            );
+        }
+    }
+    assert!(
+        with_body >= 13,
+        "only {with_body} operations take a body (13 did when this was written)"
+    );
 }
