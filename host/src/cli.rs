@@ -5,6 +5,7 @@
 
 mod arguments;
 mod configuration;
+mod conformance;
 mod keys;
 mod mail;
 mod open;
@@ -48,6 +49,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     // The commands that open no host, or every tenant of the configuration file.
     match (&arguments.command, &config) {
         (Command::ApiKey { name }, _) => return keys::new_api_key(name.as_deref()),
+        (Command::ConformanceDriver, _) => return conformance::serve_driver(&arguments),
         (
             Command::Serve {
                 listen,
@@ -155,5 +157,6 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::RotateFieldKey => keys::rotate_field_key(&guard),
         Command::RotateLinkKey => keys::rotate_link_key(&guard),
         Command::VerifyEvents => keys::verify_events(&guard),
+        Command::ConformanceDriver => conformance::serve_driver(&arguments),
     }
 }

@@ -11,6 +11,7 @@
 
 mod configuration;
 mod daily_run;
+mod dynamic;
 mod mail;
 mod people;
 mod records;
@@ -35,6 +36,7 @@ use crate::storage::{Database, LedgerCheck, StorageError, UnitOfWork};
 
 pub use self::configuration::SettingsRefusal;
 pub use self::daily_run::{DueRun, RunReport};
+pub use self::dynamic::{Arguments as ExportArguments, ExportAnswer};
 pub use self::records::{EditRejection, ImportReport, ImportedRecord};
 
 /// The modules whose fields the plugin classifies.

@@ -7,6 +7,7 @@
 
 pub mod capabilities;
 pub mod clock;
+pub mod conformance;
 pub mod contract;
 pub mod guard;
 pub mod http;

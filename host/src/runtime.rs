@@ -144,6 +144,8 @@ pub struct Runtime {
 pub(crate) struct Instance {
     store: Store<HostState>,
     bindings: Bindings,
+    /// The same instance untyped, for calls of an export by name ([`Runtime::with_dynamic_instance`]).
+    raw: wasmtime::component::Instance,
 }
 
 impl Runtime {
@@ -201,6 +203,27 @@ impl Runtime {
         work: UnitOfWork,
         call: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
     ) -> Result<(T, UnitOfWork), Fault> {
+        self.run(work, |instance| {
+            call(&mut instance.store, &instance.bindings)
+        })
+    }
+
+    /// [`Runtime::with_instance`] for a call of an export by name, with values built from
+    /// the function's types (the conformance kit's driver): the same sandbox, limits and
+    /// budget, the untyped instance instead of the generated bindings.
+    pub(crate) fn with_dynamic_instance<T>(
+        &self,
+        work: UnitOfWork,
+        call: impl FnOnce(&mut Store<HostState>, &wasmtime::component::Instance) -> wasmtime::Result<T>,
+    ) -> Result<(T, UnitOfWork), Fault> {
+        self.run(work, |instance| call(&mut instance.store, &instance.raw))
+    }
+
+    fn run<T>(
+        &self,
+        work: UnitOfWork,
+        call: impl FnOnce(&mut Instance) -> wasmtime::Result<T>,
+    ) -> Result<(T, UnitOfWork), Fault> {
         let _place = self
             .gate
             .enter(self.limits.max_instances, self.limits.queue_wait)
@@ -224,7 +247,7 @@ impl Runtime {
                 Fault::Host(format!("could not set the call's fuel: {error:#}"))
             })?;
         }
-        let outcome = call(&mut instance.store, &instance.bindings);
+        let outcome = call(&mut instance);
         match outcome {
             Ok(value) => {
                 let work = instance.store.data_mut().take_work();
@@ -271,11 +294,17 @@ impl Runtime {
                 .as_millis()
                 .div_ceil(EPOCH_TICK.as_millis()) as u64,
         );
-        let bindings = self
+        let raw = self
             .pre
+            .instance_pre()
             .instantiate(&mut store)
             .map_err(|error| self.classify(error))?;
-        Ok(Instance { store, bindings })
+        let bindings = Bindings::new(&mut store, &raw).map_err(|error| self.classify(error))?;
+        Ok(Instance {
+            store,
+            bindings,
+            raw,
+        })
     }
 
     fn store_limits(&self) -> StoreLimits {

@@ -289,6 +289,10 @@ pub(super) enum Command {
     /// Create a new key for encrypting fields at rest (values under older keys keep
     /// decrypting; running servers encrypt with it after a restart).
     RotateFieldKey,
+    /// Serve the conformance kit's driver protocol on stdin/stdout (JSON lines; see
+    /// `conformance/README.md`): a fresh host on a temporary database per `reset`.
+    #[command(hide = true)]
+    ConformanceDriver,
 }
 
 #[derive(Debug, Subcommand)]

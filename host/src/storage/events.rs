@@ -30,6 +30,24 @@ impl Database {
             .map_err(failed("reading events"))
     }
 
+    /// Committed events of every stream after the sequence `after`, oldest first.
+    pub async fn events_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
+        let rows = sqlx::query("SELECT sequence, stream, payload, recorded_at FROM plugin_events WHERE sequence > $1 ORDER BY sequence LIMIT $2")
+            .bind(after as i64)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed("reading events"))?;
+        rows.iter()
+            .map(stored_event)
+            .collect::<Result<_, _>>()
+            .map_err(failed("reading events"))
+    }
+
     /// Walks the whole event log and checks its hash chain.
     pub async fn verify_ledger(&self) -> Result<LedgerCheck, StorageError> {
         let rows = sqlx::query("SELECT sequence, stream, payload, recorded_at, chain_hash FROM plugin_events ORDER BY sequence")
