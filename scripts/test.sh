@@ -35,6 +35,9 @@ cargo test --workspace --locked
 step "the preferences page in headless Chromium, in every language"
 ./scripts/browser-tests.sh
 
+step "the conformance kit against the reference driver"
+./scripts/conformance-tests.sh
+
 if [ -z "$postgres_url" ]; then
     step "starting a throw-away PostgreSQL server"
     postgres_dir="$(mktemp -d)"
