@@ -10,6 +10,7 @@ mod keys;
 mod mail;
 mod open;
 mod output;
+mod package;
 mod people;
 mod sending;
 mod serve;
@@ -46,10 +47,19 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(HostConfig::load)
         .transpose()?;
+    if matches!(arguments.command, Command::Serve { .. })
+        && arguments.component.is_some()
+        && !arguments.allow_unverified
+    {
+        anyhow::bail!(
+            "serve loads only verified plugins: install a signed package (`privacy-guard package install FILE`) or name one with --package; to serve the unverified --component while developing, add --allow-unverified"
+        );
+    }
     // The commands that open no host, or every tenant of the configuration file.
     match (&arguments.command, &config) {
         (Command::ApiKey { name }, _) => return keys::new_api_key(name.as_deref()),
         (Command::ConformanceDriver, _) => return conformance::serve_driver(&arguments),
+        (Command::Package(command), _) => return package::run(&arguments, command),
         (
             Command::Serve {
                 listen,
@@ -158,5 +168,6 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::RotateLinkKey => keys::rotate_link_key(&guard),
         Command::VerifyEvents => keys::verify_events(&guard),
         Command::ConformanceDriver => conformance::serve_driver(&arguments),
+        Command::Package(ref command) => package::run(&arguments, command),
     }
 }

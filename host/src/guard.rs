@@ -53,8 +53,14 @@ const DAILY_RUN_PAGE: u32 = 200;
 pub enum ComponentSource {
     /// The component built with this host (`cargo build` builds both).
     Embedded,
-    /// A component file, e.g. a newer plugin release.
+    /// A component file, loaded unverified: for developing a plugin.
     File(PathBuf),
+    /// A signed package (`crate::package`), loaded only once verified against the trust
+    /// store: how a plugin release reaches a host.
+    Package {
+        path: PathBuf,
+        trust: crate::package::TrustStore,
+    },
 }
 
 /// Everything needed to open a host.
@@ -147,10 +153,25 @@ impl Guard {
         let component_bytes = match &options.component {
             ComponentSource::Embedded => crate::EMBEDDED_COMPONENT.to_vec(),
             ComponentSource::File(path) => {
+                tracing::warn!(component = %path.display(), "loading an UNVERIFIED component (no signature, no trust store): for development only; install a signed package instead");
                 std::fs::read(path).map_err(|source| LoadError::Read {
                     path: path.clone(),
                     source,
                 })?
+            }
+            ComponentSource::Package { path, trust } => {
+                let package = std::fs::read(path).map_err(|source| LoadError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let verified = crate::package::verify(&package, trust).map_err(|source| {
+                    LoadError::Package {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                tracing::info!(package = %path.display(), id = %verified.manifest.id, version = %verified.manifest.version, publisher = %verified.publisher, key = %verified.manifest.publisher_key_id, "loading a verified package");
+                verified.component
             }
         };
         let runtime = Runtime::load(

@@ -14,6 +14,7 @@ pub mod http;
 pub mod import;
 pub mod keys;
 pub mod mail;
+pub mod package;
 pub mod runtime;
 pub mod schedule;
 pub mod settings;

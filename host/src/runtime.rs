@@ -115,6 +115,11 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("refused the package {}: {source}", path.display())]
+    Package {
+        path: PathBuf,
+        source: crate::package::PackageError,
+    },
     #[error("could not compile the component: {0}")]
     Compile(String),
     #[error(

@@ -32,9 +32,22 @@ pub struct Arguments {
     /// Database URL [default: sqlite://DATA_DIR/privacy-guard.db].
     #[arg(long, global = true, env = "PRIVACY_GUARD_DATABASE_URL")]
     pub(super) database_url: Option<String>,
-    /// A component file to load instead of the one built with this host.
+    /// A component file to load instead of the one built with this host, UNVERIFIED: for
+    /// developing a plugin (`serve` also needs --allow-unverified). Releases come as
+    /// signed packages (--package, `package install`).
     #[arg(long, global = true, env = "PRIVACY_GUARD_COMPONENT")]
     pub(super) component: Option<PathBuf>,
+    /// Let `serve` load the unverified --component.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_ALLOW_UNVERIFIED")]
+    pub(super) allow_unverified: bool,
+    /// A signed package to load, verified against the trust store first [default: the
+    /// package installed with `package install`, else the component built with this host].
+    #[arg(long, global = true, env = "PRIVACY_GUARD_PACKAGE")]
+    pub(super) package: Option<PathBuf>,
+    /// The publishers' keys packages are verified against [default:
+    /// DATA_DIR/trusted-keys.toml].
+    #[arg(long, global = true, env = "PRIVACY_GUARD_TRUST_STORE")]
+    pub(super) trust_store: Option<PathBuf>,
     /// Pretend it is this instant (RFC 3339, e.g. 2026-12-01T10:00:00+01:00); the clock
     /// starts there and runs on. For tests, demos and replays.
     #[arg(long, global = true, env = "PRIVACY_GUARD_NOW")]
@@ -289,10 +302,63 @@ pub(super) enum Command {
     /// Create a new key for encrypting fields at rest (values under older keys keep
     /// decrypting; running servers encrypt with it after a restart).
     RotateFieldKey,
+    /// Make, sign, verify and install plugin packages.
+    #[command(subcommand)]
+    Package(PackageCommand),
     /// Serve the conformance kit's driver protocol on stdin/stdout (JSON lines; see
     /// `conformance/README.md`): a fresh host on a temporary database per `reset`.
     #[command(hide = true)]
     ConformanceDriver,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum PackageCommand {
+    /// Create a publisher's signing key (kept secret) and print the trust-store entry of
+    /// its public key (for the hosts that are to trust the publisher).
+    Keygen {
+        /// Where to write the signing key (created with mode 0600; never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// The publisher's name, for the trust-store entry.
+        #[arg(long, default_value = "Privacy Guard")]
+        name: String,
+    },
+    /// Build a signed package of a component.
+    Build {
+        /// The signing key (`package keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the package (`.pgpkg`).
+        #[arg(long)]
+        out: PathBuf,
+        /// The component to package [default: the one built with this host].
+        #[arg(long = "wasm")]
+        wasm: Option<PathBuf>,
+        /// The plugin's id.
+        #[arg(long, default_value = "privacy-guard")]
+        id: String,
+        /// The plugin's version (semver) [default: this host's version].
+        #[arg(long = "plugin-version")]
+        plugin_version: Option<String>,
+        /// The host versions the package supports (a semver requirement) [default: this
+        /// host's minor version, e.g. ^0.1].
+        #[arg(long)]
+        hosts: Option<String>,
+    },
+    /// Verify a package against the trust store and show its manifest; exit 5 when it is
+    /// refused.
+    Verify {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a package and install it: every command and `serve` load it from then on
+    /// (the package installed before is kept as DATA_DIR/packages/previous.pgpkg).
+    Install {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -130,10 +130,7 @@ pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyh
     let options = GuardOptions {
         database_url,
         cache_dir: Some(arguments.data_dir.join("cache")),
-        component: arguments
-            .component
-            .clone()
-            .map_or(ComponentSource::Embedded, ComponentSource::File),
+        component: component_source(arguments)?,
         clock,
         limits: sandbox_limits(arguments, tenant)?,
         transport: transport(arguments, &data_dir, tenant)?,
@@ -144,6 +141,25 @@ pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyh
         schedule,
     };
     Guard::open(options).context("could not open the host")
+}
+
+/// Where the plugin comes from: --component (unverified), else --package, else the
+/// installed package, else the component built with this host. A package comes with the
+/// trust store it is verified against.
+pub(super) fn component_source(arguments: &Arguments) -> anyhow::Result<ComponentSource> {
+    if let Some(component) = &arguments.component {
+        return Ok(ComponentSource::File(component.clone()));
+    }
+    let installed = super::package::installed(&arguments.data_dir);
+    let Some(path) = arguments
+        .package
+        .clone()
+        .or_else(|| installed.exists().then_some(installed))
+    else {
+        return Ok(ComponentSource::Embedded);
+    };
+    let trust = super::package::trust_store(arguments)?;
+    Ok(ComponentSource::Package { path, trust })
 }
 
 /// The sandbox limits of a tenant: the command line's (`--plugin-*`), with the tenant's
