@@ -14,6 +14,11 @@
 # Browser: the preferences page is tested in headless Chromium in every language
 # (scripts/browser-tests.sh: as root it installs Debian's chromium when missing, and the
 # npm packages of tests/browser).
+#
+# JSON API: the PHP client is tested against a running host (scripts/php-client-tests.sh:
+# as root it installs Debian's php-cli when missing), and the running host is checked
+# against docs/openapi.json by Schemathesis (scripts/api-schema-tests.sh: a pinned version
+# in a virtualenv under ~/.cache; as root it installs python3-venv when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +42,12 @@ step "the preferences page in headless Chromium, in every language"
 
 step "the conformance kit against the reference driver"
 ./scripts/conformance-tests.sh
+
+step "the PHP client against a running host"
+./scripts/php-client-tests.sh
+
+step "the running host against docs/openapi.json (Schemathesis)"
+./scripts/api-schema-tests.sh
 
 if [ -z "$postgres_url" ]; then
     step "starting a throw-away PostgreSQL server"

@@ -925,6 +925,9 @@ fn the_document_closes_every_request_object_as_the_server_does() {
     );
 }
 
+/// A request body as sent: its content type and bytes, or none.
+type Body<'b> = Option<(&'b str, &'b [u8])>;
+
 /// Every operation that takes a body answers a body without its content type, one that is
 /// not JSON, one with a field it does not know and one past the size limit with the
 /// status and code the document lists for it.
@@ -960,7 +963,7 @@ fn every_body_the_server_cannot_take_is_refused_as_documented() {
                 })
                 .collect();
             // An array, even one serde could read as the fields by position, is no body.
-            let cases: [(Option<(&str, &[u8])>, u16, &str); 7] = [
+            let cases: [(Body, u16, &str); 7] = [
                 (None, 415, "unsupported_media_type"),
                 (Some(("text/plain", b"{}")), 415, "unsupported_media_type"),
                 (Some(("application/json", b"{\"")), 400, "invalid_json"),
