@@ -162,7 +162,8 @@ values = ["ada@example.com", "grace@example.com", "linus@example.com", "margaret
 EOF
 
 step "starting the host on $url"
-at $serve_now "$bin" serve --listen "127.0.0.1:$port" --api-key-digest "$digest" >"$work/serve.log" 2>&1 &
+# Started directly, not through `at`: $! must be the server itself, not a subshell around it.
+PRIVACY_GUARD_NOW=$serve_now "$bin" serve --listen "127.0.0.1:$port" --api-key-digest "$digest" >"$work/serve.log" 2>&1 &
 server=$!
 healthy() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' "$url/health" 2>/dev/null; }
 for _ in $(seq 1 120); do

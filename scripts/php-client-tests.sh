@@ -96,7 +96,8 @@ if [ -z "$key" ] || [ -z "$digest" ]; then
 fi
 
 step "starting the host on $url"
-at $serve_now "$bin" serve --listen "127.0.0.1:$port" --api-key-digest "$digest" >"$work/serve.log" 2>&1 &
+# Started directly, not through `at`: $! must be the server itself, not a subshell around it.
+PRIVACY_GUARD_NOW=$serve_now "$bin" serve --listen "127.0.0.1:$port" --api-key-digest "$digest" >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 1 120); do
     if ! kill -0 "$server" 2>/dev/null; then
