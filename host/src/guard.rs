@@ -39,8 +39,6 @@ pub use self::daily_run::{DueRun, RunReport};
 pub use self::dynamic::{Arguments as ExportArguments, ExportAnswer};
 pub use self::records::{EditRejection, ImportReport, ImportedRecord};
 
-/// The modules whose fields the plugin classifies.
-const ENCRYPTABLE_MODULES: [&str; 2] = ["contacts", "leads"];
 /// How often a unit of work is re-run after another host process committed first.
 const CONFLICT_RETRIES: usize = 5;
 /// Records handed to the plugin per `records-changed` call during an import.

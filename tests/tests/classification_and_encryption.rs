@@ -3,12 +3,16 @@
 //! file, or PostgreSQL), read back behind the host's back with sqlx.
 
 use privacy_guard_host::contract::configuration::{
-    ConsentDefault, ConsentDefinition, ConsentKind, FieldClass,
+    ConsentDefault, ConsentDefinition, ConsentKind, FieldClass, Settings,
 };
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::import::read_records;
-use privacy_guard_tests::scenario::block_on;
-use privacy_guard_tests::{TestHost, contains_bytes};
+use privacy_guard_host::settings::SettingsPatch;
+use privacy_guard_host::storage::{RecordRow, UnitOfWork};
+use privacy_guard_tests::scenario::{block_on, record};
+use privacy_guard_tests::{TestHost, contains_bytes, email_marketing_consent, operator, settings};
+
+const PREFERENCES_URL: &str = "http://127.0.0.1:9/preferences/";
 
 fn class(field: &str, flags: &str) -> FieldClass {
     FieldClass {
@@ -21,20 +25,52 @@ fn class(field: &str, flags: &str) -> FieldClass {
 }
 
 fn classify(guard: &Guard, field: &str, flags: &str) {
+    classify_in(guard, "contacts", field, flags);
+}
+
+fn classify_in(guard: &Guard, module: &str, field: &str, flags: &str) {
     guard
-        .classify_field("contacts", &class(field, flags))
+        .classify_field(module, &class(field, flags))
         .expect("call")
-        .unwrap_or_else(|problems| panic!("{field} refused: {problems:?}"));
+        .unwrap_or_else(|problems| panic!("{module}.{field} refused: {problems:?}"));
 }
 
 fn import(guard: &Guard, csv: &str) {
+    import_into(guard, "contacts", csv);
+}
+
+fn import_into(guard: &Guard, module: &str, csv: &str) {
     guard
-        .import_records(
-            "contacts",
-            read_records(csv.as_bytes()).expect("csv"),
-            &|_| {},
-        )
+        .import_records(module, read_records(csv.as_bytes()).expect("csv"), &|_| {})
         .expect("import");
+}
+
+/// The test settings with accounts holding people besides contacts and leads.
+fn settings_with_accounts() -> Settings {
+    Settings {
+        person_modules: vec!["contacts".into(), "leads".into(), "accounts".into()],
+        ..settings(PREFERENCES_URL)
+    }
+}
+
+/// Asserts that the stored fields of `module`/`id` hold `plain` only sealed, read with a
+/// plain SELECT behind the host's back, and that no file of the database holds it.
+fn assert_sealed_in_the_database(host: &TestHost, module: &str, id: &str, plain: &str) {
+    let stored = raw(
+        host,
+        &format!("SELECT fields FROM records WHERE module = '{module}' AND id = '{id}'"),
+    );
+    assert_eq!(stored.len(), 1, "one record {module}/{id}");
+    assert!(!stored[0].contains(plain), "{module}/{id}: {}", stored[0]);
+    assert!(
+        stored[0].contains("pgenc:v1:"),
+        "{module}/{id}: {}",
+        stored[0]
+    );
+    assert!(
+        !contains_bytes(&host.database_bytes(), plain),
+        "{module}/{id}: no plain text anywhere in the database's files"
+    );
 }
 
 /// Runs `statement` on the host's database directly, as someone with access to it would.
@@ -373,4 +409,228 @@ fn a_value_another_host_process_encrypted_under_a_key_it_just_made_reads_back_he
     );
     assert_eq!(read("2"), "+1 555 0100 2002");
     assert_eq!(read("1"), "+44 20 7946 0001");
+}
+
+#[test]
+fn an_encrypted_field_of_a_person_module_beyond_contacts_and_leads_is_not_in_the_database_file() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    guard
+        .set_settings(&settings_with_accounts())
+        .expect("call")
+        .expect("settings accepted");
+    classify_in(&guard, "accounts", "phone", "psx");
+    import_into(
+        &guard,
+        "accounts",
+        "id,name,email,phone\nA-1,Analytical Engines Ltd,office@engines.example,+49 30 7654 3210\n",
+    );
+    let account = guard
+        .record("accounts", "A-1")
+        .expect("read")
+        .expect("account");
+    assert_eq!(account.field("phone"), "+49 30 7654 3210");
+    drop(guard);
+
+    assert_sealed_in_the_database(&host, "accounts", "A-1", "7654 3210");
+    let guard = host.open().expect("host re-opens");
+    let account = guard
+        .record("accounts", "A-1")
+        .expect("read")
+        .expect("account");
+    assert_eq!(account.field("phone"), "+49 30 7654 3210");
+    assert_eq!(account.field("name"), "Analytical Engines Ltd");
+}
+
+#[test]
+fn a_module_made_a_person_module_after_the_host_learnt_the_encrypted_fields_is_learnt_again() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    // Two host processes on one database, both of which have written records (and so
+    // learnt which fields are encrypted) while only contacts and leads held people.
+    let here = host.open().expect("first host");
+    let there = host.open().expect("second host");
+    here.set_settings(&settings(PREFERENCES_URL))
+        .expect("call")
+        .expect("settings accepted");
+    classify(&here, "phone", "psx");
+    import(&here, "name,email\nAda Lovelace,ada@example.com\n");
+    import(&there, "name,email\nGrace Hopper,grace@example.com\n");
+
+    let saved = here
+        .change_settings(SettingsPatch {
+            person_modules: Some(vec!["contacts".into(), "leads".into(), "accounts".into()]),
+            ..SettingsPatch::default()
+        })
+        .expect("call")
+        .expect("saved");
+    assert_eq!(saved.person_modules, ["contacts", "leads", "accounts"]);
+    // The settings change taught the host the new module's classes: the CRM's own write
+    // of an account is stored, not refused as a module it never asked about.
+    let mut work = UnitOfWork::default();
+    work.records.insert(
+        ("accounts".into(), "A-0".into()),
+        RecordRow {
+            module: "accounts".into(),
+            id: "A-0".into(),
+            fields: vec![("email".into(), "desk@looms.example".into())],
+            status: "Active".into(),
+            locked: false,
+            modified_at: 0,
+        },
+    );
+    block_on(here.database().commit(&work, 0)).expect("the host knows accounts now");
+    classify_in(&here, "accounts", "phone", "psx");
+    import_into(
+        &here,
+        "accounts",
+        "id,name,email,phone\nA-1,Analytical Engines Ltd,office@engines.example,+49 30 7654 3210\n",
+    );
+    // A user's edit in the other process, which learnt the fields before accounts held
+    // people.
+    there
+        .edit_record(
+            &record("accounts", "A-1"),
+            &[("phone".into(), "+49 30 8765 4321".into())],
+        )
+        .expect("call")
+        .expect("saved");
+    let account = here
+        .record("accounts", "A-1")
+        .expect("read")
+        .expect("account");
+    assert_eq!(account.field("phone"), "+49 30 8765 4321");
+    drop((here, there));
+
+    assert_sealed_in_the_database(&host, "accounts", "A-1", "7654 3210");
+    assert_sealed_in_the_database(&host, "accounts", "A-1", "8765 4321");
+}
+
+#[test]
+fn values_a_person_module_beyond_contacts_and_leads_held_before_its_field_was_classified_encrypted_are_encrypted()
+ {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    guard
+        .set_settings(&settings_with_accounts())
+        .expect("call")
+        .expect("settings accepted");
+    import_into(
+        &guard,
+        "accounts",
+        "id,email,phone\nA-1,office@engines.example,+49 30 7654 3210\nA-2,desk@looms.example,\n",
+    );
+    classify_in(&guard, "accounts", "phone", "px");
+    let account = guard
+        .record("accounts", "A-1")
+        .expect("read")
+        .expect("account");
+    assert_eq!(account.field("phone"), "+49 30 7654 3210");
+    drop(guard);
+    let stored = raw(
+        &host,
+        "SELECT fields FROM records WHERE module = 'accounts' ORDER BY id",
+    );
+    assert_eq!(stored.len(), 2);
+    assert!(!stored[0].contains("7654 3210"), "{}", stored[0]);
+    assert!(stored[0].contains("pgenc:v1:"), "{}", stored[0]);
+    assert!(
+        !stored[1].contains("pgenc:v1:"),
+        "an empty value stays empty: {}",
+        stored[1]
+    );
+}
+
+#[test]
+fn a_record_of_a_module_the_host_never_asked_the_plugin_about_is_not_written() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    // The host has learnt the encrypted fields of the modules that hold people.
+    import(&guard, "name,email\nAda Lovelace,ada@example.com\n");
+    let mut work = UnitOfWork::default();
+    work.records.insert(
+        ("projects".into(), "P-1".into()),
+        RecordRow {
+            module: "projects".into(),
+            id: "P-1".into(),
+            fields: vec![("phone".into(), "+49 30 7654 3210".into())],
+            status: "Active".into(),
+            locked: false,
+            modified_at: 0,
+        },
+    );
+    let refused = block_on(guard.database().commit(&work, 0))
+        .expect_err("never written on the guess that nothing of it is encrypted");
+    let message = refused.to_string();
+    assert!(
+        message.contains("`projects`") && message.contains("person-modules"),
+        "{message}"
+    );
+    drop(guard);
+    assert!(
+        raw(&host, "SELECT id FROM records WHERE module = 'projects'").is_empty(),
+        "nothing of the record was written"
+    );
+}
+
+#[test]
+fn an_erasure_suppresses_the_record_of_a_module_that_stopped_holding_people_and_keeps_it_sealed() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    guard
+        .set_settings(&settings_with_accounts())
+        .expect("call")
+        .expect("settings accepted");
+    guard
+        .put_consent(&email_marketing_consent(), None)
+        .expect("call")
+        .expect("consent accepted");
+    let account_news = ConsentDefinition {
+        id: "account-news".into(),
+        module: "accounts".into(),
+        ..email_marketing_consent()
+    };
+    guard
+        .put_consent(&account_news, None)
+        .expect("call")
+        .expect("consent accepted");
+    guard.enable(true).expect("call").expect("consents enabled");
+    classify_in(&guard, "accounts", "phone", "psx");
+    import_into(
+        &guard,
+        "accounts",
+        "id,name,email,phone\nA-1,Ada's Engines,ada@example.com,+49 30 7654 3210\n",
+    );
+    import(&guard, "name,email\nAda Lovelace,ada@example.com\n");
+    guard
+        .delete_consent("account-news")
+        .expect("call")
+        .expect("deleted");
+    // Without consents, accounts may stop holding people; their records and the plugin's
+    // knowledge of them stay.
+    guard
+        .change_settings(SettingsPatch {
+            person_modules: Some(vec!["contacts".into(), "leads".into()]),
+            ..SettingsPatch::default()
+        })
+        .expect("call")
+        .expect("saved");
+    guard
+        .erase(
+            &record("contacts", "1"),
+            &operator(),
+            "Ada's email of 1 December",
+        )
+        .expect("call")
+        .expect("erased");
+    let account = guard
+        .record("accounts", "A-1")
+        .expect("read")
+        .expect("account");
+    assert!(
+        account.locked,
+        "the other record of the erased address is suppressed"
+    );
+    assert_eq!(account.field("phone"), "+49 30 7654 3210");
+    drop(guard);
+    assert_sealed_in_the_database(&host, "accounts", "A-1", "7654 3210");
 }

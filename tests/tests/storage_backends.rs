@@ -16,13 +16,13 @@ use privacy_guard_tests::scenario::block_on;
 use privacy_guard_tests::{TestDatabase, TestHost, postgres_server_url};
 use sqlx::{Connection, Row};
 
-/// A host process's storage on `database`, ready to write records (no encrypted fields).
+/// A host process's storage on `database`, ready to write contacts (no encrypted fields).
 async fn storage(database: &TestDatabase) -> Database {
     let storage = Database::connect(&database.url())
         .await
         .unwrap_or_else(|error| panic!("connecting to {}: {error}", database.url()));
     storage.load_field_keys(0).await.expect("field keys");
-    storage.set_encrypted_fields(Vec::new());
+    storage.set_encrypted_fields(vec![("contacts".into(), Vec::new())]);
     storage
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::PoisonError;
 
-use super::{ENCRYPTABLE_MODULES, Guard, GuardError};
+use super::{Guard, GuardError};
 use crate::contract::configuration::{
     ConsentDefinition, FieldClass, Prerequisite, Problem, PurposeChange, Settings, Snapshot,
     StoredDefinition,
@@ -25,11 +25,16 @@ impl Guard {
         &self,
         settings: &Settings,
     ) -> Result<Result<(), Vec<Problem>>, GuardError> {
-        self.write(|store, plugin| {
+        let outcome = self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_configuration()
                 .call_set_settings(store, settings)
-        })
+        })?;
+        if outcome.is_ok() {
+            // The modules that hold people may have changed.
+            self.refresh_encrypted_fields()?;
+        }
+        Ok(outcome)
     }
 
     /// Changes the options `patch` gives and keeps the others, in one unit of work;
@@ -72,6 +77,10 @@ impl Guard {
                 work,
             ))
         })?;
+        if outcome.is_ok() {
+            // The modules that hold people may have changed.
+            self.refresh_encrypted_fields()?;
+        }
         Ok(outcome)
     }
 
@@ -173,18 +182,35 @@ impl Guard {
         Ok(self.block_on(self.database().add_field_key(self.clock().now_millis()))?)
     }
 
-    /// Asks the plugin which fields are encrypted and tells storage.
+    /// Asks the plugin which fields are encrypted in every module that holds people (its
+    /// configuration says which) and in every module the host keeps records of (a module
+    /// that stopped holding people keeps its records, and the plugin its classes), and
+    /// tells storage. Storage refuses records of any other module rather than write them
+    /// in plain text, so this runs again whenever the answer may have changed: after a
+    /// change of settings or of a field's class, before an import, and after another host
+    /// process committed.
     pub(super) fn refresh_encrypted_fields(&self) -> Result<(), GuardError> {
-        let mut by_module = Vec::with_capacity(ENCRYPTABLE_MODULES.len());
-        for module in ENCRYPTABLE_MODULES {
-            let encrypted: Vec<String> = self
-                .field_classes(module)?
-                .into_iter()
-                .filter(|class| class.encrypted)
-                .map(|class| class.field)
-                .collect();
-            by_module.push((module.to_owned(), encrypted));
-        }
+        let stored_modules = self.block_on(self.database().record_modules())?;
+        let by_module = self.read(|store, plugin| {
+            let configuration = plugin.privacy_guard_consent_configuration();
+            let mut modules = configuration.call_get(&mut *store)?.person_modules;
+            for module in stored_modules {
+                if !modules.contains(&module) {
+                    modules.push(module);
+                }
+            }
+            let mut by_module = Vec::with_capacity(modules.len());
+            for module in modules {
+                let encrypted: Vec<String> = configuration
+                    .call_field_classes(&mut *store, &module)?
+                    .into_iter()
+                    .filter(|class| class.encrypted)
+                    .map(|class| class.field)
+                    .collect();
+                by_module.push((module, encrypted));
+            }
+            Ok(by_module)
+        })?;
         self.database().set_encrypted_fields(by_module);
         Ok(())
     }

@@ -47,6 +47,13 @@ pub enum FieldCryptoError {
     /// answered): records are not written rather than written in plain text.
     #[error("records are not written until the plugin has said which fields are encrypted")]
     ClassesUnknown,
+    /// The host never asked the plugin which fields of this module are encrypted (it asks
+    /// about the modules that hold people and those it keeps records of): its records are
+    /// not written rather than written on the guess that none is.
+    #[error(
+        "records of `{module}` are not written: the host has not learnt which of its fields are encrypted; make `{module}` a module that holds people (setting person-modules) and write its records through the host, which then asks the plugin"
+    )]
+    ModuleClassesUnknown { module: String },
     #[error("encrypting the field {field} of record {module}/{id} failed")]
     Encryption {
         module: String,
@@ -67,6 +74,8 @@ pub struct FieldCipher {
     /// (id, cipher), newest first; the first one encrypts.
     keys: Vec<(String, XChaCha20Poly1305)>,
     /// Module -> lower-case names of the fields to encrypt; `None` until the plugin said.
+    /// A module missing from the map is one the plugin was never asked about: its
+    /// records are refused, never written in plain text by default.
     encrypted: Option<HashMap<String, HashSet<String>>>,
 }
 
@@ -98,7 +107,8 @@ impl FieldCipher {
             .collect();
     }
 
-    /// Replaces the encrypted fields of every module: (module, field names).
+    /// Replaces the encrypted fields of every module: (module, field names). Records of a
+    /// module not listed are refused from now on.
     pub fn set_encrypted_fields(&mut self, by_module: Vec<(String, Vec<String>)>) {
         self.encrypted = Some(
             by_module
@@ -116,29 +126,39 @@ impl FieldCipher {
         self.encrypted.is_some()
     }
 
-    /// Whether `field` of `module` is stored encrypted; before the plugin has answered,
-    /// an error rather than plain text.
+    /// Whether `field` of `module` is stored encrypted. Before the plugin has answered, or
+    /// for a module it was never asked about, an error rather than plain text.
     pub fn is_encrypted(&self, module: &str, field: &str) -> Result<bool, FieldCryptoError> {
-        let encrypted = self
-            .encrypted
+        Ok(self
+            .encrypted_fields_of(module)?
+            .contains(&field.to_lowercase()))
+    }
+
+    /// The lower-case names of `module`'s encrypted fields, if the plugin was asked.
+    fn encrypted_fields_of(&self, module: &str) -> Result<&HashSet<String>, FieldCryptoError> {
+        self.encrypted
             .as_ref()
-            .ok_or(FieldCryptoError::ClassesUnknown)?;
-        Ok(encrypted
+            .ok_or(FieldCryptoError::ClassesUnknown)?
             .get(module)
-            .is_some_and(|fields| fields.contains(&field.to_lowercase())))
+            .ok_or_else(|| FieldCryptoError::ModuleClassesUnknown {
+                module: module.to_owned(),
+            })
     }
 
     /// The fields as stored: the values of encrypted fields sealed, empty values kept empty.
+    /// A record of a module the plugin was never asked about is refused whole, even one
+    /// with nothing to seal.
     pub fn seal_fields(
         &self,
         module: &str,
         id: &str,
         fields: &[(String, String)],
     ) -> Result<Vec<(String, String)>, FieldCryptoError> {
+        let encrypted = self.encrypted_fields_of(module)?;
         fields
             .iter()
             .map(|(field, value)| {
-                if value.is_empty() || !self.is_encrypted(module, field)? {
+                if value.is_empty() || !encrypted.contains(&field.to_lowercase()) {
                     Ok((field.clone(), value.clone()))
                 } else {
                     Ok((field.clone(), self.seal(module, id, field, value)?))
@@ -155,12 +175,13 @@ impl FieldCipher {
         id: &str,
         stored: &[(String, String)],
     ) -> Result<Option<Vec<(String, String)>>, FieldCryptoError> {
+        let encrypted = self.encrypted_fields_of(module)?;
         let mut changed = false;
         let mut sealed = Vec::with_capacity(stored.len());
         for (field, value) in stored {
             if !value.is_empty()
                 && !value.starts_with(PREFIX)
-                && self.is_encrypted(module, field)?
+                && encrypted.contains(&field.to_lowercase())
             {
                 sealed.push((field.clone(), self.seal(module, id, field, value)?));
                 changed = true;
@@ -371,6 +392,51 @@ mod tests {
         assert_eq!(
             cipher.seal_fields("contacts", "1", &fields("x")),
             Err(FieldCryptoError::ClassesUnknown)
+        );
+    }
+
+    #[test]
+    fn a_record_of_a_module_the_plugin_was_never_asked_about_is_refused_naming_the_module() {
+        let cipher = cipher(&[("k1", [7; 32])]);
+        let unknown = FieldCryptoError::ModuleClassesUnknown {
+            module: "accounts".to_owned(),
+        };
+        assert_eq!(
+            cipher.is_encrypted("accounts", "phone"),
+            Err(unknown.clone())
+        );
+        assert_eq!(
+            cipher.seal_fields("accounts", "1", &fields("x")),
+            Err(unknown.clone())
+        );
+        assert_eq!(
+            cipher.seal_fields("accounts", "1", &fields("")),
+            Err(unknown.clone()),
+            "refused whole, also with nothing to seal"
+        );
+        assert_eq!(
+            cipher.seal_plain_values("accounts", "1", &fields("x")),
+            Err(unknown.clone())
+        );
+        let message = unknown.to_string();
+        assert!(
+            message.contains("`accounts`") && message.contains("setting person-modules"),
+            "{message}"
+        );
+        // A module the plugin was asked about, with no encrypted field, is written plain.
+        let mut known = cipher;
+        known.set_encrypted_fields(vec![("accounts".to_owned(), Vec::new())]);
+        assert_eq!(known.is_encrypted("accounts", "phone"), Ok(false));
+        assert_eq!(
+            known.seal_fields("accounts", "1", &fields("x")),
+            Ok(fields("x"))
+        );
+        assert_eq!(
+            known.seal_fields("contacts", "1", &fields("x")),
+            Err(FieldCryptoError::ModuleClassesUnknown {
+                module: "contacts".to_owned(),
+            }),
+            "the classes learnt replace the earlier ones"
         );
     }
 

@@ -87,6 +87,8 @@ impl Database {
     }
 
     /// Sets which fields are stored encrypted from the next write on: (module, fields).
+    /// Records of a module not listed are refused
+    /// ([`FieldCryptoError::ModuleClassesUnknown`]), never written in plain text.
     pub fn set_encrypted_fields(&self, by_module: Vec<(String, Vec<String>)>) {
         self.field_cipher
             .write()

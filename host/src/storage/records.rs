@@ -103,6 +103,23 @@ impl Database {
         .map_err(failed("reading the layout"))
     }
 
+    /// The modules the stored records belong to, in code-point order. Walks the primary
+    /// key from one module to the next (a loose index scan), so it costs a look-up per
+    /// module, not a read of every record: the host asks before every import.
+    pub async fn record_modules(&self) -> Result<Vec<String>, StorageError> {
+        sqlx::query_scalar(
+            "WITH RECURSIVE modules (module) AS (\
+                 SELECT MIN(module) FROM records \
+                 UNION ALL \
+                 SELECT (SELECT MIN(records.module) FROM records WHERE records.module > modules.module) \
+                 FROM modules WHERE modules.module IS NOT NULL\
+             ) SELECT module FROM modules WHERE module IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("listing the modules of the records"))
+    }
+
     /// The number of records of a module.
     pub async fn record_count(&self, module: &str) -> Result<u64, StorageError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records WHERE module = $1")
