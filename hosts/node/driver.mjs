@@ -1,18 +1,19 @@
 // The conformance kit's driver (conformance/README.md) over the Node host: one JSON request
 // a line on stdin, one JSON response a line on stdout, in order; diagnostics on stderr.
 //
-//   node hosts/node/driver.mjs [--transpiled DIR] [--wit FILE]
+//   node hosts/node/driver.mjs [--transpiled DIR] [--wit FILE] [--log-level LEVEL]
 //
 // DIR holds jco's transpilation of the component (default: out/ beside this file); FILE is
 // the contract (default: wit/privacy-guard.wit of this repository), read for which exports
-// return a `result` and how many parameters each takes.
+// return a `result` and how many parameters each takes; LEVEL the least level of the
+// plugin's log lines kept on stderr (trace, debug, info (default), warn, error).
 
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Host, HostFailure, PACKAGE } from './host.mjs';
+import { Host, HostFailure, LOG_LEVELS, PACKAGE } from './host.mjs';
 import { camelCase, fromJco, toJco } from './values.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,6 +21,7 @@ const { values: options } = parseArgs({
   options: {
     transpiled: { type: 'string', default: join(here, 'out') },
     wit: { type: 'string', default: join(here, '..', '..', 'wit', 'privacy-guard.wit') },
+    'log-level': { type: 'string', default: 'info' },
   },
 });
 
@@ -48,7 +50,9 @@ function exportedFunctions(wit) {
 }
 
 const functions = exportedFunctions(readFileSync(options.wit, 'utf8'));
+if (!LOG_LEVELS.includes(options['log-level'])) throw new Error(`--log-level is one of ${LOG_LEVELS.join(', ')}`);
 const host = await Host.load(options.transpiled);
+host.logLevel = options['log-level'];
 await host.reset(0);
 // The contract's exports must be the component's, each with as many parameters.
 for (const [name, { parameters }] of functions) {

@@ -28,6 +28,9 @@ const MAX_RANDOM_BYTES = 1024;
 /** What one call may make the host hold, as the reference host's default call budget. */
 const BUDGET = { storeBytes: 2 ** 30, events: 4_000_000, mails: 1_000_000, mailBytes: 2 ** 30, logBytes: 16 * 2 ** 20 };
 
+/** The log's levels, lowest first; lines below the host's level are dropped. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
+
 /** The host failed or refused to go on (budget, random-bytes): the call traps. */
 export class HostFailure extends Error {}
 
@@ -80,6 +83,7 @@ export class Host {
     this.instantiate = instantiate;
     this.coreModule = coreModule;
     this.exports = null;
+    this.logLevel = 'info';
   }
 
   /** Fresh, empty state at `now` (milliseconds), a new link key and a new instance. */
@@ -343,12 +347,16 @@ export class Host {
   }
 
   log() {
+    const kept = (level) => LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(this.logLevel);
     return {
       log: (level, message, fields) => {
         this.unit().spend('logBytes', message.length + fields.reduce((total, [name, value]) => total + name.length + value.length, 0));
+        if (!kept(level)) return;
         const text = fields.map(([name, value]) => `${name}=${value}`).join(' ');
         process.stderr.write(`plugin ${level}: ${message}${text ? ` ${text}` : ''}\n`);
       },
+      // Since 0.3.1: whether a line of `level` is kept (a 0.3.0 component never asks).
+      enabled: (level) => kept(level),
     };
   }
 }
