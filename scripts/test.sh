@@ -15,6 +15,10 @@
 # (scripts/browser-tests.sh: as root it installs Debian's chromium when missing, and the
 # npm packages of tests/browser).
 #
+# Node host: the conformance kit also runs against hosts/node, the same component through jco
+# (scripts/node-host-tests.sh: as root it installs Debian's nodejs and npm when missing, and
+# the npm packages of hosts/node).
+#
 # JSON API: the PHP client is tested against a running host (scripts/php-client-tests.sh:
 # as root it installs Debian's php-cli when missing), and the running host is checked
 # against docs/openapi.json by Schemathesis (scripts/api-schema-tests.sh: a pinned version
@@ -42,6 +46,9 @@ step "the preferences page in headless Chromium, in every language"
 
 step "the conformance kit against the reference driver"
 ./scripts/conformance-tests.sh
+
+step "the conformance kit against the Node host (the same component through jco)"
+./scripts/node-host-tests.sh
 
 step "the PHP client against a running host"
 ./scripts/php-client-tests.sh
