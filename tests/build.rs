@@ -1,6 +1,7 @@
 //! Builds the hostile plugin (`tests/hostile`) for the containment tests, as the host's
 //! build script builds the real one, and hands its path to the tests through the
-//! `PRIVACY_GUARD_HOSTILE_COMPONENT` compile-time variable.
+//! `PRIVACY_GUARD_HOSTILE_COMPONENT` compile-time variable; and the same plugin against
+//! the frozen previous contract (`PRIVACY_GUARD_FROZEN_0_3_0_COMPONENT`).
 
 use std::env;
 use std::path::PathBuf;
@@ -24,5 +25,16 @@ fn main() {
     println!(
         "cargo:rustc-env=PRIVACY_GUARD_HOSTILE_COMPONENT={}",
         component.display()
+    );
+    // The same guest against the frozen copy of the previous released contract.
+    let frozen = component::build_with_features(
+        workspace,
+        "privacy-guard-hostile",
+        "privacy_guard_hostile",
+        &["frozen-0-3-0"],
+    );
+    println!(
+        "cargo:rustc-env=PRIVACY_GUARD_FROZEN_0_3_0_COMPONENT={}",
+        frozen.display()
     );
 }

@@ -12,6 +12,17 @@ pub const WASM_TARGET: &str = "wasm32-wasip2";
 /// Builds `package` of the workspace at `workspace` and returns the path of its component
 /// (`<artifact>.wasm`). Panics with what to run by hand when the build fails.
 pub fn build(workspace: &Path, package: &str, artifact: &str) -> PathBuf {
+    build_with_features(workspace, package, artifact, &[])
+}
+
+/// [`build`] with cargo features of `package` on. Each set of features gets a target
+/// directory of its own, so building one set never rebuilds (or overwrites) another's.
+pub fn build_with_features(
+    workspace: &Path,
+    package: &str,
+    artifact: &str,
+    features: &[&str],
+) -> PathBuf {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     // OUT_DIR is <target>/<profile>/build/<crate>-<hash>/out: share one nested target
     // directory across profiles and crates so dev, test and release builds compile each
@@ -22,6 +33,11 @@ pub fn build(workspace: &Path, package: &str, artifact: &str) -> PathBuf {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         workspace.hash(&mut hasher);
         format!("plugin-component-{:016x}", hasher.finish())
+    };
+    let checkout = if features.is_empty() {
+        checkout
+    } else {
+        format!("{checkout}-{}", features.join("-"))
     };
     let nested_target = out_dir.ancestors().nth(4).map_or_else(
         || out_dir.join("plugin-target"),
@@ -45,6 +61,9 @@ pub fn build(workspace: &Path, package: &str, artifact: &str) -> PathBuf {
         ])
         .arg("--target-dir")
         .arg(&nested_target);
+    if !features.is_empty() {
+        command.arg("--features").arg(features.join(","));
+    }
     // Flags meant for the outer build (its target, clippy's wrapper, coverage) must not
     // leak into the guest build.
     for variable in [
@@ -66,7 +85,7 @@ pub fn build(workspace: &Path, package: &str, artifact: &str) -> PathBuf {
         .unwrap_or_else(|error| panic!("could not start cargo to build {package}: {error}"));
     assert!(
         status.success(),
-        "building the component {package} failed: run `cargo build -p {package} --release --target {WASM_TARGET}` to see why"
+        "building the component {package} (features: {features:?}) failed: run `cargo build -p {package} --release --target {WASM_TARGET}` to see why"
     );
 
     let component = nested_target

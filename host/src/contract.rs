@@ -6,7 +6,7 @@
 //! say) aborts the call, so its unit of work is dropped whole instead of half-applied.
 
 /// The contract this host speaks: the WIT package and its version (see `wit/CHANGES.md`).
-pub const CONTRACT: &str = "privacy-guard:consent@0.3.0";
+pub const CONTRACT: &str = "privacy-guard:consent@0.3.1";
 
 mod generated {
     wasmtime::component::bindgen!({

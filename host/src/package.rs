@@ -11,7 +11,8 @@
 //!
 //! [`verify`] checks all of it before a byte of the component is compiled: the signature
 //! against a trusted publisher's key ([`TrustStore`]), the component against the hash and
-//! size the signature covers, the contract and host version against this host's, and the
+//! size the signature covers, the contract (this host's, or an earlier compatible version)
+//! and host version against this host's, and the
 //! component's actual imports and exports (read from its bytes) against the manifest and
 //! against what this host grants. Each way a package can be wrong is a [`PackageError`].
 
@@ -23,7 +24,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use self::interface::{ComponentInterface, granted};
+pub use self::interface::{ComponentInterface, compatible, granted, speaks};
 pub use self::trust::{TrustStore, key_id};
 use crate::contract::CONTRACT;
 
@@ -95,7 +96,7 @@ pub enum PackageError {
     UndeclaredImports(Vec<String>),
     #[error("the package asks for capabilities this host does not grant: {}", .0.join(", "))]
     NotGranted(Vec<String>),
-    #[error("the package implements {found}, this host speaks {CONTRACT}{}", missing_text(.missing))]
+    #[error("the package implements {found}, this host speaks {CONTRACT} (and earlier compatible versions){}", missing_text(.missing))]
     WrongWorld { found: String, missing: Vec<String> },
     #[error("the package supports hosts {requirement}, this host is {host}")]
     UnsupportedHost { requirement: String, host: String },
@@ -261,7 +262,10 @@ pub fn verify(package: &[u8], trust: &TrustStore) -> Result<VerifiedPackage, Pac
 
     let interface = ComponentInterface::read(&component).map_err(PackageError::Malformed)?;
     let missing = interface.missing_exports();
-    if manifest.contract != CONTRACT || !missing.is_empty() {
+    if !speaks(&manifest.contract)
+        || !interface.contracts().contains(&manifest.contract)
+        || !missing.is_empty()
+    {
         return Err(PackageError::WrongWorld {
             found: interface.contracts().join(", "),
             missing,

@@ -260,6 +260,14 @@ fn an_import_that_appends_more_events_than_its_budget_imports_nothing() {
 
 #[test]
 fn a_call_past_its_store_or_log_budget_fails_closed_naming_the_budget() {
+    // The plugin builds only the lines the host keeps (`log.enabled`): keep INFO, as
+    // `serve` does.
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_test_writer();
+    if subscriber.try_init().is_err() {
+        // Another test of this binary installed one first.
+    }
     for (budget, what) in [
         (
             CallBudget {

@@ -15,6 +15,12 @@ use privacy_guard_host::runtime::LoadError;
 use privacy_guard_host::{EMBEDDED_COMPONENT, contract::CONTRACT};
 use privacy_guard_tests::TestHost;
 
+/// `privacy-guard:consent/<interface>@<the host's contract version>`.
+fn at_contract(interface: &str) -> String {
+    let (package, version) = CONTRACT.split_once('@').expect("a versioned contract");
+    format!("{package}/{interface}@{version}")
+}
+
 struct Publisher {
     key: SigningKey,
     trust: TrustStore,
@@ -79,11 +85,7 @@ fn a_signed_package_from_a_trusted_publisher_loads_and_answers() {
     let publisher = publisher();
     let manifest = manifest(&publisher);
     assert_eq!(manifest.contract, CONTRACT);
-    assert!(
-        manifest
-            .capabilities
-            .contains(&"privacy-guard:consent/store@0.3.0".to_owned())
-    );
+    assert!(manifest.capabilities.contains(&at_contract("store")));
     let bytes = package::write(&manifest, EMBEDDED_COMPONENT, Some(&publisher.key));
     assert_eq!(open(&host, &bytes, &publisher.trust), Ok(()));
 }
@@ -174,13 +176,11 @@ fn a_package_asking_for_more_than_it_declares_or_than_the_host_grants_is_refused
     let mut quiet = manifest(&publisher);
     quiet
         .capabilities
-        .retain(|capability| capability != "privacy-guard:consent/store@0.3.0");
+        .retain(|capability| *capability != at_contract("store"));
     let bytes = package::write(&quiet, EMBEDDED_COMPONENT, Some(&publisher.key));
     assert_eq!(
         open(&host, &bytes, &publisher.trust),
-        Err(PackageError::UndeclaredImports(vec![
-            "privacy-guard:consent/store@0.3.0".to_owned()
-        ]))
+        Err(PackageError::UndeclaredImports(vec![at_contract("store")]))
     );
 
     // The manifest asks for the network and the file system.
@@ -222,9 +222,7 @@ fn a_package_of_another_world_or_for_other_hosts_is_refused() {
     };
     assert_eq!(missing.len(), 8, "{refusal}");
     assert!(
-        refusal
-            .to_string()
-            .contains("privacy-guard:consent/sending@0.3.0"),
+        refusal.to_string().contains(&at_contract("sending")),
         "{refusal}"
     );
 

@@ -39,4 +39,24 @@ impl log::Host for HostState {
         }
         Ok(())
     }
+
+    fn enabled(&mut self, level: LogLevel) -> wasmtime::Result<bool> {
+        Ok(match level {
+            LogLevel::Trace => {
+                tracing::enabled!(target: "privacy_guard::plugin", tracing::Level::TRACE)
+            }
+            LogLevel::Debug => {
+                tracing::enabled!(target: "privacy_guard::plugin", tracing::Level::DEBUG)
+            }
+            LogLevel::Info => {
+                tracing::enabled!(target: "privacy_guard::plugin", tracing::Level::INFO)
+            }
+            LogLevel::Warn => {
+                tracing::enabled!(target: "privacy_guard::plugin", tracing::Level::WARN)
+            }
+            LogLevel::Error => {
+                tracing::enabled!(target: "privacy_guard::plugin", tracing::Level::ERROR)
+            }
+        })
+    }
 }

@@ -89,28 +89,69 @@ impl ComponentInterface {
         found
     }
 
-    /// The world's exports the component lacks, at this host's contract.
+    /// The world's exports the component lacks at a version this host can call (see
+    /// [`compatible`]), named at this host's contract.
     pub fn missing_exports(&self) -> Vec<String> {
         EXPORTED_INTERFACES
             .iter()
-            .map(|name| contract_interface(name))
-            .filter(|name| !self.exports.contains(name))
+            .filter(|name| {
+                !self
+                    .exports
+                    .iter()
+                    .any(|export| contract_interface(export) == Some(name))
+            })
+            .map(|name| format!("{}/{name}@{}", contract_package(), contract_version()))
             .collect()
     }
 }
 
-/// `privacy-guard:consent/<name>@<version>` at this host's contract.
-fn contract_interface(name: &str) -> String {
-    let (package, version) = CONTRACT.split_once('@').unwrap_or((CONTRACT, ""));
-    format!("{package}/{name}@{version}")
+fn contract_package() -> &'static str {
+    CONTRACT
+        .split_once('@')
+        .map_or(CONTRACT, |(package, _)| package)
 }
 
-/// Whether this host grants a capability: the contract's imports at its version, and the
-/// WASI interfaces it links with nothing behind them.
+fn contract_version() -> &'static str {
+    CONTRACT.split_once('@').map_or("", |(_, version)| version)
+}
+
+/// The interface's name when `name` is an interface of this host's contract at a
+/// compatible version (`privacy-guard:consent/store@0.3.0` to a 0.3.1 host: `store`).
+fn contract_interface(name: &str) -> Option<&str> {
+    let (package, rest) = name.split_once('/')?;
+    let (interface, version) = rest.split_once('@')?;
+    (package == contract_package() && compatible(version)).then_some(interface)
+}
+
+/// Whether a component built against contract `version` runs on this host: semver as the
+/// component model has it (the same major version, or for 0.x the same minor), and not
+/// newer than the host's.
+pub fn compatible(version: &str) -> bool {
+    let (Ok(theirs), Ok(ours)) = (
+        semver::Version::parse(version),
+        semver::Version::parse(contract_version()),
+    ) else {
+        return false;
+    };
+    let same_line = if ours.major == 0 {
+        theirs.major == 0 && theirs.minor == ours.minor
+    } else {
+        theirs.major == ours.major
+    };
+    same_line && theirs <= ours
+}
+
+/// Whether a contract (`privacy-guard:consent@0.3.0`) is one this host speaks.
+pub fn speaks(contract: &str) -> bool {
+    contract
+        .split_once('@')
+        .is_some_and(|(package, version)| package == contract_package() && compatible(version))
+}
+
+/// Whether this host grants a capability: the contract's imports at a compatible version,
+/// and the WASI interfaces it links with nothing behind them.
 pub fn granted(capability: &str) -> bool {
-    CONTRACT_IMPORTS
-        .iter()
-        .any(|name| contract_interface(name) == capability)
+    contract_interface(capability).is_some_and(|name| CONTRACT_IMPORTS.contains(&name))
         || GRANTED_WASI
             .iter()
             .any(|prefix| capability.starts_with(prefix))
@@ -125,11 +166,10 @@ mod tests {
         let interface = ComponentInterface::read(crate::EMBEDDED_COMPONENT).unwrap();
         assert_eq!(interface.contracts(), vec![CONTRACT.to_owned()]);
         assert!(interface.missing_exports().is_empty(), "{interface:?}");
-        assert!(
-            interface
-                .imports
-                .contains(&"privacy-guard:consent/store@0.3.0".to_owned())
-        );
+        assert!(interface.imports.contains(&format!(
+            "privacy-guard:consent/store@{}",
+            contract_version()
+        )));
         for import in &interface.imports {
             assert!(granted(import), "{import}");
         }
@@ -141,7 +181,22 @@ mod tests {
         assert!(!granted("wasi:http/outgoing-handler@0.2.6"));
         assert!(!granted("wasi:filesystem/preopens@0.2.6"));
         assert!(!granted("privacy-guard:consent/store@0.2.0"));
+        assert!(!granted("privacy-guard:consent/store@0.4.0"));
+        assert!(!granted("privacy-guard:consent/sending@0.3.0"), "an export");
+        assert!(granted("privacy-guard:consent/store@0.3.0"));
         assert!(granted("wasi:io/streams@0.2.6"));
+    }
+
+    #[test]
+    fn components_of_earlier_patch_versions_of_the_contract_are_compatible() {
+        assert!(compatible("0.3.0"));
+        assert!(compatible(contract_version()));
+        assert!(!compatible("0.2.9"));
+        assert!(!compatible("0.3.99"), "newer than the host");
+        assert!(!compatible("1.3.0"));
+        assert!(!compatible("nonsense"));
+        assert!(speaks("privacy-guard:consent@0.3.0"));
+        assert!(!speaks("other:consent@0.3.0"));
     }
 
     #[test]

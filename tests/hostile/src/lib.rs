@@ -19,11 +19,22 @@
 //! | anything else  | refuses every recipient, the detail naming how many calls this instance has answered (`call N of this instance`), so a test can tell a fresh instance |
 //!
 //! Every other export traps: a host must treat that as a fault, like any other.
+//!
+//! Built with the feature `frozen-0-3-0`, it is the same plugin against the frozen copy of
+//! contract 0.3.0 (`wit/released/0.3.0`): the guest that proves a host of a later
+//! compatible contract still loads components built for the earlier one.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+#[cfg(not(feature = "frozen-0-3-0"))]
 wit_bindgen::generate!({
     path: "../../wit",
+    world: "privacy-guard",
+});
+
+#[cfg(feature = "frozen-0-3-0")]
+wit_bindgen::generate!({
+    path: "../../wit/released/0.3.0",
     world: "privacy-guard",
 });
 
