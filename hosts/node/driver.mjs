@@ -89,9 +89,10 @@ async function call(request) {
   try {
     outcome = await host.call(interfaceName, functionName, args.map(toJco));
   } catch (thrown) {
-    // A trap, or a host failure inside an import: the unit of work was dropped. Anything
-    // else jco throws before the guest runs is an argument that does not fit its type.
-    if (thrown instanceof WebAssembly.RuntimeError || thrown instanceof HostFailure) {
+    // A trap (V8 reports a guest's stack overflow as a RangeError), or a failure inside an
+    // import: the unit of work was dropped. Anything else is what jco throws when an
+    // argument does not fit its type.
+    if (thrown instanceof WebAssembly.RuntimeError || thrown instanceof RangeError || thrown instanceof HostFailure) {
       return { fault: `the plugin faulted: ${String(thrown.message).split('\n')[0]}` };
     }
     throw new RequestError(`the arguments do not fit \`${name}\`: ${thrown?.message ?? thrown}`);

@@ -214,7 +214,9 @@ export class Host {
     };
     const imports = {};
     for (const [name, implementation] of Object.entries(interfaces)) {
-      imports[`${PACKAGE}/${name}`] = implementation;
+      imports[`${PACKAGE}/${name}`] = Object.fromEntries(
+        Object.entries(implementation).map(([fn, body]) => [fn, failingAsHost(`${name}.${fn}`, body)]),
+      );
     }
     return { ...imports, ...wasi() };
   }
@@ -388,6 +390,18 @@ function wasi() {
     'wasi:io/poll': poll,
     'wasi:io/streams': streams,
     'wasi:random/insecure-seed': insecureSeed,
+  };
+}
+
+/** An import that throws traps the call: whatever it throws becomes a HostFailure, so
+ * that a host's own fault is never mistaken for a caller's wrong arguments. */
+function failingAsHost(name, body) {
+  return (...args) => {
+    try {
+      return body(...args);
+    } catch (thrown) {
+      throw thrown instanceof HostFailure ? thrown : new HostFailure(`${name} failed: ${thrown?.message ?? thrown}`);
+    }
   };
 }
 
