@@ -44,6 +44,9 @@ cargo test --workspace --locked
 step "the preferences page in headless Chromium, in every language"
 ./scripts/browser-tests.sh
 
+step "the contract: the component targets its world, the WIT is semver-compatible with the last release (wasm-tools)"
+./scripts/contract-checks.sh
+
 step "the conformance kit against the reference driver"
 ./scripts/conformance-tests.sh
 

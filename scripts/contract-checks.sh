@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Checks the contract with wasm-tools (from the crates registry, pinned, installed into
+# target/tools the first time: ~5 CPU-minutes):
+#
+# 1. `component targets`: the component this host embeds implements the world of
+#    wit/privacy-guard.wit exactly (its exports, and its imports of the contract), besides
+#    the WASI interfaces Rust's standard library imports (which the host grants nothing
+#    through);
+# 2. `component semver-check`: the current WIT is a semver-compatible evolution of the
+#    newest released version frozen in wit/released/ (when the package version is in the
+#    same compatible line; a new minor version while 0.x is allowed to break, and says so
+#    in wit/CHANGES.md).
+#
+# Each check is also run once where it must fail (a component against the frozen, older
+# world; a copy of the WIT with an export function added), so that a check that passes
+# everything is noticed. (semver-check asks what the component model asks: does every
+# component built for the released version still run with a host of the current one?
+# Imports may grow and exports shrink; the reverse fails.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_TOOLS_VERSION=1.254.2
+tools="$PWD/target/tools"
+wasm_tools="$tools/bin/wasm-tools"
+if ! "$wasm_tools" --version 2>/dev/null | grep -q "$WASM_TOOLS_VERSION"; then
+    echo "installing wasm-tools $WASM_TOOLS_VERSION into $tools (once)" >&2
+    cargo install wasm-tools --version "$WASM_TOOLS_VERSION" --locked --quiet \
+        --no-default-features --features component --root "$tools"
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# The component exactly as the host embeds it: packaged by the host, then unpacked.
+cargo build --quiet --locked -p privacy-guard-host
+host=target/debug/privacy-guard
+"$host" --data-dir "$work/data" package keygen --out "$work/check.key" >/dev/null
+"$host" --data-dir "$work/data" package build --key "$work/check.key" --out "$work/plugin.pgpkg" >/dev/null
+tar -xOf "$work/plugin.pgpkg" component.wasm >"$work/plugin.wasm"
+
+version_of() { sed -n 's/^package privacy-guard:consent@\([0-9.]*\);$/\1/p' "$1"; }
+current="$(version_of wit/privacy-guard.wit)"
+released="$(ls wit/released | grep -E '^[0-9]+\.[0-9]+\.[0-9]+$' | sort -V | tail -1)"
+echo "contract $current; newest released $released"
+
+# One folder of WIT: the current and the released contract, the WASI interfaces the
+# component imports (read from the component itself, at the versions it was built with),
+# and worlds for the checks.
+mkdir -p "$work/wit/deps/current" "$work/wit/deps/released" "$work/component"
+cp wit/privacy-guard.wit "$work/wit/deps/current/"
+cp "wit/released/$released/privacy-guard.wit" "$work/wit/deps/released/"
+"$wasm_tools" component wit "$work/plugin.wasm" --out-dir "$work/component" >/dev/null
+for file in "$work"/component/deps/*.wit; do
+    grep -q '^package wasi:' "$file" && cp "$file" "$work/wit/deps/"
+done
+std_imports="$(grep -E '^\s*import wasi:' "$work/component/component.wit")"
+{
+    echo "package privacy-guard:checks;"
+    for version in "$current" "$released"; do
+        echo "world plugin-${version//./-} {"
+        echo "    include privacy-guard:consent/privacy-guard@$version;"
+        echo "$std_imports"
+        echo "}"
+    done
+} >"$work/wit/checks.wit"
+
+echo "==> the component implements privacy-guard:consent/privacy-guard@$current"
+"$wasm_tools" component targets "$work/wit" "$work/plugin.wasm" --world "plugin-${current//./-}"
+
+if [ "$released" != "$current" ]; then
+    echo "==> it does not implement the released $released (must fail)"
+    if "$wasm_tools" component targets "$work/wit" "$work/plugin.wasm" --world "plugin-${released//./-}" 2>/dev/null; then
+        echo "component targets accepted the component against the older world $released: the check cannot fail" >&2
+        exit 1
+    fi
+fi
+
+same_line() { # the component model's compatible versions: same major, or same minor while 0.x
+    local a b
+    IFS=. read -r -a a <<<"$1"
+    IFS=. read -r -a b <<<"$2"
+    if [ "${a[0]}" = 0 ]; then [ "${b[0]}" = 0 ] && [ "${a[1]}" = "${b[1]}" ]; else [ "${a[0]}" = "${b[0]}" ]; fi
+}
+if same_line "$released" "$current"; then
+    echo "==> $current is a semver-compatible evolution of the released $released"
+    "$wasm_tools" component semver-check "$work/wit" \
+        --prev "privacy-guard:consent/privacy-guard@$released" \
+        --new "privacy-guard:consent/privacy-guard@$current"
+
+    # A host of the new version calls every export: one added to `sending` is missing
+    # from components built for the released version.
+    echo "==> a copy with an export added to sending is not (must fail)"
+    sed 's/^\(\s*\)render: func/\1ping: func();\n\1render: func/' wit/privacy-guard.wit \
+        >"$work/wit/deps/current/privacy-guard.wit"
+    grep -q 'ping: func();' "$work/wit/deps/current/privacy-guard.wit"
+    if "$wasm_tools" component semver-check "$work/wit" \
+        --prev "privacy-guard:consent/privacy-guard@$released" \
+        --new "privacy-guard:consent/privacy-guard@$current" 2>/dev/null; then
+        echo "semver-check accepted an export added: the check cannot fail" >&2
+        exit 1
+    fi
+else
+    echo "==> $current starts a new compatible line after $released: no semver check (see wit/CHANGES.md)"
+fi
+echo "contract checks passed"
