@@ -12,7 +12,9 @@
 # the embedded component with a manifest holding its sha256; the script unpacks it, checks
 # the bytes against that hash, transpiles exactly those bytes with jco and records the hash
 # beside the transpilation (hosts/node/out/component.sha256), transpiling again only when
-# the hash changed. Exits non-zero when any scenario fails.
+# the hash changed. Then the kit runs against the Node host, and every scenario's requests
+# go to both hosts in lockstep to compare their whole responses (hosts/node/same-answers.py).
+# Exits non-zero when any scenario fails or any response differs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -94,6 +96,9 @@ python3 conformance/run.py --host "node hosts/node/driver.mjs" --host-log "$scra
 if [ "$status" -ne 0 ]; then
     echo "the Node host's log (its standard error), last lines:" >&2
     tail -n 40 "$scratch/node-host.log" >&2
+else
+    step "the same answers: every response of every scenario, the Node host's beside the reference driver's"
+    python3 hosts/node/same-answers.py "$host_bin conformance-driver" "node hosts/node/driver.mjs" || status=$?
 fi
 echo "node host tests: exit $status after $((SECONDS - started)) s"
 exit "$status"

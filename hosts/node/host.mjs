@@ -64,7 +64,7 @@ class State {
   kv = new Map();
   events = []; // {sequence, streamId, payload, recordedAt}
   records = new Map(); // recordKey → {module, id, fields: [[name, value]], status, locked, modifiedAt}
-  outbox = new Map(); // message id → {mail, addresses, queuedAt, forgotten}
+  outbox = new Map(); // message id → {mail (null once forgotten), addresses, queuedAt, forgottenAt}
   removedLayoutFields = new Set();
 }
 
@@ -135,7 +135,7 @@ export class Host {
     for (const mail of unit.mails) {
       if (state.outbox.has(mail.messageId)) continue; // queued before: "does nothing"
       const addresses = new Set(mail.to.map((mailbox) => normaliseEmail(mailbox.address)));
-      state.outbox.set(mail.messageId, { mail, addresses, queuedAt: this.now, forgotten: false });
+      state.outbox.set(mail.messageId, { mail, addresses, queuedAt: this.now, forgottenAt: null });
       this.newMail.push(mail.messageId);
     }
     for (const address of unit.forgotten) {
@@ -143,7 +143,7 @@ export class Host {
         if (queued.addresses.has(address)) {
           // Cancelled if not delivered yet, destroyed if it was: only the id and times stay.
           queued.mail = null;
-          queued.forgotten = true;
+          queued.forgottenAt ??= this.now;
         }
       }
     }
