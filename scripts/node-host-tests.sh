@@ -33,7 +33,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if [ "$node_major" -lt 20 ]; then
-    echo "Node.js $(node --version) is too old: the Node host needs 20 or later" >&2
+    # Debian 12's own nodejs is 18: a machine of this project carries NodeSource's 20.
+    echo "Node.js $(node --version) is too old: the Node host needs 20 or later (Debian 12's nodejs package is 18)" >&2
     exit 1
 fi
 echo "node $(node --version), npm $(npm --version)"
