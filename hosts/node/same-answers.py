@@ -16,6 +16,7 @@ import os
 import re
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ left in conformance/
 KIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "conformance")
 sys.path.insert(0, KIT)
 import run  # noqa: E402  (the kit's runner, found beside the scenarios)
