@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 
-CONTRACT = "privacy-guard:consent@0.3.0"
+CONTRACT = "privacy-guard:consent@0.3.1"
 HERE = os.path.dirname(os.path.abspath(__file__))
 OPERATORS = {"contains", "not-contains", "regex", "includes", "excludes", "length", "json", "absent"}
 STEP_KEYS = {"note", "expect", "expect-response", "save", "call", "args"}
@@ -276,8 +276,23 @@ def describe(request):
     return str(request.get("op"))
 
 
+def compatible(contract):
+    """Whether a scenario written for `contract` holds for the kit's: the same package, and
+    a version the component model calls compatible (the same minor while 0.x, else the same
+    major) and not newer."""
+    try:
+        package, version = contract.split("@")
+        theirs = tuple(int(part) for part in version.split("."))
+    except (AttributeError, ValueError):
+        return False
+    our_package, our_version = CONTRACT.split("@")
+    ours = tuple(int(part) for part in our_version.split("."))
+    same_line = theirs[:2] == ours[:2] if ours[0] == 0 else theirs[0] == ours[0]
+    return package == our_package and same_line and theirs <= ours
+
+
 def run_scenario(host, scenario):
-    if scenario.get("contract") != CONTRACT:
+    if not compatible(scenario.get("contract")):
         raise StepFailed(f"the scenario is for {scenario.get('contract')!r}; this kit runs {CONTRACT}")
     saved = dict(scenario.get("define", {}))
     saved = {name: substitute(value, saved) for name, value in saved.items()}

@@ -161,6 +161,17 @@ fn main() {
         );
     });
 
+    // The same warm batches in fuel mode (`--plugin-fuel`): a second host on the same
+    // database whose engine counts every instruction; fuel enough never to run out.
+    let fueled = host
+        .open_with(|options| options.limits.fuel = Some(u64::MAX / 2))
+        .expect("host opens in fuel mode");
+    assert_eq!(fueled.check_send(&request, &batch), cold, "fuel changes no decision");
+    let fuel_batch = measure(rounds, || {
+        black_box(fueled.check_send(&request, &batch));
+    });
+    drop(fueled);
+
     // One recipient, end to end, warm.
     let one = [batch[1].clone()];
     let mut samples: Vec<Duration> = Vec::with_capacity(SINGLE_SAMPLES);
@@ -196,6 +207,15 @@ fn main() {
     println!(
         "| wasm / native on batches | {:.2} |",
         wasm_batch.as_secs_f64() / native_batch.as_secs_f64()
+    );
+    println!(
+        "| batch of {BATCH}, warm, wasm component in fuel mode (median) | {:.2} ms ({:.0} decisions/s) |",
+        ms(fuel_batch),
+        per_second(fuel_batch)
+    );
+    println!(
+        "| fuel mode / plain on batches | {:.2} |",
+        fuel_batch.as_secs_f64() / wasm_batch.as_secs_f64()
     );
     println!(
         "| one recipient end to end, p50 | {:.1} µs |",
