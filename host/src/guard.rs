@@ -16,6 +16,7 @@ mod mail;
 mod people;
 mod records;
 mod sending;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -126,6 +127,10 @@ pub struct Guard {
     writer: Mutex<()>,
     /// A committed unit erased values that are not purged from the files yet.
     purge_due: AtomicBool,
+    /// The tenant's webhook endpoints, when it has any (`guard/webhooks.rs`).
+    webhooks: std::sync::OnceLock<crate::webhooks::Webhooks>,
+    /// Counts commits that appended events: the webhook worker waits on it.
+    events_committed: tokio::sync::watch::Sender<u64>,
     tokio: Option<tokio::runtime::Runtime>,
 }
 
@@ -191,6 +196,8 @@ impl Guard {
             schedule: options.schedule,
             writer: Mutex::new(()),
             purge_due: AtomicBool::new(false),
+            webhooks: std::sync::OnceLock::new(),
+            events_committed: tokio::sync::watch::Sender::new(0),
             tokio: Some(tokio),
         })
     }
@@ -328,6 +335,9 @@ impl Guard {
         let committed = self.block_on(self.database().commit(&work, now))?;
         if work.values_to_purge {
             self.purge_due.store(true, Ordering::SeqCst);
+        }
+        if !work.events.is_empty() {
+            self.events_committed.send_modify(|commits| *commits += 1);
         }
         for message_id in &committed.forgotten_deliveries {
             if let Err(error) = self.outbox.destroy_delivered_copy(message_id) {

@@ -6,6 +6,7 @@
 //! through `wit/`; [`contract`] re-exports the WIT types its API speaks.
 
 pub mod capabilities;
+pub mod changes;
 pub mod clock;
 pub mod conformance;
 pub mod contract;
@@ -20,6 +21,7 @@ pub mod schedule;
 pub mod settings;
 pub mod storage;
 pub mod tenants;
+pub mod webhooks;
 pub mod wire;
 pub mod worker;
 

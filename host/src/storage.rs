@@ -18,6 +18,7 @@ mod kv;
 mod outbox;
 mod records;
 mod unit_of_work;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -36,6 +37,7 @@ pub use self::jobs::JobRun;
 pub use self::outbox::{MailDelivery, OutboxEntry};
 pub use self::records::{RecordRow, normalise_email};
 pub use self::unit_of_work::{JobProgress, MailboxRow, NewEvent, QueuedMail, UnitOfWork};
+pub use self::webhooks::{WebhookBatch, WebhookClaim, WebhookDelivery};
 
 /// Bound parameters per statement when writing many rows. Far below the databases' limits
 /// on purpose: binding by position costs SQLite time quadratic in a statement's parameter

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+use privacy_guard_host::changes::CHANGE_KINDS;
 use privacy_guard_host::contract::configuration::{
     ConditionOp, ConfirmationPolicy, ConsentDefault, IpPolicy, Prerequisite, PurposeChange,
 };
@@ -99,6 +100,13 @@ fn the_documented_enums_are_the_wire_tables() {
         api_texts::<EditRefusalReason>(),
         api_texts::<Regime>(),
         api_texts::<PurposeChange>(),
+        (
+            "change kind",
+            CHANGE_KINDS
+                .iter()
+                .map(|(_, text, _)| (*text).to_owned())
+                .collect(),
+        ),
         (
             "obligation",
             wire::OBLIGATIONS
@@ -657,6 +665,23 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
     assert!(
         !history.to_string().contains("Clicked on the page"),
         "a refused source recorded nothing"
+    );
+    // The change feed has the decision, as the key's tenant's only: globex's feed lacks it.
+    let (status, feed) = acme.call("GET", "/api/v1/changes", &[], None);
+    assert_eq!(status, 200, "{feed}");
+    let recorded = feed["changes"]
+        .as_array()
+        .and_then(|changes| changes.last())
+        .expect("a change");
+    assert_eq!(recorded["person"], json!({"module": "contacts", "id": "1"}));
+    assert_eq!(recorded["source"], "api", "{recorded}");
+    assert!(!feed.to_string().contains("Signed form"), "{feed}");
+    let (_, globex_feed) = globex.call("GET", "/api/v1/changes", &[], None);
+    assert!(
+        globex_feed["changes"]
+            .as_array()
+            .is_some_and(|changes| changes.iter().all(|change| change["source"] != "api")),
+        "{globex_feed}"
     );
     // A person who lost their mail: staff hand over a fresh link.
     let (status, link) = acme.call(

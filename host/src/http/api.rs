@@ -11,6 +11,7 @@
 //! closed: a plugin fault is a `200` whose every recipient is refused with `plugin_fault`,
 //! so a client that only reads decisions never sends on a fault.
 
+mod changes;
 mod dto;
 mod error;
 
@@ -24,6 +25,7 @@ use axum::{Json, Router};
 
 use self::dto::*;
 use self::error::record_error;
+pub use self::changes::DEFAULT_CHANGES_LIMIT;
 pub use self::error::{ApiError, ApiJson, Authenticated};
 use super::blocking;
 use crate::contract::configuration as config;
@@ -100,6 +102,7 @@ fn table() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Tenants>>)> {
             post(lift_restriction),
         ),
         ("POST", "/api/v1/subjects/{module}/{id}/erase", post(erase)),
+        ("GET", "/api/v1/changes", get(changes::list_changes)),
     ]
 }
 
