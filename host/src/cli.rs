@@ -14,6 +14,7 @@ mod package;
 mod people;
 mod sending;
 mod serve;
+mod webhooks;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -164,6 +165,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         ),
         Command::Deliver { retry_failed } => mail::deliver(&guard, retry_failed),
         Command::Outbox => mail::list_outbox(&guard),
+        Command::Webhooks { retry_failed } => webhooks::deliver(&guard, retry_failed),
         Command::RotateFieldKey => keys::rotate_field_key(&guard),
         Command::RotateLinkKey => keys::rotate_link_key(&guard),
         Command::VerifyEvents => keys::verify_events(&guard),

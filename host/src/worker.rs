@@ -1,5 +1,6 @@
 //! Background work of a serving host: the delivery worker that sends queued mail and
-//! retries what failed, and the loop both it and the scheduler run in.
+//! retries what failed, the webhook worker that pushes the change feed, and the loop the
+//! mail worker and the scheduler run in.
 //!
 //! Each pass runs on a blocking thread (the [`Guard`] API blocks) and uses the host's
 //! clock, so mail waiting for its next attempt goes when that clock says so. Stopping lets
@@ -67,4 +68,56 @@ pub async fn deliver_periodically(guard: Arc<Guard>, every: Duration, stop: watc
     })
     .await;
     tracing::info!("the delivery worker stopped");
+}
+
+/// Delivers the change feed to the tenant's webhook endpoints until stopped: after every
+/// commit that appended events, and every `every` for batches waiting after a failed
+/// attempt. Passes never overlap; a pass in flight when the stop comes is finished.
+pub async fn deliver_webhooks_periodically(
+    guard: Arc<Guard>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    tracing::info!(
+        every_seconds = every.as_secs_f64(),
+        "the webhook worker started"
+    );
+    let mut commits = guard.events_committed();
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+                continue;
+            }
+            // The guard holds the sender as long as this task holds the guard.
+            Ok(()) = commits.changed() => {}
+            _ = interval.tick() => {}
+        }
+        let span = tracing::Span::current();
+        let pass_guard = guard.clone();
+        let pass = move || match pass_guard.deliver_webhooks() {
+            Ok(report) if report == Default::default() => {}
+            Ok(report) => tracing::debug!(
+                delivered = report.delivered,
+                deferred = report.deferred,
+                failed = report.failed,
+                "webhook pass"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "webhook pass stopped; the batches wait for their next attempt")
+            }
+        };
+        if let Err(error) = tokio::task::spawn_blocking(move || span.in_scope(pass)).await {
+            tracing::error!(%error, "a webhook pass failed");
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    tracing::info!("the webhook worker stopped");
 }

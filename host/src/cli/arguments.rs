@@ -78,6 +78,15 @@ pub struct Arguments {
     /// PRIVACY_GUARD_SMTP_PASSWORD.
     #[arg(long, global = true, env = "PRIVACY_GUARD_SMTP_PASSWORD_FILE")]
     pub(super) smtp_password_file: Option<PathBuf>,
+    /// Push the change feed to this endpoint (http:// or https://), signed; the secret comes
+    /// from PRIVACY_GUARD_WEBHOOK_SECRET or --webhook-secret-file, never from the command
+    /// line. A configuration file's tenants name their own (`webhooks = [...]`).
+    #[arg(long, global = true, env = "PRIVACY_GUARD_WEBHOOK_URL")]
+    pub(super) webhook_url: Option<String>,
+    /// A file holding the webhook secret (its first line), instead of
+    /// PRIVACY_GUARD_WEBHOOK_SECRET.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_WEBHOOK_SECRET_FILE")]
+    pub(super) webhook_secret_file: Option<PathBuf>,
     /// Delivery attempts per mail before it is marked failed for an operator; the wait
     /// between attempts starts at 1 minute and doubles up to 1 hour.
     #[arg(long, global = true, env = "PRIVACY_GUARD_DELIVERY_ATTEMPTS", default_value_t = RetryPolicy::default().attempts, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -286,6 +295,13 @@ pub(super) enum Command {
     },
     /// List mail not delivered yet: waiting for its next attempt, or failed.
     Outbox,
+    /// Deliver the webhook batches that are due now and list those not delivered yet
+    /// (waiting for their next attempt, or failed: the endpoint's later changes wait).
+    Webhooks {
+        /// First queue again the batches marked failed (after fixing the endpoint).
+        #[arg(long)]
+        retry_failed: bool,
+    },
     /// Make a new API key: prints the key (give it to the CRM) and its named digest (put
     /// it in the configuration file or --api-key-digest; the host keeps only digests).
     ApiKey {

@@ -14,6 +14,7 @@ use privacy_guard_host::runtime::SandboxLimits;
 use privacy_guard_host::schedule::DailySchedule;
 use privacy_guard_host::tenants::config::{HostConfig, TenantConfig};
 use privacy_guard_host::tenants::{Tenant, Tenants};
+use privacy_guard_host::webhooks::{WebhookEndpoint, WebhookSecret, Webhooks};
 
 use super::Arguments;
 
@@ -140,7 +141,82 @@ pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyh
         },
         schedule,
     };
-    Guard::open(options).context("could not open the host")
+    let guard = Guard::open(options).context("could not open the host")?;
+    let endpoints = webhook_endpoints(arguments, tenant)?;
+    if !endpoints.is_empty() {
+        let retry = RetryPolicy {
+            attempts: arguments.delivery_attempts,
+            ..RetryPolicy::default()
+        };
+        guard.set_webhooks(Webhooks::new(endpoints, retry)?)?;
+    }
+    Ok(guard)
+}
+
+/// Where `tenant`'s change feed is pushed: the tenant's `webhooks` of the configuration
+/// file (each secret from the environment variable its `secret_env` names), else the
+/// host's --webhook-url with its secret (PRIVACY_GUARD_WEBHOOK_SECRET or
+/// --webhook-secret-file), else nowhere.
+fn webhook_endpoints(
+    arguments: &Arguments,
+    tenant: Option<&TenantConfig>,
+) -> anyhow::Result<Vec<WebhookEndpoint>> {
+    if let Some(tenant) = tenant
+        && !tenant.webhooks.is_empty()
+    {
+        return tenant
+            .webhooks
+            .iter()
+            .map(|webhook| {
+                let secret = std::env::var(&webhook.secret_env)
+                    .ok()
+                    .filter(|secret| !secret.is_empty())
+                    .with_context(|| {
+                        format!(
+                            "tenant `{}`: the environment variable {} (secret_env of the webhook {}) holds no secret",
+                            tenant.id, webhook.secret_env, webhook.url
+                        )
+                    })?;
+                WebhookEndpoint::new(&webhook.url, WebhookSecret::new(secret))
+                    .with_context(|| format!("tenant `{}`: webhooks", tenant.id))
+            })
+            .collect();
+    }
+    let from_environment = std::env::var("PRIVACY_GUARD_WEBHOOK_SECRET")
+        .ok()
+        .filter(|secret| !secret.is_empty());
+    let from_file = arguments
+        .webhook_secret_file
+        .as_ref()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("could not read the webhook secret file {}", path.display())
+            })?;
+            let secret = text.lines().next().unwrap_or_default().to_owned();
+            if secret.is_empty() {
+                bail!("the webhook secret file {} is empty", path.display());
+            }
+            Ok(secret)
+        })
+        .transpose()?;
+    let secret = match (from_environment, from_file) {
+        (Some(_), Some(_)) => bail!(
+            "the webhook secret is given twice: set PRIVACY_GUARD_WEBHOOK_SECRET or --webhook-secret-file, not both"
+        ),
+        (secret, None) | (None, secret) => secret,
+    };
+    let Some(url) = &arguments.webhook_url else {
+        if secret.is_some() {
+            bail!(
+                "a webhook secret is given but no endpoint: set --webhook-url (PRIVACY_GUARD_WEBHOOK_URL) too"
+            );
+        }
+        return Ok(Vec::new());
+    };
+    let secret = secret.context(
+        "--webhook-url needs its signing secret: set PRIVACY_GUARD_WEBHOOK_SECRET or --webhook-secret-file (never on the command line)",
+    )?;
+    Ok(vec![WebhookEndpoint::new(url, WebhookSecret::new(secret))?])
 }
 
 /// Where the plugin comes from: --component (unverified), else --package, else the

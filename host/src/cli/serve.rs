@@ -1,5 +1,6 @@
 //! `serve`: the preferences pages and the JSON API over HTTP, and per tenant the daily
-//! consent run on schedule and the delivery worker, until SIGINT or SIGTERM.
+//! consent run on schedule, the delivery worker and (with webhooks) the webhook worker,
+//! until SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -41,8 +42,15 @@ pub(super) fn serve(
             background.push((
                 "delivery worker",
                 tenant.id.clone(),
-                tokio::spawn(worker::deliver_periodically(tenant.guard.clone(), delivery_interval, stopped.clone()).instrument(span)),
+                tokio::spawn(worker::deliver_periodically(tenant.guard.clone(), delivery_interval, stopped.clone()).instrument(span.clone())),
             ));
+            if tenant.guard.webhooks().is_some() {
+                background.push((
+                    "webhook worker",
+                    tenant.id.clone(),
+                    tokio::spawn(worker::deliver_webhooks_periodically(tenant.guard.clone(), delivery_interval, stopped.clone()).instrument(span)),
+                ));
+            }
         }
         drop(stopped);
         let app = privacy_guard_host::http::app(tenants).into_make_service_with_connect_info::<SocketAddr>();

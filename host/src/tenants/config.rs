@@ -9,6 +9,8 @@
 //! time_zone = "Europe/Berlin"                   # default: the host's --time-zone
 //! smtp_url = "smtp://acme@mail.acme.example"     # default: the host's --smtp-url
 //! smtp_password_env = "ACME_SMTP_PASSWORD"       # the variable holding smtp_url's password
+//! webhooks = [{ url = "https://crm.acme.example/privacy-guard", secret_env = "ACME_WEBHOOK_SECRET" }]
+//!                                               # the change feed pushed, signed with the secret in that variable
 //!
 //! [tenants.plugin]                              # the tenant's sandbox; default: the host's --plugin-*
 //! instances = 4                                 # calls in the plugin at once
@@ -28,6 +30,7 @@ use serde::Deserialize;
 use super::{ApiKey, KeyError, TenantError, is_tenant_id};
 use crate::mail::smtp::{SmtpSettings, SmtpSettingsError};
 use crate::runtime::SandboxLimits;
+use crate::webhooks::{WebhookEndpoint, WebhookSecret};
 
 /// What is wrong with a configuration file.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +71,8 @@ pub enum ConfigError {
     },
     #[error("tenant `{tenant}`: [tenants.plugin]: {problem}")]
     Plugin { tenant: String, problem: String },
+    #[error("tenant `{tenant}`: webhooks: {problem}")]
+    Webhook { tenant: String, problem: String },
 }
 
 /// The whole file.
@@ -96,6 +101,18 @@ pub struct TenantConfig {
     /// The tenant's sandbox, over the host's.
     #[serde(default)]
     pub plugin: PluginLimits,
+    /// Where the tenant's change feed is pushed (instead of the host's --webhook-url).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// A webhook endpoint of a tenant: its URL and the environment variable holding its
+/// signing secret (the secret itself is never in the file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub secret_env: String,
 }
 
 /// A tenant's sandbox limits (`[tenants.plugin]`); what it leaves out comes from the host.
@@ -187,6 +204,27 @@ impl TenantConfig {
         }
     }
 
+    /// Checks the webhooks as far as they can be without their secrets: the URLs, and that
+    /// each names the variable of its secret.
+    fn check_webhooks(&self) -> Result<(), ConfigError> {
+        let problem = |problem: String| ConfigError::Webhook {
+            tenant: self.id.clone(),
+            problem,
+        };
+        for webhook in &self.webhooks {
+            if webhook.secret_env.trim().is_empty() {
+                return Err(problem(format!(
+                    "{}: secret_env must name the environment variable holding the secret",
+                    webhook.url
+                )));
+            }
+            // A stand-in secret: only the URL is checked here.
+            WebhookEndpoint::new(&webhook.url, WebhookSecret::new("-".repeat(16)))
+                .map_err(|error| problem(error.to_string()))?;
+        }
+        Ok(())
+    }
+
     /// The tenant's own folder under the host's data folder: database, outbox, cache.
     pub fn folder(&self, data_dir: &Path) -> PathBuf {
         data_dir.join("tenants").join(&self.id)
@@ -223,6 +261,7 @@ impl HostConfig {
             seen.push(&tenant.id);
             tenant.key_digests()?;
             tenant.check_smtp()?;
+            tenant.check_webhooks()?;
             tenant
                 .plugin
                 .over(&SandboxLimits::default())
@@ -277,6 +316,17 @@ mod tests {
             acme.smtp_password_env.as_deref(),
             Some("ACME_SMTP_PASSWORD")
         );
+    }
+
+    #[test]
+    fn a_tenant_may_name_webhooks_with_their_secrets_in_the_environment() {
+        let config = HostConfig::parse(
+            "[[tenants]]\nid = \"acme\"\nwebhooks = [{ url = \"https://crm.acme.example/hook\", secret_env = \"ACME_WEBHOOK_SECRET\" }]\n",
+        )
+        .unwrap();
+        let acme = config.tenant("acme").unwrap();
+        assert_eq!(acme.webhooks.len(), 1);
+        assert_eq!(acme.webhooks[0].secret_env, "ACME_WEBHOOK_SECRET");
     }
 
     #[test]
@@ -342,6 +392,18 @@ mod tests {
             (
                 "[[tenants]]\nid = \"a\"\nsmtp_url = \"smtps://mail.example\"\n",
                 "security=tls",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\nwebhooks = [{ url = \"ftp://crm.example/\", secret_env = \"S\" }]\n",
+                "tenant `a`: webhooks: the webhook URL `ftp://crm.example/`",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\nwebhooks = [{ url = \"https://crm.example/\", secret_env = \" \" }]\n",
+                "secret_env must name",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\nwebhooks = [{ url = \"https://crm.example/\", secret = \"x\" }]\n",
+                "unknown field",
             ),
         ];
         for (text, expected) in cases {
