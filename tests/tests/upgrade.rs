@@ -27,9 +27,12 @@ use privacy_guard_tests::{TestDatabase, TestHost, read_outbox};
 /// The releases whose databases today's host must open, by folder under
 /// `tests/fixtures/upgrade/`: the configuration format each wrote, and which changes it
 /// confirmed by mail (the first release sent no confirmations; an upgrade keeps that).
-const RELEASES: [(&str, u8, ConfirmationPolicy); 2] = [
+const RELEASES: [(&str, u8, ConfirmationPolicy); 3] = [
     ("2026-11-29-e9a9756", 4, ConfirmationPolicy::Never),
     ("2026-11-29-033b898", 5, ConfirmationPolicy::OwnChanges),
+    // The last release of contract 0.3.0 (issue 10): its component's state is read by the
+    // component of 0.3.1.
+    ("2026-12-01-69803fb", 8, ConfirmationPolicy::OwnChanges),
 ];
 
 /// The configuration format today's plugin writes.
