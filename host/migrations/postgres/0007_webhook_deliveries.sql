@@ -17,7 +17,9 @@ CREATE TABLE webhook_deliveries (
     failed_at        BIGINT,
     last_error       TEXT,
     claimed_by       TEXT,
-    claimed_until    BIGINT,
-    UNIQUE (endpoint, after_sequence)
+    claimed_until    BIGINT
 );
+-- One batch per endpoint and starting point: two host processes never open two over the
+-- same events.
+CREATE UNIQUE INDEX webhook_deliveries_by_start ON webhook_deliveries (endpoint, after_sequence);
 CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint, through_sequence);
