@@ -29,30 +29,9 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 /usr/bin/chromium --version 2>/dev/null
 
-step "Node.js (20 or later) and npm"
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "node and npm are needed (Node.js 20 or later)" >&2
-    exit 1
-fi
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [ "$node_major" -lt 20 ]; then
-    echo "Node.js $(node --version) is too old: the browser tests need 20 or later" >&2
-    exit 1
-fi
-echo "node $(node --version), npm $(npm --version)"
-
-step "npm packages of tests/browser (npm ci; only when missing or stale)"
-# The stamp records what node_modules was installed from.
-stamp=tests/browser/node_modules/.installed-from.sha256
-wanted="$(cat tests/browser/package.json tests/browser/package-lock.json | sha256sum | cut -d' ' -f1)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
-    echo "up to date"
-else
-    # --ignore-scripts: no package's install script runs (none is needed, and none may
-    # download a browser).
-    (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund)
-    echo "$wanted" > "$stamp"
-fi
+source scripts/node-packages.sh
+require_node "the browser tests"
+npm_packages tests/browser
 
 step "building the host binary (cargo build -p privacy-guard-host --bin privacy-guard)"
 cargo build --locked -p privacy-guard-host --bin privacy-guard

@@ -21,35 +21,9 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
-step "Node.js (20 or later) and npm (Debian's packages; installed only when missing)"
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "node and npm are missing: install Debian's nodejs and npm packages as root (apt-get install nodejs npm)" >&2
-        exit 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update
-    apt-get install -y nodejs npm
-fi
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [ "$node_major" -lt 20 ]; then
-    # Debian 12's own nodejs is 18: a machine of this project carries NodeSource's 20.
-    echo "Node.js $(node --version) is too old: the Node host needs 20 or later (Debian 12's nodejs package is 18)" >&2
-    exit 1
-fi
-echo "node $(node --version), npm $(npm --version)"
-
-step "npm packages of hosts/node (npm ci; only when missing or stale)"
-# The stamp records what node_modules was installed from.
-stamp=hosts/node/node_modules/.installed-from.sha256
-wanted="$(cat hosts/node/package.json hosts/node/package-lock.json | sha256sum | cut -d' ' -f1)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
-    echo "up to date"
-else
-    # --ignore-scripts: no package's install script runs (none is needed).
-    (cd hosts/node && npm ci --ignore-scripts --no-audit --no-fund)
-    echo "$wanted" > "$stamp"
-fi
+source scripts/node-packages.sh
+require_node "the Node host and its tests"
+npm_packages hosts/node
 
 step "building the host (cargo build -p privacy-guard-host)"
 cargo build -p privacy-guard-host --locked

@@ -15,13 +15,33 @@ use crate::guard::Guard;
 
 /// Runs `pass` now and then every `every` until `stop` says `true` (or its sender is
 /// gone). A pass in flight when the stop comes is finished first; passes never overlap.
-pub async fn repeat_until_stopped<F>(every: Duration, mut stop: watch::Receiver<bool>, pass: F)
+pub async fn repeat_until_stopped<F>(every: Duration, stop: watch::Receiver<bool>, pass: F)
 where
+    F: Fn() + Clone + Send + 'static,
+{
+    repeat_until_stopped_or_woken::<(), F>(every, stop, None, pass).await
+}
+
+/// [`repeat_until_stopped`], also running `pass` whenever `wake` changes (a commit that
+/// appended events, for the webhook worker).
+pub async fn repeat_until_stopped_or_woken<W, F>(
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+    mut wake: Option<watch::Receiver<W>>,
+    pass: F,
+) where
     F: Fn() + Clone + Send + 'static,
 {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let woken = async {
+            match wake.as_mut() {
+                Some(wake) => wake.changed().await.is_ok(),
+                // No wake-up: this branch is disabled.
+                None => false,
+            }
+        };
         tokio::select! {
             biased;
             changed = stop.changed() => {
@@ -30,6 +50,7 @@ where
                 }
                 continue;
             }
+            true = woken => {}
             _ = interval.tick() => {}
         }
         // The pass keeps the caller's span (the tenant it works for) on its own thread.
@@ -76,48 +97,26 @@ pub async fn deliver_periodically(guard: Arc<Guard>, every: Duration, stop: watc
 pub async fn deliver_webhooks_periodically(
     guard: Arc<Guard>,
     every: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     tracing::info!(
         every_seconds = every.as_secs_f64(),
         "the webhook worker started"
     );
-    let mut commits = guard.events_committed();
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    break;
-                }
-                continue;
-            }
-            // The guard holds the sender as long as this task holds the guard.
-            Ok(()) = commits.changed() => {}
-            _ = interval.tick() => {}
+    // The guard holds the sender as long as this task holds the guard.
+    let commits = guard.events_committed();
+    let pass = move || match guard.deliver_webhooks() {
+        Ok(report) if report == Default::default() => {}
+        Ok(report) => tracing::debug!(
+            delivered = report.delivered,
+            deferred = report.deferred,
+            failed = report.failed,
+            "webhook pass"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "webhook pass stopped; the batches wait for their next attempt")
         }
-        let span = tracing::Span::current();
-        let pass_guard = guard.clone();
-        let pass = move || match pass_guard.deliver_webhooks() {
-            Ok(report) if report == Default::default() => {}
-            Ok(report) => tracing::debug!(
-                delivered = report.delivered,
-                deferred = report.deferred,
-                failed = report.failed,
-                "webhook pass"
-            ),
-            Err(error) => {
-                tracing::warn!(%error, "webhook pass stopped; the batches wait for their next attempt")
-            }
-        };
-        if let Err(error) = tokio::task::spawn_blocking(move || span.in_scope(pass)).await {
-            tracing::error!(%error, "a webhook pass failed");
-        }
-        if *stop.borrow() {
-            break;
-        }
-    }
+    };
+    repeat_until_stopped_or_woken(every, stop, Some(commits), pass).await;
     tracing::info!("the webhook worker stopped");
 }
