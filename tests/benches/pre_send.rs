@@ -166,7 +166,11 @@ fn main() {
     let fueled = host
         .open_with(|options| options.limits.fuel = Some(u64::MAX / 2))
         .expect("host opens in fuel mode");
-    assert_eq!(fueled.check_send(&request, &batch), cold, "fuel changes no decision");
+    assert_eq!(
+        fueled.check_send(&request, &batch),
+        cold,
+        "fuel changes no decision"
+    );
     let fuel_batch = measure(rounds, || {
         black_box(fueled.check_send(&request, &batch));
     });

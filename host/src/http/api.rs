@@ -23,9 +23,9 @@ use axum::http::StatusCode;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use axum::{Json, Router};
 
+pub use self::changes::DEFAULT_CHANGES_LIMIT;
 use self::dto::*;
 use self::error::record_error;
-pub use self::changes::DEFAULT_CHANGES_LIMIT;
 pub use self::error::{ApiError, ApiJson, Authenticated};
 use super::blocking;
 use crate::contract::configuration as config;
