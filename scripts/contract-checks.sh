@@ -7,9 +7,9 @@
 #    the WASI interfaces Rust's standard library imports (which the host grants nothing
 #    through);
 # 2. `component semver-check`: the current WIT is a semver-compatible evolution of the
-#    newest released version frozen in wit/released/ (when the package version is in the
-#    same compatible line; a new minor version while 0.x is allowed to break, and says so
-#    in wit/CHANGES.md).
+#    release before it, frozen in wit/released/ (when both are in the same compatible
+#    line; a new minor version while 0.x is allowed to break, and says so in
+#    wit/CHANGES.md); and a released version's WIT is still its frozen copy.
 #
 # Each check is also run once where it must fail (a component against the frozen, older
 # world; a copy of the WIT with an export function added), so that a check that passes
@@ -28,6 +28,24 @@ if ! "$wasm_tools" --version 2>/dev/null | grep -q "$WASM_TOOLS_VERSION"; then
         --no-default-features --features component --root "$tools"
 fi
 
+version_of() { sed -n 's/^package privacy-guard:consent@\([0-9.]*\);$/\1/p' "$1"; }
+current="$(version_of wit/privacy-guard.wit)"
+# A released version never changes: once frozen, the WIT of that version is the frozen copy.
+if [ -d "wit/released/$current" ]; then
+    echo "==> $current is released: wit/privacy-guard.wit is its frozen copy"
+    cmp -s wit/privacy-guard.wit "wit/released/$current/privacy-guard.wit" || {
+        echo "wit/privacy-guard.wit differs from wit/released/$current, a released contract: raise the version (wit/CHANGES.md) to change it" >&2
+        exit 1
+    }
+fi
+# The release to check against: the newest one before the current version.
+released="$(ls wit/released | grep -E '^[0-9]+\.[0-9]+\.[0-9]+$' | { cat; echo "$current"; } | sort -uV | grep -B1 -x "$current" | head -1)"
+if [ "$released" = "$current" ]; then
+    echo "no release before $current: nothing to check it against" >&2
+    exit 1
+fi
+echo "contract $current; the release before it $released"
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -38,10 +56,6 @@ host=target/debug/privacy-guard
 "$host" --data-dir "$work/data" package build --key "$work/check.key" --out "$work/plugin.pgpkg" >/dev/null
 tar -xOf "$work/plugin.pgpkg" component.wasm >"$work/plugin.wasm"
 
-version_of() { sed -n 's/^package privacy-guard:consent@\([0-9.]*\);$/\1/p' "$1"; }
-current="$(version_of wit/privacy-guard.wit)"
-released="$(ls wit/released | grep -E '^[0-9]+\.[0-9]+\.[0-9]+$' | sort -V | tail -1)"
-echo "contract $current; newest released $released"
 
 # One folder of WIT: the current and the released contract, the WASI interfaces the
 # component imports (read from the component itself, at the versions it was built with),
@@ -67,12 +81,10 @@ std_imports="$(grep -E '^\s*import wasi:' "$work/component/component.wit")"
 echo "==> the component implements privacy-guard:consent/privacy-guard@$current"
 "$wasm_tools" component targets "$work/wit" "$work/plugin.wasm" --world "plugin-${current//./-}"
 
-if [ "$released" != "$current" ]; then
-    echo "==> it does not implement the released $released (must fail)"
-    if "$wasm_tools" component targets "$work/wit" "$work/plugin.wasm" --world "plugin-${released//./-}" 2>/dev/null; then
-        echo "component targets accepted the component against the older world $released: the check cannot fail" >&2
-        exit 1
-    fi
+echo "==> it does not implement the released $released (must fail)"
+if "$wasm_tools" component targets "$work/wit" "$work/plugin.wasm" --world "plugin-${released//./-}" 2>/dev/null; then
+    echo "component targets accepted the component against the older world $released: the check cannot fail" >&2
+    exit 1
 fi
 
 same_line() { # the component model's compatible versions: same major, or same minor while 0.x
