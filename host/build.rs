@@ -2,8 +2,10 @@
 //!
 //! Runs a nested `cargo build` of `privacy-guard-plugin` for `wasm32-wasip2` (always in
 //! release mode: the component is what ships; see `build/component.rs`) and hands the
-//! component's path to the host through the `PRIVACY_GUARD_COMPONENT` compile-time
-//! variable.
+//! component's path to the host through the `PRIVACY_GUARD_EMBEDDED_COMPONENT_PATH`
+//! compile-time variable. Not `PRIVACY_GUARD_COMPONENT`: cargo sets such variables for the
+//! test binaries it runs too, and that one is the CLI's `--component`, which would make
+//! every command the tests start load an unverified file.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -38,7 +40,7 @@ fn main() {
     // A packager can hand over a component built elsewhere.
     if let Some(path) = env::var_os("PRIVACY_GUARD_COMPONENT_OVERRIDE") {
         println!(
-            "cargo:rustc-env=PRIVACY_GUARD_COMPONENT={}",
+            "cargo:rustc-env=PRIVACY_GUARD_EMBEDDED_COMPONENT_PATH={}",
             Path::new(&path).display()
         );
         return;
@@ -46,7 +48,7 @@ fn main() {
 
     let component = component::build(workspace, PLUGIN_PACKAGE, "privacy_guard_plugin");
     println!(
-        "cargo:rustc-env=PRIVACY_GUARD_COMPONENT={}",
+        "cargo:rustc-env=PRIVACY_GUARD_EMBEDDED_COMPONENT_PATH={}",
         component.display()
     );
 }

@@ -26,4 +26,4 @@ pub mod wire;
 pub mod worker;
 
 /// The component built together with this host (see `build.rs`).
-pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("PRIVACY_GUARD_COMPONENT"));
+pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("PRIVACY_GUARD_EMBEDDED_COMPONENT_PATH"));
