@@ -21,6 +21,7 @@ fn main() {
     let workspace = manifest_dir
         .parent()
         .expect("the host crate lives inside the workspace");
+    println!("cargo:rerun-if-env-changed=PRIVACY_GUARD_COMPONENT_DEBUG");
     for watched in [
         "plugin/core/src",
         "plugin/core/Cargo.toml",

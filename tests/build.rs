@@ -15,6 +15,7 @@ fn main() {
     let workspace = manifest_dir
         .parent()
         .expect("the tests crate lives inside the workspace");
+    println!("cargo:rerun-if-env-changed=PRIVACY_GUARD_COMPONENT_DEBUG");
     for watched in ["tests/hostile", "wit", "Cargo.lock", "host/build"] {
         println!(
             "cargo:rerun-if-changed={}",

@@ -64,6 +64,14 @@ pub fn build_with_features(
     if !features.is_empty() {
         command.arg("--features").arg(features.join(","));
     }
+    // What ships carries no debug info (it was 87 % of the component), only the names
+    // section, so traps still name their functions. PRIVACY_GUARD_COMPONENT_DEBUG=1 keeps
+    // the release profile's line tables, for profiling the guest.
+    if env::var_os("PRIVACY_GUARD_COMPONENT_DEBUG").is_none() {
+        command
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+            .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+    }
     // Flags meant for the outer build (its target, clippy's wrapper, coverage) must not
     // leak into the guest build.
     for variable in [
