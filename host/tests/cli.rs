@@ -1461,3 +1461,47 @@ fn a_tenant_of_the_configuration_file_has_its_own_sandbox_over_the_hosts() {
         "{refused}"
     );
 }
+
+#[test]
+fn an_import_and_a_daily_run_say_one_line_each_at_info_not_one_per_page() {
+    let cli = Cli::new();
+    cli.settings(&[]);
+    cli.add_news_consent();
+    cli.ok(&["enable", "--confirm-deduplication"]);
+    // Three pages of the import (500 records each) and of the daily run (200 people).
+    let mut csv = String::from("name,email\n");
+    for index in 0..1_200 {
+        csv.push_str(&format!("Person {index},person{index}@example.com\n"));
+    }
+    let contacts = cli.write("contacts.csv", &csv);
+    let logged = |now: &str, arguments: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_privacy-guard"));
+        command.arg("--data-dir").arg(cli.folder.path());
+        if let Some(postgres) = &cli.postgres {
+            command.arg("--database-url").arg(postgres.url());
+        }
+        let output = command
+            .args(["--now", now])
+            .args(arguments)
+            .env("RUST_LOG", "info")
+            .env("PRIVACY_GUARD_ACTOR", "test-operator")
+            .output()
+            .expect("the binary runs");
+        assert!(output.status.success(), "{output:?}");
+        text(&output.stderr)
+    };
+    let info_lines = |log: &str, message: &str| {
+        log.lines()
+            .filter(|line| line.contains(" INFO ") && line.contains(message))
+            .count()
+    };
+
+    let import = logged(START, &["import", &contacts]);
+    assert_eq!(info_lines(&import, "import committed"), 1, "{import}");
+    assert_eq!(info_lines(&import, "records changed"), 0, "{import}");
+
+    let run = logged(FIRST_RUN, &["run-daily"]);
+    assert_eq!(info_lines(&run, "daily consent run"), 1, "{run}");
+    assert!(run.contains("requests=1200"), "{run}");
+    assert_eq!(info_lines(&run, "daily consent run page"), 0, "{run}");
+}

@@ -47,6 +47,15 @@ impl Guard {
         // Values the run erased (fields whose consent went waiting under default no) are
         // purged once, at the end, whether or not it finished.
         let purged = self.purge_erased_values();
+        if report.ran {
+            tracing::info!(
+                period,
+                people = report.people,
+                requests = report.requests,
+                complete = outcome.is_ok(),
+                "daily consent run"
+            );
+        }
         outcome.and(purged).map(|()| report)
     }
 

@@ -141,6 +141,13 @@ impl Guard {
             }
             Ok((report, work))
         })?;
+        tracing::info!(
+            module,
+            created = report.created,
+            updated = report.updated,
+            consents_changed = report.consents_changed,
+            "import committed"
+        );
         Ok(report)
     }
 

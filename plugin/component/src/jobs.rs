@@ -27,7 +27,7 @@ use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::jobs as wit;
 use crate::bindings::privacy_guard::consent::{clock, crm};
 use crate::links::{SignedLink, sign_link};
-use crate::logging::{info, warn};
+use crate::logging::{debug, info, warn};
 use crate::records::{Observed, keys_to_read, observe};
 use crate::state::State;
 
@@ -141,7 +141,7 @@ impl Run<'_> {
                 }),
         };
         let next_cursor = next.map(|next| next.encode());
-        info(
+        debug(
             "daily consent run page",
             &[
                 ("period", &self.period),

@@ -19,6 +19,11 @@ fn emit(level: LogLevel, message: &str, fields: &[(&str, &dyn Display)]) {
     log::log(level, message, &fields);
 }
 
+/// Per page or per batch: the host sums them up at INFO.
+pub(crate) fn debug(message: &str, fields: &[(&str, &dyn Display)]) {
+    emit(LogLevel::Debug, message, fields);
+}
+
 pub(crate) fn info(message: &str, fields: &[(&str, &dyn Display)]) {
     emit(LogLevel::Info, message, fields);
 }

@@ -22,7 +22,7 @@ use crate::bindings::exports::privacy_guard::consent::records as wit;
 use crate::bindings::privacy_guard::consent::types::{self, Field, PersonRecord};
 use crate::bindings::privacy_guard::consent::{clock, mail};
 use crate::convert::{fields, record_ref};
-use crate::logging::info;
+use crate::logging::{debug, info};
 use crate::state::{State, StoredPerson, apply_crm, consent_history, rebuild};
 
 /// The keys observing `records` reads: each record's entry and the person entry of its
@@ -64,7 +64,7 @@ impl wit::Guest for Plugin {
                     .saturating_add(u32::try_from(observed.changes).unwrap_or(u32::MAX));
             }
         }
-        info(
+        debug(
             "records changed",
             &[
                 ("records", &summary.records),
