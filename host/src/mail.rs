@@ -9,8 +9,11 @@
 //! Delivery is at most once per message id across host processes: a process delivers
 //! only mail it has claimed ([`Database::claim_pending_mail`]), so two processes sharing
 //! a database never both deliver a message. Recording what became of a mail (delivered,
-//! waiting, failed) releases its claim; a process that dies while delivering leaves its
-//! claims to lapse after [`CLAIM_LEASE`].
+//! waiting, failed) releases its claim. A claim names its holder: host name, process id
+//! and that process's start time ([`holder`]). A pass first takes over the claims of
+//! processes on its own host that are gone (killed mid-delivery), at once; a claim of
+//! another host is a short lease ([`CLAIM_LEASE`]) that the pass holding it renews while
+//! it works ([`HEARTBEAT`]), so a dead host's claims lapse within a minute.
 //!
 //! A failed attempt that is worth repeating (the server deferred the mail, could not be
 //! reached, timed out) makes the mail wait, the wait doubling at each attempt up to a
@@ -18,6 +21,7 @@
 //! the mail for good (5xx), the mail is marked failed for an operator. Logs name mails by
 //! message id only, and failure texts have addresses replaced by `<address>`.
 
+pub mod holder;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};
@@ -27,14 +31,18 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
 use self::smtp::{SmtpSender, SmtpSettings, SmtpSettingsError};
-use crate::storage::{Database, MailboxRow, OutboxEntry, QueuedMail, StorageError};
+use crate::storage::{ClaimHolder, Database, MailboxRow, OutboxEntry, QueuedMail, StorageError};
 
 /// Mails delivered per database round trip.
 const DELIVERY_BATCH: u32 = 200;
 
-/// How long a claim on queued mail keeps other host processes off it. A process that dies
-/// while delivering leaves its claimed mail to the others after this long.
-const CLAIM_LEASE: Duration = Duration::from_secs(10 * 60);
+/// How long a claim on queued mail keeps other host processes off it unless its holder
+/// renews it. A process that dies while delivering leaves its claimed mail to the other
+/// hosts after this long (to those on its own host at once).
+pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
+
+/// How often a working delivery pass renews its claims: well within [`CLAIM_LEASE`].
+const HEARTBEAT: Duration = Duration::from_secs(20);
 
 /// Where mail goes.
 #[derive(Debug, Clone)]
@@ -168,8 +176,8 @@ pub struct Outbox {
     database: Database,
     sender: Sender,
     retry: RetryPolicy,
-    /// Who this outbox is when claiming mail: unique per host process.
-    claimant: String,
+    /// Who this outbox is when claiming mail: a claim id unique to it, and its process.
+    holder: ClaimHolder,
     /// One delivery pass at a time in this process, so no two passes send the same mail.
     pass: tokio::sync::Mutex<()>,
 }
@@ -179,7 +187,7 @@ impl std::fmt::Debug for Outbox {
         formatter
             .debug_struct("Outbox")
             .field("retry", &self.retry)
-            .field("claimant", &self.claimant)
+            .field("holder", &self.holder)
             .finish_non_exhaustive()
     }
 }
@@ -200,7 +208,7 @@ impl Outbox {
             database,
             sender,
             retry,
-            claimant: uuid::Uuid::now_v7().simple().to_string(),
+            holder: holder::this_process(),
             pass: tokio::sync::Mutex::new(()),
         })
     }
@@ -229,25 +237,70 @@ impl Outbox {
     pub async fn deliver_pending(&self, now: i64) -> Result<DeliveryReport, DeliveryError> {
         let _pass = self.pass.lock().await;
         let mut report = DeliveryReport::default();
-        let result = self.deliver_claimed(now, &mut report).await;
+        let started = tokio::time::Instant::now();
+        // The heartbeat renews this pass's claims for as long as it works, and no longer.
+        let result = tokio::select! {
+            result = self.deliver_claimed(now, started, &mut report) => result,
+            never = self.renew_claims(now, started) => match never {},
+        };
         if result.is_err()
-            && let Err(error) = self.database.release_mail_claims(&self.claimant).await
+            && let Err(error) = self
+                .database
+                .release_mail_claims(&self.holder.claim_id)
+                .await
         {
             tracing::warn!(%error, lapse_in_seconds = CLAIM_LEASE.as_secs(), "claims on queued mail could not be released; they lapse");
         }
         result.map(|()| report)
     }
 
+    /// Renews this pass's claims every [`HEARTBEAT`]; never ends.
+    async fn renew_claims(
+        &self,
+        now: i64,
+        started: tokio::time::Instant,
+    ) -> std::convert::Infallible {
+        loop {
+            tokio::time::sleep(HEARTBEAT).await;
+            let claimed_until = lease_end(now, started);
+            if let Err(error) = self
+                .database
+                .renew_mail_claims(&self.holder.claim_id, claimed_until)
+                .await
+            {
+                tracing::warn!(%error, "claims on queued mail could not be renewed; other hosts may take the mail over when they lapse");
+            }
+        }
+    }
+
+    /// Releases the claims of processes on this host that are gone (killed while
+    /// delivering), so their mail goes now rather than when their lease lapses.
+    async fn take_over_from_gone_processes(&self, now: i64) -> Result<(), DeliveryError> {
+        let Some(host) = &self.holder.host else {
+            return Ok(());
+        };
+        let holders = self
+            .database
+            .mail_claim_holders_on(host, &self.holder.claim_id, now)
+            .await?;
+        for (gone, mails) in holders.iter().filter(|(other, _)| holder::is_gone(other)) {
+            self.database.release_mail_claims(&gone.claim_id).await?;
+            tracing::warn!(pid = gone.pid, claim = %gone.claim_id, mails, "taking over the mail claimed by a delivery that is gone (the process ended while delivering)");
+        }
+        Ok(())
+    }
+
     async fn deliver_claimed(
         &self,
         now: i64,
+        started: tokio::time::Instant,
         report: &mut DeliveryReport,
     ) -> Result<(), DeliveryError> {
-        let claimed_until = now.saturating_add(CLAIM_LEASE.as_millis() as i64);
+        self.take_over_from_gone_processes(now).await?;
         loop {
             let pending = self
                 .database
-                .claim_pending_mail(&self.claimant, now, claimed_until, DELIVERY_BATCH)
+                .claim_pending_mail(&self.holder, now, lease_end(now, started), DELIVERY_BATCH)
                 .await?;
             if pending.is_empty() {
                 return Ok(());
@@ -370,6 +423,14 @@ impl Outbox {
         report.failed += 1;
         Ok(())
     }
+}
+
+/// When a claim made or renewed now lapses: `now` is the pass's clock at its start (the
+/// guard's clock, which tests set), moved on by the time the pass has been working.
+fn lease_end(now: i64, started: tokio::time::Instant) -> i64 {
+    let working = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    now.saturating_add(working)
+        .saturating_add(CLAIM_LEASE.as_millis() as i64)
 }
 
 /// Replaces every word containing `@` (an address, in whatever brackets) by `<address>`:

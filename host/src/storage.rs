@@ -34,7 +34,7 @@ pub use self::backend::Backend;
 pub use self::commit::Committed;
 pub use self::events::{LedgerCheck, StoredEvent};
 pub use self::jobs::JobRun;
-pub use self::outbox::{MailDelivery, OutboxEntry};
+pub use self::outbox::{ClaimHolder, MailClaim, MailDelivery, OutboxEntry};
 pub use self::records::{RecordRow, normalise_email};
 pub use self::unit_of_work::{JobProgress, MailboxRow, NewEvent, QueuedMail, UnitOfWork};
 pub use self::webhooks::{WebhookBatch, WebhookClaim, WebhookDelivery};

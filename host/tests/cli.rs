@@ -6,6 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::process::{Command, Output};
 
+use privacy_guard_host::storage::{ClaimHolder, Database};
 use sqlx::Connection;
 
 struct Cli {
@@ -825,6 +826,148 @@ fn mail_for_an_unreachable_smtp_server_waits_in_the_outbox_for_its_next_attempt(
     assert!(
         cli.ok(&["--smtp-url", &url, "outbox"])
             .contains("2 attempt(s)")
+    );
+}
+
+impl Cli {
+    /// The URL of this test's database, as the binary opens it.
+    fn database_url(&self) -> String {
+        match &self.postgres {
+            Some(postgres) => postgres.url(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.folder.path().join("privacy-guard.db").display()
+            ),
+        }
+    }
+
+    /// Claims one due mail at `now` (milliseconds) for `holder`, as a delivery pass of
+    /// that process would, for a minute; returns the claimed mail's id.
+    fn claim_one_mail(&self, holder: &ClaimHolder, now: i64) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let database = Database::connect(&self.database_url())
+                .await
+                .expect("the database opens");
+            let claimed = database
+                .claim_pending_mail(holder, now, now + 60_000, 1)
+                .await
+                .expect("claim");
+            assert_eq!(claimed.len(), 1, "one mail is due and free");
+            claimed[0].mail.message_id.clone()
+        })
+    }
+
+    /// The Message-ID of every `.eml` file of the outbox folder, sorted.
+    fn delivered_message_ids(&self) -> Vec<String> {
+        let folder = self.folder.path().join("outbox");
+        let mut ids: Vec<String> = std::fs::read_dir(&folder)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|entry| entry.path().extension().is_some_and(|e| e == "eml"))
+                    .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+                    .filter_map(|message| {
+                        message
+                            .lines()
+                            .find_map(|line| line.strip_prefix("Message-ID: "))
+                            .map(|id| id.trim_matches(['<', '>']).to_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+}
+
+#[test]
+fn mail_held_by_a_process_that_is_gone_is_taken_over_at_once_and_a_live_holders_after_its_lease() {
+    let cli = Cli::new();
+    cli.settings(&[]);
+    cli.add_news_consent();
+    cli.ok(&["enable", "--confirm-deduplication"]);
+    let contacts = cli.write(
+        "contacts.csv",
+        "firstname,email\nAda,ada@example.com\nGrace,grace@example.com\n",
+    );
+    cli.ok(&["import", &contacts]);
+    // The run queues two requests; the SMTP server is unreachable, so both wait a minute.
+    let url = format!(
+        "smtp://127.0.0.1:{}?security=none&timeout=2",
+        refused_port()
+    );
+    cli.set_now(FIRST_RUN);
+    cli.ok(&["--smtp-url", &url, "run-daily"]);
+
+    // At 10:02 both are due. One is claimed by a delivery whose process is gone (killed
+    // mid-delivery: a child that has ended), the other by a live process (this test),
+    // both on this machine, each for a minute.
+    let at = |instant: &str| {
+        chrono::DateTime::parse_from_rfc3339(instant)
+            .expect("instant")
+            .timestamp_millis()
+    };
+    let this = privacy_guard_host::mail::holder::this_process();
+    let mut child = Command::new("true").spawn().expect("`true` runs");
+    let gone = ClaimHolder {
+        pid: Some(child.id()),
+        process_start: None,
+        ..privacy_guard_host::mail::holder::this_process()
+    };
+    child.wait().expect("`true` ends");
+    let held_by_the_gone = cli.claim_one_mail(&gone, at("2026-12-01T10:02:00Z"));
+    let held_by_the_living = cli.claim_one_mail(&this, at("2026-12-01T10:02:00Z"));
+    let host = this.host.clone().expect("a host name");
+
+    cli.set_now("2026-12-01T10:02:10Z");
+    let outbox = cli.ok(&["outbox"]);
+    for (id, holder) in [(&held_by_the_gone, &gone), (&held_by_the_living, &this)] {
+        let line = outbox
+            .lines()
+            .find(|line| line.starts_with(id.as_str()))
+            .unwrap_or_else(|| panic!("{id} is listed: {outbox}"));
+        let expected = format!(
+            "held by {host} pid {} until 2026-12-01T10:03:00Z",
+            holder.pid.expect("a pid")
+        );
+        assert!(line.contains(&expected), "{expected} in {line}");
+    }
+    assert!(
+        outbox.contains("2 message(s) not delivered, 0 failed, 2 held by a delivery pass"),
+        "{outbox}"
+    );
+
+    // The next `deliver` on this machine takes over the mail of the gone process at once
+    // and leaves this live process's mail alone.
+    let delivered = cli.ok(&["deliver"]);
+    assert!(delivered.contains("delivered 1 message(s)"), "{delivered}");
+    assert_eq!(cli.delivered_message_ids(), [held_by_the_gone.clone()]);
+    let outbox = cli.ok(&["outbox"]);
+    assert!(
+        outbox.contains(&format!("held by {host} pid {}", this.pid.expect("a pid")))
+            && outbox.contains("1 message(s) not delivered, 0 failed, 1 held"),
+        "{outbox}"
+    );
+
+    // Once the live holder's lease lapsed (it stopped renewing it), its mail goes too,
+    // and every mail went once.
+    cli.set_now("2026-12-01T10:03:01Z");
+    let delivered = cli.ok(&["deliver"]);
+    assert!(delivered.contains("delivered 1 message(s)"), "{delivered}");
+    assert!(
+        cli.ok(&["deliver"]).contains("delivered 0 message(s)"),
+        "nothing goes twice"
+    );
+    let mut expected = vec![held_by_the_gone, held_by_the_living];
+    expected.sort();
+    assert_eq!(cli.delivered_message_ids(), expected);
+    assert!(
+        cli.ok(&["outbox"])
+            .contains("0 message(s) not delivered, 0 failed\n"),
     );
 }
 

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use privacy_guard_host::storage::{
-    Database, LedgerCheck, MailboxRow, NewEvent, OutboxEntry, QueuedMail, RecordRow, StorageError,
-    UnitOfWork,
+    ClaimHolder, Database, LedgerCheck, MailboxRow, NewEvent, OutboxEntry, QueuedMail, RecordRow,
+    StorageError, UnitOfWork,
 };
 use privacy_guard_tests::scenario::block_on;
 use privacy_guard_tests::{TestDatabase, TestHost, postgres_server_url};
@@ -313,7 +313,7 @@ fn mail_is_claimed_only_when_due_and_not_failed_and_every_outcome_releases_the_c
             async move {
                 claimed_ids(
                     storage
-                        .claim_pending_mail(claimant, now, now + LEASE, 100)
+                        .claim_pending_mail(&ClaimHolder::named(claimant), now, now + LEASE, 100)
                         .await
                         .expect("claim"),
                 )
@@ -412,6 +412,87 @@ fn mail_is_claimed_only_when_due_and_not_failed_and_every_outcome_releases_the_c
                 .await
                 .expect("claims");
         assert_eq!(claimed_left, 0);
+    });
+}
+
+#[test]
+fn a_claim_names_its_holder_and_a_renewed_lease_keeps_others_off_until_it_lapses() {
+    const LEASE: i64 = 60 * 1000;
+    let host = TestHost::new("2026-12-01T10:00:00Z");
+    block_on(async {
+        let first = storage(&host.database).await;
+        let second = storage(&host.database).await;
+        let mut work = UnitOfWork::default();
+        work.mails.push(queued_mail("a@example.org"));
+        first.commit(&work, 1_000).await.expect("queue");
+        let holder = ClaimHolder {
+            claim_id: "first".into(),
+            host: Some("mail-1".into()),
+            pid: Some(4242),
+            process_start: Some(77),
+        };
+        let claimed = first
+            .claim_pending_mail(&holder, 1_000, 1_000 + LEASE, 10)
+            .await
+            .expect("claim");
+        assert_eq!(claimed_ids(claimed), ["a@example.org"]);
+        let holders = second
+            .mail_claim_holders_on("mail-1", "second", 2_000)
+            .await
+            .expect("holders");
+        assert_eq!(holders, [(holder.clone(), 1)]);
+        assert!(
+            second
+                .mail_claim_holders_on("mail-2", "second", 2_000)
+                .await
+                .expect("holders")
+                .is_empty(),
+            "only the claims of the host asked about"
+        );
+        let shown = second
+            .mail_delivery("a@example.org")
+            .await
+            .expect("read")
+            .and_then(|mail| mail.claim)
+            .expect("held");
+        assert_eq!((shown.holder, shown.until), (holder, 1_000 + LEASE));
+
+        // The heartbeat moved the lease on: the first lease's end no longer frees it.
+        assert_eq!(
+            first
+                .renew_mail_claims("first", 1_000 + 3 * LEASE)
+                .await
+                .expect("renew"),
+            1
+        );
+        let second_holder = ClaimHolder::named("second");
+        assert!(
+            second
+                .claim_pending_mail(&second_holder, 1_000 + 2 * LEASE, 1_000 + 3 * LEASE, 10)
+                .await
+                .expect("claim")
+                .is_empty()
+        );
+        assert_eq!(
+            claimed_ids(
+                second
+                    .claim_pending_mail(&second_holder, 2_000 + 3 * LEASE, 2_000 + 4 * LEASE, 10)
+                    .await
+                    .expect("claim")
+            ),
+            ["a@example.org"],
+            "a lapsed lease is taken over"
+        );
+        second
+            .mark_delivered("a@example.org", 2_000 + 3 * LEASE)
+            .await
+            .expect("delivered");
+        let delivered = second
+            .mail_delivery("a@example.org")
+            .await
+            .expect("read")
+            .expect("queued");
+        assert_eq!(delivered.claim, None, "delivering releases the claim");
     });
 }
 

@@ -16,7 +16,7 @@ use privacy_guard_host::guard::{Guard, RunReport};
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::mail::Transport;
 use privacy_guard_host::schedule::DAILY_CONSENT_RUN;
-use privacy_guard_host::storage::{JobRun, LedgerCheck};
+use privacy_guard_host::storage::{ClaimHolder, JobRun, LedgerCheck};
 use privacy_guard_tests::scenario::block_on;
 use privacy_guard_tests::{TestHost, configure, postgres_server_url, read_outbox};
 use sqlx::Row;
@@ -281,11 +281,11 @@ fn mail_a_stopped_host_committed_but_never_delivered_goes_out_once_from_the_othe
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert!(waiting[0].failed_at.is_none(), "{waiting:?}");
 
-    // A third process claimed the due mail and died while delivering it: nobody else
-    // delivers it until its claim lapses.
+    // A third process, on a host not known here, claimed the due mail and died while
+    // delivering it: nobody else delivers it until its claim lapses.
     let now = host.clock.now_millis();
     let claimed = block_on(second.database().claim_pending_mail(
-        "a host process that died",
+        &ClaimHolder::named("a host process that died"),
         now,
         now + 10 * 60 * 1000,
         1_000,

@@ -24,7 +24,8 @@ pub(super) fn deliver(guard: &Guard, retry_failed: bool) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// Lists the mail not delivered yet, by message id (no addresses).
+/// Lists the mail not delivered yet, by message id (no addresses), and who holds the mail
+/// a delivery pass claimed: host name, process id, and until when.
 pub(super) fn list_outbox(guard: &Guard) -> anyhow::Result<ExitCode> {
     const SHOWN: u32 = 1000;
     let undelivered = guard.undelivered_mail(SHOWN)?;
@@ -33,12 +34,26 @@ pub(super) fn list_outbox(guard: &Guard) -> anyhow::Result<ExitCode> {
             .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_default()
     };
+    let now = guard.clock().now_millis();
+    let mut held = 0;
     for mail in &undelivered {
-        let state = match mail.failed_at {
+        let mut state = match mail.failed_at {
             Some(at) => format!("failed {}", time(at)),
             None if mail.attempts == 0 => "queued".to_owned(),
             None => format!("next attempt {}", time(mail.next_attempt_at)),
         };
+        if let Some(claim) = mail.claim.as_ref().filter(|claim| claim.until >= now) {
+            held += 1;
+            let holder = &claim.holder;
+            state.push_str(&format!(
+                ", held by {} pid {} until {}",
+                holder.host.as_deref().unwrap_or("an unknown host"),
+                holder
+                    .pid
+                    .map_or_else(|| "unknown".to_owned(), |pid| pid.to_string()),
+                time(claim.until)
+            ));
+        }
         println!(
             "{}\t{state}\t{} attempt(s)\t{}",
             mail.message_id,
@@ -51,12 +66,19 @@ pub(super) fn list_outbox(guard: &Guard) -> anyhow::Result<ExitCode> {
         .filter(|mail| mail.failed_at.is_some())
         .count();
     println!(
-        "{} message(s) not delivered{}, {failed} failed{}",
+        "{} message(s) not delivered{}, {failed} failed{}{}",
         undelivered.len(),
         if undelivered.len() == SHOWN as usize {
             " (the oldest shown)"
         } else {
             ""
+        },
+        if held > 0 {
+            format!(
+                ", {held} held by a delivery pass (a pass on the same host takes over those of a process that is gone; others wait for the claim to lapse)"
+            )
+        } else {
+            String::new()
         },
         if failed > 0 {
             ": fix the cause, then run `privacy-guard deliver --retry-failed`"

@@ -9,7 +9,7 @@ use super::{Database, LOCK_WRITERS, QueuedMail, StorageError, failed};
 impl Database {
     // ---- outbox ------------------------------------------------------------------------
 
-    /// Claims up to `limit` mails due at `now` for `claimant` until `claimed_until`, oldest
+    /// Claims up to `limit` mails due at `now` for `holder` until `claimed_until`, oldest
     /// first: not delivered, not failed for good, not waiting for a later attempt
     /// (`next_attempt_at` still ahead), and nobody's claim on them holding (none, or one
     /// that lapsed before `now`). Another host process never gets a mail while this one's
@@ -17,7 +17,7 @@ impl Database {
     /// mail (delivered, deferred, failed) releases the claim.
     pub async fn claim_pending_mail(
         &self,
-        claimant: &str,
+        holder: &ClaimHolder,
         now: i64,
         claimed_until: i64,
         limit: u32,
@@ -33,17 +33,20 @@ impl Database {
             .await
             .map_err(failed("claiming queued mail"))?;
         let rows = sqlx::query(
-            "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE message_id IN (\
+            "UPDATE outbox SET claimed_by = $1, claimed_until = $2, claimed_host = $5, claimed_pid = $6, claimed_process_start = $7 WHERE message_id IN (\
                 SELECT message_id FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND cancelled_at IS NULL AND next_attempt_at <= $3 \
                 AND (claimed_until IS NULL OR claimed_until < $3) \
                 ORDER BY queued_at, message_id LIMIT $4) \
              AND delivered_at IS NULL AND failed_at IS NULL AND cancelled_at IS NULL \
              RETURNING message, queued_at, attempts",
         )
-        .bind(claimant)
+        .bind(holder.claim_id.as_str())
         .bind(claimed_until)
         .bind(now)
         .bind(i64::from(limit))
+        .bind(holder.host.as_deref())
+        .bind(holder.pid.map(i64::from))
+        .bind(holder.process_start)
         .fetch_all(&mut *transaction)
         .await
         .map_err(failed("claiming queued mail"))?;
@@ -74,9 +77,64 @@ impl Database {
         Ok(claimed)
     }
 
+    /// Moves the lease of `claimant`'s claims on mail it has not delivered yet to
+    /// `claimed_until` (the heartbeat of a working delivery pass). Returns how many.
+    pub async fn renew_mail_claims(
+        &self,
+        claimant: &str,
+        claimed_until: i64,
+    ) -> Result<u64, StorageError> {
+        let result = sqlx::query(
+            "UPDATE outbox SET claimed_until = $1 WHERE claimed_by = $2 AND delivered_at IS NULL",
+        )
+        .bind(claimed_until)
+        .bind(claimant)
+        .execute(&self.pool)
+        .await
+        .map_err(failed("renewing claims on queued mail"))?;
+        Ok(result.rows_affected())
+    }
+
+    /// The holders of claims on `host` that still hold at `now` (their lease not lapsed),
+    /// other than `claimant`, with how many undelivered mails each holds: the delivery pass
+    /// takes over those of processes that are gone.
+    pub async fn mail_claim_holders_on(
+        &self,
+        host: &str,
+        claimant: &str,
+        now: i64,
+    ) -> Result<Vec<(ClaimHolder, i64)>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT claimed_by, claimed_host, claimed_pid, claimed_process_start, COUNT(*) FROM outbox \
+             WHERE claimed_host = $1 AND claimed_by <> $2 AND claimed_until >= $3 AND delivered_at IS NULL \
+             GROUP BY claimed_by, claimed_host, claimed_pid, claimed_process_start",
+        )
+        .bind(host)
+        .bind(claimant)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("reading claims on queued mail"))?;
+        rows.iter()
+            .map(|row| {
+                let pid: Option<i64> = row.try_get(2)?;
+                Ok((
+                    ClaimHolder {
+                        claim_id: row.try_get(0)?,
+                        host: row.try_get(1)?,
+                        pid: pid.and_then(|pid| u32::try_from(pid).ok()),
+                        process_start: row.try_get(3)?,
+                    },
+                    row.try_get(4)?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(failed("reading claims on queued mail"))
+    }
+
     /// Gives up `claimant`'s claims on mail it has not delivered, for the next delivery.
     pub async fn release_mail_claims(&self, claimant: &str) -> Result<(), StorageError> {
-        sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1 AND delivered_at IS NULL")
+        sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, claimed_host = NULL, claimed_pid = NULL, claimed_process_start = NULL WHERE claimed_by = $1 AND delivered_at IS NULL")
             .bind(claimant)
             .execute(&self.pool)
             .await
@@ -86,7 +144,7 @@ impl Database {
 
     /// Marks a mail delivered: the server accepted it (or its file is written).
     pub async fn mark_delivered(&self, message_id: &str, at: i64) -> Result<(), StorageError> {
-        sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE message_id = $2")
+        sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = NULL, claimed_by = NULL, claimed_until = NULL, claimed_host = NULL, claimed_pid = NULL, claimed_process_start = NULL WHERE message_id = $2")
             .bind(at)
             .bind(message_id)
             .execute(&self.pool)
@@ -104,7 +162,7 @@ impl Database {
         next_attempt_at: i64,
     ) -> Result<(), StorageError> {
         sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, claimed_by = NULL, claimed_until = NULL WHERE message_id = $3",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, claimed_by = NULL, claimed_until = NULL, claimed_host = NULL, claimed_pid = NULL, claimed_process_start = NULL WHERE message_id = $3",
         )
         .bind(error)
         .bind(next_attempt_at)
@@ -124,7 +182,7 @@ impl Database {
         at: i64,
     ) -> Result<(), StorageError> {
         sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, failed_at = $2, claimed_by = NULL, claimed_until = NULL WHERE message_id = $3",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, failed_at = $2, claimed_by = NULL, claimed_until = NULL, claimed_host = NULL, claimed_pid = NULL, claimed_process_start = NULL WHERE message_id = $3",
         )
         .bind(error)
         .bind(at)
@@ -141,7 +199,7 @@ impl Database {
         message_id: &str,
     ) -> Result<Option<MailDelivery>, StorageError> {
         let row = sqlx::query(
-            "SELECT message_id, queued_at, attempts, next_attempt_at, delivered_at, failed_at, last_error, cancelled_at FROM outbox WHERE message_id = $1",
+            "SELECT message_id, queued_at, attempts, next_attempt_at, delivered_at, failed_at, last_error, cancelled_at, claimed_by, claimed_host, claimed_pid, claimed_process_start, claimed_until FROM outbox WHERE message_id = $1",
         )
         .bind(message_id)
         .fetch_optional(&self.pool)
@@ -156,7 +214,7 @@ impl Database {
     /// Mail not delivered yet (waiting or failed for good), oldest first.
     pub async fn undelivered_mail(&self, limit: u32) -> Result<Vec<MailDelivery>, StorageError> {
         let rows = sqlx::query(
-            "SELECT message_id, queued_at, attempts, next_attempt_at, delivered_at, failed_at, last_error, cancelled_at FROM outbox WHERE delivered_at IS NULL AND cancelled_at IS NULL ORDER BY queued_at, message_id LIMIT $1",
+            "SELECT message_id, queued_at, attempts, next_attempt_at, delivered_at, failed_at, last_error, cancelled_at, claimed_by, claimed_host, claimed_pid, claimed_process_start, claimed_until FROM outbox WHERE delivered_at IS NULL AND cancelled_at IS NULL ORDER BY queued_at, message_id LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -172,7 +230,7 @@ impl Database {
     /// count of attempts (an operator fixed the cause). Returns how many.
     pub async fn requeue_failed_mail(&self, now: i64) -> Result<u64, StorageError> {
         let result = sqlx::query(
-            "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL WHERE delivered_at IS NULL AND failed_at IS NOT NULL AND cancelled_at IS NULL",
+            "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL, claimed_host = NULL, claimed_pid = NULL, claimed_process_start = NULL WHERE delivered_at IS NULL AND failed_at IS NOT NULL AND cancelled_at IS NULL",
         )
         .bind(now)
         .execute(&self.pool)
@@ -180,6 +238,40 @@ impl Database {
         .map_err(failed("queuing failed mail again"))?;
         Ok(result.rows_affected())
     }
+}
+
+/// Who holds a claim on queued mail: a delivery pass of one host process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimHolder {
+    /// Unique per claiming outbox (a random id), so a claim is never mistaken for another's.
+    pub claim_id: String,
+    /// The name of the machine the process runs on, when known.
+    pub host: Option<String>,
+    /// The process id, when known.
+    pub pid: Option<u32>,
+    /// When the process started (clock ticks since boot on Linux), so a process id the
+    /// system gave to a later process is not taken for the holder.
+    pub process_start: Option<i64>,
+}
+
+impl ClaimHolder {
+    /// A holder known by its claim id only: its claims lapse with their lease.
+    pub fn named(claim_id: &str) -> ClaimHolder {
+        ClaimHolder {
+            claim_id: claim_id.to_owned(),
+            host: None,
+            pid: None,
+            process_start: None,
+        }
+    }
+}
+
+/// A claim holding a queued mail, as `privacy-guard outbox` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailClaim {
+    pub holder: ClaimHolder,
+    /// When the claim lapses unless its holder renews it.
+    pub until: i64,
 }
 
 /// A queued mail with its delivery state.
@@ -206,6 +298,8 @@ pub struct MailDelivery {
     pub last_error: Option<String>,
     /// Set when the mail was cancelled before delivery: its recipient was erased.
     pub cancelled_at: Option<i64>,
+    /// The claim of the delivery pass holding the mail, if any (it may have lapsed).
+    pub claim: Option<MailClaim>,
 }
 
 /// Cancels the undelivered mail to `address` (normalised) and destroys the stored copy of
@@ -225,7 +319,7 @@ pub(super) async fn forget_mail_to(
     let mut delivered = Vec::new();
     for id in &ids {
         let was_delivered: Option<Option<i64>> = sqlx::query_scalar(
-            "UPDATE outbox SET message = '', last_error = NULL, claimed_by = NULL, claimed_until = NULL, \
+            "UPDATE outbox SET message = '', last_error = NULL, claimed_by = NULL, claimed_until = NULL, claimed_host = NULL, claimed_pid = NULL, claimed_process_start = NULL, \
              cancelled_at = CASE WHEN delivered_at IS NULL THEN $1 ELSE cancelled_at END \
              WHERE message_id = $2 RETURNING delivered_at",
         )
@@ -256,5 +350,20 @@ fn mail_delivery(row: &AnyRow) -> Result<MailDelivery, sqlx::Error> {
         failed_at: row.try_get(5)?,
         last_error: row.try_get(6)?,
         cancelled_at: row.try_get(7)?,
+        claim: match (row.try_get::<Option<String>, _>(8)?, row.try_get(12)?) {
+            (Some(claim_id), Some(until)) => {
+                let pid: Option<i64> = row.try_get(10)?;
+                Some(MailClaim {
+                    holder: ClaimHolder {
+                        claim_id,
+                        host: row.try_get(9)?,
+                        pid: pid.and_then(|pid| u32::try_from(pid).ok()),
+                        process_start: row.try_get(11)?,
+                    },
+                    until,
+                })
+            }
+            _ => None,
+        },
     })
 }
