@@ -65,6 +65,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             Command::Serve {
                 listen,
                 delivery_interval,
+                header_timeout,
+                request_timeout,
+                max_connections,
             },
             Some(config),
         ) => {
@@ -72,6 +75,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 open::open_tenants(&arguments, config)?,
                 *listen,
                 Duration::from_secs(*delivery_interval),
+                serve::limits(*header_timeout, *request_timeout, *max_connections),
             );
         }
         _ => {}
@@ -86,6 +90,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Serve {
             listen,
             delivery_interval,
+            header_timeout,
+            request_timeout,
+            max_connections,
         } => {
             let digests = arguments
                 .api_key_digests
@@ -97,6 +104,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 Tenants::single(Arc::new(guard), digests),
                 listen,
                 Duration::from_secs(delivery_interval),
+                serve::limits(header_timeout, request_timeout, max_connections),
             )
         }
         Command::ApiKey { name } => keys::new_api_key(name.as_deref()),

@@ -5,6 +5,7 @@
 pub mod api;
 mod health;
 mod page;
+pub mod server;
 
 use std::sync::Arc;
 

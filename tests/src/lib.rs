@@ -21,6 +21,7 @@ use privacy_guard_host::contract::configuration::{
 use privacy_guard_host::contract::subjects::{StaffActor, StaffChannel};
 use privacy_guard_host::contract::types::Regime;
 use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
+use privacy_guard_host::http::server::Limits;
 use privacy_guard_host::mail::{RetryPolicy, Transport};
 use privacy_guard_host::runtime::SandboxLimits;
 use privacy_guard_host::schedule::DailySchedule;
@@ -498,14 +499,23 @@ impl WebServer {
     /// Serves `app` (e.g. [`privacy_guard_host::http::app`] of many tenants) on an
     /// ephemeral loopback port.
     pub fn serve(app: axum::Router) -> anyhow::Result<WebServer> {
+        WebServer::serve_limited(app, Limits::default())
+    }
+
+    /// Serves `app` as `serve` does (the host's accept loop), within `limits`.
+    pub fn serve_limited(app: axum::Router, limits: Limits) -> anyhow::Result<WebServer> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let address = listener.local_addr()?;
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        runtime.spawn(async move { axum::serve(listener, app).await });
+        runtime.spawn(privacy_guard_host::http::server::serve(
+            listener,
+            app,
+            limits,
+            std::future::pending(),
+        ));
         Ok(WebServer {
             address,
             runtime: Some(runtime),

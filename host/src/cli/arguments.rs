@@ -154,6 +154,17 @@ pub(super) enum Command {
         /// Seconds between two passes of the delivery worker (queued and retried mail).
         #[arg(long, env = "PRIVACY_GUARD_DELIVERY_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
         delivery_interval: u64,
+        /// Seconds a client has to send a request's headers; also how long an idle
+        /// keep-alive connection stays open.
+        #[arg(long, env = "PRIVACY_GUARD_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout: u64,
+        /// Seconds from a request's headers to its answer (reading the body included);
+        /// slower requests are answered 408.
+        #[arg(long, env = "PRIVACY_GUARD_REQUEST_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        request_timeout: u64,
+        /// Connections served at once; more wait until one closes.
+        #[arg(long, env = "PRIVACY_GUARD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        max_connections: u32,
     },
     /// Import people from a CSV file (first line: field names, with an `email` column).
     Import {

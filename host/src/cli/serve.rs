@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use privacy_guard_host::guard::Guard;
+use privacy_guard_host::http::server::Limits;
 use privacy_guard_host::tenants::Tenants;
 use privacy_guard_host::worker;
 use tracing::Instrument;
@@ -17,6 +18,7 @@ pub(super) fn serve(
     tenants: Tenants,
     listen: SocketAddr,
     delivery_interval: Duration,
+    limits: Limits,
 ) -> anyhow::Result<ExitCode> {
     let tenants = Arc::new(tenants);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -53,8 +55,8 @@ pub(super) fn serve(
             }
         }
         drop(stopped);
-        let app = privacy_guard_host::http::app(tenants).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("the server failed");
+        let app = privacy_guard_host::http::app(tenants);
+        privacy_guard_host::http::server::serve(listener, app, limits, shutdown).await;
         // Requests are done; let every scheduler and delivery worker finish its pass.
         stop.send_replace(true);
         for (name, tenant, task) in background {
@@ -62,11 +64,19 @@ pub(super) fn serve(
                 tracing::error!(%error, task = name, %tenant, "a background task failed while stopping");
             }
         }
-        served?;
         tracing::info!("stopped");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The serve flags' limits on slow and idle clients (see [`Limits`]).
+pub(super) fn limits(header_timeout: u64, request_timeout: u64, max_connections: u32) -> Limits {
+    Limits {
+        header_timeout: Duration::from_secs(header_timeout),
+        request_timeout: Duration::from_secs(request_timeout),
+        max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+    }
 }
 
 /// Warns, per tenant, when the links its mail carries would not reach this server.
