@@ -945,7 +945,10 @@ fn mail_held_by_a_process_that_is_gone_is_taken_over_at_once_and_a_live_holders_
     // and leaves this live process's mail alone.
     let delivered = cli.ok(&["deliver"]);
     assert!(delivered.contains("delivered 1 message(s)"), "{delivered}");
-    assert_eq!(cli.delivered_message_ids(), std::slice::from_ref(&held_by_the_gone));
+    assert_eq!(
+        cli.delivered_message_ids(),
+        std::slice::from_ref(&held_by_the_gone)
+    );
     let outbox = cli.ok(&["outbox"]);
     assert!(
         outbox.contains(&format!("held by {host} pid {}", this.pid.expect("a pid")))
