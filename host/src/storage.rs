@@ -15,12 +15,12 @@ pub mod field_encryption;
 mod jobs;
 mod keys;
 mod kv;
+mod kv_cache;
 mod outbox;
 mod records;
 mod unit_of_work;
 mod webhooks;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -101,8 +101,8 @@ fn encoding(operation: &'static str, error: serde_json::Error) -> StorageError {
     }
 }
 
-/// Cached plugin state: a key's value, or `None` when the key is known to be absent.
-type KvCache = HashMap<String, Option<Arc<[u8]>>, foldhash::fast::RandomState>;
+pub use self::kv_cache::DEFAULT_BUDGET as DEFAULT_KV_CACHE_BUDGET;
+use self::kv_cache::KvCache;
 
 /// The database, with the cache of the plugin's key-value state.
 #[derive(Clone)]

@@ -37,6 +37,10 @@ pub struct Arguments {
     /// signed packages (--package, `package install`).
     #[arg(long, global = true, env = "PRIVACY_GUARD_COMPONENT")]
     pub(super) component: Option<PathBuf>,
+    /// Memory for the cache of the plugin's state, per tenant, in MiB: the people read
+    /// most stay in it; the rest is read from the database again when needed.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_STATE_CACHE_MIB", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub(super) state_cache_mib: u32,
     /// Let `serve` load the unverified --component.
     #[arg(long, global = true, env = "PRIVACY_GUARD_ALLOW_UNVERIFIED")]
     pub(super) allow_unverified: bool,

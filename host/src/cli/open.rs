@@ -142,6 +142,9 @@ pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyh
         schedule,
     };
     let guard = Guard::open(options).context("could not open the host")?;
+    guard
+        .database()
+        .set_kv_cache_budget((arguments.state_cache_mib as usize) << 20);
     let endpoints = webhook_endpoints(arguments, tenant)?;
     if !endpoints.is_empty() {
         let retry = RetryPolicy {

@@ -18,7 +18,7 @@ impl Database {
         {
             let cache = self.kv_cache.read().unwrap_or_else(PoisonError::into_inner);
             for (index, key) in keys.iter().enumerate() {
-                match cache.get(*key) {
+                match cache.get(key) {
                     Some(value) => values.push(value.clone()),
                     None => {
                         values.push(None);
@@ -58,9 +58,26 @@ impl Database {
         for index in missing {
             let value = found.remove(keys[index]);
             // Only fill gaps: a commit that raced this read has already put the newer value.
-            values[index] = cache.entry(keys[index].to_owned()).or_insert(value).clone();
+            values[index] = cache.fill(keys[index], value);
         }
         Ok(values)
+    }
+
+    /// Bounds the cache of plugin state to `bytes` (default
+    /// [`super::DEFAULT_KV_CACHE_BUDGET`]), evicting what no longer fits.
+    pub fn set_kv_cache_budget(&self, bytes: usize) {
+        self.kv_cache
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set_budget(bytes);
+    }
+
+    /// Bytes the cache of plugin state holds (keys, values and per-entry overhead).
+    pub fn kv_cache_bytes(&self) -> usize {
+        self.kv_cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bytes()
     }
 
     /// Entries whose key starts with `prefix`, after `after`, in key order.
