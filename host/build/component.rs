@@ -65,13 +65,15 @@ pub fn build_with_features(
         command.arg("--features").arg(features.join(","));
     }
     // What ships carries no debug info (it was 87 % of the component), only the names
-    // section, so traps still name their functions. PRIVACY_GUARD_COMPONENT_DEBUG=1 keeps
-    // the release profile's line tables, for profiling the guest.
-    if env::var_os("PRIVACY_GUARD_COMPONENT_DEBUG").is_none() {
-        command
-            .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-            .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
-    }
+    // section, so traps still name their functions. PRIVACY_GUARD_COMPONENT_DEBUG=1 builds
+    // it with line tables, for profiling the guest.
+    let (debug, strip) = match env::var_os("PRIVACY_GUARD_COMPONENT_DEBUG") {
+        Some(_) => ("line-tables-only", "none"),
+        None => ("false", "debuginfo"),
+    };
+    command
+        .env("CARGO_PROFILE_RELEASE_DEBUG", debug)
+        .env("CARGO_PROFILE_RELEASE_STRIP", strip);
     // Flags meant for the outer build (its target, clippy's wrapper, coverage) must not
     // leak into the guest build.
     for variable in [
