@@ -109,6 +109,37 @@ fn a_publisher_signs_a_package_and_an_operator_verifies_and_installs_it() {
     // Installed, it is what every command loads, verified each time.
     ok(folder, &["package", "install", &package]);
     assert!(folder.join("data/packages/installed.pgpkg").exists());
+    // A newer release installed over it; the one before is kept to roll back to.
+    let newer = folder
+        .join("privacy-guard-1.2.4.pgpkg")
+        .display()
+        .to_string();
+    ok(
+        folder,
+        &[
+            "package",
+            "build",
+            "--key",
+            &key,
+            "--out",
+            &newer,
+            "--plugin-version",
+            "1.2.4",
+        ],
+    );
+    ok(folder, &["package", "install", &newer]);
+    let previous = folder
+        .join("data/packages/previous.pgpkg")
+        .display()
+        .to_string();
+    let kept = ok(folder, &["package", "verify", &previous, "--json"]);
+    assert!(kept.contains("\"version\": \"1.2.3\""), "{kept}");
+    let installed = folder
+        .join("data/packages/installed.pgpkg")
+        .display()
+        .to_string();
+    let current = ok(folder, &["package", "verify", &installed, "--json"]);
+    assert!(current.contains("\"version\": \"1.2.4\""), "{current}");
     let check = run(
         folder,
         &["check", "--class", "ad-hoc", "--to", "ada@example.com"],
