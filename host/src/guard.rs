@@ -12,6 +12,7 @@
 mod configuration;
 mod daily_run;
 mod dynamic;
+pub mod io;
 mod mail;
 mod people;
 mod records;
@@ -19,7 +20,7 @@ mod sending;
 mod webhooks;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use wasmtime::Store;
@@ -94,6 +95,10 @@ pub enum GuardError {
     Runtime(std::io::Error),
     #[error("the daily consent run was refused: {0}")]
     Job(String),
+    /// A tenant's guard, opened on first use, could not be opened (its database, keys or
+    /// plugin); the text names the tenant and the cause.
+    #[error("{0}")]
+    Open(String),
     #[error("invalid input: {0}")]
     Invalid(String),
     /// The thread running a server request's host operation failed.
@@ -131,18 +136,17 @@ pub struct Guard {
     webhooks: std::sync::OnceLock<crate::webhooks::Webhooks>,
     /// Counts commits that appended events: the webhook worker waits on it.
     events_committed: tokio::sync::watch::Sender<u64>,
-    tokio: Option<tokio::runtime::Runtime>,
+    /// Counts commits that queued mail: the delivery worker visits the guards whose count
+    /// moved (mail a commit could not deliver at once) before the rest.
+    mail_committed: AtomicU64,
+    /// The process's async runtime ([`io::runtime`]), shared by every guard.
+    tokio: tokio::runtime::Handle,
 }
 
 impl Guard {
     /// Opens the database (applying migrations), loads the link keys and the component.
     pub fn open(options: GuardOptions) -> Result<Guard, GuardError> {
-        let tokio = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("privacy-guard-io")
-            .enable_all()
-            .build()
-            .map_err(GuardError::Runtime)?;
+        let tokio = io::runtime().map_err(GuardError::Runtime)?;
         let now = options.clock.now_millis();
         let database = tokio.block_on(Database::connect(&options.database_url))?;
         let keys = tokio.block_on(LinkKeys::load_or_create(&database, now))?;
@@ -153,14 +157,17 @@ impl Guard {
             keys,
             tokio.handle().clone(),
         );
-        let component_bytes = match &options.component {
-            ComponentSource::Embedded => crate::EMBEDDED_COMPONENT.to_vec(),
+        let component_bytes: std::borrow::Cow<'static, [u8]> = match &options.component {
+            // Borrowed, not copied: the runtime recognises it and hashes it once a process.
+            ComponentSource::Embedded => crate::EMBEDDED_COMPONENT.into(),
             ComponentSource::File(path) => {
                 tracing::warn!(component = %path.display(), "loading an UNVERIFIED component (no signature, no trust store): for development only; install a signed package instead");
-                std::fs::read(path).map_err(|source| LoadError::Read {
-                    path: path.clone(),
-                    source,
-                })?
+                std::fs::read(path)
+                    .map_err(|source| LoadError::Read {
+                        path: path.clone(),
+                        source,
+                    })?
+                    .into()
             }
             ComponentSource::Package { path, trust } => {
                 let package = std::fs::read(path).map_err(|source| LoadError::Read {
@@ -174,7 +181,7 @@ impl Guard {
                     }
                 })?;
                 tracing::info!(package = %path.display(), id = %verified.manifest.id, version = %verified.manifest.version, publisher = %verified.publisher, key = %verified.manifest.publisher_key_id, "loading a verified package");
-                verified.component
+                verified.component.into()
             }
         };
         let runtime = Runtime::load(
@@ -198,7 +205,8 @@ impl Guard {
             purge_due: AtomicBool::new(false),
             webhooks: std::sync::OnceLock::new(),
             events_committed: tokio::sync::watch::Sender::new(0),
-            tokio: Some(tokio),
+            mail_committed: AtomicU64::new(0),
+            tokio: tokio.handle().clone(),
         })
     }
 
@@ -227,12 +235,16 @@ impl Guard {
         self.schedule
     }
 
+    /// Runs `future` on the process's runtime and waits for it. Never call it on one of the
+    /// runtime's own worker threads (it would panic): async code calls guard methods
+    /// through `spawn_blocking`, whose threads may wait.
     fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        match &self.tokio {
-            Some(tokio) => tokio.block_on(future),
-            // `tokio` is only taken in `drop`.
-            None => unreachable!("the guard's runtime is gone only while dropping"),
-        }
+        self.tokio.block_on(future)
+    }
+
+    /// How many commits of this guard queued mail (see [`crate::worker`]).
+    pub fn mail_commits(&self) -> u64 {
+        self.mail_committed.load(Ordering::Relaxed)
     }
 
     // ---- units of work -------------------------------------------------------------
@@ -339,6 +351,9 @@ impl Guard {
         if !work.events.is_empty() {
             self.events_committed.send_modify(|commits| *commits += 1);
         }
+        if queued_mail {
+            self.mail_committed.fetch_add(1, Ordering::Relaxed);
+        }
         for message_id in &committed.forgotten_deliveries {
             if let Err(error) = self.outbox.destroy_delivered_copy(message_id) {
                 tracing::error!(
@@ -387,15 +402,5 @@ impl Guard {
     /// Checks the event log's hash chain.
     pub fn verify_ledger(&self) -> Result<LedgerCheck, GuardError> {
         Ok(self.block_on(self.database().verify_ledger())?)
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        // The guard may be dropped from async code (the web server's tasks hold it);
-        // shutting the runtime down in the background never blocks there.
-        if let Some(tokio) = self.tokio.take() {
-            tokio.shutdown_background();
-        }
     }
 }

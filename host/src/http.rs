@@ -14,7 +14,7 @@ use axum::routing::get;
 
 pub use self::page::preferences_url_problem;
 use crate::guard::{Guard, GuardError};
-use crate::tenants::Tenants;
+use crate::tenants::{TenantGuard, Tenants};
 
 /// The routes of a host with one tenant: the preferences page, the health check and the
 /// API (which answers no key until keys are configured; see [`app`]).
@@ -38,11 +38,12 @@ pub fn app(tenants: Arc<Tenants>) -> Router {
     app.merge(api::router(tenants))
 }
 
-/// Runs a blocking host operation off the async workers.
+/// Runs a blocking host operation off the async workers (opening the tenant's guard first
+/// if this is its first use).
 pub(crate) async fn blocking<T: Send + 'static>(
-    guard: &Arc<Guard>,
+    guard: &TenantGuard,
     work: impl FnOnce(&Guard) -> Result<T, GuardError> + Send + 'static,
 ) -> Result<T, GuardError> {
     let guard = guard.clone();
-    tokio::task::spawn_blocking(move || work(&guard)).await?
+    tokio::task::spawn_blocking(move || work(&*guard.get()?)).await?
 }

@@ -1,9 +1,13 @@
 //! Loads the Privacy Guard component and runs calls into it inside a sandbox.
 //!
-//! - The component is compiled once; the compiled artifact is cached on disk, keyed by
-//!   the component's hash, wasmtime's version and the engine configuration.
-//! - Instances are pre-linked (`InstancePre`) and kept warm: each pooled instance owns one
-//!   `Store` that is reused across calls.
+//! - The component is compiled once per process and shared by every tenant running the
+//!   same bytes ([`shared`]: one engine, one epoch ticker, one `InstancePre`); the compiled
+//!   artifact is cached on disk, keyed by the component's hash, wasmtime's version and the
+//!   engine configuration.
+//! - Instances are made from the shared `InstancePre` with the tenant's own capabilities
+//!   and kept warm per tenant: each pooled instance owns one `Store` that is reused across
+//!   that tenant's calls, never another's. At most [`shared::PARKED_INSTANCES`] wait
+//!   parked across all tenants; past that an instance is dropped after its call.
 //! - Each call runs under a memory cap and an epoch deadline. A trap, timeout or limit hit
 //!   becomes a [`Fault`], the instance is dropped (a trapped instance can never be entered
 //!   again) and the next call gets a fresh one.
@@ -11,20 +15,21 @@
 //! The runtime knows the plugin only through `wit/`: nothing here links the plugin's code.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::component::Component;
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
 use self::gate::Gate;
+use self::shared::SharedComponent;
 use crate::capabilities::{BudgetExceeded, CallBudget, Capabilities, HostFailure, HostState};
 
 mod gate;
-use crate::contract::{Bindings, BindingsPre, CONTRACT};
+mod shared;
+use crate::contract::{Bindings, CONTRACT};
 use crate::storage::UnitOfWork;
 
 /// How often the epoch ticker advances; call deadlines are counted in these ticks.
@@ -131,10 +136,10 @@ pub enum LoadError {
     Engine(String),
 }
 
-/// The compiled component, ready to instantiate, with a pool of warm instances.
+/// One tenant's way into the plugin: the shared compiled component, the tenant's sandbox
+/// limits and capabilities, and its pool of warm instances.
 pub struct Runtime {
-    engine: Engine,
-    pre: BindingsPre<HostState>,
+    shared: Arc<SharedComponent>,
     limits: SandboxLimits,
     capabilities: Capabilities,
     idle: Mutex<Vec<Instance>>,
@@ -142,7 +147,6 @@ pub struct Runtime {
     gate: Gate,
     /// Instances made since the start (each call beyond the warm ones makes one).
     instantiated: AtomicUsize,
-    ticker_stop: Arc<AtomicBool>,
 }
 
 /// One instance with the store it lives in.
@@ -154,41 +158,23 @@ pub(crate) struct Instance {
 }
 
 impl Runtime {
-    /// Compiles (or loads from `cache_dir`) the component and links it against the host's
-    /// capabilities.
+    /// The component compiled (or loaded from `cache_dir`, or shared with another runtime
+    /// of this process that runs the same bytes) and linked against the host's imports,
+    /// with `capabilities` serving this runtime's calls.
     pub fn load(
         component_bytes: &[u8],
         cache_dir: Option<&Path>,
         limits: SandboxLimits,
         capabilities: Capabilities,
     ) -> Result<Runtime, LoadError> {
-        let engine = engine(&limits)?;
-        let component = compile_cached(&engine, component_bytes, cache_dir)?;
-        let mut linker: Linker<HostState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|error| LoadError::Engine(format!("{error:#}")))?;
-        Bindings::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
-            &mut linker,
-            |state| state,
-        )
-        .map_err(|error| LoadError::Engine(format!("{error:#}")))?;
-        let instance_pre = linker
-            .instantiate_pre(&component)
-            .map_err(|error| LoadError::WorldMismatch(format!("{error:#}")))?;
-        let pre = BindingsPre::new(instance_pre)
-            .map_err(|error| LoadError::WorldMismatch(format!("{error:#}")))?;
-
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(engine.clone(), Arc::clone(&ticker_stop));
+        let shared = shared::shared_component(component_bytes, cache_dir, limits.fuel.is_some())?;
         Ok(Runtime {
-            engine,
-            pre,
+            shared,
             limits,
             capabilities,
             idle: Mutex::new(Vec::new()),
             gate: Gate::default(),
             instantiated: AtomicUsize::new(0),
-            ticker_stop,
         })
     }
 
@@ -256,10 +242,13 @@ impl Runtime {
         match outcome {
             Ok(value) => {
                 let work = instance.store.data_mut().take_work();
-                self.idle
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(instance);
+                // Past the process's bound on parked instances it is dropped here instead.
+                if self.shared.reserve_parking() {
+                    self.idle
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(instance);
+                }
                 Ok((value, work))
             }
             // The instance is dropped here: after a trap it can never be entered again.
@@ -268,10 +257,15 @@ impl Runtime {
     }
 
     fn take_idle(&self) -> Option<Instance> {
-        self.idle
+        let instance = self
+            .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .pop()
+            .pop();
+        if instance.is_some() {
+            self.shared.release_parking(1);
+        }
+        instance
     }
 
     /// How many instances this runtime has made: at most `max_instances` are ever alive.
@@ -286,7 +280,7 @@ impl Runtime {
             self.store_limits(),
             self.limits.budget,
         );
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(&self.shared.engine, state);
         store.limiter(|state| state.limits_mut());
         if let Some(fuel) = self.limits.fuel {
             store.set_fuel(fuel).map_err(|error| {
@@ -300,6 +294,7 @@ impl Runtime {
                 .div_ceil(EPOCH_TICK.as_millis()) as u64,
         );
         let raw = self
+            .shared
             .pre
             .instance_pre()
             .instantiate(&mut store)
@@ -353,24 +348,13 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
+        let parked = self
+            .idle
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        self.shared.release_parking(parked);
     }
-}
-
-fn engine(limits: &SandboxLimits) -> Result<Engine, LoadError> {
-    let mut config = Config::new();
-    // Part of the compiled code (and of the cached artifact's key): only when asked for.
-    config.consume_fuel(limits.fuel.is_some());
-    // Sync calls cost 2.5-3.6x more with the component-model concurrency machinery on,
-    // and nothing here needs WASI p3.
-    config.concurrency_support(false);
-    config.epoch_interruption(true);
-    config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
-    // `perf` can name the plugin's functions when this is set (for profiling sessions).
-    if std::env::var_os("PRIVACY_GUARD_PERF_MAP").is_some() {
-        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-    }
-    Engine::new(&config).map_err(|error| LoadError::Engine(format!("{error:#}")))
 }
 
 /// Compiles the component, or loads the artifact this host compiled earlier.
@@ -431,22 +415,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let temporary = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&temporary, bytes)?;
     std::fs::rename(&temporary, path)
-}
-
-fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
-    let spawned = thread::Builder::new()
-        .name("privacy-guard-epoch".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
-        });
-    if let Err(error) = spawned {
-        // Without a ticker no call can time out by wall clock; calls still end at their
-        // deadline of zero ticks (immediately) if configured so, and memory caps hold.
-        tracing::error!(%error, "could not start the epoch ticker thread: call timeouts are not enforced");
-    }
 }
 
 #[cfg(test)]

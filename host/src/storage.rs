@@ -131,6 +131,8 @@ impl Database {
         let backend = Backend::of_url(url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(backend.max_connections())
+            .min_connections(0)
+            .idle_timeout(backend.idle_timeout())
             .after_connect(move |connection, _meta| Box::pin(backend.configure(connection)))
             .connect(url)
             .await

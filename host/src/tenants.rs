@@ -1,7 +1,13 @@
 //! Many CRM tenants in one host: each tenant is a [`Guard`] of its own (its own database,
 //! so its own configuration, keys, people, events, outbox and schedule) and its own API
-//! keys. Nothing is shared between tenants but the process, so one tenant can never read
-//! or change another's data: there is no query that could name the other's rows.
+//! keys. What tenants share is only what holds no tenant's data: the process's async
+//! runtime and the compiled plugin (each call gets an instance of the tenant's own, with
+//! the tenant's own capabilities). So one tenant can never read or change another's data:
+//! there is no query that could name the other's rows.
+//!
+//! A tenant's guard is opened on first use ([`TenantGuard`]): a host of ten thousand
+//! tenants starts without opening ten thousand databases, and a tenant nobody calls costs
+//! a few bytes until its first request or its first scheduled check.
 //!
 //! API keys are kept as SHA-256 digests only; a request's key is hashed and compared with
 //! every tenant's digests in constant time. Each key has a name (`crm-production=sha256:…`;
@@ -9,12 +15,12 @@
 //! API does with a key is recorded as that name's: the actor of every event it writes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 pub mod config;
 mod keys;
 
-use crate::guard::Guard;
+use crate::guard::{Guard, GuardError};
 
 pub use self::keys::{ApiKey, KeyDigest, KeyError};
 
@@ -32,15 +38,78 @@ pub enum TenantError {
     SharedKey { tenant: String, owner: String },
 }
 
+/// How a tenant's guard is opened when it is first used.
+type Opener = Box<dyn Fn() -> Result<Guard, GuardError> + Send + Sync>;
+
+/// A tenant's guard: open already, or opened on first use. Cheap to clone.
+#[derive(Clone)]
+pub struct TenantGuard(Arc<LazyGuard>);
+
+struct LazyGuard {
+    opened: OnceLock<Arc<Guard>>,
+    /// Held while opening, so the guard is opened once however many callers wait for it.
+    /// `None` for a guard open from the start.
+    opener: Mutex<Option<Opener>>,
+}
+
+impl TenantGuard {
+    /// A guard that is open already.
+    pub fn opened(guard: Arc<Guard>) -> TenantGuard {
+        TenantGuard(Arc::new(LazyGuard {
+            opened: OnceLock::from(guard),
+            opener: Mutex::new(None),
+        }))
+    }
+
+    /// A guard `opener` opens on first use. A failed opening is reported to that caller
+    /// and tried again by the next.
+    pub fn lazy(
+        opener: impl Fn() -> Result<Guard, GuardError> + Send + Sync + 'static,
+    ) -> TenantGuard {
+        TenantGuard(Arc::new(LazyGuard {
+            opened: OnceLock::new(),
+            opener: Mutex::new(Some(Box::new(opener))),
+        }))
+    }
+
+    /// The guard, opened now if it was not yet. Blocks while opening: call it where
+    /// [`Guard`]'s methods may be called (not on an async worker thread).
+    pub fn get(&self) -> Result<Arc<Guard>, GuardError> {
+        if let Some(guard) = self.0.opened.get() {
+            return Ok(guard.clone());
+        }
+        let opener = self.0.opener.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(guard) = self.0.opened.get() {
+            return Ok(guard.clone());
+        }
+        let Some(open) = opener.as_ref() else {
+            unreachable!("a guard without an opener is open from the start");
+        };
+        let guard = Arc::new(open()?);
+        Ok(self.0.opened.get_or_init(|| guard).clone())
+    }
+
+    /// The guard if it is open; `None` if nobody used it yet.
+    pub fn if_open(&self) -> Option<&Arc<Guard>> {
+        self.0.opened.get()
+    }
+}
+
 /// One tenant.
 pub struct Tenant {
     pub id: String,
-    pub guard: Arc<Guard>,
+    pub guard: TenantGuard,
     keys: Vec<ApiKey>,
 }
 
 impl Tenant {
+    /// A tenant whose guard is open.
     pub fn new(id: impl Into<String>, guard: Arc<Guard>, keys: Vec<ApiKey>) -> Tenant {
+        Tenant::with_guard(id, TenantGuard::opened(guard), keys)
+    }
+
+    /// A tenant whose guard may be opened on first use ([`TenantGuard::lazy`]).
+    pub fn with_guard(id: impl Into<String>, guard: TenantGuard, keys: Vec<ApiKey>) -> Tenant {
         Tenant {
             id: id.into(),
             guard,
@@ -121,6 +190,15 @@ impl Tenants {
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Tenant>> {
         self.by_id.values()
+    }
+
+    /// How many tenants there are.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
     }
 }
 

@@ -1,17 +1,35 @@
-//! Background work of a serving host: the delivery worker that sends queued mail and
-//! retries what failed, the webhook worker that pushes the change feed, and the loop the
-//! mail worker and the scheduler run in.
+//! Background work of a serving host: the scheduler of the daily consent runs, the
+//! delivery worker that sends queued mail and retries what failed, the webhook worker that
+//! pushes the change feed, and the loop they run in.
 //!
-//! Each pass runs on a blocking thread (the [`Guard`] API blocks) and uses the host's
-//! clock, so mail waiting for its next attempt goes when that clock says so. Stopping lets
-//! a pass in flight finish: no mail is left half-recorded.
+//! The scheduler and the delivery worker are one task each for all tenants, whatever
+//! their number: each pass walks the tenants on one blocking thread and visits only those
+//! with something to do, so a host of ten thousand idle tenants neither runs ten thousand
+//! tasks nor keeps ten thousand databases open. Each pass runs on a blocking thread (the
+//! [`Guard`] API blocks) and uses the host's clock, so mail waiting for its next attempt
+//! goes when that clock says so. Stopping lets the tenant in hand finish: no mail is left
+//! half-recorded.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
 use crate::guard::Guard;
+use crate::tenants::{Tenant, Tenants};
+
+/// How often the scheduler looks for tenants whose daily run may be due.
+pub const SCHEDULE_TICK: Duration = Duration::from_secs(30);
+
+/// How long the scheduler waits before checking again a tenant whose check failed.
+const SCHEDULE_RETRY_MILLIS: i64 = 30_000;
+
+/// How often the delivery worker looks at an open tenant that has no mail waiting and
+/// committed none since (mail another process left in its outbox).
+const DELIVERY_IDLE_SWEEP: Duration = Duration::from_secs(600);
+
+/// Undelivered mail read to learn whether a tenant has mail waiting for an attempt.
+const WAITING_MAIL_PROBE: u32 = 200;
 
 /// Runs `pass` now and then every `every` until `stop` says `true` (or its sender is
 /// gone). A pass in flight when the stop comes is finished first; passes never overlap.
@@ -72,22 +90,7 @@ pub async fn deliver_periodically(guard: Arc<Guard>, every: Duration, stop: watc
         every_seconds = every.as_secs_f64(),
         "the delivery worker started"
     );
-    repeat_until_stopped(every, stop, move || match guard.deliver_mail() {
-        Ok(report) if report == Default::default() => {}
-        Ok(report) => {
-            tracing::info!(
-                delivered = report.delivered,
-                deferred = report.deferred,
-                failed = report.failed,
-                "delivery pass"
-            )
-        }
-        // The outbox logged each mail's wait; this is the one line for the pass.
-        Err(error) => {
-            tracing::warn!(%error, "delivery pass stopped; the mail waits for its next attempt")
-        }
-    })
-    .await;
+    repeat_until_stopped(every, stop, move || delivery_pass(&guard)).await;
     tracing::info!("the delivery worker stopped");
 }
 
@@ -119,4 +122,157 @@ pub async fn deliver_webhooks_periodically(
     };
     repeat_until_stopped_or_woken(every, stop, Some(commits), pass).await;
     tracing::info!("the webhook worker stopped");
+}
+
+/// Runs the daily consent run of every tenant when due, from one task. A tenant is checked
+/// when the scheduler first sees it (which opens it: a run missed while the host was down
+/// is made up for), then not again before its next scheduled time by its guard's clock:
+/// a run cannot fall due earlier, since enabling consents makes the first run due at the
+/// first scheduled time after it. A failed check is retried after half a minute.
+/// `first_visit` is called with each tenant once it is open, at its first check.
+pub async fn run_schedules<V>(tenants: Arc<Tenants>, stop: watch::Receiver<bool>, first_visit: V)
+where
+    V: Fn(&Tenant, &Guard) + Send + Sync + 'static,
+{
+    tracing::info!(tenants = tenants.len(), "the scheduler started");
+    // Per tenant (in `tenants.iter()` order): when to check next, by its clock; `None`
+    // before its first check.
+    let next_checks = Arc::new(Mutex::new(vec![None::<i64>; tenants.len()]));
+    let stopping = stop.clone();
+    let first_visit = Arc::new(first_visit);
+    repeat_until_stopped(SCHEDULE_TICK, stop, move || {
+        let mut next_checks = next_checks.lock().unwrap_or_else(PoisonError::into_inner);
+        for (tenant, next_check) in tenants.iter().zip(next_checks.iter_mut()) {
+            if *stopping.borrow() {
+                return;
+            }
+            if let (Some(at), Some(guard)) = (*next_check, tenant.guard.if_open())
+                && guard.clock().now_millis() < at
+            {
+                continue;
+            }
+            let span = tracing::info_span!("tenant", tenant = %tenant.id);
+            let _entered = span.enter();
+            let guard = match tenant.guard.get() {
+                Ok(guard) => guard,
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "the tenant could not be opened for its scheduled run; it is tried again at the next tick");
+                    continue;
+                }
+            };
+            if next_check.is_none() {
+                first_visit(tenant, &guard);
+            }
+            *next_check = Some(check_schedule(&guard));
+        }
+    })
+    .await;
+    tracing::info!("the scheduler stopped");
+}
+
+/// Runs `guard`'s daily consent run if due; returns when to check again (its clock's ms).
+fn check_schedule(guard: &Guard) -> i64 {
+    let now = guard.clock().now();
+    match guard.run_due() {
+        Ok(Some(report)) => {
+            tracing::info!(period = %report.period, people = report.people, requests = report.requests, "daily consent run finished")
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "the scheduled run failed; it is retried at the next tick");
+            return now.timestamp_millis() + SCHEDULE_RETRY_MILLIS;
+        }
+    }
+    guard.schedule().next_due_after(now).timestamp_millis()
+}
+
+/// What the delivery worker knows of one tenant.
+#[derive(Debug, Default, Clone, Copy)]
+struct DeliveryVisit {
+    /// When its last pass ran; `None` before the first.
+    last_pass: Option<Instant>,
+    /// Its guard's count of commits that queued mail, as the last pass saw it.
+    mail_commits: u64,
+    /// Whether its last pass left mail waiting for an attempt (or held by another process).
+    waiting: bool,
+}
+
+/// Delivers due mail of every open tenant, from one task, every `every`: of a tenant that
+/// committed mail since its last pass or has mail waiting for its next attempt (or held by
+/// another process) at every tick; of any other open tenant once after it opened and then
+/// every ten minutes (mail another process may have left). A tenant not opened yet has
+/// no pass: the scheduler opens every tenant at its first check, and its first pass then
+/// finds what an earlier process left.
+pub async fn deliver_all_periodically(
+    tenants: Arc<Tenants>,
+    every: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    tracing::info!(
+        every_seconds = every.as_secs_f64(),
+        tenants = tenants.len(),
+        "the delivery worker started"
+    );
+    let visits = Arc::new(Mutex::new(vec![DeliveryVisit::default(); tenants.len()]));
+    let stopping = stop.clone();
+    repeat_until_stopped(every, stop, move || {
+        let mut visits = visits.lock().unwrap_or_else(PoisonError::into_inner);
+        for (tenant, visit) in tenants.iter().zip(visits.iter_mut()) {
+            if *stopping.borrow() {
+                return;
+            }
+            let Some(guard) = tenant.guard.if_open() else {
+                continue;
+            };
+            let mail_commits = guard.mail_commits();
+            let due = match visit.last_pass {
+                None => true,
+                Some(last_pass) => {
+                    visit.waiting
+                        || mail_commits != visit.mail_commits
+                        || last_pass.elapsed() >= DELIVERY_IDLE_SWEEP
+                }
+            };
+            if !due {
+                continue;
+            }
+            let span = tracing::info_span!("tenant", tenant = %tenant.id);
+            let _entered = span.enter();
+            visit.mail_commits = mail_commits;
+            visit.last_pass = Some(Instant::now());
+            delivery_pass(guard);
+            visit.waiting = match guard.undelivered_mail(WAITING_MAIL_PROBE) {
+                Ok(undelivered) => {
+                    undelivered.len() == WAITING_MAIL_PROBE as usize
+                        || undelivered.iter().any(|mail| mail.failed_at.is_none())
+                }
+                // Unknown: look again at the next tick.
+                Err(error) => {
+                    tracing::warn!(%error, "could not read the outbox; looking again at the next delivery pass");
+                    true
+                }
+            };
+        }
+    })
+    .await;
+    tracing::info!("the delivery worker stopped");
+}
+
+/// One delivery pass of one guard, logged.
+fn delivery_pass(guard: &Guard) {
+    match guard.deliver_mail() {
+        Ok(report) if report == Default::default() => {}
+        Ok(report) => {
+            tracing::info!(
+                delivered = report.delivered,
+                deferred = report.deferred,
+                failed = report.failed,
+                "delivery pass"
+            )
+        }
+        // The outbox logged each mail's wait; this is the one line for the pass.
+        Err(error) => {
+            tracing::warn!(%error, "delivery pass stopped; the mail waits for its next attempt")
+        }
+    }
 }

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use privacy_guard_host::clock::Clock;
 use privacy_guard_host::contract::subjects::{StaffActor, StaffChannel};
-use privacy_guard_host::guard::{ComponentSource, Guard, GuardOptions};
+use privacy_guard_host::guard::{ComponentSource, Guard, GuardError, GuardOptions};
 use privacy_guard_host::mail::smtp::SmtpSettings;
 use privacy_guard_host::mail::{RetryPolicy, Transport};
 use privacy_guard_host::runtime::SandboxLimits;
 use privacy_guard_host::schedule::DailySchedule;
 use privacy_guard_host::tenants::config::{HostConfig, TenantConfig};
-use privacy_guard_host::tenants::{Tenant, Tenants};
+use privacy_guard_host::tenants::{Tenant, TenantGuard, Tenants};
 use privacy_guard_host::webhooks::{WebhookEndpoint, WebhookSecret, Webhooks};
 
 use super::Arguments;
@@ -43,16 +43,36 @@ pub(super) fn select_tenant<'c>(
     }
 }
 
-/// Opens every tenant of the configuration file.
+/// Every tenant of the configuration file, each opened on first use (a request, or the
+/// scheduler's first check), except those with webhooks, which are opened now so their
+/// webhook worker can start. What can be checked without opening (settings, secrets in
+/// the environment, the schedule) is checked now, so a mistake stops the start.
 pub(super) fn open_tenants(arguments: &Arguments, config: &HostConfig) -> anyhow::Result<Tenants> {
+    let component = component_source(arguments)?;
     let mut tenants = Tenants::default();
     for tenant in &config.tenants {
-        let guard = open(arguments, Some(tenant))
+        let prepared = prepare(arguments, Some(tenant), component.clone())
             .with_context(|| format!("tenant `{}` could not be opened", tenant.id))?;
+        let guard = if prepared.endpoints.is_empty() {
+            let id = tenant.id.clone();
+            TenantGuard::lazy(move || {
+                let guard = prepared.clone().open().map_err(|error| {
+                    GuardError::Open(format!("tenant `{id}` could not be opened: {error:#}"))
+                })?;
+                tracing::info!(tenant = %id, "tenant opened");
+                Ok(guard)
+            })
+        } else {
+            let guard = prepared
+                .open()
+                .with_context(|| format!("tenant `{}` could not be opened", tenant.id))?;
+            tracing::info!(tenant = %tenant.id, "tenant opened");
+            TenantGuard::opened(Arc::new(guard))
+        };
         let digests = tenant.key_digests()?;
-        tenants.add(Tenant::new(tenant.id.clone(), Arc::new(guard), digests))?;
-        tracing::info!(tenant = %tenant.id, "tenant opened");
+        tenants.add(Tenant::with_guard(tenant.id.clone(), guard, digests))?;
     }
+    tracing::info!(tenants = tenants.len(), "tenants configured");
     Ok(tenants)
 }
 
@@ -88,12 +108,48 @@ pub(super) fn staff_actor(actor: &Option<String>) -> anyhow::Result<StaffActor> 
 /// Opens the host: the single tenant of the command line, or `tenant` of the configuration
 /// file in its own folder (`DATA_DIR/tenants/<id>`), with its own schedule.
 pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyhow::Result<Guard> {
+    prepare(arguments, tenant, component_source(arguments)?)?.open()
+}
+
+/// A host ready to open: everything read from the command line, the configuration file and
+/// the environment, checked.
+#[derive(Clone)]
+struct PreparedHost {
+    data_dir: std::path::PathBuf,
+    options: GuardOptions,
+    kv_cache_budget: usize,
+    endpoints: Vec<WebhookEndpoint>,
+    webhook_retry: RetryPolicy,
+}
+
+impl PreparedHost {
+    /// Opens the database (creating its folder), the keys and the plugin.
+    fn open(self) -> anyhow::Result<Guard> {
+        std::fs::create_dir_all(&self.data_dir).with_context(|| {
+            format!(
+                "could not create the data folder {}",
+                self.data_dir.display()
+            )
+        })?;
+        let guard = Guard::open(self.options).context("could not open the host")?;
+        guard.database().set_kv_cache_budget(self.kv_cache_budget);
+        if !self.endpoints.is_empty() {
+            guard.set_webhooks(Webhooks::new(self.endpoints, self.webhook_retry)?)?;
+        }
+        Ok(guard)
+    }
+}
+
+/// What [`open`] opens, read and checked but not opened.
+fn prepare(
+    arguments: &Arguments,
+    tenant: Option<&TenantConfig>,
+    component: ComponentSource,
+) -> anyhow::Result<PreparedHost> {
     let data_dir = match tenant {
         Some(tenant) => tenant.folder(&arguments.data_dir),
         None => arguments.data_dir.clone(),
     };
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("could not create the data folder {}", data_dir.display()))?;
     let database_url = tenant
         .and_then(|tenant| tenant.database_url.clone())
         .or_else(|| {
@@ -131,7 +187,7 @@ pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyh
     let options = GuardOptions {
         database_url,
         cache_dir: Some(arguments.data_dir.join("cache")),
-        component: component_source(arguments)?,
+        component,
         clock,
         limits: sandbox_limits(arguments, tenant)?,
         transport: transport(arguments, &data_dir, tenant)?,
@@ -141,19 +197,16 @@ pub(super) fn open(arguments: &Arguments, tenant: Option<&TenantConfig>) -> anyh
         },
         schedule,
     };
-    let guard = Guard::open(options).context("could not open the host")?;
-    guard
-        .database()
-        .set_kv_cache_budget((arguments.state_cache_mib as usize) << 20);
-    let endpoints = webhook_endpoints(arguments, tenant)?;
-    if !endpoints.is_empty() {
-        let retry = RetryPolicy {
+    Ok(PreparedHost {
+        data_dir,
+        options,
+        kv_cache_budget: (arguments.state_cache_mib as usize) << 20,
+        endpoints: webhook_endpoints(arguments, tenant)?,
+        webhook_retry: RetryPolicy {
             attempts: arguments.delivery_attempts,
             ..RetryPolicy::default()
-        };
-        guard.set_webhooks(Webhooks::new(endpoints, retry)?)?;
-    }
-    Ok(guard)
+        },
+    })
 }
 
 /// Where `tenant`'s change feed is pushed: the tenant's `webhooks` of the configuration

@@ -1,6 +1,6 @@
-//! `serve`: the preferences pages and the JSON API over HTTP, and per tenant the daily
-//! consent run on schedule, the delivery worker and (with webhooks) the webhook worker,
-//! until SIGINT or SIGTERM.
+//! `serve`: the preferences pages and the JSON API over HTTP, the daily consent runs on
+//! schedule and the delivery of mail for every tenant (one task each), and the webhook
+//! worker of each tenant with webhooks, until SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::http::server::Limits;
-use privacy_guard_host::tenants::Tenants;
+use privacy_guard_host::tenants::{Tenant, Tenants};
 use privacy_guard_host::worker;
 use tracing::Instrument;
 
@@ -21,36 +21,43 @@ pub(super) fn serve(
     limits: Limits,
 ) -> anyhow::Result<ExitCode> {
     let tenants = Arc::new(tenants);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("could not start the server runtime")?;
+    // The one runtime of the process: the guards' IO, the server and the workers.
+    let runtime =
+        privacy_guard_host::guard::io::runtime().context("could not start the server runtime")?;
     runtime.block_on(async move {
         let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("could not listen on {listen}: is another server using it?"))?;
         tracing::info!(address = %listen, "serving the preferences pages at /preferences/{{token}} and /t/{{tenant}}/preferences/{{token}}, the JSON API at /api/v1, health at /health");
-        warn_about_preferences_urls(&tenants, listen).await;
-        // Each tenant has its scheduler and its delivery worker; their logs carry the tenant.
+        // One scheduler and one delivery worker for all tenants (their logs name the tenant
+        // at hand); a webhook worker per tenant with webhooks, woken by its commits. The
+        // scheduler's first check of a tenant opens it and checks its preferences URL.
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let mut background = Vec::new();
-        for tenant in tenants.iter() {
-            let span = tracing::info_span!("tenant", tenant = %tenant.id);
-            background.push((
+        let default_tenant = tenants.default_tenant().map(|tenant| tenant.id.clone());
+        let mut background = vec![
+            (
                 "scheduler",
-                tenant.id.clone(),
-                tokio::spawn(run_schedule(tenant.guard.clone(), stopped.clone()).instrument(span.clone())),
-            ));
-            background.push((
+                String::from("all"),
+                tokio::spawn(worker::run_schedules(tenants.clone(), stopped.clone(), move |tenant, guard| {
+                    warn_about_preferences_url(tenant, guard, default_tenant.as_deref(), listen)
+                })),
+            ),
+            (
                 "delivery worker",
-                tenant.id.clone(),
-                tokio::spawn(worker::deliver_periodically(tenant.guard.clone(), delivery_interval, stopped.clone()).instrument(span.clone())),
-            ));
-            if tenant.guard.webhooks().is_some() {
+                String::from("all"),
+                tokio::spawn(worker::deliver_all_periodically(tenants.clone(), delivery_interval, stopped.clone())),
+            ),
+        ];
+        for tenant in tenants.iter() {
+            // Tenants with webhooks are opened at start (`open::open_tenants`).
+            let Some(guard) = tenant.guard.if_open() else {
+                continue;
+            };
+            if guard.webhooks().is_some() {
+                let span = tracing::info_span!("tenant", tenant = %tenant.id);
                 background.push((
                     "webhook worker",
                     tenant.id.clone(),
-                    tokio::spawn(worker::deliver_webhooks_periodically(tenant.guard.clone(), delivery_interval, stopped.clone()).instrument(span)),
+                    tokio::spawn(worker::deliver_webhooks_periodically(guard.clone(), delivery_interval, stopped.clone()).instrument(span)),
                 ));
             }
         }
@@ -79,56 +86,41 @@ pub(super) fn limits(header_timeout: u64, request_timeout: u64, max_connections:
     }
 }
 
-/// Warns, per tenant, when the links its mail carries would not reach this server.
-async fn warn_about_preferences_urls(tenants: &Arc<Tenants>, listen: SocketAddr) {
-    let default = tenants.default_tenant().map(|tenant| tenant.id.clone());
-    for tenant in tenants.iter() {
-        let guard = tenant.guard.clone();
-        let configuration = tokio::task::spawn_blocking(move || guard.configuration()).await;
-        let Ok(Ok(configuration)) = configuration else {
-            tracing::warn!(tenant = %tenant.id, "could not read the settings to check the preferences URL");
-            continue;
-        };
-        let Some(settings) = configuration.settings else {
-            continue;
-        };
-        let bases: Vec<String> = if default.as_deref() == Some(tenant.id.as_str()) {
-            vec![String::new(), format!("/t/{}", tenant.id)]
-        } else {
-            vec![format!("/t/{}", tenant.id)]
-        };
-        let problems: Vec<String> = bases
-            .iter()
-            .filter_map(|base| {
-                privacy_guard_host::http::preferences_url_problem(
-                    &settings.preferences_url,
-                    listen,
-                    base,
-                )
-            })
-            .collect();
-        // Served under several paths, the URL is fine when one of them matches.
-        if problems.len() == bases.len()
-            && let Some(problem) = problems.first()
-        {
-            tracing::warn!(tenant = %tenant.id, "{problem}");
-        }
+/// Warns when the links `tenant`'s mail carries would not reach this server.
+fn warn_about_preferences_url(
+    tenant: &Tenant,
+    guard: &Guard,
+    default_tenant: Option<&str>,
+    listen: SocketAddr,
+) {
+    let Ok(configuration) = guard.configuration() else {
+        tracing::warn!("could not read the settings to check the preferences URL");
+        return;
+    };
+    let Some(settings) = configuration.settings else {
+        return;
+    };
+    let bases: Vec<String> = if default_tenant == Some(tenant.id.as_str()) {
+        vec![String::new(), format!("/t/{}", tenant.id)]
+    } else {
+        vec![format!("/t/{}", tenant.id)]
+    };
+    let problems: Vec<String> = bases
+        .iter()
+        .filter_map(|base| {
+            privacy_guard_host::http::preferences_url_problem(
+                &settings.preferences_url,
+                listen,
+                base,
+            )
+        })
+        .collect();
+    // Served under several paths, the URL is fine when one of them matches.
+    if problems.len() == bases.len()
+        && let Some(problem) = problems.first()
+    {
+        tracing::warn!("{problem}");
     }
-}
-
-/// Runs the daily consent run when due, every half minute. Mail goes through the delivery
-/// worker.
-async fn run_schedule(guard: Arc<Guard>, stop: tokio::sync::watch::Receiver<bool>) {
-    worker::repeat_until_stopped(Duration::from_secs(30), stop, move || match guard.run_due() {
-        Ok(Some(report)) => {
-            tracing::info!(period = %report.period, people = report.people, requests = report.requests, "daily consent run finished")
-        }
-        Ok(None) => {}
-        Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "the scheduled run failed; it is retried at the next tick")
-        }
-    })
-    .await;
 }
 
 /// Starts listening for SIGINT and SIGTERM at once, before the server says it is ready (a

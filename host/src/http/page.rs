@@ -12,7 +12,6 @@
 //! never cached or sent on as a referrer.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
@@ -25,7 +24,8 @@ use self::view::{PreferencesPage, Serious};
 use self::words::Words;
 use super::blocking;
 use crate::contract::preferences::{Choice, Evidence, LinkError, SubmitError};
-use crate::guard::{Guard, GuardError};
+use crate::guard::GuardError;
+use crate::tenants::TenantGuard;
 
 mod diff;
 mod view;
@@ -35,7 +35,7 @@ mod words;
 /// (empty for the default tenant, `/t/<tenant>` for every tenant).
 #[derive(Clone)]
 struct Site {
-    guard: Arc<Guard>,
+    guard: TenantGuard,
     base: String,
 }
 
@@ -76,7 +76,7 @@ pub fn preferences_url_problem(url: &str, listen: SocketAddr, base: &str) -> Opt
 }
 
 /// One tenant's preferences pages, under `base`.
-pub(super) fn preferences(guard: Arc<Guard>, base: String) -> Router {
+pub(super) fn preferences(guard: TenantGuard, base: String) -> Router {
     let site = Site { guard, base };
     Router::new()
         .route(
@@ -301,7 +301,7 @@ fn confirmed(form: &[(String, String)]) -> bool {
 
 /// The confirming step of a serious action, for the person the link is for.
 async fn confirmation(
-    guard: Arc<Guard>,
+    guard: TenantGuard,
     base: String,
     token: String,
     headers: HeaderMap,
@@ -418,7 +418,7 @@ async fn erase(
     }
 }
 
-async fn organisation(guard: &Arc<Guard>) -> String {
+async fn organisation(guard: &TenantGuard) -> String {
     blocking(guard, |guard| guard.configuration())
         .await
         .ok()

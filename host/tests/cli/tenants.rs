@@ -116,7 +116,7 @@ fn a_tenant_sends_through_its_own_smtp_server_with_the_password_from_the_variabl
 }
 
 #[test]
-fn serve_runs_a_scheduler_and_a_delivery_worker_per_tenant_and_stops_them_on_sigterm() {
+fn serve_runs_one_scheduler_and_delivery_worker_that_open_every_tenant_and_stop_on_sigterm() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     use std::sync::mpsc;
@@ -170,8 +170,12 @@ fn serve_runs_a_scheduler_and_a_delivery_worker_per_tenant_and_stops_them_on_sig
                 .any(|line| line.contains(message) && line.contains(tenant))
         })
     };
+    // One scheduler and one delivery worker for all tenants; the scheduler's first check
+    // of each tenant opens it (and checks its preferences URL).
     wait_for(&mut log, &|log| {
-        both_tenants(log, "the delivery worker started")
+        log.iter()
+            .any(|line| line.contains("the delivery worker started") && line.contains("tenants=2"))
+            && both_tenants(log, "tenant opened")
     });
     let warnings: Vec<&String> = log
         .iter()
@@ -194,11 +198,13 @@ fn serve_runs_a_scheduler_and_a_delivery_worker_per_tenant_and_stops_them_on_sig
     reader.join().expect("the log is read");
     log.extend(received.try_iter());
     assert!(status.success(), "{status:?}\n{}", log.join("\n"));
-    assert!(
-        both_tenants(&log, "the delivery worker stopped"),
-        "{}",
-        log.join("\n")
-    );
+    for worker in ["the delivery worker stopped", "the scheduler stopped"] {
+        assert!(
+            log.iter().any(|line| line.contains(worker)),
+            "{worker}: {}",
+            log.join("\n")
+        );
+    }
     assert!(
         log.last().is_some_and(|line| line.contains("stopped")),
         "{}",
