@@ -88,7 +88,11 @@ fn two_hundred_tenants_share_the_process_each_seeing_only_its_own_people_in_a_co
     assert_eq!(health.status, 200, "{}", health.body);
     let health: Value = serde_json::from_str(&health.body).expect("JSON");
     assert_eq!(health["tenants"][id_of(0)], "idle", "{health}");
-    assert!(tenants.iter().all(|tenant| tenant.guard.if_open().is_none()));
+    assert!(
+        tenants
+            .iter()
+            .all(|tenant| tenant.guard.if_open().is_none())
+    );
 
     // One tenant open and called: the threads of a host with one tenant.
     let guard_of = |index: usize| {
@@ -149,7 +153,9 @@ fn two_hundred_tenants_share_the_process_each_seeing_only_its_own_people_in_a_co
     let mails = hosts[runner].mails();
     assert_eq!(mails.len(), 1);
     assert!(
-        mails[0].to.contains(&format!("person-{runner}@tenant-{runner}.example")),
+        mails[0]
+            .to
+            .contains(&format!("person-{runner}@tenant-{runner}.example")),
         "{:?}",
         mails[0].to
     );
