@@ -5,12 +5,15 @@
 //! fields: `status` (the CRM's status, e.g. `Active`, `Duplicate`) and `modified_at` (when
 //! the CRM last modified it: `2024-05-01T10:22:33Z` or with an offset, `2024-05-01
 //! 10:22:33` or `2024-05-01` in UTC, or unix milliseconds). De-duplication keeps the record
-//! modified last, so an export should carry them. Every row is checked before anything is
-//! imported: the first problem found stops the import and names its line, so a file is
-//! imported whole or not at all.
+//! modified last, so an export should carry them. Rows are read and checked as the import
+//! goes ([`records`]), so a file of any size takes little memory: the first problem found
+//! stops the import, names its line and rolls back everything imported before it, so a file
+//! is imported whole or not at all.
 
 use std::collections::HashSet;
 use std::io::Read;
+
+use sha2::{Digest, Sha256};
 
 use crate::guard::ImportedRecord;
 
@@ -35,6 +38,13 @@ pub enum CsvError {
 
 /// Parses a whole CSV file into records, or names the first problem.
 pub fn read_records(input: impl Read) -> Result<Vec<ImportedRecord>, CsvError> {
+    records(input)?.collect()
+}
+
+/// The records of a CSV file one by one, each checked as it is read: the header is read
+/// and checked here, a row's problem comes as that row's error, naming its line. Memory
+/// stays bounded by a row, and by 16 bytes per id for finding an id used twice.
+pub fn records<R: Read>(input: R) -> Result<CsvRecords<R>, CsvError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -60,23 +70,71 @@ pub fn read_records(input: impl Read) -> Result<Vec<ImportedRecord>, CsvError> {
         .iter()
         .position(|name| name == "email")
         .ok_or(CsvError::NoEmailColumn)?;
+    Ok(CsvRecords {
+        reader,
+        header,
+        id_column,
+        status_column,
+        modified_column,
+        email_column,
+        seen_ids: HashSet::new(),
+        row: csv::StringRecord::new(),
+        failed: false,
+    })
+}
 
-    let mut records = Vec::new();
-    let mut seen_ids = HashSet::new();
-    for row in reader.records() {
-        let row = row.map_err(|error| CsvError::Row {
-            line: error.position().map_or(0, csv::Position::line),
-            message: describe(&error),
-        })?;
+/// The records of a CSV file, read as they are asked for ([`records`]). After the first
+/// error it ends: a file is imported whole or not at all.
+pub struct CsvRecords<R> {
+    reader: csv::Reader<R>,
+    header: Vec<String>,
+    id_column: Option<usize>,
+    status_column: Option<usize>,
+    modified_column: Option<usize>,
+    email_column: usize,
+    /// A digest of every id read so far (128 bits of SHA-256: no two ids share one in
+    /// practice), not the ids: a file of millions of rows stays a few dozen MB.
+    seen_ids: HashSet<u128>,
+    row: csv::StringRecord,
+    failed: bool,
+}
+
+impl<R: Read> Iterator for CsvRecords<R> {
+    type Item = Result<ImportedRecord, CsvError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let record = match self.reader.read_record(&mut self.row) {
+            Ok(false) => return None,
+            Ok(true) => self.record(),
+            Err(error) => Err(CsvError::Row {
+                line: error.position().map_or(0, csv::Position::line),
+                message: describe(&error),
+            }),
+        };
+        self.failed = record.is_err();
+        Some(record)
+    }
+}
+
+impl<R> CsvRecords<R> {
+    /// The row just read as a record, or its problem.
+    fn record(&mut self) -> Result<ImportedRecord, CsvError> {
+        let row = &self.row;
         let line = row.position().map_or(0, csv::Position::line);
-        let email = row.get(email_column).unwrap_or("").trim();
+        let email = row.get(self.email_column).unwrap_or("").trim();
         if !email.is_empty() && email.parse::<lettre::Address>().is_err() {
             return Err(CsvError::Row {
                 line,
                 message: format!("`{email}` is not a valid email address"),
             });
         }
-        let id = match id_column.map(|column| row.get(column).unwrap_or("").trim()) {
+        let id = match self
+            .id_column
+            .map(|column| row.get(column).unwrap_or("").trim())
+        {
             None => None,
             Some("") => {
                 return Err(CsvError::Row {
@@ -85,7 +143,7 @@ pub fn read_records(input: impl Read) -> Result<Vec<ImportedRecord>, CsvError> {
                         .into(),
                 });
             }
-            Some(id) if !seen_ids.insert(id.to_owned()) => {
+            Some(id) if !self.seen_ids.insert(id_digest(id)) => {
                 return Err(CsvError::Row {
                     line,
                     message: format!("the id `{id}` appears on an earlier line too"),
@@ -93,11 +151,15 @@ pub fn read_records(input: impl Read) -> Result<Vec<ImportedRecord>, CsvError> {
             }
             Some(id) => Some(id.to_owned()),
         };
-        let status = status_column
+        let status = self
+            .status_column
             .map(|column| row.get(column).unwrap_or("").trim())
             .filter(|status| !status.is_empty())
             .map(str::to_owned);
-        let modified_at = match modified_column.map(|column| row.get(column).unwrap_or("").trim()) {
+        let modified_at = match self
+            .modified_column
+            .map(|column| row.get(column).unwrap_or("").trim())
+        {
             None | Some("") => None,
             Some(text) => Some(parse_modified_at(text).ok_or_else(|| CsvError::Row {
                 line,
@@ -106,20 +168,28 @@ pub fn read_records(input: impl Read) -> Result<Vec<ImportedRecord>, CsvError> {
                 ),
             })?),
         };
-        let fields = header
+        let fields = self
+            .header
             .iter()
             .zip(row.iter())
             .filter(|(name, _)| !matches!(name.as_str(), "id" | STATUS_COLUMN | MODIFIED_COLUMN))
             .map(|(name, value)| (name.clone(), value.trim().to_owned()))
             .collect();
-        records.push(ImportedRecord {
+        Ok(ImportedRecord {
             id,
             fields,
             status,
             modified_at,
-        });
+        })
     }
-    Ok(records)
+}
+
+/// The first 128 bits of an id's SHA-256.
+fn id_digest(id: &str) -> u128 {
+    let digest = Sha256::digest(id.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_le_bytes(first)
 }
 
 /// The column holding the CRM's status of a record.

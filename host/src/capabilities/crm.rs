@@ -15,7 +15,7 @@ impl HostState {
         if let Some(pending) = self.work.records.get(&key) {
             return Ok(Some(pending.clone()));
         }
-        let database = self.capabilities.database().clone();
+        let database = self.work.reads(self.capabilities.database());
         self.capabilities
             .block_on(async { database.record(&reference.module, &reference.id).await })
     }
@@ -54,7 +54,7 @@ impl crm::Host for HostState {
         address: String,
     ) -> wasmtime::Result<Result<Vec<RecordRef>, CrmError>> {
         let wanted = normalise_email(&address);
-        let database = self.capabilities.database().clone();
+        let database = self.work.reads(self.capabilities.database());
         let stored = self
             .capabilities
             .block_on(async { database.records_by_email(&wanted).await })?;
@@ -86,7 +86,7 @@ impl crm::Host for HostState {
         limit: u32,
     ) -> wasmtime::Result<Result<RecordPage, CrmError>> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let database = self.capabilities.database().clone();
+        let database = self.work.reads(self.capabilities.database());
         let stored = self.capabilities.block_on(async {
             database
                 .records_page(&module, cursor.as_deref(), limit)

@@ -11,7 +11,7 @@ impl store::Host for HostState {
         if let Some(pending) = self.work.kv.get(&key) {
             return Ok(pending.clone());
         }
-        let database = self.capabilities.database().clone();
+        let database = self.work.reads(self.capabilities.database());
         let mut values = self
             .capabilities
             .block_on(async move { database.kv_get_many(&[key.as_str()]).await })?;
@@ -26,7 +26,7 @@ impl store::Host for HostState {
             .filter(|key| !self.work.kv.contains_key(*key))
             .map(String::as_str)
             .collect();
-        let database = self.capabilities.database().clone();
+        let database = self.work.reads(self.capabilities.database());
         let stored = if unpending.is_empty() {
             Vec::new()
         } else {
@@ -81,7 +81,7 @@ impl store::Host for HostState {
             .iter()
             .filter(|(key, value)| value.is_none() && in_range(key))
             .count() as u32;
-        let database = self.capabilities.database().clone();
+        let database = self.work.reads(self.capabilities.database());
         let stored = self.capabilities.block_on(async {
             database
                 .kv_scan(&prefix, after.as_deref(), limit.saturating_add(hidden))
@@ -117,7 +117,7 @@ impl store::Host for HostState {
         after: Option<u64>,
         limit: u32,
     ) -> wasmtime::Result<Vec<Event>> {
-        let database = self.capabilities.database().clone();
+        let database = self.work.reads(self.capabilities.database());
         let stored = self
             .capabilities
             .block_on(async { database.events(&stream_id, after, limit).await })?;

@@ -18,17 +18,37 @@ use super::output::{list_or_none, record_error};
 const EDIT_REFUSED: u8 = 4;
 
 pub(super) fn import(guard: &Guard, module: &str, file: &PathBuf) -> anyhow::Result<ExitCode> {
+    let not_imported = || format!("{} was not imported (nothing was changed)", file.display());
     let input =
         std::fs::File::open(file).with_context(|| format!("could not open {}", file.display()))?;
-    let records = privacy_guard_host::import::read_records(input)
-        .with_context(|| format!("{} was not imported (nothing was changed)", file.display()))?;
-    let bar = ProgressBar::new(records.len() as u64)
+    let size = input
+        .metadata()
+        .with_context(|| format!("could not read the size of {}", file.display()))?
+        .len();
+    // The bar follows the bytes read (the rows are not counted before importing them):
+    // its rate and time left hold for any file; the message counts the records.
+    let bar = ProgressBar::new(size)
         .with_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} records ({per_sec})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {percent}% of {total_bytes}, {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         )
         .with_message("importing");
-    let report = guard.import_records(module, records, &|done| bar.inc(done))?;
+    let records =
+        privacy_guard_host::import::records(bar.wrap_read(input)).with_context(not_imported)?;
+    let started = std::time::Instant::now();
+    let imported = std::cell::Cell::new(0_u64);
+    let report = guard
+        .import_stream(module, records, &|done| {
+            imported.set(imported.get() + done);
+            let per_second = imported.get() as f64 / started.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!(
+                "importing: {} records ({per_second:.0}/s)",
+                imported.get()
+            ));
+        })
+        .with_context(not_imported)?;
     bar.finish_and_clear();
     println!(
         "imported {}: {} created, {} updated, {} consent value(s) changed",

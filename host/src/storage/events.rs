@@ -2,8 +2,8 @@
 //! row carries (SHA-256 of the previous row's hash and its own content).
 
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::{Database, StorageError, failed};
 
@@ -17,17 +17,8 @@ impl Database {
         after: Option<u64>,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StorageError> {
-        let rows = sqlx::query("SELECT sequence, stream, payload, recorded_at FROM plugin_events WHERE stream = $1 AND sequence > $2 ORDER BY sequence LIMIT $3")
-            .bind(stream)
-            .bind(after.map_or(0, |after| after as i64))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(failed("reading events"))?;
-        rows.iter()
-            .map(stored_event)
-            .collect::<Result<_, _>>()
-            .map_err(failed("reading events"))
+        let mut connection = self.acquire("reading events").await?;
+        events_on(&mut connection, stream, after, limit).await
     }
 
     /// Committed events of every stream after the sequence `after`, oldest first.
@@ -70,6 +61,26 @@ impl Database {
             events: rows.len() as u64,
         })
     }
+}
+
+/// [`Database::events`] on `connection`: inside an open transaction, its own events too.
+pub(super) async fn events_on(
+    connection: &mut AnyConnection,
+    stream: &str,
+    after: Option<u64>,
+    limit: u32,
+) -> Result<Vec<StoredEvent>, StorageError> {
+    let rows = sqlx::query("SELECT sequence, stream, payload, recorded_at FROM plugin_events WHERE stream = $1 AND sequence > $2 ORDER BY sequence LIMIT $3")
+        .bind(stream)
+        .bind(after.map_or(0, |after| after as i64))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(failed("reading events"))?;
+    rows.iter()
+        .map(stored_event)
+        .collect::<Result<_, _>>()
+        .map_err(failed("reading events"))
 }
 
 /// A committed event of the plugin's log.

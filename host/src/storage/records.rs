@@ -1,8 +1,8 @@
 //! The person records the reference host keeps, playing the CRM: reading them (fields
 //! decrypted), paging, the layout, counters for ids.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use std::collections::HashMap;
 
@@ -13,10 +13,21 @@ impl Database {
 
     /// One record.
     pub async fn record(&self, module: &str, id: &str) -> Result<Option<RecordRow>, StorageError> {
+        let mut connection = self.acquire("reading a record").await?;
+        self.record_on(&mut connection, module, id).await
+    }
+
+    /// [`Database::record`] on `connection` (e.g. inside an open transaction).
+    pub(super) async fn record_on(
+        &self,
+        connection: &mut AnyConnection,
+        module: &str,
+        id: &str,
+    ) -> Result<Option<RecordRow>, StorageError> {
         let row = sqlx::query("SELECT module, id, fields, status, locked, modified_at FROM records WHERE module = $1 AND id = $2")
             .bind(module)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *connection)
             .await
             .map_err(failed("reading a record"))?;
         match row.as_ref().map(record_row).transpose()? {
@@ -31,8 +42,21 @@ impl Database {
         module: &str,
         ids: &[&str],
     ) -> Result<HashMap<String, RecordRow>, StorageError> {
+        let mut connection = self.acquire("reading records").await?;
+        self.records_by_ids_on(&mut connection, module, ids, KEYS_PER_QUERY)
+            .await
+    }
+
+    /// [`Database::records_by_ids`] on `connection`, `per_query` ids a statement.
+    pub(super) async fn records_by_ids_on(
+        &self,
+        connection: &mut AnyConnection,
+        module: &str,
+        ids: &[&str],
+        per_query: usize,
+    ) -> Result<HashMap<String, RecordRow>, StorageError> {
         let mut found = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(KEYS_PER_QUERY) {
+        for chunk in ids.chunks(per_query) {
             let sql = format!(
                 "SELECT module, id, fields, status, locked, modified_at FROM records WHERE module = $1 AND id IN ({})",
                 placeholders(2, chunk.len())
@@ -43,7 +67,7 @@ impl Database {
                 query = query.bind(*id);
             }
             for row in query
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *connection)
                 .await
                 .map_err(failed("reading records"))?
             {
@@ -59,16 +83,8 @@ impl Database {
         &self,
         address: &str,
     ) -> Result<Vec<(String, String)>, StorageError> {
-        let rows =
-            sqlx::query("SELECT module, id FROM records WHERE email = $1 ORDER BY module, id")
-                .bind(normalise_email(address))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(failed("finding records by email"))?;
-        rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(failed("finding records by email"))
+        let mut connection = self.acquire("finding records by email").await?;
+        records_by_email_on(&mut connection, address).await
     }
 
     /// A page of a module's records with ids after `after`, in id order.
@@ -78,11 +94,24 @@ impl Database {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<RecordRow>, StorageError> {
+        let mut connection = self.acquire("listing records").await?;
+        self.records_page_on(&mut connection, module, after, limit)
+            .await
+    }
+
+    /// [`Database::records_page`] on `connection`.
+    pub(super) async fn records_page_on(
+        &self,
+        connection: &mut AnyConnection,
+        module: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RecordRow>, StorageError> {
         let rows = sqlx::query("SELECT module, id, fields, status, locked, modified_at FROM records WHERE module = $1 AND id > $2 ORDER BY id LIMIT $3")
             .bind(module)
             .bind(after.unwrap_or(""))
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *connection)
             .await
             .map_err(failed("listing records"))?;
         let mut records = Vec::with_capacity(rows.len());
@@ -90,6 +119,14 @@ impl Database {
             records.push(self.opened(record_row(row)?).await?);
         }
         Ok(records)
+    }
+
+    /// A connection of the pool, for a read of several statements.
+    pub(super) async fn acquire(
+        &self,
+        operation: &'static str,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StorageError> {
+        self.pool.acquire().await.map_err(failed(operation))
     }
 
     /// The fields removed from `module`'s layout, in name order.
@@ -137,28 +174,53 @@ impl Database {
             .begin()
             .await
             .map_err(failed("reserving record ids"))?;
-        sqlx::query(
-            "INSERT INTO sequences (name, next) VALUES ($1, 1) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .execute(&mut *transaction)
-        .await
-        .map_err(failed("reserving record ids"))?;
-        let first: i64 = sqlx::query_scalar(
-            "UPDATE sequences SET next = next + $1 WHERE name = $2 RETURNING next - $3",
-        )
-        .bind(count as i64)
-        .bind(name)
-        .bind(count as i64)
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(failed("reserving record ids"))?;
+        let first = reserve_ids_on(&mut transaction, name, count).await?;
         transaction
             .commit()
             .await
             .map_err(failed("reserving record ids"))?;
-        Ok(first as u64)
+        Ok(first)
     }
+}
+
+/// [`Database::reserve_ids`] on `connection`: inside an open transaction, the numbers are
+/// only taken if it commits.
+pub(super) async fn reserve_ids_on(
+    connection: &mut AnyConnection,
+    name: &str,
+    count: u64,
+) -> Result<u64, StorageError> {
+    sqlx::query("INSERT INTO sequences (name, next) VALUES ($1, 1) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .execute(&mut *connection)
+        .await
+        .map_err(failed("reserving record ids"))?;
+    let first: i64 = sqlx::query_scalar(
+        "UPDATE sequences SET next = next + $1 WHERE name = $2 RETURNING next - $3",
+    )
+    .bind(count as i64)
+    .bind(name)
+    .bind(count as i64)
+    .fetch_one(&mut *connection)
+    .await
+    .map_err(failed("reserving record ids"))?;
+    Ok(first as u64)
+}
+
+/// [`Database::records_by_email`] on `connection`.
+pub(super) async fn records_by_email_on(
+    connection: &mut AnyConnection,
+    address: &str,
+) -> Result<Vec<(String, String)>, StorageError> {
+    let rows = sqlx::query("SELECT module, id FROM records WHERE email = $1 ORDER BY module, id")
+        .bind(normalise_email(address))
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(failed("finding records by email"))?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(failed("finding records by email"))
 }
 
 /// A person record as the reference host keeps it (playing the CRM).

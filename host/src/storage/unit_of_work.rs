@@ -3,11 +3,14 @@
 //! The runtime gives every call a fresh [`UnitOfWork`]; the capabilities record writes in
 //! it instead of touching the database, reads consult it first, and
 //! [`crate::storage::Database::commit`] makes all of it durable in one transaction. A
-//! call that traps simply drops it: nothing half-written ever reaches storage.
+//! call that traps simply drops it: nothing half-written ever reaches storage. A unit
+//! written into an open commit (an import's chunk) reads through that commit's
+//! transaction, so it sees what the commit's earlier units wrote.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::RecordRow;
+use super::open_commit::{OpenTransaction, StorageReads};
+use super::{Database, RecordRow};
 
 /// Everything a call (or a host operation spanning several calls) wrote.
 #[derive(Debug, Default)]
@@ -30,6 +33,9 @@ pub struct UnitOfWork {
     /// A value was erased (a field emptied, an address forgotten): after the commit the
     /// database's files are purged of the old bytes ([`crate::storage::Database::purge_erased`]).
     pub values_to_purge: bool,
+    /// The open commit this unit will be written into, whose transaction its reads go
+    /// through; `None`: reads see committed state.
+    pub reading_through: Option<OpenTransaction>,
 }
 
 /// An event appended during the call.
@@ -70,6 +76,20 @@ pub struct JobProgress {
 }
 
 impl UnitOfWork {
+    /// An empty unit whose calls read through an open commit's transaction.
+    pub fn reading_through(transaction: OpenTransaction) -> UnitOfWork {
+        UnitOfWork {
+            reading_through: Some(transaction),
+            ..UnitOfWork::default()
+        }
+    }
+
+    /// The storage reads of this unit's calls (after their own writes, which they check
+    /// first): through its open commit if it has one, else committed state.
+    pub fn reads(&self, database: &Database) -> StorageReads {
+        StorageReads::new(database, self.reading_through.as_ref())
+    }
+
     /// Whether the unit wrote nothing at all.
     pub fn is_empty(&self) -> bool {
         self.kv.is_empty()
