@@ -5,9 +5,9 @@
 //! the tenant's own capabilities). So one tenant can never read or change another's data:
 //! there is no query that could name the other's rows.
 //!
-//! A tenant's guard is opened on first use ([`TenantGuard`]): a host of ten thousand
-//! tenants starts without opening ten thousand databases, and a tenant nobody calls costs
-//! a few bytes until its first request or its first scheduled check.
+//! A tenant's guard is opened on first use and closed again once unused for a while
+//! ([`TenantGuard`]): a host of ten thousand tenants starts without opening ten thousand
+//! databases, and a tenant nobody calls holds no connection, file, thread or cache.
 //!
 //! API keys are kept as SHA-256 digests only; a request's key is hashed and compared with
 //! every tenant's digests in constant time. Each key has a name (`crm-production=sha256:…`;
@@ -15,7 +15,8 @@
 //! API does with a key is recorded as that name's: the actor of every event it writes.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 pub mod config;
 mod keys;
@@ -41,23 +42,37 @@ pub enum TenantError {
 /// How a tenant's guard is opened when it is first used.
 type Opener = Box<dyn Fn() -> Result<Guard, GuardError> + Send + Sync>;
 
-/// A tenant's guard: open already, or opened on first use. Cheap to clone.
+/// A tenant's guard: open already, or opened on first use and closed again when nobody
+/// used it for a while ([`TenantGuard::close_if_unused`]). Cheap to clone.
 #[derive(Clone)]
 pub struct TenantGuard(Arc<LazyGuard>);
 
 struct LazyGuard {
-    opened: OnceLock<Arc<Guard>>,
-    /// Held while opening, so the guard is opened once however many callers wait for it.
-    /// `None` for a guard open from the start.
-    opener: Mutex<Option<Opener>>,
+    /// The guard while open. Locked while opening, so the guard is opened once however
+    /// many callers wait for it, and while closing, so nobody takes it meanwhile.
+    slot: Mutex<Slot>,
+    /// `None` for a guard open from the start: it is never closed.
+    opener: Option<Opener>,
+}
+
+struct Slot {
+    guard: Option<Arc<Guard>>,
+    /// How many times the guard was opened: a worker that saw another count sees a guard
+    /// reopened since (its counters started again).
+    openings: u64,
+    last_used: Instant,
 }
 
 impl TenantGuard {
-    /// A guard that is open already.
+    /// A guard that is open already (and stays open).
     pub fn opened(guard: Arc<Guard>) -> TenantGuard {
         TenantGuard(Arc::new(LazyGuard {
-            opened: OnceLock::from(guard),
-            opener: Mutex::new(None),
+            slot: Mutex::new(Slot {
+                guard: Some(guard),
+                openings: 1,
+                last_used: Instant::now(),
+            }),
+            opener: None,
         }))
     }
 
@@ -67,31 +82,70 @@ impl TenantGuard {
         opener: impl Fn() -> Result<Guard, GuardError> + Send + Sync + 'static,
     ) -> TenantGuard {
         TenantGuard(Arc::new(LazyGuard {
-            opened: OnceLock::new(),
-            opener: Mutex::new(Some(Box::new(opener))),
+            slot: Mutex::new(Slot {
+                guard: None,
+                openings: 0,
+                last_used: Instant::now(),
+            }),
+            opener: Some(Box::new(opener)),
         }))
     }
 
-    /// The guard, opened now if it was not yet. Blocks while opening: call it where
-    /// [`Guard`]'s methods may be called (not on an async worker thread).
-    pub fn get(&self) -> Result<Arc<Guard>, GuardError> {
-        if let Some(guard) = self.0.opened.get() {
-            return Ok(guard.clone());
-        }
-        let opener = self.0.opener.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(guard) = self.0.opened.get() {
-            return Ok(guard.clone());
-        }
-        let Some(open) = opener.as_ref() else {
-            unreachable!("a guard without an opener is open from the start");
-        };
-        let guard = Arc::new(open()?);
-        Ok(self.0.opened.get_or_init(|| guard).clone())
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.0.slot.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The guard if it is open; `None` if nobody used it yet.
-    pub fn if_open(&self) -> Option<&Arc<Guard>> {
-        self.0.opened.get()
+    /// The guard, opened now if it is not open. Blocks while opening: call it where
+    /// [`Guard`]'s methods may be called (not on an async worker thread).
+    pub fn get(&self) -> Result<Arc<Guard>, GuardError> {
+        let mut slot = self.slot();
+        slot.last_used = Instant::now();
+        if let Some(guard) = &slot.guard {
+            return Ok(guard.clone());
+        }
+        let Some(open) = &self.0.opener else {
+            unreachable!("a guard without an opener is open from the start and never closed");
+        };
+        let guard = Arc::new(open()?);
+        slot.guard = Some(guard.clone());
+        slot.openings += 1;
+        Ok(guard)
+    }
+
+    /// The guard if it is open, without opening it or counting as a use.
+    pub fn if_open(&self) -> Option<Arc<Guard>> {
+        self.slot().guard.clone()
+    }
+
+    /// How many times the guard was opened so far.
+    pub fn openings(&self) -> u64 {
+        self.slot().openings
+    }
+
+    /// Closes the guard (its database connections, caches and plugin instances go with
+    /// it) when it was opened on first use, nobody holds it and nobody used it for
+    /// `idle_for`; it is opened again by its next use. A guard with erased values not yet
+    /// purged from its files stays open until they are. Returns whether it closed.
+    pub fn close_if_unused(&self, idle_for: Duration) -> bool {
+        let mut slot = self.slot();
+        let closable = self.0.opener.is_some()
+            && slot.last_used.elapsed() >= idle_for
+            // Only this slot holds it: no request or worker is using it, and none can
+            // take it while the slot is locked.
+            && slot.guard.as_ref().is_some_and(|guard| Arc::strong_count(guard) == 1);
+        if !closable {
+            return false;
+        }
+        if let Some(guard) = &slot.guard
+            && let Err(error) = guard.purge_erased_values()
+        {
+            tracing::warn!(%error, "the tenant stays open: erased values are not purged from its files yet");
+            return false;
+        }
+        let closed = slot.guard.take();
+        drop(slot);
+        drop(closed);
+        true
     }
 }
 

@@ -4,8 +4,9 @@
 //!
 //! The scheduler and the delivery worker are one task each for all tenants, whatever
 //! their number: each pass walks the tenants on one blocking thread and visits only those
-//! with something to do, so a host of ten thousand idle tenants neither runs ten thousand
-//! tasks nor keeps ten thousand databases open. Each pass runs on a blocking thread (the
+//! with something to do, opening a closed tenant for the visit and closing it after, so a
+//! host of ten thousand idle tenants neither runs ten thousand tasks nor keeps ten
+//! thousand databases open. Each pass runs on a blocking thread (the
 //! [`Guard`] API blocks) and uses the host's clock, so mail waiting for its next attempt
 //! goes when that clock says so. Stopping lets the tenant in hand finish: no mail is left
 //! half-recorded.
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::guard::Guard;
 use crate::tenants::{Tenant, Tenants};
 
@@ -24,8 +26,11 @@ pub const SCHEDULE_TICK: Duration = Duration::from_secs(30);
 /// How long the scheduler waits before checking again a tenant whose check failed.
 const SCHEDULE_RETRY_MILLIS: i64 = 30_000;
 
-/// How often the delivery worker looks at an open tenant that has no mail waiting and
-/// committed none since (mail another process left in its outbox).
+/// How long a tenant opened on first use stays open when nobody uses it.
+pub const IDLE_TENANT: Duration = Duration::from_secs(120);
+
+/// How often the delivery worker looks at a tenant that has no mail waiting and committed
+/// none since (mail another process left in its outbox).
 const DELIVERY_IDLE_SWEEP: Duration = Duration::from_secs(600);
 
 /// Undelivered mail read to learn whether a tenant has mail waiting for an attempt.
@@ -125,19 +130,20 @@ pub async fn deliver_webhooks_periodically(
 }
 
 /// Runs the daily consent run of every tenant when due, from one task. A tenant is checked
-/// when the scheduler first sees it (which opens it: a run missed while the host was down
-/// is made up for), then not again before its next scheduled time by its guard's clock:
-/// a run cannot fall due earlier, since enabling consents makes the first run due at the
-/// first scheduled time after it. A failed check is retried after half a minute.
-/// `first_visit` is called with each tenant once it is open, at its first check.
+/// when the scheduler first sees it (a run missed while the host was down is made up for),
+/// then not again before its next scheduled time by its guard's clock: a run cannot fall
+/// due earlier, since enabling consents makes the first run due at the first scheduled
+/// time after it. A failed check is retried after half a minute. A tenant the check had to
+/// open is closed again after it. `first_visit` is called with each tenant at its first
+/// check.
 pub async fn run_schedules<V>(tenants: Arc<Tenants>, stop: watch::Receiver<bool>, first_visit: V)
 where
     V: Fn(&Tenant, &Guard) + Send + Sync + 'static,
 {
     tracing::info!(tenants = tenants.len(), "the scheduler started");
-    // Per tenant (in `tenants.iter()` order): when to check next, by its clock; `None`
-    // before its first check.
-    let next_checks = Arc::new(Mutex::new(vec![None::<i64>; tenants.len()]));
+    // Per tenant (in `tenants.iter()` order): its clock and when to check next by it;
+    // `None` before its first check.
+    let next_checks = Arc::new(Mutex::new(vec![None::<(Clock, i64)>; tenants.len()]));
     let stopping = stop.clone();
     let first_visit = Arc::new(first_visit);
     repeat_until_stopped(SCHEDULE_TICK, stop, move || {
@@ -146,13 +152,14 @@ where
             if *stopping.borrow() {
                 return;
             }
-            if let (Some(at), Some(guard)) = (*next_check, tenant.guard.if_open())
-                && guard.clock().now_millis() < at
+            if let Some((clock, at)) = next_check
+                && clock.now_millis() < *at
             {
                 continue;
             }
             let span = tracing::info_span!("tenant", tenant = %tenant.id);
             let _entered = span.enter();
+            let was_open = tenant.guard.if_open().is_some();
             let guard = match tenant.guard.get() {
                 Ok(guard) => guard,
                 Err(error) => {
@@ -163,7 +170,11 @@ where
             if next_check.is_none() {
                 first_visit(tenant, &guard);
             }
-            *next_check = Some(check_schedule(&guard));
+            *next_check = Some((guard.clock().clone(), check_schedule(&guard)));
+            drop(guard);
+            if !was_open {
+                tenant.guard.close_if_unused(Duration::ZERO);
+            }
         }
     })
     .await;
@@ -191,18 +202,20 @@ fn check_schedule(guard: &Guard) -> i64 {
 struct DeliveryVisit {
     /// When its last pass ran; `None` before the first.
     last_pass: Option<Instant>,
-    /// Its guard's count of commits that queued mail, as the last pass saw it.
+    /// Its guard's openings and count of commits that queued mail, as the last pass saw
+    /// them.
+    openings: u64,
     mail_commits: u64,
     /// Whether its last pass left mail waiting for an attempt (or held by another process).
     waiting: bool,
 }
 
-/// Delivers due mail of every open tenant, from one task, every `every`: of a tenant that
+/// Delivers due mail of every tenant, from one task, every `every`: of a tenant that
 /// committed mail since its last pass or has mail waiting for its next attempt (or held by
-/// another process) at every tick; of any other open tenant once after it opened and then
-/// every ten minutes (mail another process may have left). A tenant not opened yet has
-/// no pass: the scheduler opens every tenant at its first check, and its first pass then
-/// finds what an earlier process left.
+/// another process) at every tick; of any other tenant once after the start and then every
+/// ten minutes (mail another process may have left), opening it for the pass and closing
+/// it again if it was closed. An open tenant nobody used for [`IDLE_TENANT`] is closed
+/// here, once nothing of its mail is left to this worker.
 pub async fn deliver_all_periodically(
     tenants: Arc<Tenants>,
     every: Duration,
@@ -221,26 +234,36 @@ pub async fn deliver_all_periodically(
             if *stopping.borrow() {
                 return;
             }
-            let Some(guard) = tenant.guard.if_open() else {
-                continue;
-            };
-            let mail_commits = guard.mail_commits();
+            let open = tenant.guard.if_open();
+            let changed = open.as_ref().is_some_and(|guard| {
+                tenant.guard.openings() != visit.openings
+                    || guard.mail_commits() != visit.mail_commits
+            });
             let due = match visit.last_pass {
                 None => true,
                 Some(last_pass) => {
-                    visit.waiting
-                        || mail_commits != visit.mail_commits
-                        || last_pass.elapsed() >= DELIVERY_IDLE_SWEEP
+                    changed || visit.waiting || last_pass.elapsed() >= DELIVERY_IDLE_SWEEP
                 }
             };
             if !due {
+                drop(open);
+                tenant.guard.close_if_unused(IDLE_TENANT);
                 continue;
             }
             let span = tracing::info_span!("tenant", tenant = %tenant.id);
             let _entered = span.enter();
-            visit.mail_commits = mail_commits;
+            let was_open = open.is_some();
+            let guard = match open.map_or_else(|| tenant.guard.get(), Ok) {
+                Ok(guard) => guard,
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "the tenant could not be opened to deliver its mail; it is tried again at the next pass");
+                    continue;
+                }
+            };
+            visit.openings = tenant.guard.openings();
+            visit.mail_commits = guard.mail_commits();
             visit.last_pass = Some(Instant::now());
-            delivery_pass(guard);
+            delivery_pass(&guard);
             visit.waiting = match guard.undelivered_mail(WAITING_MAIL_PROBE) {
                 Ok(undelivered) => {
                     undelivered.len() == WAITING_MAIL_PROBE as usize
@@ -252,6 +275,10 @@ pub async fn deliver_all_periodically(
                     true
                 }
             };
+            drop(guard);
+            if !was_open {
+                tenant.guard.close_if_unused(Duration::ZERO);
+            }
         }
     })
     .await;

@@ -184,6 +184,27 @@ fn two_hundred_tenants_share_the_process_each_seeing_only_its_own_people_in_a_co
             .is_some_and(|tenant| tenant.guard.if_open().is_some())
     );
 
+    // Every tenant opened on first use closes once unused (its connections, caches and
+    // instances go), and its next call opens it again on what it stored.
+    let closed = tenants
+        .iter()
+        .filter(|tenant| tenant.guard.close_if_unused(Duration::ZERO))
+        .count();
+    assert_eq!(closed, TENANTS);
+    let reopened = 3;
+    let (status, subject) = get(
+        &server,
+        reopened,
+        &format!("/api/v1/subjects/contacts/c{reopened}"),
+    );
+    assert_eq!(status, 200, "{subject}");
+    assert_eq!(
+        tenants
+            .get(&id_of(reopened))
+            .map(|tenant| tenant.guard.openings()),
+        Some(2)
+    );
+
     // The threads: once the database connections opened for the calls above are closed as
     // idle, as many as with one tenant, give or take the pools' working threads.
     let bound = threads_with_one_tenant + THREADS_BEYOND_ONE_TENANT;

@@ -60,9 +60,11 @@ impl SharedComponent {
 /// its one epoch ticker.
 static ENGINES: Mutex<[Option<Engine>; 2]> = Mutex::new([None, None]);
 
-/// The compiled components of this process, by engine and component hash.
-static COMPONENTS: Mutex<Option<HashMap<(bool, [u8; 32]), Weak<SharedComponent>>>> =
-    Mutex::new(None);
+/// A compiled component's key: whether its engine counts fuel, and the component's hash.
+type ComponentKey = (bool, [u8; 32]);
+
+/// The compiled components of this process.
+static COMPONENTS: Mutex<Option<HashMap<ComponentKey, Weak<SharedComponent>>>> = Mutex::new(None);
 
 /// The compiled component for `component_bytes` under the engine `fuel` asks for: the one
 /// another runtime of this process already holds, else compiled (or loaded from
