@@ -45,8 +45,6 @@ pub use self::records::{EditRejection, ImportReport, ImportedRecord};
 const CONFLICT_RETRIES: usize = 5;
 /// Records handed to the plugin per `records-changed` call during an import.
 const IMPORT_PAGE: usize = 500;
-/// People handled per page of the daily run; each page commits on its own.
-const DAILY_RUN_PAGE: u32 = 200;
 
 /// Where the component comes from.
 #[derive(Debug, Clone)]

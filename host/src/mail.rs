@@ -21,10 +21,11 @@
 //! the mail for good (5xx), the mail is marked failed for an operator. Logs name mails by
 //! message id only, and failure texts have addresses replaced by `<address>`.
 
+mod folder;
 pub mod holder;
 pub mod smtp;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use lettre::message::header::{HeaderName, HeaderValue};
@@ -33,8 +34,10 @@ use lettre::message::{Mailbox, MultiPart};
 use self::smtp::{SmtpSender, SmtpSettings, SmtpSettingsError};
 use crate::storage::{ClaimHolder, Database, MailboxRow, OutboxEntry, QueuedMail, StorageError};
 
-/// Mails delivered per database round trip.
-const DELIVERY_BATCH: u32 = 200;
+/// Mails claimed, delivered and recorded together: one claim, one sync of the outbox
+/// folder (or one round of SMTP sends over the pooled connections), one statement
+/// recording what was delivered.
+const DELIVERY_BATCH: u32 = 1000;
 
 /// How long a claim on queued mail keeps other host processes off it unless its holder
 /// renews it. A process that dies while delivering leaves its claimed mail to the other
@@ -164,6 +167,8 @@ enum Attempt {
     /// Nothing can go now (the server is unreachable, the folder unwritable): this mail
     /// waits as after `Retry`, and the pass stops.
     Stop(DeliveryError),
+    /// The pass stopped before this mail: its claim is released for the next pass.
+    NotTried,
 }
 
 enum Sender {
@@ -219,8 +224,7 @@ impl Outbox {
     pub fn destroy_delivered_copy(&self, message_id: &str) -> std::io::Result<()> {
         match &self.sender {
             Sender::Directory(folder) => {
-                let path = folder.join(format!("{}.eml", file_stem(message_id)));
-                match std::fs::remove_file(&path) {
+                match std::fs::remove_file(folder::message_path(folder, message_id)) {
                     Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
                     _ => Ok(()),
                 }
@@ -315,32 +319,8 @@ impl Outbox {
             }
             // Every mail of the batch leaves the due set (delivered, waiting or failed),
             // and its claim is released as that is recorded.
-            for entry in &pending {
-                match self.attempt(entry).await {
-                    Attempt::Delivered => {
-                        // Recorded right after the server accepted it: a crash before this
-                        // line is the only way to a second copy, which carries the same
-                        // Message-ID.
-                        self.database
-                            .mark_delivered(&entry.mail.message_id, now)
-                            .await?;
-                        tracing::debug!(message_id = %entry.mail.message_id, "mail delivered");
-                        report.delivered += 1;
-                    }
-                    Attempt::Retry(problem) => {
-                        self.retry_later(entry, &problem, now, report).await?;
-                    }
-                    Attempt::Fail(problem) => {
-                        self.give_up(entry, &problem, now, report).await?;
-                    }
-                    Attempt::Stop(error) => {
-                        // This mail waits; the rest of the batch is released by the caller.
-                        self.retry_later(entry, &error.to_string(), now, report)
-                            .await?;
-                        return Err(error);
-                    }
-                }
-            }
+            let (pending, attempts) = self.attempt_batch(pending).await?;
+            self.record_batch(&pending, attempts, now, report).await?;
             if pending.len() < DELIVERY_BATCH as usize {
                 return Ok(());
             }
@@ -355,31 +335,76 @@ impl Outbox {
         }
     }
 
-    async fn attempt(&self, entry: &OutboxEntry) -> Attempt {
-        let mail = &entry.mail;
-        if let Sender::Directory(folder) = &self.sender {
-            let path = folder.join(format!("{}.eml", file_stem(&mail.message_id)));
-            if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-                return Attempt::Delivered;
-            }
-        }
-        let message = match render(mail, entry.queued_at) {
-            Ok(message) => message,
-            Err(problem) => return Attempt::Fail(problem.to_string()),
-        };
+    /// Tries every mail of a claimed batch: what became of each, in the batch's order.
+    async fn attempt_batch(
+        &self,
+        batch: Vec<OutboxEntry>,
+    ) -> Result<(Vec<OutboxEntry>, Vec<Attempt>), DeliveryError> {
         match &self.sender {
             Sender::Directory(folder) => {
-                let path = folder.join(format!("{}.eml", file_stem(&mail.message_id)));
-                match write_atomically(&path, &message).await {
-                    Ok(()) => Attempt::Delivered,
-                    Err(source) => Attempt::Stop(DeliveryError::Folder {
-                        path: folder.clone(),
-                        source,
-                    }),
+                // File system work blocks: the whole batch goes to one blocking thread.
+                let writing_folder = folder.clone();
+                tokio::task::spawn_blocking(move || {
+                    let attempts = folder::write_batch(&writing_folder, &batch);
+                    (batch, attempts)
+                })
+                .await
+                // The writing thread panicked: nothing is recorded, the claims are released
+                // and the files it wrote are found by the next pass.
+                .map_err(|error| DeliveryError::Folder {
+                    path: folder.clone(),
+                    source: std::io::Error::other(error.to_string()),
+                })
+            }
+            Sender::Smtp(sender) => {
+                let attempts = sender.send_batch(&batch).await;
+                Ok((batch, attempts))
+            }
+        }
+    }
+
+    /// Records what became of a batch: the delivered mail in one statement first, then
+    /// each mail that waits or failed. A `Stop` is returned once all is recorded.
+    async fn record_batch(
+        &self,
+        batch: &[OutboxEntry],
+        attempts: Vec<Attempt>,
+        now: i64,
+        report: &mut DeliveryReport,
+    ) -> Result<(), DeliveryError> {
+        let delivered: Vec<&str> = batch
+            .iter()
+            .zip(&attempts)
+            .filter(|(_, attempt)| matches!(attempt, Attempt::Delivered))
+            .map(|(entry, _)| entry.mail.message_id.as_str())
+            .collect();
+        // Recorded right after the batch was accepted or made durable: a crash before
+        // this is the only way to a second copy, which carries the same Message-ID (and
+        // an `.eml` file already there is recorded, not written again).
+        self.database.mark_delivered_all(&delivered, now).await?;
+        for message_id in &delivered {
+            tracing::debug!(message_id, "mail delivered");
+        }
+        report.delivered += delivered.len() as u64;
+        let mut stopped = None;
+        for (entry, attempt) in batch.iter().zip(attempts) {
+            match attempt {
+                Attempt::Delivered | Attempt::NotTried => {}
+                Attempt::Retry(problem) => {
+                    self.retry_later(entry, &problem, now, report).await?;
+                }
+                Attempt::Fail(problem) => {
+                    self.give_up(entry, &problem, now, report).await?;
+                }
+                Attempt::Stop(error) => {
+                    // This mail waits; the rest of the batch is released by the caller.
+                    self.retry_later(entry, &error.to_string(), now, report)
+                        .await?;
+                    stopped.get_or_insert(error);
                 }
             }
-            Sender::Smtp(sender) => sender.send(mail, &message).await,
         }
+        stopped.map_or(Ok(()), Err)
     }
 
     async fn retry_later(
@@ -503,29 +528,6 @@ fn mailbox(row: &MailboxRow) -> Result<Mailbox, MessageError> {
     Ok(Mailbox::new(row.name.clone(), address))
 }
 
-/// A file name for a message id: its safe characters, the rest as `_`.
-fn file_stem(message_id: &str) -> String {
-    message_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent).await?;
-    }
-    let temporary = path.with_extension("eml.tmp");
-    tokio::fs::write(&temporary, bytes).await?;
-    tokio::fs::rename(&temporary, path).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -613,7 +615,10 @@ mod tests {
 
     #[test]
     fn file_names_keep_ids_readable_and_drop_path_characters() {
-        assert_eq!(file_stem("a1.b-c_d@example.org"), "a1.b-c_d@example.org");
-        assert_eq!(file_stem("../etc/passwd@x"), ".._etc_passwd@x");
+        assert_eq!(
+            folder::file_stem("a1.b-c_d@example.org"),
+            "a1.b-c_d@example.org"
+        );
+        assert_eq!(folder::file_stem("../etc/passwd@x"), ".._etc_passwd@x");
     }
 }

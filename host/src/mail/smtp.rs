@@ -13,8 +13,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::{Attempt, DeliveryError, MessageError, redact_addresses};
-use crate::storage::QueuedMail;
+use super::{Attempt, DeliveryError, MessageError, redact_addresses, render};
+use crate::storage::{OutboxEntry, QueuedMail};
 
 /// How long connecting and each SMTP command may take, unless the URL says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -376,8 +376,52 @@ impl SmtpSender {
         })
     }
 
+    /// Hands a claimed batch to the server, four mails at a time, each over its own pooled
+    /// connection, which then carries the next mail, and the next (one connection, many
+    /// messages; a small pool of them in parallel): what became of each, in the batch's
+    /// order. Once a mail meets
+    /// a server that cannot take mail (`Stop`), the mails not started yet are not tried.
+    pub(super) async fn send_batch(&self, batch: &[OutboxEntry]) -> Vec<Attempt> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let stopped = std::sync::atomic::AtomicBool::new(false);
+        let attempts: std::sync::Mutex<Vec<Option<Attempt>>> =
+            std::sync::Mutex::new(batch.iter().map(|_| None).collect());
+        let worker = || async {
+            use std::sync::atomic::Ordering;
+            loop {
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                let Some(entry) = batch.get(index) else {
+                    return;
+                };
+                let attempt = if stopped.load(Ordering::SeqCst) {
+                    Attempt::NotTried
+                } else {
+                    match render(&entry.mail, entry.queued_at) {
+                        Ok(message) => self.send(&entry.mail, &message).await,
+                        Err(problem) => Attempt::Fail(problem.to_string()),
+                    }
+                };
+                if matches!(attempt, Attempt::Stop(_)) {
+                    stopped.store(true, Ordering::SeqCst);
+                }
+                let mut attempts = attempts
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                attempts[index] = Some(attempt);
+            }
+        };
+        // Four senders: the pool keeps their connections open between mails.
+        tokio::join!(worker(), worker(), worker(), worker());
+        attempts
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .into_iter()
+            .map(|attempt| attempt.unwrap_or(Attempt::NotTried))
+            .collect()
+    }
+
     /// Hands one rendered mail to the server.
-    pub(super) async fn send(&self, mail: &QueuedMail, message: &[u8]) -> Attempt {
+    async fn send(&self, mail: &QueuedMail, message: &[u8]) -> Attempt {
         let envelope = match envelope(mail) {
             Ok(envelope) => envelope,
             Err(problem) => return Attempt::Fail(problem.to_string()),

@@ -4,7 +4,10 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Database, LOCK_WRITERS, QueuedMail, StorageError, failed};
+use super::{
+    Database, LOCK_WRITERS, PARAMETERS_PER_STATEMENT, QueuedMail, StorageError, failed,
+    placeholders,
+};
 
 impl Database {
     // ---- outbox ------------------------------------------------------------------------
@@ -151,6 +154,43 @@ impl Database {
             .await
             .map_err(failed("marking mail delivered"))?;
         Ok(())
+    }
+
+    /// Marks a batch of mails delivered at once (their files written, or the server
+    /// accepted them): one transaction, one statement per few hundred ids.
+    pub async fn mark_delivered_all(
+        &self,
+        message_ids: &[&str],
+        at: i64,
+    ) -> Result<(), StorageError> {
+        if message_ids.is_empty() {
+            return Ok(());
+        }
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("marking mail delivered"))?;
+        // `at` is the first parameter, the ids follow it.
+        for chunk in message_ids.chunks(PARAMETERS_PER_STATEMENT - 1) {
+            let sql = format!(
+                "UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = NULL, claimed_by = NULL, claimed_until = NULL, claimed_host = NULL, claimed_pid = NULL, claimed_process_start = NULL WHERE message_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            chunk
+                .iter()
+                .fold(
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at),
+                    |query, id| query.bind(*id),
+                )
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed("marking mail delivered"))?;
+        }
+        transaction
+            .commit()
+            .await
+            .map_err(failed("marking mail delivered"))
     }
 
     /// Records a failed attempt that is worth repeating: the mail waits until
