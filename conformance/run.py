@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 
-CONTRACT = "privacy-guard:consent@0.3.1"
+CONTRACT = "privacy-guard:consent@0.3.2"
 HERE = os.path.dirname(os.path.abspath(__file__))
 OPERATORS = {"contains", "not-contains", "regex", "includes", "excludes", "length", "json", "absent"}
 STEP_KEYS = {"note", "expect", "expect-response", "save", "call", "args"}

@@ -70,17 +70,25 @@ for file in "$work"/component/deps/*.wit; do
     grep -q '^package wasi:' "$file" && cp "$file" "$work/wit/deps/"
 done
 std_imports="$(grep -E '^\s*import wasi:' "$work/component/component.wit")"
+# The world the reference component implements at a version: from 0.3.2 on
+# `privacy-guard-packed` (the host's world plus the packed pre-send check), before it
+# `privacy-guard`.
+plugin_world() {
+    local wit=wit/privacy-guard.wit
+    [ "$1" = "$current" ] || wit="wit/released/$1/privacy-guard.wit"
+    if grep -q '^world privacy-guard-packed {' "$wit"; then echo privacy-guard-packed; else echo privacy-guard; fi
+}
 {
     echo "package privacy-guard:checks;"
     for version in "$current" "$released"; do
         echo "world plugin-${version//./-} {"
-        echo "    include privacy-guard:consent/privacy-guard@$version;"
+        echo "    include privacy-guard:consent/$(plugin_world "$version")@$version;"
         echo "$std_imports"
         echo "}"
     done
 } >"$work/wit/checks.wit"
 
-echo "==> the component implements privacy-guard:consent/privacy-guard@$current"
+echo "==> the component implements privacy-guard:consent/$(plugin_world "$current")@$current"
 "$wasm_tools" component targets "$work/wit" "$work/plugin.wasm" --world "plugin-${current//./-}"
 
 echo "==> it does not implement the released $released (must fail)"

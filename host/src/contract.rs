@@ -6,7 +6,7 @@
 //! say) aborts the call, so its unit of work is dropped whole instead of half-applied.
 
 /// The contract this host speaks: the WIT package and its version (see `wit/CHANGES.md`).
-pub const CONTRACT: &str = "privacy-guard:consent@0.3.1";
+pub const CONTRACT: &str = "privacy-guard:consent@0.3.2";
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -24,6 +24,33 @@ pub use generated::exports::privacy_guard::consent::{
     configuration, deduplication, jobs, preferences, records, sending, subjects, tracking,
 };
 pub use generated::privacy_guard::consent::types;
+
+/// The packed pre-send check (`sending-packed`, contract 0.3.2), exported only by
+/// components of the world `privacy-guard-packed`: it is not in the world the bindings are
+/// generated from, so that components without it still load, and the host calls it by name
+/// where a component offers it ([`crate::guard`]'s `check_send`).
+pub(crate) mod sending_packed {
+    use wasmtime::component::{ComponentType, Lower};
+
+    use super::types::RecordRef;
+
+    /// The exported interface, named at this host's contract (a component's export of a
+    /// compatible version answers to it).
+    pub(crate) const INTERFACE: &str = "privacy-guard:consent/sending-packed@0.3.2";
+    /// Its one function.
+    pub(crate) const CHECK_SEND_PACKED: &str = "check-send-packed";
+
+    /// `sending-packed.packed-recipients`: every address in one buffer, where each ends,
+    /// each role as a byte (0 to, 1 cc, 2 bcc), and the recipients naming a CRM record.
+    #[derive(Debug, Clone, PartialEq, ComponentType, Lower)]
+    #[component(record)]
+    pub(crate) struct PackedRecipients {
+        pub(crate) addresses: String,
+        pub(crate) ends: Vec<u32>,
+        pub(crate) roles: Vec<u8>,
+        pub(crate) persons: Vec<(u32, RecordRef)>,
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,9 @@
 //! 10,000; and, in the same run, the same core compiled natively on the same stored state,
 //! for the wasm/native ratio.
 //!
+//! The component is asked the packed check (`sending-packed.check-send-packed`), as the host
+//! asks it; `check-send` over the same batch is measured beside it.
+//!
 //! Run: `cargo bench -p privacy-guard-tests --bench pre_send` (results go to stdout;
 //! `docs/benchmarks.md` records them).
 
@@ -107,9 +110,18 @@ fn main() {
         "a mix of allowed ({allowed}) and refused"
     );
 
-    // Warm batches through the component.
+    // Warm batches through the component: the packed check the host calls (contract
+    // 0.3.2), and `check-send` as a host of 0.3.1 called it, for comparison.
+    assert_eq!(
+        guard.check_send_unpacked(&request, &batch),
+        cold,
+        "the packed check decides as check-send"
+    );
     let wasm_batch = measure(rounds, || {
         black_box(guard.check_send(&request, &batch));
+    });
+    let unpacked_batch = measure(rounds, || {
+        black_box(guard.check_send_unpacked(&request, &batch));
     });
 
     // The same core, native, on the same stored bytes and the same host cache.
@@ -129,11 +141,12 @@ fn main() {
     };
     let native_batch = measure(rounds, || {
         // The same inputs the component gets: the host's recipients, turned into the
-        // core's (the boundary copies them into the component's memory).
+        // core's (borrowing the addresses, as the component borrows them from the one
+        // buffer the boundary copies them into).
         let native_recipients: Vec<core::sending::Recipient> = batch
             .iter()
             .map(|recipient| core::sending::Recipient {
-                address: recipient.address.clone(),
+                address: &recipient.address,
                 role: core::sending::RecipientRole::To,
             })
             .collect();
@@ -202,6 +215,11 @@ fn main() {
         "| batch of {BATCH}, warm, wasm component (median) | {:.2} ms ({:.0} decisions/s) |",
         ms(wasm_batch),
         per_second(wasm_batch)
+    );
+    println!(
+        "| batch of {BATCH}, warm, wasm component, unpacked check-send (median) | {:.2} ms ({:.0} decisions/s) |",
+        ms(unpacked_batch),
+        per_second(unpacked_batch)
     );
     println!(
         "| batch of {BATCH}, warm, native core (median) | {:.2} ms ({:.0} decisions/s) |",

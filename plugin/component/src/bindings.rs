@@ -5,7 +5,8 @@
 
 wit_bindgen::generate!({
     path: "../../wit",
-    world: "privacy-guard",
+    // The world of `privacy-guard` plus the packed pre-send check (contract 0.3.2).
+    world: "privacy-guard-packed",
 });
 
 // The exports exist only in the component. Natively (the build clippy checks) they are left

@@ -7,6 +7,10 @@
 //! (is it the erased one?). The decision itself is the engine's `decide_batch` (the same
 //! function a native benchmark calls); refusals carry no detail here.
 //!
+//! `sending-packed.check-send-packed` is the same decision with the recipients arriving in
+//! one buffer of addresses (borrowed in place: no allocation per recipient) and the
+//! decisions leaving as two bytes each, the encoding the WIT defines.
+//!
 //! `render` decides the same way, then carries out each allowed recipient's obligations
 //! with the engine's `rendering` functions: it reads the footer's person and signs their
 //! preferences link, so it is colder than `check-send`. It also records the ground of each
@@ -29,6 +33,7 @@ use privacy_guard_core::storage::{CONFIG_KEY, decode_person};
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::sending as wit;
+use crate::bindings::exports::privacy_guard::consent::sending_packed as wit_packed;
 use crate::bindings::privacy_guard::consent::{clock, store};
 use crate::convert::record_ref;
 use crate::links::sign_link;
@@ -40,8 +45,12 @@ impl wit::Guest for Plugin {
         request: wit::SendRequest,
         recipients: Vec<wit::Recipient>,
     ) -> Vec<wit::Decision> {
-        let (_, _, decisions) = decide(request, recipients);
-        decisions.into_iter().map(wit_decision).collect()
+        let (request, named) = (send_request(request), named_records(&recipients));
+        let recipients = engine_recipients(&recipients);
+        decide(&request, &recipients, &named)
+            .into_iter()
+            .map(wit_decision)
+            .collect()
     }
 
     fn render(
@@ -53,7 +62,9 @@ impl wit::Guest for Plugin {
             .iter()
             .map(|recipient| recipient.person.as_ref().and_then(record_ref))
             .collect();
-        let (request, recipients, decisions) = decide(request, recipients);
+        let (request, named) = (send_request(request), named_records(&recipients));
+        let recipients = engine_recipients(&recipients);
+        let decisions = decide(&request, &recipients, &named);
         let now = clock::now();
         let state = State::new();
         for ((recipient, record), decision) in recipients.iter().zip(&records).zip(&decisions) {
@@ -99,7 +110,7 @@ impl wit::Guest for Plugin {
                 let settings = kind.and(settings);
                 // The person the footer is for, when known: their link and their language.
                 let person = settings.and_then(|_| {
-                    Address::parse(&recipient.address)
+                    Address::parse(recipient.address)
                         .ok()
                         .and_then(|address| state.snapshot_at(&address))
                 });
@@ -157,7 +168,7 @@ fn record_legal_ground(
     request: &SendRequest,
     decision: &Decision,
     message_id: Option<&str>,
-    recipient: &Recipient,
+    recipient: &Recipient<'_>,
     record: Option<&RecordRef>,
     now: i64,
 ) {
@@ -174,7 +185,7 @@ fn record_legal_ground(
         .and_then(|record| state.person(record))
         .filter(|person| matches!(person.snapshot.status, PersonStatus::Erased { .. }))
         .map(|person| person.snapshot.record);
-    let holder = Address::parse(&recipient.address)
+    let holder = Address::parse(recipient.address)
         .ok()
         .and_then(|address| state.snapshot_at(&address))
         .map(|snapshot| snapshot.record);
@@ -193,46 +204,144 @@ fn record_legal_ground(
     info("send on a legal ground recorded", &[("record", &person)]);
 }
 
-/// The decisions for every recipient, with the request and recipients in engine types.
-/// Two reads: `config` and every recipient's snapshot in one `get-many`; see the module
-/// documentation for the reads an erasure adds.
+impl wit_packed::Guest for Plugin {
+    fn check_send_packed(
+        request: wit::SendRequest,
+        recipients: wit_packed::PackedRecipients,
+    ) -> Vec<u8> {
+        let request = send_request(request);
+        let named: Vec<(usize, RecordRef)> = recipients
+            .persons
+            .iter()
+            .filter_map(|(index, person)| Some((*index as usize, record_ref(person)?)))
+            .collect();
+        let recipients = unpack_recipients(&recipients)
+            .unwrap_or_else(|problem| fault("reading packed recipients", &problem));
+        if named.iter().any(|(index, _)| *index >= recipients.len()) {
+            fault(
+                "reading packed recipients",
+                &"a person names a recipient index past the last recipient",
+            );
+        }
+        let decisions = decide(&request, &recipients, &named);
+        let mut packed = Vec::with_capacity(decisions.len() * 2);
+        for decision in decisions {
+            packed.extend_from_slice(&packed_decision(decision));
+        }
+        packed
+    }
+}
+
+/// The engine's recipients of a packed batch, borrowing their addresses from its buffer; a
+/// batch the WIT's rules do not describe is a fault (the host made it wrong).
+fn unpack_recipients(
+    packed: &wit_packed::PackedRecipients,
+) -> Result<Vec<Recipient<'_>>, &'static str> {
+    if packed.ends.len() != packed.roles.len() {
+        return Err("the batch has not one role per address");
+    }
+    let mut start = 0;
+    packed
+        .ends
+        .iter()
+        .zip(&packed.roles)
+        .map(|(end, role)| {
+            let end = *end as usize;
+            let address = packed.addresses.get(start..end).ok_or(
+                "an address ends before the one before it, past the buffer or inside a character",
+            )?;
+            start = end;
+            let role = match role {
+                0 => RecipientRole::To,
+                1 => RecipientRole::Cc,
+                2 => RecipientRole::Bcc,
+                _ => return Err("a role is not 0, 1 or 2"),
+            };
+            Ok(Recipient { address, role })
+        })
+        .collect()
+}
+
+/// The two bytes `check-send-packed` answers for `decision` (the WIT defines them): the
+/// ordinals are the generated enums' own, so they follow the WIT's order of cases.
+fn packed_decision(decision: Decision) -> [u8; 2] {
+    match wit_decision(decision) {
+        wit::Decision::Allow(allowance) => {
+            let mut fields = allowance.basis as u8;
+            if allowance
+                .obligations
+                .contains(wit::Obligations::PREFERENCES_FOOTER)
+            {
+                fields |= 1 << 2;
+            }
+            if allowance
+                .obligations
+                .contains(wit::Obligations::STRIP_TRACKING)
+            {
+                fields |= 1 << 3;
+            }
+            if allowance.awaiting_consent {
+                fields |= 1 << 4;
+            }
+            fields |= (allowance.regime as u8) << 5;
+            [0, fields]
+        }
+        wit::Decision::Refuse(refusal) => [1 + refusal.reason as u8, 0],
+    }
+}
+
+fn send_request(request: wit::SendRequest) -> SendRequest {
+    SendRequest {
+        class: class(request.class),
+        purpose: request.purpose,
+    }
+}
+
+/// The engine's recipients, borrowing the addresses of the WIT's.
+fn engine_recipients(recipients: &[wit::Recipient]) -> Vec<Recipient<'_>> {
+    recipients
+        .iter()
+        .map(|recipient| Recipient {
+            address: &recipient.address,
+            role: role(recipient.role),
+        })
+        .collect()
+}
+
+/// The recipients that name a CRM record, by index. People are keyed by address, which is
+/// what the mail goes to; the record counts only for transactional mail to an erased person.
+fn named_records(recipients: &[wit::Recipient]) -> Vec<(usize, RecordRef)> {
+    recipients
+        .iter()
+        .enumerate()
+        .filter_map(|(index, recipient)| {
+            Some((index, recipient.person.as_ref().and_then(record_ref)?))
+        })
+        .collect()
+}
+
+/// The decisions for every recipient. Two reads: `config` and every recipient's snapshot
+/// in one `get-many`; see the module documentation for the reads an erasure adds.
 fn decide(
-    request: wit::SendRequest,
-    recipients: Vec<wit::Recipient>,
-) -> (SendRequest, Vec<Recipient>, Vec<Decision>) {
+    request: &SendRequest,
+    recipients: &[Recipient<'_>],
+    named: &[(usize, RecordRef)],
+) -> Vec<Decision> {
     let config = store::get(CONFIG_KEY);
     let policy = SendingPolicy::decode(config.as_deref())
         .unwrap_or_else(|error| fault("reading the sending policy", &error));
-    let request = SendRequest {
-        class: class(request.class),
-        purpose: request.purpose,
-    };
-    // People are keyed by address, which is what the mail goes to; the CRM's record ref
-    // counts only for transactional mail to an erased person.
-    let named: Vec<Option<RecordRef>> = recipients
-        .iter()
-        .map(|recipient| recipient.person.as_ref().and_then(record_ref))
-        .collect();
-    let recipients: Vec<Recipient> = recipients
-        .into_iter()
-        .map(|recipient| Recipient {
-            address: recipient.address,
-            role: role(recipient.role),
-        })
-        .collect();
-    let packed = store::get_many(&person_keys(&recipients));
+    let packed = store::get_many(&person_keys(recipients));
     let snapshots = unpack(&packed);
-    let erasures = erasure_facts(&policy, &request, &recipients, &snapshots, &named);
-    let decisions = decide_batch(
+    let erasures = erasure_facts(&policy, request, recipients, &snapshots, named);
+    decide_batch(
         &policy,
-        &request,
-        &recipients,
+        request,
+        recipients,
         &snapshots,
         &erasures,
         clock::now(),
     )
-    .unwrap_or_else(|error| fault("deciding a send", &error));
-    (request, recipients, decisions)
+    .unwrap_or_else(|error| fault("deciding a send", &error))
 }
 
 /// Which recipients' addresses were erased (their suppression markers, read in one
@@ -241,9 +350,9 @@ fn decide(
 fn erasure_facts(
     policy: &SendingPolicy<'_>,
     request: &SendRequest,
-    recipients: &[Recipient],
+    recipients: &[Recipient<'_>],
     snapshots: &[Option<&[u8]>],
-    named: &[Option<RecordRef>],
+    named: &[(usize, RecordRef)],
 ) -> ErasureFacts {
     let lookups = suppression_lookups(policy, recipients, snapshots);
     let mut facts = ErasureFacts::default();
@@ -258,11 +367,9 @@ fn erasure_facts(
             .collect();
     }
     if request.class == MessageClass::Transactional {
-        for (index, (snapshot, record)) in snapshots.iter().zip(named).enumerate() {
-            let Some(record) = record else {
-                continue;
-            };
-            let erased_holder = match snapshot {
+        for (index, record) in named {
+            let index = *index;
+            let erased_holder = match snapshots.get(index).copied().flatten() {
                 Some(bytes) => decode_person(bytes)
                     .map(|person| matches!(person.status, PersonStatus::Erased { .. }))
                     .unwrap_or_else(|error| fault("reading a person", &error)),

@@ -83,11 +83,10 @@ pub fn normalise(raw: &str) -> String {
 pub fn push_normalised(out: &mut String, raw: &str) {
     let trimmed = raw.trim();
     if trimmed.is_ascii() {
-        out.extend(
-            trimmed
-                .chars()
-                .map(|character| character.to_ascii_lowercase()),
-        );
+        // One copy, then lower case in place: no per-character pushes.
+        let start = out.len();
+        out.push_str(trimmed);
+        out[start..].make_ascii_lowercase();
     } else {
         out.push_str(&trimmed.to_lowercase());
     }
@@ -113,14 +112,38 @@ fn local_part_is_plausible(local: &str) -> bool {
         // A byte window, not `str::contains`: its substring searcher costs more to set up
         // than the whole check on an address-sized string (measured on the hot path).
         && !local.as_bytes().windows(2).any(|pair| pair == b"..")
-        && local.chars().all(|character| {
+        && local_characters_are_plausible(local)
+}
+
+/// Characters a local part may not hold: whitespace, controls and these specials.
+const LOCAL_SPECIALS: [char; 12] = ['@', '"', '(', ')', ',', ':', ';', '<', '>', '[', ']', '\\'];
+
+/// The ASCII characters a local part may not hold, as a bit per code: every ASCII
+/// whitespace and control character is at or below the space, or DEL.
+const LOCAL_REFUSED_ASCII: u128 = {
+    let mut mask: u128 = ((1 << (b' ' as u32 + 1)) - 1) | (1 << 0x7f);
+    let mut index = 0;
+    while index < LOCAL_SPECIALS.len() {
+        mask |= 1 << LOCAL_SPECIALS[index] as u32;
+        index += 1;
+    }
+    mask
+};
+
+/// No whitespace, controls or specials in the local part: one bit test per byte when it
+/// is ASCII, the common case.
+fn local_characters_are_plausible(local: &str) -> bool {
+    if local.is_ascii() {
+        local
+            .bytes()
+            .all(|byte| LOCAL_REFUSED_ASCII & (1 << byte) == 0)
+    } else {
+        local.chars().all(|character| {
             !character.is_whitespace()
                 && !character.is_control()
-                && !matches!(
-                    character,
-                    '@' | '"' | '(' | ')' | ',' | ':' | ';' | '<' | '>' | '[' | ']' | '\\'
-                )
+                && !LOCAL_SPECIALS.contains(&character)
         })
+    }
 }
 
 fn domain_is_plausible(domain: &str) -> bool {
@@ -130,9 +153,15 @@ fn domain_is_plausible(domain: &str) -> bool {
             && label.len() <= MAX_LABEL_LEN
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label
-                .chars()
-                .all(|character| character.is_alphanumeric() || character == '-');
+            && if label.is_ascii() {
+                label
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+            } else {
+                label
+                    .chars()
+                    .all(|character| character.is_alphanumeric() || character == '-')
+            };
         if !plausible {
             return false;
         }
@@ -176,6 +205,21 @@ mod tests {
         for (raw, expected) in cases {
             assert_eq!(looks_like_address(raw), *expected, "{raw:?}");
             assert_eq!(Address::parse(raw).is_ok(), *expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn the_ascii_test_of_a_local_part_refuses_what_the_character_test_refuses() {
+        for byte in 0..0x80_u8 {
+            let character = char::from(byte);
+            let refused = character.is_whitespace()
+                || character.is_control()
+                || LOCAL_SPECIALS.contains(&character);
+            assert_eq!(
+                local_characters_are_plausible(&character.to_string()),
+                !refused,
+                "{character:?}"
+            );
         }
     }
 

@@ -49,7 +49,7 @@
 //! let config: Option<Vec<u8>> = None;
 //! let policy = SendingPolicy::decode(config.as_deref()).unwrap();
 //! // 2. the keys of the recipients' snapshots (one `store.get-many`)
-//! let recipients = vec![Recipient { address: "ada@example.org".into(), role: RecipientRole::To }];
+//! let recipients = vec![Recipient { address: "ada@example.org", role: RecipientRole::To }];
 //! let keys: Vec<String> = person_keys(&recipients);
 //! let stored: Vec<Option<Vec<u8>>> = keys.iter().map(|_| None).collect();
 //! // 3. only once someone was erased: the suppression markers of unknown recipients (one

@@ -83,10 +83,12 @@ pub enum RecipientRole {
     Bcc,
 }
 
-/// One recipient, as the mail names them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recipient {
-    pub address: String,
+/// One recipient, as the mail names them, borrowing the address from wherever the batch
+/// arrived (the host's list, or one packed buffer): a batch costs no allocation per
+/// recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recipient<'a> {
+    pub address: &'a str,
     pub role: RecipientRole,
 }
 
@@ -289,10 +291,10 @@ impl<'a> SendingPolicy<'a> {
 }
 
 /// The store keys to read for `recipients`, in their order (`person/<normalised address>`).
-pub fn person_keys(recipients: &[Recipient]) -> Vec<String> {
+pub fn person_keys(recipients: &[Recipient<'_>]) -> Vec<String> {
     recipients
         .iter()
-        .map(|recipient| person_key(&recipient.address))
+        .map(|recipient| person_key(recipient.address))
         .collect()
 }
 
@@ -301,7 +303,7 @@ pub fn person_keys(recipients: &[Recipient]) -> Vec<String> {
 /// nobody was ever erased, so the common batch costs nothing more.
 pub fn suppression_lookups<S>(
     policy: &SendingPolicy<'_>,
-    recipients: &[Recipient],
+    recipients: &[Recipient<'_>],
     snapshots: &[Option<S>],
 ) -> Vec<(usize, String)> {
     let Some(salt) = &policy.index.suppression_salt else {
@@ -313,7 +315,7 @@ pub fn suppression_lookups<S>(
         .enumerate()
         .filter(|(_, (_, snapshot))| snapshot.is_none())
         .filter_map(|(index, (recipient, _))| {
-            let address = Address::parse(&recipient.address).ok()?;
+            let address = Address::parse(recipient.address).ok()?;
             Some((index, suppression_key(salt.as_ref(), &address)))
         })
         .collect()
@@ -326,7 +328,7 @@ pub fn suppression_lookups<S>(
 pub fn decide_batch<S: AsRef<[u8]>>(
     policy: &SendingPolicy<'_>,
     request: &SendRequest,
-    recipients: &[Recipient],
+    recipients: &[Recipient<'_>],
     snapshots: &[Option<S>],
     erasures: &ErasureFacts,
     now: i64,
@@ -347,7 +349,7 @@ pub fn decide_batch<S: AsRef<[u8]>>(
     let today = Date::of_instant(now);
     let mut decisions = Vec::with_capacity(recipients.len());
     for (index, (recipient, snapshot)) in recipients.iter().zip(snapshots).enumerate() {
-        if !looks_like_address(&recipient.address) {
+        if !looks_like_address(recipient.address) {
             decisions.push(Decision::Refuse(RefusalReason::InvalidAddress));
             continue;
         }

@@ -1005,11 +1005,8 @@ fn stored_person(module: Module, states: &[(&str, ConsentValue, ConsentDefault)]
     encode_person(&snapshot).unwrap()
 }
 
-fn recipient(address: &str, role: RecipientRole) -> Recipient {
-    Recipient {
-        address: address.to_owned(),
-        role,
-    }
+fn recipient(address: &str, role: RecipientRole) -> Recipient<'_> {
+    Recipient { address, role }
 }
 
 #[test]
