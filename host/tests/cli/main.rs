@@ -234,6 +234,7 @@ fn refused_port() -> u16 {
 }
 
 mod administration;
+mod bulk_daily_run;
 mod limits_and_logs;
 mod mail;
 mod settings;
