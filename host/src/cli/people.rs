@@ -129,13 +129,28 @@ pub(super) fn run_daily(guard: &Guard, period: Option<String>) -> anyhow::Result
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let bar = ProgressBar::new_spinner().with_message(format!("daily consent run {period}"));
+    // A bar when the people left are counted cheaply (the records of the person modules,
+    // less those a resumed run has seen): at most that many, so it may end early; a
+    // spinner with the rate when there is nobody to count.
+    let people_left = guard.daily_run_people_left(&period)?;
+    let bar = if people_left > 0 {
+        ProgressBar::new(people_left).with_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} people, {eta} left")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        )
+    } else {
+        ProgressBar::new_spinner()
+    };
+    bar.set_message(format!("daily consent run {period}"));
     bar.enable_steady_tick(Duration::from_millis(120));
+    let started = std::time::Instant::now();
     let report = guard.run_daily(&period, &|report| {
+        bar.set_position(report.people);
+        let per_second = report.people as f64 / started.elapsed().as_secs_f64().max(0.001);
         bar.set_message(format!(
-            "daily consent run {}: {} people, {} requests",
-            report.period, report.people, report.requests
-        ))
+            "daily consent run {}: {} requests ({per_second:.0} people/s)",
+            report.period, report.requests
+        ));
     })?;
     bar.finish_and_clear();
     if report.ran {

@@ -115,6 +115,20 @@ impl Guard {
         }
     }
 
+    /// At most how many people the run of `period` has still to see, counted cheaply
+    /// for a progress bar: the records of the person modules (the run sees those of the
+    /// modules with consents), less those the run has seen already when it resumes.
+    pub fn daily_run_people_left(&self, period: &str) -> Result<u64, GuardError> {
+        let mut people: u64 = 0;
+        for module in &self.configuration()?.person_modules {
+            people += self.block_on(self.database().record_count(module))?;
+        }
+        let seen = self
+            .block_on(self.database().job_run(DAILY_CONSENT_RUN, period))?
+            .map_or(0, |run| if run.finished { people } else { run.people });
+        Ok(people.saturating_sub(seen))
+    }
+
     /// Which period of the daily consent run is due now. Before consents are enabled none
     /// is; the first period due is the first whose scheduled time comes at or after
     /// enabling, never one whose time had passed before (enabling at 09:00 mails at 10:00
