@@ -48,9 +48,11 @@ type Opener = Box<dyn Fn() -> Result<Guard, GuardError> + Send + Sync>;
 pub struct TenantGuard(Arc<LazyGuard>);
 
 struct LazyGuard {
-    /// The guard while open. Locked while opening, so the guard is opened once however
-    /// many callers wait for it, and while closing, so nobody takes it meanwhile.
+    /// The guard while open; locked only for moments (never while opening), so a look
+    /// from async code ([`TenantGuard::if_open`]) never waits for a slow opening.
     slot: Mutex<Slot>,
+    /// Held while opening, so the guard is opened once however many callers wait for it.
+    opening: Mutex<()>,
     /// `None` for a guard open from the start: it is never closed.
     opener: Option<Opener>,
 }
@@ -72,6 +74,7 @@ impl TenantGuard {
                 openings: 1,
                 last_used: Instant::now(),
             }),
+            opening: Mutex::new(()),
             opener: None,
         }))
     }
@@ -87,6 +90,7 @@ impl TenantGuard {
                 openings: 0,
                 last_used: Instant::now(),
             }),
+            opening: Mutex::new(()),
             opener: Some(Box::new(opener)),
         }))
     }
@@ -98,18 +102,35 @@ impl TenantGuard {
     /// The guard, opened now if it is not open. Blocks while opening: call it where
     /// [`Guard`]'s methods may be called (not on an async worker thread).
     pub fn get(&self) -> Result<Arc<Guard>, GuardError> {
-        let mut slot = self.slot();
-        slot.last_used = Instant::now();
-        if let Some(guard) = &slot.guard {
-            return Ok(guard.clone());
+        if let Some(guard) = self.open_guard() {
+            return Ok(guard);
+        }
+        let _opening = self
+            .0
+            .opening
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Another caller may have opened it while this one waited.
+        if let Some(guard) = self.open_guard() {
+            return Ok(guard);
         }
         let Some(open) = &self.0.opener else {
             unreachable!("a guard without an opener is open from the start and never closed");
         };
         let guard = Arc::new(open()?);
+        let mut slot = self.slot();
         slot.guard = Some(guard.clone());
         slot.openings += 1;
+        slot.last_used = Instant::now();
         Ok(guard)
+    }
+
+    /// The open guard, counted as a use.
+    fn open_guard(&self) -> Option<Arc<Guard>> {
+        let mut slot = self.slot();
+        let guard = slot.guard.clone()?;
+        slot.last_used = Instant::now();
+        Some(guard)
     }
 
     /// The guard if it is open, without opening it or counting as a use.
