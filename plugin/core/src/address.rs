@@ -98,10 +98,12 @@ pub fn looks_like_address(raw: &str) -> bool {
     if address.len() > MAX_ADDRESS_LEN {
         return false;
     }
-    let Some((local, domain)) = address.rsplit_once('@') else {
+    // A byte search, not `rsplit_once`: in the component its pattern searcher cost more than
+    // the rest of the check.
+    let Some(at) = address.bytes().rposition(|byte| byte == b'@') else {
         return false;
     };
-    local_part_is_plausible(local) && domain_is_plausible(domain)
+    local_part_is_plausible(&address[..at]) && domain_is_plausible(&address[at + 1..])
 }
 
 fn local_part_is_plausible(local: &str) -> bool {
@@ -110,33 +112,43 @@ fn local_part_is_plausible(local: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         // A byte window, not `str::contains`: its substring searcher costs more to set up
-        // than the whole check on an address-sized string (measured on the hot path).
-        && !local.as_bytes().windows(2).any(|pair| pair == b"..")
+        // than the whole check on an address-sized string (measured on the hot path); and
+        // bytes compared one by one, as a slice comparison is a `memcmp` call in wasm.
+        && !local
+            .as_bytes()
+            .windows(2)
+            .any(|pair| pair[0] == b'.' && pair[1] == b'.')
         && local_characters_are_plausible(local)
 }
 
 /// Characters a local part may not hold: whitespace, controls and these specials.
 const LOCAL_SPECIALS: [char; 12] = ['@', '"', '(', ')', ',', ':', ';', '<', '>', '[', ']', '\\'];
 
-/// The ASCII characters a local part may not hold, as a bit per code: every ASCII
-/// whitespace and control character is at or below the space, or DEL.
-const LOCAL_REFUSED_ASCII: u128 = {
-    let mut mask: u128 = ((1 << (b' ' as u32 + 1)) - 1) | (1 << 0x7f);
+/// The ASCII characters a local part may not hold, by code: every ASCII whitespace and
+/// control character is at or below the space, or DEL.
+const LOCAL_REFUSED_ASCII: [bool; 128] = {
+    let mut refused = [false; 128];
+    let mut code = 0;
+    while code <= b' ' as usize {
+        refused[code] = true;
+        code += 1;
+    }
+    refused[0x7f] = true;
     let mut index = 0;
     while index < LOCAL_SPECIALS.len() {
-        mask |= 1 << LOCAL_SPECIALS[index] as u32;
+        refused[LOCAL_SPECIALS[index] as usize] = true;
         index += 1;
     }
-    mask
+    refused
 };
 
-/// No whitespace, controls or specials in the local part: one bit test per byte when it
-/// is ASCII, the common case.
+/// No whitespace, controls or specials in the local part: one look-up per byte when it is
+/// ASCII, the common case.
 fn local_characters_are_plausible(local: &str) -> bool {
     if local.is_ascii() {
         local
             .bytes()
-            .all(|byte| LOCAL_REFUSED_ASCII & (1 << byte) == 0)
+            .all(|byte| !LOCAL_REFUSED_ASCII[usize::from(byte & 0x7f)])
     } else {
         local.chars().all(|character| {
             !character.is_whitespace()
@@ -148,26 +160,34 @@ fn local_characters_are_plausible(local: &str) -> bool {
 
 fn domain_is_plausible(domain: &str) -> bool {
     let mut labels = 0_usize;
-    for label in domain.split('.') {
+    // Split on bytes: '.' is ASCII, so every label is whole characters.
+    for label in domain.as_bytes().split(|byte| *byte == b'.') {
         let plausible = !label.is_empty()
             && label.len() <= MAX_LABEL_LEN
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && if label.is_ascii() {
-                label
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
-            } else {
-                label
-                    .chars()
-                    .all(|character| character.is_alphanumeric() || character == '-')
-            };
+            && label.first() != Some(&b'-')
+            && label.last() != Some(&b'-')
+            && label_characters_are_plausible(label);
         if !plausible {
             return false;
         }
         labels += 1;
     }
     labels >= 2
+}
+
+/// Letters, digits and hyphens only; on bytes when the label is ASCII.
+fn label_characters_are_plausible(label: &[u8]) -> bool {
+    if label.is_ascii() {
+        label
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || *byte == b'-')
+    } else {
+        std::str::from_utf8(label).is_ok_and(|label| {
+            label
+                .chars()
+                .all(|character| character.is_alphanumeric() || character == '-')
+        })
+    }
 }
 
 #[cfg(test)]

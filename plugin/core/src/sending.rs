@@ -71,8 +71,8 @@ use crate::vocabulary::{LawfulBasis, MessageClass, Regime};
 use crate::record::RecordRef;
 use crate::restriction::suppression_key;
 use crate::storage::{
-    PersonFacts, RegimeFactsInPlace, RegimeIndex, SendingIndex, StorageError, decode_sending_index,
-    person_key, read_person_facts,
+    PersonFacts, PersonReader, RegimeFactsInPlace, RegimeIndex, SendingIndex, StorageError,
+    decode_sending_index, person_key,
 };
 
 /// The recipient's place in the mail.
@@ -347,6 +347,7 @@ pub fn decide_batch<S: AsRef<[u8]>>(
     let rules = &policy.index.regimes;
     let soft_opt_in = purpose_id.is_some_and(|id| rules.soft_opt_in.contains(&id));
     let today = Date::of_instant(now);
+    let reader = PersonReader::new(purpose_id, &policy.index);
     let mut decisions = Vec::with_capacity(recipients.len());
     for (index, (recipient, snapshot)) in recipients.iter().zip(snapshots).enumerate() {
         if !looks_like_address(recipient.address) {
@@ -355,7 +356,7 @@ pub fn decide_batch<S: AsRef<[u8]>>(
         }
         let person = match snapshot {
             Some(bytes) => {
-                let mut facts = read_person_facts(bytes.as_ref(), purpose_id, &policy.index)?;
+                let mut facts = reader.read(bytes.as_ref())?;
                 // A grant past its consent's maximum age no longer counts, as one of an
                 // outdated text.
                 facts.purpose_outdated |= facts
