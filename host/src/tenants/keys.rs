@@ -19,7 +19,7 @@ pub enum KeyError {
 }
 
 /// The SHA-256 digest of an API key, as configuration keeps it.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyDigest([u8; 32]);
 
 impl std::fmt::Display for ApiKey {
