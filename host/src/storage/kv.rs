@@ -14,6 +14,17 @@ impl Database {
 
     /// The values of `keys`, in order, from the cache or the database.
     pub async fn kv_get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<[u8]>>>, StorageError> {
+        self.kv_get_many_filling(keys, true).await
+    }
+
+    /// [`Database::kv_get_many`], filling the cache with what it read from the database
+    /// only when `fill`: a read of keys that will not be read again (an import's new
+    /// people) would otherwise evict the working set.
+    pub(super) async fn kv_get_many_filling(
+        &self,
+        keys: &[&str],
+        fill: bool,
+    ) -> Result<Vec<Option<Arc<[u8]>>>, StorageError> {
         let mut values: Vec<Option<Arc<[u8]>>> = Vec::with_capacity(keys.len());
         let mut missing: Vec<usize> = Vec::new();
         {
@@ -42,6 +53,12 @@ impl Database {
             .map_err(failed("reading plugin state"))?;
         let mut found = select_values(&mut connection, &missing_keys, KEYS_PER_QUERY).await?;
         drop(connection);
+        if !fill {
+            for index in missing {
+                values[index] = found.remove(keys[index]);
+            }
+            return Ok(values);
+        }
         let mut cache = self
             .kv_cache
             .write()
