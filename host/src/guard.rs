@@ -20,7 +20,7 @@ mod sending;
 mod webhooks;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use wasmtime::Store;
@@ -134,9 +134,6 @@ pub struct Guard {
     webhooks: std::sync::OnceLock<crate::webhooks::Webhooks>,
     /// Counts commits that appended events: the webhook worker waits on it.
     events_committed: tokio::sync::watch::Sender<u64>,
-    /// Counts commits that queued mail: the delivery worker visits the guards whose count
-    /// moved (mail a commit could not deliver at once) before the rest.
-    mail_committed: AtomicU64,
     /// The process's async runtime ([`io::runtime`]), shared by every guard.
     tokio: tokio::runtime::Handle,
 }
@@ -203,7 +200,6 @@ impl Guard {
             purge_due: AtomicBool::new(false),
             webhooks: std::sync::OnceLock::new(),
             events_committed: tokio::sync::watch::Sender::new(0),
-            mail_committed: AtomicU64::new(0),
             tokio: tokio.handle().clone(),
         })
     }
@@ -238,11 +234,6 @@ impl Guard {
     /// through `spawn_blocking`, whose threads may wait.
     fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.tokio.block_on(future)
-    }
-
-    /// How many commits of this guard queued mail (see [`crate::worker`]).
-    pub fn mail_commits(&self) -> u64 {
-        self.mail_committed.load(Ordering::Relaxed)
     }
 
     // ---- units of work -------------------------------------------------------------
@@ -348,9 +339,6 @@ impl Guard {
         }
         if !work.events.is_empty() {
             self.events_committed.send_modify(|commits| *commits += 1);
-        }
-        if queued_mail {
-            self.mail_committed.fetch_add(1, Ordering::Relaxed);
         }
         for message_id in &committed.forgotten_deliveries {
             if let Err(error) = self.outbox.destroy_delivered_copy(message_id) {

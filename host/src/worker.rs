@@ -202,20 +202,16 @@ fn check_schedule(guard: &Guard) -> i64 {
 struct DeliveryVisit {
     /// When its last pass ran; `None` before the first.
     last_pass: Option<Instant>,
-    /// Its guard's openings and count of commits that queued mail, as the last pass saw
-    /// them.
-    openings: u64,
-    mail_commits: u64,
     /// Whether its last pass left mail waiting for an attempt (or held by another process).
     waiting: bool,
 }
 
-/// Delivers due mail of every tenant, from one task, every `every`: of a tenant that
-/// committed mail since its last pass or has mail waiting for its next attempt (or held by
-/// another process) at every tick; of any other tenant once after the start and then every
-/// ten minutes (mail another process may have left), opening it for the pass and closing
-/// it again if it was closed. An open tenant nobody used for [`IDLE_TENANT`] is closed
-/// here, once nothing of its mail is left to this worker.
+/// Delivers due mail of every tenant, from one task, every `every`: of every open tenant
+/// at every tick, as a host of one tenant always did; of a closed tenant once after the
+/// start, then at every tick while its last pass left mail waiting for an attempt (or held
+/// by another process), else every ten minutes (mail another process may have left),
+/// opening it for the pass and closing it again after. An open tenant nobody used for
+/// [`IDLE_TENANT`] is closed here once its last pass left no mail waiting.
 pub async fn deliver_all_periodically(
     tenants: Arc<Tenants>,
     every: Duration,
@@ -234,20 +230,14 @@ pub async fn deliver_all_periodically(
             if *stopping.borrow() {
                 return;
             }
+            // Not `get`: a worker's look is no use that keeps the tenant open.
             let open = tenant.guard.if_open();
-            let changed = open.as_ref().is_some_and(|guard| {
-                tenant.guard.openings() != visit.openings
-                    || guard.mail_commits() != visit.mail_commits
-            });
-            let due = match visit.last_pass {
-                None => true,
-                Some(last_pass) => {
-                    changed || visit.waiting || last_pass.elapsed() >= DELIVERY_IDLE_SWEEP
-                }
-            };
+            let due = open.is_some()
+                || visit.waiting
+                || visit
+                    .last_pass
+                    .is_none_or(|last_pass| last_pass.elapsed() >= DELIVERY_IDLE_SWEEP);
             if !due {
-                drop(open);
-                tenant.guard.close_if_unused(IDLE_TENANT);
                 continue;
             }
             let span = tracing::info_span!("tenant", tenant = %tenant.id);
@@ -260,8 +250,6 @@ pub async fn deliver_all_periodically(
                     continue;
                 }
             };
-            visit.openings = tenant.guard.openings();
-            visit.mail_commits = guard.mail_commits();
             visit.last_pass = Some(Instant::now());
             delivery_pass(&guard);
             visit.waiting = match guard.undelivered_mail(WAITING_MAIL_PROBE) {
@@ -278,6 +266,8 @@ pub async fn deliver_all_periodically(
             drop(guard);
             if !was_open {
                 tenant.guard.close_if_unused(Duration::ZERO);
+            } else if !visit.waiting {
+                tenant.guard.close_if_unused(IDLE_TENANT);
             }
         }
     })
