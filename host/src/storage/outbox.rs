@@ -31,6 +31,10 @@ impl Database {
             .await
             .map_err(failed("claiming queued mail"))?;
         // Under the writers' lock the choice below sees every claim committed before.
+        // Oldest first by `queued_at` alone: the `outbox_pending` index (delivered_at,
+        // queued_at) hands rows over in that order, so a claim reads its batch and stops,
+        // where ordering by the message id too sorted every pending mail on each claim
+        // (a second a claim with 100,000 mails waiting on SQLite).
         sqlx::query(LOCK_WRITERS)
             .execute(&mut *transaction)
             .await
@@ -39,7 +43,7 @@ impl Database {
             "UPDATE outbox SET claimed_by = $1, claimed_until = $2, claimed_host = $5, claimed_pid = $6, claimed_process_start = $7 WHERE message_id IN (\
                 SELECT message_id FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND cancelled_at IS NULL AND next_attempt_at <= $3 \
                 AND (claimed_until IS NULL OR claimed_until < $3) \
-                ORDER BY queued_at, message_id LIMIT $4) \
+                ORDER BY queued_at LIMIT $4) \
              AND delivered_at IS NULL AND failed_at IS NULL AND cancelled_at IS NULL \
              RETURNING message, queued_at, attempts",
         )
