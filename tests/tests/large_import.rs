@@ -5,13 +5,14 @@
 
 use std::fmt::Write as _;
 
+use privacy_guard_host::contract::configuration::ConsentKind;
 use privacy_guard_host::contract::subjects::ConsentValue;
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::import::records;
 use privacy_guard_host::storage::LedgerCheck;
 use privacy_guard_tests::scenario::block_on;
-use privacy_guard_tests::{TestHost, configure, settings};
+use privacy_guard_tests::{TestHost, configure, settings, tracking_consent};
 use sqlx::Row;
 
 const PREFERENCES_URL: &str = "http://127.0.0.1:9/preferences/";
@@ -242,4 +243,70 @@ fn an_import_in_many_chunks_stores_exactly_what_one_chunk_stores() {
     for (many, one) in state_in_many.iter().zip(&state_in_one) {
         assert_eq!(many, one);
     }
+}
+
+/// A streamed import holds the writers' lock from its first chunk to its commit: another
+/// host process writing meanwhile waits for it (SQLite's busy timeout, PostgreSQL's row
+/// lock), then finds its state stale, runs its unit again on the imported state and
+/// commits after it. Nothing of either is lost, and the chain stays one line.
+#[test]
+fn another_process_writing_during_an_import_waits_for_it_and_then_runs_on_its_result() {
+    const ROWS: usize = 2_000;
+    let host = TestHost::new("2026-12-01T10:00:00Z");
+    let importer = host.open().expect("host opens");
+    configure(&importer, PREFERENCES_URL);
+    let events_before = events_in_the_log(&importer);
+    let other_process = host.open().expect("a second host process opens");
+    let csv = contacts(ROWS);
+    let report = std::thread::scope(|scope| {
+        let other_write = std::sync::OnceLock::new();
+        let report = importer
+            .import_stream_in_chunks(
+                "contacts",
+                records(csv.as_bytes()).expect("header"),
+                100,
+                &|_| {
+                    other_write.get_or_init(|| {
+                        let (started, wait_for_start) = std::sync::mpsc::channel();
+                        let other_process = &other_process;
+                        let writer = scope.spawn(move || {
+                            started.send(()).expect("the importer listens");
+                            other_process.put_consent(
+                                &tracking_consent("email-tracking", ConsentKind::EmailTracking),
+                                None,
+                            )
+                        });
+                        wait_for_start.recv().expect("the writer starts");
+                        writer
+                    });
+                },
+            )
+            .expect("the import commits");
+        let written = other_write
+            .into_inner()
+            .expect("the other process wrote during the import")
+            .join()
+            .expect("the writer's thread ends");
+        written
+            .expect("the other process's write is committed after the import")
+            .expect("the consent is accepted");
+        report
+    });
+    assert_eq!(report.created, ROWS as u64);
+    assert_eq!(
+        importer.record_count("contacts").expect("count"),
+        ROWS as u64
+    );
+    let consents = importer.configuration().expect("call").consents;
+    assert!(
+        consents
+            .iter()
+            .any(|stored| stored.definition.id == "email-tracking"),
+        "the other process's consent is stored"
+    );
+    assert_eq!(
+        events_in_the_log(&importer),
+        events_before + ROWS as u64,
+        "every imported event once, in one unbroken chain"
+    );
 }
