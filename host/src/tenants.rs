@@ -62,7 +62,9 @@ struct Slot {
     /// How many times the guard was opened: a worker that saw another count sees a guard
     /// reopened since (its counters started again).
     openings: u64,
-    last_used: Instant,
+    /// When a request last used it; `None` when only the workers did (a worker's visit
+    /// keeps no tenant open).
+    last_used: Option<Instant>,
 }
 
 impl TenantGuard {
@@ -72,7 +74,7 @@ impl TenantGuard {
             slot: Mutex::new(Slot {
                 guard: Some(guard),
                 openings: 1,
-                last_used: Instant::now(),
+                last_used: None,
             }),
             opening: Mutex::new(()),
             opener: None,
@@ -88,7 +90,7 @@ impl TenantGuard {
             slot: Mutex::new(Slot {
                 guard: None,
                 openings: 0,
-                last_used: Instant::now(),
+                last_used: None,
             }),
             opening: Mutex::new(()),
             opener: Some(Box::new(opener)),
@@ -102,7 +104,17 @@ impl TenantGuard {
     /// The guard, opened now if it is not open. Blocks while opening: call it where
     /// [`Guard`]'s methods may be called (not on an async worker thread).
     pub fn get(&self) -> Result<Arc<Guard>, GuardError> {
-        if let Some(guard) = self.open_guard() {
+        self.open(true)
+    }
+
+    /// [`TenantGuard::get`] for a background worker: its visit does not count as a use, so
+    /// a tenant only the workers touch is closed as soon as they let go of it.
+    pub fn get_in_background(&self) -> Result<Arc<Guard>, GuardError> {
+        self.open(false)
+    }
+
+    fn open(&self, used: bool) -> Result<Arc<Guard>, GuardError> {
+        if let Some(guard) = self.open_guard(used) {
             return Ok(guard);
         }
         let _opening = self
@@ -111,7 +123,7 @@ impl TenantGuard {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         // Another caller may have opened it while this one waited.
-        if let Some(guard) = self.open_guard() {
+        if let Some(guard) = self.open_guard(used) {
             return Ok(guard);
         }
         let Some(open) = &self.0.opener else {
@@ -121,15 +133,19 @@ impl TenantGuard {
         let mut slot = self.slot();
         slot.guard = Some(guard.clone());
         slot.openings += 1;
-        slot.last_used = Instant::now();
+        if used {
+            slot.last_used = Some(Instant::now());
+        }
         Ok(guard)
     }
 
-    /// The open guard, counted as a use.
-    fn open_guard(&self) -> Option<Arc<Guard>> {
+    /// The open guard, counted as a use when `used`.
+    fn open_guard(&self, used: bool) -> Option<Arc<Guard>> {
         let mut slot = self.slot();
         let guard = slot.guard.clone()?;
-        slot.last_used = Instant::now();
+        if used {
+            slot.last_used = Some(Instant::now());
+        }
         Some(guard)
     }
 
@@ -150,7 +166,9 @@ impl TenantGuard {
     pub fn close_if_unused(&self, idle_for: Duration) -> bool {
         let mut slot = self.slot();
         let closable = self.0.opener.is_some()
-            && slot.last_used.elapsed() >= idle_for
+            && slot
+                .last_used
+                .is_none_or(|last_used| last_used.elapsed() >= idle_for)
             // Only this slot holds it: no request or worker is using it, and none can
             // take it while the slot is locked.
             && slot.guard.as_ref().is_some_and(|guard| Arc::strong_count(guard) == 1);

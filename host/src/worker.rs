@@ -26,7 +26,7 @@ pub const SCHEDULE_TICK: Duration = Duration::from_secs(30);
 /// How long the scheduler waits before checking again a tenant whose check failed.
 const SCHEDULE_RETRY_MILLIS: i64 = 30_000;
 
-/// How long a tenant opened on first use stays open when nobody uses it.
+/// How long a tenant opened on first use stays open after a request last used it.
 pub const IDLE_TENANT: Duration = Duration::from_secs(120);
 
 /// How often the delivery worker looks at a tenant that has no mail waiting and committed
@@ -133,9 +133,9 @@ pub async fn deliver_webhooks_periodically(
 /// when the scheduler first sees it (a run missed while the host was down is made up for),
 /// then not again before its next scheduled time by its guard's clock: a run cannot fall
 /// due earlier, since enabling consents makes the first run due at the first scheduled
-/// time after it. A failed check is retried after half a minute. A tenant the check had to
-/// open is closed again after it. `first_visit` is called with each tenant at its first
-/// check.
+/// time after it. A failed check is retried after half a minute. A tenant nobody else
+/// uses is closed again after its check. `first_visit` is called with each tenant at its
+/// first check.
 pub async fn run_schedules<V>(tenants: Arc<Tenants>, stop: watch::Receiver<bool>, first_visit: V)
 where
     V: Fn(&Tenant, &Guard) + Send + Sync + 'static,
@@ -159,8 +159,7 @@ where
             }
             let span = tracing::info_span!("tenant", tenant = %tenant.id);
             let _entered = span.enter();
-            let was_open = tenant.guard.if_open().is_some();
-            let guard = match tenant.guard.get() {
+            let guard = match tenant.guard.get_in_background() {
                 Ok(guard) => guard,
                 Err(error) => {
                     tracing::error!(error = %format!("{error:#}"), "the tenant could not be opened for its scheduled run; it is tried again at the next tick");
@@ -172,9 +171,7 @@ where
             }
             *next_check = Some((guard.clock().clone(), check_schedule(&guard)));
             drop(guard);
-            if !was_open {
-                tenant.guard.close_if_unused(Duration::ZERO);
-            }
+            tenant.guard.close_if_unused(IDLE_TENANT);
         }
     })
     .await;
@@ -210,8 +207,8 @@ struct DeliveryVisit {
 /// at every tick, as a host of one tenant always did; of a closed tenant once after the
 /// start, then at every tick while its last pass left mail waiting for an attempt (or held
 /// by another process), else every ten minutes (mail another process may have left),
-/// opening it for the pass and closing it again after. An open tenant nobody used for
-/// [`IDLE_TENANT`] is closed here once its last pass left no mail waiting.
+/// opening it for the pass. After its pass a tenant no request used for [`IDLE_TENANT`]
+/// is closed (a worker's visit is no use).
 pub async fn deliver_all_periodically(
     tenants: Arc<Tenants>,
     every: Duration,
@@ -242,8 +239,7 @@ pub async fn deliver_all_periodically(
             }
             let span = tracing::info_span!("tenant", tenant = %tenant.id);
             let _entered = span.enter();
-            let was_open = open.is_some();
-            let guard = match open.map_or_else(|| tenant.guard.get(), Ok) {
+            let guard = match open.map_or_else(|| tenant.guard.get_in_background(), Ok) {
                 Ok(guard) => guard,
                 Err(error) => {
                     tracing::error!(error = %format!("{error:#}"), "the tenant could not be opened to deliver its mail; it is tried again at the next pass");
@@ -264,11 +260,7 @@ pub async fn deliver_all_periodically(
                 }
             };
             drop(guard);
-            if !was_open {
-                tenant.guard.close_if_unused(Duration::ZERO);
-            } else if !visit.waiting {
-                tenant.guard.close_if_unused(IDLE_TENANT);
-            }
+            tenant.guard.close_if_unused(IDLE_TENANT);
         }
     })
     .await;
