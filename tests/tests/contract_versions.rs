@@ -193,8 +193,9 @@ fn the_packed_pre_send_check_decides_every_recipient_as_check_send_does() {
                 Decision::Refuse(refusal) if refusal.reason == RefusalReason::PluginFault)),
             "{request:?}: {packed:?}"
         );
-        // Every batch size the same, down to none and one.
-        for size in [0, 1, 2] {
+        // Every batch size the same, down to none and one (small batches are asked
+        // `check-send`, from 16 recipients on the packed check).
+        for size in [0, 1, 2, 15, 16, 17] {
             assert_eq!(
                 guard.check_send(&request, &recipients[..size]),
                 unpacked[..size],

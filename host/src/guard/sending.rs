@@ -4,8 +4,8 @@
 //! (`sending-packed.check-send-packed`, contract 0.3.2): the recipients cross as one buffer
 //! of addresses and the decisions come back as two bytes each, instead of one string the
 //! component must allocate per recipient and one variant the host must lift per decision.
-//! Components without it (0.3.0, 0.3.1) are asked `sending.check-send`, with the same
-//! answers.
+//! Components without it (0.3.0, 0.3.1), and batches too small to gain from it
+//! ([`PACKED_FROM`]), are asked `sending.check-send`, with the same answers.
 
 use wasmtime::Store;
 use wasmtime::component::{Instance, TypedFunc};
@@ -27,6 +27,9 @@ impl Guard {
     /// faults or answers wrongly, every recipient is refused with `plugin-fault` and the
     /// fault as detail.
     pub fn check_send(&self, request: &SendRequest, recipients: &[Recipient]) -> Vec<Decision> {
+        if recipients.len() < PACKED_FROM {
+            return self.check_send_unpacked(request, recipients);
+        }
         let outcome = self.read_hot_instance(|store, instance| {
             match packed_check_send(store, instance) {
                 Some(function) => {
@@ -158,6 +161,12 @@ fn refuse_all_on_fault(outcome: Result<Vec<Decision>, GuardError>, count: usize)
         }
     }
 }
+
+/// The smallest batch asked through the packed check. Finding it by name costs a call a
+/// few microseconds (two look-ups and a type check), while it saves well under one per
+/// recipient; so smaller batches, a single recipient above all, keep `check-send` and the
+/// bindings' look-ups made once per instance (measured: `tests/benches/pre_send.rs`).
+const PACKED_FROM: usize = 16;
 
 /// The signature of `sending-packed.check-send-packed`.
 type PackedCheckSend<'a> = TypedFunc<(&'a SendRequest, &'a PackedRecipients), (Vec<u8>,)>;
