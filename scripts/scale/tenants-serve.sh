@@ -23,10 +23,11 @@ url=http://127.0.0.1:$port
 
 sample() { # what the process holds now
     local pid=$1 what=$2
-    printf '%-28s RSS %7s KiB  threads %5s  open files %6s\n' "$what" \
+    printf '%-28s RSS %7s KiB  threads %5s  open files %6s  CPU %6s s\n' "$what" \
         "$(awk '/^VmRSS/ {print $2}' /proc/$pid/status)" \
         "$(awk '/^Threads/ {print $2}' /proc/$pid/status)" \
-        "$(ls /proc/$pid/fd | wc -l)"
+        "$(ls /proc/$pid/fd | wc -l)" \
+        "$(awk -v ticks="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / ticks}' /proc/$pid/stat)"
 }
 first_call() { # the first call of tenant $1: GET /api/v1/settings with its key
     curl -s -o /dev/null -w "first call of t$1: HTTP %{http_code} in %{time_total} s\n" \
@@ -54,6 +55,8 @@ while :; do
     opened=$now_opened
 done
 echo "every tenant checked after $(python3 -c "import time; print(f'{time.time() - $started:.1f}')") s"
+# Tenants the first call opened stay open two minutes after it (IDLE_TENANT); connections
+# close after 15 s unused.
 sleep "${IDLE_SECONDS:-20}"
 sample $pid "idle, all checked"
 first_call $((count / 2))
