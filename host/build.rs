@@ -39,17 +39,24 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PRIVACY_GUARD_COMPONENT_OVERRIDE");
 
     // A packager can hand over a component built elsewhere.
-    if let Some(path) = env::var_os("PRIVACY_GUARD_COMPONENT_OVERRIDE") {
-        println!(
-            "cargo:rustc-env=PRIVACY_GUARD_EMBEDDED_COMPONENT_PATH={}",
-            Path::new(&path).display()
-        );
-        return;
-    }
+    let component = match env::var_os("PRIVACY_GUARD_COMPONENT_OVERRIDE") {
+        Some(path) => PathBuf::from(path),
+        None => component::build(workspace, PLUGIN_PACKAGE, "privacy_guard_plugin"),
+    };
+    embed(&component);
+}
 
-    let component = component::build(workspace, PLUGIN_PACKAGE, "privacy_guard_plugin");
+/// Hands the component to the host: its path, and its SHA-256, which names its compiled
+/// artifact in the cache (hashed here once, not by every process at every start).
+fn embed(component: &Path) {
+    let bytes = std::fs::read(component).unwrap_or_else(|error| {
+        panic!("cannot read the component {}: {error}", component.display())
+    });
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
     println!(
         "cargo:rustc-env=PRIVACY_GUARD_EMBEDDED_COMPONENT_PATH={}",
         component.display()
     );
+    println!("cargo:rustc-env=PRIVACY_GUARD_EMBEDDED_COMPONENT_SHA256={hex}");
 }

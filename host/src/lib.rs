@@ -27,3 +27,6 @@ pub mod worker;
 
 /// The component built together with this host (see `build.rs`).
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("PRIVACY_GUARD_EMBEDDED_COMPONENT_PATH"));
+
+/// The SHA-256 of [`EMBEDDED_COMPONENT`] in hex, computed by `build.rs`.
+pub const EMBEDDED_COMPONENT_SHA256: &str = env!("PRIVACY_GUARD_EMBEDDED_COMPONENT_SHA256");

@@ -361,18 +361,22 @@ impl Drop for Runtime {
 fn compile_cached(
     engine: &Engine,
     component_bytes: &[u8],
+    component_hash: &[u8; 32],
     cache_dir: Option<&Path>,
 ) -> Result<Component, LoadError> {
     let Some(cache_dir) = cache_dir else {
         return Component::new(engine, component_bytes)
             .map_err(|error| LoadError::Compile(format!("{error:#}")));
     };
-    let artifact = cache_dir.join(format!("{}.cwasm", artifact_key(engine, component_bytes)));
-    if let Ok(bytes) = std::fs::read(&artifact) {
+    let artifact = cache_dir.join(format!("{}.cwasm", artifact_key(engine, component_hash)));
+    if artifact.is_file() {
+        // Mapped, not read: a short-lived command (`check`) then touches only the pages
+        // it runs instead of copying the whole artifact first.
         // SAFETY: the artifact was written by `precompile_component` of this same host
         // (the file name binds the component hash, wasmtime's version and the engine
-        // configuration) into the host's own data directory.
-        match unsafe { Component::deserialize(engine, &bytes) } {
+        // configuration) into the host's own data directory, by an atomic rename, and is
+        // never written in place.
+        match unsafe { Component::deserialize_file(engine, &artifact) } {
             Ok(component) => return Ok(component),
             Err(error) => {
                 tracing::warn!(artifact = %artifact.display(), error = %format!("{error:#}"), "ignoring an unusable compiled artifact")
@@ -390,7 +394,7 @@ fn compile_cached(
         .map_err(|error| LoadError::Compile(format!("{error:#}")))
 }
 
-fn artifact_key(engine: &Engine, component_bytes: &[u8]) -> String {
+fn artifact_key(engine: &Engine, component_hash: &[u8; 32]) -> String {
     use std::hash::{Hash, Hasher};
     struct Sha(Sha256);
     impl Hasher for Sha {
@@ -402,7 +406,7 @@ fn artifact_key(engine: &Engine, component_bytes: &[u8]) -> String {
         }
     }
     let mut hasher = Sha(Sha256::new());
-    hasher.write(component_bytes);
+    hasher.write(component_hash);
     hasher.write(env!("CARGO_PKG_VERSION").as_bytes());
     engine.precompile_compatibility_hash().hash(&mut hasher);
     hex::encode(&hasher.0.finalize()[..16])

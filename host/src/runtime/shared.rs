@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread;
 
 use sha2::{Digest, Sha256};
@@ -83,7 +83,7 @@ pub(crate) fn shared_component(
     }
     components.retain(|_, shared| shared.strong_count() > 0);
     let engine = engine(fuel)?;
-    let component = compile_cached(&engine, component_bytes, cache_dir)?;
+    let component = compile_cached(&engine, component_bytes, &hash, cache_dir)?;
     let mut linker: Linker<HostState> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
         .map_err(|error| LoadError::Engine(format!("{error:#}")))?;
@@ -106,12 +106,14 @@ pub(crate) fn shared_component(
     Ok(shared)
 }
 
-/// The SHA-256 of `component_bytes`; the embedded component's (1.3 MB, the same in every
-/// tenant) is computed once per process, so opening a tenant does not hash it again.
+/// The SHA-256 of `component_bytes`; the embedded component's (the same in every tenant)
+/// was computed when the host was built, so no process hashes it at start.
 fn component_hash(component_bytes: &[u8]) -> [u8; 32] {
-    static EMBEDDED: OnceLock<[u8; 32]> = OnceLock::new();
     if std::ptr::eq(component_bytes, crate::EMBEDDED_COMPONENT) {
-        return *EMBEDDED.get_or_init(|| Sha256::digest(crate::EMBEDDED_COMPONENT).into());
+        let mut hash = [0; 32];
+        if hex::decode_to_slice(crate::EMBEDDED_COMPONENT_SHA256, &mut hash).is_ok() {
+            return hash;
+        }
     }
     Sha256::digest(component_bytes).into()
 }
