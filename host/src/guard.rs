@@ -331,13 +331,31 @@ impl Guard {
     /// transport's copies of delivered mail to an address the unit forgot are destroyed,
     /// and erased values are marked for [`Guard::purge_erased_values`].
     fn commit(&self, work: UnitOfWork) -> Result<DeliveryReport, GuardError> {
-        let queued_mail = !work.mails.is_empty();
         let now = self.clock().now_millis();
         let committed = self.block_on(self.database().commit(&work, now))?;
-        if work.values_to_purge {
+        Ok(self.after_commit(
+            &committed,
+            work.values_to_purge,
+            !work.events.is_empty(),
+            !work.mails.is_empty(),
+        ))
+    }
+
+    /// What follows every commit (a unit's, or a streamed import's): erased values marked
+    /// for [`Guard::purge_erased_values`], the webhook worker woken when events were
+    /// appended, the transport's copies of mail to a forgotten address destroyed, and the
+    /// queued mail delivered.
+    fn after_commit(
+        &self,
+        committed: &crate::storage::Committed,
+        values_to_purge: bool,
+        appended_events: bool,
+        queued_mail: bool,
+    ) -> DeliveryReport {
+        if values_to_purge {
             self.purge_due.store(true, Ordering::SeqCst);
         }
-        if !work.events.is_empty() {
+        if appended_events {
             self.events_committed.send_modify(|commits| *commits += 1);
         }
         for message_id in &committed.forgotten_deliveries {
@@ -349,11 +367,11 @@ impl Guard {
                 );
             }
         }
-        Ok(if queued_mail {
+        if queued_mail {
             self.deliver_mail_logged()
         } else {
             DeliveryReport::default()
-        })
+        }
     }
 
     /// Makes the values erased since the last purge unreadable in the database's files

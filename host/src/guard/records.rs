@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::PoisonError;
-use std::sync::atomic::Ordering;
 
 use super::{CONFLICT_RETRIES, Guard, GuardError, IMPORT_PAGE};
 use crate::contract::deduplication::{Plan, Report};
@@ -149,24 +148,12 @@ impl Guard {
             return Err(error);
         }
         let committed = self.block_on(open.finish())?;
-        if import.values_to_purge {
-            self.purge_due.store(true, Ordering::SeqCst);
-        }
-        if import.appended_events {
-            self.events_committed.send_modify(|commits| *commits += 1);
-        }
-        for message_id in &committed.forgotten_deliveries {
-            if let Err(error) = self.outbox.destroy_delivered_copy(message_id) {
-                tracing::error!(
-                    message_id,
-                    %error,
-                    "could not delete the delivered copy of an erased person's mail; delete the file by hand"
-                );
-            }
-        }
-        if import.queued_mail {
-            self.deliver_mail_logged();
-        }
+        self.after_commit(
+            &committed,
+            import.values_to_purge,
+            import.appended_events,
+            import.queued_mail,
+        );
         drop(writer);
         self.purge_erased_values()?;
         let mut report = import.report;
