@@ -37,7 +37,7 @@ use crate::schedule::DailySchedule;
 use crate::storage::{Database, LedgerCheck, StorageError, UnitOfWork};
 
 pub use self::configuration::SettingsRefusal;
-pub use self::daily_run::{DueRun, RunReport};
+pub use self::daily_run::{DAILY_RUN_PAGE, DueRun, RunReport};
 pub use self::dynamic::{Arguments as ExportArguments, ExportAnswer};
 pub use self::records::{EditRejection, ImportReport, ImportedRecord};
 

@@ -12,7 +12,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Barrier;
 
-use privacy_guard_host::guard::{Guard, RunReport};
+use privacy_guard_host::guard::{DAILY_RUN_PAGE, Guard, RunReport};
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::mail::Transport;
 use privacy_guard_host::schedule::DAILY_CONSENT_RUN;
@@ -20,6 +20,9 @@ use privacy_guard_host::storage::{ClaimHolder, JobRun, LedgerCheck};
 use privacy_guard_tests::scenario::block_on;
 use privacy_guard_tests::{TestHost, configure, postgres_server_url, read_outbox};
 use sqlx::Row;
+
+/// People per page of the daily run.
+const PAGE: usize = DAILY_RUN_PAGE as usize;
 
 const PERIOD: &str = "2026-12-01";
 
@@ -152,8 +155,8 @@ fn two_hosts_running_the_same_days_run_at_once_send_each_contact_one_request() {
     if !on_postgres("two_hosts_running_the_same_days_run_at_once") {
         return;
     }
-    // Five pages of 200 people: enough for the two hosts' pages to interleave.
-    const CONTACTS: usize = 1_000;
+    // Five pages: enough for the two hosts' pages to interleave.
+    const CONTACTS: usize = 5 * PAGE;
     let (host, first) = host_with_contacts(CONTACTS);
     let first_outbox = host.folder.path().join("outbox-first");
     let second_outbox = host.folder.path().join("outbox-second");
@@ -210,30 +213,31 @@ fn a_run_stopped_after_its_first_page_resumes_in_the_other_host_without_sending_
     if !on_postgres("a_run_stopped_after_its_first_page_resumes") {
         return;
     }
-    // Three pages: 200, 200 and 100 people.
-    const CONTACTS: usize = 500;
+    // Three pages: two full ones and a half.
+    const CONTACTS: usize = 5 * PAGE / 2;
     let (host, first) = host_with_contacts(CONTACTS);
     let first_outbox = host.folder.path().join("outbox-first");
     let second_outbox = host.folder.path().join("outbox-second");
     let second = open_with_outbox(&host, &second_outbox);
 
     let first_page = run_first_page_then_stop(first);
-    assert_eq!(first_page.requests, 200, "{first_page:?}");
-    assert_eq!(read_outbox(&first_outbox).len(), 200);
+    assert_eq!(first_page.requests, PAGE as u64, "{first_page:?}");
+    assert_eq!(read_outbox(&first_outbox).len(), PAGE);
     let stopped = recorded_run(&second);
     assert!(
-        !stopped.finished && stopped.cursor.is_some() && stopped.requests == 200,
+        !stopped.finished && stopped.cursor.is_some() && stopped.requests == PAGE as u64,
         "{stopped:?}"
     );
 
     let resumed = second.run_daily(PERIOD, &|_| {}).expect("the run resumes");
     assert!(resumed.ran);
     assert_eq!(
-        resumed.requests, 300,
+        resumed.requests,
+        (CONTACTS - PAGE) as u64,
         "only the people the first host had not reached"
     );
-    assert_eq!(read_outbox(&first_outbox).len(), 200);
-    assert_eq!(read_outbox(&second_outbox).len(), 300);
+    assert_eq!(read_outbox(&first_outbox).len(), PAGE);
+    assert_eq!(read_outbox(&second_outbox).len(), CONTACTS - PAGE);
     assert_one_request_each(
         &requests_per_recipient(&[&first_outbox, &second_outbox]),
         CONTACTS,
@@ -252,7 +256,7 @@ fn mail_a_stopped_host_committed_but_never_delivered_goes_out_once_from_the_othe
     if !on_postgres("mail_a_stopped_host_committed_but_never_delivered") {
         return;
     }
-    const CONTACTS: usize = 500;
+    const CONTACTS: usize = 5 * PAGE / 2;
     let (host, configuring) = host_with_contacts(CONTACTS);
     drop(configuring);
     // The first host's outbox cannot be created (its parent is a file): its pages commit,
@@ -266,7 +270,7 @@ fn mail_a_stopped_host_committed_but_never_delivered_goes_out_once_from_the_othe
     let first_page = run_first_page_then_stop(first);
     assert_eq!(
         (first_page.requests, first_page.mail.delivered),
-        (200, 0),
+        (PAGE as u64, 0),
         "{first_page:?}"
     );
 
@@ -293,22 +297,22 @@ fn mail_a_stopped_host_committed_but_never_delivered_goes_out_once_from_the_othe
     .expect("claim");
     assert_eq!(
         claimed.len(),
-        199,
+        PAGE - 1,
         "the first page's requests are queued; the one tried is not due yet"
     );
 
     let resumed = second.run_daily(PERIOD, &|_| {}).expect("the run resumes");
-    assert_eq!(resumed.requests, 300);
+    assert_eq!(resumed.requests, (CONTACTS - PAGE) as u64);
     assert_eq!(
         read_outbox(&second_outbox).len(),
-        300,
+        CONTACTS - PAGE,
         "mail claimed by another process is left to it"
     );
 
     host.set_now("2026-12-01T10:41:00Z");
     let delivered = second.deliver_mail().expect("delivery");
     assert_eq!(
-        delivered.delivered, 200,
+        delivered.delivered, PAGE as u64,
         "the lapsed claims' mail and the mail whose wait is over"
     );
     assert_one_request_each(&requests_per_recipient(&[&second_outbox]), CONTACTS);

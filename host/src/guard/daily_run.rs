@@ -10,7 +10,7 @@ use crate::storage::{JobProgress, UnitOfWork};
 /// transaction, and then its mail is delivered. Large pages make the run's fixed costs
 /// per page (a call into the plugin, a commit, a claim and a sync of the outbox) small
 /// against a page's work; the CRM's `list-records` gives at most 1,000 records a call.
-const DAILY_RUN_PAGE: u32 = 1000;
+pub const DAILY_RUN_PAGE: u32 = 1000;
 
 /// Which daily consent run is due now.
 #[derive(Debug, Clone, PartialEq, Eq)]
