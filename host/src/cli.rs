@@ -58,7 +58,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     }
     // The commands that open no host, or every tenant of the configuration file.
     match (&arguments.command, &config) {
-        (Command::ApiKey { name }, _) => return keys::new_api_key(name.as_deref()),
+        (Command::ApiKey { name, scopes }, _) => {
+            return keys::new_api_key(name.as_deref(), scopes.as_deref());
+        }
         (Command::ConformanceDriver, _) => return conformance::serve_driver(&arguments),
         (Command::Package(command), _) => return package::run(&arguments, command),
         (
@@ -107,7 +109,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 serve::limits(header_timeout, request_timeout, max_connections),
             )
         }
-        Command::ApiKey { name } => keys::new_api_key(name.as_deref()),
+        Command::ApiKey { name, scopes } => keys::new_api_key(name.as_deref(), scopes.as_deref()),
         Command::Import { module, file } => people::import(&guard, &module, &file),
         Command::Settings(settings) => configuration::configure_settings(&guard, *settings),
         Command::Consent(ConsentCommand::Add(consent)) => {

@@ -13,6 +13,8 @@
 //! every tenant's digests in constant time. Each key has a name (`crm-production=sha256:…`;
 //! a key configured without one is named after its digest, `key-9f86d081`), and what the
 //! API does with a key is recorded as that name's: the actor of every event it writes.
+//! Each key has scopes too (`crm-hooks:pre-send=sha256:…`; see [`Scope`]), which each
+//! API route checks.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,7 +25,7 @@ mod keys;
 
 use crate::guard::{Guard, GuardError};
 
-pub use self::keys::{ApiKey, KeyDigest, KeyError};
+pub use self::keys::{ApiKey, KeyDigest, KeyError, Scope, Scopes};
 
 /// The tenant a host serves at `/preferences/...` when none is named in the path.
 pub const DEFAULT_TENANT: &str = "default";
@@ -264,18 +266,19 @@ impl Tenants {
         Ok(())
     }
 
-    /// The tenant a request's API key belongs to, and the key's name.
-    pub fn authenticate(&self, key: &str) -> Option<(Arc<Tenant>, String)> {
+    /// The tenant a request's API key belongs to, and the key as configured (its name and
+    /// scopes).
+    pub fn authenticate(&self, key: &str) -> Option<(Arc<Tenant>, ApiKey)> {
         self.owner_of(&KeyDigest::of_key(key))
     }
 
-    fn owner_of(&self, digest: &KeyDigest) -> Option<(Arc<Tenant>, String)> {
+    fn owner_of(&self, digest: &KeyDigest) -> Option<(Arc<Tenant>, ApiKey)> {
         // Every digest is compared, so the time taken says nothing about which matched.
         let mut found = None;
         for tenant in self.by_id.values() {
             for key in &tenant.keys {
                 if key.digest.matches(digest) && found.is_none() {
-                    found = Some((tenant.clone(), key.name.clone()));
+                    found = Some((tenant.clone(), key.clone()));
                 }
             }
         }
@@ -331,6 +334,7 @@ mod tests {
         let shared = |name: &str| ApiKey {
             name: name.into(),
             digest: KeyDigest::of_key("pgk_shared_key"),
+            scopes: Scopes::ADMIN,
         };
         let mut tenants = Tenants::default();
         tenants
@@ -351,10 +355,10 @@ mod tests {
                 owner: "acme".into()
             })
         );
-        let (owner, name) = tenants
+        let (owner, key) = tenants
             .authenticate("pgk_shared_key")
             .expect("the key is acme's");
-        assert_eq!((owner.id.as_str(), name.as_str()), ("acme", "crm"));
+        assert_eq!((owner.id.as_str(), key.name.as_str()), ("acme", "crm"));
         assert!(tenants.get("globex").is_none());
     }
 

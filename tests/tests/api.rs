@@ -15,8 +15,8 @@ use privacy_guard_host::contract::sending::{
 };
 use privacy_guard_host::contract::subjects::PersonStatus;
 use privacy_guard_host::contract::types::{ConsentValue, Regime};
-use privacy_guard_host::http::api::{BATCH_LIMIT, BODY_LIMIT, routes};
-use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenant, Tenants};
+use privacy_guard_host::http::api::{BATCH_LIMIT, BODY_LIMIT, route_scopes, routes};
+use privacy_guard_host::tenants::{ApiKey, KeyDigest, Scopes, Tenant, Tenants};
 use privacy_guard_host::wire::{self, Wire};
 use privacy_guard_tests::{TestHost, WebServer, http_call, http_get};
 use serde_json::{Value, json};
@@ -45,6 +45,23 @@ fn the_openapi_document_lists_exactly_the_servers_routes() {
         .map(|(method, path)| (method.to_owned(), path.to_owned()))
         .collect();
     assert_eq!(documented, served);
+}
+
+#[test]
+fn every_operation_documents_the_scope_the_table_requires_and_its_refusal() {
+    let document = openapi();
+    for (method, path, scope) in route_scopes() {
+        let operation = &document["paths"][path][method.to_lowercase()];
+        assert_eq!(
+            operation["x-required-scope"].as_str(),
+            Some(scope.text()),
+            "{method} {path}: the table requires `{scope}`"
+        );
+        assert_eq!(
+            operation["responses"]["403"]["$ref"], "#/components/responses/Forbidden",
+            "{method} {path} documents no 403 for a key without `{scope}`"
+        );
+    }
 }
 
 /// Every array of strings the document offers as an `enum`.
@@ -323,6 +340,7 @@ fn tenant(id: &str, key: &str, host: &TestHost) -> Tenant {
         vec![ApiKey {
             name: format!("{id}-crm"),
             digest: KeyDigest::of_key(key),
+            scopes: Scopes::ADMIN,
         }],
     )
 }

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, KeyInit, Mac};
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::mail::RetryPolicy;
-use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenants};
+use privacy_guard_host::tenants::{ApiKey, KeyDigest, Scopes, Tenants};
 use privacy_guard_host::webhooks::{WebhookEndpoint, WebhookSecret, Webhooks};
 use privacy_guard_tests::scenario::import_csv;
 use privacy_guard_tests::{TestHost, WebServer, configure, http_call, http_post_form};
@@ -40,6 +40,7 @@ fn served() -> (TestHost, Arc<Guard>, WebServer) {
         vec![ApiKey {
             name: "crm".into(),
             digest: KeyDigest::of_key(KEY),
+            scopes: Scopes::ADMIN,
         }],
     );
     let server =

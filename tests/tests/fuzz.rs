@@ -16,7 +16,7 @@ use axum::http::{Request, StatusCode};
 use privacy_guard_host::contract::types::ConsentValue;
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::import::read_records;
-use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenant, Tenants};
+use privacy_guard_host::tenants::{ApiKey, KeyDigest, Scopes, Tenant, Tenants};
 use privacy_guard_tests::scenario::{contact, import_csv};
 use privacy_guard_tests::{Mail, TestHost, configure};
 use proptest::prelude::*;
@@ -76,6 +76,7 @@ impl Site {
                 vec![ApiKey {
                     name: "fuzz".into(),
                     digest: KeyDigest::of_key(KEY),
+                    scopes: Scopes::ADMIN,
                 }],
             ))
             .expect("tenant");

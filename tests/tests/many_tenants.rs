@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use privacy_guard_host::guard::GuardError;
 use privacy_guard_host::import::read_records;
-use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenant, TenantGuard, Tenants};
+use privacy_guard_host::tenants::{ApiKey, KeyDigest, Scopes, Tenant, TenantGuard, Tenants};
 use privacy_guard_tests::{TestHost, WebServer, configure, http_call, http_get};
 use serde_json::Value;
 
@@ -85,6 +85,7 @@ fn hundreds_of_tenants_share_the_process_each_seeing_only_its_own_people_in_a_co
         let key = ApiKey {
             name: format!("{}-crm", id_of(index)),
             digest: KeyDigest::of_key(&key_of(index)),
+            scopes: Scopes::ADMIN,
         };
         tenants
             .add(Tenant::with_guard(id_of(index), guard, vec![key]))

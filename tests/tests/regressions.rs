@@ -14,7 +14,7 @@ use privacy_guard_host::contract::subjects::{RecordError, StaffActor, StaffChann
 use privacy_guard_host::contract::types::ConsentValue;
 use privacy_guard_host::guard::{DueRun, Guard, GuardError, SettingsRefusal};
 use privacy_guard_host::settings::SettingsPatch;
-use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenant, Tenants};
+use privacy_guard_host::tenants::{ApiKey, KeyDigest, Scopes, Tenant, Tenants};
 use privacy_guard_tests::scenario::{
     basis_of, contact, decide_for, history_of, import_csv, lead, refusal_of,
 };
@@ -303,6 +303,7 @@ fn evidence_is_the_channels_and_every_staff_event_names_its_actor() {
             vec![ApiKey {
                 name: "crm-production".into(),
                 digest: KeyDigest::of_key(KEY),
+                scopes: Scopes::ADMIN,
             }],
         ))
         .expect("tenant");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use privacy_guard_host::http::server::Limits;
-use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenants};
+use privacy_guard_host::tenants::{ApiKey, KeyDigest, Scopes, Tenants};
 use privacy_guard_tests::{TestHost, WebServer, http_call, http_get};
 
 const KEY: &str = "pgk_patient_0123456789";
@@ -27,6 +27,7 @@ fn limited_server() -> (TestHost, WebServer) {
         vec![ApiKey {
             name: "crm".to_owned(),
             digest: KeyDigest::of_key(KEY),
+            scopes: Scopes::ADMIN,
         }],
     );
     let limits = Limits {

@@ -324,6 +324,12 @@ pub(super) enum Command {
         /// `crm-production`) [default: named after its digest].
         #[arg(long)]
         name: Option<String>,
+        /// What the key may do, one or more of `pre-send` (the CRM's hooks: check-send,
+        /// render, record changes, check-edit), `read` (every GET), `staff` (actions on
+        /// people; implies read), `admin` (configuration; implies all), joined by `+`
+        /// (e.g. `pre-send+read`) [default: admin, as keys written without scopes].
+        #[arg(long)]
+        scopes: Option<String>,
     },
     /// Check the hash chain of the consent event log.
     VerifyEvents,

@@ -6,23 +6,27 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::storage::LedgerCheck;
-use privacy_guard_host::tenants::{ApiKey, KeyDigest};
+use privacy_guard_host::tenants::{ApiKey, KeyDigest, Scopes};
 
-pub(super) fn new_api_key(name: Option<&str>) -> anyhow::Result<ExitCode> {
+pub(super) fn new_api_key(name: Option<&str>, scopes: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut secret = [0_u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
     let key = format!("pgk_{}", hex::encode(secret));
     let digest = KeyDigest::of_key(&key).to_text();
-    let named = match name {
+    let mut named = match name {
         Some(name) => ApiKey::parse(&format!("{name}={digest}")),
         None => ApiKey::parse(&digest),
     }
     .context("--name")?;
+    if let Some(scopes) = scopes {
+        named.scopes = Scopes::parse(scopes).context("--scopes")?;
+    }
     println!("API key (give it to the CRM; it is not stored): {key}");
     println!(
         "digest (for api_keys or --api-key-digest): {}",
         named.to_text()
     );
+    println!("scopes: {}", named.scopes);
     Ok(ExitCode::SUCCESS)
 }
 

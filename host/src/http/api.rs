@@ -6,6 +6,9 @@
 //! so a request can only ever reach its own tenant's data. Bodies are JSON, at most
 //! [`BODY_LIMIT`] bytes, at most [`BATCH_LIMIT`] recipients or records per request.
 //!
+//! Each route requires a scope of the key ([`Scope`], the table's third column): a key
+//! without it gets `403 forbidden` naming the scope it lacks.
+//!
 //! Errors are JSON: `{"error": {"code": "...", "message": "...", "problems": [...]}}` with
 //! the HTTP status the code implies ([`ApiError`]). The pre-send check and rendering fail
 //! closed: a plugin fault is a `200` whose every recipient is refused with `plugin_fault`,
@@ -21,12 +24,12 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 
 pub use self::changes::DEFAULT_CHANGES_LIMIT;
 use self::dto::*;
-use self::error::record_error;
 pub use self::error::{ApiError, ApiJson, Authenticated};
+use self::error::{RequiredScope, record_error};
 use super::blocking;
 use crate::contract::configuration as config;
 use crate::contract::deduplication::{Plan, Report};
@@ -35,7 +38,7 @@ use crate::contract::subjects as subj;
 use crate::contract::types::{self, RecordRef};
 use crate::guard::{Guard, GuardError, ImportedRecord, SettingsRefusal};
 use crate::settings::{SettingsPatch, SettingsView};
-use crate::tenants::Tenants;
+use crate::tenants::{Scope, Tenants};
 use crate::wire::Wire;
 
 /// Largest request body, in bytes.
@@ -43,66 +46,46 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Most recipients (check, render) or records (record changes) in one request.
 pub const BATCH_LIMIT: usize = 1000;
 
-/// Every route of the API: method, path (axum syntax, as `docs/openapi.json` writes it)
-/// and handler. The one list both the router and [`routes`] are made from.
-fn table() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Tenants>>)> {
+/// Every route of the API: method, path (axum syntax, as `docs/openapi.json` writes it),
+/// the scope a key needs to call it (`x-required-scope` in the document; see [`Scope`]:
+/// `pre-send` the CRM's hooks, `read` every GET, `staff` actions on people, `admin`
+/// configuration changes) and handler. The one list the router, [`routes`] and
+/// [`route_scopes`] are made from.
+type Route = (
+    &'static str,
+    &'static str,
+    Scope,
+    MethodRouter<Arc<Tenants>>,
+);
+
+// One row per route, so the table reads as one.
+#[rustfmt::skip]
+fn table() -> Vec<Route> {
     vec![
-        ("POST", "/api/v1/check-send", post(check_send)),
-        ("POST", "/api/v1/render", post(render)),
-        ("POST", "/api/v1/records/{module}", post(records_changed)),
-        (
-            "POST",
-            "/api/v1/records/{module}/{id}/check-edit",
-            post(check_edit),
-        ),
-        ("GET", "/api/v1/settings", get(get_settings)),
-        ("PUT", "/api/v1/settings", put(put_settings)),
-        ("PATCH", "/api/v1/settings", patch(patch_settings)),
-        ("GET", "/api/v1/consents", get(list_consents)),
-        ("PUT", "/api/v1/consents/{id}", put(put_consent)),
-        ("DELETE", "/api/v1/consents/{id}", delete(delete_consent)),
-        ("POST", "/api/v1/enable", post(enable)),
-        ("GET", "/api/v1/fields/{module}", get(list_fields)),
-        (
-            "PUT",
-            "/api/v1/fields/{module}/{field}",
-            put(classify_field),
-        ),
-        ("GET", "/api/v1/deduplication", get(deduplication_preview)),
-        ("POST", "/api/v1/deduplication", post(deduplicate)),
-        ("GET", "/api/v1/subjects/{module}/{id}", get(subject)),
-        (
-            "GET",
-            "/api/v1/subjects/{module}/{id}/link",
-            get(preferences_link),
-        ),
-        (
-            "POST",
-            "/api/v1/subjects/{module}/{id}/ask-again",
-            post(ask_again),
-        ),
-        (
-            "GET",
-            "/api/v1/subjects/{module}/{id}/history",
-            get(history),
-        ),
-        (
-            "POST",
-            "/api/v1/subjects/{module}/{id}/decisions",
-            post(record_decision),
-        ),
-        (
-            "POST",
-            "/api/v1/subjects/{module}/{id}/restrict",
-            post(restrict),
-        ),
-        (
-            "POST",
-            "/api/v1/subjects/{module}/{id}/lift-restriction",
-            post(lift_restriction),
-        ),
-        ("POST", "/api/v1/subjects/{module}/{id}/erase", post(erase)),
-        ("GET", "/api/v1/changes", get(changes::list_changes)),
+        ("POST",   "/api/v1/check-send",                           Scope::PreSend, post(check_send)),
+        ("POST",   "/api/v1/render",                               Scope::PreSend, post(render)),
+        ("POST",   "/api/v1/records/{module}",                     Scope::PreSend, post(records_changed)),
+        ("POST",   "/api/v1/records/{module}/{id}/check-edit",     Scope::PreSend, post(check_edit)),
+        ("GET",    "/api/v1/settings",                             Scope::Read,    get(get_settings)),
+        ("PUT",    "/api/v1/settings",                             Scope::Admin,   put(put_settings)),
+        ("PATCH",  "/api/v1/settings",                             Scope::Admin,   patch(patch_settings)),
+        ("GET",    "/api/v1/consents",                             Scope::Read,    get(list_consents)),
+        ("PUT",    "/api/v1/consents/{id}",                        Scope::Admin,   put(put_consent)),
+        ("DELETE", "/api/v1/consents/{id}",                        Scope::Admin,   delete(delete_consent)),
+        ("POST",   "/api/v1/enable",                               Scope::Admin,   post(enable)),
+        ("GET",    "/api/v1/fields/{module}",                      Scope::Read,    get(list_fields)),
+        ("PUT",    "/api/v1/fields/{module}/{field}",              Scope::Admin,   put(classify_field)),
+        ("GET",    "/api/v1/deduplication",                        Scope::Read,    get(deduplication_preview)),
+        ("POST",   "/api/v1/deduplication",                        Scope::Admin,   post(deduplicate)),
+        ("GET",    "/api/v1/subjects/{module}/{id}",               Scope::Read,    get(subject)),
+        ("GET",    "/api/v1/subjects/{module}/{id}/link",          Scope::Staff,   get(preferences_link)),
+        ("POST",   "/api/v1/subjects/{module}/{id}/ask-again",     Scope::Staff,   post(ask_again)),
+        ("GET",    "/api/v1/subjects/{module}/{id}/history",       Scope::Read,    get(history)),
+        ("POST",   "/api/v1/subjects/{module}/{id}/decisions",     Scope::Staff,   post(record_decision)),
+        ("POST",   "/api/v1/subjects/{module}/{id}/restrict",      Scope::Staff,   post(restrict)),
+        ("POST",   "/api/v1/subjects/{module}/{id}/lift-restriction", Scope::Staff,   post(lift_restriction)),
+        ("POST",   "/api/v1/subjects/{module}/{id}/erase",         Scope::Staff,   post(erase)),
+        ("GET",    "/api/v1/changes",                              Scope::Read,    get(changes::list_changes)),
     ]
 }
 
@@ -110,7 +93,16 @@ fn table() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Tenants>>)> {
 pub fn routes() -> Vec<(&'static str, &'static str)> {
     table()
         .into_iter()
-        .map(|(method, path, _)| (method, path))
+        .map(|(method, path, _, _)| (method, path))
+        .collect()
+}
+
+/// Every route of the API with the scope it requires, for comparing with
+/// `docs/openapi.json` and for testing every route with every scope.
+pub fn route_scopes() -> Vec<(&'static str, &'static str, Scope)> {
+    table()
+        .into_iter()
+        .map(|(method, path, scope, _)| (method, path, scope))
         .collect()
 }
 
@@ -118,7 +110,9 @@ pub fn routes() -> Vec<(&'static str, &'static str)> {
 pub fn router(tenants: Arc<Tenants>) -> Router {
     // Methods sharing a path are merged into one route.
     let mut by_path: BTreeMap<&str, MethodRouter<Arc<Tenants>>> = BTreeMap::new();
-    for (_, path, handler) in table() {
+    for (_, path, scope, handler) in table() {
+        // Authentication (`Authenticated`) reads the route's scope from the request.
+        let handler = handler.layer(Extension(RequiredScope(scope)));
         let merged = match by_path.remove(path) {
             Some(existing) => existing.merge(handler),
             None => handler,

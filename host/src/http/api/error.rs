@@ -1,5 +1,6 @@
 //! The API's errors (`{"error": {"code", "message", "problems"}}` with the status the code
-//! implies), its JSON body extractor, and authentication by API key.
+//! implies), its JSON body extractor, and authentication by API key with the scope the
+//! route requires.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -20,7 +21,7 @@ use super::dto::ProblemDto;
 use crate::contract::configuration as config;
 use crate::contract::subjects as subj;
 use crate::guard::GuardError;
-use crate::tenants::{Tenant, Tenants};
+use crate::tenants::{Scope, Tenant, Tenants};
 
 /// An API error: a status, a stable code, a sentence, and the problems of the input.
 #[derive(Debug, Serialize)]
@@ -57,6 +58,10 @@ impl ApiError {
 
     pub(super) fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub(super) fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     pub(super) fn internal(message: impl Into<String>) -> ApiError {
@@ -166,8 +171,14 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     ApiError::new(status, code, message)
 }
 
+/// The scope a route requires, put into the request's extensions by the route table
+/// (`api.rs`) for [`Authenticated`] to check.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RequiredScope(pub(super) Scope);
+
 /// The tenant the request's API key belongs to, and the key as the actor of what the
-/// request does (every event it writes names the key).
+/// request does (every event it writes names the key). Extracting it refuses a key that
+/// lacks the scope the route requires.
 pub struct Authenticated(pub(super) Arc<Tenant>, pub(super) subj::StaffActor);
 
 impl FromRequestParts<Arc<Tenants>> for Authenticated {
@@ -192,20 +203,34 @@ impl FromRequestParts<Arc<Tenants>> for Authenticated {
                     "send the tenant's API key as `Authorization: Bearer <key>`",
                 )
             })?;
-        let actor = |name: String| subj::StaffActor {
-            channel: subj::StaffChannel::Api,
-            name,
+        let (tenant, api_key) = tenants.authenticate(key).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the API key is not valid for any tenant",
+            )
+        })?;
+        // A route the table gave no scope is refused to every key: failing closed.
+        let Some(RequiredScope(required)) = parts.extensions.get::<RequiredScope>().copied() else {
+            tracing::error!(path = %parts.uri.path(), "an API route has no required scope");
+            return Err(ApiError::internal(
+                "this route names no required scope, so no key may call it; report this as a bug",
+            ));
         };
-        tenants
-            .authenticate(key)
-            .map(|(tenant, name)| Authenticated(tenant, actor(name)))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the API key is not valid for any tenant",
-                )
-            })
+        if !api_key.scopes.grants(required) {
+            return Err(ApiError::forbidden(format!(
+                "{} {} needs the scope `{required}`; the key `{}` has {} (give it a key with `{required}`, written `NAME:{required}=sha256:…`)",
+                parts.method,
+                parts.uri.path(),
+                api_key.name,
+                api_key.scopes,
+            )));
+        }
+        let actor = subj::StaffActor {
+            channel: subj::StaffChannel::Api,
+            name: api_key.name,
+        };
+        Ok(Authenticated(tenant, actor))
     }
 }
 
