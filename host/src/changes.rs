@@ -281,6 +281,11 @@ pub fn changes_of(event: &StoredEvent) -> Vec<Change> {
             ..base(kind, None)
         }];
     }
+    // A rights request's events (`crate::cases`) are the business's administration,
+    // not a change of anyone's consents: the feed leaves them out.
+    if event.stream.starts_with(crate::cases::CASE_STREAM_PREFIX) {
+        return Vec::new();
+    }
     let Some(person) = PersonRef::parse(&event.stream) else {
         return unknown(event, kind);
     };

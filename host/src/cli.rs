@@ -4,6 +4,7 @@
 //! `serve` runs the server; the other modules are the command groups.
 
 mod arguments;
+mod cases;
 mod configuration;
 mod conformance;
 mod keys;
@@ -178,6 +179,12 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Webhooks { retry_failed } => webhooks::deliver(&guard, retry_failed),
         Command::RotateFieldKey => keys::rotate_field_key(&guard),
         Command::RotateLinkKey => keys::rotate_link_key(&guard),
+        Command::Case(command) => cases::run(&guard, actor, command),
+        Command::Export {
+            person,
+            format,
+            output,
+        } => cases::export(&guard, &person, format, output.as_deref()),
         Command::VerifyEvents => keys::verify_events(&guard),
         Command::ConformanceDriver => conformance::serve_driver(&arguments),
         Command::Package(ref command) => package::run(&arguments, command),

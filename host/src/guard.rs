@@ -9,9 +9,11 @@
 //! The methods block: call them from ordinary threads, or through
 //! `tokio::task::spawn_blocking` from async code.
 
+mod cases;
 mod configuration;
 mod daily_run;
 mod dynamic;
+mod export;
 pub mod io;
 mod mail;
 mod people;
@@ -36,6 +38,9 @@ use crate::runtime::{Fault, LoadError, Runtime, SandboxLimits};
 use crate::schedule::DailySchedule;
 use crate::storage::{Database, LedgerCheck, StorageError, UnitOfWork};
 
+pub use self::cases::{
+    CASE_LIST_LIMIT, CaseListFilter, CaseRefusal, CaseRequest, CompletedCase, Completion,
+};
 pub use self::configuration::SettingsRefusal;
 pub use self::daily_run::{DAILY_RUN_PAGE, DueRun, RunReport};
 pub use self::dynamic::{Arguments as ExportArguments, ExportAnswer};

@@ -6,10 +6,12 @@
 //! through `wit/`; [`contract`] re-exports the WIT types its API speaks.
 
 pub mod capabilities;
+pub mod cases;
 pub mod changes;
 pub mod clock;
 pub mod conformance;
 pub mod contract;
+pub mod export;
 pub mod guard;
 pub mod http;
 pub mod import;

@@ -8,9 +8,11 @@
 //! readers only fill gaps, so a reader racing a commit never re-inserts an older value.
 
 mod backend;
+mod cases;
 mod commit;
 mod erasure;
 mod events;
+mod export;
 pub mod field_encryption;
 mod jobs;
 mod keys;
@@ -32,8 +34,10 @@ use sqlx::any::AnyPoolOptions;
 use self::field_encryption::{FieldCipher, FieldCryptoError};
 
 pub use self::backend::Backend;
+pub use self::cases::{RightsRequestFilter, RightsRequestRow};
 pub use self::commit::Committed;
 pub use self::events::{LedgerCheck, StoredEvent};
+pub use self::export::MailToAddress;
 pub use self::jobs::JobRun;
 pub use self::open_commit::{OpenCommit, OpenTransaction, StorageReads};
 pub use self::outbox::{ClaimHolder, MailClaim, MailDelivery, OutboxEntry};

@@ -65,6 +65,9 @@ impl Database {
         if let Some(progress) = &work.job_progress {
             record_job_progress(transaction, progress, now).await?;
         }
+        for case in &work.rights_requests {
+            super::cases::write_rights_request(transaction, case).await?;
+        }
         Ok(forgotten_deliveries)
     }
 

@@ -33,6 +33,9 @@ pub struct UnitOfWork {
     /// A value was erased (a field emptied, an address forgotten): after the commit the
     /// database's files are purged of the old bytes ([`crate::storage::Database::purge_erased`]).
     pub values_to_purge: bool,
+    /// Rights-request cases created or changed, in their complete new form
+    /// (`crate::cases`), written with the events of their streams.
+    pub rights_requests: Vec<super::RightsRequestRow>,
     /// The open commit this unit will be written into, whose transaction its reads go
     /// through; `None`: reads see committed state.
     pub reading_through: Option<OpenTransaction>,
@@ -99,6 +102,7 @@ impl UnitOfWork {
             && self.job_progress.is_none()
             && self.removed_layout_fields.is_empty()
             && self.forgotten_addresses.is_empty()
+            && self.rights_requests.is_empty()
     }
 
     /// Cancels every mail to `address` (normalised) that is not delivered, and destroys
