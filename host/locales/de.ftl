@@ -20,6 +20,9 @@ page-stop-link = Verarbeitung meiner Daten einstellen…
 page-stop-explained = Wir verwenden Ihre Daten nicht mehr (Art. 18 DSGVO) und senden Ihnen nur noch, was gesetzlich vorgeschrieben ist. Sie bestätigen dies auf der nächsten Seite.
 page-erase-link = Meine Daten löschen…
 page-erase-explained = Wir löschen Ihre Daten (Art. 17 DSGVO), soweit wir sie nicht gesetzlich aufbewahren müssen, und kontaktieren Sie nie wieder. Sie bestätigen dies auf der nächsten Seite.
+page-receipts = Belege Ihrer Antworten
+page-receipt-link = Signierter Beleg: { $consent }
+page-receipts-explained = Jeder Beleg hält eine Antwort fest und ist von uns signiert: Bewahren Sie ihn als Nachweis auf, was Sie wann gewählt haben.
 page-link-personal = Dieser Link ist persönlich und bis zum { $expires } gültig. Bitte leiten Sie ihn nicht weiter.
 page-language = Sprache
 

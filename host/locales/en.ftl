@@ -20,6 +20,9 @@ page-stop-link = Stop processing my data…
 page-stop-explained = We stop using your data (GDPR Art. 18) and send you only what the law requires. You confirm on the next page.
 page-erase-link = Erase my data…
 page-erase-explained = We erase your data (GDPR Art. 17), except what the law requires us to keep, and never contact you again. You confirm on the next page.
+page-receipts = Receipts of your answers
+page-receipt-link = Signed receipt: { $consent }
+page-receipts-explained = Each receipt records one answer, signed by us: keep it as proof of what you chose and when.
 page-link-personal = This link is personal and works until { $expires }. Do not forward it.
 page-language = Language
 

@@ -20,6 +20,9 @@ page-stop-link = Dejar de tratar mis datos…
 page-stop-explained = Dejamos de utilizar sus datos (art. 18 del RGPD) y solo le enviamos lo que exige la ley. Lo confirmará en la página siguiente.
 page-erase-link = Suprimir mis datos…
 page-erase-explained = Suprimimos sus datos (art. 17 del RGPD), salvo los que la ley nos obliga a conservar, y no volveremos a contactarle nunca. Lo confirmará en la página siguiente.
+page-receipts = Recibos de sus respuestas
+page-receipt-link = Recibo firmado: { $consent }
+page-receipts-explained = Cada recibo registra una respuesta y lleva nuestra firma: consérvelo como prueba de lo que eligió y cuándo.
 page-link-personal = Este enlace es personal y es válido hasta el { $expires }. No lo reenvíe.
 page-language = Idioma
 

@@ -20,6 +20,9 @@ page-stop-link = Cesser le traitement de mes données…
 page-stop-explained = Nous cessons d’utiliser vos données (art. 18 du RGPD) et ne vous envoyons que ce que la loi impose. Vous confirmez sur la page suivante.
 page-erase-link = Effacer mes données…
 page-erase-explained = Nous effaçons vos données (art. 17 du RGPD), sauf celles que la loi nous impose de conserver, et ne vous contacterons plus jamais. Vous confirmez sur la page suivante.
+page-receipts = Reçus de vos réponses
+page-receipt-link = Reçu signé : { $consent }
+page-receipts-explained = Chaque reçu consigne une réponse et porte notre signature : conservez-le comme preuve de ce que vous avez choisi et quand.
 page-link-personal = Ce lien vous est personnel et reste valable jusqu’au { $expires }. Merci de ne pas le transférer.
 page-language = Langue
 

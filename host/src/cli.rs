@@ -13,6 +13,7 @@ mod open;
 mod output;
 mod package;
 mod people;
+mod proof;
 mod sending;
 mod serve;
 mod webhooks;
@@ -64,6 +65,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         }
         (Command::ConformanceDriver, _) => return conformance::serve_driver(&arguments),
         (Command::Package(command), _) => return package::run(&arguments, command),
+        (Command::VerifyReceipt { file, key }, _) => return proof::verify_receipt(file, key),
         (
             Command::Serve {
                 listen,
@@ -190,3 +192,14 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Package(ref command) => package::run(&arguments, command),
     }
 }
+        Command::ProofKey { json } => proof::proof_key(&guard, json),
+        Command::Checkpoint { output } => proof::checkpoint(&guard, output.as_deref()),
+        Command::VerifyLog { checkpoint, key } => {
+            proof::verify_log(&guard, &checkpoint, key.as_deref())
+        }
+        Command::Receipt {
+            person,
+            event,
+            output,
+        } => proof::receipt(&guard, &person, event, output.as_deref()),
+        Command::VerifyReceipt { ref file, ref key } => proof::verify_receipt(file, key),

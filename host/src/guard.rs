@@ -17,6 +17,7 @@ mod export;
 pub mod io;
 mod mail;
 mod people;
+mod proof;
 mod records;
 mod sending;
 mod webhooks;
@@ -106,6 +107,9 @@ pub enum GuardError {
     Invalid(String),
     /// The thread running a server request's host operation failed.
     #[error("the worker running the request failed: {0}")]
+    /// A proof (checkpoint, receipt) could not be made.
+    #[error(transparent)]
+    Proof(#[from] crate::proof::ProofError),
     Worker(#[from] tokio::task::JoinError),
 }
 

@@ -18,6 +18,7 @@ pub mod import;
 pub mod keys;
 pub mod mail;
 pub mod package;
+pub mod proof;
 pub mod runtime;
 pub mod schedule;
 pub mod settings;

@@ -20,6 +20,7 @@ mod kv;
 mod kv_cache;
 mod open_commit;
 mod outbox;
+pub mod proof;
 mod records;
 mod unit_of_work;
 mod webhooks;

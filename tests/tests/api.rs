@@ -684,6 +684,46 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
         !history.to_string().contains("Clicked on the page"),
         "a refused source recorded nothing"
     );
+    // The decision's signed receipt verifies with the tenant's published key alone, and a
+    // checkpoint of the log is signed under it (issue 13; tests/tests/proof.rs has the rest).
+    let (status, key) = acme.call("GET", "/api/v1/proof/key", &[], None);
+    assert_eq!(status, 200, "{key}");
+    let verifier = privacy_guard_host::proof::VerifierKey::parse(
+        key["verifier_key"].as_str().unwrap_or_default(),
+    )
+    .expect("a verifier key");
+    let (status, receipt) = acme.call(
+        "GET",
+        "/api/v1/proof/receipts/{module}/{id}",
+        &["contacts", "1"],
+        None,
+    );
+    assert_eq!(
+        (status, receipt["answer"].as_str()),
+        (200, Some("granted")),
+        "{receipt}"
+    );
+    let verified = privacy_guard_host::proof::verify_receipt(
+        receipt["receipt"].as_str().unwrap_or_default().as_bytes(),
+        &verifier,
+    )
+    .expect("the receipt verifies");
+    assert_eq!(verified["privacyGuard"]["collection"]["actor"], "acme-crm");
+    let (status, _) = acme.call(
+        "GET",
+        "/api/v1/proof/receipts/{module}/{id}",
+        &["contacts", "99"],
+        None,
+    );
+    assert_eq!(status, 404);
+    let (status, checkpoint) = acme.call("GET", "/api/v1/proof/checkpoint", &[], None);
+    assert_eq!(status, 200, "{checkpoint}");
+    assert!(
+        checkpoint["checkpoint"]
+            .as_str()
+            .is_some_and(|note| note.starts_with(key["origin"].as_str().unwrap_or("?"))),
+        "{checkpoint}"
+    );
     // The change feed has the decision, as the key's tenant's only: globex's feed lacks it.
     let (status, feed) = acme.call("GET", "/api/v1/changes", &[], None);
     assert_eq!(status, 200, "{feed}");

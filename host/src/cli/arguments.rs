@@ -375,6 +375,50 @@ pub(super) enum PackageCommand {
         name: String,
     },
     /// Build a signed package of a component.
+    /// Print the tenant's public key that signs checkpoints and consent receipts, in the
+    /// signed-note verifier-key form `name+id+base64(0x01 || key)`: give it to auditors.
+    ProofKey {
+        /// Print JSON: {"verifier_key": ..., "name": ..., "origin": ...}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a checkpoint of the consent event log (its size and head hash, as a signed
+    /// note) and print it; the latest is also kept in the database.
+    Checkpoint {
+        /// Write the checkpoint to FILE instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Check the event log against a signed checkpoint: its signature, that the log only
+    /// grew since, and that its past still hashes to the checkpoint's hash.
+    VerifyLog {
+        /// The checkpoint file (`privacy-guard checkpoint --output FILE`).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The verifier key to check the signature with [default: this tenant's own].
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Print the signed consent receipt (a JWS) of a person's answer, e.g.
+    /// `receipt contacts/42` (the latest answer) or `receipt contacts/42 --event 17`.
+    Receipt {
+        person: String,
+        /// The sequence of the answer's event (`show PERSON --history`) [default: the latest].
+        #[arg(long)]
+        event: Option<u64>,
+        /// Write the receipt to FILE instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Verify a consent receipt offline with the public key alone (no database): any
+    /// changed byte fails. Prints the receipt's JSON when it verifies.
+    VerifyReceipt {
+        /// The receipt file.
+        file: PathBuf,
+        /// The verifier key (`privacy-guard proof-key`).
+        #[arg(long)]
+        key: String,
+    },
     Build {
         /// The signing key (`package keygen`).
         #[arg(long)]

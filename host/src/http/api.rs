@@ -17,6 +17,7 @@
 mod changes;
 mod dto;
 mod error;
+mod proof;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -87,6 +88,9 @@ fn table() -> Vec<Route> {
         ("POST",   "/api/v1/subjects/{module}/{id}/erase",         Scope::Staff,   post(erase)),
         ("GET",    "/api/v1/changes",                              Scope::Read,    get(changes::list_changes)),
     ]
+        ("GET",    "/api/v1/proof/key",                            Scope::Read,    get(proof::proof_key)),
+        ("GET",    "/api/v1/proof/checkpoint",                     Scope::Read,    get(proof::checkpoint)),
+        ("GET",    "/api/v1/proof/receipts/{module}/{id}",         Scope::Read,    get(proof::receipt)),
 }
 
 /// Every route of the API as (method, path), for comparing with `docs/openapi.json`.

@@ -10,6 +10,10 @@
 //! `List-Unsubscribe` header of a marketing mail names): it withdraws that consent at once;
 //! a `GET` of it only shows the page. The token is the only credential, so responses are
 //! never cached or sent on as a referrer.
+//!
+//! After an answer the page links the signed receipt of each answer given through this
+//! link (`crate::proof`): `GET /preferences/{token}/receipts/{sequence}` serves it, only for
+//! a link the plugin verifies and only an answer that came through that very link.
 
 use std::net::SocketAddr;
 
@@ -92,6 +96,10 @@ pub(super) fn preferences(guard: TenantGuard, base: String) -> Router {
             "/preferences/{token}/unsubscribe/{consent}",
             get(unsubscribe_page).post(unsubscribe),
         )
+        .route(
+            "/preferences/{token}/receipts/{sequence}",
+            get(download_receipt),
+        )
         .with_state(site)
 }
 
@@ -101,12 +109,19 @@ async fn show_preferences(
     headers: HeaderMap,
 ) -> Response {
     let opened = token.clone();
-    let outcome = blocking(&guard, move |guard| guard.open_preferences(&opened)).await;
+    let outcome = blocking(&guard, move |guard| {
+        guard.open_preferences_with_receipts(&opened)
+    })
+    .await;
     let organisation = organisation(&guard).await;
     match outcome {
-        Ok(Ok(page)) => render(
+        Ok(Ok((page, receipts))) => render(
             StatusCode::OK,
-            PreferencesPage::form(organisation, &base, &token, &page, None),
+            PreferencesPage::form(organisation, &base, &token, &page, None).with_receipts(
+                &base,
+                &token,
+                &receipt_links(&receipts),
+            ),
         ),
         Ok(Err(error)) => link_refused(&headers, organisation, &error),
         Err(error) => server_error(&headers, &error),
@@ -165,14 +180,15 @@ async fn save_preferences(
     let evidence = evidence_of(peer, &headers);
     let submitted_token = token.clone();
     let outcome = blocking(&guard, move |guard| {
-        guard.submit_preferences(&submitted_token, &choices, &evidence)
+        guard.submit_preferences_noting_receipts(&submitted_token, &choices, &evidence)
     })
     .await;
     let organisation = organisation(&guard).await;
     match outcome {
-        Ok(Ok(page)) => render(
+        Ok(Ok((page, receipts))) => render(
             StatusCode::OK,
-            PreferencesPage::form(organisation, &base, &token, &page, Some("notice-saved")),
+            PreferencesPage::form(organisation, &base, &token, &page, Some("notice-saved"))
+                .with_receipts(&base, &token, &receipt_links(&receipts)),
         ),
         Ok(Err(SubmitError::Link(error))) => link_refused(&headers, organisation, &error),
         Ok(Err(SubmitError::ProcessingRestricted)) => refused(
@@ -220,6 +236,57 @@ fn evidence_of(peer: SocketAddr, headers: &HeaderMap) -> Evidence {
     }
 }
 
+/// (sequence, consent) of each receipt, for the page's links.
+fn receipt_links(receipts: &[crate::proof::SignedReceipt]) -> Vec<(u64, String)> {
+    receipts
+        .iter()
+        .map(|receipt| (receipt.sequence, receipt.consent.clone()))
+        .collect()
+}
+
+/// The signed receipt of one answer given through this link, as a file to keep. Any other
+/// sequence (another person's answer, or this person's through another channel) is
+/// answered exactly like one that does not exist.
+async fn download_receipt(
+    State(Site { guard, .. }): State<Site>,
+    Path((token, sequence)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(sequence) = sequence.parse::<u64>() else {
+        return plain(StatusCode::NOT_FOUND, "there is no such receipt");
+    };
+    let outcome = blocking(&guard, move |guard| {
+        guard.open_preferences_with_receipts(&token)
+    })
+    .await;
+    match outcome {
+        Ok(Ok((_page, receipts))) => {
+            match receipts
+                .into_iter()
+                .find(|receipt| receipt.sequence == sequence)
+            {
+                Some(receipt) => {
+                    let mut response = plain(StatusCode::OK, receipt.jws);
+                    let headers = response.headers_mut();
+                    headers.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/jose; charset=utf-8"),
+                    );
+                    if let Ok(disposition) = HeaderValue::from_str(&format!(
+                        "attachment; filename=\"consent-receipt-{sequence}.jws\""
+                    )) {
+                        headers.insert(header::CONTENT_DISPOSITION, disposition);
+                    }
+                    response
+                }
+                None => plain(StatusCode::NOT_FOUND, "there is no such receipt"),
+            }
+        }
+        Ok(Err(error)) => plain(link_status(&error), "this link is not valid"),
+        Err(error) => server_error(&headers, &error),
+    }
+}
+
 /// The one-click POST body RFC 8058 prescribes.
 const ONE_CLICK: (&str, &str) = ("List-Unsubscribe", "One-Click");
 
@@ -247,11 +314,11 @@ async fn unsubscribe(
         grant: false,
     };
     let outcome = blocking(&guard, move |guard| {
-        guard.submit_preferences(&token, &[choice], &evidence)
+        guard.submit_preferences_noting_receipts(&token, &[choice], &evidence)
     })
     .await;
     match outcome {
-        Ok(Ok(page)) => plain(
+        Ok(Ok((page, _receipts))) => plain(
             StatusCode::OK,
             Words::of(&page.language).get("unsubscribed"),
         ),

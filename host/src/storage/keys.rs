@@ -1,5 +1,6 @@
 //! Keys kept in the database: link-signing keys (old ones keep verifying until they
-//! expire) and field-encryption keys with the record fields they seal.
+//! expire), field-encryption keys with the record fields they seal, and the tenant's
+//! proof-signing key (checkpoints of the event log, consent receipts).
 
 use std::sync::PoisonError;
 
@@ -60,6 +61,39 @@ impl Database {
             .commit()
             .await
             .map_err(failed("storing a link key"))
+    }
+
+    // ---- the proof-signing key ------------------------------------------------------------
+
+    /// The seed of the tenant's Ed25519 proof-signing key, stored on first use: `fresh` is
+    /// kept when no key exists yet. Host processes starting at once agree on one key (the
+    /// first insert wins; the others read it back).
+    pub async fn proof_key_seed(
+        &self,
+        fresh: &[u8; 32],
+        now: i64,
+    ) -> Result<[u8; 32], StorageError> {
+        sqlx::query("INSERT INTO proof_keys (slot, secret, created_at) VALUES ('tenant', $1, $2) ON CONFLICT (slot) DO NOTHING")
+            .bind(fresh.to_vec())
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(failed("storing the proof-signing key"))?;
+        let secret: Vec<u8> =
+            sqlx::query_scalar("SELECT secret FROM proof_keys WHERE slot = 'tenant'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(failed("reading the proof-signing key"))?;
+        <[u8; 32]>::try_from(secret).map_err(|secret| StorageError::Database {
+            operation: "reading the proof-signing key",
+            source: sqlx::Error::Decode(
+                format!(
+                    "the stored proof-signing key has {} bytes, not 32: the database was changed outside the host",
+                    secret.len()
+                )
+                .into(),
+            ),
+        })
     }
 
     // ---- encrypted fields ----------------------------------------------------------------

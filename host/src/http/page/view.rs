@@ -44,6 +44,14 @@ pub(super) struct FormView {
     erase_url: String,
     consents: Vec<ConsentRow>,
     expires: String,
+    /// Downloads of the signed receipts of the answers given through this link.
+    receipts: Vec<ReceiptLink>,
+}
+
+/// A download of one answer's signed receipt (`crate::proof`).
+pub(super) struct ReceiptLink {
+    url: String,
+    label: String,
 }
 
 struct ConsentRow {
@@ -134,8 +142,37 @@ impl PreferencesPage {
                 erase_url: format!("{base}/preferences/{token}/erase"),
                 consents,
                 expires,
+                receipts: Vec::new(),
             }),
         }
+    }
+
+    /// The form with links to the receipts of the answers given through `token`: each
+    /// (sequence of the answer's event, consent id) in the log's order.
+    pub(super) fn with_receipts(
+        mut self,
+        base: &str,
+        token: &str,
+        receipts: &[(u64, String)],
+    ) -> PreferencesPage {
+        let words = self.words;
+        if let Some(form) = self.form.as_mut() {
+            form.receipts = receipts
+                .iter()
+                .map(|(sequence, consent)| {
+                    let title = form
+                        .consents
+                        .iter()
+                        .find(|row| &row.id == consent)
+                        .map_or(consent.as_str(), |row| row.title.as_str());
+                    ReceiptLink {
+                        url: format!("{base}/preferences/{token}/receipts/{sequence}"),
+                        label: words.arg("page-receipt-link", "consent", title),
+                    }
+                })
+                .collect();
+        }
+        self
     }
 
     /// A page that only says `problem` (already in `words`' language; empty: nothing).
