@@ -52,6 +52,22 @@ fn verifier(guard: &Guard) -> VerifierKey {
 #[test]
 fn a_checkpoint_verifies_and_keeps_verifying_while_the_log_grows() {
     let (host, guard, server) = asked();
+    // The daily run signed one of its own when it finished.
+    let after_run = guard
+        .latest_checkpoint()
+        .expect("latest")
+        .expect("the daily run signed a checkpoint");
+    let head = block_on(guard.database().log_head()).expect("head");
+    assert!(head.size > 0);
+    assert_eq!(
+        after_run.lines().nth(1),
+        Some(head.size.to_string().as_str()),
+        "{after_run}"
+    );
+    guard
+        .verify_log(&after_run, Some(&verifier(&guard)))
+        .expect("check")
+        .expect("the daily run's checkpoint verifies");
     let ada = link_of(&host, &server, "ada@example.com");
     let answered = http_post_form(&ada, &[("email-marketing", "grant")]).expect("POST");
     assert_eq!(answered.status, 200, "{}", answered.body);

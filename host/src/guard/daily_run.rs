@@ -62,6 +62,9 @@ impl Guard {
                 "daily consent run"
             );
         }
+        if report.ran && outcome.is_ok() {
+            self.checkpoint_after_daily_run();
+        }
         outcome.and(purged).map(|()| report)
     }
 

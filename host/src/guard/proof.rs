@@ -32,6 +32,23 @@ impl Guard {
         ))?)
     }
 
+    /// Signs and keeps a checkpoint after a daily run has finished (three queries and a
+    /// signature, whatever the log's size), so the log is fixed at least once a day without
+    /// an operator. A failure is logged: it must not fail the run, whose mail is sent.
+    pub(super) fn checkpoint_after_daily_run(&self) {
+        match self.sign_checkpoint() {
+            Ok(signed) => {
+                tracing::info!(
+                    size = signed.checkpoint.size,
+                    "checkpoint of the event log signed after the daily run"
+                )
+            }
+            Err(error) => {
+                tracing::error!(%error, "the checkpoint after the daily run could not be signed; sign one with `privacy-guard checkpoint`")
+            }
+        }
+    }
+
     /// The latest checkpoint signed, as its signed note.
     pub fn latest_checkpoint(&self) -> Result<Option<String>, GuardError> {
         Ok(self
