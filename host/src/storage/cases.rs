@@ -165,6 +165,23 @@ pub(super) async fn write_rights_request(
     Ok(())
 }
 
+/// Empties the address of every case that holds `address` (normalised): an erased
+/// person's address leaves no copy in the cases either (a commit step, with the
+/// forgetting of their mail).
+pub(super) async fn forget_case_address(
+    transaction: &mut Transaction<'_, Any>,
+    address: &str,
+) -> Result<(), StorageError> {
+    sqlx::query("UPDATE rights_requests SET address = NULL WHERE address = $1")
+        .bind(address)
+        .execute(&mut **transaction)
+        .await
+        .map_err(failed(
+            "forgetting an erased address in the rights requests",
+        ))?;
+    Ok(())
+}
+
 fn rights_request_row(row: &AnyRow) -> Result<RightsRequestRow, sqlx::Error> {
     Ok(RightsRequestRow {
         id: row.try_get(0)?,

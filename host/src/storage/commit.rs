@@ -60,6 +60,7 @@ impl Database {
         let mut forgotten_deliveries = Vec::new();
         for address in &work.forgotten_addresses {
             forgotten_deliveries.extend(forget_mail_to(transaction, address, now).await?);
+            super::cases::forget_case_address(transaction, address).await?;
         }
         remove_layout_fields(transaction, &work.removed_layout_fields, now).await?;
         if let Some(progress) = &work.job_progress {

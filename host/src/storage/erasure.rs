@@ -18,7 +18,8 @@ use super::{Backend, Database, StorageError, failed};
 const PURGE_WAIT: Duration = Duration::from_secs(10);
 
 /// The tables whose rows hold values an erasure empties.
-const TABLES_WITH_ERASED_VALUES: &str = "records, plugin_kv, outbox, outbox_recipients";
+const TABLES_WITH_ERASED_VALUES: &str =
+    "records, plugin_kv, outbox, outbox_recipients, rights_requests";
 
 impl Database {
     /// Makes erased data unreadable on disk. Call after committing a unit of work that
