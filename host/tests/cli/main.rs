@@ -237,5 +237,6 @@ mod administration;
 mod bulk_daily_run;
 mod limits_and_logs;
 mod mail;
+mod proof;
 mod settings;
 mod tenants;
