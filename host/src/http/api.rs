@@ -14,6 +14,7 @@
 //! closed: a plugin fault is a `200` whose every recipient is refused with `plugin_fault`,
 //! so a client that only reads decisions never sends on a fault.
 
+mod cases;
 mod changes;
 mod dto;
 mod error;
@@ -87,6 +88,16 @@ fn table() -> Vec<Route> {
         ("POST",   "/api/v1/subjects/{module}/{id}/lift-restriction", Scope::Staff,   post(lift_restriction)),
         ("POST",   "/api/v1/subjects/{module}/{id}/erase",         Scope::Staff,   post(erase)),
         ("GET",    "/api/v1/changes",                              Scope::Read,    get(changes::list_changes)),
+        ("GET",    "/api/v1/subjects/{module}/{id}/export",        Scope::Staff,   get(cases::export_subject)),
+        ("GET",    "/api/v1/cases",                                Scope::Read,    get(cases::list_cases)),
+        ("POST",   "/api/v1/cases",                                Scope::Staff,   post(cases::open_case)),
+        ("GET",    "/api/v1/cases/{id}",                           Scope::Read,    get(cases::get_case)),
+        ("POST",   "/api/v1/cases/{id}/verify",                    Scope::Staff,   post(cases::verify_case)),
+        ("POST",   "/api/v1/cases/{id}/resend-code",               Scope::Staff,   post(cases::resend_case_code)),
+        ("POST",   "/api/v1/cases/{id}/extend",                    Scope::Staff,   post(cases::extend_case)),
+        ("POST",   "/api/v1/cases/{id}/complete",                  Scope::Staff,   post(cases::complete_case)),
+        ("POST",   "/api/v1/cases/{id}/refuse",                    Scope::Staff,   post(cases::refuse_case)),
+        ("POST",   "/api/v1/cases/{id}/withdraw",                  Scope::Staff,   post(cases::withdraw_case)),
     ]
         ("GET",    "/api/v1/proof/key",                            Scope::Read,    get(proof::proof_key)),
         ("GET",    "/api/v1/proof/checkpoint",                     Scope::Read,    get(proof::checkpoint)),
