@@ -14,6 +14,7 @@ mod output;
 mod package;
 mod people;
 mod proof;
+mod reports;
 mod sending;
 mod serve;
 mod webhooks;
@@ -64,8 +65,8 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             return keys::new_api_key(name.as_deref(), scopes.as_deref());
         }
         (Command::ConformanceDriver, _) => return conformance::serve_driver(&arguments),
-        (Command::Package(command), _) => return package::run(&arguments, command),
         (Command::VerifyReceipt { file, key }, _) => return proof::verify_receipt(file, key),
+        (Command::Package(command), _) => return package::run(&arguments, command),
         (
             Command::Serve {
                 listen,
@@ -181,6 +182,15 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Webhooks { retry_failed } => webhooks::deliver(&guard, retry_failed),
         Command::RotateFieldKey => keys::rotate_field_key(&guard),
         Command::RotateLinkKey => keys::rotate_link_key(&guard),
+        Command::Report {
+            json,
+            from,
+            to,
+            period,
+        } => reports::report(&guard, json, from, to, &period),
+        Command::People(command) => reports::people(&guard, command),
+        Command::Bulk(command) => reports::bulk(&guard, &actor()?, command),
+        Command::Register { format } => reports::register(&guard, format),
         Command::Case(command) => cases::run(&guard, actor, command),
         Command::Export {
             person,
@@ -188,10 +198,6 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             output,
         } => cases::export(&guard, &person, format, output.as_deref()),
         Command::VerifyEvents => keys::verify_events(&guard),
-        Command::ConformanceDriver => conformance::serve_driver(&arguments),
-        Command::Package(ref command) => package::run(&arguments, command),
-    }
-}
         Command::ProofKey { json } => proof::proof_key(&guard, json),
         Command::Checkpoint { output } => proof::checkpoint(&guard, output.as_deref()),
         Command::VerifyLog { checkpoint, key } => {
@@ -203,3 +209,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             output,
         } => proof::receipt(&guard, &person, event, output.as_deref()),
         Command::VerifyReceipt { ref file, ref key } => proof::verify_receipt(file, key),
+        Command::ConformanceDriver => conformance::serve_driver(&arguments),
+        Command::Package(ref command) => package::run(&arguments, command),
+    }
+}

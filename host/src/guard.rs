@@ -19,6 +19,7 @@ mod mail;
 mod people;
 mod proof;
 mod records;
+mod reports;
 mod sending;
 mod webhooks;
 
@@ -46,6 +47,7 @@ pub use self::configuration::SettingsRefusal;
 pub use self::daily_run::{DAILY_RUN_PAGE, DueRun, RunReport};
 pub use self::dynamic::{Arguments as ExportArguments, ExportAnswer};
 pub use self::records::{EditRejection, ImportReport, ImportedRecord};
+pub use self::reports::{BulkAction, BulkItem, BulkOutcome, BulkPage, PEOPLE_PAGE_LIMIT};
 
 /// How often a unit of work is re-run after another host process committed first.
 const CONFLICT_RETRIES: usize = 5;
@@ -105,11 +107,11 @@ pub enum GuardError {
     Open(String),
     #[error("invalid input: {0}")]
     Invalid(String),
-    /// The thread running a server request's host operation failed.
-    #[error("the worker running the request failed: {0}")]
     /// A proof (checkpoint, receipt) could not be made.
     #[error(transparent)]
     Proof(#[from] crate::proof::ProofError),
+    /// The thread running a server request's host operation failed.
+    #[error("the worker running the request failed: {0}")]
     Worker(#[from] tokio::task::JoinError),
 }
 

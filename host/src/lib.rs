@@ -18,6 +18,8 @@ pub mod import;
 pub mod keys;
 pub mod mail;
 pub mod package;
+pub mod register;
+pub mod reports;
 pub mod proof;
 pub mod runtime;
 pub mod schedule;

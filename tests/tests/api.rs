@@ -741,6 +741,38 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
             .is_some_and(|changes| changes.iter().all(|change| change["source"] != "api")),
         "{globex_feed}"
     );
+    // The officer's desk: the report and the list read the same log; a bulk dry run lists
+    // who would be acted on; the register names the tenant. Each only the key's tenant's.
+    let (status, report) = acme.call("GET", "/api/v1/reports/consents", &[], None);
+    assert_eq!(status, 200, "{report}");
+    assert!(
+        report["totals"]["people"]
+            .as_u64()
+            .is_some_and(|people| people > 0),
+        "{report}"
+    );
+    let (status, people) = acme.call("GET", "/api/v1/people", &[], None);
+    assert_eq!(status, 200, "{people}");
+    assert_eq!(people["matching"], report["totals"]["people"]);
+    for path in [
+        "/api/v1/bulk/decisions",
+        "/api/v1/bulk/restrict",
+        "/api/v1/bulk/ask-again",
+    ] {
+        let body = match path {
+            "/api/v1/bulk/decisions" => {
+                json!({"consent_id": "newsletter", "grant": true, "evidence": "Form", "dry_run": true})
+            }
+            "/api/v1/bulk/restrict" => json!({"reason": "Objection", "dry_run": true}),
+            _ => json!({"filter": {"status": "active"}, "dry_run": true}),
+        };
+        let (status, dry) = acme.call("POST", path, &[], Some(body));
+        assert_eq!(status, 200, "{path}: {dry}");
+        assert_eq!(dry["dry_run"], true);
+    }
+    let (status, register) = acme.call("GET", "/api/v1/register", &[], None);
+    assert_eq!(status, 200, "{register}");
+    assert_eq!(register["register"]["controller"]["name"], "acme Ltd");
     // A person who lost their mail: staff hand over a fresh link.
     let (status, link) = acme.call(
         "GET",

@@ -345,36 +345,36 @@ pub(super) enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Counts per consent by value and per person status, read from the event log, and
+    /// their change per day, week or month (UTC).
+    Report {
+        #[arg(long)]
+        json: bool,
+        /// The first day (YYYY-MM-DD) whose changes are listed.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// The last day listed; the counts are those at its end [default: now].
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// day, week (ISO) or month.
+        #[arg(long, default_value = "day")]
+        period: String,
+    },
+    /// Lists of people by consent value, status and module, read from the event log.
+    #[command(subcommand)]
+    People(super::reports::PeopleCommand),
+    /// A staff action (record-decision, restrict, ask-again) for every person of a filter,
+    /// each getting their own event naming --actor; --dry-run lists who would.
+    #[command(subcommand)]
+    Bulk(super::reports::BulkCommand),
+    /// The record of processing activities (GDPR Art. 30) made from the configuration,
+    /// with what it cannot know marked "to be completed".
+    Register {
+        #[arg(long, value_enum, default_value_t = super::reports::RegisterFormat::Markdown)]
+        format: super::reports::RegisterFormat,
+    },
     /// Check the hash chain of the consent event log.
     VerifyEvents,
-    /// Create a new key for signing preferences links (older links keep working; running
-    /// servers sign with it within 30 seconds).
-    RotateLinkKey,
-    /// Create a new key for encrypting fields at rest (values under older keys keep
-    /// decrypting; running servers encrypt with it after a restart).
-    RotateFieldKey,
-    /// Make, sign, verify and install plugin packages.
-    #[command(subcommand)]
-    Package(PackageCommand),
-    /// Serve the conformance kit's driver protocol on stdin/stdout (JSON lines; see
-    /// `conformance/README.md`): a fresh host on a temporary database per `reset`.
-    #[command(hide = true)]
-    ConformanceDriver,
-}
-
-#[derive(Debug, Subcommand)]
-pub(super) enum PackageCommand {
-    /// Create a publisher's signing key (kept secret) and print the trust-store entry of
-    /// its public key (for the hosts that are to trust the publisher).
-    Keygen {
-        /// Where to write the signing key (created with mode 0600; never overwritten).
-        #[arg(long)]
-        out: PathBuf,
-        /// The publisher's name, for the trust-store entry.
-        #[arg(long, default_value = "Privacy Guard")]
-        name: String,
-    },
-    /// Build a signed package of a component.
     /// Print the tenant's public key that signs checkpoints and consent receipts, in the
     /// signed-note verifier-key form `name+id+base64(0x01 || key)`: give it to auditors.
     ProofKey {
@@ -419,6 +419,34 @@ pub(super) enum PackageCommand {
         #[arg(long)]
         key: String,
     },
+    /// Create a new key for signing preferences links (older links keep working; running
+    /// servers sign with it within 30 seconds).
+    RotateLinkKey,
+    /// Create a new key for encrypting fields at rest (values under older keys keep
+    /// decrypting; running servers encrypt with it after a restart).
+    RotateFieldKey,
+    /// Make, sign, verify and install plugin packages.
+    #[command(subcommand)]
+    Package(PackageCommand),
+    /// Serve the conformance kit's driver protocol on stdin/stdout (JSON lines; see
+    /// `conformance/README.md`): a fresh host on a temporary database per `reset`.
+    #[command(hide = true)]
+    ConformanceDriver,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum PackageCommand {
+    /// Create a publisher's signing key (kept secret) and print the trust-store entry of
+    /// its public key (for the hosts that are to trust the publisher).
+    Keygen {
+        /// Where to write the signing key (created with mode 0600; never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// The publisher's name, for the trust-store entry.
+        #[arg(long, default_value = "Privacy Guard")]
+        name: String,
+    },
+    /// Build a signed package of a component.
     Build {
         /// The signing key (`package keygen`).
         #[arg(long)]

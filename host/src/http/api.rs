@@ -19,6 +19,7 @@ mod changes;
 mod dto;
 mod error;
 mod proof;
+mod reports;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -98,10 +99,16 @@ fn table() -> Vec<Route> {
         ("POST",   "/api/v1/cases/{id}/complete",                  Scope::Staff,   post(cases::complete_case)),
         ("POST",   "/api/v1/cases/{id}/refuse",                    Scope::Staff,   post(cases::refuse_case)),
         ("POST",   "/api/v1/cases/{id}/withdraw",                  Scope::Staff,   post(cases::withdraw_case)),
-    ]
+        ("GET",    "/api/v1/reports/consents",                     Scope::Read,    get(reports::consent_report)),
+        ("GET",    "/api/v1/people",                               Scope::Read,    get(reports::list_people)),
+        ("POST",   "/api/v1/bulk/decisions",                       Scope::Staff,   post(reports::bulk_decisions)),
+        ("POST",   "/api/v1/bulk/restrict",                        Scope::Staff,   post(reports::bulk_restrict)),
+        ("POST",   "/api/v1/bulk/ask-again",                       Scope::Staff,   post(reports::bulk_ask_again)),
+        ("GET",    "/api/v1/register",                             Scope::Read,    get(reports::register)),
         ("GET",    "/api/v1/proof/key",                            Scope::Read,    get(proof::proof_key)),
         ("GET",    "/api/v1/proof/checkpoint",                     Scope::Read,    get(proof::checkpoint)),
         ("GET",    "/api/v1/proof/receipts/{module}/{id}",         Scope::Read,    get(proof::receipt)),
+    ]
 }
 
 /// Every route of the API as (method, path), for comparing with `docs/openapi.json`.
