@@ -202,23 +202,35 @@ pub async fn receipt(
     signed(database, key, configuration, chosen, now).await
 }
 
-/// The receipts of the answers given through the preferences link `token` (none before
-/// its first answer), oldest first. The link must have been verified by the plugin first.
-pub async fn page_receipts(
+/// The answers given through the preferences link `token` (none before its first
+/// answer), oldest first. The link must have been verified by the plugin first.
+pub async fn page_answers(
     database: &Database,
-    key: &ProofKey,
-    configuration: &Snapshot,
     token: &str,
-    now: i64,
-) -> Result<Vec<SignedReceipt>, ProofError> {
+) -> Result<Vec<(ChainedEvent, Answer)>, ProofError> {
     let Some((stream, link)) = database.page_link(&token_sha256(token)).await? else {
         return Ok(Vec::new());
     };
-    let mut receipts = Vec::new();
-    for (event, answer) in answers(database, &stream).await? {
-        if answer.source == "preferences-page" && answer.link.as_deref() == Some(link.as_str()) {
-            receipts.push(signed(database, key, configuration, (event, answer), now).await?);
-        }
+    Ok(answers(database, &stream)
+        .await?
+        .into_iter()
+        .filter(|(_, answer)| {
+            answer.source == "preferences-page" && answer.link.as_deref() == Some(link.as_str())
+        })
+        .collect())
+}
+
+/// The signed receipts of `answers` (from [`answers`] or [`page_answers`]).
+pub async fn sign_answers(
+    database: &Database,
+    key: &ProofKey,
+    configuration: &Snapshot,
+    answers: Vec<(ChainedEvent, Answer)>,
+    now: i64,
+) -> Result<Vec<SignedReceipt>, ProofError> {
+    let mut receipts = Vec::with_capacity(answers.len());
+    for answer in answers {
+        receipts.push(signed(database, key, configuration, answer, now).await?);
     }
     Ok(receipts)
 }
