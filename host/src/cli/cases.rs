@@ -104,7 +104,7 @@ pub(super) enum CaseCommand {
         /// Only open cases past their deadline.
         #[arg(long, conflicts_with = "due_soon")]
         overdue: bool,
-        /// Only open cases due within --within days (today included).
+        /// Only open cases due today or within --within days after it.
         #[arg(long)]
         due_soon: bool,
         /// Days ahead for --due-soon, e.g. 7 or 7d.

@@ -56,7 +56,7 @@ pub struct CaseListFilter {
     pub status: Option<CaseStatus>,
     /// Open cases past their deadline.
     pub overdue: bool,
-    /// Open cases due within this many days (today included), not overdue.
+    /// Open cases due today or within this many days after it (not overdue).
     pub due_within_days: Option<u32>,
     pub person: Option<RecordRef>,
 }
@@ -360,7 +360,7 @@ impl Guard {
         if let Some(days) = filter.due_within_days {
             stored.due_from = Some(today.to_string());
             stored.due_before =
-                Some(crate::cases::clock::add_days(today, u64::from(days)).to_string());
+                Some(crate::cases::clock::add_days(today, u64::from(days) + 1).to_string());
         }
         let rows = self.block_on(self.database().rights_requests(&stored, CASE_LIST_LIMIT))?;
         rows.into_iter()

@@ -235,6 +235,7 @@ fn refused_port() -> u16 {
 
 mod administration;
 mod bulk_daily_run;
+mod cases;
 mod limits_and_logs;
 mod mail;
 mod proof;
