@@ -373,20 +373,6 @@ pub(super) enum Command {
         #[arg(long, value_enum, default_value_t = super::reports::RegisterFormat::Markdown)]
         format: super::reports::RegisterFormat,
     },
-    /// Rights requests (access, portability, rectification, erasure, restriction,
-    /// objection) as cases on the legal clock (GDPR, CCPA, LGPD).
-    #[command(subcommand)]
-    Case(super::cases::CaseCommand),
-    /// Everything held about a person (record, consents and their history, mail, cases),
-    /// e.g. `export contacts/42 --format csv --output person.csv`.
-    Export {
-        person: String,
-        #[arg(long, value_enum, default_value_t = super::cases::FormatArg::Json)]
-        format: super::cases::FormatArg,
-        /// Where to write it [default: standard output].
-        #[arg(long)]
-        output: Option<PathBuf>,
-    },
     /// Check the hash chain of the consent event log.
     VerifyEvents,
     /// Print the tenant's public key that signs checkpoints and consent receipts, in the
