@@ -239,5 +239,6 @@ mod cases;
 mod limits_and_logs;
 mod mail;
 mod proof;
+mod reports;
 mod settings;
 mod tenants;
