@@ -1012,6 +1012,129 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
     );
     let (status, _) = globex.call("GET", "/api/v1/cases/{id}", &[&case_id], None);
     assert_eq!(status, 404, "globex sees none of acme's cases");
+    // Rights requests (issue 13): a case for Ada, her identity code read back from the
+    // mail, an extension, the completion answering her export; another case withdrawn.
+    let (status, opened) = acme.call(
+        "POST",
+        "/api/v1/cases",
+        &[],
+        Some(json!({"kind": "access", "module": "contacts", "id": "1"})),
+    );
+    assert_eq!(
+        (status, opened["case"]["status"].as_str()),
+        (200, Some("identity-pending")),
+        "{opened}"
+    );
+    let case_id = opened["case"]["id"].as_str().expect("id").to_owned();
+    let (status, listed) = acme.call("GET", "/api/v1/cases", &[], None);
+    assert_eq!(
+        (status, listed["cases"][0]["id"].as_str()),
+        (200, Some(case_id.as_str()))
+    );
+    let (status, wrong) = acme.call(
+        "POST",
+        "/api/v1/cases/{id}/verify",
+        &[&case_id],
+        Some(json!({"code": "AAAA-AAAA"})),
+    );
+    assert_eq!(
+        (status, wrong["error"]["code"].as_str()),
+        (409, Some("case_refused"))
+    );
+    let (status, _) = acme.call("POST", "/api/v1/cases/{id}/resend-code", &[&case_id], None);
+    assert_eq!(status, 200);
+    let code = acme_host
+        .mails()
+        .iter()
+        .filter(|mail| mail.subject.contains("confirmation code"))
+        .filter_map(|mail| {
+            mail.text
+                .lines()
+                .map(str::trim)
+                .find(|line| line.len() == 9 && line.as_bytes()[4] == b'-')
+                .map(str::to_owned)
+        })
+        .next_back()
+        .expect("a code mailed to Ada");
+    let (status, verified) = acme.call(
+        "POST",
+        "/api/v1/cases/{id}/verify",
+        &[&case_id],
+        Some(json!({"code": code})),
+    );
+    assert_eq!(
+        (status, verified["case"]["status"].as_str()),
+        (200, Some("identity-verified")),
+        "{verified}"
+    );
+    let (status, extended) = acme.call(
+        "POST",
+        "/api/v1/cases/{id}/extend",
+        &[&case_id],
+        Some(json!({"reason": "archives"})),
+    );
+    assert_eq!(
+        (status, extended["case"]["extension_reason"].as_str()),
+        (200, Some("archives"))
+    );
+    let (status, shown) = acme.call("GET", "/api/v1/cases/{id}", &[&case_id], None);
+    assert_eq!(
+        (
+            status,
+            shown["events"][0]["event"]["actor"]["name"].as_str()
+        ),
+        (200, Some("acme-crm"))
+    );
+    let (status, completed) = acme.call(
+        "POST",
+        "/api/v1/cases/{id}/complete",
+        &[&case_id],
+        Some(json!({"note": "sent by mail"})),
+    );
+    assert_eq!(
+        (
+            status,
+            completed["export"]["record"]["fields"]["email"].as_str()
+        ),
+        (200, Some("ada@example.com")),
+        "{completed}"
+    );
+    let (status, _) = acme.call(
+        "POST",
+        "/api/v1/cases/{id}/refuse",
+        &[&case_id],
+        Some(json!({"reason": "closed already"})),
+    );
+    assert_eq!(status, 409);
+    let (_, objection) = acme.call(
+        "POST",
+        "/api/v1/cases",
+        &[],
+        Some(json!({"kind": "objection", "module": "contacts", "id": "1", "regime": "lgpd"})),
+    );
+    let objection_id = objection["case"]["id"].as_str().expect("id").to_owned();
+    let (status, withdrawn) = acme.call(
+        "POST",
+        "/api/v1/cases/{id}/withdraw",
+        &[&objection_id],
+        Some(json!({"reason": "called back"})),
+    );
+    assert_eq!(
+        (status, withdrawn["case"]["status"].as_str()),
+        (200, Some("withdrawn"))
+    );
+    let (status, export) = acme.call(
+        "GET",
+        "/api/v1/subjects/{module}/{id}/export",
+        &["contacts", "1"],
+        None,
+    );
+    assert_eq!(
+        (status, export["cases"].as_array().map(Vec::len)),
+        (200, Some(2))
+    );
+    let (status, _) = globex.call("GET", "/api/v1/cases/{id}", &[&case_id], None);
+    assert_eq!(status, 404, "globex sees none of acme's cases");
     let (status, erased) = acme.call(
         "POST",
         "/api/v1/subjects/{module}/{id}/erase",

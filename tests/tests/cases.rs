@@ -344,17 +344,17 @@ fn each_clock_runs_from_receipt_and_the_lists_follow_the_hosts_clock() {
     };
     assert_eq!(ids(overdue()), Vec::<String>::new());
     assert_eq!(ids(due_within(7)), Vec::<String>::new());
-    assert_eq!(ids(due_within(16)), [lgpd.id.clone()]);
+    assert_eq!(ids(due_within(16)), std::slice::from_ref(&lgpd.id));
     host.set_now("2027-02-15T23:59:59Z");
     assert_eq!(
         ids(overdue()),
         Vec::<String>::new(),
         "due today is not overdue"
     );
-    assert_eq!(ids(due_within(7)), [lgpd.id.clone()]);
+    assert_eq!(ids(due_within(7)), std::slice::from_ref(&lgpd.id));
     host.set_now("2027-02-16T00:00:00Z");
-    assert_eq!(ids(overdue()), [lgpd.id.clone()]);
-    assert_eq!(ids(due_within(13)), [gdpr.id.clone()]);
+    assert_eq!(ids(overdue()), std::slice::from_ref(&lgpd.id));
+    assert_eq!(ids(due_within(13)), std::slice::from_ref(&gdpr.id));
     host.set_now("2027-03-16T00:00:00Z");
     assert_eq!(
         ids(overdue()),

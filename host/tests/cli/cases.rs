@@ -79,7 +79,7 @@ fn a_case_runs_on_its_clock_through_time_travel_and_completes_with_the_export() 
     cli.set_now("2026-12-10T09:00:00Z");
     assert_eq!(
         case_ids(&cli.ok(&["case", "list", "--due-soon", "--within", "7d", "--json"])),
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
     assert_eq!(
         case_ids(&cli.ok(&["case", "list", "--overdue", "--json"])),
@@ -91,7 +91,7 @@ fn a_case_runs_on_its_clock_through_time_travel_and_completes_with_the_export() 
     cli.set_now("2026-12-17T00:00:00Z");
     assert_eq!(
         case_ids(&cli.ok(&["case", "list", "--overdue", "--json"])),
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
     assert!(cli.ok(&["case", "list", "--overdue"]).contains("OVERDUE"));
 
