@@ -70,14 +70,15 @@ impl PeopleFilter {
         })
     }
 
-    fn matches(&self, module: &str, person: &PersonState) -> bool {
+    /// Whether `person` of `module` matches; `consent` is the number of the filter's
+    /// consent in the fold (`None` when the fold never met it: nobody holds it).
+    fn matches(&self, module: &str, consent: Option<Option<u32>>, person: &PersonState) -> bool {
         self.module.as_deref().is_none_or(|wanted| wanted == module)
             && self.status.is_none_or(|wanted| wanted == person.status)
-            && self.consent.as_ref().is_none_or(|consent| {
-                person
-                    .consents
-                    .get(consent)
-                    .is_some_and(|(value, _)| self.value.is_none_or(|wanted| wanted == *value))
+            && consent.is_none_or(|number| {
+                number
+                    .and_then(|number| person.held(number))
+                    .is_some_and(|held| self.value.is_none_or(|wanted| wanted == held.value))
             })
     }
 }
@@ -133,33 +134,54 @@ impl PeopleFold {
         after: Option<&(String, String)>,
         limit: usize,
     ) -> PeoplePage {
-        let lower: Bound<&(String, String)> = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut matching_after = self
-            .people
-            .range::<(String, String), _>((lower, Bound::Unbounded))
-            .filter(|((module, _), person)| filter.matches(module, person));
-        let people: Vec<PersonRow> = matching_after
+        let consent = filter
+            .consent
+            .as_deref()
+            .map(|consent| self.known_consent(consent));
+        let matching = |module: &str, person: &PersonState| filter.matches(module, consent, person);
+        // The modules from the cursor's on, and in the cursor's module the ids after it.
+        let modules = self.people.range::<str, _>((
+            after.map_or(Bound::Unbounded, |(module, _)| {
+                Bound::Included(module.as_str())
+            }),
+            Bound::Unbounded,
+        ));
+        let mut after_cursor = modules.flat_map(|(module, people)| {
+            let lower = match after {
+                Some((after_module, id)) if after_module == module => Bound::Excluded(id.as_str()),
+                _ => Bound::Unbounded,
+            };
+            people
+                .range::<str, _>((lower, Bound::Unbounded))
+                .filter(|(_, person)| matching(module, person))
+                .map(move |(id, person)| (module, id, person))
+        });
+        let people: Vec<PersonRow> = after_cursor
             .by_ref()
             .take(limit)
-            .map(|((module, id), person)| PersonRow {
+            .map(|(module, id, person)| PersonRow {
                 module: module.clone(),
-                id: id.clone(),
+                id: id.to_string(),
                 status: person.status,
                 consents: person
                     .consents
                     .iter()
-                    .map(|(consent, (value, _))| (consent.clone(), *value))
+                    .filter_map(|held| {
+                        let consent = self.consent_ids.get(held.consent as usize)?;
+                        Some((consent.clone(), held.value))
+                    })
                     .collect(),
             })
             .collect();
-        let next = match (matching_after.next(), people.last()) {
+        let next = match (after_cursor.next(), people.last()) {
             (Some(_), Some(last)) => Some(cursor_text(&last.module, &last.id)),
             _ => None,
         };
         let matching = self
             .people
             .iter()
-            .filter(|((module, _), person)| filter.matches(module, person))
+            .flat_map(|(module, people)| people.values().map(move |person| (module, person)))
+            .filter(|(module, person)| matching(module, person))
             .count() as u64;
         PeoplePage {
             people,

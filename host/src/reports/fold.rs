@@ -1,7 +1,7 @@
 //! The fold of the log's changes into each person's status and consent values, with the
 //! counts kept as it goes and a snapshot of them at the end of every period.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate};
 use serde::Serialize;
@@ -155,18 +155,43 @@ pub struct ConsentReport {
     pub periods: Vec<PeriodReport>,
 }
 
-/// What the log says of one person now.
+/// What the log says of one person now, small: a report folds every person of the log
+/// (a `BTreeMap` of consents per person made 100,000 people cost 95 MB).
 #[derive(Debug, Clone)]
 pub(super) struct PersonState {
     pub(super) status: &'static str,
-    /// Consent id, then the value as counted and the purpose version it refers to.
-    pub(super) consents: BTreeMap<String, (&'static str, Option<u64>)>,
+    pub(super) consents: Vec<HeldConsent>,
+}
+
+/// A consent's value as counted, by the consent's number in [`PeopleFold`]'s list.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct HeldConsent {
+    pub(super) consent: u32,
+    pub(super) value: &'static str,
+    /// The purpose version the value refers to.
+    pub(super) version: Option<u64>,
+}
+
+impl PersonState {
+    fn held_mut(&mut self, consent: u32) -> Option<&mut HeldConsent> {
+        self.consents
+            .iter_mut()
+            .find(|held| held.consent == consent)
+    }
+
+    pub(super) fn held(&self, consent: u32) -> Option<&HeldConsent> {
+        self.consents.iter().find(|held| held.consent == consent)
+    }
 }
 
 /// The people folded from the log so far, and the report being made.
 pub struct PeopleFold {
     window: ReportWindow,
-    pub(super) people: BTreeMap<(String, String), PersonState>,
+    /// Module, then record id, then what the log says of the person.
+    pub(super) people: BTreeMap<String, BTreeMap<Box<str>, PersonState>>,
+    /// Every consent id met, numbered in order (a deleted one keeps its number).
+    pub(super) consent_ids: Vec<String>,
+    consent_numbers: HashMap<String, u32>,
     tally: Tally,
     /// Per consent, the first purpose version a grant counts for (after a material change).
     counts_from: BTreeMap<String, u64>,
@@ -180,6 +205,8 @@ impl PeopleFold {
         PeopleFold {
             window,
             people: BTreeMap::new(),
+            consent_ids: Vec::new(),
+            consent_numbers: HashMap::new(),
             tally: Tally::default(),
             counts_from: BTreeMap::new(),
             through: 0,
@@ -271,20 +298,46 @@ impl PeopleFold {
         }
     }
 
+    /// The number of `consent`, given it if it has none yet.
+    fn consent_number(&mut self, consent: &str) -> u32 {
+        if let Some(number) = self.consent_numbers.get(consent) {
+            return *number;
+        }
+        let number = self.consent_ids.len() as u32;
+        self.consent_ids.push(consent.to_owned());
+        self.consent_numbers.insert(consent.to_owned(), number);
+        number
+    }
+
+    /// The number of `consent`, when it was met.
+    pub(super) fn known_consent(&self, consent: &str) -> Option<u32> {
+        self.consent_numbers.get(consent).copied()
+    }
+
     fn person_changed(&mut self, change: &Change) {
         let Some(person) = &change.person else {
             return;
         };
-        let key = (person.module.clone(), person.id.clone());
+        let consent_number = change
+            .consent
+            .as_deref()
+            .map(|consent| self.consent_number(consent));
         let tally = &mut self.tally;
-        let state = self.people.entry(key).or_insert_with(|| {
-            tally.people += 1;
-            *tally.statuses.entry("active").or_default() += 1;
-            PersonState {
-                status: "active",
-                consents: BTreeMap::new(),
-            }
-        });
+        // The entries' keys are made for every event: a string each, cheaper than reading
+        // the event's JSON.
+        let state = self
+            .people
+            .entry(person.module.clone())
+            .or_default()
+            .entry(person.id.as_str().into())
+            .or_insert_with(|| {
+                tally.people += 1;
+                *tally.statuses.entry("active").or_default() += 1;
+                PersonState {
+                    status: "active",
+                    consents: Vec::new(),
+                }
+            });
         let value = change.value.as_deref().unwrap_or_default();
         match change.kind {
             ChangeKind::ConsentGranted
@@ -294,9 +347,11 @@ impl PeopleFold {
             | ChangeKind::ConsentApplicable
             | ChangeKind::ConsentLapsed
             | ChangeKind::ConsentNotApplicable => {
-                let (Some(consent), Some(value)) =
-                    (&change.consent, interned(&CONSENT_VALUES, value))
-                else {
+                let (Some(consent), Some(number), Some(value)) = (
+                    &change.consent,
+                    consent_number,
+                    interned(&CONSENT_VALUES, value),
+                ) else {
                     return;
                 };
                 let counts_from = self.counts_from.get(consent).copied().unwrap_or(0);
@@ -304,11 +359,17 @@ impl PeopleFold {
                     ("granted", Some(version)) if version < counts_from => GRANTED_OUTDATED,
                     _ => value,
                 };
-                if let Some((before, _)) = state
-                    .consents
-                    .insert(consent.clone(), (counted, change.purpose_version))
-                {
-                    tally.remove_consent(consent, before);
+                let now = HeldConsent {
+                    consent: number,
+                    value: counted,
+                    version: change.purpose_version,
+                };
+                match state.held_mut(number) {
+                    Some(held) => {
+                        tally.remove_consent(consent, held.value);
+                        *held = now;
+                    }
+                    None => state.consents.push(now),
                 }
                 tally.add_consent(consent, counted);
             }
@@ -337,12 +398,15 @@ impl PeopleFold {
             return;
         };
         self.counts_from.insert(consent.clone(), version);
-        for state in self.people.values_mut() {
-            if let Some((value, given_for)) = state.consents.get_mut(consent)
-                && *value == "granted"
-                && given_for.is_none_or(|given_for| given_for < version)
+        let Some(number) = self.known_consent(consent) else {
+            return;
+        };
+        for state in self.people.values_mut().flat_map(BTreeMap::values_mut) {
+            if let Some(held) = state.held_mut(number)
+                && held.value == "granted"
+                && held.version.is_none_or(|given_for| given_for < version)
             {
-                *value = GRANTED_OUTDATED;
+                held.value = GRANTED_OUTDATED;
                 self.tally.remove_consent(consent, "granted");
                 self.tally.add_consent(consent, GRANTED_OUTDATED);
             }
@@ -353,8 +417,10 @@ impl PeopleFold {
         let Some(consent) = &change.consent else {
             return;
         };
-        for state in self.people.values_mut() {
-            state.consents.remove(consent);
+        if let Some(number) = self.known_consent(consent) {
+            for state in self.people.values_mut().flat_map(BTreeMap::values_mut) {
+                state.consents.retain(|held| held.consent != number);
+            }
         }
         self.tally.consents.remove(consent);
         self.counts_from.remove(consent);

@@ -15,7 +15,9 @@ use super::blocking;
 use super::error::{ApiError, ApiJson, Authenticated};
 use crate::contract::configuration as config;
 use crate::guard::{BulkAction, BulkPage, PEOPLE_PAGE_LIMIT};
-use crate::reports::{PeopleFilter, PeopleSelection, Period, ReportWindow, parse_person_cursor};
+use crate::reports::{
+    PeopleFilter, PeopleFilterError, PeopleSelection, Period, ReportWindow, parse_person_cursor,
+};
 
 /// People per page when the request names no `limit`.
 const DEFAULT_PEOPLE_LIMIT: usize = 100;
@@ -89,17 +91,23 @@ pub(super) async fn consent_report(
     })?))
 }
 
-/// The filter of `consent`, `value`, `status` and `module`, its problems added.
+/// The filter of `consent`, `value`, `status` and `module`, its problems added (`at` the
+/// parameter at fault, under `prefix`: `filter.` in a body).
 fn filter_of(
     consent: Option<&str>,
     value: Option<&str>,
     status: Option<&str>,
     module: Option<&str>,
-    at: &str,
+    prefix: &str,
     problems: &mut Vec<config::Problem>,
 ) -> PeopleFilter {
     PeopleFilter::new(consent, value, status, module).unwrap_or_else(|error| {
-        problems.push(problem(at, error.to_string()));
+        let at = match error {
+            PeopleFilterError::Status(_) => "status",
+            PeopleFilterError::Cursor(_) => "after",
+            PeopleFilterError::Value(_) | PeopleFilterError::ValueWithoutConsent => "value",
+        };
+        problems.push(problem(&format!("{prefix}{at}"), error.to_string()));
         PeopleFilter::default()
     })
 }
@@ -143,7 +151,7 @@ pub(super) async fn list_people(
         text("value"),
         text("status"),
         text("module"),
-        "value",
+        "",
         &mut problems,
     );
     let limit = limit_of(query.get("limit"), &mut problems);
@@ -280,7 +288,7 @@ async fn bulk(
         filter.value.as_deref(),
         filter.status.as_deref(),
         filter.module.as_deref(),
-        "filter",
+        "filter.",
         &mut problems,
     );
     let limit = limit_of(

@@ -129,3 +129,49 @@ fn a_window_lists_its_periods_and_counts_at_its_end() {
     assert_eq!(Period::Week.name_of(DECEMBER_FIRST), "2026-W49");
     assert_eq!(Period::Month.name_of(DECEMBER_FIRST), "2026-12");
 }
+
+#[test]
+fn a_list_pages_across_modules_in_order_and_skips_people_without_the_consent() {
+    use ChangeKind::*;
+    let mut fold = PeopleFold::new(ReportWindow::default());
+    let in_module = |module: &str, id: &str, value: &str| Change {
+        person: Some(PersonRef {
+            module: module.into(),
+            id: id.into(),
+        }),
+        ..change(ConsentApplicable, id, "news", value, 1, 0)
+    };
+    for change in [
+        in_module("leads", "1", "applicable"),
+        in_module("contacts", "2", "applicable"),
+        in_module("contacts", "10", "granted"),
+        in_module("leads", "3", "applicable"),
+        Change {
+            consent: Some("calls".into()),
+            ..in_module("accounts", "9", "applicable")
+        },
+    ] {
+        fold.apply(&change);
+    }
+    let filter = crate::reports::PeopleFilter::new(Some("news"), Some("applicable"), None, None)
+        .expect("filter");
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = fold.people_page(&filter, after.as_ref(), 2);
+        assert_eq!(page.matching, 3);
+        seen.extend(
+            page.people
+                .iter()
+                .map(|row| format!("{}/{}", row.module, row.id)),
+        );
+        match page.next {
+            Some(next) => after = Some(crate::reports::parse_person_cursor(&next).expect("cursor")),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["contacts/2", "leads/1", "leads/3"]);
+    let nobody =
+        crate::reports::PeopleFilter::new(Some("unknown"), None, None, None).expect("filter");
+    assert_eq!(fold.people_page(&nobody, None, 10).matching, 0);
+}
