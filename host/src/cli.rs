@@ -201,7 +201,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::ProofKey { json } => proof::proof_key(&guard, json),
         Command::Checkpoint { output } => proof::checkpoint(&guard, output.as_deref()),
         Command::VerifyLog { checkpoint, key } => {
-            proof::verify_log(&guard, &checkpoint, key.as_deref())
+            proof::verify_log(&guard, checkpoint.as_deref(), key.as_deref())
         }
         Command::Receipt {
             person,

@@ -92,13 +92,37 @@ pub struct SignedCheckpoint {
     pub note: String,
 }
 
-/// Signs a checkpoint of the log as it is now and keeps it.
+/// Signs a checkpoint of the log as it is now and keeps it, once the log is consistent
+/// with the latest checkpoint kept: it has not shrunk, and its stored chain hash at that
+/// checkpoint's size is still the signed one. That check reads one row: a past rewritten
+/// with its later hashes recomputed changes that row's hash, and one rewritten without
+/// them breaks the chain, which [`verify_log`] (and `verify-events`) walk. So the host
+/// never signs a history that contradicts what it signed before.
 pub async fn sign_checkpoint(
     database: &Database,
     key: &ProofKey,
     now: i64,
 ) -> Result<SignedCheckpoint, ProofError> {
     let head = database.log_head().await?;
+    if let Some((_, latest)) = database.latest_checkpoint().await? {
+        let latest = Checkpoint::open(&latest, &key.verifier())?;
+        if head.size < latest.size {
+            return Err(ProofError::LogShrunk {
+                checkpoint: latest.size,
+                log: head.size,
+            });
+        }
+        let stored = match latest.size {
+            0 => Some([0; 32]),
+            size => database
+                .chained_event(size)
+                .await?
+                .map(|event| event.chain_hash),
+        };
+        if stored != Some(latest.hash) {
+            return Err(ProofError::PastRewritten { size: latest.size });
+        }
+    }
     let checkpoint = Checkpoint {
         origin: origin_of(&key.verifier()),
         size: head.size,

@@ -225,6 +225,16 @@ fn a_past_rewritten_with_every_later_chain_hash_recomputed_is_caught_by_the_chec
         verdict.unwrap_err().to_string().contains("rewritten"),
         "the message says what happened"
     );
+    // Nor does the host sign a new checkpoint over it: the latest one it kept disagrees.
+    let refused = guard
+        .sign_checkpoint()
+        .expect_err("no checkpoint of a rewritten past");
+    assert!(refused.to_string().contains("rewritten"), "{refused}");
+    assert_eq!(
+        guard.latest_checkpoint().expect("latest"),
+        Some(signed.note.clone()),
+        "the checkpoint signed before the rewrite stays the latest"
+    );
 }
 
 #[test]

@@ -392,9 +392,10 @@ pub(super) enum Command {
     /// Check the event log against a signed checkpoint: its signature, that the log only
     /// grew since, and that its past still hashes to the checkpoint's hash.
     VerifyLog {
-        /// The checkpoint file (`privacy-guard checkpoint --output FILE`).
+        /// The checkpoint file (`privacy-guard checkpoint --output FILE`) [default: the
+        /// latest checkpoint kept in the database, which only an outside copy makes proof].
         #[arg(long)]
-        checkpoint: PathBuf,
+        checkpoint: Option<PathBuf>,
         /// The verifier key to check the signature with [default: this tenant's own].
         #[arg(long)]
         key: Option<String>,

@@ -45,15 +45,26 @@ pub(super) fn checkpoint(guard: &Guard, output: Option<&Path>) -> anyhow::Result
 
 pub(super) fn verify_log(
     guard: &Guard,
-    checkpoint: &Path,
+    checkpoint: Option<&Path>,
     key: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let note = std::fs::read_to_string(checkpoint).with_context(|| {
-        format!(
-            "could not read the checkpoint {} (written by `privacy-guard checkpoint --output FILE`)",
-            checkpoint.display()
-        )
-    })?;
+    let (note, named) = match checkpoint {
+        Some(path) => (
+            std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "could not read the checkpoint {} (written by `privacy-guard checkpoint --output FILE`)",
+                    path.display()
+                )
+            })?,
+            path.display().to_string(),
+        ),
+        None => (
+            guard.latest_checkpoint()?.context(
+                "no checkpoint was signed yet: sign one with `privacy-guard checkpoint --output FILE` (the daily run signs one too), or name one with --checkpoint",
+            )?,
+            "the latest checkpoint kept".to_owned(),
+        ),
+    };
     let verifier = key.map(VerifierKey::parse).transpose().context("--key")?;
     match guard.verify_log(&note, verifier.as_ref())? {
         Ok(consistent) => {
@@ -63,7 +74,7 @@ pub(super) fn verify_log(
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(problem) => bail!("{} does not verify: {problem}", checkpoint.display()),
+        Err(problem) => bail!("{named} does not verify: {problem}"),
     }
 }
 

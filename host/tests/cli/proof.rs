@@ -53,6 +53,9 @@ fn checkpoints_and_receipts_are_made_and_verified_from_the_command_line() {
         "phoned to withdraw",
     ]);
     cli.ok(&["verify-log", "--checkpoint", checkpoint]);
+    // Without --checkpoint, against the latest one kept (the one just signed).
+    let latest = cli.ok(&["verify-log"]);
+    assert!(latest.contains("consistent"), "{latest}");
     // A changed checkpoint is refused, naming why.
     let changed = cli.write("changed.txt", &note.replacen("/events\n", "/events\n1", 1));
     let (code, refused) = cli.fails(&["verify-log", "--checkpoint", &changed, "--key", &key]);
