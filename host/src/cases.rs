@@ -153,6 +153,19 @@ pub struct Case {
     pub updated_at: i64,
 }
 
+/// What a new case is opened with.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    pub kind: CaseKind,
+    pub module: String,
+    pub record_id: String,
+    /// The address on record, where the identity code goes.
+    pub address: String,
+    pub regime: Regime,
+    /// The day the request arrived (UTC).
+    pub received_on: NaiveDate,
+}
+
 /// How a case may be closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closing {
@@ -209,25 +222,22 @@ pub fn utc_date(at: i64) -> NaiveDate {
 }
 
 impl Case {
-    /// A new case for a request received on `received_on`, its identity code (digest)
-    /// mailed at `now`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn open(
-        id: String,
-        kind: CaseKind,
-        person: (String, String),
-        address: String,
-        regime: Regime,
-        received_on: NaiveDate,
-        code: identity::IssuedCode,
-        now: i64,
-    ) -> Case {
+    /// A new case for `request`, its identity code (digest) mailed at `now`.
+    pub fn open(id: String, request: Opening, code: identity::IssuedCode, now: i64) -> Case {
+        let Opening {
+            kind,
+            module,
+            record_id,
+            address,
+            regime,
+            received_on,
+        } = request;
         let deadlines = regime.deadlines(received_on);
         Case {
             id,
             kind,
-            module: person.0,
-            record_id: person.1,
+            module,
+            record_id,
             address: Some(address),
             regime,
             status: CaseStatus::IdentityPending,

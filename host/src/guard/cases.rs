@@ -12,7 +12,8 @@ use serde_json::json;
 use super::{Guard, GuardError};
 use crate::cases::identity::{self, IssuedCode};
 use crate::cases::{
-    Case, CaseKind, CaseStatus, Closing, Regime, TransitionRefused, event_payload, utc_date,
+    Case, CaseKind, CaseStatus, Closing, Opening, Regime, TransitionRefused, event_payload,
+    utc_date,
 };
 use crate::contract::records::EditRefusal;
 use crate::contract::subjects::{RecordError, StaffActor, StaffChannel};
@@ -122,16 +123,15 @@ impl Guard {
         let number = self.block_on(self.database().reserve_ids("rights-requests", 1))?;
         let id = format!("{}-{number:04}", received_on.format("%Y%m%d"));
         let code = identity::issue(&id, now);
-        let case = Case::open(
-            id,
-            request.kind,
-            (person.module.clone(), person.id.clone()),
+        let opening = Opening {
+            kind: request.kind,
+            module: person.module.clone(),
+            record_id: person.id.clone(),
             address,
-            request.regime,
+            regime: request.regime,
             received_on,
-            code.clone(),
-            now,
-        );
+        };
+        let case = Case::open(id, opening, code.clone(), now);
         let (case, _) = self.unit(|| {
             let mut work = UnitOfWork::default();
             append(
