@@ -509,3 +509,48 @@ fn case_events_are_chained_in_the_log_but_not_in_the_change_feed() {
         "case events never hold the address: {log:?}"
     );
 }
+
+#[test]
+fn a_completion_the_plugin_refuses_changes_nothing_and_leaves_the_case_open() {
+    let (host, guard) = desk("2026-12-01T09:00:00Z");
+    let ada = contact("1");
+    let case = open(&guard, &ada, CaseKind::Erasure, Regime::Gdpr, None);
+    let case = verified(&host, &guard, &case, "ada@example.com");
+    // Erased meanwhile through another way (the page, another member of staff).
+    guard
+        .erase(&ada, &operator(), "letter of 1 December")
+        .expect("call")
+        .expect("erased");
+    let history = guard.history(&ada).expect("history");
+    let refused = guard
+        .complete_case(&case.id, &Completion::default(), &officer())
+        .expect("call");
+    assert!(
+        matches!(&refused, Err(CaseRefusal::ConsentAction(why)) if why.contains("erased")),
+        "{refused:?}"
+    );
+    let stored = guard.case(&case.id).expect("read").expect("case");
+    assert_eq!(stored.status, CaseStatus::IdentityVerified, "still open");
+    assert_eq!(
+        stored.address, None,
+        "the erasure forgot the case's copy of the address"
+    );
+    assert_eq!(
+        kinds_of(&events(&guard, &case)),
+        ["case-opened", "case-identity-verified"]
+    );
+    assert_eq!(
+        guard.history(&ada).expect("history"),
+        history,
+        "no consent event written"
+    );
+    guard
+        .close_case(
+            &case.id,
+            Closing::Refused,
+            "erased already on 1 December",
+            &officer(),
+        )
+        .expect("call")
+        .expect("closed with the reason");
+}
