@@ -338,21 +338,24 @@ impl Guard {
     /// The cases `filter` selects, soonest due first.
     pub fn cases(&self, filter: &CaseListFilter) -> Result<Vec<Case>, GuardError> {
         let today = utc_date(self.clock().now_millis());
-        let open = [CaseStatus::IdentityPending, CaseStatus::IdentityVerified];
+        let on_the_clock = filter.overdue || filter.due_within_days.is_some();
+        // The statuses asked for; the deadline lists only ever show open cases.
+        let statuses: Vec<String> = CaseStatus::ALL
+            .into_iter()
+            .filter(|status| filter.status.is_none_or(|wanted| wanted == *status))
+            .filter(|status| !on_the_clock || status.is_open())
+            .map(|status| status.as_str().to_owned())
+            .collect();
+        if statuses.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut stored = RightsRequestFilter {
+            statuses,
             person: filter
                 .person
                 .as_ref()
                 .map(|person| (person.module.clone(), person.id.clone())),
             ..RightsRequestFilter::default()
-        };
-        stored.statuses = match filter.status {
-            Some(status) => vec![status.as_str().to_owned()],
-            None if filter.overdue || filter.due_within_days.is_some() => open
-                .iter()
-                .map(|status| status.as_str().to_owned())
-                .collect(),
-            None => Vec::new(),
         };
         if filter.overdue {
             stored.due_before = Some(today.to_string());
@@ -363,12 +366,14 @@ impl Guard {
                 Some(crate::cases::clock::add_days(today, u64::from(days) + 1).to_string());
         }
         let rows = self.block_on(self.database().rights_requests(&stored, CASE_LIST_LIMIT))?;
+        if rows.len() == CASE_LIST_LIMIT as usize {
+            tracing::warn!(
+                shown = CASE_LIST_LIMIT,
+                "more cases match than one list shows: the soonest due are listed; narrow the list (status, person)"
+            );
+        }
         rows.into_iter()
             .map(|row| Case::from_row(row).map_err(|error| GuardError::Invalid(error.to_string())))
-            .filter(|case| {
-                !(filter.overdue || filter.due_within_days.is_some())
-                    || case.as_ref().map_or(true, |case| case.status.is_open())
-            })
             .collect()
     }
 
