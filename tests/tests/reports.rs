@@ -306,7 +306,7 @@ fn a_bulk_action_gives_each_person_their_own_event_and_a_dry_run_changes_nothing
             &select(&refused, None, 1000),
             &staff("dpo-anna"),
             true,
-            &|_| {},
+            &|_, _| {},
         )
         .expect("dry run");
     let listed: BTreeSet<String> = dry.people.iter().map(|item| item.id.clone()).collect();
@@ -335,7 +335,7 @@ fn a_bulk_action_gives_each_person_their_own_event_and_a_dry_run_changes_nothing
                 &select(&refused, after.clone(), 4),
                 &staff("dpo-anna"),
                 false,
-                &|count| {
+                &|count, _| {
                     *heard.lock().expect("lock") += u64::from(count > 0);
                 },
             )
@@ -392,7 +392,7 @@ fn a_bulk_action_gives_each_person_their_own_event_and_a_dry_run_changes_nothing
             &select(&everyone_not_granted, None, 1000),
             &staff("dpo-anna"),
             false,
-            &|_| {},
+            &|_, _| {},
         )
         .expect("bulk");
     let restricted_ids: BTreeSet<String> = (1..=PEOPLE)
@@ -414,7 +414,7 @@ fn a_bulk_action_gives_each_person_their_own_event_and_a_dry_run_changes_nothing
         &select(&refused, None, 10),
         &staff("dpo-anna"),
         false,
-        &|_| {},
+        &|_, _| {},
     );
     assert!(
         empty_evidence.is_err(),

@@ -286,57 +286,42 @@ pub(super) fn bulk(
         BulkCommand::AskAgain { filter, run } => (filter, BulkAction::AskAgain, run),
     };
     let filter = filter.filter()?;
-    let mut after = run.after.as_deref().map(parse_person_cursor).transpose()?;
+    let after = run.after.as_deref().map(parse_person_cursor).transpose()?;
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} people, {eta} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(format!("bulk {}", action.name()));
     bar.enable_steady_tick(Duration::from_millis(120));
-    let (mut done, mut unchanged, mut refused, mut gone_through) = (0, 0, 0, 0_u64);
-    let stopped = loop {
-        let selection = PeopleSelection {
-            filter: filter.clone(),
-            after: after.clone(),
-            limit: PEOPLE_PAGE_LIMIT,
-        };
-        let page = guard.bulk_action(&action, &selection, actor, run.dry_run, &|count| {
-            bar.set_position(gone_through + count)
-        })?;
-        if bar.length() == Some(0) {
-            bar.set_length(page.matching);
-        }
-        gone_through += page.people.len() as u64;
-        done += page.done;
-        unchanged += page.unchanged;
-        refused += page.refused;
-        for item in &page.people {
-            if item.outcome != BulkOutcome::Done {
-                bar.suspend(|| {
-                    println!(
-                        "{}/{}\t{}{}",
-                        item.module,
-                        item.id,
-                        serde_json::to_value(item.outcome)
-                            .ok()
-                            .and_then(|value| value.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
-                        item.detail
-                            .as_deref()
-                            .map(|detail| format!("\t{detail}"))
-                            .unwrap_or_default()
-                    );
-                });
-            }
-        }
-        if let Some(stop) = page.stopped {
-            break Some((stop, page.next));
-        }
-        match page.next {
-            Some(next) => after = Some(parse_person_cursor(&next)?),
-            None => break None,
-        }
+    // Every person of the filter, read from the log once, then acted on one by one.
+    let selection = PeopleSelection {
+        filter,
+        after,
+        limit: usize::MAX,
     };
+    let page = guard.bulk_action(&action, &selection, actor, run.dry_run, &|count, total| {
+        bar.set_length(total);
+        bar.set_position(count);
+    })?;
+    for item in page
+        .people
+        .iter()
+        .filter(|item| item.outcome != BulkOutcome::Done)
+    {
+        let outcome = serde_json::to_value(item.outcome)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let detail = item
+            .detail
+            .as_deref()
+            .map(|detail| format!("\t{detail}"))
+            .unwrap_or_default();
+        println!("{}/{}\t{outcome}{detail}", item.module, item.id);
+    }
+    let gone_through = page.people.len() as u64;
+    let (done, unchanged, refused) = (page.done, page.unchanged, page.refused);
+    let stopped = page.stopped.map(|why| (why, page.next));
     bar.finish_and_clear();
     let summary = serde_json::json!({
         "action": action.name(),

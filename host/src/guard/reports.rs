@@ -108,15 +108,15 @@ impl Guard {
 
     /// `action` for each person of `selection` (at most its `limit` after its cursor), as
     /// `actor`: each through the single-person method, so each gets their own event (or,
-    /// with `dry_run`, only the list of who would). `progress` hears the count of people
-    /// gone through after each one.
+    /// with `dry_run`, only the list of who would). `progress` hears, after each person, how
+    /// many were gone through of how many the selection holds.
     pub fn bulk_action(
         &self,
         action: &BulkAction,
         selection: &PeopleSelection,
         actor: &StaffActor,
         dry_run: bool,
-        progress: &dyn Fn(u64),
+        progress: &dyn Fn(u64, u64),
     ) -> Result<BulkPage, GuardError> {
         let statement = match action {
             BulkAction::RecordDecision { evidence, .. } => Some(("evidence", evidence)),
@@ -131,8 +131,14 @@ impl Guard {
                 action.name()
             )));
         }
-        let page =
-            self.people_page(&selection.filter, selection.after.as_ref(), selection.limit)?;
+        // Unlike a list's page, as many as the caller asks for: the command line acts on
+        // every person of the filter after one reading of the log.
+        let page = self.fold_log(&ReportWindow::default())?.people_page(
+            &selection.filter,
+            selection.after.as_ref(),
+            selection.limit.max(1),
+        );
+        let total = page.people.len() as u64;
         let mut bulk = BulkPage {
             action: action.name(),
             dry_run,
@@ -185,7 +191,7 @@ impl Guard {
                 outcome,
                 detail,
             });
-            progress(gone_through as u64 + 1);
+            progress(gone_through as u64 + 1, total);
         }
         Ok(bulk)
     }

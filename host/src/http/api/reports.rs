@@ -307,7 +307,7 @@ async fn bulk(
             after,
             limit,
         };
-        guard.bulk_action(&action, &selection, &actor, dry_run, &|_| {})
+        guard.bulk_action(&action, &selection, &actor, dry_run, &|_, _| {})
     })
     .await?;
     Ok(Json(page))
