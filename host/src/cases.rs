@@ -6,7 +6,7 @@
 //! decide a send; where a case's outcome is a consent action (an erasure, a restriction,
 //! the withdrawal an objection means) the guard calls the plugin, which writes its own
 //! events (`guard/cases.rs`). Every change of a case appends an event to the hash-chained
-//! log (stream `case/<id>`) in the same transaction as the case's row.
+//! log (stream `case:<id>`) in the same transaction as the case's row.
 //!
 //! This module is pure: [`Case`] and its transitions take `now` and return the new case
 //! and the event to append; `clock.rs` holds the statutory deadlines, `identity.rs` the
@@ -23,8 +23,9 @@ use serde_json::json;
 pub use self::clock::{ExtensionRefused, Regime};
 pub use self::stored::UnreadableCase;
 
-/// The prefix of a case's event stream: `case/<id>`.
-pub const CASE_STREAM_PREFIX: &str = "case/";
+/// The prefix of a case's event stream: `case:<id>`. No person's stream can start so: a
+/// person's is `<module>/<id>`, and a module's name has no `:`.
+pub const CASE_STREAM_PREFIX: &str = "case:";
 
 /// What the person asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -66,7 +66,7 @@ fn held(host: &TestHost, person: &RecordRef, address: &str) -> HeldInTheDatabase
             let rows = sqlx::query(
                 "SELECT sequence FROM plugin_events WHERE stream = $1 ORDER BY sequence",
             )
-            .bind(format!("case/{id}"))
+            .bind(format!("case:{id}"))
             .fetch_all(&mut connection)
             .await
             .expect("case events");

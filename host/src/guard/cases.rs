@@ -1,6 +1,6 @@
 //! Rights requests on the legal clock (`crate::cases`): opening a case mails the identity
 //! code, staff verify what the person read back, extend once, and close the case. Each
-//! change is one unit of work: the case's row, its event (stream `case/<id>`, naming the
+//! change is one unit of work: the case's row, its event (stream `case:<id>`, naming the
 //! actor) and any mail commit together. Completing a case whose outcome is a consent
 //! action calls the plugin in the same unit (erase, restrict, the refusals an objection
 //! means, a rectification's edit), so the plugin writes its own events with the case's
