@@ -1,6 +1,6 @@
 -- Rights requests (GDPR Art. 15-21, CCPA, LGPD) as cases on the legal clock: the same table as
 -- ../sqlite/0009_rights_requests.sql, ids compared in code-point order (COLLATE "C"). The row is the
--- case's current state; its history is the hash-chained event stream `case/<id>` in
+-- case's current state; its history is the hash-chained event stream `case:<id>` in
 -- plugin_events, appended in the same transaction as every change of the row.
 -- Dates are UTC calendar dates as text (YYYY-MM-DD, which sorts as it reads); times are
 -- BIGINT unix milliseconds.
@@ -29,3 +29,5 @@ CREATE TABLE rights_requests (
 );
 CREATE INDEX rights_requests_by_due ON rights_requests (status, due_on);
 CREATE INDEX rights_requests_by_person ON rights_requests (module, record_id);
+-- An erasure empties the address of every case holding it, in its commit.
+CREATE INDEX rights_requests_by_address ON rights_requests (address);

@@ -1,8 +1,11 @@
 //! The proportionate identity check: a short random code mailed to the address on record,
 //! which the person reads back to the staff member handling the case. Never ID copies.
 //!
-//! Only the code's digest is stored (SHA-256 over the case id and the code), so the
-//! database alone cannot answer a check. A code expires after [`CODE_LIFETIME_MS`]; after
+//! Only the code's digest is stored (SHA-256 over the case id and the code), so a reader
+//! of the case rows, a report or a backup does not see a code that still works. It is
+//! not a secret against whoever holds the database: 31^8 codes can be tried offline, and
+//! such a holder could as well mark the case verified; the check proves the person reads
+//! the mailbox on record, not that staff are honest (every transition names its actor). A code expires after [`CODE_LIFETIME_MS`]; after
 //! [`WRONG_CODES_ALLOWED`] wrong codes it is void and a new one must be mailed.
 
 use rand::Rng;
