@@ -147,6 +147,10 @@ pub struct Guard {
     events_committed: tokio::sync::watch::Sender<u64>,
     /// The process's async runtime ([`io::runtime`]), shared by every guard.
     tokio: tokio::runtime::Handle,
+    /// The people as the whole log says, kept by the last list or report and read on from
+    /// its last event by the next (`guard/reports.rs`), so the pages of a list do not each
+    /// read the whole log again.
+    people_fold: Mutex<Option<crate::reports::PeopleFold>>,
 }
 
 impl Guard {
@@ -212,6 +216,7 @@ impl Guard {
             webhooks: std::sync::OnceLock::new(),
             events_committed: tokio::sync::watch::Sender::new(0),
             tokio: tokio.handle().clone(),
+            people_fold: Mutex::new(None),
         })
     }
 

@@ -38,13 +38,20 @@ pub async fn read_log(
     window: &ReportWindow,
 ) -> Result<PeopleFold, StorageError> {
     let mut fold = PeopleFold::new(window.clone());
-    let mut cursor = 0;
+    read_more(database, &mut fold).await?;
+    Ok(fold)
+}
+
+/// Folds the events after those `fold` has read (the log only grows, its sequence has no
+/// gaps, so a fold goes on where it stopped and ends as if it had read it all at once).
+pub async fn read_more(database: &Database, fold: &mut PeopleFold) -> Result<(), StorageError> {
+    let mut cursor = fold.through_sequence();
     loop {
         let events = database.events_after(cursor, EVENTS_PER_READ).await?;
         let exhausted = events.len() < EVENTS_PER_READ as usize;
         for event in &events {
             if !fold.takes(event.recorded_at) {
-                return Ok(fold.finished());
+                return Ok(());
             }
             for change in changes_of(event) {
                 fold.apply(&change);
@@ -53,7 +60,7 @@ pub async fn read_log(
             cursor = event.sequence;
         }
         if exhausted {
-            return Ok(fold.finished());
+            return Ok(());
         }
     }
 }

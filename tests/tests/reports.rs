@@ -409,6 +409,43 @@ fn a_bulk_action_gives_each_person_their_own_event_and_a_dry_run_changes_nothing
     }
     assert_eq!(decided.done, count(&[Fate::Untouched]));
     assert_eq!(decided.refused, count(&[Fate::Restricted]));
+    // The host keeps its reading of the log and reads on from it: the day of the bulk
+    // actions is one period with both, as a reading from the start says.
+    let kept = guard
+        .consent_report(&ReportWindow::default())
+        .expect("report");
+    let days: Vec<&str> = kept
+        .periods
+        .iter()
+        .map(|period| period.period.as_str())
+        .collect();
+    assert_eq!(
+        days,
+        [
+            "2026-12-01",
+            "2026-12-02",
+            "2026-12-03",
+            "2026-12-04",
+            "2026-12-05"
+        ]
+    );
+    let fifth = &kept.periods[4];
+    assert_eq!(
+        fifth.changes["processing_restricted"][""],
+        expected.len() as u64
+    );
+    assert_eq!(
+        fifth.changes["consent_granted"][CONSENT],
+        count(&[Fate::Untouched])
+    );
+    let from_the_start = guard
+        .consent_report(&ReportWindow {
+            to: chrono::NaiveDate::from_ymd_opt(2026, 12, 31),
+            ..ReportWindow::default()
+        })
+        .expect("report");
+    assert_eq!(from_the_start.periods, kept.periods);
+    assert_eq!(from_the_start.totals, kept.totals);
     let empty_evidence = guard.bulk_action(
         &BulkAction::Restrict { reason: " ".into() },
         &select(&refused, None, 10),

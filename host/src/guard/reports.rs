@@ -4,6 +4,8 @@
 //! an event of its own, naming the actor), and the record of processing
 //! ([`crate::register`]).
 
+use std::sync::PoisonError;
+
 use serde::Serialize;
 
 use super::{Guard, GuardError};
@@ -12,6 +14,7 @@ use crate::contract::types::RecordRef;
 use crate::register::ProcessingRegister;
 use crate::reports::{
     ConsentReport, PeopleFilter, PeopleFold, PeoplePage, PeopleSelection, ReportWindow, read_log,
+    read_more,
 };
 
 /// Most people one page of a list or of a bulk action holds.
@@ -91,7 +94,7 @@ impl Guard {
     /// The counts per consent by value and per status at the end of `window` (now without
     /// its end), and their change per period.
     pub fn consent_report(&self, window: &ReportWindow) -> Result<ConsentReport, GuardError> {
-        Ok(self.fold_log(window)?.report())
+        self.with_fold(window, PeopleFold::report)
     }
 
     /// A page of the people matching `filter` after the cursor `after` (`module/id`), at
@@ -102,8 +105,9 @@ impl Guard {
         after: Option<&(String, String)>,
         limit: usize,
     ) -> Result<PeoplePage, GuardError> {
-        let fold = self.fold_log(&ReportWindow::default())?;
-        Ok(fold.people_page(filter, after, limit.clamp(1, PEOPLE_PAGE_LIMIT)))
+        self.with_fold(&ReportWindow::default(), |fold| {
+            fold.people_page(filter, after, limit.clamp(1, PEOPLE_PAGE_LIMIT))
+        })
     }
 
     /// `action` for each person of `selection` (at most its `limit` after its cursor), as
@@ -133,11 +137,13 @@ impl Guard {
         }
         // Unlike a list's page, as many as the caller asks for: the command line acts on
         // every person of the filter after one reading of the log.
-        let page = self.fold_log(&ReportWindow::default())?.people_page(
-            &selection.filter,
-            selection.after.as_ref(),
-            selection.limit.max(1),
-        );
+        let page = self.with_fold(&ReportWindow::default(), |fold| {
+            fold.people_page(
+                &selection.filter,
+                selection.after.as_ref(),
+                selection.limit.max(1),
+            )
+        })?;
         let total = page.people.len() as u64;
         let mut bulk = BulkPage {
             action: action.name(),
@@ -238,8 +244,39 @@ impl Guard {
         Ok(ProcessingRegister::of(&snapshot, &classes, today))
     }
 
-    fn fold_log(&self, window: &ReportWindow) -> Result<PeopleFold, GuardError> {
-        Ok(self.block_on(read_log(self.database(), window))?)
+    /// Runs `read` on the people as the log says with `window`. The whole log's fold
+    /// (no window) is kept and read on from its last event next time; a log that no longer
+    /// reaches that event (a database restored from an older backup) is read again from the
+    /// start. Folds of other windows are made for the one call.
+    fn with_fold<T>(
+        &self,
+        window: &ReportWindow,
+        read: impl FnOnce(&PeopleFold) -> T,
+    ) -> Result<T, GuardError> {
+        let database = self.database();
+        if *window != ReportWindow::default() {
+            let fold = self.block_on(read_log(database, window))?;
+            return Ok(read(&fold));
+        }
+        let mut cached = self
+            .people_fold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let last = self.block_on(database.last_event_sequence())?;
+        let reusable = cached
+            .as_ref()
+            .is_some_and(|fold| fold.is_for(window) && fold.through_sequence() <= last);
+        if !reusable {
+            // Dropped before the new fold is made, not kept beside it.
+            *cached = None;
+        }
+        let fold = cached.get_or_insert_with(|| PeopleFold::new(window.clone()));
+        if let Err(error) = self.block_on(read_more(database, fold)) {
+            // Part of the new events may be folded in: read again next time.
+            *cached = None;
+            return Err(error.into());
+        }
+        Ok(read(fold))
     }
 }
 

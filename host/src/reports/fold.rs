@@ -230,22 +230,34 @@ impl PeopleFold {
         self.through
     }
 
-    /// Ends the last period.
-    pub fn finished(mut self) -> PeopleFold {
-        self.close_period();
-        self
-    }
-
-    /// The report of what was folded.
+    /// The report of what was folded: the periods ended, and the one the last change fell
+    /// in as it stands (a fold goes on from where it stopped when the log grows).
     pub fn report(&self) -> ConsentReport {
+        let mut periods = self.periods.clone();
+        if let Some(period) = self
+            .period
+            .as_ref()
+            .filter(|period| !period.changes.is_empty())
+        {
+            periods.push(PeriodReport {
+                at_end: self.tally.clone(),
+                ..period.clone()
+            });
+        }
         ConsentReport {
             through_sequence: self.through,
             period: self.window.period,
             from: self.window.from,
             to: self.window.to,
             totals: self.tally.clone(),
-            periods: self.periods.clone(),
+            periods,
         }
+    }
+
+    /// Whether this fold reads the whole log with `window` (a cached fold is only used
+    /// for the window it was made for).
+    pub fn is_for(&self, window: &ReportWindow) -> bool {
+        self.window == *window
     }
 
     /// Folds one change in.

@@ -71,7 +71,7 @@ fn changes_fold_into_counts_now_and_at_the_end_of_each_day() {
     ] {
         fold.apply(&change);
     }
-    let report = fold.finished().report();
+    let report = fold.report();
     let news = &report.totals.consents["news"];
     assert_eq!(news.get("granted"), Some(&1));
     assert_eq!(news.get(GRANTED_OUTDATED), Some(&1));
@@ -122,7 +122,7 @@ fn a_window_lists_its_periods_and_counts_at_its_end() {
             fold.apply(&change);
         }
     }
-    let report = fold.finished().report();
+    let report = fold.report();
     assert_eq!(report.periods.len(), 1);
     assert_eq!(report.periods[0].period, "2026-12-02");
     assert_eq!(report.totals.consents["news"]["granted"], 1);
