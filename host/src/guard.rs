@@ -150,7 +150,7 @@ pub struct Guard {
     /// The people as the whole log says, kept by the last list or report and read on from
     /// its last event by the next (`guard/reports.rs`), so the pages of a list do not each
     /// read the whole log again.
-    people_fold: Mutex<Option<crate::reports::PeopleFold>>,
+    people_fold: Mutex<Option<reports::KeptFold>>,
 }
 
 impl Guard {

@@ -16,6 +16,7 @@ use crate::reports::{
     ConsentReport, PeopleFilter, PeopleFold, PeoplePage, PeopleSelection, ReportWindow, read_log,
     read_more,
 };
+use crate::storage::{Database, StorageError};
 
 /// Most people one page of a list or of a bulk action holds.
 pub const PEOPLE_PAGE_LIMIT: usize = 1_000;
@@ -245,9 +246,10 @@ impl Guard {
     }
 
     /// Runs `read` on the people as the log says with `window`. The whole log's fold
-    /// (no window) is kept and read on from its last event next time; a log that no longer
-    /// reaches that event (a database restored from an older backup) is read again from the
-    /// start. Folds of other windows are made for the one call.
+    /// (no window) is kept with the chain hash of the last event it read, and read on from
+    /// there next time; a log whose event at that position is no longer the one read (a
+    /// database restored from another backup, even one grown past it since) is read again
+    /// from the start. Folds of other windows are made for the one call.
     fn with_fold<T>(
         &self,
         window: &ReportWindow,
@@ -258,26 +260,74 @@ impl Guard {
             let fold = self.block_on(read_log(database, window))?;
             return Ok(read(&fold));
         }
-        let mut cached = self
+        let mut kept = self
             .people_fold
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let last = self.block_on(database.last_event_sequence())?;
-        let reusable = cached
-            .as_ref()
-            .is_some_and(|fold| fold.is_for(window) && fold.through_sequence() <= last);
+        let head = self.block_on(database.log_head())?;
+        let reusable = match kept.as_ref() {
+            Some(kept) if kept.fold.is_for(window) => {
+                let through = kept.fold.through_sequence();
+                let stored = if through == head.size {
+                    Some(head.hash)
+                } else {
+                    self.block_on(chain_hash_at(database, through))?
+                };
+                stored == Some(kept.through_hash)
+            }
+            _ => false,
+        };
         if !reusable {
             // Dropped before the new fold is made, not kept beside it.
-            *cached = None;
+            *kept = None;
         }
-        let fold = cached.get_or_insert_with(|| PeopleFold::new(window.clone()));
-        if let Err(error) = self.block_on(read_more(database, fold)) {
-            // Part of the new events may be folded in: read again next time.
-            *cached = None;
-            return Err(error.into());
+        let kept_fold = kept.get_or_insert_with(|| KeptFold {
+            fold: PeopleFold::new(window.clone()),
+            through_hash: [0; 32],
+        });
+        let read_on = self.block_on(async {
+            read_more(database, &mut kept_fold.fold).await?;
+            chain_hash_at(database, kept_fold.fold.through_sequence()).await
+        });
+        match read_on {
+            Ok(Some(hash)) => kept_fold.through_hash = hash,
+            // The event just read is gone (the log was replaced under the reading): this
+            // reading answers, and the next one starts again.
+            Ok(None) => {
+                let reading = kept
+                    .take()
+                    .map_or_else(|| PeopleFold::new(window.clone()), |kept| kept.fold);
+                return Ok(read(&reading));
+            }
+            Err(error) => {
+                // Part of the new events may be folded in: read again next time.
+                *kept = None;
+                return Err(error.into());
+            }
         }
-        Ok(read(fold))
+        Ok(read(&kept_fold.fold))
     }
+}
+
+/// The whole log's reading a host keeps between reports (see `Guard::with_fold`).
+pub(super) struct KeptFold {
+    fold: PeopleFold,
+    /// The stored chain hash of the last event the fold read (zeros before the first).
+    through_hash: [u8; 32],
+}
+
+/// The stored chain hash of the event at `sequence` (zeros at 0), if the log has it.
+async fn chain_hash_at(
+    database: &Database,
+    sequence: u64,
+) -> Result<Option<[u8; 32]>, StorageError> {
+    if sequence == 0 {
+        return Ok(Some([0; 32]));
+    }
+    Ok(database
+        .chained_event(sequence)
+        .await?
+        .map(|event| event.chain_hash))
 }
 
 /// Why the plugin refused an action for a person, in a sentence.
