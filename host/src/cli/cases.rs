@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Subcommand, ValueEnum};
 use privacy_guard_host::cases::{Case, CaseKind, CaseStatus, Closing, Regime, utc_date};
@@ -253,15 +253,7 @@ pub(super) fn run(
             output,
             format,
         } => {
-            let corrections = set
-                .iter()
-                .map(|assignment| match assignment.split_once('=') {
-                    Some((field, value)) if !field.trim().is_empty() => {
-                        Ok((field.trim().to_owned(), value.to_owned()))
-                    }
-                    _ => bail!("--set `{assignment}` must be FIELD=VALUE"),
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let corrections = super::people::field_assignments(&set)?;
             let completion = Completion { note, corrections };
             match guard.complete_case(&id, &completion, &actor()?)? {
                 Ok(completed) => {

@@ -66,17 +66,21 @@ pub(super) fn import(guard: &Guard, module: &str, file: &PathBuf) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn edit(guard: &Guard, person: &str, set: &[String]) -> anyhow::Result<ExitCode> {
-    let person = parse_person(person)?;
-    let changes = set
-        .iter()
+/// `--set FIELD=VALUE` options as (field, value) pairs.
+pub(super) fn field_assignments(set: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    set.iter()
         .map(|assignment| match assignment.split_once('=') {
             Some((field, value)) if !field.trim().is_empty() => {
                 Ok((field.trim().to_owned(), value.to_owned()))
             }
             _ => bail!("--set `{assignment}` must be FIELD=VALUE"),
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect()
+}
+
+pub(super) fn edit(guard: &Guard, person: &str, set: &[String]) -> anyhow::Result<ExitCode> {
+    let person = parse_person(person)?;
+    let changes = field_assignments(set)?;
     match guard.edit_record(&person, &changes)? {
         Ok(summary) => {
             println!(
