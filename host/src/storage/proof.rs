@@ -85,15 +85,16 @@ impl Database {
                 .await
                 .map_err(failed("walking the event log"))?;
             for row in &rows {
-                let event = chained_row(row, previous)?;
-                let recomputed =
-                    chain_hash(&previous, &event.stream, &event.payload, event.recorded_at);
+                // A stored hash that is not even 32 bytes is a break like any other here.
+                let (sequence, stream, payload, recorded_at, stored) = row_content(row)?;
+                let sequence = sequence as u64;
+                let recomputed = chain_hash(&previous, &stream, &payload, recorded_at);
                 if first_broken.is_none()
-                    && (event.sequence != size + 1 || event.chain_hash != recomputed)
+                    && (sequence != size + 1 || stored.as_slice() != recomputed.as_slice())
                 {
-                    first_broken = Some(event.sequence);
+                    first_broken = Some(sequence);
                 }
-                size = event.sequence;
+                size = sequence;
                 previous = recomputed;
                 if size == at_size {
                     recomputed_at_size = Some(recomputed);
@@ -213,7 +214,8 @@ impl Database {
     }
 }
 
-fn chained_row(row: &AnyRow, previous_hash: [u8; 32]) -> Result<ChainedEvent, StorageError> {
+/// A row of `SELECT sequence, stream, payload, recorded_at, chain_hash`, as stored.
+fn row_content(row: &AnyRow) -> Result<(i64, String, String, i64, Vec<u8>), StorageError> {
     let read = || -> Result<_, sqlx::Error> {
         Ok((
             row.try_get::<i64, _>(0)?,
@@ -223,8 +225,11 @@ fn chained_row(row: &AnyRow, previous_hash: [u8; 32]) -> Result<ChainedEvent, St
             row.try_get::<Vec<u8>, _>(4)?,
         ))
     };
-    let (sequence, stream, payload, recorded_at, stored) =
-        read().map_err(failed("reading the event log"))?;
+    read().map_err(failed("reading the event log"))
+}
+
+fn chained_row(row: &AnyRow, previous_hash: [u8; 32]) -> Result<ChainedEvent, StorageError> {
+    let (sequence, stream, payload, recorded_at, stored) = row_content(row)?;
     Ok(ChainedEvent {
         sequence: sequence as u64,
         stream,
