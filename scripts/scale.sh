@@ -9,6 +9,10 @@
 #       each, written as .eml), `check` as a whole process (median of 21), then `serve`:
 #       its RSS after start, after a sweep checking every contact once, and 32 keep-alive
 #       clients for --load-seconds on check-send (100 recipients) and on the page.
+#   scripts/scale.sh desk [--sizes 100000] [--backends sqlite] [--runs 2]
+#       the data-protection officer's desk after a first daily run, one process per
+#       command: report, people list, register, a bulk dry run, opening cases, the case
+#       list, an export, a checkpoint, verify-log, verify-events, a receipt and its check.
 #   scripts/scale.sh batch [--sizes ...] [--runs 2]
 #       the pre-send benchmark (tests/benches/pre_send.rs) at each size: cold and warm
 #       batches of 10,000, wasm / native, one recipient.
@@ -170,14 +174,15 @@ rss_of() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-measure_contacts() {
+# A fresh data folder for $backend with one email data consent, enabled, and $size
+# contacts imported (timed into $seconds and $rss_mib); sets work, csv, addresses, port,
+# url and tag.
+prepare_population() {
     local backend=$1 size=$2 run=$3
-    local csv addresses
     csv="$(contacts_csv "$size")"
     addresses="$out/addresses-$size.txt"
     work="$(mktemp -d)"
     mkdir -p "$work/data"
-    local port url
     port="$(free_port)"
     url="http://127.0.0.1:$port"
     # What the host reads from PRIVACY_GUARD_* is set here, not taken from the caller.
@@ -185,7 +190,7 @@ measure_contacts() {
     export PRIVACY_GUARD_DATA_DIR="$work/data" PRIVACY_GUARD_RUN_AT=10:00 PRIVACY_GUARD_TIME_ZONE=UTC
     PRIVACY_GUARD_DATABASE_URL="$(database_for "$backend" "scale_${size}_$run")"
     export PRIVACY_GUARD_DATABASE_URL
-    local tag="backend=$backend contacts=$size run=$run"
+    tag="backend=$backend contacts=$size run=$run"
 
     step "$backend, $size contacts, run $run: setting up (in $work)"
     export PRIVACY_GUARD_NOW=2026-03-02T08:00:00Z
@@ -198,6 +203,12 @@ measure_contacts() {
 
     step "import of $size contacts"
     timed "$bin" import "$csv"
+}
+
+measure_contacts() {
+    local backend=$1 size=$2 run=$3
+    local csv addresses port url tag
+    prepare_population "$backend" "$size" "$run"
     record import $tag seconds="$seconds" peak_rss_mib="$rss_mib"
 
     step "first daily run: a request to each of $size contacts"
@@ -260,7 +271,62 @@ EOF
     work=""
 }
 
+# The data-protection officer's desk on a population that had its first daily run: one
+# process per command, as an officer runs them.
+measure_desk() {
+    local backend=$1 size=$2 run=$3
+    local csv addresses port url tag
+    prepare_population "$backend" "$size" "$run"
+    export PRIVACY_GUARD_NOW=2026-03-02T10:30:00Z PRIVACY_GUARD_ACTOR=scale
+    "$bin" run-daily --period 2026-03-02 >/dev/null 2>>"$work/setup.log"
+    "$bin" record-decision contacts/1 --consent email-marketing --grant \
+        --evidence "a call on 2 March" >/dev/null 2>>"$work/setup.log"
+    local events
+    events="$("$bin" verify-events 2>/dev/null | grep -o '[0-9]* event(s)' | grep -o '[0-9]*' || true)"
+
+    desk_step() {
+        local name=$1
+        shift
+        timed "$@"
+        record "desk-$name" $tag events="${events:-0}" seconds="$seconds" peak_rss_mib="$rss_mib"
+    }
+    desk_step report "$bin" report --json
+    desk_step people-list "$bin" people list --consent email-marketing --value waiting --limit 100 --json
+    desk_step register "$bin" register
+    desk_step bulk-dry-run "$bin" bulk restrict --status active --module contacts --reason "a test" --dry-run
+    step "100 rights requests opened, one process each"
+    local started opened
+    started="$(date +%s.%N)"
+    for n in $(seq 1 100); do
+        "$bin" case open "contacts/$n" --kind access >/dev/null 2>>"$work/setup.log"
+    done
+    opened="$(python3 -c "import time; print(f'{(time.time() - $started) * 10:.1f}')")"
+    record desk-case-open $tag ms_per_case="$opened"
+    export PRIVACY_GUARD_NOW=2026-03-30T10:30:00Z
+    desk_step case-list "$bin" case list --due-soon --within 7d --json
+    desk_step export "$bin" export contacts/1 --output "$work/export.json"
+    desk_step checkpoint "$bin" checkpoint --output "$work/checkpoint.txt"
+    desk_step verify-log "$bin" verify-log --checkpoint "$work/checkpoint.txt"
+    desk_step verify-events "$bin" verify-events
+    desk_step receipt "$bin" receipt contacts/1 --output "$work/receipt.jws"
+    local key
+    key="$("$bin" proof-key 2>/dev/null)"
+    desk_step verify-receipt "$bin" verify-receipt "$work/receipt.jws" --key "$key"
+    rm -rf "$work"
+    work=""
+}
+
 case "$command" in
+    desk)
+        build
+        for size in ${sizes//,/ }; do
+            for backend in ${backends//,/ }; do
+                for run in $(seq 1 "$runs"); do
+                    measure_desk "$backend" "$size" "$run"
+                done
+            done
+        done
+        ;;
     contacts)
         build
         for size in ${sizes//,/ }; do
@@ -287,7 +353,7 @@ case "$command" in
             component_bytes="$(stat -c %s "$component")"
         ;;
     *)
-        echo "usage: $0 contacts|batch|artifacts [options] (see the top of $0)" >&2
+        echo "usage: $0 contacts|desk|batch|artifacts [options] (see the top of $0)" >&2
         exit 2
         ;;
 esac
