@@ -180,7 +180,36 @@ mod tests {
 
     #[test]
     fn debug_output_shows_key_ids_but_no_secret() {
-        let printed = format!("{:?}", keys(&[b"very-secret-bytes"]));
-        assert!(!printed.contains("very-secret"), "{printed}");
+        let secret: &[u8] = b"very-secret-bytes";
+        let keys = keys(&[secret]);
+        let printed = format!("{keys:?} {keys:#?}");
+        assert!(printed.contains("\"0\""), "the key id is shown: {printed}");
+        assert_secret_not_shown(&printed, secret);
     }
+}
+
+/// Fails when `printed` shows `secret` as text, hex or base64, or as bytes in any layout
+/// (`[118, 101, …]`, or one a line as `{:#?}` prints them): no run of four of the printed
+/// numbers is a run of the secret's bytes.
+#[cfg(test)]
+pub(crate) fn assert_secret_not_shown(printed: &str, secret: &[u8]) {
+    use base64::Engine as _;
+    for form in [
+        String::from_utf8_lossy(secret).into_owned(),
+        hex::encode(secret),
+        base64::engine::general_purpose::STANDARD.encode(secret),
+    ] {
+        assert!(!printed.contains(&form[..8]), "{form} in {printed}");
+    }
+    let numbers: Vec<u32> = printed
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|digits| digits.parse().ok())
+        .collect();
+    let bytes: Vec<u32> = secret.iter().map(|&byte| u32::from(byte)).collect();
+    assert!(
+        !numbers
+            .windows(4)
+            .any(|run| bytes.windows(4).any(|secret_run| run == secret_run)),
+        "the secret's bytes in {printed}"
+    );
 }

@@ -39,6 +39,16 @@ pub fn postgres_server_url() -> Option<String> {
         .filter(|url| !url.trim().is_empty())
 }
 
+/// The PostgreSQL server a test that cannot run without one uses; fails the test, naming
+/// the variable, when none is set. Such tests are `#[ignore]`d with that reason, so a plain
+/// `cargo test` lists them as not run instead of passing them; `scripts/test.sh` runs them
+/// in its PostgreSQL pass (`-- --include-ignored`).
+pub fn required_postgres_server_url() -> String {
+    postgres_server_url().unwrap_or_else(|| {
+        panic!("this test needs a PostgreSQL server: set {POSTGRES_URL_VARIABLE} (scripts/test.sh starts one and sets it)")
+    })
+}
+
 pub mod model;
 pub mod scenario;
 mod smtp_server;

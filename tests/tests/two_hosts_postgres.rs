@@ -4,8 +4,8 @@
 //! from the other. (Two `Guard`s in threads, each with its own pool, cache, clock reader
 //! and outbox folder, as two processes would have.)
 //!
-//! Runs only when `PRIVACY_GUARD_TEST_POSTGRES_URL` names a server (`scripts/test.sh`
-//! starts one and sets it); otherwise each test says it is skipped and passes.
+//! Needs a PostgreSQL server (`PRIVACY_GUARD_TEST_POSTGRES_URL`): ignored in a plain
+//! `cargo test`, which says so; `scripts/test.sh` runs them in its PostgreSQL pass.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -18,24 +18,13 @@ use privacy_guard_host::mail::Transport;
 use privacy_guard_host::schedule::DAILY_CONSENT_RUN;
 use privacy_guard_host::storage::{ClaimHolder, JobRun, LedgerCheck};
 use privacy_guard_tests::scenario::block_on;
-use privacy_guard_tests::{TestHost, configure, postgres_server_url, read_outbox};
+use privacy_guard_tests::{TestHost, configure, read_outbox, required_postgres_server_url};
 use sqlx::Row;
 
 /// People per page of the daily run.
 const PAGE: usize = DAILY_RUN_PAGE as usize;
 
 const PERIOD: &str = "2026-12-01";
-
-/// Whether the test can run; says why not when it cannot.
-fn on_postgres(test: &str) -> bool {
-    if postgres_server_url().is_some() {
-        return true;
-    }
-    println!(
-        "{test}: skipped: it needs a PostgreSQL server shared by two hosts; set PRIVACY_GUARD_TEST_POSTGRES_URL (scripts/test.sh starts a server and sets it)"
-    );
-    false
-}
 
 fn address(index: usize) -> String {
     format!("person{index:04}@example.com")
@@ -151,10 +140,9 @@ fn run_first_page_then_stop(guard: Guard) -> RunReport {
 }
 
 #[test]
+#[ignore = "needs a PostgreSQL server: run with --include-ignored and PRIVACY_GUARD_TEST_POSTGRES_URL (scripts/test.sh)"]
 fn two_hosts_running_the_same_days_run_at_once_send_each_contact_one_request() {
-    if !on_postgres("two_hosts_running_the_same_days_run_at_once") {
-        return;
-    }
+    required_postgres_server_url();
     // Five pages: enough for the two hosts' pages to interleave.
     const CONTACTS: usize = 5 * PAGE;
     let (host, first) = host_with_contacts(CONTACTS);
@@ -209,10 +197,9 @@ fn two_hosts_running_the_same_days_run_at_once_send_each_contact_one_request() {
 }
 
 #[test]
+#[ignore = "needs a PostgreSQL server: run with --include-ignored and PRIVACY_GUARD_TEST_POSTGRES_URL (scripts/test.sh)"]
 fn a_run_stopped_after_its_first_page_resumes_in_the_other_host_without_sending_again() {
-    if !on_postgres("a_run_stopped_after_its_first_page_resumes") {
-        return;
-    }
+    required_postgres_server_url();
     // Three pages: two full ones and a half.
     const CONTACTS: usize = 5 * PAGE / 2;
     let (host, first) = host_with_contacts(CONTACTS);
@@ -252,10 +239,9 @@ fn a_run_stopped_after_its_first_page_resumes_in_the_other_host_without_sending_
 }
 
 #[test]
+#[ignore = "needs a PostgreSQL server: run with --include-ignored and PRIVACY_GUARD_TEST_POSTGRES_URL (scripts/test.sh)"]
 fn mail_a_stopped_host_committed_but_never_delivered_goes_out_once_from_the_other() {
-    if !on_postgres("mail_a_stopped_host_committed_but_never_delivered") {
-        return;
-    }
+    required_postgres_server_url();
     const CONTACTS: usize = 5 * PAGE / 2;
     let (host, configuring) = host_with_contacts(CONTACTS);
     drop(configuring);
