@@ -147,7 +147,7 @@ fn mac(secret: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn keys(secrets: &[&[u8]]) -> LinkKeys {
@@ -186,30 +186,29 @@ mod tests {
         assert!(printed.contains("\"0\""), "the key id is shown: {printed}");
         assert_secret_not_shown(&printed, secret);
     }
-}
 
-/// Fails when `printed` shows `secret` as text, hex or base64, or as bytes in any layout
-/// (`[118, 101, …]`, or one a line as `{:#?}` prints them): no run of four of the printed
-/// numbers is a run of the secret's bytes.
-#[cfg(test)]
-pub(crate) fn assert_secret_not_shown(printed: &str, secret: &[u8]) {
-    use base64::Engine as _;
-    for form in [
-        String::from_utf8_lossy(secret).into_owned(),
-        hex::encode(secret),
-        base64::engine::general_purpose::STANDARD.encode(secret),
-    ] {
-        assert!(!printed.contains(&form[..8]), "{form} in {printed}");
+    /// Fails when `printed` shows `secret` as text, hex or base64, or as bytes in any layout
+    /// (`[118, 101, …]`, or one a line as `{:#?}` prints them): no run of four of the printed
+    /// numbers is a run of the secret's bytes.
+    pub(crate) fn assert_secret_not_shown(printed: &str, secret: &[u8]) {
+        use base64::Engine as _;
+        for form in [
+            String::from_utf8_lossy(secret).into_owned(),
+            hex::encode(secret),
+            base64::engine::general_purpose::STANDARD.encode(secret),
+        ] {
+            assert!(!printed.contains(&form[..8]), "{form} in {printed}");
+        }
+        let numbers: Vec<u32> = printed
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|digits| digits.parse().ok())
+            .collect();
+        let bytes: Vec<u32> = secret.iter().map(|&byte| u32::from(byte)).collect();
+        assert!(
+            !numbers
+                .windows(4)
+                .any(|run| bytes.windows(4).any(|secret_run| run == secret_run)),
+            "the secret's bytes in {printed}"
+        );
     }
-    let numbers: Vec<u32> = printed
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|digits| digits.parse().ok())
-        .collect();
-    let bytes: Vec<u32> = secret.iter().map(|&byte| u32::from(byte)).collect();
-    assert!(
-        !numbers
-            .windows(4)
-            .any(|run| bytes.windows(4).any(|secret_run| run == secret_run)),
-        "the secret's bytes in {printed}"
-    );
 }

@@ -445,6 +445,6 @@ mod tests {
         let cipher = cipher(&[("k1", [7; 32])]);
         let printed = format!("{cipher:?} {cipher:#?}");
         assert!(printed.contains("k1"), "{printed}");
-        crate::keys::assert_secret_not_shown(&printed, &[7; 32]);
+        crate::keys::tests::assert_secret_not_shown(&printed, &[7; 32]);
     }
 }
