@@ -153,21 +153,35 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Starts the throw-away PostgreSQL server once. Called directly, never inside $(...): a
+# subshell's variables do not reach `cleanup`, which must stop the server and remove it.
+start_postgres() {
+    if [ -z "$postgres_started" ]; then
+        postgres_dir="$(mktemp -d)"
+        PRIVACY_GUARD_POSTGRES_PORT=54339 scripts/postgres.sh start "$postgres_dir" >&2
+        postgres_started=yes
+    fi
+}
+
+# The database URL of a run (a fresh database on PostgreSQL; start_postgres first).
 database_for() {
     local backend=$1 name=$2
     case "$backend" in
         sqlite) echo "sqlite://$work/data/privacy-guard.db?mode=rwc" ;;
         postgres)
-            if [ -z "$postgres_started" ]; then
-                postgres_dir="$(mktemp -d)"
-                PRIVACY_GUARD_POSTGRES_PORT=54339 scripts/postgres.sh start "$postgres_dir" >&2
-                postgres_started=yes
-            fi
             psql -q "postgres://postgres@127.0.0.1:54339/postgres" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >&2
             echo "postgres://postgres@127.0.0.1:54339/$name"
             ;;
         *) echo "unknown backend $backend" >&2; exit 2 ;;
     esac
+}
+
+# Drops a run's PostgreSQL database when it is done (a 1M run leaves gigabytes).
+drop_database() {
+    local backend=$1 name=$2
+    if [ "$backend" = postgres ]; then
+        psql -q "postgres://postgres@127.0.0.1:54339/postgres" -c "DROP DATABASE IF EXISTS $name" >&2
+    fi
 }
 
 rss_of() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
@@ -188,6 +202,7 @@ prepare_population() {
     # What the host reads from PRIVACY_GUARD_* is set here, not taken from the caller.
     while read -r name; do unset "$name"; done < <(compgen -e | grep '^PRIVACY_GUARD_' || true)
     export PRIVACY_GUARD_DATA_DIR="$work/data" PRIVACY_GUARD_RUN_AT=10:00 PRIVACY_GUARD_TIME_ZONE=UTC
+    if [ "$backend" = postgres ]; then start_postgres; fi
     PRIVACY_GUARD_DATABASE_URL="$(database_for "$backend" "scale_${size}_$run")"
     export PRIVACY_GUARD_DATABASE_URL
     tag="backend=$backend contacts=$size run=$run"
@@ -267,6 +282,7 @@ EOF
     page="$("$load" --url "$url" --clients 32 --seconds "$load_seconds" --json page --paths "$work/paths.txt")"
     record http-page $tag rss_mib="$(rss_of "$server")" load="$page"
     stop_server
+    drop_database "$backend" "scale_${size}_$run"
     rm -rf "$work"
     work=""
 }
@@ -312,6 +328,7 @@ measure_desk() {
     local key
     key="$("$bin" proof-key 2>/dev/null)"
     desk_step verify-receipt "$bin" verify-receipt "$work/receipt.jws" --key "$key"
+    drop_database "$backend" "scale_${size}_$run"
     rm -rf "$work"
     work=""
 }
