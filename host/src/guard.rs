@@ -52,7 +52,7 @@ pub use self::reports::{BulkAction, BulkItem, BulkOutcome, BulkPage, PEOPLE_PAGE
 /// How often a unit of work is re-run after another host process committed first.
 const CONFLICT_RETRIES: usize = 5;
 /// Records handed to the plugin per `records-changed` call during an import.
-const IMPORT_PAGE: usize = 500;
+pub const IMPORT_PAGE: usize = 500;
 
 /// Where the component comes from.
 #[derive(Debug, Clone)]

@@ -10,10 +10,10 @@ use privacy_guard_host::contract::sending::{
 };
 use privacy_guard_host::contract::tracking::TrackingKind;
 use privacy_guard_host::contract::types::RecordRef;
-use privacy_guard_host::guard::GuardError;
+use privacy_guard_host::guard::{GuardError, IMPORT_PAGE};
 use privacy_guard_host::import::read_records;
 use privacy_guard_host::runtime::{Fault, SandboxLimits};
-use privacy_guard_tests::{TestHost, email_marketing_consent, settings};
+use privacy_guard_tests::{TestHost, settings};
 
 fn ad_hoc() -> SendRequest {
     // Ad-hoc mail to a stranger is allowed when the plugin works: the refusals below
@@ -112,32 +112,58 @@ fn a_plugin_that_hits_its_memory_limit_refuses_the_batch_and_recovers_on_a_fresh
 }
 
 #[test]
-fn a_faulted_import_commits_nothing() {
-    let mut host = TestHost::new("2026-12-01T10:00:00Z");
+fn an_import_faulted_half_way_commits_nothing_of_the_pages_before() {
+    // An import of two plugin pages: the first page's records are known and unchanged
+    // (no event), the second's are new (an event each). With a budget of 10 events a call,
+    // the first call succeeds and its work goes into the import's open commit; the second
+    // spends past its budget half-way through its page. Nothing of either may remain.
+    let page = |numbers: std::ops::RangeInclusive<usize>, email: bool| -> String {
+        numbers
+            .map(|n| match email {
+                true => format!("{n},Person {n},person{n}@example.com\n"),
+                false => format!("{n},Person {n},\n"),
+            })
+            .collect()
+    };
+    let known = format!("id,name,email\n{}", page(1..=IMPORT_PAGE, false));
+    let both = format!("{known}{}", page(IMPORT_PAGE + 1..=2 * IMPORT_PAGE, true));
+    let mut host = TestHost::new("2026-12-01T09:00:00Z");
     {
         let guard = host.open().expect("host opens");
+        privacy_guard_tests::configure(&guard, "http://127.0.0.1:9/preferences/");
         guard
-            .set_settings(&settings("http://127.0.0.1:9/preferences/"))
-            .expect("call")
-            .expect("settings");
-        guard
-            .put_consent(&email_marketing_consent(), None)
-            .expect("call")
-            .expect("consent");
+            .import_records(
+                "contacts",
+                read_records(known.as_bytes()).expect("csv"),
+                &|_| {},
+            )
+            .expect("the first page's records");
     }
     host.limits = SandboxLimits {
-        call_timeout: Duration::ZERO,
+        budget: CallBudget {
+            events: 10,
+            ..CallBudget::default()
+        },
         ..SandboxLimits::default()
     };
-    let guard = host.open().expect("host re-opens with a zero deadline");
+    let guard = host.open().expect("host opens with a budget of 10 events");
+    let events_before = guard.verify_ledger().expect("check");
+    // Half-way, not at the start: the first page alone stays within the budget.
+    guard
+        .import_records(
+            "contacts",
+            read_records(known.as_bytes()).expect("csv"),
+            &|_| {},
+        )
+        .expect("the known page alone is within the budget");
     let outcome = guard.import_records(
         "contacts",
-        read_records("email\nada@example.com\n".as_bytes()).expect("csv"),
+        read_records(both.as_bytes()).expect("csv"),
         &|_| {},
     );
     assert!(
-        matches!(outcome, Err(GuardError::Plugin(Fault::Timeout(_)))),
-        "{outcome:?}"
+        matches!(&outcome, Err(GuardError::Plugin(Fault::Budget(exceeded))) if exceeded.what == "events"),
+        "the second page spends past the budget: {outcome:?}"
     );
     drop(guard);
 
@@ -145,19 +171,33 @@ fn a_faulted_import_commits_nothing() {
     let guard = host.open().expect("host re-opens");
     assert_eq!(
         guard.record_count("contacts").expect("count"),
-        0,
-        "no record was stored"
+        IMPORT_PAGE as u64,
+        "no record of the faulted import was stored"
     );
     assert_eq!(
-        guard
-            .subject(&RecordRef {
-                module: "contacts".into(),
-                id: "1".into()
-            })
-            .expect("read"),
-        None,
-        "no consent state was stored"
+        guard.verify_ledger().expect("check"),
+        events_before,
+        "no event of the faulted import was appended"
     );
+    let new_person = RecordRef {
+        module: "contacts".into(),
+        id: (IMPORT_PAGE + 1).to_string(),
+    };
+    assert_eq!(
+        guard.subject(&new_person).expect("read"),
+        None,
+        "no consent state of the second page was stored"
+    );
+    // The same file imports whole once the budget allows it.
+    let imported = guard
+        .import_records(
+            "contacts",
+            read_records(both.as_bytes()).expect("csv"),
+            &|_| {},
+        )
+        .expect("import");
+    assert_eq!(imported.created, IMPORT_PAGE as u64, "{imported:?}");
+    assert!(guard.subject(&new_person).expect("read").is_some());
 }
 
 /// A host whose calls may queue at most `mails` mails and append at most `events` events.
