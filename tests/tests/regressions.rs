@@ -786,3 +786,69 @@ fn erasing_and_stopping_processing_on_the_page_take_a_confirming_step() {
         Some(RefusalReason::ProcessingRestricted)
     );
 }
+
+#[test]
+fn every_answer_of_the_page_is_uncached_unreferred_and_unsniffed_redirects_and_errors_too() {
+    // The 303 after a one-click GET carried the token without cache or referrer headers,
+    // and no answer said `nosniff`: every answer under /preferences now does.
+    let (host, guard, server) = served_host("2026-12-01T09:00:00Z");
+    configure(&guard, &server.preferences_url());
+    import_csv(
+        &guard,
+        "contacts",
+        "name,email\nAda Lovelace,ada@example.com\n",
+    );
+    host.set_now("2026-12-01T10:00:00Z");
+    guard.run_due().expect("run").expect("due");
+    let link = host
+        .mails()
+        .iter()
+        .find(|mail| mail.to == [ADA])
+        .and_then(|mail| mail.link(&server.preferences_url()))
+        .expect("Ada's link");
+    let answers = [
+        ("the page", http_get(&link)),
+        (
+            "a choice saved",
+            http_post_form(&link, &[("email-marketing", "grant")]),
+        ),
+        (
+            "the one-click URL opened (a redirect)",
+            http_get(&format!("{link}/unsubscribe/email-marketing")),
+        ),
+        ("a confirming step", http_get(&format!("{link}/erase"))),
+        (
+            "a receipt that is not hers",
+            http_get(&format!("{link}/receipts/999999")),
+        ),
+        (
+            "a token that is not one",
+            http_get(&format!("{}not-a-token", server.preferences_url())),
+        ),
+    ];
+    let mut statuses = Vec::new();
+    for (what, answer) in answers {
+        let answer = answer.unwrap_or_else(|error| panic!("{what}: {error}"));
+        let headers = answer.headers.to_ascii_lowercase();
+        for header in [
+            "cache-control: no-store",
+            "referrer-policy: no-referrer",
+            "x-content-type-options: nosniff",
+        ] {
+            assert!(
+                headers.contains(header),
+                "{what} ({}) lacks {header}:\n{headers}",
+                answer.status
+            );
+        }
+        statuses.push(answer.status);
+    }
+    assert!(
+        statuses.contains(&303),
+        "a redirect was among them: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().any(|status| *status >= 400),
+        "an error was among them: {statuses:?}"
+    );
+}

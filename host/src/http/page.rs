@@ -101,6 +101,24 @@ pub(super) fn preferences(guard: TenantGuard, base: String) -> Router {
             get(download_receipt),
         )
         .with_state(site)
+        .layer(axum::middleware::map_response(private_answer))
+}
+
+/// Every answer of the page, a redirect or an error included, is about one person and
+/// its URL holds their token: never cached, never sent on as a referrer, never sniffed
+/// into another type. One layer, so no route can forget it.
+async fn private_answer(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 async fn show_preferences(
@@ -348,14 +366,7 @@ async fn unsubscribe_page(
 
 fn plain(status: StatusCode, text: impl Into<String>) -> Response {
     let text: String = text.into();
-    let mut response = (status, text).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
+    (status, text).into_response()
 }
 
 /// The form value that confirms a serious action.
@@ -527,11 +538,6 @@ fn render(status: StatusCode, page: PreferencesPage) -> Response {
             headers.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            headers.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
             );
             headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
             headers.insert(
