@@ -5,8 +5,9 @@
 
 wit_bindgen::generate!({
     path: "../../wit",
-    // The world of `privacy-guard` plus the packed pre-send check (contract 0.3.2).
-    world: "privacy-guard-packed",
+    // The world of `privacy-guard` plus the packed pre-send check (contract 0.3.2) and the
+    // safeguards (0.3.3).
+    world: "privacy-guard-safeguards",
 });
 
 // The exports exist only in the component. Natively (the build clippy checks) they are left

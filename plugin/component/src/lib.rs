@@ -20,6 +20,10 @@
 //! | `notification` | confirmation mails after changes, as the consent notification settings say |
 //! | `outgoing` | queuing mail, with message ids keyed to the installation |
 //! | `restriction` | stopping processing, lifting it, erasure and its suppression marker (shared by `subjects` and `preferences`) |
+//! | `safeguards` | `safeguards` (0.3.3): the safeguard settings, and the dispatch of its other functions to `feedback`, `web_forms` and `link_mail` |
+//! | `feedback` | delivery reports: bounces, complaints, unsubscribe mails, and what they suppress |
+//! | `web_forms` | the proof a web-form record must carry before it is sent a request: honeypot, form tokens |
+//! | `link_mail` | "send me my link again": a fresh preferences link by mail, at most once per interval |
 //! | `state` | the plugin's state in the host's store (layout: `privacy_guard_core::storage`) |
 //! | `convert` | WIT <-> engine conversions shared by several interfaces |
 //! | `logging` | structured, PII-free logs and the fault path (log, then trap) |
@@ -31,7 +35,9 @@ mod bindings;
 mod configuration;
 mod convert;
 mod deduplication;
+mod feedback;
 mod jobs;
+mod link_mail;
 mod links;
 mod logging;
 mod notification;
@@ -39,10 +45,12 @@ mod outgoing;
 mod preferences;
 mod records;
 mod restriction;
+mod safeguards;
 mod sending;
 mod state;
 mod subjects;
 mod tracking;
+mod web_forms;
 
 /// The component: implements every exported interface.
 // Natively the exports are not generated (see `bindings`), so nothing names the type there.

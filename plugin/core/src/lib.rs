@@ -24,6 +24,7 @@
 //! | [`notification`] | consent notification settings and the confirmation mail after a change |
 //! | [`deduplication`] | grouping contacts and leads by address, choosing each group's primary, flagging duplicates |
 //! | [`restriction`] | stopping processing (Art. 18), erasure (Art. 17), suppression markers of erased addresses, the lift notice |
+//! | [`safeguards`] | the safeguard settings: soft-bounce limit, request and link-mail intervals, web-form proof, the unsubscribe mailbox |
 //! | [`sending`] | the pre-send decision table, the hot path |
 //! | [`link`] | signed preferences link tokens (format, parsing, expiry) |
 //! | [`preferences`] | the preferences page as the person sees it |
@@ -101,6 +102,7 @@ pub mod preferences;
 pub mod record;
 pub mod rendering;
 pub mod restriction;
+pub mod safeguards;
 pub mod sending;
 pub mod storage;
 pub mod tracking;
