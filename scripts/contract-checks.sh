@@ -70,13 +70,20 @@ for file in "$work"/component/deps/*.wit; do
     grep -q '^package wasi:' "$file" && cp "$file" "$work/wit/deps/"
 done
 std_imports="$(grep -E '^\s*import wasi:' "$work/component/component.wit")"
-# The world the reference component implements at a version: from 0.3.2 on
-# `privacy-guard-packed` (the host's world plus the packed pre-send check), before it
+# The world the reference component implements at a version: from 0.3.3 on
+# `privacy-guard-safeguards` (the host's world plus the packed pre-send check and the
+# safeguards), in 0.3.2 `privacy-guard-packed` (plus the packed pre-send check), before it
 # `privacy-guard`.
 plugin_world() {
     local wit=wit/privacy-guard.wit
     [ "$1" = "$current" ] || wit="wit/released/$1/privacy-guard.wit"
-    if grep -q '^world privacy-guard-packed {' "$wit"; then echo privacy-guard-packed; else echo privacy-guard; fi
+    if grep -q '^world privacy-guard-safeguards {' "$wit"; then
+        echo privacy-guard-safeguards
+    elif grep -q '^world privacy-guard-packed {' "$wit"; then
+        echo privacy-guard-packed
+    else
+        echo privacy-guard
+    fi
 }
 {
     echo "package privacy-guard:checks;"
