@@ -102,12 +102,13 @@ impl Guard {
         })
     }
 
-    /// The person's current preferences link, freshly signed (for staff to hand over).
+    /// The person's current preferences link, freshly signed (for staff to hand over). A
+    /// write: the record's first link stores the way back from its opaque handle.
     pub fn preferences_link(
         &self,
         person: &RecordRef,
     ) -> Result<Result<String, RecordError>, GuardError> {
-        self.read(|store, plugin| {
+        self.write(|store, plugin| {
             plugin
                 .privacy_guard_consent_subjects()
                 .call_preferences_link(store, person)

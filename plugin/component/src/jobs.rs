@@ -8,7 +8,11 @@
 //! duplicate is never mailed twice over: it does not own its address once de-duplicated
 //! (the primary does), and its status is not active. The
 //! message id is derived from the period and the record, and a person asked in a period is
-//! not asked again in it, so re-running a period sends nothing twice.
+//! not asked again in it, so re-running a period sends nothing twice. Whatever the number
+//! of records holding an address over time, the address gets at most one request mail (a
+//! request or a reminder) per `request-interval-hours` of the safeguard settings: a mail
+//! held back is sent by a later run, as the person's step is still due then. A web-form
+//! record without the form's proof is sent none (`crate::web_forms`).
 //!
 //! The cursor is `<module>` or `<module>:<CRM cursor>` (`privacy_guard_core::storage::RunCursor`);
 //! a cursor that cannot be read restarts the run, which is safe for the same reasons.
@@ -21,7 +25,9 @@ use privacy_guard_core::lifecycle::{
 use privacy_guard_core::mail::{ConsentRequest, request_message_id};
 use privacy_guard_core::observation::NewDuplicates;
 use privacy_guard_core::record::Module;
+use privacy_guard_core::safeguards::SafeguardSettings;
 use privacy_guard_core::storage::RunCursor;
+use privacy_guard_core::web_forms::AddressLimit;
 
 use crate::Plugin;
 use crate::bindings::exports::privacy_guard::consent::jobs as wit;
@@ -30,6 +36,7 @@ use crate::links::{SignedLink, sign_link};
 use crate::logging::{debug, info, warn};
 use crate::records::{Observed, keys_to_read, observe};
 use crate::state::State;
+use crate::web_forms::{Admission, admit, request_interval_ms};
 
 /// Largest page asked of the CRM (the reference host's `list-records` gives at most
 /// 1,000). A page's mails, events and state stay well within a call's budget
@@ -42,7 +49,9 @@ impl wit::Guest for Plugin {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<wit::RunPage, wit::JobError> {
-        let configuration = State::new().configuration();
+        let state = State::new();
+        let configuration = state.configuration();
+        let safeguards = crate::safeguards::load(&state);
         let settings = match configuration.settings() {
             Some(settings) if configuration.is_enabled() => settings,
             _ => return Err(wit::JobError::NotEnabled),
@@ -77,6 +86,7 @@ impl wit::Guest for Plugin {
         let run = Run {
             configuration: &configuration,
             settings,
+            safeguards: &safeguards,
             period,
             now: clock::now(),
         };
@@ -88,6 +98,7 @@ impl wit::Guest for Plugin {
 struct Run<'a> {
     configuration: &'a Configuration,
     settings: &'a Settings,
+    safeguards: &'a SafeguardSettings,
     period: Date,
     now: i64,
 }
@@ -122,6 +133,7 @@ impl Run<'_> {
                 &mut state,
                 record,
                 self.configuration,
+                &self.safeguards.web_forms,
                 self.now,
                 NewDuplicates::KeepApart,
             ) && self.step(&mut state, &mut observed)
@@ -181,12 +193,27 @@ impl Run<'_> {
                 );
                 false
             }
+            DailyStep::Mail { .. } if observed.withheld => false,
             DailyStep::Mail {
                 address,
                 consents,
                 kind,
             } => {
                 let record = person.snapshot.record.clone();
+                let admission = admit(
+                    state,
+                    AddressLimit::Request,
+                    &address,
+                    request_interval_ms(self.safeguards),
+                    self.now,
+                );
+                if let Admission::Held = admission {
+                    info(
+                        "request held back: the address was sent one within the request interval",
+                        &[("record", &record)],
+                    );
+                    return false;
+                }
                 let SignedLink { url: link, payload } =
                     sign_link(self.settings, record.clone(), self.now);
                 let message_id =
@@ -221,6 +248,7 @@ impl Run<'_> {
                     warn("consent request mail rejected", &[("record", &record)]);
                     return false;
                 }
+                admission.sent(state, self.now);
                 let (events, repeated) = mailed(
                     &mut person.snapshot,
                     &consents,

@@ -15,6 +15,7 @@ use privacy_guard_core::editing::{EditRefusal, check_edit};
 use privacy_guard_core::observation::{Facts, NewDuplicates, Observation, observe as decide};
 use privacy_guard_core::person::PersonSnapshot;
 use privacy_guard_core::record::RecordRef;
+use privacy_guard_core::safeguards::WebFormProof;
 use privacy_guard_core::storage::{Location, person_key, record_key};
 
 use crate::Plugin;
@@ -56,8 +57,11 @@ impl wit::Guest for Plugin {
             consents_changed: 0,
         };
         let duplicates = NewDuplicates::of_records_hook(&configuration);
+        let proof = crate::safeguards::load(&state).web_forms;
         for record in records {
-            if let Some(observed) = observe(&mut state, record, &configuration, now, duplicates) {
+            if let Some(observed) =
+                observe(&mut state, record, &configuration, &proof, now, duplicates)
+            {
                 summary.records = summary.records.saturating_add(1);
                 summary.consents_changed = summary
                     .consents_changed
@@ -121,21 +125,25 @@ impl wit::Guest for Plugin {
     }
 }
 
-/// A record after it was observed: its stored person and how many values changed.
+/// A record after it was observed: its stored person, how many values changed, and
+/// whether it is a web-form record kept from consent requests (`crate::web_forms`).
 pub(crate) struct Observed {
     pub(crate) person: StoredPerson,
     pub(crate) changes: usize,
+    pub(crate) withheld: bool,
 }
 
 /// Brings a record's stored person up to date with the record as the CRM holds it: reads
 /// the facts the engine needs (its stored person, who holds its address, whether that
 /// address or the one it had were erased), lets the engine decide
-/// (`privacy_guard_core::observation`), and carries the outcome out. None when the
-/// record's module has no consents.
+/// (`privacy_guard_core::observation`), and carries the outcome out; a record seen for the
+/// first time is checked for the web-form proof `proof` asks. None when the record's
+/// module has no consents.
 pub(crate) fn observe(
     state: &mut State,
     record: PersonRecord,
     configuration: &Configuration,
+    proof: &WebFormProof,
     now: i64,
     duplicates: NewDuplicates,
 ) -> Option<Observed> {
@@ -145,10 +153,11 @@ pub(crate) fn observe(
     let address = fields.address().ok();
     let previous = state.person(&reference);
     let previous_location = previous.as_ref().map(|person| person.location.clone());
+    let new = previous.is_none() && !state.is_known(&reference);
     let snapshot = match previous {
         Some(person) => person.snapshot,
-        None if state.is_known(&reference) => rebuild(&reference, String::new()),
-        None => PersonSnapshot::new(reference.clone(), String::new()),
+        None if new => PersonSnapshot::new(reference.clone(), String::new()),
+        None => rebuild(&reference, String::new()),
     };
     // A record that already holds its address was just read from there: no second read.
     let holder = match (&address, &previous_location) {
@@ -180,7 +189,12 @@ pub(crate) fn observe(
     let observation = decide(&reference, facts, configuration, duplicates, now);
     let changes = observation.consent_events.len();
     let person = carry_out(state, observation, configuration, now);
-    Some(Observed { person, changes })
+    let withheld = crate::web_forms::withheld(state, proof, &person, &fields, new, now);
+    Some(Observed {
+        person,
+        changes,
+        withheld,
+    })
 }
 
 /// Carries out what observing a record decided.

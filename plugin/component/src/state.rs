@@ -325,7 +325,9 @@ pub(crate) fn consent_history(record: &RecordRef) -> Vec<ConsentEvent> {
                 StreamEvent::Consent(event) => Some(event),
                 StreamEvent::Status(_)
                 | StreamEvent::LegalGround(_)
-                | StreamEvent::RequestRepeated(_) => None,
+                | StreamEvent::RequestRepeated(_)
+                | StreamEvent::RequestWithheld(_)
+                | StreamEvent::LinkMailed(_) => None,
             }
         })
         .collect()

@@ -60,3 +60,14 @@ footer-preferences = Wählen Sie auf Ihrer Einstellungsseite, was Sie erhalten u
     { $link }
 # needs $link
 footer-preferences-html = Wählen Sie auf <a href="{ $link }">Ihrer Einstellungsseite</a>, was Sie erhalten und was Sie erlauben:<br>{ $link }
+
+## Der erneut zugesandte Link
+
+link-again-subject = Ihre Einstellungsseite bei { $organisation }
+link-again-intro = Sie (oder jemand, der Ihre E-Mail-Adresse angegeben hat) haben { $organisation } um einen neuen Link zu Ihrer Einstellungsseite gebeten. Hier ist er.
+# needs $link
+link-again-link = Wählen Sie auf Ihrer Einstellungsseite, was Sie erlauben:
+    { $link }
+# needs $link
+link-again-link-html = <a href="{ $link }">Wählen Sie auf Ihrer Einstellungsseite, was Sie erlauben</a><br>{ $link }
+link-again-not-you = Wenn Sie ihn nicht angefordert haben, können Sie diese E-Mail ignorieren: Ohne den Link ändert sich nichts.

@@ -60,3 +60,14 @@ footer-preferences = Choose what you receive and what you allow on your preferen
     { $link }
 # needs $link
 footer-preferences-html = Choose what you receive and what you allow on <a href="{ $link }">your preferences page</a>:<br>{ $link }
+
+## The link sent again when asked for
+
+link-again-subject = Your preferences page at { $organisation }
+link-again-intro = you (or someone giving your email address) asked { $organisation } for a new link to your preferences page. Here it is.
+# needs $link
+link-again-link = Choose what you allow on your preferences page:
+    { $link }
+# needs $link
+link-again-link-html = <a href="{ $link }">Choose what you allow on your preferences page</a><br>{ $link }
+link-again-not-you = If you did not ask for it, you can ignore this email: nothing changes unless you use the link.

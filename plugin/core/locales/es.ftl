@@ -60,3 +60,14 @@ footer-preferences = Elija qué recibe y qué nos autoriza en su página de pref
     { $link }
 # needs $link
 footer-preferences-html = Elija qué recibe y qué nos autoriza en <a href="{ $link }">su página de preferencias</a>:<br>{ $link }
+
+## El enlace enviado de nuevo a petición
+
+link-again-subject = Su página de preferencias en { $organisation }
+link-again-intro = usted (o alguien que indicó su dirección de correo) pidió a { $organisation } un nuevo enlace a su página de preferencias. Aquí lo tiene.
+# needs $link
+link-again-link = Elija lo que permite en su página de preferencias:
+    { $link }
+# needs $link
+link-again-link-html = <a href="{ $link }">Elija lo que permite en su página de preferencias</a><br>{ $link }
+link-again-not-you = Si no lo ha pedido, puede ignorar este correo: nada cambia si no usa el enlace.

@@ -60,3 +60,14 @@ footer-preferences = Choisissez ce que vous recevez et ce que vous autorisez sur
     { $link }
 # needs $link
 footer-preferences-html = Choisissez ce que vous recevez et ce que vous autorisez sur <a href="{ $link }">votre page de préférences</a> :<br>{ $link }
+
+## Le lien renvoyé sur demande
+
+link-again-subject = Votre page de préférences chez { $organisation }
+link-again-intro = vous (ou quelqu'un qui a saisi votre adresse e-mail) avez demandé à { $organisation } un nouveau lien vers votre page de préférences. Le voici.
+# needs $link
+link-again-link = Choisissez ce que vous autorisez sur votre page de préférences :
+    { $link }
+# needs $link
+link-again-link-html = <a href="{ $link }">Choisissez ce que vous autorisez sur votre page de préférences</a><br>{ $link }
+link-again-not-you = Si vous ne l'avez pas demandé, vous pouvez ignorer cet e-mail : rien ne change tant que le lien n'est pas utilisé.

@@ -52,6 +52,7 @@
 mod evidence;
 mod legal_ground;
 mod request;
+mod safeguard;
 mod status;
 
 use serde::{Deserialize, Serialize};
@@ -65,6 +66,7 @@ use crate::record::RecordRef;
 pub use self::evidence::*;
 pub use self::legal_ground::*;
 pub use self::request::*;
+pub use self::safeguard::*;
 pub use self::status::*;
 
 /// The format version written into every event.
@@ -105,6 +107,8 @@ enum EventKind {
     StatusChanged,
     SentOnLegalGround,
     RequestRepeated,
+    RequestWithheld,
+    LinkMailed,
 }
 
 /// Every source an event names.
@@ -371,6 +375,10 @@ pub enum StreamEvent {
     /// A request mailed again (a reminder, or staff asked again) about consents already
     /// waiting: no value changes, the request's schedule does.
     RequestRepeated(RequestRepeatedEvent),
+    /// A web-form record was sent no request: the form's proof was missing or wrong.
+    RequestWithheld(RequestWithheldEvent),
+    /// A fresh preferences link was mailed at someone's request ("send me my link again").
+    LinkMailed(LinkMailedEvent),
 }
 
 /// Only the kind of an event, to choose how to read the rest.
@@ -392,6 +400,10 @@ impl StreamEvent {
             EventKind::RequestRepeated => {
                 RequestRepeatedEvent::from_json(json).map(StreamEvent::RequestRepeated)
             }
+            EventKind::RequestWithheld => {
+                RequestWithheldEvent::from_json(json).map(StreamEvent::RequestWithheld)
+            }
+            EventKind::LinkMailed => LinkMailedEvent::from_json(json).map(StreamEvent::LinkMailed),
         }
     }
 
@@ -401,6 +413,8 @@ impl StreamEvent {
             StreamEvent::Status(event) => event.to_json(),
             StreamEvent::LegalGround(event) => event.to_json(),
             StreamEvent::RequestRepeated(event) => event.to_json(),
+            StreamEvent::RequestWithheld(event) => event.to_json(),
+            StreamEvent::LinkMailed(event) => event.to_json(),
         }
     }
 }

@@ -26,7 +26,9 @@
 //! | [`restriction`] | stopping processing (Art. 18), erasure (Art. 17), suppression markers of erased addresses, the lift notice |
 //! | [`safeguards`] | the safeguard settings: soft-bounce limit, request and link-mail intervals, web-form proof, the unsubscribe mailbox |
 //! | [`sending`] | the pre-send decision table, the hot path |
-//! | [`link`] | signed preferences link tokens (format, parsing, expiry) |
+//! | [`link`] | signed preferences link tokens (format, opaque person handles, parsing, expiry) |
+//! | [`web_forms`] | requests that could be unwanted mail: web-form proof, form tokens, per-address limits |
+//! | [`link_mail`] | the "send me my link again" mail |
 //! | [`preferences`] | the preferences page as the person sees it |
 //! | [`mail`] | the consent request mail and its stable message id |
 //! | [`rendering`] | per-recipient rendering: removing marked tracking, the footer |
@@ -93,6 +95,7 @@ pub mod editing;
 pub mod event;
 pub mod lifecycle;
 pub mod link;
+pub mod link_mail;
 pub mod localisation;
 pub mod mail;
 pub mod notification;
@@ -107,5 +110,6 @@ pub mod sending;
 pub mod storage;
 pub mod tracking;
 pub mod vocabulary;
+pub mod web_forms;
 
 pub use storage::{CONFIG_KEY, person_key};

@@ -298,7 +298,9 @@ pub fn fold_stream(
         match event {
             StreamEvent::Consent(event) => snapshot.apply(event)?,
             StreamEvent::Status(event) => snapshot.apply_status(event)?,
-            StreamEvent::LegalGround(_) => {}
+            StreamEvent::LegalGround(_)
+            | StreamEvent::RequestWithheld(_)
+            | StreamEvent::LinkMailed(_) => {}
             StreamEvent::RequestRepeated(event) => snapshot.repeat_request(event),
         }
     }
