@@ -20,6 +20,7 @@ mod people;
 mod proof;
 mod records;
 mod reports;
+mod safeguards;
 mod sending;
 mod webhooks;
 
@@ -47,6 +48,10 @@ pub use self::configuration::SettingsRefusal;
 pub use self::daily_run::{DAILY_RUN_PAGE, DueRun, RunReport};
 pub use self::dynamic::{Arguments as ExportArguments, ExportAnswer};
 pub use self::records::{EditRejection, ImportReport, ImportedRecord};
+/// The safeguards' types (their report is `contract::safeguards::DeliveryReport`).
+pub use crate::contract::safeguards::{
+    FeedbackError, FeedbackKind, FeedbackOutcome, LinkMail, SafeguardSettings, WebFormProof,
+};
 pub use self::reports::{BulkAction, BulkItem, BulkOutcome, BulkPage, PEOPLE_PAGE_LIMIT};
 
 /// How often a unit of work is re-run after another host process committed first.
@@ -107,6 +112,9 @@ pub enum GuardError {
     Open(String),
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// The component does not offer what was asked (an export of a later contract).
+    #[error("{0}")]
+    NotOffered(String),
     /// A proof (checkpoint, receipt) could not be made.
     #[error(transparent)]
     Proof(#[from] crate::proof::ProofError),

@@ -29,7 +29,7 @@ use crate::capabilities::{BudgetExceeded, CallBudget, Capabilities, HostFailure,
 
 mod gate;
 mod shared;
-use crate::contract::{Bindings, CONTRACT};
+use crate::contract::{Bindings, CONTRACT, safeguards};
 use crate::storage::UnitOfWork;
 
 /// How often the epoch ticker advances; call deadlines are counted in these ticks.
@@ -155,6 +155,8 @@ pub(crate) struct Instance {
     bindings: Bindings,
     /// The same instance untyped, for calls of an export by name ([`Runtime::with_dynamic_instance`]).
     raw: wasmtime::component::Instance,
+    /// Its `safeguards` export, where the component offers it ([`Runtime::with_safeguards`]).
+    safeguards: Option<safeguards::Guest>,
 }
 
 impl Runtime {
@@ -208,6 +210,35 @@ impl Runtime {
         call: impl FnOnce(&mut Store<HostState>, &wasmtime::component::Instance) -> wasmtime::Result<T>,
     ) -> Result<(T, UnitOfWork), Fault> {
         self.run(work, |instance| call(&mut instance.store, &instance.raw))
+    }
+
+    /// The contract the component's exports name, e.g. `privacy-guard:consent@0.3.2`.
+    pub fn component_contract(&self) -> &str {
+        &self.shared.contract
+    }
+
+    /// Whether the component exports `safeguards` (contract 0.3.3 and later).
+    pub(crate) fn offers_safeguards(&self) -> bool {
+        self.shared.safeguards.is_some()
+    }
+
+    /// [`Runtime::with_instance`] for a call of the `safeguards` export: the same sandbox,
+    /// limits and budget. `None` (and no call) where the component does not offer it.
+    pub(crate) fn with_safeguards<T>(
+        &self,
+        work: UnitOfWork,
+        call: impl FnOnce(&mut Store<HostState>, &safeguards::Guest) -> wasmtime::Result<T>,
+    ) -> Result<Option<(T, UnitOfWork)>, Fault> {
+        if !self.offers_safeguards() {
+            return Ok(None);
+        }
+        self.run(work, |instance| match &instance.safeguards {
+            Some(guest) => call(&mut instance.store, guest),
+            None => Err(wasmtime::Error::new(WrongAnswer(
+                "the instance lost its `safeguards` export".to_owned(),
+            ))),
+        })
+        .map(Some)
     }
 
     fn run<T>(
@@ -300,10 +331,19 @@ impl Runtime {
             .instantiate(&mut store)
             .map_err(|error| self.classify(error))?;
         let bindings = Bindings::new(&mut store, &raw).map_err(|error| self.classify(error))?;
+        let safeguards = match &self.shared.safeguards {
+            Some(indices) => Some(
+                indices
+                    .load(&mut store, &raw)
+                    .map_err(|error| self.classify(error))?,
+            ),
+            None => None,
+        };
         Ok(Instance {
             store,
             bindings,
             raw,
+            safeguards,
         })
     }
 

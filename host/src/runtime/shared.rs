@@ -20,7 +20,7 @@ use wasmtime::{Config, Engine};
 
 use super::{EPOCH_TICK, LoadError, compile_cached};
 use crate::capabilities::HostState;
-use crate::contract::{Bindings, BindingsPre};
+use crate::contract::{Bindings, BindingsPre, safeguards};
 
 /// Warm instances parked at once across every tenant sharing one compiled component. An
 /// instance is a Store with the guest's memory (a few MiB): parked per tenant without a
@@ -34,6 +34,10 @@ pub(crate) const PARKED_INSTANCES: usize = 64;
 pub(crate) struct SharedComponent {
     pub(super) engine: Engine,
     pub(super) pre: BindingsPre<HostState>,
+    /// Where the component exports `safeguards` (contract 0.3.3): its functions' indices.
+    pub(super) safeguards: Option<safeguards::GuestIndices>,
+    /// The contract its exports name, e.g. `privacy-guard:consent@0.3.2`.
+    pub(super) contract: String,
     /// Instances parked in the idle pools of all runtimes using this component.
     parked: AtomicUsize,
 }
@@ -97,13 +101,52 @@ pub(crate) fn shared_component(
         .map_err(|error| LoadError::WorldMismatch(format!("{error:#}")))?;
     let pre = BindingsPre::new(instance_pre)
         .map_err(|error| LoadError::WorldMismatch(format!("{error:#}")))?;
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(&engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let safeguards = safeguards_indices(&pre, &exports)?;
+    let contract = exported_contract(&exports);
     let shared = Arc::new(SharedComponent {
         engine,
         pre,
+        safeguards,
+        contract,
         parked: AtomicUsize::new(0),
     });
     components.insert((fuel, hash), Arc::downgrade(&shared));
     Ok(shared)
+}
+
+/// The indices of the component's `safeguards` export; `None` when it exports none (a
+/// component of contract 0.3.2 or earlier), a mismatch when it exports one of other types.
+fn safeguards_indices(
+    pre: &BindingsPre<HostState>,
+    exports: &[String],
+) -> Result<Option<safeguards::GuestIndices>, LoadError> {
+    let exported = exports.iter().any(|name| is_safeguards_export(name));
+    if !exported {
+        return Ok(None);
+    }
+    safeguards::GuestIndices::new(pre.instance_pre())
+        .map(Some)
+        .map_err(|error| LoadError::WorldMismatch(format!("its `safeguards` export: {error:#}")))
+}
+
+/// Whether an export's name is the contract's `safeguards` interface, of any version.
+fn is_safeguards_export(name: &str) -> bool {
+    name.split('@').next() == Some("privacy-guard:consent/safeguards")
+}
+
+/// The contract a component's exports name (`privacy-guard:consent@0.3.2`), from its
+/// `sending` export, which every version has.
+fn exported_contract(exports: &[String]) -> String {
+    exports
+        .iter()
+        .find_map(|name| name.strip_prefix("privacy-guard:consent/sending@"))
+        .map(|version| format!("privacy-guard:consent@{version}"))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The SHA-256 of `component_bytes`; the embedded component's (the same in every tenant)
@@ -158,5 +201,39 @@ fn spawn_epoch_ticker(engine: Engine) {
         // Without a ticker no call can time out by wall clock; calls still end at their
         // deadline of zero ticks (immediately) if configured so, and memory caps hold.
         tracing::error!(%error, "could not start the epoch ticker thread: call timeouts are not enforced");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_component_is_found_to_offer_safeguards_and_the_packed_check() {
+        let shared = shared_component(crate::EMBEDDED_COMPONENT, None, false).expect("loads");
+        assert!(shared.safeguards.is_some());
+        assert_eq!(shared.contract, crate::contract::CONTRACT);
+        // The packed check is looked up by its 0.3.2 name: a later compatible version of
+        // the export answers to it.
+        let component = shared.pre.instance_pre().component();
+        assert!(
+            component
+                .get_export_index(None, crate::contract::sending_packed::INTERFACE)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn only_the_contracts_safeguards_interface_counts_as_the_export() {
+        assert!(is_safeguards_export(
+            "privacy-guard:consent/safeguards@0.3.3"
+        ));
+        assert!(is_safeguards_export(
+            "privacy-guard:consent/safeguards@0.4.0"
+        ));
+        assert!(!is_safeguards_export(
+            "privacy-guard:consent/safeguards-extra@0.3.3"
+        ));
+        assert!(!is_safeguards_export("other:consent/safeguards@0.3.3"));
     }
 }
