@@ -342,6 +342,8 @@ pub fn changes_of(event: &StoredEvent) -> Vec<Change> {
         }
         // Proof of why a mail went to a restricted or erased person: no state changes.
         "sent-on-legal-ground" => Vec::new(),
+        // A web-form record sent no request, a link mailed again on request: no state changes.
+        "request-withheld" | "link-mailed" => Vec::new(),
         _ => unknown(event, kind),
     }
 }

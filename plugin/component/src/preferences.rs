@@ -5,11 +5,14 @@
 //! or unknown answer is only ever given for a genuine link.
 
 use privacy_guard_core::configuration::Configuration;
-use privacy_guard_core::event::{Cause, ConsentEvent, IpEvidence, user_agent_evidence};
+use privacy_guard_core::consent::ConsentValue;
+use privacy_guard_core::event::{
+    Cause, ConsentEvent, IpEvidence, StreamEvent, user_agent_evidence,
+};
 use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
 use privacy_guard_core::link::{LinkError, LinkPayload};
 use privacy_guard_core::notification::{ChangeOrigin, ConfirmedChange};
-use privacy_guard_core::preferences::{Page, page};
+use privacy_guard_core::preferences::{Page, note_request_intervals, page};
 use privacy_guard_core::vocabulary::IpPolicy;
 
 use crate::Plugin;
@@ -17,10 +20,11 @@ use crate::bindings::exports::privacy_guard::consent::preferences as wit;
 use crate::bindings::privacy_guard::consent::clock;
 use crate::convert::consent_value;
 use crate::links::open_link;
+use crate::logging::fault;
 use crate::logging::info;
 use crate::notification::confirm;
 use crate::restriction::{erase_person, restrict_person};
-use crate::state::{State, StoredPerson, consent_history};
+use crate::state::{State, StoredPerson, consent_history, read_stream};
 
 use privacy_guard_core::restriction::Actor;
 
@@ -59,14 +63,24 @@ impl wit::Guest for Plugin {
             link: payload.link,
             ip: ip_evidence(&configuration, &evidence),
             user_agent: evidence.user_agent.as_deref().and_then(user_agent_evidence),
+            seconds_since_request: None,
         };
-        let events = answer(&mut person.snapshot, &configuration, &choices, &cause, now).map_err(
-            |error| match error {
+        let mut events = answer(&mut person.snapshot, &configuration, &choices, &cause, now)
+            .map_err(|error| match error {
                 ChoiceError::UnknownConsent(id) => wit::SubmitError::UnknownConsent(id),
                 ChoiceError::NotApplicable(id) => wit::SubmitError::NotChangeable(id),
                 ChoiceError::ProcessingRestricted => wit::SubmitError::ProcessingRestricted,
-            },
-        )?;
+            })?;
+        if events.iter().any(|event| event.to == ConsentValue::Granted) {
+            let stream: Vec<StreamEvent> = read_stream(&person.snapshot.record.stream())
+                .iter()
+                .map(|payload| {
+                    StreamEvent::from_json(payload)
+                        .unwrap_or_else(|error| fault("reading an event", &error))
+                })
+                .collect();
+            note_request_intervals(&mut events, &stream, now);
+        }
         if !events.is_empty() {
             person.append(&events, &configuration);
             state.save(&person);

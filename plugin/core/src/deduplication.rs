@@ -743,6 +743,7 @@ mod tests {
             link: LinkId([1; 16]),
             ip: None,
             user_agent: None,
+            seconds_since_request: None,
         };
         let staff = Cause::Recorded {
             source: RecordingSource::Admin,

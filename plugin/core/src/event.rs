@@ -156,6 +156,8 @@ struct WireEvidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    seconds_since_request: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     statement: Option<Statement>,
     /// The request lapsed unanswered.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -172,6 +174,7 @@ impl WireEvidence {
             && self.period.is_none()
             && self.ip.is_none()
             && self.user_agent.is_none()
+            && self.seconds_since_request.is_none()
             && self.statement.is_none()
             && !self.lapsed
     }
@@ -221,12 +224,14 @@ fn answer_wire(cause: &Cause) -> (WireSource, WireEvidence) {
             link,
             ip,
             user_agent,
+            seconds_since_request,
         } => (
             WireSource::PreferencesPage,
             WireEvidence {
                 link: Some(*link),
                 ip: ip.clone(),
                 user_agent: user_agent.clone(),
+                seconds_since_request: *seconds_since_request,
                 ..WireEvidence::default()
             },
         ),
@@ -427,6 +432,9 @@ fn answer_cause(
     actor: Option<ActorName>,
 ) -> Result<Cause, EventError> {
     let bare = evidence.is_empty();
+    if evidence.seconds_since_request.is_some() && source != WireSource::PreferencesPage {
+        return Err(EventError::EvidenceMismatch("an answer on the page"));
+    }
     Ok(match (source, evidence.statement) {
         (WireSource::RecordChange, None) if bare => Cause::RecordChange,
         (WireSource::RecordChange, _) => {
@@ -450,6 +458,7 @@ fn answer_cause(
                 link,
                 ip: evidence.ip,
                 user_agent: evidence.user_agent,
+                seconds_since_request: evidence.seconds_since_request,
             },
             None => return Err(EventError::EvidenceMismatch("preferences-page")),
         },
@@ -507,11 +516,13 @@ pub(crate) mod tests {
                 link: link(9),
                 ip: IpEvidence::observe("203.0.113.7", IpPolicy::Truncate, None),
                 user_agent: Some("Mozilla/5.0".to_owned()),
+                seconds_since_request: Some(86_400),
             },
             Cause::PreferencesPage {
                 link: link(9),
                 ip: None,
                 user_agent: None,
+                seconds_since_request: None,
             },
             Cause::Recorded {
                 source: RecordingSource::Admin,
@@ -536,6 +547,7 @@ pub(crate) mod tests {
                     link: link(4),
                     ip: IpEvidence::observe("203.0.113.7", IpPolicy::Truncate, None),
                     user_agent: None,
+                    seconds_since_request: Some(75),
                 }),
             },
             Cause::CarriedOver {
@@ -606,7 +618,8 @@ pub(crate) mod tests {
             actor(Cause::PreferencesPage {
                 link: link(1),
                 ip: None,
-                user_agent: None
+                user_agent: None,
+                seconds_since_request: None,
             }),
             ("preferences-page".into(), "person".into())
         );
@@ -659,6 +672,8 @@ pub(crate) mod tests {
             r#""source":"deduplication","evidence":{"carried-from":"leads/7","answered-at":1,"answer-source":"record-change"}"#,
             r#""source":"deduplication","evidence":{"carried-from":"nowhere","answered-at":1,"answer-source":"admin","statement":"x"}"#,
             r#""source":"admin","evidence":{"statement":"x","carried-from":"leads/7"}"#,
+            r#""source":"admin","evidence":{"statement":"x","seconds-since-request":5}"#,
+            r#""source":"daily-run","evidence":{"link":"01010101010101010101010101010101","period":"2024-05-01","seconds-since-request":5}"#,
         ];
         for case in cases {
             let json = format!("{{{base},{case}}}");

@@ -2,7 +2,7 @@
 
 use crate::configuration::Configuration;
 use crate::consent::ConsentValue;
-use crate::event::ConsentEvent;
+use crate::event::{Cause, ConsentEvent, StreamEvent};
 use crate::person::PersonSnapshot;
 use crate::vocabulary::{Language, PersonStatus};
 
@@ -126,6 +126,51 @@ fn agreed_text(
     })
 }
 
+/// The double opt-in's interval: into the evidence of each grant among `events` (one answer
+/// on the page, at `now`) of a consent the person was mailed a request or a reminder about,
+/// the seconds since the last such mail, read from `stream` (the record's events before the
+/// answer; a request carried over from another record counts from when it was sent there).
+pub fn note_request_intervals(events: &mut [ConsentEvent], stream: &[StreamEvent], now: i64) {
+    let last_request = |consent: &str| {
+        stream
+            .iter()
+            .filter_map(|event| match event {
+                StreamEvent::Consent(event) if event.consent.as_str() == consent => {
+                    match &event.cause {
+                        Cause::Request { .. } => Some(event.at),
+                        Cause::CarriedOver {
+                            answered_at,
+                            answer,
+                            ..
+                        } if matches!(answer.as_ref(), Cause::Request { .. }) => Some(*answered_at),
+                        _ => None,
+                    }
+                }
+                StreamEvent::RequestRepeated(repeated)
+                    if repeated.consents.iter().any(|id| id.as_str() == consent) =>
+                {
+                    Some(repeated.at)
+                }
+                _ => None,
+            })
+            .max()
+    };
+    for event in events {
+        if event.to != ConsentValue::Granted {
+            continue;
+        }
+        let mailed = last_request(event.consent.as_str());
+        if let Cause::PreferencesPage {
+            seconds_since_request,
+            ..
+        } = &mut event.cause
+        {
+            *seconds_since_request =
+                mailed.map(|at| u64::try_from(now.saturating_sub(at) / 1000).unwrap_or(0));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +292,73 @@ mod tests {
         history.extend(choose(&mut snapshot, &configuration, false));
         let view = &page(&configuration, &snapshot, &history, 99).consents[0];
         assert_eq!(view.agreed, None);
+    }
+
+    #[test]
+    fn a_grant_on_the_page_notes_the_seconds_since_the_last_request_about_it() {
+        use crate::calendar::Date;
+        use crate::consent::ConsentDefault;
+        use crate::definition::{ConsentId, PurposeVersion};
+        use crate::event::{LinkId, RequestRepeatedEvent};
+        let id = |text: &str| ConsentId::parse(text).unwrap();
+        let event = |consent: &str, at: i64, to: ConsentValue, cause: Cause| ConsentEvent {
+            at,
+            consent: id(consent),
+            from: ConsentValue::Applicable,
+            to,
+            purpose: PurposeVersion::first("We send news."),
+            default: ConsentDefault::No,
+            cause,
+        };
+        let period = Date::parse("2026-12-01").unwrap();
+        let request = Cause::Request {
+            period,
+            link: LinkId([1; 16]),
+        };
+        let page = Cause::PreferencesPage {
+            link: LinkId([2; 16]),
+            ip: None,
+            user_agent: None,
+            seconds_since_request: None,
+        };
+        let stream = vec![
+            StreamEvent::Consent(event(
+                "news",
+                1_000_000,
+                ConsentValue::Waiting,
+                request.clone(),
+            )),
+            StreamEvent::Consent(event("calls", 2_000_000, ConsentValue::Waiting, request)),
+            StreamEvent::RequestRepeated(RequestRepeatedEvent {
+                at: 5_000_000,
+                period,
+                link: LinkId([3; 16]),
+                consents: vec![id("calls")],
+                reminder: true,
+            }),
+        ];
+        let now = 9_000_500;
+        let mut answers = vec![
+            event("news", now, ConsentValue::Granted, page.clone()),
+            event("calls", now, ConsentValue::Granted, page.clone()),
+            event("other", now, ConsentValue::Granted, page.clone()),
+            event("news", now, ConsentValue::NotGranted, page),
+        ];
+        note_request_intervals(&mut answers, &stream, now);
+        let noted: Vec<Option<u64>> = answers
+            .iter()
+            .map(|answer| match answer.cause {
+                Cause::PreferencesPage {
+                    seconds_since_request,
+                    ..
+                } => seconds_since_request,
+                _ => unreachable!(),
+            })
+            .collect();
+        // From the request (8,000 s), from the reminder (4,000 s), never asked, a refusal.
+        assert_eq!(noted, [Some(8_000), Some(4_000), None, None]);
+        let json = answers[0].to_json().unwrap();
+        assert!(json.contains(r#""seconds-since-request":8000"#), "{json}");
+        assert_eq!(ConsentEvent::from_json(&json).unwrap(), answers[0]);
     }
 }

@@ -100,6 +100,7 @@ impl Actor {
                 link: *link,
                 ip: ip.clone(),
                 user_agent: user_agent.clone(),
+                seconds_since_request: None,
             },
             Actor::Staff(staff) => staff.cause(),
         }

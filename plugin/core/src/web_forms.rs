@@ -264,7 +264,8 @@ mod tests {
             let payload = form_token_payload(NOW - 60_000, &[5; 12]).unwrap();
             form_token(&payload, &fake_mac(&payload))
         };
-        let cases: &[(WebFormProof, Vec<(&str, &str)>, Result<(), WithheldReason>)] = &[
+        type Case<'a> = (WebFormProof, Vec<(&'a str, &'a str)>, Result<(), WithheldReason>);
+        let cases: &[Case<'_>] = &[
             (proof("", ""), vec![], Ok(())),
             (proof("website", ""), vec![("website", "  ")], Ok(())),
             (

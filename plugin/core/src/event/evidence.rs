@@ -270,6 +270,10 @@ pub enum Cause {
         link: LinkId,
         ip: Option<IpEvidence>,
         user_agent: Option<String>,
+        /// For a grant of a consent the person was sent a request about: the seconds from
+        /// the last request or reminder mail about it to this answer (the double opt-in's
+        /// interval between mail and confirmation).
+        seconds_since_request: Option<u64>,
     },
     /// A decision obtained elsewhere (phone, paper, another system) was recorded by staff.
     Recorded {

@@ -168,6 +168,7 @@ fn page() -> Cause {
         link: link(1),
         ip: IpEvidence::observe("203.0.113.9", IpPolicy::Truncate, None),
         user_agent: Some("Mozilla/5.0".to_owned()),
+        seconds_since_request: None,
     }
 }
 
