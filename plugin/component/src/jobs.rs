@@ -194,6 +194,12 @@ impl Run<'_> {
                 false
             }
             DailyStep::Mail { .. } if observed.withheld => false,
+            // A bounce, complaint or unsubscribe mail stopped requests to the address.
+            DailyStep::Mail { ref address, .. }
+                if crate::feedback::suppressed(state, self.configuration, address).is_some() =>
+            {
+                false
+            }
             DailyStep::Mail {
                 address,
                 consents,

@@ -3,7 +3,7 @@
 //! Two reads per call, whatever the batch size: one `store.get` of `config` and one
 //! `store.get-many` of every recipient's `person/<address>`. Once an erasure happened, a
 //! batch with recipients nobody holds reads their suppression markers in one more
-//! `get-many`, and a transactional mail to an erased address reads the records it names
+//! `get-many` (with every recipient's delivery-feedback record, `crate::feedback`), and a transactional mail to an erased address reads the records it names
 //! (is it the erased one?). The decision itself is the engine's `decide_batch` (the same
 //! function a native benchmark calls); refusals carry no detail here.
 //!
@@ -27,8 +27,9 @@ use privacy_guard_core::rendering::{
 };
 use privacy_guard_core::sending::{
     Decision, ErasureFacts, Recipient, RecipientRole, RefusalReason, SendRequest, SendingPolicy,
-    decide_batch, legal_ground_subject, person_keys, suppression_lookups,
+    decide_batch, feedback_lookups, legal_ground_subject, person_keys, suppression_lookups,
 };
+use privacy_guard_core::feedback::decode_feedback;
 use privacy_guard_core::storage::{CONFIG_KEY, decode_person};
 
 use crate::Plugin;
@@ -355,15 +356,32 @@ fn erasure_facts(
     named: &[(usize, RecordRef)],
 ) -> ErasureFacts {
     let lookups = suppression_lookups(policy, recipients, snapshots);
+    // Delivery reports' suppressions, in the same `get-many` (`crate::feedback`).
+    let feedback = feedback_lookups(policy, recipients);
     let mut facts = ErasureFacts::default();
-    if !lookups.is_empty() {
-        let keys: Vec<String> = lookups.iter().map(|(_, key)| key.clone()).collect();
+    if !lookups.is_empty() || !feedback.is_empty() {
+        let keys: Vec<String> = lookups
+            .iter()
+            .chain(&feedback)
+            .map(|(_, key)| key.clone())
+            .collect();
         let packed = store::get_many(&keys);
+        let values = unpack(&packed);
+        let (markers, reports) = values.split_at(lookups.len().min(values.len()));
         facts.erased_addresses = lookups
             .iter()
-            .zip(unpack(&packed))
+            .zip(markers)
             .filter(|(_, marker)| marker.is_some())
             .map(|((index, _), _)| *index)
+            .collect();
+        facts.delivery_suppressed = feedback
+            .iter()
+            .zip(reports)
+            .filter_map(|((index, _), bytes)| {
+                let record = decode_feedback((*bytes)?)
+                    .unwrap_or_else(|error| fault("reading delivery feedback", &error));
+                Some((*index, record.suppressed?.0))
+            })
             .collect();
     }
     if request.class == MessageClass::Transactional {

@@ -327,7 +327,8 @@ pub(crate) fn consent_history(record: &RecordRef) -> Vec<ConsentEvent> {
                 | StreamEvent::LegalGround(_)
                 | StreamEvent::RequestRepeated(_)
                 | StreamEvent::RequestWithheld(_)
-                | StreamEvent::LinkMailed(_) => None,
+                | StreamEvent::LinkMailed(_)
+                | StreamEvent::DeliveryFeedback(_) => None,
             }
         })
         .collect()

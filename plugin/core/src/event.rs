@@ -50,6 +50,7 @@
 //! [`StreamEvent`] reads either kind back.
 
 mod evidence;
+mod feedback;
 mod legal_ground;
 mod request;
 mod safeguard;
@@ -64,6 +65,7 @@ use crate::definition::{ConsentId, PurposeVersion};
 use crate::record::RecordRef;
 
 pub use self::evidence::*;
+pub use self::feedback::*;
 pub use self::legal_ground::*;
 pub use self::request::*;
 pub use self::safeguard::*;
@@ -109,6 +111,7 @@ enum EventKind {
     RequestRepeated,
     RequestWithheld,
     LinkMailed,
+    DeliveryFeedback,
 }
 
 /// Every source an event names.
@@ -384,6 +387,8 @@ pub enum StreamEvent {
     RequestWithheld(RequestWithheldEvent),
     /// A fresh preferences link was mailed at someone's request ("send me my link again").
     LinkMailed(LinkMailedEvent),
+    /// A delivery report suppressed the person's address, or staff lifted a bounce.
+    DeliveryFeedback(DeliveryFeedbackEvent),
 }
 
 /// Only the kind of an event, to choose how to read the rest.
@@ -409,6 +414,9 @@ impl StreamEvent {
                 RequestWithheldEvent::from_json(json).map(StreamEvent::RequestWithheld)
             }
             EventKind::LinkMailed => LinkMailedEvent::from_json(json).map(StreamEvent::LinkMailed),
+            EventKind::DeliveryFeedback => {
+                DeliveryFeedbackEvent::from_json(json).map(StreamEvent::DeliveryFeedback)
+            }
         }
     }
 
@@ -420,6 +428,7 @@ impl StreamEvent {
             StreamEvent::RequestRepeated(event) => event.to_json(),
             StreamEvent::RequestWithheld(event) => event.to_json(),
             StreamEvent::LinkMailed(event) => event.to_json(),
+            StreamEvent::DeliveryFeedback(event) => event.to_json(),
         }
     }
 }

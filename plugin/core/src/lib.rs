@@ -93,6 +93,7 @@ pub mod definition;
 mod digest;
 pub mod editing;
 pub mod event;
+pub mod feedback;
 pub mod lifecycle;
 pub mod link;
 pub mod link_mail;

@@ -300,7 +300,8 @@ pub fn fold_stream(
             StreamEvent::Status(event) => snapshot.apply_status(event)?,
             StreamEvent::LegalGround(_)
             | StreamEvent::RequestWithheld(_)
-            | StreamEvent::LinkMailed(_) => {}
+            | StreamEvent::LinkMailed(_)
+            | StreamEvent::DeliveryFeedback(_) => {}
             StreamEvent::RequestRepeated(event) => snapshot.repeat_request(event),
         }
     }

@@ -60,6 +60,10 @@
 //! | `strip-tracking` | the person's email-tracking consent is not Granted, including unknown recipients and modules without an email-tracking consent: no consent, no pixel and no tracked link. |
 //!
 //! Refusals carry no detail on the hot path: the reason says it all.
+//!
+//! After the table: an address a delivery report suppressed ([`crate::feedback`]) is
+//! refused marketing and workflow mail the table would allow, a bounced one
+//! `invalid-address`, one that complained or unsubscribed by mail `consent-refused`.
 
 use crate::address::{Address, looks_like_address};
 use crate::calendar::Date;
@@ -260,6 +264,8 @@ pub struct ErasureFacts {
     pub erased_addresses: Vec<usize>,
     /// Recipients naming a CRM record the plugin holds as erased.
     pub naming_erased_records: Vec<usize>,
+    /// Recipients whose address a delivery report suppressed ([`crate::feedback`]).
+    pub delivery_suppressed: Vec<(usize, crate::feedback::Suppression)>,
 }
 
 /// The configuration as the hot path needs it, borrowed from the stored `config` bytes.
@@ -321,6 +327,27 @@ pub fn suppression_lookups<S>(
         .collect()
 }
 
+/// The delivery-feedback records to look up ([`crate::feedback::feedback_key`]):
+/// `(recipient index, key)` for every recipient with a usable address, once the markers are
+/// salted (an erasure, an IP hash or a delivery report salted them). Empty before, so the
+/// common batch costs nothing more.
+pub fn feedback_lookups(
+    policy: &SendingPolicy<'_>,
+    recipients: &[Recipient<'_>],
+) -> Vec<(usize, String)> {
+    let Some(salt) = &policy.index.suppression_salt else {
+        return Vec::new();
+    };
+    recipients
+        .iter()
+        .enumerate()
+        .filter_map(|(index, recipient)| {
+            let address = Address::parse(recipient.address).ok()?;
+            Some((index, crate::feedback::feedback_key(salt.as_ref(), &address)))
+        })
+        .collect()
+}
+
 /// Decides for every recipient, given the stored snapshot bytes read under
 /// [`person_keys`], in recipient order, and what the adapter found about erasures. A
 /// snapshot that cannot be read is an error (the adapter traps, and the host refuses the
@@ -373,7 +400,7 @@ pub fn decide_batch<S: AsRef<[u8]>>(
         };
         let names_erased_record = erasures.naming_erased_records.contains(&index);
         let standing = Standing::of(rules, person.as_ref().map(|person| &person.regime), today);
-        decisions.push(decide(
+        let decision = decide(
             request.class,
             recipient.role,
             policy.index.enabled,
@@ -382,7 +409,17 @@ pub fn decide_batch<S: AsRef<[u8]>>(
             names_erased_record,
             standing,
             soft_opt_in,
-        ));
+        );
+        // A suppressed address refuses what the decision would have allowed.
+        let suppressed = match decision {
+            Decision::Allow { .. } => erasures
+                .delivery_suppressed
+                .iter()
+                .find(|(at, _)| *at == index)
+                .and_then(|(_, suppression)| suppression.refusal(request.class)),
+            Decision::Refuse(_) => None,
+        };
+        decisions.push(suppressed.map_or(decision, Decision::Refuse));
     }
     Ok(decisions)
 }
