@@ -46,6 +46,10 @@ pub enum ChangeKind {
     PurposeOutdated,
     PurposeCorrected,
     ConsentDeleted,
+    Bounced,
+    Complained,
+    Unsubscribed,
+    BounceLifted,
 }
 
 /// Every change kind with its text (as the API writes it) and what it means: the one list
@@ -135,6 +139,26 @@ pub const CHANGE_KINDS: &[(ChangeKind, &str, &str)] = &[
         ChangeKind::ConsentDeleted,
         "consent_deleted",
         "the consent was deleted from the configuration (no person)",
+    ),
+    (
+        ChangeKind::Bounced,
+        "bounced",
+        "mail to the person's address bounced (a hard bounce, or the soft bounce that reached the limit): no marketing or workflow mail, no requests",
+    ),
+    (
+        ChangeKind::Complained,
+        "complained",
+        "the person reported a mail as spam: no marketing or workflow mail, no requests",
+    ),
+    (
+        ChangeKind::Unsubscribed,
+        "unsubscribed",
+        "the person asked by mail to unsubscribe (the `mailto:` of `List-Unsubscribe`): no marketing or workflow mail, no requests",
+    ),
+    (
+        ChangeKind::BounceLifted,
+        "bounce_lifted",
+        "staff lifted the suppression of a bounced address",
     ),
 ];
 
@@ -344,6 +368,17 @@ pub fn changes_of(event: &StoredEvent) -> Vec<Change> {
         "sent-on-legal-ground" => Vec::new(),
         // A web-form record sent no request, a link mailed again on request: no state changes.
         "request-withheld" | "link-mailed" => Vec::new(),
+        // A delivery report suppressed the address, or staff lifted a bounce.
+        "delivery-feedback" => {
+            let kind = match text("feedback") {
+                Some("hard-bounce" | "soft-bounce") => ChangeKind::Bounced,
+                Some("complaint") => ChangeKind::Complained,
+                Some("unsubscribe") => ChangeKind::Unsubscribed,
+                Some("bounce-lifted") => ChangeKind::BounceLifted,
+                _ => return unknown(event, kind),
+            };
+            vec![base(kind, Some(person))]
+        }
         _ => unknown(event, kind),
     }
 }
@@ -406,6 +441,10 @@ mod tests {
             ("configuration", r#"{"v":1,"kind":"purpose-changed","at":1,"consent":"news","module":"contacts","change":"material","from-version":1,"from-hash":"a","purpose-version":2,"purpose-hash":"b","counts-from-version":2}"#.into(), vec![PurposeOutdated]),
             ("configuration", r#"{"v":1,"kind":"purpose-changed","at":1,"consent":"news","module":"contacts","change":"correction","from-version":1,"from-hash":"a","purpose-version":2,"purpose-hash":"b","counts-from-version":1}"#.into(), vec![PurposeCorrected]),
             ("configuration", r#"{"v":1,"kind":"consent-deleted","at":1,"consent":"news","module":"contacts","purpose-version":2,"purpose-hash":"b"}"#.into(), vec![ConsentDeleted]),
+            ("contacts/1", r#"{"v":1,"kind":"delivery-feedback","at":1,"source":"dsn","actor":"privacy-guard","feedback":"soft-bounce","evidence":"4.2.2"}"#.into(), vec![Bounced]),
+            ("contacts/1", r#"{"v":1,"kind":"delivery-feedback","at":1,"source":"arf","actor":"privacy-guard","feedback":"complaint","evidence":"abuse"}"#.into(), vec![Complained]),
+            ("contacts/1", r#"{"v":1,"kind":"delivery-feedback","at":1,"source":"mailto","actor":"privacy-guard","feedback":"unsubscribe","evidence":"subject"}"#.into(), vec![Unsubscribed]),
+            ("contacts/1", r#"{"v":1,"kind":"delivery-feedback","at":1,"source":"admin","actor":"Dana","feedback":"bounce-lifted","evidence":"back"}"#.into(), vec![BounceLifted]),
             ("contacts/1", r#"{"v":1,"kind":"something-new","at":1}"#.into(), vec![]),
             ("contacts/1", "not json".into(), vec![]),
         ];

@@ -354,3 +354,91 @@ fn an_erased_address_stays_erased_and_an_unknown_one_is_suppressed_for_later() {
         Some(RefusalReason::InvalidAddress)
     );
 }
+
+/// The feedback changes of the feed: (kind, record id, source).
+fn feedback_changes(guard: &Guard) -> Vec<(String, String, String)> {
+    use privacy_guard_host::changes::{CHANGE_KINDS, ChangeKind};
+    let page = guard.changes(0, 10_000).expect("call").expect("cursor");
+    page.changes
+        .iter()
+        .filter(|change| {
+            matches!(
+                change.kind,
+                ChangeKind::Bounced
+                    | ChangeKind::Complained
+                    | ChangeKind::Unsubscribed
+                    | ChangeKind::BounceLifted
+            )
+        })
+        .map(|change| {
+            let text = CHANGE_KINDS
+                .iter()
+                .find(|(kind, _, _)| *kind == change.kind)
+                .map(|(_, text, _)| text.to_string())
+                .unwrap_or_default();
+            (
+                text,
+                change
+                    .person
+                    .as_ref()
+                    .map(|p| p.id.clone())
+                    .unwrap_or_default(),
+                change.source.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_change_feed_tells_the_crm_and_the_daily_run_asks_a_suppressed_address_nothing() {
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    configure(&guard, "http://127.0.0.1:9/preferences/");
+    import_csv(
+        &guard,
+        "contacts",
+        "name,email\nAda,ada@example.com\nBen,ben@example.com\nCy,cy@example.com\n",
+    );
+    let mut complaint = report(FeedbackKind::Complaint, "ben@example.com", None);
+    complaint.source = "arf".into();
+    for done in [
+        report(FeedbackKind::HardBounce, "ada@example.com", None),
+        complaint,
+    ] {
+        guard
+            .report_delivery(&done)
+            .expect("call")
+            .expect("accepted");
+    }
+    assert_eq!(
+        guard
+            .lift_bounce("ada@example.com", &operator(), "new mailbox")
+            .expect("call"),
+        Ok(true)
+    );
+    guard
+        .report_delivery(&report(
+            FeedbackKind::HardBounce,
+            "ada@example.com",
+            Some("<2@x>"),
+        ))
+        .expect("call")
+        .expect("accepted");
+    assert_eq!(
+        feedback_changes(&guard),
+        [
+            ("bounced".into(), "1".into(), "dsn".into()),
+            ("complained".into(), "2".into(), "arf".into()),
+            ("bounce_lifted".into(), "1".into(), "admin".into()),
+            ("bounced".into(), "1".into(), "dsn".into()),
+        ]
+    );
+    host.set_now("2026-12-01T10:00:00Z");
+    guard.run_due().expect("run").expect("due");
+    let mailed: Vec<String> = host
+        .mails()
+        .iter()
+        .flat_map(|mail| mail.to.clone())
+        .collect();
+    assert_eq!(mailed, ["cy@example.com"], "only Cy is asked");
+}

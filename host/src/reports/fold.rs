@@ -401,6 +401,11 @@ impl PeopleFold {
             | ChangeKind::PurposeOutdated
             | ChangeKind::PurposeCorrected
             | ChangeKind::ConsentDeleted => {}
+            // Delivery feedback suppresses an address, not a consent or a status.
+            ChangeKind::Bounced
+            | ChangeKind::Complained
+            | ChangeKind::Unsubscribed
+            | ChangeKind::BounceLifted => {}
         }
     }
 
