@@ -15,6 +15,7 @@ mod package;
 mod people;
 mod proof;
 mod reports;
+mod retention;
 mod sending;
 mod serve;
 mod webhooks;
@@ -191,6 +192,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::People(command) => reports::people(&guard, command),
         Command::Bulk(command) => reports::bulk(&guard, &actor()?, command),
         Command::Register { format } => reports::register(&guard, format),
+        Command::Retention(command) => retention::run(&guard, actor, command),
         Command::Case(command) => cases::run(&guard, actor, command),
         Command::Export {
             person,

@@ -20,6 +20,7 @@ mod people;
 mod proof;
 mod records;
 mod reports;
+mod retention;
 mod safeguards;
 mod sending;
 mod webhooks;
@@ -48,11 +49,12 @@ pub use self::configuration::SettingsRefusal;
 pub use self::daily_run::{DAILY_RUN_PAGE, DueRun, RunReport};
 pub use self::dynamic::{Arguments as ExportArguments, ExportAnswer};
 pub use self::records::{EditRejection, ImportReport, ImportedRecord};
+pub use self::reports::{BulkAction, BulkItem, BulkOutcome, BulkPage, PEOPLE_PAGE_LIMIT};
+pub use self::retention::{RetentionItem, RetentionOutcome, RetentionRequest, RetentionSummary};
 /// The safeguards' types (their report is `contract::safeguards::DeliveryReport`).
 pub use crate::contract::safeguards::{
     FeedbackError, FeedbackKind, FeedbackOutcome, LinkMail, SafeguardSettings, WebFormProof,
 };
-pub use self::reports::{BulkAction, BulkItem, BulkOutcome, BulkPage, PEOPLE_PAGE_LIMIT};
 
 /// How often a unit of work is re-run after another host process committed first.
 const CONFLICT_RETRIES: usize = 5;
@@ -159,6 +161,8 @@ pub struct Guard {
     /// its last event by the next (`guard/reports.rs`), so the pages of a list do not each
     /// read the whole log again.
     people_fold: Mutex<Option<reports::KeptFold>>,
+    /// The retention schedules' settings, when set at opening (`guard/retention.rs`).
+    retention: std::sync::OnceLock<crate::retention::RetentionSettings>,
 }
 
 impl Guard {
@@ -225,6 +229,7 @@ impl Guard {
             events_committed: tokio::sync::watch::Sender::new(0),
             tokio: tokio.handle().clone(),
             people_fold: Mutex::new(None),
+            retention: std::sync::OnceLock::new(),
         })
     }
 

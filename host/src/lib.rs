@@ -21,6 +21,7 @@ pub mod package;
 pub mod proof;
 pub mod register;
 pub mod reports;
+pub mod retention;
 pub mod runtime;
 pub mod schedule;
 pub mod settings;

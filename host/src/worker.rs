@@ -183,7 +183,8 @@ fn check_schedule(guard: &Guard) -> i64 {
     let now = guard.clock().now();
     match guard.run_due() {
         Ok(Some(report)) => {
-            tracing::info!(period = %report.period, people = report.people, requests = report.requests, "daily consent run finished")
+            tracing::info!(period = %report.period, people = report.people, requests = report.requests, "daily consent run finished");
+            guard.retention_after_daily_run(&report.period);
         }
         Ok(None) => {}
         Err(error) => {

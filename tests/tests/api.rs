@@ -773,6 +773,19 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
     let (status, register) = acme.call("GET", "/api/v1/register", &[], None);
     assert_eq!(status, 200, "{register}");
     assert_eq!(register["register"]["controller"]["name"], "acme Ltd");
+    // Retention: the settings with a dry run, and a run's page (nobody is due yet).
+    let (status, retention) = acme.call("GET", "/api/v1/retention", &[], None);
+    assert_eq!(
+        (status, &retention["summary"]["dry_run"]),
+        (200, &json!(true)),
+        "{retention}"
+    );
+    let (status, run) = acme.call("POST", "/api/v1/retention/run", &[], Some(json!({})));
+    assert_eq!(
+        (status, &run["summary"]["erased"]),
+        (200, &json!(0)),
+        "{run}"
+    );
     // A person who lost their mail: staff hand over a fresh link.
     let (status, link) = acme.call(
         "GET",

@@ -135,6 +135,11 @@ pub struct Arguments {
     /// on every machine; a call past it fails closed [default: off].
     #[arg(long, global = true, env = "PRIVACY_GUARD_PLUGIN_FUEL", value_parser = clap::value_parser!(u64).range(1..))]
     pub(super) plugin_fuel: Option<u64>,
+    /// How long each retention class keeps people, over the defaults: CLASS=DAYS|off,
+    /// comma-separated (classes unanswered, withdrawn, bounced, inactive; `retention show`
+    /// lists them). A configuration file's tenants set theirs in [tenants.retention].
+    #[arg(long, global = true, env = "PRIVACY_GUARD_RETENTION", value_parser = privacy_guard_host::retention::RetentionPatch::parse)]
+    pub(super) retention: Option<privacy_guard_host::retention::RetentionPatch>,
     /// Log format on standard error.
     #[arg(long, global = true, env = "PRIVACY_GUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -367,6 +372,10 @@ pub(super) enum Command {
     /// each getting their own event naming --actor; --dry-run lists who would.
     #[command(subcommand)]
     Bulk(super::reports::BulkCommand),
+    /// Retention schedules: how long unanswered, withdrawn, bounced and inactive people are
+    /// kept before they are erased (`show`), and erasing those whose time ran out (`run`).
+    #[command(subcommand)]
+    Retention(super::retention::RetentionCommand),
     /// The record of processing activities (GDPR Art. 30) made from the configuration,
     /// with what it cannot know marked "to be completed".
     Register {

@@ -120,6 +120,7 @@ struct PreparedHost {
     kv_cache_budget: usize,
     endpoints: Vec<WebhookEndpoint>,
     webhook_retry: RetryPolicy,
+    retention: privacy_guard_host::retention::RetentionSettings,
 }
 
 impl PreparedHost {
@@ -133,6 +134,7 @@ impl PreparedHost {
         })?;
         let guard = Guard::open(self.options).context("could not open the host")?;
         guard.database().set_kv_cache_budget(self.kv_cache_budget);
+        guard.set_retention(self.retention)?;
         if !self.endpoints.is_empty() {
             guard.set_webhooks(Webhooks::new(self.endpoints, self.webhook_retry)?)?;
         }
@@ -206,6 +208,9 @@ fn prepare(
             attempts: arguments.delivery_attempts,
             ..RetryPolicy::default()
         },
+        retention: privacy_guard_host::retention::RetentionSettings::default()
+            .with(&arguments.retention.unwrap_or_default())
+            .with(&tenant.map(|tenant| tenant.retention).unwrap_or_default()),
     })
 }
 

@@ -20,6 +20,7 @@ mod dto;
 mod error;
 mod proof;
 mod reports;
+mod retention;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -105,6 +106,8 @@ fn table() -> Vec<Route> {
         ("POST",   "/api/v1/bulk/restrict",                        Scope::Staff,   post(reports::bulk_restrict)),
         ("POST",   "/api/v1/bulk/ask-again",                       Scope::Staff,   post(reports::bulk_ask_again)),
         ("GET",    "/api/v1/register",                             Scope::Read,    get(reports::register)),
+        ("GET",    "/api/v1/retention",                            Scope::Read,    get(retention::retention)),
+        ("POST",   "/api/v1/retention/run",                        Scope::Admin,   post(retention::run)),
         ("GET",    "/api/v1/proof/key",                            Scope::Read,    get(proof::proof_key)),
         ("GET",    "/api/v1/proof/checkpoint",                     Scope::Read,    get(proof::checkpoint)),
         ("GET",    "/api/v1/proof/receipts/{module}/{id}",         Scope::Read,    get(proof::receipt)),

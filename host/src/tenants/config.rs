@@ -18,6 +18,12 @@
 //! timeout_seconds = 10                          # wall-clock time of one call
 //! fuel = 5_000_000_000                          # instructions of one call (fuel mode)
 //! budget = { mails = 10000, log-bytes = 1048576 } # what one call may make the host hold
+//!
+//! [tenants.retention]                           # days people are kept, or "off"; default: the host's --retention
+//! unanswered = 90                               # asked, never answered
+//! withdrawn = 30                                # every consent refused or withdrawn
+//! bounced = 30                                  # the address bounced
+//! inactive = "off"                              # no grant, answer or request
 //! ```
 //!
 //! Everything not in the file comes from the command line or its `PRIVACY_GUARD_*`
@@ -104,6 +110,10 @@ pub struct TenantConfig {
     /// Where the tenant's change feed is pushed (instead of the host's --webhook-url).
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// How long each retention class keeps the tenant's people, over the host's
+    /// --retention (`[tenants.retention]`, e.g. `unanswered = 60`, `inactive = "off"`).
+    #[serde(default)]
+    pub retention: crate::retention::RetentionPatch,
 }
 
 /// A webhook endpoint of a tenant: its URL and the environment variable holding its
