@@ -25,6 +25,12 @@ page-receipt-link = Signierter Beleg: { $consent }
 page-receipts-explained = Jeder Beleg hält eine Antwort fest und ist von uns signiert: Bewahren Sie ihn als Nachweis auf, was Sie wann gewählt haben.
 page-link-personal = Dieser Link ist persönlich und bis zum { $expires } gültig. Bitte leiten Sie ihn nicht weiter.
 page-language = Sprache
+page-new-link = Neuen Link zusenden
+
+link-title = Neuen Link zu Ihren Einstellungen anfordern
+link-intro = Geben Sie die E-Mail-Adresse ein, an die wir Ihnen schreiben. Wenn sie uns bekannt ist, senden wir einen neuen persönlichen Link an sie.
+link-address = Ihre E-Mail-Adresse
+link-button = Neuen Link zusenden
 
 value-not-applicable = Betrifft Sie nicht
 value-applicable = Noch nicht erfragt
@@ -35,6 +41,7 @@ value-not-granted = Sie haben nicht eingewilligt
 notice-saved = Ihre Auswahl wurde gespeichert. Vielen Dank.
 notice-stopped = Wir haben die Verarbeitung Ihrer Daten eingestellt. Wir senden Ihnen nur noch, was gesetzlich vorgeschrieben ist (etwa Rechnungen).
 notice-erased = Ihre Daten wurden gelöscht. Wir bewahren nur auf, was gesetzlich vorgeschrieben ist, sowie einen Vermerk über Ihren Löschantrag, damit wir Sie nie wieder kontaktieren.
+notice-link-sent = Vielen Dank. Wenn uns diese Adresse bekannt ist, ist ein neuer Link an sie unterwegs; das kann einige Minuten dauern, bitte sehen Sie auch im Spam-Ordner nach. Zum Schutz Ihrer Privatsphäre sagen wir hier nicht, ob sie uns bekannt ist.
 
 problem-answer = Die Antwort zu „{ $consent }“ muss eine Zustimmung oder eine Ablehnung sein.
 problem-not-changeable = „{ $consent }“ kann hier nicht geändert werden. Es wurde nichts geändert; bitte prüfen Sie Ihre Auswahl und speichern Sie erneut.
@@ -45,6 +52,9 @@ problem-link-invalid = Dieser Link ist ungültig. Bitte verwenden Sie den Link a
 problem-link-expired = Dieser Link ist abgelaufen. Sie erhalten mit unserer nächsten E-Mail einen neuen Link oder können ihn bei uns anfordern.
 problem-unknown-person = Wir haben keine Daten mehr über Sie gespeichert, daher gibt es nichts auszuwählen.
 problem-unavailable = Ihre Einstellungen können derzeit nicht angezeigt werden. Es wurde nichts geändert; bitte versuchen Sie es in einigen Minuten erneut.
+problem-link-address = Bitte geben Sie eine E-Mail-Adresse ein, etwa name@example.com. Es wurde nichts gesendet.
+problem-cross-site = Dieses Formular wurde nicht von unserer Einstellungsseite gesendet, daher wurde nichts geändert. Bitte öffnen Sie den Link aus Ihrer E-Mail und verwenden Sie die Schaltflächen auf dieser Seite.
+problem-too-many = Von Ihrer Verbindung kamen zu viele Anfragen. Es wurde nichts geändert; bitte versuchen Sie es in einigen Minuten erneut.
 
 confirm-stop-title = Verarbeitung Ihrer Daten einstellen?
 confirm-stop-1 = Wir verwenden Ihre personenbezogenen Daten nicht mehr (Art. 18 DSGVO): keine Newsletter, keine Kampagnen, keine automatisierten E-Mails.

@@ -25,6 +25,12 @@ page-receipt-link = Signed receipt: { $consent }
 page-receipts-explained = Each receipt records one answer, signed by us: keep it as proof of what you chose and when.
 page-link-personal = This link is personal and works until { $expires }. Do not forward it.
 page-language = Language
+page-new-link = Send me a new link
+
+link-title = Get a new link to your preferences
+link-intro = Enter the email address we write to you at. If we hold it, we send a new personal link to it.
+link-address = Your email address
+link-button = Send me a new link
 
 value-not-applicable = Does not apply to you
 value-applicable = Not asked yet
@@ -35,6 +41,7 @@ value-not-granted = You did not agree
 notice-saved = Your choices were saved. Thank you.
 notice-stopped = We stopped processing your data. We will only send you what the law requires (such as invoices).
 notice-erased = Your data were erased. We keep only what the law requires, and a record that you asked for erasure, so we never contact you again.
+notice-link-sent = Thank you. If we hold this address, a new link is on its way to it; it can take a few minutes to arrive, so please check your spam folder too. For your privacy we do not say here whether we hold it.
 
 problem-answer = The answer for “{ $consent }” must be grant or refuse.
 problem-not-changeable = “{ $consent }” cannot be changed here. Nothing was changed; please check your choices and save again.
@@ -45,6 +52,9 @@ problem-link-invalid = This link is not valid. Please use the link from your mos
 problem-link-expired = This link has expired. You will receive a new one with our next email, or you can ask us for one.
 problem-unknown-person = We no longer hold any data about you, so there is nothing to choose.
 problem-unavailable = Your preferences cannot be shown right now. Nothing was changed; please try again in a few minutes.
+problem-link-address = Please enter an email address, such as name@example.com. Nothing was sent.
+problem-cross-site = This form was not sent from our preferences page, so nothing was changed. Please open the link from your email and use the buttons on that page.
+problem-too-many = Too many requests came from your connection. Nothing was changed; please try again in a few minutes.
 
 confirm-stop-title = Stop processing your data?
 confirm-stop-1 = We stop using your personal data (GDPR Art. 18): no newsletters, no campaigns, no automated mail.

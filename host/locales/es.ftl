@@ -25,6 +25,12 @@ page-receipt-link = Recibo firmado: { $consent }
 page-receipts-explained = Cada recibo registra una respuesta y lleva nuestra firma: consérvelo como prueba de lo que eligió y cuándo.
 page-link-personal = Este enlace es personal y es válido hasta el { $expires }. No lo reenvíe.
 page-language = Idioma
+page-new-link = Enviarme un enlace nuevo
+
+link-title = Recibir un enlace nuevo a sus preferencias
+link-intro = Introduzca la dirección de correo electrónico a la que le escribimos. Si la tenemos, le enviaremos a ella un nuevo enlace personal.
+link-address = Su dirección de correo electrónico
+link-button = Enviarme un enlace nuevo
 
 value-not-applicable = No es aplicable en su caso
 value-applicable = Aún no solicitado
@@ -35,6 +41,7 @@ value-not-granted = No ha aceptado
 notice-saved = Se han guardado sus opciones. Gracias.
 notice-stopped = Hemos dejado de tratar sus datos. Solo le enviaremos lo que exige la ley (como facturas).
 notice-erased = Se han suprimido sus datos. Solo conservamos lo que exige la ley y un registro de que solicitó la supresión, para no volver a contactarle nunca.
+notice-link-sent = Gracias. Si tenemos esta dirección, se le ha enviado un enlace nuevo; puede tardar unos minutos en llegar, así que revise también la carpeta de correo no deseado. Para proteger su privacidad, no indicamos aquí si la tenemos.
 
 problem-answer = La respuesta para «{ $consent }» debe ser aceptar o rechazar.
 problem-not-changeable = «{ $consent }» no puede modificarse aquí. No se ha cambiado nada; revise sus opciones y vuelva a guardarlas.
@@ -45,6 +52,9 @@ problem-link-invalid = Este enlace no es válido. Utilice el enlace de nuestro c
 problem-link-expired = Este enlace ha caducado. Recibirá uno nuevo con nuestro próximo correo electrónico, o puede solicitárnoslo.
 problem-unknown-person = Ya no conservamos ningún dato suyo, por lo que no hay nada que elegir.
 problem-unavailable = No es posible mostrar sus preferencias en este momento. No se ha cambiado nada; vuelva a intentarlo dentro de unos minutos.
+problem-link-address = Introduzca una dirección de correo electrónico, como nombre@example.com. No se ha enviado nada.
+problem-cross-site = Este formulario no se envió desde nuestra página de preferencias, por lo que no se ha cambiado nada. Abra el enlace de su correo electrónico y utilice los botones de esa página.
+problem-too-many = Han llegado demasiadas solicitudes desde su conexión. No se ha cambiado nada; vuelva a intentarlo dentro de unos minutos.
 
 confirm-stop-title = ¿Dejar de tratar sus datos?
 confirm-stop-1 = Dejamos de utilizar sus datos personales (art. 18 del RGPD): sin boletines, sin campañas, sin correos automatizados.

@@ -25,6 +25,12 @@ page-receipt-link = Reçu signé : { $consent }
 page-receipts-explained = Chaque reçu consigne une réponse et porte notre signature : conservez-le comme preuve de ce que vous avez choisi et quand.
 page-link-personal = Ce lien vous est personnel et reste valable jusqu’au { $expires }. Merci de ne pas le transférer.
 page-language = Langue
+page-new-link = M’envoyer un nouveau lien
+
+link-title = Recevoir un nouveau lien vers vos préférences
+link-intro = Saisissez l’adresse e-mail à laquelle nous vous écrivons. Si nous la connaissons, nous y envoyons un nouveau lien personnel.
+link-address = Votre adresse e-mail
+link-button = M’envoyer un nouveau lien
 
 value-not-applicable = Ne vous concerne pas
 value-applicable = Pas encore demandé
@@ -35,6 +41,7 @@ value-not-granted = Vous n’avez pas accepté
 notice-saved = Vos choix ont été enregistrés. Merci.
 notice-stopped = Nous avons cessé de traiter vos données. Nous ne vous enverrons que ce que la loi impose (par exemple des factures).
 notice-erased = Vos données ont été effacées. Nous ne conservons que ce que la loi impose, ainsi qu’une trace de votre demande d’effacement, afin de ne plus jamais vous contacter.
+notice-link-sent = Merci. Si nous connaissons cette adresse, un nouveau lien lui a été envoyé ; il peut mettre quelques minutes à arriver, pensez à vérifier aussi vos courriers indésirables. Pour protéger votre vie privée, nous n’indiquons pas ici si nous la connaissons.
 
 problem-answer = La réponse pour « { $consent } » doit être une acceptation ou un refus.
 problem-not-changeable = « { $consent } » ne peut pas être modifié ici. Aucune modification n’a été effectuée ; veuillez vérifier vos choix et enregistrer à nouveau.
@@ -45,6 +52,9 @@ problem-link-invalid = Ce lien n’est pas valide. Veuillez utiliser le lien de 
 problem-link-expired = Ce lien a expiré. Vous en recevrez un nouveau avec notre prochain e-mail, ou vous pouvez nous en demander un.
 problem-unknown-person = Nous ne détenons plus aucune donnée vous concernant ; il n’y a donc rien à choisir.
 problem-unavailable = Vos préférences ne peuvent pas être affichées pour le moment. Aucune modification n’a été effectuée ; veuillez réessayer dans quelques minutes.
+problem-link-address = Veuillez saisir une adresse e-mail, par exemple nom@example.com. Rien n’a été envoyé.
+problem-cross-site = Ce formulaire n’a pas été envoyé depuis notre page de préférences, aucune modification n’a donc été effectuée. Veuillez ouvrir le lien de votre e-mail et utiliser les boutons de cette page.
+problem-too-many = Trop de requêtes sont venues de votre connexion. Aucune modification n’a été effectuée ; veuillez réessayer dans quelques minutes.
 
 confirm-stop-title = Cesser le traitement de vos données ?
 confirm-stop-1 = Nous cessons d’utiliser vos données personnelles (art. 18 du RGPD) : plus de lettres d’information, plus de campagnes, plus d’e-mails automatiques.

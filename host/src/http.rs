@@ -4,6 +4,7 @@
 
 pub mod api;
 mod health;
+pub mod limits;
 mod page;
 pub mod server;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 
+pub use self::limits::{PageLimits, Rate};
 pub use self::page::preferences_url_problem;
 use crate::guard::{Guard, GuardError};
 use crate::tenants::{TenantGuard, Tenants};
@@ -27,13 +29,21 @@ pub fn router(guard: Arc<Guard>) -> Router {
 /// the JSON API under `/api/v1` (see [`crate::api`]).
 pub fn app(tenants: Arc<Tenants>) -> Router {
     let checked = tenants.clone();
+    let limiter = Arc::new(limits::Limiter::new(tenants.page_limits.clone()));
     let mut app = Router::new().route("/health", get(move || health::health(checked.clone())));
     if let Some(tenant) = tenants.default_tenant() {
-        app = app.merge(page::preferences(tenant.guard.clone(), String::new()));
+        app = app.merge(page::preferences(
+            tenant.guard.clone(),
+            String::new(),
+            limiter.clone(),
+        ));
     }
     for tenant in tenants.iter() {
         let base = format!("/t/{}", tenant.id);
-        app = app.nest(&base, page::preferences(tenant.guard.clone(), base.clone()));
+        app = app.nest(
+            &base,
+            page::preferences(tenant.guard.clone(), base.clone(), limiter.clone()),
+        );
     }
     app.merge(api::router(tenants))
 }

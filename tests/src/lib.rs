@@ -582,6 +582,8 @@ pub fn http_call(
 }
 
 /// `POST url` with a form body over a real TCP connection.
+/// It is sent as a browser sends the page's own form: `Sec-Fetch-Site: same-origin`, and,
+/// under the page's `Referrer-Policy: no-referrer`, `Origin: null` and no `Referer`.
 pub fn http_post_form(url: &str, form: &[(&str, &str)]) -> anyhow::Result<Response> {
     let body = form
         .iter()
@@ -591,7 +593,7 @@ pub fn http_post_form(url: &str, form: &[(&str, &str)]) -> anyhow::Result<Respon
     http_call(
         "POST",
         url,
-        &[],
+        &[("Sec-Fetch-Site", "same-origin"), ("Origin", "null")],
         Some(("application/x-www-form-urlencoded", body.as_bytes())),
     )
 }

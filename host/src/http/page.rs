@@ -16,22 +16,29 @@
 //! a link the plugin verifies and only an answer that came through that very link.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::extract::{Extension, Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use self::view::{PreferencesPage, Serious};
+use self::serious::{confirm_erase, confirm_stop_processing, erase, stop_processing};
+use self::shield::{Client, Shield};
+use self::view::PreferencesPage;
 use self::words::Words;
 use super::blocking;
+use super::limits::Limiter;
 use crate::contract::preferences::{Choice, Evidence, LinkError, SubmitError};
 use crate::guard::GuardError;
 use crate::tenants::TenantGuard;
 
 mod diff;
+mod link_again;
+mod serious;
+mod shield;
 mod view;
 mod words;
 
@@ -79,10 +86,19 @@ pub fn preferences_url_problem(url: &str, listen: SocketAddr, base: &str) -> Opt
     })
 }
 
-/// One tenant's preferences pages, under `base`.
-pub(super) fn preferences(guard: TenantGuard, base: String) -> Router {
+/// One tenant's preferences pages, under `base`, within the process's `limiter`.
+pub(super) fn preferences(guard: TenantGuard, base: String, limiter: Arc<Limiter>) -> Router {
+    let shield = Shield {
+        limiter,
+        guard: guard.clone(),
+        base: base.clone(),
+    };
     let site = Site { guard, base };
     Router::new()
+        .route(
+            "/preferences/link",
+            get(link_again::link_form).post(link_again::send_link),
+        )
         .route(
             "/preferences/{token}",
             get(show_preferences).post(save_preferences),
@@ -101,6 +117,7 @@ pub(super) fn preferences(guard: TenantGuard, base: String) -> Router {
             get(download_receipt),
         )
         .with_state(site)
+        .layer(axum::middleware::from_fn_with_state(shield, shield::shield))
         .layer(axum::middleware::map_response(private_answer))
 }
 
@@ -141,18 +158,26 @@ async fn show_preferences(
                 &receipt_links(&receipts),
             ),
         ),
-        Ok(Err(error)) => link_refused(&headers, organisation, &error),
+        Ok(Err(error)) => link_refused(&headers, organisation, &base, &error),
         Err(error) => server_error(&headers, &error),
     }
 }
 
-/// The page for a link refused with `error`, in the browser's language.
-fn link_refused(headers: &HeaderMap, organisation: String, error: &LinkError) -> Response {
+/// The page for a link refused with `error`, in the browser's language; for a link that
+/// is not genuine or has expired, it offers to send a new one.
+fn link_refused(
+    headers: &HeaderMap,
+    organisation: String,
+    base: &str,
+    error: &LinkError,
+) -> Response {
     let words = Words::negotiate(headers);
-    render(
-        link_status(error),
-        PreferencesPage::problem(words, organisation, link_problem(words, error)),
-    )
+    let page = PreferencesPage::problem(words, organisation, link_problem(words, error));
+    let page = match error {
+        LinkError::Invalid | LinkError::Expired => page.offering_a_new_link(base),
+        LinkError::UnknownPerson => page,
+    };
+    render(link_status(error), page)
 }
 
 /// A page that says `problem` (a message id) in the browser's language.
@@ -172,7 +197,7 @@ fn refused(
 async fn save_preferences(
     State(Site { guard, base }): State<Site>,
     Path(token): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -195,7 +220,7 @@ async fn save_preferences(
         };
         choices.push(Choice { consent_id, grant });
     }
-    let evidence = evidence_of(peer, &headers);
+    let evidence = evidence_of(client, &headers);
     let submitted_token = token.clone();
     let outcome = blocking(&guard, move |guard| {
         guard.submit_preferences_noting_receipts(&submitted_token, &choices, &evidence)
@@ -208,7 +233,7 @@ async fn save_preferences(
             PreferencesPage::form(organisation, &base, &token, &page, Some("notice-saved"))
                 .with_receipts(&base, &token, &receipt_links(&receipts)),
         ),
-        Ok(Err(SubmitError::Link(error))) => link_refused(&headers, organisation, &error),
+        Ok(Err(SubmitError::Link(error))) => link_refused(&headers, organisation, &base, &error),
         Ok(Err(SubmitError::ProcessingRestricted)) => refused(
             &headers,
             StatusCode::CONFLICT,
@@ -244,9 +269,11 @@ async fn save_preferences(
     }
 }
 
-fn evidence_of(peer: SocketAddr, headers: &HeaderMap) -> Evidence {
+/// The evidence of an answer: the client's address (the connection's, or a trusted
+/// proxy's header's) and browser.
+fn evidence_of(Client(client): Client, headers: &HeaderMap) -> Evidence {
     Evidence {
-        ip: Some(peer.ip().to_string()),
+        ip: client.map(|client| client.to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|agent| agent.to_str().ok())
@@ -313,7 +340,7 @@ const ONE_CLICK: (&str, &str) = ("List-Unsubscribe", "One-Click");
 async fn unsubscribe(
     State(Site { guard, .. }): State<Site>,
     Path((token, consent)): Path<(String, String)>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -326,7 +353,7 @@ async fn unsubscribe(
             "a one-click unsubscription must post List-Unsubscribe=One-Click (RFC 8058)",
         );
     }
-    let evidence = evidence_of(peer, &headers);
+    let evidence = evidence_of(client, &headers);
     let choice = Choice {
         consent_id: consent,
         grant: false,
@@ -367,133 +394,6 @@ async fn unsubscribe_page(
 fn plain(status: StatusCode, text: impl Into<String>) -> Response {
     let text: String = text.into();
     (status, text).into_response()
-}
-
-/// The form value that confirms a serious action.
-const CONFIRMED: (&str, &str) = ("confirm", "yes");
-
-fn confirmed(form: &[(String, String)]) -> bool {
-    form.iter()
-        .any(|(name, value)| (name.as_str(), value.as_str()) == CONFIRMED)
-}
-
-/// The confirming step of a serious action, for the person the link is for.
-async fn confirmation(
-    guard: TenantGuard,
-    base: String,
-    token: String,
-    headers: HeaderMap,
-    action: Serious,
-) -> Response {
-    let opened = token.clone();
-    let outcome = blocking(&guard, move |guard| guard.open_preferences(&opened)).await;
-    let organisation = organisation(&guard).await;
-    match outcome {
-        Ok(Ok(page)) => {
-            let words = Words::of(&page.language);
-            if action == Serious::StopProcessing && page.restricted {
-                let problem = words.get("problem-already-stopped");
-                return render(
-                    StatusCode::CONFLICT,
-                    PreferencesPage::problem(words, organisation, problem),
-                );
-            }
-            render(
-                StatusCode::OK,
-                PreferencesPage::confirm(words, organisation, &base, &token, action),
-            )
-        }
-        Ok(Err(error)) => link_refused(&headers, organisation, &error),
-        Err(error) => server_error(&headers, &error),
-    }
-}
-
-async fn confirm_stop_processing(
-    State(Site { guard, base }): State<Site>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    confirmation(guard, base, token, headers, Serious::StopProcessing).await
-}
-
-async fn confirm_erase(
-    State(Site { guard, base }): State<Site>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    confirmation(guard, base, token, headers, Serious::Erase).await
-}
-
-async fn stop_processing(
-    State(Site { guard, base }): State<Site>,
-    Path(token): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    if !confirmed(&form) {
-        return confirmation(guard, base, token, headers, Serious::StopProcessing).await;
-    }
-    let evidence = evidence_of(peer, &headers);
-    let submitted = token.clone();
-    let outcome = blocking(&guard, move |guard| {
-        guard.stop_processing(&submitted, &evidence)
-    })
-    .await;
-    let organisation = organisation(&guard).await;
-    match outcome {
-        Ok(Ok(page)) => render(
-            StatusCode::OK,
-            PreferencesPage::form(organisation, &base, &token, &page, Some("notice-stopped")),
-        ),
-        Ok(Err(SubmitError::Link(error))) => link_refused(&headers, organisation, &error),
-        Ok(Err(_)) => refused(
-            &headers,
-            StatusCode::CONFLICT,
-            organisation,
-            "problem-already-stopped",
-        ),
-        Err(error) => server_error(&headers, &error),
-    }
-}
-
-async fn erase(
-    State(Site { guard, base }): State<Site>,
-    Path(token): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    if !confirmed(&form) {
-        return confirmation(guard, base, token, headers, Serious::Erase).await;
-    }
-    let evidence = evidence_of(peer, &headers);
-    // The person's language, read before they are gone: the answer is in it.
-    let opened = token.clone();
-    let words = match blocking(&guard, move |guard| guard.open_preferences(&opened)).await {
-        Ok(Ok(page)) => Words::of(&page.language),
-        _ => Words::negotiate(&headers),
-    };
-    let outcome = blocking(&guard, move |guard| {
-        guard.erase_from_page(&token, &evidence)
-    })
-    .await;
-    let organisation = organisation(&guard).await;
-    match outcome {
-        Ok(Ok(())) => render(
-            StatusCode::OK,
-            PreferencesPage {
-                notice: Some(words.get("notice-erased")),
-                ..PreferencesPage::problem(words, organisation, String::new())
-            },
-        ),
-        Ok(Err(SubmitError::Link(error))) => link_refused(&headers, organisation, &error),
-        Ok(Err(_)) => render(
-            StatusCode::CONFLICT,
-            PreferencesPage::problem(words, organisation, words.get("problem-cannot-erase")),
-        ),
-        Err(error) => server_error(&headers, &error),
-    }
 }
 
 async fn organisation(guard: &TenantGuard) -> String {

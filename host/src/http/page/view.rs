@@ -17,6 +17,15 @@ pub(super) struct PreferencesPage {
     pub(super) problem: Option<String>,
     pub(super) form: Option<FormView>,
     pub(super) confirm: Option<ConfirmView>,
+    /// Where to ask for a new link, offered under a problem with a link.
+    pub(super) new_link: Option<String>,
+    /// The "send me my link again" form.
+    pub(super) link_form: Option<LinkFormView>,
+}
+
+/// The "send me my link again" form: it posts to `action_url`.
+pub(super) struct LinkFormView {
+    action_url: String,
 }
 
 /// An action on the page that cannot be taken back by the person: it takes a confirming
@@ -134,6 +143,8 @@ impl PreferencesPage {
             notice: notice.map(|id| words.get(id)),
             problem: None,
             confirm: None,
+            new_link: None,
+            link_form: None,
             form: Some(FormView {
                 name: page.name.clone(),
                 restricted: page.restricted,
@@ -184,6 +195,35 @@ impl PreferencesPage {
             problem: (!problem.is_empty()).then_some(problem),
             form: None,
             confirm: None,
+            new_link: None,
+            link_form: None,
+        }
+    }
+
+    /// The page with a link to ask for a new link by mail.
+    pub(super) fn offering_a_new_link(self, base: &str) -> PreferencesPage {
+        PreferencesPage {
+            new_link: Some(format!("{base}/preferences/link")),
+            ..self
+        }
+    }
+
+    /// The "send me my link again" page, with `notice` (a message id) above the form. It
+    /// never shows the address asked for: the answer is the same whoever holds it.
+    pub(super) fn link_form(
+        words: Words,
+        organisation: String,
+        base: &str,
+        notice: Option<&str>,
+        problem: Option<&str>,
+    ) -> PreferencesPage {
+        PreferencesPage {
+            notice: notice.map(|id| words.get(id)),
+            problem: problem.map(|id| words.get(id)),
+            link_form: Some(LinkFormView {
+                action_url: format!("{base}/preferences/link"),
+            }),
+            ..PreferencesPage::problem(words, organisation, String::new())
         }
     }
 
@@ -216,6 +256,8 @@ impl PreferencesPage {
             problem: None,
             form: None,
             confirm: Some(confirm),
+            new_link: None,
+            link_form: None,
         }
     }
 }
