@@ -30,7 +30,10 @@ pub(crate) fn send_link(address: String, evidence: wit::Evidence) -> wit::LinkMa
     let Ok(address) = Address::parse(&address) else {
         return wit::LinkMail::NotSent;
     };
-    if state.is_suppressed(&configuration, &address) {
+    // Erased, or suppressed by a bounce, a complaint or an unsubscribe mail.
+    if state.is_suppressed(&configuration, &address)
+        || crate::feedback::suppressed(&state, &configuration, &address).is_some()
+    {
         return wit::LinkMail::NotSent;
     }
     let Some(person) = state.snapshot_at(&address) else {
