@@ -88,3 +88,59 @@ impl LinkMail<'_> {
         out.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::tests::settings_input;
+    use crate::record::Module;
+
+    #[test]
+    fn the_link_mail_carries_the_link_its_expiry_and_a_stable_id_per_window() {
+        let settings = Settings::validate(settings_input()).unwrap();
+        let record = RecordRef::new(Module::Contacts, "42");
+        let to = Address::parse("ada@example.org").unwrap();
+        let id = link_mail_message_id(&record, 7, settings.sender_address());
+        assert_eq!(
+            id,
+            link_mail_message_id(&record, 7, settings.sender_address())
+        );
+        assert_ne!(
+            id,
+            link_mail_message_id(&record, 8, settings.sender_address())
+        );
+        assert!(id.starts_with("link-mail.") && !id.contains("42"), "{id}");
+        let mail = LinkMail {
+            settings: &settings,
+            message_id: &id,
+            to: &to,
+            name: "Ada",
+            language: Language::English,
+            link: "https://crm.example.org/preferences/t0ken",
+            link_expires_at: 1_714_557_600_000,
+        };
+        let english = mail.to_mail();
+        assert!(english.text_body.starts_with("Hello Ada,"));
+        assert!(
+            english
+                .text_body
+                .contains("https://crm.example.org/preferences/t0ken")
+        );
+        assert!(english.text_body.contains("2024-05-01"));
+        assert!(english.text_body.contains(settings.postal_address()));
+        assert!(english.html_body.as_deref().is_some_and(|html| {
+            html.contains("href=\"https://crm.example.org/preferences/t0ken\"")
+        }));
+        assert_eq!(english.to[0].address, "ada@example.org");
+        assert_eq!(english.message_id, id);
+        for language in [Language::German, Language::French, Language::Spanish] {
+            let other = LinkMail { language, ..mail }.to_mail();
+            assert_ne!(other.subject, english.subject, "{language:?}");
+            assert!(
+                other
+                    .text_body
+                    .contains("https://crm.example.org/preferences/t0ken")
+            );
+        }
+    }
+}

@@ -264,7 +264,11 @@ mod tests {
             let payload = form_token_payload(NOW - 60_000, &[5; 12]).unwrap();
             form_token(&payload, &fake_mac(&payload))
         };
-        type Case<'a> = (WebFormProof, Vec<(&'a str, &'a str)>, Result<(), WithheldReason>);
+        type Case<'a> = (
+            WebFormProof,
+            Vec<(&'a str, &'a str)>,
+            Result<(), WithheldReason>,
+        );
         let cases: &[Case<'_>] = &[
             (proof("", ""), vec![], Ok(())),
             (proof("website", ""), vec![("website", "  ")], Ok(())),
