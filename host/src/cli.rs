@@ -7,6 +7,7 @@ mod arguments;
 mod cases;
 mod configuration;
 mod conformance;
+mod feedback;
 mod keys;
 mod mail;
 mod open;
@@ -193,6 +194,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Bulk(command) => reports::bulk(&guard, &actor()?, command),
         Command::Register { format } => reports::register(&guard, format),
         Command::Retention(command) => retention::run(&guard, actor, command),
+        Command::Feedback(command) => feedback::run(&guard, actor, command),
         Command::Case(command) => cases::run(&guard, actor, command),
         Command::Export {
             person,

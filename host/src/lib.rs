@@ -12,6 +12,7 @@ pub mod clock;
 pub mod conformance;
 pub mod contract;
 pub mod export;
+pub mod feedback;
 pub mod guard;
 pub mod http;
 pub mod import;

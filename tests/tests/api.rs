@@ -1103,6 +1103,22 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
             .is_some_and(|message| message.contains("1000"))
     );
 
+    // A sending service's bounce webhook (Postmark's shape) for an address nobody holds.
+    let (status, feedback) = acme.call(
+        "POST",
+        "/api/v1/feedback/{provider}",
+        &["postmark"],
+        Some(
+            json!({"RecordType": "Bounce", "Type": "HardBounce", "Email": "nobody@example.com",
+            "MessageID": "m-1", "Description": "The server was unable to deliver", "ID": 1}),
+        ),
+    );
+    assert_eq!(
+        (status, &feedback["recorded"]),
+        (200, &json!(1)),
+        "{feedback}"
+    );
+
     // Every documented operation was exercised against the running server.
     let exercised = exercised.lock().expect("lock").clone();
     let documented: BTreeSet<(String, String)> = routes()

@@ -376,6 +376,10 @@ pub(super) enum Command {
     /// kept before they are erased (`show`), and erasing those whose time ran out (`run`).
     #[command(subcommand)]
     Retention(super::retention::RetentionCommand),
+    /// Bounces, complaints and unsubscribe mails: read a Maildir (`intake`), report one by
+    /// hand (`report`), lift a bounce (`lift`).
+    #[command(subcommand)]
+    Feedback(super::feedback::FeedbackCommand),
     /// The record of processing activities (GDPR Art. 30) made from the configuration,
     /// with what it cannot know marked "to be completed".
     Register {

@@ -18,6 +18,7 @@ mod cases;
 mod changes;
 mod dto;
 mod error;
+mod feedback;
 mod proof;
 mod reports;
 mod retention;
@@ -90,6 +91,7 @@ fn table() -> Vec<Route> {
         ("POST",   "/api/v1/subjects/{module}/{id}/lift-restriction", Scope::Staff,   post(lift_restriction)),
         ("POST",   "/api/v1/subjects/{module}/{id}/erase",         Scope::Staff,   post(erase)),
         ("GET",    "/api/v1/changes",                              Scope::Read,    get(changes::list_changes)),
+        ("POST",   "/api/v1/feedback/{provider}",                  Scope::PreSend, post(feedback::feedback)),
         ("GET",    "/api/v1/subjects/{module}/{id}/export",        Scope::Staff,   get(cases::export_subject)),
         ("GET",    "/api/v1/cases",                                Scope::Read,    get(cases::list_cases)),
         ("POST",   "/api/v1/cases",                                Scope::Staff,   post(cases::open_case)),

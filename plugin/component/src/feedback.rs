@@ -15,6 +15,7 @@ use privacy_guard_core::feedback::{
 };
 use privacy_guard_core::record::RecordRef;
 use privacy_guard_core::restriction::SALT_LEN;
+use privacy_guard_core::safeguards::{SAFEGUARDS_KEY, SafeguardSettings};
 use privacy_guard_core::vocabulary::PersonStatus;
 
 use crate::bindings::exports::privacy_guard::consent::safeguards as wit;
@@ -51,7 +52,10 @@ pub(crate) fn report_delivery(
     }
     let key = key_of(&configuration, &address);
     let mut record = read_record(&state, &key);
-    let limit = crate::safeguards::load(&state).soft_bounce_limit;
+    // Read here, not through `crate::safeguards` (which dispatches to this module).
+    let limit = SafeguardSettings::decode(state.get(SAFEGUARDS_KEY).as_deref())
+        .unwrap_or_else(|error| fault("reading the safeguard settings", &error))
+        .soft_bounce_limit;
     let applied = record.apply(kind, report.message_id.as_deref(), limit, now);
     if applied != Applied::Repeated {
         write_record(&mut state, &key, &record);

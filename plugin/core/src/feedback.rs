@@ -15,8 +15,8 @@
 //! | hard or soft bounce | suppressed | nothing (already suppressed) |
 //! | complaint / unsubscribe | suppressed by a complaint or unsubscription | nothing |
 //!
-//! A suppressed address gets no marketing or workflow mail ([`Suppression::refusal`]: a
-//! bounce `invalid-address`, a complaint or unsubscription `consent-refused`) and no
+//! A suppressed address gets no marketing or workflow mail (the pre-send check, `sending.rs`:
+//! a bounce `invalid-address`, a complaint or unsubscription `consent-refused`) and no
 //! consent request. Only a bounce is lifted by staff ([`lift`]); a complaint or an
 //! unsubscription stands until the person's own new answer.
 
@@ -24,9 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::digest::sha256_hex;
-use crate::sending::RefusalReason;
 use crate::storage::StorageError;
-use crate::vocabulary::MessageClass;
 
 /// Format version of `feedback/` values.
 pub const FEEDBACK_FORMAT: u8 = 1;
@@ -72,18 +70,6 @@ pub enum Suppression {
 }
 
 impl Suppression {
-    /// The refusal of a send of `class` to a suppressed address; `None` where the
-    /// suppression does not apply (transactional and ad-hoc mail still go).
-    pub fn refusal(self, class: MessageClass) -> Option<RefusalReason> {
-        match class {
-            MessageClass::Marketing | MessageClass::Workflow => Some(match self {
-                Suppression::Bounce => RefusalReason::InvalidAddress,
-                Suppression::Complaint | Suppression::Unsubscribe => RefusalReason::ConsentRefused,
-            }),
-            MessageClass::Transactional | MessageClass::AdHoc => None,
-        }
-    }
-
     fn of(kind: FeedbackKind) -> Suppression {
         match kind {
             FeedbackKind::HardBounce | FeedbackKind::SoftBounce => Suppression::Bounce,
@@ -321,23 +307,6 @@ mod tests {
         );
         assert!(!record.lift());
         assert_eq!(record.suppressed, Some((Suppression::Complaint, 2)));
-    }
-
-    #[test]
-    fn suppressions_refuse_marketing_and_workflow_only() {
-        assert_eq!(
-            Suppression::Bounce.refusal(MessageClass::Marketing),
-            Some(RefusalReason::InvalidAddress)
-        );
-        assert_eq!(
-            Suppression::Complaint.refusal(MessageClass::Workflow),
-            Some(RefusalReason::ConsentRefused)
-        );
-        assert_eq!(
-            Suppression::Unsubscribe.refusal(MessageClass::Transactional),
-            None
-        );
-        assert_eq!(Suppression::Bounce.refusal(MessageClass::AdHoc), None);
     }
 
     #[test]

@@ -343,9 +343,28 @@ pub fn feedback_lookups(
         .enumerate()
         .filter_map(|(index, recipient)| {
             let address = Address::parse(recipient.address).ok()?;
-            Some((index, crate::feedback::feedback_key(salt.as_ref(), &address)))
+            Some((
+                index,
+                crate::feedback::feedback_key(salt.as_ref(), &address),
+            ))
         })
         .collect()
+}
+
+/// The refusal of a send of `class` to an address a delivery report suppressed; `None`
+/// where the suppression does not apply (transactional and ad-hoc mail still go).
+pub fn delivery_refusal(
+    class: MessageClass,
+    suppression: crate::feedback::Suppression,
+) -> Option<RefusalReason> {
+    use crate::feedback::Suppression;
+    match class {
+        MessageClass::Marketing | MessageClass::Workflow => Some(match suppression {
+            Suppression::Bounce => RefusalReason::InvalidAddress,
+            Suppression::Complaint | Suppression::Unsubscribe => RefusalReason::ConsentRefused,
+        }),
+        MessageClass::Transactional | MessageClass::AdHoc => None,
+    }
 }
 
 /// Decides for every recipient, given the stored snapshot bytes read under
@@ -416,7 +435,7 @@ pub fn decide_batch<S: AsRef<[u8]>>(
                 .delivery_suppressed
                 .iter()
                 .find(|(at, _)| *at == index)
-                .and_then(|(_, suppression)| suppression.refusal(request.class)),
+                .and_then(|(_, suppression)| delivery_refusal(request.class, *suppression)),
             Decision::Refuse(_) => None,
         };
         decisions.push(suppressed.map_or(decision, Decision::Refuse));

@@ -188,7 +188,10 @@ impl FromRequestParts<Arc<Tenants>> for Authenticated {
         parts: &mut Parts,
         tenants: &Arc<Tenants>,
     ) -> Result<Self, ApiError> {
-        // The scheme is case-insensitive (RFC 9110 §11.1).
+        // The scheme is case-insensitive (RFC 9110 §11.1). Basic authentication's
+        // password is a key too, for senders that can only put credentials in a URL (the
+        // mail services' webhooks, `api/feedback.rs`).
+        let basic = basic_password(&parts.headers);
         let key = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -196,6 +199,7 @@ impl FromRequestParts<Arc<Tenants>> for Authenticated {
             .and_then(|value| value.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, key)| key.trim())
+            .or(basic.as_deref())
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -232,6 +236,26 @@ impl FromRequestParts<Arc<Tenants>> for Authenticated {
         };
         Ok(Authenticated(tenant, actor))
     }
+}
+
+/// The password of `Authorization: Basic` (base64 of `user:password`), if that is what the
+/// request sent.
+fn basic_password(headers: &axum::http::HeaderMap) -> Option<String> {
+    use base64::Engine;
+    let (scheme, encoded) = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (_, password) = decoded.split_once(':')?;
+    Some(password.to_owned())
 }
 
 pub(super) fn record_error(error: subj::RecordError) -> ApiError {
