@@ -10,16 +10,19 @@ use std::time::Duration;
 use anyhow::Context;
 use privacy_guard_host::guard::Guard;
 use privacy_guard_host::http::server::Limits;
+use privacy_guard_host::http::{PageLimits, Rate};
 use privacy_guard_host::tenants::{Tenant, Tenants};
 use privacy_guard_host::worker;
 use tracing::Instrument;
 
 pub(super) fn serve(
-    tenants: Tenants,
+    mut tenants: Tenants,
     listen: SocketAddr,
     delivery_interval: Duration,
     limits: Limits,
+    page_limits: &PageLimitFlags,
 ) -> anyhow::Result<ExitCode> {
+    tenants.page_limits = page_limits.limits()?;
     let tenants = Arc::new(tenants);
     // The one runtime of the process: the guards' IO, the server and the workers.
     let runtime =
@@ -83,6 +86,53 @@ pub(super) fn limits(header_timeout: u64, request_timeout: u64, max_connections:
         header_timeout: Duration::from_secs(header_timeout),
         request_timeout: Duration::from_secs(request_timeout),
         max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+    }
+}
+
+/// The serve flags' rate limits of the preferences pages (`PageLimits`; see "The page
+/// under attack" in `docs/consent-rules.md`). A rate is COUNT/SECONDS, 0 for none.
+#[derive(Debug, clap::Args)]
+pub(super) struct PageLimitFlags {
+    /// Requests of the preferences pages per client.
+    #[arg(long, env = "PRIVACY_GUARD_PAGE_CLIENT_RATE", default_value_t = PageLimits::recommended().client)]
+    page_client_rate: Rate,
+    /// Refused links (not genuine, expired, nobody's) per client; once spent, the client's
+    /// requests with a link are refused 429 until it refills.
+    #[arg(long, env = "PRIVACY_GUARD_PAGE_REFUSED_LINK_RATE", default_value_t = PageLimits::recommended().refused_links)]
+    page_refused_link_rate: Rate,
+    /// Requests with one link, whoever makes them.
+    #[arg(long, env = "PRIVACY_GUARD_PAGE_LINK_RATE", default_value_t = PageLimits::recommended().link)]
+    page_link_rate: Rate,
+    /// "Send me my link again" requests per client.
+    #[arg(long, env = "PRIVACY_GUARD_PAGE_LINK_MAIL_RATE", default_value_t = PageLimits::recommended().link_mail)]
+    page_link_mail_rate: Rate,
+    /// The header a trusted reverse proxy puts the client's address in (e.g.
+    /// X-Forwarded-For, whose last entry counts, or Forwarded). Without it the connection's
+    /// address is the client's and such headers are ignored: set it only when clients
+    /// cannot reach this server but through the proxy.
+    #[arg(long, env = "PRIVACY_GUARD_TRUSTED_PROXY_HEADER")]
+    trusted_proxy_header: Option<String>,
+}
+
+impl PageLimitFlags {
+    fn limits(&self) -> anyhow::Result<PageLimits> {
+        let forwarded_header = self
+            .trusted_proxy_header
+            .as_deref()
+            .map(|name| {
+                axum::http::HeaderName::try_from(name.trim().to_ascii_lowercase()).with_context(
+                    || format!("--trusted-proxy-header `{name}` is not a header name"),
+                )
+            })
+            .transpose()?;
+        Ok(PageLimits {
+            client: self.page_client_rate,
+            refused_links: self.page_refused_link_rate,
+            link: self.page_link_rate,
+            link_mail: self.page_link_mail_rate,
+            forwarded_header,
+            ..PageLimits::recommended()
+        })
     }
 }
 
