@@ -17,6 +17,7 @@ mod people;
 mod proof;
 mod reports;
 mod retention;
+mod safeguards;
 mod sending;
 mod serve;
 mod webhooks;
@@ -76,7 +77,6 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 header_timeout,
                 request_timeout,
                 max_connections,
-                page_limits,
             },
             Some(config),
         ) => {
@@ -85,7 +85,6 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 *listen,
                 Duration::from_secs(*delivery_interval),
                 serve::limits(*header_timeout, *request_timeout, *max_connections),
-                page_limits,
             );
         }
         _ => {}
@@ -103,7 +102,6 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             header_timeout,
             request_timeout,
             max_connections,
-            page_limits,
         } => {
             let digests = arguments
                 .api_key_digests
@@ -116,7 +114,6 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 listen,
                 Duration::from_secs(delivery_interval),
                 serve::limits(header_timeout, request_timeout, max_connections),
-                &page_limits,
             )
         }
         Command::ApiKey { name, scopes } => keys::new_api_key(name.as_deref(), scopes.as_deref()),
@@ -198,6 +195,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Bulk(command) => reports::bulk(&guard, &actor()?, command),
         Command::Register { format } => reports::register(&guard, format),
         Command::Retention(command) => retention::run(&guard, actor, command),
+        Command::Safeguards(command) => safeguards::run(&guard, command),
         Command::Feedback(command) => feedback::run(&guard, actor, command),
         Command::Case(command) => cases::run(&guard, actor, command),
         Command::Export {

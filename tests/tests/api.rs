@@ -786,6 +786,17 @@ fn two_tenants_work_through_the_api_each_seeing_only_its_own_people() {
         (200, &json!(0)),
         "{run}"
     );
+    // Safeguards: the settings (the defaults, saved back as they are) and a form token.
+    let (status, safeguards) = acme.call("GET", "/api/v1/safeguards", &[], None);
+    assert_eq!(
+        (status, &safeguards["request_interval_hours"]),
+        (200, &json!(24)),
+        "{safeguards}"
+    );
+    let (status, saved) = acme.call("PUT", "/api/v1/safeguards", &[], Some(safeguards.clone()));
+    assert_eq!((status, &saved), (200, &safeguards));
+    let (status, token) = acme.call("POST", "/api/v1/form-tokens", &[], None);
+    assert_eq!(status, 200, "{token}");
     // A person who lost their mail: staff hand over a fresh link.
     let (status, link) = acme.call(
         "GET",

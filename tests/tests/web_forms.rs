@@ -130,3 +130,107 @@ fn without_web_form_settings_no_record_is_held_to_a_proof() {
     assert_eq!(host.mails().len(), 1);
     assert!(withheld_reasons(&guard, "1").is_empty());
 }
+
+#[test]
+fn the_crm_sets_the_proof_and_gets_form_tokens_through_the_api() {
+    use std::sync::Arc;
+
+    use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenants};
+    use privacy_guard_tests::{WebServer, http_call};
+    use serde_json::{Value, json};
+
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = Arc::new(host.open().expect("host"));
+    let key = |written: &str, key: &str| {
+        ApiKey::parse(&format!("{written}={}", KeyDigest::of_key(key).to_text())).expect("key")
+    };
+    let tenants = Tenants::single(
+        guard.clone(),
+        vec![
+            key("setup:admin", "pgk_setup"),
+            key("forms:pre-send", "pgk_forms"),
+        ],
+    );
+    let server =
+        WebServer::serve(privacy_guard_host::http::app(Arc::new(tenants))).expect("server");
+    configure(&guard, &server.preferences_url());
+    let call = |key: &str, method: &str, path: &str, body: Option<Value>| {
+        let bytes = body.map(|body| body.to_string().into_bytes());
+        let response = http_call(
+            method,
+            &format!("http://{}{path}", server.address),
+            &[("Authorization", &format!("Bearer {key}"))],
+            bytes.as_deref().map(|bytes| ("application/json", bytes)),
+        )
+        .expect("the API answers");
+        let value: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+        (response.status, value)
+    };
+    let (status, defaults) = call("pgk_setup", "GET", "/api/v1/safeguards", None);
+    assert_eq!(status, 200, "{defaults}");
+    assert_eq!(defaults["request_interval_hours"], 24);
+    assert_eq!(defaults["link_mail_interval_minutes"], 15);
+    assert_eq!(defaults["web_forms"]["source_field"], "");
+
+    let mut wanted = defaults.clone();
+    wanted["web_forms"] = json!({
+        "source_field": "leadsource", "source_value": "Web Site",
+        "honeypot_field": "website", "token_field": "form_token"
+    });
+    let (status, saved) = call(
+        "pgk_setup",
+        "PUT",
+        "/api/v1/safeguards",
+        Some(wanted.clone()),
+    );
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved, wanted);
+    // Every problem at once, and nothing changed.
+    let mut wrong = wanted.clone();
+    wrong["request_interval_hours"] = json!(721);
+    wrong["web_forms"]["source_value"] = json!("");
+    let (status, refused) = call("pgk_setup", "PUT", "/api/v1/safeguards", Some(wrong));
+    assert_eq!(status, 422, "{refused}");
+    let at: Vec<&str> = refused["error"]["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .filter_map(|problem| problem["at"].as_str())
+        .collect();
+    assert_eq!(
+        at,
+        ["request-interval-hours", "web-forms.source-value"],
+        "{refused}"
+    );
+    assert_eq!(
+        call("pgk_setup", "GET", "/api/v1/safeguards", None).1,
+        wanted
+    );
+    // A key of the CRM's hooks may not change the settings, and gets form tokens.
+    assert_eq!(
+        call("pgk_forms", "PUT", "/api/v1/safeguards", Some(wanted)).0,
+        403
+    );
+    let (status, token) = call("pgk_forms", "POST", "/api/v1/form-tokens", None);
+    assert_eq!(status, 200, "{token}");
+    assert_eq!(token["field"], "form_token");
+    let token = token["token"].as_str().expect("a token").to_owned();
+
+    host.set_now("2026-12-01T09:01:00Z");
+    import_csv(
+        &guard,
+        "contacts",
+        &format!(
+            "id,name,email,leadsource,website,form_token\n1,Ada,ada@example.com,Web Site,,{token}\n2,Bob,bob@example.com,Web Site,,\n"
+        ),
+    );
+    host.set_now("2026-12-01T10:00:00Z");
+    guard.run_daily("2026-12-01", &|_| {}).expect("run");
+    let mailed: Vec<String> = host
+        .mails()
+        .iter()
+        .flat_map(|mail| mail.to.clone())
+        .collect();
+    assert_eq!(mailed, ["ada@example.com"]);
+    assert_eq!(withheld_reasons(&guard, "2"), ["form-token-missing"]);
+}

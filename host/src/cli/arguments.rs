@@ -174,8 +174,6 @@ pub(super) enum Command {
         /// Connections served at once; more wait until one closes.
         #[arg(long, env = "PRIVACY_GUARD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         max_connections: u32,
-        #[command(flatten)]
-        page_limits: super::serve::PageLimitFlags,
     },
     /// Import people from a CSV file (first line: field names, with an `email` column).
     Import {
@@ -378,6 +376,10 @@ pub(super) enum Command {
     /// kept before they are erased (`show`), and erasing those whose time ran out (`run`).
     #[command(subcommand)]
     Retention(super::retention::RetentionCommand),
+    /// The limits on consent requests and link mails, the web-form proof (`show`, `set`),
+    /// and a form token for a web form (`form-token`).
+    #[command(subcommand)]
+    Safeguards(super::safeguards::SafeguardsCommand),
     /// Bounces, complaints and unsubscribe mails: read a Maildir (`intake`), report one by
     /// hand (`report`), lift a bounce (`lift`).
     #[command(subcommand)]

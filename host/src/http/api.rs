@@ -22,6 +22,7 @@ mod feedback;
 mod proof;
 mod reports;
 mod retention;
+mod safeguards;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub use self::changes::DEFAULT_CHANGES_LIMIT;
 use self::dto::*;
 pub use self::error::{ApiError, ApiJson, Authenticated};
 use self::error::{RequiredScope, record_error};
+pub use self::safeguards::{SafeguardsBody, WebFormsBody};
 use super::blocking;
 use crate::contract::configuration as config;
 use crate::contract::deduplication::{Plan, Report};
@@ -110,6 +112,9 @@ fn table() -> Vec<Route> {
         ("GET",    "/api/v1/register",                             Scope::Read,    get(reports::register)),
         ("GET",    "/api/v1/retention",                            Scope::Read,    get(retention::retention)),
         ("POST",   "/api/v1/retention/run",                        Scope::Admin,   post(retention::run)),
+        ("GET",    "/api/v1/safeguards",                           Scope::Read,    get(safeguards::get_safeguards)),
+        ("PUT",    "/api/v1/safeguards",                           Scope::Admin,   put(safeguards::put_safeguards)),
+        ("POST",   "/api/v1/form-tokens",                          Scope::PreSend, post(safeguards::form_token)),
         ("GET",    "/api/v1/proof/key",                            Scope::Read,    get(proof::proof_key)),
         ("GET",    "/api/v1/proof/checkpoint",                     Scope::Read,    get(proof::checkpoint)),
         ("GET",    "/api/v1/proof/receipts/{module}/{id}",         Scope::Read,    get(proof::receipt)),
