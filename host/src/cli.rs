@@ -77,6 +77,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 header_timeout,
                 request_timeout,
                 max_connections,
+                page_limits,
             },
             Some(config),
         ) => {
@@ -85,6 +86,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 *listen,
                 Duration::from_secs(*delivery_interval),
                 serve::limits(*header_timeout, *request_timeout, *max_connections),
+                page_limits,
             );
         }
         _ => {}
@@ -102,6 +104,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             header_timeout,
             request_timeout,
             max_connections,
+            page_limits,
         } => {
             let digests = arguments
                 .api_key_digests
@@ -114,6 +117,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 listen,
                 Duration::from_secs(delivery_interval),
                 serve::limits(header_timeout, request_timeout, max_connections),
+                &page_limits,
             )
         }
         Command::ApiKey { name, scopes } => keys::new_api_key(name.as_deref(), scopes.as_deref()),

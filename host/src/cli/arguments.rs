@@ -174,6 +174,8 @@ pub(super) enum Command {
         /// Connections served at once; more wait until one closes.
         #[arg(long, env = "PRIVACY_GUARD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         max_connections: u32,
+        #[command(flatten)]
+        page_limits: super::serve::PageLimitFlags,
     },
     /// Import people from a CSV file (first line: field names, with an `email` column).
     Import {
