@@ -240,5 +240,6 @@ mod limits_and_logs;
 mod mail;
 mod proof;
 mod reports;
+mod safeguards;
 mod settings;
 mod tenants;
