@@ -652,3 +652,94 @@ fn each_providers_webhook_is_read_and_refused_without_a_pre_send_key() {
     );
     assert_eq!(status, 200);
 }
+
+#[test]
+fn an_unsubscribe_mail_to_the_mailto_of_list_unsubscribe_stops_marketing_by_its_token() {
+    use privacy_guard_host::contract::sending::{MailContent, Recipient, Rendering, SendRequest};
+    let returned = aiosmtpd();
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = host.open().expect("host opens");
+    configure(&guard, PREFERENCES);
+    import_csv(&guard, "contacts", "name,email\nAda,ada@example.com\n");
+    guard
+        .record_decision(&contact("1"), "email-marketing", true, &operator(), "form")
+        .expect("call")
+        .expect("recorded");
+    let mut settings = guard.safeguard_settings().expect("settings");
+    settings.unsubscribe_mailbox = "unsubscribe@example.org".into();
+    guard
+        .set_safeguard_settings(&settings)
+        .expect("call")
+        .expect("accepted");
+    let rendering = guard
+        .render(
+            &SendRequest {
+                class: MessageClass::Marketing,
+                purpose: Some("email-marketing".into()),
+            },
+            &MailContent {
+                message_id: Some("<news-1@example.org>".into()),
+                subject: "December news".into(),
+                text_body: "Our news.\n".into(),
+                html_body: None,
+            },
+            &[Recipient {
+                address: "ada@example.com".into(),
+                role: RecipientRole::To,
+                person: None,
+            }],
+        )
+        .remove(0);
+    let Rendering::Send(mail) = rendering else {
+        panic!("Ada granted marketing: {rendering:?}");
+    };
+    let header = mail
+        .headers
+        .iter()
+        .find(|(name, _)| name == "List-Unsubscribe")
+        .map(|(_, value)| value.clone())
+        .expect("List-Unsubscribe");
+    let token = header
+        .split("<mailto:unsubscribe@example.org?subject=unsubscribe%20")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix('>'))
+        .unwrap_or_else(|| panic!("a mailto with the token in {header}"))
+        .to_owned();
+
+    // A mail program sends the unsubscribe mail, from whatever address the person uses.
+    send(
+        &returned,
+        "ada.private@example.net",
+        "unsubscribe@example.org",
+        &format!(
+            "From: Ada <ada.private@example.net>\r\nTo: unsubscribe@example.org\r\nSubject: unsubscribe {token}\r\nMessage-ID: <u-1@example.net>\r\n\r\n\r\n"
+        ),
+    );
+    send(
+        &returned,
+        "mallory@example.net",
+        "unsubscribe@example.org",
+        "From: mallory@example.net\r\nTo: unsubscribe@example.org\r\nSubject: unsubscribe forged.token\r\n\r\n\r\n",
+    );
+    let counts = intake(&guard, &returned.maildir(), &|_, _| {}).expect("intake");
+    assert_eq!(
+        (counts.reports, counts.suppressed, counts.rejected),
+        (1, 1, 1),
+        "{counts:?}"
+    );
+    assert_eq!(
+        marketing(&guard, "ada@example.com"),
+        Some(RefusalReason::ConsentRefused)
+    );
+    let event = history_of(&guard, &contact("1"))
+        .into_iter()
+        .find(|event| event["kind"] == "delivery-feedback")
+        .expect("Ada's event");
+    assert_eq!(event["feedback"], "unsubscribe");
+    assert_eq!(event["source"], "mailto");
+    assert!(
+        !event.to_string().contains(&token),
+        "the token is not kept: {event}"
+    );
+    assert_eq!(feed(&guard), [(ChangeKind::Unsubscribed, "1".to_owned())]);
+}

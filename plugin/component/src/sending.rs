@@ -20,16 +20,17 @@ use privacy_guard_core::address::Address;
 use privacy_guard_core::event::LegalGroundEvent;
 use privacy_guard_core::vocabulary::{LawfulBasis, MessageClass, PersonStatus};
 
+use privacy_guard_core::feedback::decode_feedback;
 use privacy_guard_core::localisation::Texts;
 use privacy_guard_core::record::RecordRef;
 use privacy_guard_core::rendering::{
     Footer, FooterKind, MailContent, footer_kind, render, unsubscribe_headers,
 };
+use privacy_guard_core::safeguards::{SAFEGUARDS_KEY, SafeguardSettings};
 use privacy_guard_core::sending::{
     Decision, ErasureFacts, Recipient, RecipientRole, RefusalReason, SendRequest, SendingPolicy,
     decide_batch, feedback_lookups, legal_ground_subject, person_keys, suppression_lookups,
 };
-use privacy_guard_core::feedback::decode_feedback;
 use privacy_guard_core::storage::{CONFIG_KEY, decode_person};
 
 use crate::Plugin;
@@ -90,6 +91,15 @@ impl wit::Guest for Plugin {
                 if footer_kind(request.class, *obligations).is_some())
         });
         let configuration = needs_footer.then(|| state.configuration());
+        // The mailbox of `mailto:` unsubscriptions (safeguard settings), read only when a
+        // footer (and so a link) is due.
+        let unsubscribe_mailbox = if needs_footer {
+            SafeguardSettings::decode(state.get(SAFEGUARDS_KEY).as_deref())
+                .unwrap_or_else(|error| fault("reading the safeguard settings", &error))
+                .unsubscribe_mailbox
+        } else {
+            String::new()
+        };
         let settings = configuration.as_ref().map(|configuration| {
             configuration.settings().unwrap_or_else(|| {
                 fault(
@@ -147,8 +157,12 @@ impl wit::Guest for Plugin {
                         texts,
                     });
                 let rendered = render(&content, obligations.strip_tracking, footer.as_ref());
-                let headers =
-                    unsubscribe_headers(request.class, request.purpose.as_deref(), link.as_deref());
+                let headers = unsubscribe_headers(
+                    request.class,
+                    request.purpose.as_deref(),
+                    link.as_deref(),
+                    &unsubscribe_mailbox,
+                );
                 wit::Rendering::Send(wit::RenderedMail {
                     subject: rendered.subject,
                     text_body: rendered.text_body,

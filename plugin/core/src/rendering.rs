@@ -335,17 +335,27 @@ fn read_start_tag(bytes: &[u8], mut at: usize) -> Option<StartTag> {
 /// The RFC 8058 one-click unsubscription headers of a marketing mail relying on `purpose`,
 /// for the person whose preferences link is `link`: `List-Unsubscribe: <LINK/unsubscribe/
 /// PURPOSE>` and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. None for other
-/// classes, or without a link (a recipient without a preferences footer).
+/// classes, or without a link (a recipient without a preferences footer). With an
+/// `unsubscribe_mailbox` (the safeguard setting; empty: none), `List-Unsubscribe` also
+/// carries `<mailto:MAILBOX?subject=unsubscribe%20TOKEN>`, the link's token, for mail
+/// programs that unsubscribe by mail (RFC 2369); the host reads that mailbox.
 pub fn unsubscribe_headers(
     class: MessageClass,
     purpose: Option<&str>,
     link: Option<&str>,
+    unsubscribe_mailbox: &str,
 ) -> Vec<(String, String)> {
     match (class, purpose, link) {
         (MessageClass::Marketing, Some(purpose), Some(link)) => vec![
             (
                 "List-Unsubscribe".to_owned(),
-                format!("<{link}/unsubscribe/{purpose}>"),
+                match link_token(link) {
+                    Some(token) if !unsubscribe_mailbox.trim().is_empty() => format!(
+                        "<{link}/unsubscribe/{purpose}>, <mailto:{}?subject=unsubscribe%20{token}>",
+                        unsubscribe_mailbox.trim()
+                    ),
+                    _ => format!("<{link}/unsubscribe/{purpose}>"),
+                },
             ),
             (
                 "List-Unsubscribe-Post".to_owned(),
@@ -356,9 +366,37 @@ pub fn unsubscribe_headers(
     }
 }
 
+/// The token of a preferences link: what follows its last `/` or `=` (a token is base64url
+/// without padding, so it holds neither).
+fn link_token(link: &str) -> Option<&str> {
+    link.rsplit(['/', '='])
+        .next()
+        .filter(|token| !token.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mailto_unsubscribe_carries_the_links_token_only_when_a_mailbox_is_set() {
+        let link = "https://example.org/preferences/abc_D-1.x9";
+        let headers = unsubscribe_headers(MessageClass::Marketing, Some("news"), Some(link), "");
+        assert_eq!(headers[0].1, format!("<{link}/unsubscribe/news>"));
+        let headers = unsubscribe_headers(
+            MessageClass::Marketing,
+            Some("news"),
+            Some(link),
+            "unsubscribe@example.org",
+        );
+        assert_eq!(
+            headers[0].1,
+            format!(
+                "<{link}/unsubscribe/news>, <mailto:unsubscribe@example.org?subject=unsubscribe%20abc_D-1.x9>"
+            )
+        );
+        assert_eq!(link_token("https://x/p?token=ab.cd"), Some("ab.cd"));
+    }
 
     #[test]
     fn marked_tracking_is_removed_and_everything_else_is_kept_byte_for_byte() {
