@@ -13,8 +13,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use privacy_guard_host::contract::configuration::{FieldClass, RequestPolicy};
+use privacy_guard_host::contract::safeguards::DeliveryReport;
 use privacy_guard_host::contract::subjects::PersonStatus;
-use privacy_guard_host::guard::{Guard, RetentionOutcome, RetentionRequest, RetentionSummary};
+use privacy_guard_host::guard::{
+    FeedbackKind, Guard, RetentionOutcome, RetentionRequest, RetentionSummary,
+};
 use privacy_guard_host::reports::ReportWindow;
 use privacy_guard_host::retention::{Class, Keep, RetentionSettings};
 use privacy_guard_host::tenants::{ApiKey, KeyDigest, Tenants};
@@ -25,7 +28,7 @@ use privacy_guard_tests::{
 use serde_json::{Value, json};
 
 /// Contacts generated: every fate four times.
-const PEOPLE: usize = 32;
+const PEOPLE: usize = 40;
 const CONSENT: &str = "email-marketing";
 /// Day 0 of the population; every step is a number of days (and hours) after it.
 const DAY_0: &str = "2026-01-05T09:00:00Z";
@@ -50,6 +53,10 @@ enum Fate {
     ErasedByStaff,
     /// Refuses on day 1, grants on day 25: kept.
     ChangedMind,
+    /// Grants on day 1, their address bounces (a hard bounce) on day 5: bounced since then.
+    Bounced,
+    /// Grants on day 1, bounces on day 5, the bounce lifted by staff on day 6: kept.
+    BounceLifted,
 }
 
 fn fate(n: usize) -> Fate {
@@ -62,7 +69,9 @@ fn fate(n: usize) -> Fate {
         Fate::LateAnswer,
         Fate::ErasedByStaff,
         Fate::ChangedMind,
-    ][n % 8]
+        Fate::Bounced,
+        Fate::BounceLifted,
+    ][n % 10]
 }
 
 /// The instant `days` days and `hours` hours after [`DAY_0`].
@@ -144,7 +153,15 @@ fn population() -> (TestHost, Arc<Guard>, WebServer) {
     let asked = guard.run_daily("2026-01-05", &|_| {}).expect("daily run");
     assert_eq!(asked.requests, PEOPLE as u64, "{asked:?}");
     host.set_now(&at(1, 1));
-    each(&[Fate::Granted, Fate::Withdrawn], &|n| decide(n, true));
+    each(
+        &[
+            Fate::Granted,
+            Fate::Withdrawn,
+            Fate::Bounced,
+            Fate::BounceLifted,
+        ],
+        &|n| decide(n, true),
+    );
     each(&[Fate::Refused, Fate::ChangedMind], &|n| decide(n, false));
     host.set_now(&at(2, 1));
     each(&[Fate::Restricted], &|n| {
@@ -159,6 +176,34 @@ fn population() -> (TestHost, Arc<Guard>, WebServer) {
             .erase(&contact(&n.to_string()), &actor, "Letter")
             .expect("call")
             .expect("erased");
+    });
+    host.set_now(&at(5, 1));
+    each(&[Fate::Bounced, Fate::BounceLifted], &|n| {
+        let outcome = guard
+            .report_delivery(&DeliveryReport {
+                kind: FeedbackKind::HardBounce,
+                address: format!("person{n}@example.com"),
+                source: "dsn".into(),
+                evidence: "Status: 5.1.1; Diagnostic-Code: smtp; 550 5.1.1 user unknown".into(),
+                message_id: None,
+                occurred_at: millis(5, 0),
+                token: None,
+            })
+            .expect("call")
+            .expect("recorded");
+        assert!(outcome.address_suppressed, "contacts/{n}: {outcome:?}");
+    });
+    host.set_now(&at(6, 1));
+    each(&[Fate::BounceLifted], &|n| {
+        let lifted = guard
+            .lift_bounce(
+                &format!("person{n}@example.com"),
+                &actor,
+                "The mailbox is back",
+            )
+            .expect("call")
+            .expect("lifted");
+        assert!(lifted, "contacts/{n}");
     });
     host.set_now(&at(15, 1));
     guard.run_daily("2026-01-20", &|_| {}).expect("daily run");
@@ -190,6 +235,11 @@ fn expected(fate: Fate, settings: &RetentionSettings, now: i64) -> Option<(Class
             (Class::Inactive, millis(0, 1)),
         ],
         Fate::LateAnswer => vec![(Class::Inactive, millis(100, 1))],
+        Fate::Bounced => vec![
+            (Class::Bounced, millis(5, 1)),
+            (Class::Inactive, millis(1, 1)),
+        ],
+        Fate::BounceLifted => vec![(Class::Inactive, millis(1, 1))],
         Fate::ChangedMind => vec![(Class::Inactive, millis(25, 1))],
     };
     applies.into_iter().find(|(class, since)| {
@@ -291,18 +341,20 @@ fn exactly_the_people_whose_retention_ran_out_are_erased_and_nobody_else() {
         .expect("report");
     assert_eq!(before.totals.people, PEOPLE as u64);
 
-    // Day 40: the refusals of day 1 ran out (30 days), nothing else did. The dry run lists
-    // them with their class and since when, and changes nothing.
+    // Day 40: the refusals of day 1 and the bounces of day 5 ran out (30 days), nothing
+    // else did. The dry run lists them with their class and since when, and changes nothing.
     host.set_now(&at(40, 0));
     let head = log_head(&guard);
     let (listed, summary) = run(&guard, &settings, true);
-    let first = of_fates(&[Fate::Refused]);
+    let first = of_fates(&[Fate::Refused, Fate::Bounced]);
     assert_eq!(who(&listed), first, "{listed:?}");
     for (person, class, since) in &listed {
-        assert_eq!(
-            (person, *class, since.as_str()),
-            (person, Class::Withdrawn, at(1, 1).as_str())
-        );
+        let wanted = if of_fates(&[Fate::Bounced]).contains(person) {
+            (Class::Bounced, at(5, 1))
+        } else {
+            (Class::Withdrawn, at(1, 1))
+        };
+        assert_eq!((*class, since), (wanted.0, &wanted.1), "{person}");
     }
     assert_eq!(summary.people, PEOPLE as u64);
     assert_eq!(summary.erased, 0);
@@ -315,7 +367,9 @@ fn exactly_the_people_whose_retention_ran_out_are_erased_and_nobody_else() {
     let (erased, summary) = run(&guard, &settings, false);
     assert_eq!(who(&erased), first);
     assert_eq!(summary.erased, first.len() as u64);
-    assert_erased_by_schedule(&guard, &first, Class::Withdrawn);
+    assert_eq!(summary.due.get("bounced"), Some(&4));
+    assert_erased_by_schedule(&guard, &of_fates(&[Fate::Refused]), Class::Withdrawn);
+    assert_erased_by_schedule(&guard, &of_fates(&[Fate::Bounced]), Class::Bounced);
 
     // Day 100: the late answers come in, just before their request's 90 days ran out.
     host.set_now(&at(100, 1));
@@ -394,7 +448,8 @@ fn exactly_the_people_whose_retention_ran_out_are_erased_and_nobody_else() {
             Fate::Refused,
             Fate::Withdrawn,
             Fate::Silent,
-            Fate::ErasedByStaff
+            Fate::ErasedByStaff,
+            Fate::Bounced,
         ]))
     );
     assert_eq!(
@@ -403,12 +458,22 @@ fn exactly_the_people_whose_retention_ran_out_are_erased_and_nobody_else() {
     );
     assert_eq!(
         statuses.get("active").copied(),
-        Some(count(&[Fate::Granted, Fate::LateAnswer, Fate::ChangedMind]))
+        Some(count(&[
+            Fate::Granted,
+            Fate::LateAnswer,
+            Fate::ChangedMind,
+            Fate::BounceLifted
+        ]))
     );
     let values = &after.totals.consents[CONSENT];
     assert_eq!(
         values.get("granted").copied(),
-        Some(count(&[Fate::Granted, Fate::LateAnswer, Fate::ChangedMind]))
+        Some(count(&[
+            Fate::Granted,
+            Fate::LateAnswer,
+            Fate::ChangedMind,
+            Fate::BounceLifted
+        ]))
     );
     assert_eq!(
         values.get("not_granted").copied(),
@@ -416,7 +481,8 @@ fn exactly_the_people_whose_retention_ran_out_are_erased_and_nobody_else() {
             Fate::Refused,
             Fate::Withdrawn,
             Fate::Silent,
-            Fate::ErasedByStaff
+            Fate::ErasedByStaff,
+            Fate::Bounced,
         ]))
     );
     assert_eq!(
@@ -482,7 +548,12 @@ fn exactly_the_people_whose_retention_ran_out_are_erased_and_nobody_else() {
     let (listed, _) = run(&guard, &inactive, true);
     assert_eq!(
         who(&listed),
-        of_fates(&[Fate::Granted, Fate::LateAnswer, Fate::ChangedMind])
+        of_fates(&[
+            Fate::Granted,
+            Fate::LateAnswer,
+            Fate::ChangedMind,
+            Fate::BounceLifted
+        ])
     );
     guard.set_retention(inactive).expect("set once");
     let (status, answer) = call("pgk_read", "GET", "/api/v1/retention?limit=2", None);
@@ -523,7 +594,12 @@ fn exactly_the_people_whose_retention_ran_out_are_erased_and_nobody_else() {
     assert!(!next.is_empty());
     assert_eq!(
         erased_over_api,
-        of_fates(&[Fate::Granted, Fate::LateAnswer, Fate::ChangedMind])
+        of_fates(&[
+            Fate::Granted,
+            Fate::LateAnswer,
+            Fate::ChangedMind,
+            Fate::BounceLifted
+        ])
     );
     let granted = (1..=PEOPLE)
         .find(|n| fate(*n) == Fate::Granted)

@@ -9,7 +9,7 @@ use std::ops::Bound;
 use serde::Serialize;
 
 use super::{Class, RetentionSettings};
-use crate::changes::{CHANGE_KINDS, Change, ChangeKind, changes_of};
+use crate::changes::{Change, ChangeKind, changes_of};
 use crate::storage::{Database, StorageError};
 
 /// Events read per database round trip.
@@ -160,21 +160,19 @@ impl RetentionFold {
             ChangeKind::PurposeOutdated
             | ChangeKind::PurposeCorrected
             | ChangeKind::ConsentDeleted => None,
-            // The delivery feedback's kinds, by their text: a bounce starts the class (the
-            // first since the last lift), a lift ends it; a complaint or an unsubscription
-            // withdraws consents with events of their own.
-            other => {
-                match CHANGE_KINDS
-                    .iter()
-                    .find(|(kind, _, _)| *kind == other)
-                    .map(|(_, text, _)| *text)
-                {
-                    Some("bounced") if state.bounced_at == NEVER => state.bounced_at = at,
-                    Some("bounce_lifted") => state.bounced_at = NEVER,
-                    _ => {}
+            // The first bounce since the last lift starts the class; a lift ends it.
+            ChangeKind::Bounced => {
+                if state.bounced_at == NEVER {
+                    state.bounced_at = at;
                 }
                 None
             }
+            ChangeKind::BounceLifted => {
+                state.bounced_at = NEVER;
+                None
+            }
+            // A complaint or an unsubscription withdraws consents with events of their own.
+            ChangeKind::Complained | ChangeKind::Unsubscribed => None,
         };
         if let (Some(value), Some(number)) = (value, number) {
             match state
