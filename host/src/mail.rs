@@ -24,6 +24,7 @@
 mod folder;
 pub mod holder;
 pub mod smtp;
+pub mod verp;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};

@@ -292,7 +292,7 @@ fn returned_mail_read_from_the_maildir_stops_marketing_with_the_evidence() {
 
     let maildir = returned.maildir();
     let seen = std::cell::RefCell::new(Vec::new());
-    let counts = intake(&guard, &maildir, &|name, said| {
+    let counts = intake(&guard, &maildir, None, &|name, said| {
         seen.borrow_mut().push(format!("{name}: {said}"))
     })
     .expect("intake");
@@ -380,13 +380,13 @@ fn returned_mail_read_from_the_maildir_stops_marketing_with_the_evidence() {
 
     // A second pass reads nothing; the same DSN again changes nothing.
     assert_eq!(
-        intake(&guard, &maildir, &|_, _| {})
+        intake(&guard, &maildir, None, &|_, _| {})
             .expect("intake")
             .messages,
         0
     );
     send(&returned, "", "bounces@example.org", &ada_bounce);
-    let again = intake(&guard, &maildir, &|_, _| {}).expect("intake");
+    let again = intake(&guard, &maildir, None, &|_, _| {}).expect("intake");
     assert_eq!((again.reports, again.suppressed), (1, 0));
     assert_eq!(feed(&guard), changes);
 
@@ -721,7 +721,7 @@ fn an_unsubscribe_mail_to_the_mailto_of_list_unsubscribe_stops_marketing_by_its_
         "unsubscribe@example.org",
         "From: mallory@example.net\r\nTo: unsubscribe@example.org\r\nSubject: unsubscribe forged.token\r\n\r\n\r\n",
     );
-    let counts = intake(&guard, &returned.maildir(), &|_, _| {}).expect("intake");
+    let counts = intake(&guard, &returned.maildir(), None, &|_, _| {}).expect("intake");
     assert_eq!(
         (counts.reports, counts.suppressed, counts.rejected),
         (1, 1, 1),
@@ -742,4 +742,141 @@ fn an_unsubscribe_mail_to_the_mailto_of_list_unsubscribe_stops_marketing_by_its_
         "the token is not kept: {event}"
     );
     assert_eq!(feed(&guard), [(ChangeKind::Unsubscribed, "1".to_owned())]);
+}
+
+/// The round trip with VERP: the host sends its requests with a return path naming each
+/// mail; a bounce that comes back to it is attributed by it, even when it names another
+/// address (a forward) or is no delivery report at all.
+#[test]
+fn a_bounce_to_the_verp_return_path_is_attributed_by_it() {
+    use privacy_guard_host::mail::Transport;
+    use privacy_guard_host::mail::smtp::SmtpSettings;
+    let outgoing = aiosmtpd();
+    let returned = aiosmtpd();
+    let mut host = TestHost::new("2026-12-01T09:00:00Z");
+    host.transport = Transport::Smtp(
+        SmtpSettings::from_url(
+            &format!("{}&return_path=bounces%40example.org", outgoing.url()),
+            None,
+        )
+        .expect("URL"),
+    );
+    let guard = host.open().expect("host opens");
+    configure(&guard, PREFERENCES);
+    import_csv(
+        &guard,
+        "contacts",
+        "name,email\nAda,ada@example.com\nBen,ben@example.com\n",
+    );
+    host.set_now("2026-12-01T10:00:00Z");
+    guard.run_due().expect("run").expect("due");
+    for id in ["1", "2"] {
+        guard
+            .record_decision(&contact(id), "email-marketing", true, &operator(), "form")
+            .expect("call")
+            .expect("recorded");
+    }
+    let mails = outgoing.mails();
+    assert_eq!(
+        mails.len(),
+        2,
+        "{:?}",
+        guard.undelivered_mail(10).map(|mail| mail
+            .iter()
+            .map(|m| m.last_error.clone())
+            .collect::<Vec<_>>())
+    );
+    let return_path = |to: &str| {
+        let mail = mails
+            .iter()
+            .find(|mail| mail.to.iter().any(|address| address == to))
+            .expect("a request");
+        let line = mail
+            .raw
+            .lines()
+            .find_map(|line| line.strip_prefix("X-MailFrom: "))
+            .expect("the envelope sender as the server saw it")
+            .trim()
+            .to_owned();
+        assert!(
+            line.starts_with("bounces+consent-request.") && line.ends_with("@example.org"),
+            "{line}"
+        );
+        assert!(
+            !line.contains(to.split('@').next().unwrap_or_default()),
+            "{line}"
+        );
+        line
+    };
+    let ada_return = return_path("ada@example.com");
+    let ben_return = return_path("ben@example.com");
+
+    // Ada's mail was forwarded; the DSN names the forward's address.
+    send(
+        &returned,
+        "",
+        &ada_return,
+        &dsn(
+            "ada@old-employer.example",
+            "failed",
+            "5.1.1",
+            "550 5.1.1 mailbox unavailable",
+            "<unknown@x>",
+        )
+        .replace("To: bounces@example.org", &format!("To: {ada_return}")),
+    );
+    // Ben's server writes only words.
+    send(
+        &returned,
+        "",
+        &ben_return,
+        &format!(
+            "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\r\nTo: {ben_return}\r\nSubject: Mail delivery failed: returning message to sender\r\n\r\nThis message was created automatically by mail delivery software.\r\nA message that you sent could not be delivered.\r\n"
+        ),
+    );
+    // An out-of-office reply to the return path is no bounce.
+    send(
+        &returned,
+        "ben@example.com",
+        &ben_return,
+        &format!(
+            "From: ben@example.com\r\nTo: {ben_return}\r\nAuto-Submitted: auto-replied\r\nSubject: Out of office\r\n\r\nBack on Monday.\r\n"
+        ),
+    );
+    let counts = intake(
+        &guard,
+        &returned.maildir(),
+        Some("bounces@example.org"),
+        &|_, _| {},
+    )
+    .expect("intake");
+    assert_eq!(
+        (
+            counts.reports,
+            counts.suppressed,
+            counts.ignored,
+            counts.rejected
+        ),
+        (2, 2, 1, 0),
+        "{counts:?}"
+    );
+    assert_eq!(
+        marketing(&guard, "ada@example.com"),
+        Some(RefusalReason::InvalidAddress)
+    );
+    assert_eq!(
+        marketing(&guard, "ben@example.com"),
+        Some(RefusalReason::InvalidAddress)
+    );
+    let ben = history_of(&guard, &contact("2"))
+        .into_iter()
+        .find(|event| event["kind"] == "delivery-feedback")
+        .expect("Ben's event");
+    assert_eq!(ben["source"], "verp");
+    assert!(
+        ben["message-id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("<consent-request.")),
+        "{ben}"
+    );
 }

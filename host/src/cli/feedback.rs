@@ -22,6 +22,10 @@ pub(super) enum FeedbackCommand {
         /// The Maildir (with new/ and cur/).
         #[arg(long)]
         maildir: PathBuf,
+        /// The VERP return path the host sends with (the SMTP URL's `return_path`, e.g.
+        /// bounces@example.org): bounces to `bounces+<message id>@…` are attributed by it.
+        #[arg(long)]
+        return_path: Option<String>,
         /// Print the counts as JSON.
         #[arg(long)]
         json: bool,
@@ -63,12 +67,17 @@ pub(super) fn run(
     command: FeedbackCommand,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        FeedbackCommand::Intake { maildir, json } => {
-            let counts = maildir::intake(guard, &maildir, &|name, said| {
-                if !json {
-                    eprintln!("{name}: {said}");
-                }
-            })?;
+        FeedbackCommand::Intake {
+            maildir,
+            return_path,
+            json,
+        } => {
+            let counts =
+                maildir::intake(guard, &maildir, return_path.as_deref(), &|name, said| {
+                    if !json {
+                        eprintln!("{name}: {said}");
+                    }
+                })?;
             if json {
                 println!("{}", serde_json::to_string(&counts)?);
             } else {

@@ -8,14 +8,21 @@
 //!
 //! The move follows the commit: a crash between them re-reads that one message, and its
 //! repeated report (the same kind, address and message id) changes nothing.
+//!
+//! With the VERP return path the host sends with (`return_path` of the SMTP URL), a bounce
+//! delivered to `bounces+<message id>@…` is attributed by it: to the recipient the outbox
+//! sent that mail to, with its message id, whatever the report names (or when it is no
+//! delivery report at all, but a `MAILER-DAEMON`'s words: then a hard bounce).
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::Reading;
-use super::message::read_message;
+use super::message::{envelope_recipients, plain_bounce, read_message};
+use super::{Found, Reading};
+use crate::contract::safeguards::FeedbackKind;
 use crate::guard::{Guard, GuardError};
+use crate::mail::verp;
 
 /// What a pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -42,11 +49,13 @@ pub struct MaildirError {
     pub source: std::io::Error,
 }
 
-/// Reads every message in `maildir/new` once. `progress` is told of each message (its file
-/// name and what became of it).
+/// Reads every message in `maildir/new` once; bounces to a VERP address under
+/// `return_path` are attributed by it. `progress` is told of each message (its file name
+/// and what became of it).
 pub fn intake(
     guard: &Guard,
     maildir: &Path,
+    return_path: Option<&str>,
     progress: &dyn Fn(&str, &str),
 ) -> Result<IntakeCounts, MaildirError> {
     let new = maildir.join("new");
@@ -71,7 +80,12 @@ pub fn intake(
         counts.messages += 1;
         let path = new.join(&name);
         let outcome = match std::fs::read(&path) {
-            Ok(raw) => record(guard, read_message(&raw, received_at)),
+            Ok(raw) => {
+                match attributed(guard, &raw, read_message(&raw, received_at), return_path) {
+                    Ok(reading) => record(guard, reading),
+                    Err(error) => Outcome::Failed(error),
+                }
+            }
             Err(error) => Outcome::Reject(format!("cannot be read: {error}")),
         };
         let said = match outcome {
@@ -148,6 +162,64 @@ fn record(guard: &Guard, reading: Reading) -> Outcome {
         reports,
         suppressed,
     }
+}
+
+/// `reading` with its bounces attributed by the VERP address the mail came back to: the
+/// outbox's recipient of that mail and its message id. A `MAILER-DAEMON`'s mail to a VERP
+/// address that is no delivery report is a hard bounce, with its subject as the evidence.
+fn attributed(
+    guard: &Guard,
+    raw: &[u8],
+    reading: Reading,
+    return_path: Option<&str>,
+) -> Result<Reading, GuardError> {
+    let Some(return_path) = return_path else {
+        return Ok(reading);
+    };
+    let Some(message_id) = envelope_recipients(raw)
+        .iter()
+        .find_map(|address| verp::message_id_of(return_path, address))
+    else {
+        return Ok(reading);
+    };
+    let runtime = crate::guard::io::runtime().map_err(GuardError::Runtime)?;
+    let recipients = runtime.block_on(
+        guard
+            .database()
+            .mail_recipients(message_id.trim_matches(['<', '>'])),
+    )?;
+    let [recipient] = recipients.as_slice() else {
+        // Not the outbox's mail, one whose recipient was erased, or one of several: the
+        // report's own words decide.
+        return Ok(reading);
+    };
+    let attribute = |mut found: Found| {
+        if matches!(
+            found.kind,
+            FeedbackKind::HardBounce | FeedbackKind::SoftBounce | FeedbackKind::Complaint
+        ) {
+            found.address = Some(recipient.clone());
+            found.message_id = Some(message_id.clone());
+        }
+        found
+    };
+    Ok(match reading {
+        Reading::Reports(found) => Reading::Reports(found.into_iter().map(attribute).collect()),
+        Reading::Malformed(reason) | Reading::Ignored(reason) => match plain_bounce(raw) {
+            Some(subject) => Reading::Reports(vec![Found {
+                kind: FeedbackKind::HardBounce,
+                address: Some(recipient.clone()),
+                source: "verp".into(),
+                evidence: super::scrub_addresses(&format!(
+                    "a bounce without a delivery status, to the mail's return path; Subject: {subject}"
+                )),
+                message_id: Some(message_id),
+                occurred_at: guard.clock().now_millis(),
+                token: None,
+            }]),
+            None => Reading::Ignored(format!("{reason} (to the return path of {message_id})")),
+        },
+    })
 }
 
 /// A message's name in `cur/`: with the Maildir info `:2,S` (seen), unless it has info.

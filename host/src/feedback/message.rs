@@ -45,6 +45,46 @@ pub fn read_message(raw: &[u8], received_at: i64) -> Reading {
     }
 }
 
+/// The addresses the mail was delivered to, as the receiving server recorded them
+/// (`Delivered-To`, `X-Original-To`, aiosmtpd's `X-RcptTo`), then its `To`: where a VERP
+/// return path shows.
+pub fn envelope_recipients(raw: &[u8]) -> Vec<String> {
+    let Some(message) = MessageParser::default().parse_headers(raw) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for name in ["Delivered-To", "X-Original-To", "X-RcptTo"] {
+        for value in message.header_values(name) {
+            if let Some(text) = value.as_text() {
+                found.extend(
+                    text.split(',')
+                        .map(|address| address.trim().trim_matches(['<', '>']).to_owned()),
+                );
+            }
+        }
+    }
+    if let Some(to) = message.to() {
+        found.extend(to.iter().filter_map(|to| to.address().map(str::to_owned)));
+    }
+    found
+}
+
+/// A bounce that is no delivery report (an MTA that writes only words): a mail from
+/// `MAILER-DAEMON` or `postmaster` that is not an auto-reply. Its subject, if so.
+pub fn plain_bounce(raw: &[u8]) -> Option<String> {
+    let message = MessageParser::default().parse_headers(raw)?;
+    let from = first_address(message.from())?;
+    let local = from.split('@').next().unwrap_or_default();
+    let daemon = ["mailer-daemon", "postmaster"]
+        .iter()
+        .any(|name| local.eq_ignore_ascii_case(name));
+    let auto_reply = message
+        .header_values("Auto-Submitted")
+        .filter_map(|value| value.as_text())
+        .any(|value| value.trim().eq_ignore_ascii_case("auto-replied"));
+    (daemon && !auto_reply).then(|| message.subject().unwrap_or_default().to_owned())
+}
+
 /// The body of the first part whose content type is `wanted` (`message/delivery-status`).
 fn part_text<'a>(message: &'a Message<'a>, wanted: &str) -> Option<String> {
     message.parts.iter().find_map(|part| {

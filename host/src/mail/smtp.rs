@@ -77,6 +77,9 @@ pub struct SmtpSettings {
     /// A PEM file of certificate authorities trusted for the server's certificate besides
     /// the system's (a relay with a private CA).
     pub ca_file: Option<PathBuf>,
+    /// The VERP return path (`return_path=bounces@example.org`): each mail's `MAIL FROM`
+    /// names it ([`super::verp`]); none: the sender's address.
+    pub return_path: Option<String>,
 }
 
 /// Why SMTP settings were refused. No variant carries the password or the whole URL.
@@ -133,7 +136,7 @@ pub enum SmtpSettingsError {
 }
 
 impl SmtpSettings {
-    /// Reads `smtp://[USER@]HOST[:PORT][?security=starttls|tls|none&timeout=SECONDS&ca_file=PATH]`.
+    /// Reads `smtp://[USER@]HOST[:PORT][?security=starttls|tls|none&timeout=SECONDS&ca_file=PATH&return_path=ADDRESS]`.
     /// The security defaults to `starttls`; the port to 587 for STARTTLS, 465 for TLS and
     /// 25 without security. A user needs `password`, which never comes in the URL.
     pub fn from_url(
@@ -168,6 +171,7 @@ impl SmtpSettings {
 
         let mut security = None;
         let mut timeout = None;
+        let mut return_path = None;
         let mut ca_file = None;
         for parameter in query.split('&').filter(|parameter| !parameter.is_empty()) {
             let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
@@ -205,6 +209,16 @@ impl SmtpSettings {
                         return Err(repeated());
                     }
                 }
+                "return_path" => {
+                    if !value.contains('@') || value.contains(char::is_whitespace) {
+                        return Err(SmtpSettingsError::UnknownParameter(
+                            "return_path (not an address)".to_owned(),
+                        ));
+                    }
+                    if return_path.replace(value).is_some() {
+                        return Err(repeated());
+                    }
+                }
                 _ => return Err(SmtpSettingsError::UnknownParameter(name.to_owned())),
             }
         }
@@ -228,6 +242,7 @@ impl SmtpSettings {
             credentials,
             timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
             ca_file,
+            return_path,
         })
     }
 
@@ -299,6 +314,8 @@ pub(super) struct SmtpSender {
     /// Taken only when dropped.
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     server: String,
+    /// The VERP return path, if set.
+    return_path: Option<String>,
     /// The runtime the pool lives on: dropping the pool starts a task there.
     runtime: tokio::runtime::Handle,
 }
@@ -351,6 +368,7 @@ impl SmtpSender {
         Ok(SmtpSender {
             transport: Some(builder.build()),
             server: settings.server(),
+            return_path: settings.return_path.clone(),
             runtime,
         })
     }
@@ -422,7 +440,7 @@ impl SmtpSender {
 
     /// Hands one rendered mail to the server.
     async fn send(&self, mail: &QueuedMail, message: &[u8]) -> Attempt {
-        let envelope = match envelope(mail) {
+        let envelope = match envelope(mail, self.return_path.as_deref()) {
             Ok(envelope) => envelope,
             Err(problem) => return Attempt::Fail(problem.to_string()),
         };
@@ -450,7 +468,7 @@ impl SmtpSender {
     }
 }
 
-fn envelope(mail: &QueuedMail) -> Result<Envelope, MessageError> {
+fn envelope(mail: &QueuedMail, return_path: Option<&str>) -> Result<Envelope, MessageError> {
     let address = |text: &str| {
         text.parse::<lettre::Address>()
             .map_err(MessageError::EnvelopeAddress)
@@ -460,7 +478,10 @@ fn envelope(mail: &QueuedMail) -> Result<Envelope, MessageError> {
         .iter()
         .map(|mailbox| address(&mailbox.address))
         .collect::<Result<Vec<_>, _>>()?;
-    Envelope::new(Some(address(&mail.from.address)?), recipients).map_err(MessageError::Envelope)
+    let sender = return_path
+        .and_then(|return_path| super::verp::verp_address(return_path, &mail.message_id))
+        .unwrap_or_else(|| mail.from.address.clone());
+    Envelope::new(Some(address(&sender)?), recipients).map_err(MessageError::Envelope)
 }
 
 /// What went wrong with the server itself, with a hint at the usual cause.
@@ -498,6 +519,7 @@ mod tests {
                 credentials: None,
                 timeout: DEFAULT_TIMEOUT,
                 ca_file: None,
+                return_path: None,
             })
         );
     }

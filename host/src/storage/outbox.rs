@@ -255,6 +255,19 @@ impl Database {
             .map_err(failed("reading the outbox"))
     }
 
+    /// The recipients (normalised) of the queued mail `message_id`: none when there is no
+    /// such mail, or its recipient was erased since (`mail.forget`). For attributing a
+    /// bounce by its VERP return path (`crate::feedback`).
+    pub async fn mail_recipients(&self, message_id: &str) -> Result<Vec<String>, StorageError> {
+        sqlx::query_scalar(
+            "SELECT address FROM outbox_recipients WHERE message_id = $1 ORDER BY address",
+        )
+        .bind(message_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("reading the outbox's recipients"))
+    }
+
     /// Mail not delivered yet (waiting or failed for good), oldest first.
     pub async fn undelivered_mail(&self, limit: u32) -> Result<Vec<MailDelivery>, StorageError> {
         let rows = sqlx::query(
