@@ -163,6 +163,8 @@ pub struct Guard {
     people_fold: Mutex<Option<reports::KeptFold>>,
     /// The retention schedules' settings, when set at opening (`guard/retention.rs`).
     retention: std::sync::OnceLock<crate::retention::RetentionSettings>,
+    /// The Maildir of returned mail a serving host reads, when set (`guard/safeguards.rs`).
+    feedback_intake: std::sync::OnceLock<crate::feedback::IntakeConfig>,
 }
 
 impl Guard {
@@ -230,6 +232,7 @@ impl Guard {
             tokio: tokio.handle().clone(),
             people_fold: Mutex::new(None),
             retention: std::sync::OnceLock::new(),
+            feedback_intake: std::sync::OnceLock::new(),
         })
     }
 

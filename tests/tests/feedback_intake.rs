@@ -880,3 +880,59 @@ fn a_bounce_to_the_verp_return_path_is_attributed_by_it() {
         "{ben}"
     );
 }
+
+/// A serving host's reader of the Maildir: mail that arrives while it runs is read by its
+/// next pass, and it stops when asked.
+#[test]
+fn the_serving_hosts_reader_picks_up_returned_mail_as_it_arrives() {
+    use privacy_guard_host::feedback::IntakeConfig;
+    use privacy_guard_host::feedback::maildir::intake_periodically;
+    let returned = aiosmtpd();
+    let host = TestHost::new("2026-12-01T09:00:00Z");
+    let guard = Arc::new(host.open().expect("host opens"));
+    configure(&guard, PREFERENCES);
+    import_csv(&guard, "contacts", "name,email\nAda,ada@example.com\n");
+    guard
+        .record_decision(&contact("1"), "email-marketing", true, &operator(), "form")
+        .expect("call")
+        .expect("recorded");
+    let runtime = privacy_guard_host::guard::io::runtime().expect("runtime");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let reader = runtime.spawn(intake_periodically(
+        guard.clone(),
+        IntakeConfig {
+            maildir: returned.maildir(),
+            return_path: None,
+            poll_seconds: 1,
+        },
+        stopped,
+    ));
+    send(
+        &returned,
+        "",
+        "bounces@example.org",
+        &dsn(
+            "ada@example.com",
+            "failed",
+            "5.2.1",
+            "550 5.2.1 mailbox disabled",
+            "<m-9@example.org>",
+        ),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while marketing(&guard, "ada@example.com").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader did not read the DSN within 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        marketing(&guard, "ada@example.com"),
+        Some(RefusalReason::InvalidAddress)
+    );
+    stop.send_replace(true);
+    runtime.block_on(reader).expect("the reader stops");
+    assert!(files(&returned.maildir().join("new")).is_empty());
+    assert_eq!(files(&returned.maildir().join("cur")).len(), 1);
+}

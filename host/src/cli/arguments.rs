@@ -140,6 +140,17 @@ pub struct Arguments {
     /// lists them). A configuration file's tenants set theirs in [tenants.retention].
     #[arg(long, global = true, env = "PRIVACY_GUARD_RETENTION", value_parser = privacy_guard_host::retention::RetentionPatch::parse)]
     pub(super) retention: Option<privacy_guard_host::retention::RetentionPatch>,
+    /// The Maildir returned mail (bounces, complaints, unsubscribe mails) arrives in, read
+    /// by `serve` every --feedback-poll-seconds. A configuration file's tenants set theirs
+    /// in [tenants.feedback].
+    #[arg(long, global = true, env = "PRIVACY_GUARD_FEEDBACK_MAILDIR")]
+    pub(super) feedback_maildir: Option<std::path::PathBuf>,
+    /// The VERP return path of the SMTP URL (its `return_path`), for attributing bounces.
+    #[arg(long, global = true, env = "PRIVACY_GUARD_FEEDBACK_RETURN_PATH")]
+    pub(super) feedback_return_path: Option<String>,
+    /// Seconds between reads of --feedback-maildir.
+    #[arg(long, global = true, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(super) feedback_poll_seconds: u64,
     /// Log format on standard error.
     #[arg(long, global = true, env = "PRIVACY_GUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

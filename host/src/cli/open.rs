@@ -53,7 +53,8 @@ pub(super) fn open_tenants(arguments: &Arguments, config: &HostConfig) -> anyhow
     for tenant in &config.tenants {
         let prepared = prepare(arguments, Some(tenant), component.clone())
             .with_context(|| format!("tenant `{}` could not be opened", tenant.id))?;
-        let guard = if prepared.endpoints.is_empty() {
+        // A tenant with a Maildir of returned mail is opened now too, for its reader.
+        let guard = if prepared.endpoints.is_empty() && prepared.feedback.is_none() {
             let id = tenant.id.clone();
             TenantGuard::lazy(move || {
                 let guard = prepared.clone().open().map_err(|error| {
@@ -121,6 +122,7 @@ struct PreparedHost {
     endpoints: Vec<WebhookEndpoint>,
     webhook_retry: RetryPolicy,
     retention: privacy_guard_host::retention::RetentionSettings,
+    feedback: Option<privacy_guard_host::feedback::IntakeConfig>,
 }
 
 impl PreparedHost {
@@ -135,6 +137,9 @@ impl PreparedHost {
         let guard = Guard::open(self.options).context("could not open the host")?;
         guard.database().set_kv_cache_budget(self.kv_cache_budget);
         guard.set_retention(self.retention)?;
+        if let Some(feedback) = self.feedback {
+            guard.set_feedback_intake(feedback)?;
+        }
         if !self.endpoints.is_empty() {
             guard.set_webhooks(Webhooks::new(self.endpoints, self.webhook_retry)?)?;
         }
@@ -211,6 +216,16 @@ fn prepare(
         retention: privacy_guard_host::retention::RetentionSettings::default()
             .with(&arguments.retention.unwrap_or_default())
             .with(&tenant.map(|tenant| tenant.retention).unwrap_or_default()),
+        feedback: match tenant {
+            Some(tenant) => tenant.feedback.clone(),
+            None => arguments.feedback_maildir.clone().map(|maildir| {
+                privacy_guard_host::feedback::IntakeConfig {
+                    maildir,
+                    return_path: arguments.feedback_return_path.clone(),
+                    poll_seconds: arguments.feedback_poll_seconds,
+                }
+            }),
+        },
     })
 }
 

@@ -51,10 +51,19 @@ pub(super) fn serve(
             ),
         ];
         for tenant in tenants.iter() {
-            // Tenants with webhooks are opened at start (`open::open_tenants`).
+            // Tenants with webhooks or returned mail to read are opened at start
+            // (`open::open_tenants`).
             let Some(guard) = tenant.guard.if_open() else {
                 continue;
             };
+            if let Some(feedback) = guard.feedback_intake() {
+                let span = tracing::info_span!("tenant", tenant = %tenant.id);
+                background.push((
+                    "returned mail reader",
+                    tenant.id.clone(),
+                    tokio::spawn(privacy_guard_host::feedback::maildir::intake_periodically(guard.clone(), feedback.clone(), stopped.clone()).instrument(span)),
+                ));
+            }
             if guard.webhooks().is_some() {
                 let span = tracing::info_span!("tenant", tenant = %tenant.id);
                 background.push((

@@ -74,6 +74,22 @@ impl Guard {
         self.write_safeguards(|store, guest| guest.call_send_link(store, address, evidence))
     }
 
+    /// Gives the host the Maildir its returned mail arrives in (once, before serving):
+    /// `serve` reads it every `poll_seconds`. Refused when it has one already.
+    pub fn set_feedback_intake(
+        &self,
+        config: crate::feedback::IntakeConfig,
+    ) -> Result<(), GuardError> {
+        self.feedback_intake.set(config).map_err(|_| {
+            GuardError::Invalid("the returned-mail Maildir of this host is set already".into())
+        })
+    }
+
+    /// The Maildir of returned mail, when set.
+    pub fn feedback_intake(&self) -> Option<&crate::feedback::IntakeConfig> {
+        self.feedback_intake.get()
+    }
+
     /// One call of `safeguards` as a unit of work, committed.
     fn write_safeguards<T>(
         &self,

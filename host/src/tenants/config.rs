@@ -114,6 +114,11 @@ pub struct TenantConfig {
     /// --retention (`[tenants.retention]`, e.g. `unanswered = 60`, `inactive = "off"`).
     #[serde(default)]
     pub retention: crate::retention::RetentionPatch,
+    /// The Maildir the tenant's returned mail (bounces, complaints, unsubscribe mails)
+    /// arrives in, read by `serve` (`[tenants.feedback]`: `maildir`, `return_path`,
+    /// `poll_seconds`).
+    #[serde(default)]
+    pub feedback: Option<crate::feedback::IntakeConfig>,
 }
 
 /// A webhook endpoint of a tenant: its URL and the environment variable holding its
