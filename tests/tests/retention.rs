@@ -681,3 +681,72 @@ fn dry_runs_under_many_settings_list_exactly_whom_the_model_says() {
     assert_eq!(log_head(&guard), head, "a dry run wrote to the log");
     assert_eq!(cases, 48);
 }
+
+/// `serve`'s scheduler runs the schedules after the day's consent run, as the daily
+/// schedule: the refusal of day 1 is erased on day 40 once the run of that day is done,
+/// and the people still waiting for their request's 90 days are not.
+#[test]
+fn the_scheduler_runs_the_schedules_after_the_daily_run() {
+    let host = TestHost::new(DAY_0);
+    let guard = Arc::new(host.open().expect("host"));
+    privacy_guard_tests::configure(&guard, "http://127.0.0.1:9/preferences/");
+    import_csv(
+        &guard,
+        "contacts",
+        "first_name,last_name,email\nAda,L,ada@example.com\nGrace,H,grace@example.com\n",
+    );
+    host.set_now(&at(0, 1));
+    guard.run_daily("2026-01-05", &|_| {}).expect("daily run");
+    host.set_now(&at(1, 1));
+    guard
+        .record_decision(&contact("1"), CONSENT, false, &operator(), "Phone call")
+        .expect("call")
+        .expect("refused");
+    guard
+        .set_retention(RetentionSettings::default())
+        .expect("set once");
+    // Day 40, 10:30: the run of 10:00 is due.
+    host.set_now("2026-02-14T10:30:00Z");
+    let runtime = privacy_guard_host::guard::io::runtime().expect("runtime");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tenants = Arc::new(Tenants::single(guard.clone(), Vec::new()));
+    let scheduler = runtime.spawn(privacy_guard_host::worker::run_schedules(
+        tenants,
+        stopped,
+        |_, _| {},
+    ));
+    let erasure = (0..600)
+        .find_map(|_| {
+            let found = history_of(&guard, &contact("1"))
+                .into_iter()
+                .find(|event| event["to"] == "erased");
+            if found.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            found
+        })
+        .expect("the scheduler erased contacts/1 within a minute");
+    stop.send(true).expect("the scheduler listens");
+    runtime.block_on(scheduler).expect("the scheduler stopped");
+    assert_eq!(erasure["actor"], "retention:withdrawn", "{erasure}");
+    let statement = erasure["statement"].as_str().expect("a statement");
+    assert!(
+        statement.contains("run by the daily schedule of 2026-02-14"),
+        "{statement}"
+    );
+    // The run of the day came first, and the one still waiting is kept.
+    let daily = privacy_guard_tests::scenario::block_on(guard.database().job_run(
+        privacy_guard_host::schedule::DAILY_CONSENT_RUN,
+        "2026-02-14",
+    ))
+    .expect("read");
+    assert!(
+        daily.is_some_and(|run| run.finished),
+        "the daily run of day 40 ran"
+    );
+    let grace = guard
+        .record("contacts", "2")
+        .expect("read")
+        .expect("record");
+    assert_eq!(grace.field("email"), "grace@example.com");
+}
