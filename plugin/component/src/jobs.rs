@@ -51,7 +51,7 @@ impl wit::Guest for Plugin {
     ) -> Result<wit::RunPage, wit::JobError> {
         let state = State::new();
         let configuration = state.configuration();
-        let safeguards = crate::safeguards::load(&state);
+        let safeguards = state.safeguards();
         let settings = match configuration.settings() {
             Some(settings) if configuration.is_enabled() => settings,
             _ => return Err(wit::JobError::NotEnabled),

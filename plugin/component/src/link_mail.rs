@@ -42,7 +42,7 @@ pub(crate) fn send_link(address: String, evidence: wit::Evidence) -> wit::LinkMa
     if !person.is_active() {
         return wit::LinkMail::NotSent;
     }
-    let safeguards = crate::safeguards::load(&state);
+    let safeguards = state.safeguards();
     let interval_ms = i64::from(safeguards.link_mail_interval_minutes) * 60_000;
     let admission = admit(&state, AddressLimit::LinkMail, &address, interval_ms, now);
     if let Admission::Held = admission {

@@ -57,7 +57,7 @@ impl wit::Guest for Plugin {
             consents_changed: 0,
         };
         let duplicates = NewDuplicates::of_records_hook(&configuration);
-        let proof = crate::safeguards::load(&state).web_forms;
+        let proof = state.safeguards().web_forms;
         for record in records {
             if let Some(observed) =
                 observe(&mut state, record, &configuration, &proof, now, duplicates)

@@ -11,13 +11,6 @@ use crate::bindings::exports::privacy_guard::consent::safeguards as wit;
 use crate::logging::{fault, info};
 use crate::state::State;
 
-/// The safeguard settings in force: the stored ones, or the defaults while none are stored.
-/// Stored bytes that cannot be read are a fault: no limit is silently dropped.
-pub(crate) fn load(state: &State) -> SafeguardSettings {
-    SafeguardSettings::decode(state.get(SAFEGUARDS_KEY).as_deref())
-        .unwrap_or_else(|error| fault("reading the safeguard settings", &error))
-}
-
 impl wit::Guest for Plugin {
     fn report_delivery(
         report: wit::DeliveryReport,
@@ -44,7 +37,7 @@ impl wit::Guest for Plugin {
     }
 
     fn get_settings() -> wit::SafeguardSettings {
-        settings_output(load(&State::new()))
+        settings_output(State::new().safeguards())
     }
 
     fn form_token() -> String {

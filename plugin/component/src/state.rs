@@ -19,6 +19,7 @@ use privacy_guard_core::event::{ConsentEvent, RequestRepeatedEvent, StatusEvent,
 use privacy_guard_core::person::{PersonSnapshot, fold_stream};
 use privacy_guard_core::record::{CrmEffect, RecordRef};
 use privacy_guard_core::restriction::{SuppressionMarker, encode_marker, suppression_key};
+use privacy_guard_core::safeguards::{SAFEGUARDS_KEY, SafeguardSettings};
 use privacy_guard_core::storage::{
     CONFIG_KEY, Location, RecordEntry, decode_configuration, decode_person, decode_record_entry,
     encode_configuration, encode_person, encode_record_entry, person_key, record_key,
@@ -82,6 +83,13 @@ impl State {
     /// without one has no events either.
     pub(crate) fn is_known(&self, record: &RecordRef) -> bool {
         self.get(&record_key(record)).is_some()
+    }
+
+    /// The safeguard settings in force: the stored ones, or the defaults while none are
+    /// stored. Stored bytes that cannot be read are a fault: no limit is silently dropped.
+    pub(crate) fn safeguards(&self) -> SafeguardSettings {
+        SafeguardSettings::decode(self.get(SAFEGUARDS_KEY).as_deref())
+            .unwrap_or_else(|error| fault("reading the safeguard settings", &error))
     }
 
     pub(crate) fn configuration(&self) -> Configuration {
