@@ -5,8 +5,12 @@
 //! | `config` | [`CONFIG_FORMAT`] byte, then the *sending index* (postcard: enabled flag, per consent its id, module, whether it is the module's email-tracking consent and the first purpose version whose grants count; the suppression salt; the regime rules), then the whole [`Configuration`] (postcard: settings, stored definitions with purpose version and hash, enablement with enabled-at and the de-duplication confirmation, suppression salt, field classes per module, deleted consents). Formats 4 to 7 are still read, each upgraded a step at a time (`configuration/upgrade.rs`): see [`decode_configuration`] |
 //! | `person/<address>` | [`PERSON_FORMAT`] byte, then the [`PersonSnapshot`] (postcard) of the record that owns the normalised address: status, record ref, consent states sorted by id (value, since, purpose version, default at the time), last request period, name |
 //! | `record/<module>/<id>` | [`RECORD_FORMAT`] byte, then a [`RecordEntry`] (postcard): `Owner(address)` when the record's snapshot is `person/<address>`; `Detached { address, snapshot }` when the record has no usable address, or another record owns its address, so its snapshot lives here and it is never mailed |
-//!
 //! | `suppressed/<hex>` | [`crate::restriction::SUPPRESSION_FORMAT`] byte, then a [`crate::restriction::SuppressionMarker`] (postcard: the erased record, when): the marker an erasure leaves instead of `person/<address>`; `<hex>` is SHA-256 of the configuration's salt and the normalised address ([`crate::restriction::suppression_key`]) |
+//! | `safeguards` | [`crate::safeguards::SAFEGUARDS_FORMAT`] byte, then the [`crate::safeguards::SafeguardSettings`] (postcard); absent: the defaults |
+//! | `feedback/<hex>` | [`crate::feedback::FEEDBACK_FORMAT`] byte, then the address's delivery feedback (postcard: suppression and its kind, soft bounces in a row, the last reports to recognise a repeat); `<hex>` a salted SHA-256 of the address, as an erased one's marker |
+//! | `link-handle/<base64>` | [`crate::link::HANDLE_ENTRY_FORMAT`] byte, then the record an opaque preferences link's person handle (a MAC of the record under the link key) stands for; written with the record's first link |
+//! | `request-sent/<hex>`, `link-mailed/<hex>` | [`crate::web_forms::LIMIT_FORMAT`] byte, then when the address was last sent a consent request, or its link again (ms); `<hex>` a MAC of the address |
+//! | `withheld/<module>/<id>` | [`crate::web_forms::LIMIT_FORMAT`] byte, then why a web-form record is sent no request (honeypot filled, token missing, forged, too new or too old) |
 //!
 //! Events go to one stream per record (`contacts/42`), see [`crate::event`]. The snapshots
 //! are caches of those events: when a record's snapshot is missing, the adapter rebuilds it
