@@ -750,3 +750,53 @@ fn the_scheduler_runs_the_schedules_after_the_daily_run() {
         .expect("record");
     assert_eq!(grace.field("email"), "grace@example.com");
 }
+
+/// The run reads the log on before each erasure: a person who answers while it works (here
+/// between the first erasure and theirs) is kept.
+#[test]
+fn an_answer_given_while_the_run_works_keeps_the_person() {
+    let host = TestHost::new(DAY_0);
+    let guard = Arc::new(host.open().expect("host"));
+    privacy_guard_tests::configure(&guard, "http://127.0.0.1:9/preferences/");
+    import_csv(
+        &guard,
+        "contacts",
+        "first_name,last_name,email\nA,A,a@example.com\nB,B,b@example.com\nC,C,c@example.com\n",
+    );
+    host.set_now(&at(1, 1));
+    for id in ["1", "2", "3"] {
+        guard
+            .record_decision(&contact(id), CONSENT, false, &operator(), "Phone call")
+            .expect("call")
+            .expect("refused");
+    }
+    host.set_now(&at(40, 0));
+    let request = RetentionRequest {
+        run_by: "the test".into(),
+        ..RetentionRequest::default()
+    };
+    let mut erased = Vec::new();
+    let summary = guard
+        .run_retention(
+            &RetentionSettings::default(),
+            &request,
+            &mut |item| {
+                erased.push(item.id.clone());
+                if item.id == "1" {
+                    guard
+                        .record_decision(&contact("2"), CONSENT, true, &operator(), "Called back")
+                        .expect("call")
+                        .expect("granted");
+                }
+            },
+            &|_, _| {},
+        )
+        .expect("run");
+    assert_eq!(erased, ["1", "3"]);
+    assert_eq!((summary.erased, summary.stopped), (2, None));
+    let kept = guard
+        .record("contacts", "2")
+        .expect("read")
+        .expect("record");
+    assert_eq!(kept.field("email"), "b@example.com");
+}
