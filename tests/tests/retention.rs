@@ -28,7 +28,7 @@ use privacy_guard_tests::{
 use serde_json::{Value, json};
 
 /// Contacts generated: every fate four times.
-const PEOPLE: usize = 40;
+const PEOPLE: usize = 44;
 const CONSENT: &str = "email-marketing";
 /// Day 0 of the population; every step is a number of days (and hours) after it.
 const DAY_0: &str = "2026-01-05T09:00:00Z";
@@ -57,6 +57,9 @@ enum Fate {
     Bounced,
     /// Grants on day 1, bounces on day 5, the bounce lifted by staff on day 6: kept.
     BounceLifted,
+    /// Grants on day 1, reports a mail as spam on day 7 (an ARF complaint): withdrawn in
+    /// all but name since then, though the grant stays.
+    Complained,
 }
 
 fn fate(n: usize) -> Fate {
@@ -71,7 +74,8 @@ fn fate(n: usize) -> Fate {
         Fate::ChangedMind,
         Fate::Bounced,
         Fate::BounceLifted,
-    ][n % 10]
+        Fate::Complained,
+    ][n % 11]
 }
 
 /// The instant `days` days and `hours` hours after [`DAY_0`].
@@ -159,6 +163,7 @@ fn population() -> (TestHost, Arc<Guard>, WebServer) {
             Fate::Withdrawn,
             Fate::Bounced,
             Fate::BounceLifted,
+            Fate::Complained,
         ],
         &|n| decide(n, true),
     );
@@ -205,6 +210,22 @@ fn population() -> (TestHost, Arc<Guard>, WebServer) {
             .expect("lifted");
         assert!(lifted, "contacts/{n}");
     });
+    host.set_now(&at(7, 1));
+    each(&[Fate::Complained], &|n| {
+        let outcome = guard
+            .report_delivery(&DeliveryReport {
+                kind: FeedbackKind::Complaint,
+                address: format!("person{n}@example.com"),
+                source: "arf".into(),
+                evidence: "Feedback-Type: abuse; User-Agent: ExampleFBL/1.0".into(),
+                message_id: None,
+                occurred_at: millis(7, 0),
+                token: None,
+            })
+            .expect("call")
+            .expect("recorded");
+        assert!(outcome.address_suppressed, "contacts/{n}: {outcome:?}");
+    });
     host.set_now(&at(15, 1));
     guard.run_daily("2026-01-20", &|_| {}).expect("daily run");
     host.set_now(&at(20, 1));
@@ -240,6 +261,10 @@ fn expected(fate: Fate, settings: &RetentionSettings, now: i64) -> Option<(Class
             (Class::Inactive, millis(1, 1)),
         ],
         Fate::BounceLifted => vec![(Class::Inactive, millis(1, 1))],
+        Fate::Complained => vec![
+            (Class::Withdrawn, millis(7, 1)),
+            (Class::Inactive, millis(1, 1)),
+        ],
         Fate::ChangedMind => vec![(Class::Inactive, millis(25, 1))],
     };
     applies.into_iter().find(|(class, since)| {
@@ -341,16 +366,18 @@ fn exactly_the_people_whose_retention_ran_out_are_erased_and_nobody_else() {
         .expect("report");
     assert_eq!(before.totals.people, PEOPLE as u64);
 
-    // Day 40: the refusals of day 1 and the bounces of day 5 ran out (30 days), nothing
-    // else did. The dry run lists them with their class and since when, and changes nothing.
+    // Day 40: the refusals of day 1, the bounces of day 5 and the complaints of day 7 ran
+    // out (30 days), nothing else did. The dry run lists them with their class and since when, and changes nothing.
     host.set_now(&at(40, 0));
     let head = log_head(&guard);
     let (listed, summary) = run(&guard, &settings, true);
-    let first = of_fates(&[Fate::Refused, Fate::Bounced]);
+    let first = of_fates(&[Fate::Refused, Fate::Bounced, Fate::Complained]);
     assert_eq!(who(&listed), first, "{listed:?}");
     for (person, class, since) in &listed {
         let wanted = if of_fates(&[Fate::Bounced]).contains(person) {
             (Class::Bounced, at(5, 1))
+        } else if of_fates(&[Fate::Complained]).contains(person) {
+            (Class::Withdrawn, at(7, 1))
         } else {
             (Class::Withdrawn, at(1, 1))
         };
@@ -370,6 +397,7 @@ fn exactly_the_people_whose_retention_ran_out_are_erased_and_nobody_else() {
     assert_eq!(summary.due.get("bounced"), Some(&4));
     assert_erased_by_schedule(&guard, &of_fates(&[Fate::Refused]), Class::Withdrawn);
     assert_erased_by_schedule(&guard, &of_fates(&[Fate::Bounced]), Class::Bounced);
+    assert_erased_by_schedule(&guard, &of_fates(&[Fate::Complained]), Class::Withdrawn);
 
     // Day 100: the late answers come in, just before their request's 90 days ran out.
     host.set_now(&at(100, 1));
@@ -450,6 +478,7 @@ fn exactly_the_people_whose_retention_ran_out_are_erased_and_nobody_else() {
             Fate::Silent,
             Fate::ErasedByStaff,
             Fate::Bounced,
+            Fate::Complained,
         ]))
     );
     assert_eq!(
@@ -483,6 +512,7 @@ fn exactly_the_people_whose_retention_ran_out_are_erased_and_nobody_else() {
             Fate::Silent,
             Fate::ErasedByStaff,
             Fate::Bounced,
+            Fate::Complained,
         ]))
     );
     assert_eq!(

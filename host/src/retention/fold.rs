@@ -43,6 +43,9 @@ struct Person {
     last_answer: i64,
     last_refusal: i64,
     bounced_at: i64,
+    /// When a complaint or an unsubscription by mail stopped marketing to the person, until
+    /// they grant a consent again.
+    complained_at: i64,
     status: Status,
 }
 
@@ -118,12 +121,14 @@ impl RetentionFold {
                     last_answer: NEVER,
                     last_refusal: NEVER,
                     bounced_at: NEVER,
+                    complained_at: NEVER,
                     status: Status::Active,
                 }
             });
         let value = match change.kind {
             ChangeKind::ConsentGranted => {
                 state.last_answer = at;
+                state.complained_at = NEVER;
                 Some(Value::Granted)
             }
             ChangeKind::ConsentWithdrawn | ChangeKind::ConsentRefused => {
@@ -171,8 +176,14 @@ impl RetentionFold {
                 state.bounced_at = NEVER;
                 None
             }
-            // A complaint or an unsubscription withdraws consents with events of their own.
-            ChangeKind::Complained | ChangeKind::Unsubscribed => None,
+            // A complaint or an unsubscription by mail is a withdrawal in all but name: the
+            // consents keep their values, but the person is counted as withdrawn from it.
+            ChangeKind::Complained | ChangeKind::Unsubscribed => {
+                if state.complained_at == NEVER {
+                    state.complained_at = at;
+                }
+                None
+            }
         };
         if let (Some(value), Some(number)) = (value, number) {
             match state
@@ -262,6 +273,7 @@ impl Person {
         let has = |wanted: Value| self.consents.iter().any(|(_, value)| *value == wanted);
         let since = match class {
             Class::Bounced => self.bounced_at,
+            Class::Withdrawn if self.complained_at != NEVER => self.complained_at,
             Class::Withdrawn => {
                 let only_refused = self
                     .consents
