@@ -3,9 +3,12 @@
 //! Two reads per call, whatever the batch size: one `store.get` of `config` and one
 //! `store.get-many` of every recipient's `person/<address>`. Once an erasure happened, a
 //! batch with recipients nobody holds reads their suppression markers in one more
-//! `get-many` (with every recipient's delivery-feedback record, `crate::feedback`), and a transactional mail to an erased address reads the records it names
-//! (is it the erased one?). The decision itself is the engine's `decide_batch` (the same
-//! function a native benchmark calls); refusals carry no detail here.
+//! `get-many`, and a transactional mail to an erased address reads the records it names
+//! (is it the erased one?). Once the markers are salted (an erasure, an IP hash or a
+//! delivery report), the recipients a marketing or workflow mail would go to have their
+//! delivery-feedback records read in one more `get-many` (`privacy_guard_core::feedback`).
+//! The decision itself is the engine's `decide_batch` (the same function a native
+//! benchmark calls); refusals carry no detail here.
 //!
 //! `sending-packed.check-send-packed` is the same decision with the recipients arriving in
 //! one buffer of addresses (borrowed in place: no allocation per recipient) and the
@@ -29,7 +32,8 @@ use privacy_guard_core::rendering::{
 use privacy_guard_core::safeguards::{SAFEGUARDS_KEY, SafeguardSettings};
 use privacy_guard_core::sending::{
     Decision, ErasureFacts, Recipient, RecipientRole, RefusalReason, SendRequest, SendingPolicy,
-    decide_batch, feedback_lookups, legal_ground_subject, person_keys, suppression_lookups,
+    decide_batch, feedback_lookups, legal_ground_subject, person_keys, refuse_suppressed,
+    suppression_lookups,
 };
 use privacy_guard_core::storage::{CONFIG_KEY, decode_person};
 
@@ -348,7 +352,7 @@ fn decide(
     let packed = store::get_many(&person_keys(recipients));
     let snapshots = unpack(&packed);
     let erasures = erasure_facts(&policy, request, recipients, &snapshots, named);
-    decide_batch(
+    let mut decisions = decide_batch(
         &policy,
         request,
         recipients,
@@ -356,7 +360,25 @@ fn decide(
         &erasures,
         clock::now(),
     )
-    .unwrap_or_else(|error| fault("deciding a send", &error))
+    .unwrap_or_else(|error| fault("deciding a send", &error));
+    // Delivery reports' suppressions, read only for what marketing or workflow mail would
+    // send (`privacy_guard_core::feedback`): one more `get-many` then.
+    let lookups = feedback_lookups(&policy, request.class, recipients, &decisions);
+    if !lookups.is_empty() {
+        let keys: Vec<String> = lookups.iter().map(|(_, key)| key.clone()).collect();
+        let packed = store::get_many(&keys);
+        let suppressed: Vec<_> = lookups
+            .iter()
+            .zip(unpack(&packed))
+            .filter_map(|((index, _), bytes)| {
+                let record = decode_feedback(bytes?)
+                    .unwrap_or_else(|error| fault("reading delivery feedback", &error));
+                Some((*index, record.suppressed?.0))
+            })
+            .collect();
+        refuse_suppressed(&mut decisions, request.class, &suppressed);
+    }
+    decisions
 }
 
 /// Which recipients' addresses were erased (their suppression markers, read in one
@@ -370,32 +392,15 @@ fn erasure_facts(
     named: &[(usize, RecordRef)],
 ) -> ErasureFacts {
     let lookups = suppression_lookups(policy, recipients, snapshots);
-    // Delivery reports' suppressions, in the same `get-many` (`crate::feedback`).
-    let feedback = feedback_lookups(policy, recipients);
     let mut facts = ErasureFacts::default();
-    if !lookups.is_empty() || !feedback.is_empty() {
-        let keys: Vec<String> = lookups
-            .iter()
-            .chain(&feedback)
-            .map(|(_, key)| key.clone())
-            .collect();
+    if !lookups.is_empty() {
+        let keys: Vec<String> = lookups.iter().map(|(_, key)| key.clone()).collect();
         let packed = store::get_many(&keys);
-        let values = unpack(&packed);
-        let (markers, reports) = values.split_at(lookups.len().min(values.len()));
         facts.erased_addresses = lookups
             .iter()
-            .zip(markers)
+            .zip(unpack(&packed))
             .filter(|(_, marker)| marker.is_some())
             .map(|((index, _), _)| *index)
-            .collect();
-        facts.delivery_suppressed = feedback
-            .iter()
-            .zip(reports)
-            .filter_map(|((index, _), bytes)| {
-                let record = decode_feedback((*bytes)?)
-                    .unwrap_or_else(|error| fault("reading delivery feedback", &error));
-                Some((*index, record.suppressed?.0))
-            })
             .collect();
     }
     if request.class == MessageClass::Transactional {

@@ -61,9 +61,10 @@
 //!
 //! Refusals carry no detail on the hot path: the reason says it all.
 //!
-//! After the table: an address a delivery report suppressed ([`crate::feedback`]) is
-//! refused marketing and workflow mail the table would allow, a bounced one
-//! `invalid-address`, one that complained or unsubscribed by mail `consent-refused`.
+//! After the table ([`refuse_suppressed`]): an address a delivery report suppressed
+//! ([`crate::feedback`]) is refused marketing and workflow mail the table would allow, a
+//! bounced one `invalid-address`, one that complained or unsubscribed by mail
+//! `consent-refused`.
 
 use crate::address::{Address, looks_like_address};
 use crate::calendar::Date;
@@ -264,8 +265,6 @@ pub struct ErasureFacts {
     pub erased_addresses: Vec<usize>,
     /// Recipients naming a CRM record the plugin holds as erased.
     pub naming_erased_records: Vec<usize>,
-    /// Recipients whose address a delivery report suppressed ([`crate::feedback`]).
-    pub delivery_suppressed: Vec<(usize, crate::feedback::Suppression)>,
 }
 
 /// The configuration as the hot path needs it, borrowed from the stored `config` bytes.
@@ -328,20 +327,28 @@ pub fn suppression_lookups<S>(
 }
 
 /// The delivery-feedback records to look up ([`crate::feedback::feedback_key`]):
-/// `(recipient index, key)` for every recipient with a usable address, once the markers are
-/// salted (an erasure, an IP hash or a delivery report salted them). Empty before, so the
-/// common batch costs nothing more.
+/// `(recipient index, key)` for every recipient of a marketing or workflow mail whose
+/// decision allows it, once the markers are salted (an erasure, an IP hash or a delivery
+/// report salted them). Empty otherwise, so that transactional and ad-hoc mail, refused
+/// recipients and a host that never had a report cost nothing more.
 pub fn feedback_lookups(
     policy: &SendingPolicy<'_>,
+    class: MessageClass,
     recipients: &[Recipient<'_>],
+    decisions: &[Decision],
 ) -> Vec<(usize, String)> {
     let Some(salt) = &policy.index.suppression_salt else {
         return Vec::new();
     };
+    if !matches!(class, MessageClass::Marketing | MessageClass::Workflow) {
+        return Vec::new();
+    }
     recipients
         .iter()
+        .zip(decisions)
         .enumerate()
-        .filter_map(|(index, recipient)| {
+        .filter(|(_, (_, decision))| matches!(decision, Decision::Allow { .. }))
+        .filter_map(|(index, (recipient, _))| {
             let address = Address::parse(recipient.address).ok()?;
             Some((
                 index,
@@ -349,6 +356,23 @@ pub fn feedback_lookups(
             ))
         })
         .collect()
+}
+
+/// Refuses, in `decisions`, what a delivery report's suppression refuses: each
+/// `(recipient index, suppression)` found under [`feedback_lookups`].
+pub fn refuse_suppressed(
+    decisions: &mut [Decision],
+    class: MessageClass,
+    suppressed: &[(usize, crate::feedback::Suppression)],
+) {
+    for (index, suppression) in suppressed {
+        if let (Some(decision @ Decision::Allow { .. }), Some(refusal)) = (
+            decisions.get_mut(*index),
+            delivery_refusal(class, *suppression),
+        ) {
+            *decision = Decision::Refuse(refusal);
+        }
+    }
 }
 
 /// The refusal of a send of `class` to an address a delivery report suppressed; `None`
@@ -419,7 +443,7 @@ pub fn decide_batch<S: AsRef<[u8]>>(
         };
         let names_erased_record = erasures.naming_erased_records.contains(&index);
         let standing = Standing::of(rules, person.as_ref().map(|person| &person.regime), today);
-        let decision = decide(
+        decisions.push(decide(
             request.class,
             recipient.role,
             policy.index.enabled,
@@ -428,17 +452,7 @@ pub fn decide_batch<S: AsRef<[u8]>>(
             names_erased_record,
             standing,
             soft_opt_in,
-        );
-        // A suppressed address refuses what the decision would have allowed.
-        let suppressed = match decision {
-            Decision::Allow { .. } => erasures
-                .delivery_suppressed
-                .iter()
-                .find(|(at, _)| *at == index)
-                .and_then(|(_, suppression)| delivery_refusal(request.class, *suppression)),
-            Decision::Refuse(_) => None,
-        };
-        decisions.push(suppressed.map_or(decision, Decision::Refuse));
+        ));
     }
     Ok(decisions)
 }
