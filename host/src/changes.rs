@@ -50,6 +50,7 @@ pub enum ChangeKind {
     Complained,
     Unsubscribed,
     BounceLifted,
+    SuppressionLifted,
 }
 
 /// Every change kind with its text (as the API writes it) and what it means: the one list
@@ -159,6 +160,11 @@ pub const CHANGE_KINDS: &[(ChangeKind, &str, &str)] = &[
         ChangeKind::BounceLifted,
         "bounce_lifted",
         "staff lifted the suppression of a bounced address",
+    ),
+    (
+        ChangeKind::SuppressionLifted,
+        "suppression_lifted",
+        "the person granted a consent again on the preferences page, which lifted their complaint or unsubscription by mail (never a bounce)",
     ),
 ];
 
@@ -368,13 +374,15 @@ pub fn changes_of(event: &StoredEvent) -> Vec<Change> {
         "sent-on-legal-ground" => Vec::new(),
         // A web-form record sent no request, a link mailed again on request: no state changes.
         "request-withheld" | "link-mailed" => Vec::new(),
-        // A delivery report suppressed the address, or staff lifted a bounce.
+        // A delivery report suppressed the address, staff lifted a bounce, or the person's
+        // own grant lifted a complaint or unsubscription.
         "delivery-feedback" => {
             let kind = match text("feedback") {
                 Some("hard-bounce" | "soft-bounce") => ChangeKind::Bounced,
                 Some("complaint") => ChangeKind::Complained,
                 Some("unsubscribe") => ChangeKind::Unsubscribed,
                 Some("bounce-lifted") => ChangeKind::BounceLifted,
+                Some("suppression-lifted") => ChangeKind::SuppressionLifted,
                 _ => return unknown(event, kind),
             };
             vec![base(kind, Some(person))]
@@ -445,6 +453,7 @@ mod tests {
             ("contacts/1", r#"{"v":1,"kind":"delivery-feedback","at":1,"source":"arf","actor":"privacy-guard","feedback":"complaint","evidence":"abuse"}"#.into(), vec![Complained]),
             ("contacts/1", r#"{"v":1,"kind":"delivery-feedback","at":1,"source":"mailto","actor":"privacy-guard","feedback":"unsubscribe","evidence":"subject"}"#.into(), vec![Unsubscribed]),
             ("contacts/1", r#"{"v":1,"kind":"delivery-feedback","at":1,"source":"admin","actor":"Dana","feedback":"bounce-lifted","evidence":"back"}"#.into(), vec![BounceLifted]),
+            ("contacts/1", r#"{"v":1,"kind":"delivery-feedback","at":1,"source":"preferences-page","actor":"person","feedback":"suppression-lifted","evidence":"complaint lifted","link":"03030303030303030303030303030303"}"#.into(), vec![SuppressionLifted]),
             ("contacts/1", r#"{"v":1,"kind":"something-new","at":1}"#.into(), vec![]),
             ("contacts/1", "not json".into(), vec![]),
         ];

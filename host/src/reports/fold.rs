@@ -405,7 +405,8 @@ impl PeopleFold {
             ChangeKind::Bounced
             | ChangeKind::Complained
             | ChangeKind::Unsubscribed
-            | ChangeKind::BounceLifted => {}
+            | ChangeKind::BounceLifted
+            | ChangeKind::SuppressionLifted => {}
         }
     }
 

@@ -184,6 +184,13 @@ impl RetentionFold {
                 }
                 None
             }
+            // The person's own grant lifted it: an answer (a grant that changed no value
+            // writes no consent event, so the lift ends the class itself).
+            ChangeKind::SuppressionLifted => {
+                state.last_answer = at;
+                state.complained_at = NEVER;
+                None
+            }
         };
         if let (Some(value), Some(number)) = (value, number) {
             match state

@@ -1,5 +1,7 @@
 //! Delivery reports (bounces, complaints, unsubscribe mails) and the lift of a bounce: the
-//! `safeguards` functions `report-delivery` and `lift-bounce`. What a report does is the
+//! `safeguards` functions `report-delivery` and `lift-bounce`; and the lift of a complaint or
+//! unsubscription by the person's own grant on the preferences page ([`lift_by_answer`],
+//! called by `preferences.submit` in its unit of work). What a report does is the
 //! engine's ([`privacy_guard_core::feedback`]); here the address's record is read and
 //! written under its salted key, and the people holding the address get their event.
 //!
@@ -8,7 +10,9 @@
 
 use privacy_guard_core::address::Address;
 use privacy_guard_core::configuration::Configuration;
-use privacy_guard_core::event::{ActorName, DeliveryFeedbackEvent, FeedbackWord, Statement};
+use privacy_guard_core::event::{
+    ActorName, DeliveryFeedbackEvent, FeedbackWord, PageAnswer, Statement,
+};
 use privacy_guard_core::feedback::{
     Applied, FeedbackKind, FeedbackRecord, Suppression, decode_feedback, encode_feedback,
     evidence_text, feedback_key, source_word,
@@ -23,7 +27,7 @@ use crate::bindings::exports::privacy_guard::consent::subjects::StaffChannel;
 use crate::bindings::privacy_guard::consent::{clock, keys, store};
 use crate::convert::wit_record_ref;
 use crate::logging::{fault, info};
-use crate::state::State;
+use crate::state::{State, StoredPerson};
 
 pub(crate) fn report_delivery(
     report: wit::DeliveryReport,
@@ -81,6 +85,7 @@ pub(crate) fn report_delivery(
             .and_then(evidence_text)
             .filter(|id| id.len() <= 250),
         occurred_at: Some(report.occurred_at.min(now)),
+        answer: None,
     };
     let people = record_event(&state, &address, &event);
     info(
@@ -123,10 +128,63 @@ pub(crate) fn lift_bounce(
         evidence: reason.as_str().to_owned(),
         message_id: None,
         occurred_at: None,
+        answer: None,
     };
     let people = record_event(&state, &address, &event);
     info("bounce lifted", &[("people", &people.len())]);
     Ok(true)
+}
+
+/// The person granted a consent themselves on the preferences page (`answer`: what the page
+/// observed, kept as the answer's own consent events keep it): a complaint or unsubscription
+/// of their address is lifted, and their stream says so. A bounce stays; a restricted or
+/// erased person never gets here (the page refuses their answer). Whether one was lifted.
+pub(crate) fn lift_by_answer(
+    state: &mut State,
+    configuration: &Configuration,
+    person: &StoredPerson,
+    answer: PageAnswer,
+    now: i64,
+) -> bool {
+    let Some(address) = person.location.address() else {
+        return false;
+    };
+    if configuration.suppression_salt().is_none() {
+        return false;
+    }
+    let key = key_of(configuration, address);
+    let mut record = read_record(state, &key);
+    let Some(lifted) = record.lift_by_answer() else {
+        return false;
+    };
+    write_record(state, &key, &record);
+    let what = match lifted {
+        Suppression::Complaint => "complaint",
+        Suppression::Unsubscribe => "unsubscription",
+        Suppression::Bounce => fault(
+            "lifting a suppression",
+            &"a bounce is never lifted by a grant",
+        ),
+    };
+    let event = DeliveryFeedbackEvent {
+        at: now,
+        feedback: FeedbackWord::SuppressionLifted,
+        source: DeliveryFeedbackEvent::PAGE_SOURCE.to_owned(),
+        actor: DeliveryFeedbackEvent::PAGE_ACTOR.to_owned(),
+        evidence: format!("{what} lifted by the person's own grant on the preferences page"),
+        message_id: None,
+        occurred_at: None,
+        answer: Some(answer),
+    };
+    let payload = event
+        .to_json()
+        .unwrap_or_else(|error| fault("writing an event", &error));
+    store::append_event(&person.snapshot.record.stream(), &payload);
+    info(
+        "the person's own grant lifted a suppression",
+        &[("record", &person.snapshot.record), ("lifted", &what)],
+    );
+    true
 }
 
 /// The suppression a delivery report put on `address`, if any (the daily run sends such an

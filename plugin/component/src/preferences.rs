@@ -7,7 +7,7 @@
 use privacy_guard_core::configuration::Configuration;
 use privacy_guard_core::consent::ConsentValue;
 use privacy_guard_core::event::{
-    Cause, ConsentEvent, IpEvidence, StreamEvent, user_agent_evidence,
+    Cause, ConsentEvent, IpEvidence, PageAnswer, StreamEvent, user_agent_evidence,
 };
 use privacy_guard_core::lifecycle::{Choice, ChoiceError, answer};
 use privacy_guard_core::link::{LinkError, LinkPayload};
@@ -59,10 +59,15 @@ impl wit::Guest for Plugin {
                 grant: choice.grant,
             })
             .collect();
-        let cause = Cause::PreferencesPage {
+        let page_answer = PageAnswer {
             link: payload.link,
             ip: ip_evidence(&configuration, &evidence),
             user_agent: evidence.user_agent.as_deref().and_then(user_agent_evidence),
+        };
+        let cause = Cause::PreferencesPage {
+            link: page_answer.link,
+            ip: page_answer.ip.clone(),
+            user_agent: page_answer.user_agent.clone(),
             seconds_since_request: None,
         };
         let mut events = answer(&mut person.snapshot, &configuration, &choices, &cause, now)
@@ -93,6 +98,11 @@ impl wit::Guest for Plugin {
             );
             let changes = ConfirmedChange::of_events(&configuration, &events);
             confirm(&person, &configuration, ChangeOrigin::Person, &changes, now);
+        }
+        // The person's own grant (not a refusal alone) lifts a complaint or unsubscription of
+        // their address, in this unit of work.
+        if choices.iter().any(|choice| choice.grant) {
+            crate::feedback::lift_by_answer(&mut state, &configuration, &person, page_answer, now);
         }
         Ok(person_page(
             &configuration,

@@ -17,8 +17,11 @@
 //!
 //! A suppressed address gets no marketing or workflow mail (the pre-send check, `sending.rs`:
 //! a bounce `invalid-address`, a complaint or unsubscription `consent-refused`) and no
-//! consent request. Only a bounce is lifted by staff ([`lift`]); a complaint or an
-//! unsubscription stands until the person's own new answer.
+//! consent request. Only a bounce is lifted by staff ([`FeedbackRecord::lift`]); a complaint
+//! or an unsubscription is lifted only by the person's own new grant on the preferences page
+//! ([`FeedbackRecord::lift_by_answer`]), never by staff, and a bounce never by a grant (the
+//! mailbox still does not work). A lift keeps the reports seen, so an old report delivered
+//! again still changes nothing.
 
 use serde::{Deserialize, Serialize};
 
@@ -166,6 +169,21 @@ impl FeedbackRecord {
         }
     }
 
+    /// Lifts a complaint or an unsubscription because the person granted a consent again
+    /// themselves: the suppression lifted, if any (then the address is not suppressed any
+    /// more). A bounce stays: a grant does not make a mailbox work. The reports seen are kept,
+    /// so an old report delivered again is still recognised as a repeat.
+    pub fn lift_by_answer(&mut self) -> Option<Suppression> {
+        match self.suppressed {
+            Some((suppression @ (Suppression::Complaint | Suppression::Unsubscribe), _)) => {
+                self.suppressed = None;
+                self.soft_bounces = 0;
+                Some(suppression)
+            }
+            Some((Suppression::Bounce, _)) | None => None,
+        }
+    }
+
     /// Whether the record keeps anything worth storing.
     pub fn is_empty(&self) -> bool {
         self.soft_bounces == 0 && self.suppressed.is_none() && self.seen.is_empty()
@@ -307,6 +325,29 @@ mod tests {
         );
         assert!(!record.lift());
         assert_eq!(record.suppressed, Some((Suppression::Complaint, 2)));
+    }
+
+    #[test]
+    fn the_persons_grant_lifts_a_complaint_or_unsubscription_but_not_a_bounce() {
+        for kind in [FeedbackKind::Complaint, FeedbackKind::Unsubscribe] {
+            let mut record = FeedbackRecord::default();
+            record.apply(kind, Some("<old@x>"), 5, 1);
+            let suppression = Suppression::of(kind);
+            assert_eq!(record.lift_by_answer(), Some(suppression));
+            assert_eq!(record.suppressed, None);
+            assert_eq!(record.lift_by_answer(), None);
+            // The old report delivered again is a repeat; a new one suppresses again.
+            assert_eq!(record.apply(kind, Some("<old@x>"), 5, 2), Applied::Repeated);
+            assert_eq!(record.suppressed, None);
+            assert_eq!(
+                record.apply(kind, Some("<new@x>"), 5, 3),
+                Applied::Suppressed(suppression)
+            );
+        }
+        let mut bounced = FeedbackRecord::default();
+        bounced.apply(FeedbackKind::HardBounce, None, 5, 1);
+        assert_eq!(bounced.lift_by_answer(), None);
+        assert_eq!(bounced.suppressed, Some((Suppression::Bounce, 1)));
     }
 
     #[test]
