@@ -13,6 +13,15 @@
 #       the data-protection officer's desk after a first daily run, one process per
 #       command: report, people list, register, a bulk dry run, opening cases, the case
 #       list, an export, a checkpoint, verify-log, verify-events, a receipt and its check.
+#   scripts/scale.sh retention [--sizes 10000,100000] [--backends sqlite] [--runs 2]
+#                              [--erase-up-to 100000]
+#       the retention schedules (docs/consent-rules.md, "Retention schedules") on a
+#       population that had its first daily run (a request to each), the host's clock then
+#       moved (--now) to 2026-09-01, past the `unanswered` class's 90 days after the
+#       requests lapsed (30 days), so that everyone is due: `retention run --dry-run --json`,
+#       `retention run` (erasures/s: erased people over the process's wall time), and a
+#       second `retention run`, which must erase nobody. Sizes above --erase-up-to get the
+#       dry run only (erasing a large population one erasure each takes long).
 #   scripts/scale.sh batch [--sizes ...] [--runs 2]
 #       the pre-send benchmark (tests/benches/pre_send.rs) at each size: cold and warm
 #       batches of 10,000, wasm / native, one recipient.
@@ -35,6 +44,7 @@ sizes=10000,100000,1000000
 backends=sqlite,postgres
 runs=2
 load_seconds=30
+erase_up_to=100000
 command="${1:-}"
 [ -n "$command" ] && shift
 while [ $# -gt 0 ]; do
@@ -43,6 +53,7 @@ while [ $# -gt 0 ]; do
         --backends) backends="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
         --load-seconds) load_seconds="$2"; shift 2 ;;
+        --erase-up-to) erase_up_to="$2"; shift 2 ;;
         *) echo "unknown option $1 (see the top of $0)" >&2; exit 2 ;;
     esac
 done
@@ -333,7 +344,82 @@ measure_desk() {
     work=""
 }
 
+# The retention schedules on a population that had its first daily run, everyone due.
+measure_retention() {
+    local backend=$1 size=$2 run=$3
+    local csv addresses port url tag
+    prepare_population "$backend" "$size" "$run"
+    record import $tag seconds="$seconds" peak_rss_mib="$rss_mib"
+    export PRIVACY_GUARD_NOW=2026-03-02T10:30:00Z PRIVACY_GUARD_ACTOR=scale
+    step "first daily run: a request to each of $size contacts"
+    timed "$bin" run-daily --period 2026-03-02
+    record daily-run $tag seconds="$seconds" peak_rss_mib="$rss_mib"
+
+    # The requests lapsed on 1 April (30 days); `unanswered` keeps people 90 days after the
+    # last request or lapse, so on 1 September everyone is due.
+    export PRIVACY_GUARD_NOW=2026-09-01T10:30:00Z
+    step "retention dry run over $size people"
+    timed "$bin" retention run --dry-run --json
+    local counts due people
+    counts="$(python3 - "$work/last.out" <<'EOF'
+import json, sys
+summary = json.load(open(sys.argv[1]))["summary"]
+print(sum(summary["due"].values()), summary["people"])
+EOF
+)"
+    read -r due people <<<"$counts"
+    record retention-dry-run $tag seconds="$seconds" peak_rss_mib="$rss_mib" due="$due" people="$people"
+    if [ "$due" != "$size" ]; then
+        echo "the dry run finds $due of $size people due; expected everyone" >&2
+        exit 1
+    fi
+
+    if [ "$size" -le "$erase_up_to" ]; then
+        step "retention run: erasing $size people"
+        timed "$bin" retention run
+        local erased rate
+        erased="$(retention_erased "$work/last.out")"
+        rate="$(python3 -c "print(f'{$erased / max($seconds, 0.01):.0f}')")"
+        record retention-run $tag seconds="$seconds" peak_rss_mib="$rss_mib" erased="$erased" erasures_per_second="$rate"
+        if [ "$erased" != "$size" ]; then
+            echo "the run erased $erased of $size people" >&2
+            exit 1
+        fi
+
+        step "a second retention run (erases nobody)"
+        timed "$bin" retention run
+        erased="$(retention_erased "$work/last.out")"
+        record retention-second-run $tag seconds="$seconds" peak_rss_mib="$rss_mib" erased="$erased"
+        if [ "$erased" != 0 ]; then
+            echo "the second run erased $erased people; expected nobody" >&2
+            exit 1
+        fi
+    fi
+    drop_database "$backend" "scale_${size}_$run"
+    rm -rf "$work"
+    work=""
+}
+
+# The number a `retention run`'s last line says it erased.
+retention_erased() {
+    sed -n 's/^retention at .*: \([0-9]*\) of [0-9]* people erased.*/\1/p' "$1" | tail -n 1 | grep . || {
+        echo "no summary line in the retention run's output:" >&2
+        tail -n 3 "$1" >&2
+        exit 1
+    }
+}
+
 case "$command" in
+    retention)
+        build
+        for size in ${sizes//,/ }; do
+            for backend in ${backends//,/ }; do
+                for run in $(seq 1 "$runs"); do
+                    measure_retention "$backend" "$size" "$run"
+                done
+            done
+        done
+        ;;
     desk)
         build
         for size in ${sizes//,/ }; do
@@ -370,7 +456,7 @@ case "$command" in
             component_bytes="$(stat -c %s "$component")"
         ;;
     *)
-        echo "usage: $0 contacts|desk|batch|artifacts [options] (see the top of $0)" >&2
+        echo "usage: $0 contacts|desk|retention|batch|artifacts [options] (see the top of $0)" >&2
         exit 2
         ;;
 esac
