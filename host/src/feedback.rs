@@ -22,29 +22,11 @@ pub mod maildir;
 pub mod message;
 pub mod webhook;
 
-use std::path::PathBuf;
-
 use crate::contract::safeguards::{DeliveryReport, FeedbackKind};
 
-/// The Maildir a serving host reads a tenant's returned mail from (`[tenants.feedback]` of
-/// the configuration file, or `--feedback-maildir` for the single tenant).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IntakeConfig {
-    /// The Maildir (its `new/` is read, `cur/` and `rejected/` written).
-    pub maildir: PathBuf,
-    /// The VERP return path mail is sent with (the SMTP URL's `return_path`), for
-    /// attributing bounces by it.
-    #[serde(default)]
-    pub return_path: Option<String>,
-    /// Seconds between passes (default 60).
-    #[serde(default = "default_poll_seconds")]
-    pub poll_seconds: u64,
-}
-
-fn default_poll_seconds() -> u64 {
-    60
-}
+/// The Maildir a serving host reads a tenant's returned mail from; the guard keeps it
+/// ([`crate::guard::IntakeConfig`]), so it is defined there.
+pub use crate::guard::IntakeConfig;
 
 /// One report found in a mail or a webhook's body.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -51,6 +51,7 @@ pub use self::dynamic::{Arguments as ExportArguments, ExportAnswer};
 pub use self::records::{EditRejection, ImportReport, ImportedRecord};
 pub use self::reports::{BulkAction, BulkItem, BulkOutcome, BulkPage, PEOPLE_PAGE_LIMIT};
 pub use self::retention::{RetentionItem, RetentionOutcome, RetentionRequest, RetentionSummary};
+pub use self::safeguards::IntakeConfig;
 /// The safeguards' types (their report is `contract::safeguards::DeliveryReport`).
 pub use crate::contract::safeguards::{
     FeedbackError, FeedbackKind, FeedbackOutcome, LinkMail, SafeguardSettings, WebFormProof,
@@ -164,7 +165,7 @@ pub struct Guard {
     /// The retention schedules' settings, when set at opening (`guard/retention.rs`).
     retention: std::sync::OnceLock<crate::retention::RetentionSettings>,
     /// The Maildir of returned mail a serving host reads, when set (`guard/safeguards.rs`).
-    feedback_intake: std::sync::OnceLock<crate::feedback::IntakeConfig>,
+    feedback_intake: std::sync::OnceLock<IntakeConfig>,
 }
 
 impl Guard {

@@ -4,7 +4,6 @@
 
 pub mod api;
 mod health;
-pub mod limits;
 mod page;
 pub mod server;
 
@@ -13,9 +12,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 
-pub use self::limits::{PageLimits, Rate};
 pub use self::page::preferences_url_problem;
 use crate::guard::{Guard, GuardError};
+pub use crate::limits::{self, PageLimits, Rate};
 use crate::tenants::{TenantGuard, Tenants};
 
 /// The routes of a host with one tenant: the preferences page, the health check and the

@@ -17,6 +17,7 @@ pub mod guard;
 pub mod http;
 pub mod import;
 pub mod keys;
+pub mod limits;
 pub mod mail;
 pub mod package;
 pub mod proof;

@@ -222,8 +222,8 @@ pub struct Tenants {
     /// second). Requests are authenticated by comparing every digest instead
     /// ([`Tenants::authenticate`]).
     key_owners: HashMap<KeyDigest, String>,
-    /// The preferences pages' rate limits, one set for the process (`crate::http::limits`).
-    pub page_limits: crate::http::PageLimits,
+    /// The preferences pages' rate limits, one set for the process (`crate::limits`).
+    pub page_limits: crate::limits::PageLimits,
 }
 
 impl Tenants {

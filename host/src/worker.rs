@@ -45,6 +45,30 @@ where
     repeat_until_stopped_or_woken::<(), F>(every, stop, None, pass).await
 }
 
+/// Runs an intake pass over `config`'s Maildir now and then every `poll_seconds` until
+/// `stop` says so (the serving host's worker for a tenant with `[tenants.feedback]`). A
+/// pass that fails is logged and the next one tries again.
+pub async fn intake_periodically(
+    guard: std::sync::Arc<crate::guard::Guard>,
+    config: crate::guard::IntakeConfig,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let every = std::time::Duration::from_secs(config.poll_seconds.max(1));
+    repeat_until_stopped(every, stop, move || match crate::feedback::maildir::intake(
+        &guard,
+        &config.maildir,
+        config.return_path.as_deref(),
+        &|_, _| {},
+    ) {
+        Ok(counts) if counts.messages > 0 => {
+            tracing::info!(?counts, "returned mail read");
+        }
+        Ok(_) => {}
+        Err(error) => tracing::error!(%error, "the returned mail could not be read"),
+    })
+    .await
+}
+
 /// [`repeat_until_stopped`], also running `pass` whenever `wake` changes (a commit that
 /// appended events, for the webhook worker).
 pub async fn repeat_until_stopped_or_woken<W, F>(

@@ -670,7 +670,7 @@ fn a_bounce_to_the_verp_return_path_is_attributed_by_it() {
 #[test]
 fn the_serving_hosts_reader_picks_up_returned_mail_as_it_arrives() {
     use privacy_guard_host::feedback::IntakeConfig;
-    use privacy_guard_host::feedback::maildir::intake_periodically;
+    use privacy_guard_host::worker::intake_periodically;
     let returned = aiosmtpd();
     let host = TestHost::new("2026-12-01T09:00:00Z");
     let guard = Arc::new(host.open().expect("host opens"));

@@ -61,7 +61,7 @@ pub(super) fn serve(
                 background.push((
                     "returned mail reader",
                     tenant.id.clone(),
-                    tokio::spawn(privacy_guard_host::feedback::maildir::intake_periodically(guard.clone(), feedback.clone(), stopped.clone()).instrument(span)),
+                    tokio::spawn(privacy_guard_host::worker::intake_periodically(guard.clone(), feedback.clone(), stopped.clone()).instrument(span)),
                 ));
             }
             if guard.webhooks().is_some() {

@@ -49,32 +49,6 @@ pub struct MaildirError {
     pub source: std::io::Error,
 }
 
-/// Runs an intake pass over `config`'s Maildir now and then every `poll_seconds` until
-/// `stop` says so (the serving host's worker for a tenant with `[tenants.feedback]`). A
-/// pass that fails is logged and the next one tries again.
-pub async fn intake_periodically(
-    guard: std::sync::Arc<Guard>,
-    config: super::IntakeConfig,
-    stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let every = std::time::Duration::from_secs(config.poll_seconds.max(1));
-    crate::worker::repeat_until_stopped(every, stop, move || {
-        match intake(
-            &guard,
-            &config.maildir,
-            config.return_path.as_deref(),
-            &|_, _| {},
-        ) {
-            Ok(counts) if counts.messages > 0 => {
-                tracing::info!(?counts, "returned mail read");
-            }
-            Ok(_) => {}
-            Err(error) => tracing::error!(%error, "the returned mail could not be read"),
-        }
-    })
-    .await
-}
-
 /// Reads every message in `maildir/new` once; bounces to a VERP address under
 /// `return_path` are attributed by it. `progress` is told of each message (its file name
 /// and what became of it).

@@ -76,17 +76,14 @@ impl Guard {
 
     /// Gives the host the Maildir its returned mail arrives in (once, before serving):
     /// `serve` reads it every `poll_seconds`. Refused when it has one already.
-    pub fn set_feedback_intake(
-        &self,
-        config: crate::feedback::IntakeConfig,
-    ) -> Result<(), GuardError> {
+    pub fn set_feedback_intake(&self, config: IntakeConfig) -> Result<(), GuardError> {
         self.feedback_intake.set(config).map_err(|_| {
             GuardError::Invalid("the returned-mail Maildir of this host is set already".into())
         })
     }
 
     /// The Maildir of returned mail, when set.
-    pub fn feedback_intake(&self) -> Option<&crate::feedback::IntakeConfig> {
+    pub fn feedback_intake(&self) -> Option<&IntakeConfig> {
         self.feedback_intake.get()
     }
 
@@ -138,4 +135,24 @@ impl Guard {
             )))
         }
     }
+}
+
+/// The Maildir a serving host reads a tenant's returned mail from (`[tenants.feedback]` of
+/// the configuration file, or `--feedback-maildir` for the single tenant).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// The Maildir (its `new/` is read, `cur/` and `rejected/` written).
+    pub maildir: std::path::PathBuf,
+    /// The VERP return path mail is sent with (the SMTP URL's `return_path`), for
+    /// attributing bounces by it.
+    #[serde(default)]
+    pub return_path: Option<String>,
+    /// Seconds between passes (default 60).
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u64,
+}
+
+fn default_poll_seconds() -> u64 {
+    60
 }

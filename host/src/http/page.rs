@@ -30,9 +30,9 @@ use self::shield::{Client, Shield};
 use self::view::PreferencesPage;
 use self::words::Words;
 use super::blocking;
-use super::limits::Limiter;
 use crate::contract::preferences::{Choice, Evidence, LinkError, SubmitError};
 use crate::guard::GuardError;
+use crate::limits::Limiter;
 use crate::tenants::TenantGuard;
 
 mod diff;

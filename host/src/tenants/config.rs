@@ -118,7 +118,7 @@ pub struct TenantConfig {
     /// arrives in, read by `serve` (`[tenants.feedback]`: `maildir`, `return_path`,
     /// `poll_seconds`).
     #[serde(default)]
-    pub feedback: Option<crate::feedback::IntakeConfig>,
+    pub feedback: Option<crate::guard::IntakeConfig>,
 }
 
 /// A webhook endpoint of a tenant: its URL and the environment variable holding its

@@ -1,5 +1,5 @@
 //! What every request of the preferences pages passes before a handler sees it: the rate
-//! limits ([`crate::http::limits`]) and, for a `POST`, proof that it was sent from one of
+//! limits ([`crate::limits`]) and, for a `POST`, proof that it was sent from one of
 //! our own pages.
 //!
 //! A `POST` is accepted when the browser says it came from our origin: `Sec-Fetch-Site:
@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::{blocking, refused};
-use crate::http::limits::{Limiter, RetryAfter, counted};
+use crate::limits::{Limiter, RetryAfter, counted};
 use crate::tenants::TenantGuard;
 
 /// The client a request is counted against (and whose address goes into the evidence):
