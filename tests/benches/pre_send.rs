@@ -6,6 +6,11 @@
 //! The component is asked the packed check (`sending-packed.check-send-packed`), as the host
 //! asks it; `check-send` over the same batch is measured beside it.
 //!
+//! Last, the same warm marketing batch and a workflow batch (all allowed) before and after
+//! the tenant's first delivery report (one hard bounce, for an address outside the batch):
+//! from then on every recipient a marketing or workflow mail would go to is looked up in
+//! the delivery-feedback records, and the ratio after / before is that look-up's cost.
+//!
 //! Run: `cargo bench -p privacy-guard-tests --bench pre_send` (results go to stdout;
 //! `docs/benchmarks.md` records them).
 
@@ -13,8 +18,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use privacy_guard_core as core;
+use privacy_guard_host::contract::safeguards::{DeliveryReport, FeedbackKind};
 use privacy_guard_host::contract::sending::{
-    Decision, MessageClass, Recipient, RecipientRole, SendRequest,
+    Decision, MessageClass, Recipient, RecipientRole, RefusalReason, SendRequest,
 };
 use privacy_guard_host::contract::types::RecordRef;
 use privacy_guard_host::guard::ImportedRecord;
@@ -198,6 +204,10 @@ fn main() {
         samples.push(started.elapsed());
     }
     samples.sort();
+
+    // Delivery feedback: the same warm batches before and after one hard bounce.
+    let feedback = measure_feedback(&guard, &host, rounds, &request, &batch, &cold);
+
     let percentile = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
 
     let per_second = |time: Duration| BATCH as f64 / time.as_secs_f64();
@@ -254,6 +264,7 @@ fn main() {
         "| fuel mode / plain on batches | {:.2} |",
         fuel_batch.as_secs_f64() / wasm_batch.as_secs_f64()
     );
+    feedback.print(per_second);
     println!(
         "| one recipient end to end, p50 | {:.1} µs |",
         micros(percentile(0.50))
@@ -262,6 +273,134 @@ fn main() {
         "| one recipient end to end, p99 | {:.1} µs |",
         micros(percentile(0.99))
     );
+}
+
+/// The warm batches before and after the tenant's first delivery report (medians).
+struct FeedbackCost {
+    workflow_allowed: usize,
+    marketing_before: Duration,
+    workflow_before: Duration,
+    marketing_after: Duration,
+    workflow_after: Duration,
+}
+
+impl FeedbackCost {
+    fn print(&self, per_second: impl Fn(Duration) -> f64) {
+        let rows = [
+            (
+                "marketing",
+                "before any delivery report",
+                self.marketing_before,
+            ),
+            ("marketing", "after one hard bounce", self.marketing_after),
+            (
+                "workflow",
+                "before any delivery report",
+                self.workflow_before,
+            ),
+            ("workflow", "after one hard bounce", self.workflow_after),
+        ];
+        for (class, when, time) in rows {
+            println!(
+                "| batch of {BATCH}, warm, {class}, {when} (median) | {:.2} ms ({:.0} decisions/s) |",
+                ms(time),
+                per_second(time)
+            );
+        }
+        println!(
+            "| delivery-feedback look-up: marketing after / before | {:.2} |",
+            self.marketing_after.as_secs_f64() / self.marketing_before.as_secs_f64()
+        );
+        println!(
+            "| delivery-feedback look-up: workflow ({} allowed) after / before | {:.2} |",
+            self.workflow_allowed,
+            self.workflow_after.as_secs_f64() / self.workflow_before.as_secs_f64()
+        );
+    }
+}
+
+/// Measures the warm marketing batch and a workflow batch on the same purpose, reports one
+/// hard bounce for an address outside the batch (the tenant's first delivery report, which
+/// salts the markers and turns the look-up on), checks that no decision of the batch
+/// changed while the bounced address is refused, and measures both batches again.
+fn measure_feedback(
+    guard: &privacy_guard_host::guard::Guard,
+    host: &privacy_guard_tests::TestHost,
+    rounds: usize,
+    marketing: &SendRequest,
+    batch: &[Recipient],
+    marketing_decisions: &[Decision],
+) -> FeedbackCost {
+    let workflow = SendRequest {
+        class: MessageClass::Workflow,
+        purpose: marketing.purpose.clone(),
+    };
+    let workflow_decisions = guard.check_send(&workflow, batch);
+    let workflow_allowed = workflow_decisions
+        .iter()
+        .filter(|decision| matches!(decision, Decision::Allow(_)))
+        .count();
+    let marketing_before = measure(rounds, || {
+        black_box(guard.check_send(marketing, batch));
+    });
+    let workflow_before = measure(rounds, || {
+        black_box(guard.check_send(&workflow, batch));
+    });
+
+    let bounced = "bounced-000001@example.net";
+    assert!(
+        batch.iter().all(|recipient| recipient.address != bounced),
+        "the bounced address is outside the batch"
+    );
+    let outcome = guard
+        .report_delivery(&DeliveryReport {
+            kind: FeedbackKind::HardBounce,
+            address: bounced.into(),
+            source: "dsn".into(),
+            evidence: "Status: 5.1.1; Diagnostic-Code: smtp; 550 5.1.1 user unknown".into(),
+            message_id: None,
+            occurred_at: host.clock.now_millis() - 60_000,
+            token: None,
+        })
+        .expect("call")
+        .expect("the bounce is recorded");
+    assert!(outcome.address_suppressed, "the bounce suppresses");
+    let refused = guard.check_send(
+        &workflow,
+        &[Recipient {
+            address: bounced.into(),
+            role: RecipientRole::To,
+            person: None,
+        }],
+    );
+    assert!(
+        matches!(&refused[0], Decision::Refuse(refusal) if refusal.reason == RefusalReason::InvalidAddress),
+        "the bounced address is refused workflow mail, not {refused:?}"
+    );
+    assert_eq!(
+        guard.check_send(marketing, batch),
+        marketing_decisions,
+        "a bounce outside the batch changes none of its marketing decisions"
+    );
+    assert_eq!(
+        guard.check_send(&workflow, batch),
+        workflow_decisions,
+        "a bounce outside the batch changes none of its workflow decisions"
+    );
+
+    let marketing_after = measure(rounds, || {
+        black_box(guard.check_send(marketing, batch));
+    });
+    let workflow_after = measure(rounds, || {
+        black_box(guard.check_send(&workflow, batch));
+    });
+    FeedbackCost {
+        workflow_allowed,
+        marketing_before,
+        workflow_before,
+        marketing_after,
+        workflow_after,
+    }
 }
 
 /// The median of `rounds` timed runs (after one warm-up run); the fastest is kept beside it
