@@ -4,31 +4,23 @@
 use crate::address::Address;
 use crate::calendar::Date;
 use crate::configuration::Settings;
-use crate::digest::sha256_hex;
 use crate::localisation::Texts;
-use crate::mail::{Body, Format, MailMessage, Mailbox};
+use crate::mail::{Body, Format, MailMessage, Mailbox, stable_message_id};
 use crate::record::RecordRef;
 use crate::vocabulary::Language;
-
-/// Hex digits of the digest kept in a message id.
-const MESSAGE_ID_DIGITS: usize = 32;
 
 /// The id of the link mail to `record` in the interval window `window` (the time of the
 /// mail divided by the interval): asked twice in one window, the same id, which the host's
 /// outbox delivers once.
 pub fn link_mail_message_id(record: &RecordRef, window: i64, sender: &Address) -> String {
-    let digest = sha256_hex(&[
-        b"privacy-guard/link-mail\0",
-        record.module.as_str().as_bytes(),
-        b"\0",
-        record.id.as_bytes(),
-        b"\0",
-        window.to_string().as_bytes(),
-    ]);
-    format!(
-        "link-mail.{}@{}",
-        &digest[..MESSAGE_ID_DIGITS],
-        sender.domain()
+    stable_message_id(
+        "link-mail",
+        &[
+            record.module.as_str().as_bytes(),
+            record.id.as_bytes(),
+            window.to_string().as_bytes(),
+        ],
+        sender,
     )
 }
 

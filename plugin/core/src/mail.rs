@@ -23,6 +23,26 @@ macro_rules! push_line {
 /// Hex digits of the digest kept in a message id.
 const MESSAGE_ID_DIGITS: usize = 32;
 
+/// A stable message id of the plugin's own mail: `KIND.<digest>@<the sender's domain>`, the
+/// digest the first 32 hex digits of SHA-256 over `privacy-guard/KIND`, then each part, each
+/// preceded by a NUL byte. The same kind and parts always give the same id, so a call run
+/// again queues nothing new (the host's outbox delivers an id once).
+pub fn stable_message_id(kind: &str, parts: &[&[u8]], sender: &Address) -> String {
+    let tag = format!("privacy-guard/{kind}");
+    let mut input: Vec<&[u8]> = Vec::with_capacity(1 + 2 * parts.len());
+    input.push(tag.as_bytes());
+    for part in parts {
+        input.push(b"\0");
+        input.push(part);
+    }
+    let digest = sha256_hex(&input);
+    format!(
+        "{kind}.{}@{}",
+        &digest[..MESSAGE_ID_DIGITS],
+        sender.domain()
+    )
+}
+
 /// A mailbox: an address and an optional display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mailbox {
@@ -46,18 +66,14 @@ pub struct MailMessage {
 /// The id of the request mail of the daily run of `period` to `record`: the same period and
 /// record always give the same id, so a re-run queues nothing new.
 pub fn request_message_id(period: Date, record: &RecordRef, sender: &Address) -> String {
-    let digest = sha256_hex(&[
-        b"privacy-guard/consent-request\0",
-        period.to_string().as_bytes(),
-        b"\0",
-        record.module.as_str().as_bytes(),
-        b"\0",
-        record.id.as_bytes(),
-    ]);
-    format!(
-        "consent-request.{}@{}",
-        &digest[..MESSAGE_ID_DIGITS],
-        sender.domain()
+    stable_message_id(
+        "consent-request",
+        &[
+            period.to_string().as_bytes(),
+            record.module.as_str().as_bytes(),
+            record.id.as_bytes(),
+        ],
+        sender,
     )
 }
 
@@ -319,6 +335,23 @@ mod tests {
     use crate::configuration::tests::{definition_input, settings_input};
     use crate::definition::ConsentKind;
     use crate::record::Module;
+
+    #[test]
+    fn a_stable_message_id_digests_its_kind_and_parts_each_after_a_nul() {
+        let sender = Address::parse("consent@example.org").unwrap();
+        let digest = sha256_hex(&[
+            b"privacy-guard/consent-request\0",
+            b"2026-12-01\0contacts\042",
+        ]);
+        assert_eq!(
+            stable_message_id(
+                "consent-request",
+                &[b"2026-12-01", b"contacts", b"42"],
+                &sender
+            ),
+            format!("consent-request.{}@example.org", &digest[..32])
+        );
+    }
 
     fn configuration() -> Configuration {
         let mut configuration = Configuration::default();

@@ -20,15 +20,11 @@ use crate::address::Address;
 use crate::calendar::Date;
 use crate::configuration::{Configuration, Settings};
 use crate::consent::ConsentValue;
-use crate::digest::sha256_hex;
 use crate::event::ConsentEvent;
 use crate::localisation::Texts;
-use crate::mail::{Body, Format, MailMessage, Mailbox};
+use crate::mail::{Body, Format, MailMessage, Mailbox, stable_message_id};
 use crate::record::RecordRef;
 use crate::vocabulary::Language;
-
-/// Hex digits of the digest kept in a message id.
-const MESSAGE_ID_DIGITS: usize = 32;
 
 /// Who made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,20 +94,15 @@ impl Confirmation<'_> {
     /// the same id, so a call run again queues nothing new.
     pub fn message_id(&self) -> String {
         let changes: String = self.changes.iter().map(key).collect();
-        let digest = sha256_hex(&[
-            b"privacy-guard/change-confirmation\0",
-            self.record.module.as_str().as_bytes(),
-            b"\0",
-            self.record.id.as_bytes(),
-            b"\0",
-            self.at.to_string().as_bytes(),
-            b"\0",
-            changes.as_bytes(),
-        ]);
-        format!(
-            "change-confirmation.{}@{}",
-            &digest[..MESSAGE_ID_DIGITS],
-            self.settings.sender_address().domain()
+        stable_message_id(
+            "change-confirmation",
+            &[
+                self.record.module.as_str().as_bytes(),
+                self.record.id.as_bytes(),
+                self.at.to_string().as_bytes(),
+                changes.as_bytes(),
+            ],
+            self.settings.sender_address(),
         )
     }
 

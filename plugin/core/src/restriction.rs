@@ -33,7 +33,7 @@ use crate::event::{
     StatusSource,
 };
 use crate::localisation::Texts;
-use crate::mail::{Body, Format, MailMessage, Mailbox};
+use crate::mail::{Body, Format, MailMessage, Mailbox, stable_message_id};
 use crate::person::PersonSnapshot;
 use crate::record::RecordRef;
 use crate::storage::{Location, StorageError};
@@ -45,7 +45,6 @@ pub const SUPPRESSION_FORMAT: u8 = 1;
 /// Bytes of salt the adapter asks `keys.random-bytes` for.
 pub const SALT_LEN: u32 = 32;
 const SUPPRESSION_PREFIX: &str = "suppressed/";
-const MESSAGE_ID_DIGITS: usize = 32;
 
 /// A status change that the person's status does not allow; nothing was changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -375,18 +374,14 @@ pub fn decode_marker(bytes: &[u8]) -> Result<SuppressionMarker, StorageError> {
 
 /// The stable id of the notice that a restriction of `record` lifted at `at` was lifted.
 pub fn lift_notice_message_id(record: &RecordRef, at: i64, sender: &Address) -> String {
-    let digest = sha256_hex(&[
-        b"privacy-guard/restriction-lifted\0",
-        record.module.as_str().as_bytes(),
-        b"\0",
-        record.id.as_bytes(),
-        b"\0",
-        at.to_string().as_bytes(),
-    ]);
-    format!(
-        "restriction-lifted.{}@{}",
-        &digest[..MESSAGE_ID_DIGITS],
-        sender.domain()
+    stable_message_id(
+        "restriction-lifted",
+        &[
+            record.module.as_str().as_bytes(),
+            record.id.as_bytes(),
+            at.to_string().as_bytes(),
+        ],
+        sender,
     )
 }
 
