@@ -341,7 +341,8 @@ mod tests {
         let sender = Address::parse("consent@example.org").unwrap();
         let digest = sha256_hex(&[
             b"privacy-guard/consent-request\0",
-            b"2026-12-01\0contacts\042",
+            b"2026-12-01\0contacts\0",
+            b"42",
         ]);
         assert_eq!(
             stable_message_id(
